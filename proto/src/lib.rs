@@ -55,7 +55,9 @@ pub mod timestamp {
     /// The time of `timestamp`; `None` when it lies before 1970 or has out-of-range nanos.
     pub fn to_system_time(timestamp: &Timestamp) -> Option<SystemTime> {
         let seconds = u64::try_from(timestamp.seconds).ok()?;
-        let nanos = u32::try_from(timestamp.nanos).ok().filter(|n| *n < 1_000_000_000)?;
+        let nanos = u32::try_from(timestamp.nanos)
+            .ok()
+            .filter(|n| *n < 1_000_000_000)?;
         UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
     }
 }

@@ -1,1 +1,27 @@
+//! What every tandem service shares, so that each uses the bus the same way.
+//!
+//! - [`config`]: layered configuration (defaults, optional file, `TANDEM_*` environment, flags).
+//! - [`nats`]: connecting to NATS (URL, credentials file, TLS), retrying until it answers.
+//! - [`topology`]: the names, subjects and settings of every stream and bucket, and their
+//!   idempotent creation.
+//! - [`envelope`]: CloudEvents binary-mode headers and W3C trace-context propagation.
+//! - [`consumer`]: the durable pull-consumer loop: ack after effects, finite redelivery with
+//!   backoff, dead letters, re-creation on stream errors.
+//! - [`dead_letter`]: publishing poison messages to `TANDEM_DLQ`.
+//! - [`service_api`]: registration with the NATS service API (`$SRV.PING/INFO/STATS`).
+//! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
+//! - [`telemetry`]: the tracing subscriber, with an OTLP exporter when `OTEL_*` asks for one.
+//! - [`kv_key`]: turning identifiers into valid KV keys.
 
+pub mod config;
+pub mod consumer;
+pub mod dead_letter;
+pub mod envelope;
+pub mod kv_key;
+pub mod nats;
+pub mod service_api;
+pub mod shutdown;
+pub mod telemetry;
+pub mod topology;
+
+pub use shutdown::Shutdown;

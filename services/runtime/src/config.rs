@@ -1,0 +1,241 @@
+//! Layered configuration: defaults, then an optional TOML or YAML file, then the environment,
+//! then command-line flags, each overriding the one before.
+//!
+//! Environment: `NATS_URL` and `NATS_CREDS` (the names every NATS tool uses), and `TANDEM_*`
+//! for everything else, with `__` between nested keys: `TANDEM_CONSUMER__MAX_DELIVER=5` sets
+//! `consumer.max_deliver`, `TANDEM_PUBLISH_ADDR` sets the top-level `publish_addr`. The
+//! OpenTelemetry variables (`OTEL_*`) are read by [`crate::telemetry`].
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml, Yaml},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// How to reach NATS.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct NatsConfig {
+    /// Server URL(s), comma-separated. `NATS_URL`.
+    pub url: String,
+    /// A credentials file (JWT + NKey seed). `NATS_CREDS`.
+    pub creds: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust for TLS.
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Refuse to connect without TLS.
+    pub require_tls: bool,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            creds: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            require_tls: false,
+        }
+    }
+}
+
+/// How streams and buckets are created when a service finds them missing.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct StorageConfig {
+    /// Replicas of every stream and bucket: 1 on a single server, 3 on a cluster.
+    pub replicas: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { replicas: 1 }
+    }
+}
+
+/// How a service's durable consumer delivers and redelivers.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ConsumerConfig {
+    /// Deliveries before a failing message goes to the dead-letter stream.
+    pub max_deliver: i64,
+    /// Seconds a delivered message may stay unacknowledged before it is redelivered.
+    pub ack_wait_secs: u64,
+    /// The first redelivery delay in milliseconds; it doubles per delivery, up to `ack_wait`.
+    pub retry_base_ms: u64,
+    /// Most messages handled at once by one instance.
+    pub batch: usize,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            max_deliver: 5,
+            ack_wait_secs: 30,
+            retry_base_ms: 500,
+            batch: 256,
+        }
+    }
+}
+
+impl ConsumerConfig {
+    /// `ack_wait` as a duration.
+    pub fn ack_wait(&self) -> Duration {
+        Duration::from_secs(self.ack_wait_secs.max(1))
+    }
+
+    /// The delay before delivery number `delivered + 1`: exponential from `retry_base_ms`,
+    /// never longer than `ack_wait`.
+    pub fn retry_delay(&self, delivered: i64) -> Duration {
+        let exponent = u32::try_from(delivered.saturating_sub(1))
+            .unwrap_or(0)
+            .min(16);
+        let delay = Duration::from_millis(self.retry_base_ms.saturating_mul(1 << exponent));
+        delay.min(self.ack_wait())
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The settings every service has.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct CommonConfig {
+    /// How to reach NATS.
+    pub nats: NatsConfig,
+    /// Stream and bucket creation.
+    pub storage: StorageConfig,
+    /// Delivery and redelivery.
+    pub consumer: ConsumerConfig,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+/// Flags every service binary (and `tandem up`) accepts, flattened into its own clap parser.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct CommonArgs {
+    /// A TOML or YAML configuration file.
+    #[arg(long, env = "TANDEM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// NATS server URL (overrides NATS_URL and the file).
+    #[arg(long)]
+    pub nats_url: Option<String>,
+    /// NATS credentials file (overrides NATS_CREDS and the file).
+    #[arg(long)]
+    pub nats_creds: Option<PathBuf>,
+}
+
+/// Loads `T` from its defaults, the file named by `args.config`, the environment and `args`.
+pub fn load<T>(args: &CommonArgs) -> anyhow::Result<T>
+where
+    T: Default + Serialize + DeserializeOwned,
+{
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(path) = &args.config {
+        anyhow::ensure!(
+            path.exists(),
+            "configuration file {} not found",
+            path.display()
+        );
+        figment = match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => figment.merge(Yaml::file(path)),
+            _ => figment.merge(Toml::file(path)),
+        };
+    }
+    figment = figment
+        .merge(Env::raw().only(&["NATS_URL"]).map(|_| "nats.url".into()))
+        .merge(
+            Env::raw()
+                .only(&["NATS_CREDS"])
+                .map(|_| "nats.creds".into()),
+        )
+        .merge(Env::prefixed("TANDEM_").ignore(&["CONFIG"]).split("__"));
+    if let Some(url) = &args.nats_url {
+        figment = figment.merge(("nats.url", url));
+    }
+    if let Some(creds) = &args.nats_creds {
+        figment = figment.merge(("nats.creds", creds));
+    }
+    figment.extract().context("invalid configuration")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default, Serialize, Deserialize)]
+    #[serde(default)]
+    struct Sample {
+        #[serde(flatten)]
+        common: CommonConfig,
+        publish_addr: Option<String>,
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own error type
+    fn file_then_environment_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tandem.toml",
+                "publish_addr = \"0.0.0.0:1\"\n[consumer]\nmax_deliver = 9\n[nats]\nurl = \"nats://file:4222\"\n",
+            )?;
+            jail.set_env("TANDEM_CONSUMER__MAX_DELIVER", "7");
+            jail.set_env("NATS_URL", "nats://env:4222");
+            let args = CommonArgs {
+                config: Some("tandem.toml".into()),
+                nats_url: None,
+                nats_creds: None,
+            };
+            let loaded: Sample = load(&args).map_err(|e| e.to_string())?;
+            assert_eq!(loaded.common.consumer.max_deliver, 7);
+            assert_eq!(loaded.common.nats.url, "nats://env:4222");
+            assert_eq!(loaded.publish_addr.as_deref(), Some("0.0.0.0:1"));
+
+            let flagged = CommonArgs {
+                nats_url: Some("nats://flag:4222".into()),
+                ..args
+            };
+            let loaded: Sample = load(&flagged).map_err(|e| e.to_string())?;
+            assert_eq!(loaded.common.nats.url, "nats://flag:4222");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let args = CommonArgs {
+            config: Some("/nonexistent/tandem.toml".into()),
+            ..Default::default()
+        };
+        let error = load::<Sample>(&args).err().map(|e| e.to_string());
+        assert!(error.unwrap_or_default().contains("not found"));
+    }
+
+    #[test]
+    fn retry_delay_doubles_up_to_ack_wait() {
+        let consumer = ConsumerConfig {
+            retry_base_ms: 100,
+            ack_wait_secs: 1,
+            ..Default::default()
+        };
+        assert_eq!(consumer.retry_delay(1), Duration::from_millis(100));
+        assert_eq!(consumer.retry_delay(2), Duration::from_millis(200));
+        assert_eq!(consumer.retry_delay(10), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,301 @@
+//! The durable pull-consumer loop every service runs.
+//!
+//! - A message is acknowledged only after its handler returned `Ok`, that is after its effects
+//!   are stored; a crash before that means redelivery, so handlers are idempotent.
+//! - A handler failure is either [`HandlerError::Retry`] (redelivered after an exponential
+//!   delay, at most `max_deliver` times) or [`HandlerError::DeadLetter`] (no point retrying).
+//!   Either way the message ends in `TANDEM_DLQ` with its error rather than being dropped or
+//!   retried forever.
+//! - Messages arriving together are handled concurrently, but those with the same
+//!   [`Handler::ordering_key`] (a situation) one after another in stream order.
+//! - async-nats pull streams yield errors without ending (missed heartbeats, a deleted
+//!   consumer, a server restart); the loop then drops the stream and opens it again with
+//!   backoff, creating the consumer if it is gone. The server keeps the consumer's position, so
+//!   nothing is skipped.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use async_nats::jetstream::{
+    self, AckKind, Message,
+    consumer::{AckPolicy, DeliverPolicy, pull},
+};
+use futures::StreamExt as _;
+use tracing::{Instrument as _, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::{config::ConsumerConfig, dead_letter::DeadLetters, envelope, shutdown::Shutdown};
+
+/// Why a handler could not process a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Something outside the message failed (NATS unreachable, a lost compare-and-set race
+    /// that kept losing): try again later.
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// The message itself cannot be processed, now or later: dead-letter it at once.
+    #[error("{0:#}")]
+    DeadLetter(anyhow::Error),
+}
+
+impl From<anyhow::Error> for HandlerError {
+    /// Failures are worth retrying unless a handler says otherwise.
+    fn from(error: anyhow::Error) -> Self {
+        HandlerError::Retry(error)
+    }
+}
+
+/// What a service does with each message of its consumer.
+pub trait Handler: Send + Sync + 'static {
+    /// Messages with equal keys are handled one after another, in stream order. The default
+    /// key is the subject.
+    fn ordering_key(&self, message: &Message) -> String {
+        message.subject.to_string()
+    }
+
+    /// Handles one message. Returning `Ok` means its effects are stored and it may be acked.
+    fn handle(&self, message: &Message) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Which consumer to run.
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    /// Consuming service, for logs and dead letters (`intake`).
+    pub service: &'static str,
+    /// The stream consumed.
+    pub stream: &'static str,
+    /// Durable consumer name, shared by every instance of the service.
+    pub durable: String,
+    /// Subject filter within the stream.
+    pub filter_subject: String,
+    /// Delivery settings.
+    pub settings: ConsumerConfig,
+}
+
+/// Running totals of one consumer, for the service API's stats.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages handled and acknowledged.
+    pub processed: AtomicU64,
+    /// Handler failures that will be retried.
+    pub retried: AtomicU64,
+    /// Messages sent to the dead-letter stream.
+    pub dead_lettered: AtomicU64,
+}
+
+impl Counters {
+    /// The totals as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "processed": self.processed.load(Ordering::Relaxed),
+            "retried": self.retried.load(Ordering::Relaxed),
+            "dead_lettered": self.dead_lettered.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Runs `handler` on `spec`'s consumer until `shutdown` fires.
+pub async fn run<H: Handler>(
+    js: jetstream::Context,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    counters: Arc<Counters>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let dead_letters = DeadLetters::new(js.clone(), spec.service);
+    let worker = Worker {
+        spec: &spec,
+        handler: &*handler,
+        counters: &counters,
+        dead_letters: &dead_letters,
+    };
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_triggered() {
+        match worker.consume(&js, &shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(
+                    service = spec.service,
+                    consumer = %spec.durable,
+                    error = format!("{error:#}"),
+                    retry_in = ?backoff,
+                    "consumer stream failed; re-creating it"
+                );
+                if !shutdown.sleep(backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Worker<'a, H> {
+    spec: &'a ConsumerSpec,
+    handler: &'a H,
+    counters: &'a Counters,
+    dead_letters: &'a DeadLetters,
+}
+
+impl<H: Handler> Worker<'_, H> {
+    /// Pulls and handles batches until shutdown (`Ok`) or a stream error (`Err`).
+    async fn consume(&self, js: &jetstream::Context, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let spec = self.spec;
+        let stream = js.get_stream(spec.stream).await?;
+        let config = pull::Config {
+            durable_name: Some(spec.durable.clone()),
+            description: Some(format!("tandem {} service", spec.service)),
+            filter_subject: spec.filter_subject.clone(),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: spec.settings.ack_wait(),
+            // One delivery more than handlers get: if storing the dead letter fails on the
+            // last handled delivery, the spare one stores it without running the handler.
+            max_deliver: spec.settings.max_deliver + 1,
+            max_ack_pending: (spec.settings.batch * 8) as i64,
+            ..Default::default()
+        };
+        let consumer = stream.get_or_create_consumer(&spec.durable, config).await?;
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(spec.settings.batch)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await?;
+        let mut batches = messages.ready_chunks(spec.settings.batch);
+        tracing::info!(service = spec.service, consumer = %spec.durable, "consuming");
+        loop {
+            let batch = tokio::select! {
+                _ = shutdown.triggered() => return Ok(()),
+                batch = batches.next() => batch,
+            };
+            let Some(batch) = batch else {
+                anyhow::bail!("message stream ended");
+            };
+            let mut stream_error = None;
+            let mut by_key: Vec<(String, Vec<Message>)> = Vec::new();
+            let mut key_index: HashMap<String, usize> = HashMap::new();
+            for item in batch {
+                match item {
+                    Ok(message) => {
+                        let key = self.handler.ordering_key(&message);
+                        match key_index.get(&key) {
+                            Some(&index) => by_key[index].1.push(message),
+                            None => {
+                                key_index.insert(key.clone(), by_key.len());
+                                by_key.push((key, vec![message]));
+                            }
+                        }
+                    }
+                    Err(error) => stream_error = Some(error),
+                }
+            }
+            // Finish what was received even when the stream broke: it is in hand.
+            futures::future::join_all(by_key.into_iter().map(|(_, messages)| async move {
+                for message in messages {
+                    self.process(message).await;
+                }
+            }))
+            .await;
+            if let Some(error) = stream_error {
+                return Err(error.into());
+            }
+        }
+    }
+
+    async fn process(&self, message: Message) {
+        let (stream_sequence, delivered) = match message.info() {
+            Ok(info) => (info.stream_sequence, info.delivered),
+            Err(_) => (0, 1),
+        };
+        let span = tracing::info_span!(
+            "handle",
+            otel.name = format!("{} process {}", self.spec.service, message.subject),
+            otel.kind = "consumer",
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+            messaging.system = "nats",
+            messaging.destination.name = %message.subject,
+            messaging.message.id = envelope::header(message.headers.as_ref(), envelope::MSG_ID),
+            stream.sequence = stream_sequence,
+            delivery = delivered,
+            situation.id = Empty,
+            report.id = Empty,
+            agency = Empty,
+            classification = Empty,
+            outcome = Empty,
+            error = Empty,
+        );
+        let _ = span.set_parent(envelope::parent_context(message.headers.as_ref()));
+        if delivered > self.spec.settings.max_deliver {
+            let error = "dead-lettering failed on the last delivery";
+            return self
+                .dead_letter(&message, error, delivered)
+                .instrument(span)
+                .await;
+        }
+        let result = self.handler.handle(&message).instrument(span.clone()).await;
+        let settle = async {
+            match result {
+                Ok(()) => {
+                    self.counters.processed.fetch_add(1, Ordering::Relaxed);
+                    if let Err(error) = message.ack().await {
+                        // The effects are stored; a redelivery is handled idempotently.
+                        tracing::warn!(%error, "ack failed; the message will be redelivered");
+                    }
+                }
+                Err(HandlerError::Retry(error)) if delivered < self.spec.settings.max_deliver => {
+                    self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                    let delay = self.spec.settings.retry_delay(delivered);
+                    tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "handling failed; will retry");
+                    if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                        tracing::warn!(%error, "nak failed; the message will be redelivered after ack_wait");
+                    }
+                }
+                Err(error) => {
+                    self.dead_letter(&message, &error.to_string(), delivered)
+                        .await
+                }
+            }
+        };
+        settle.instrument(span).await;
+    }
+
+    async fn dead_letter(&self, message: &Message, error: &str, delivered: i64) {
+        let span = tracing::Span::current();
+        span.record("otel.status_code", "ERROR");
+        span.record("otel.status_description", error);
+        span.record("error", error);
+        span.record("outcome", "dead_lettered");
+        let deliveries = u64::try_from(delivered).unwrap_or(0);
+        match self.dead_letters.send(message, error, deliveries).await {
+            Ok(()) => {
+                self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error, deliveries, "message dead-lettered");
+                if let Err(ack_error) = message.ack_with(AckKind::Term).await {
+                    tracing::warn!(error = %ack_error, "term failed; the dead letter is stored, a redelivery will store it again under the same id");
+                }
+            }
+            Err(dlq_error) => {
+                // Not stored anywhere yet: leave it to redelivery rather than lose it.
+                tracing::error!(
+                    error,
+                    dlq_error = format!("{dlq_error:#}"),
+                    "cannot dead-letter; leaving the message for redelivery"
+                );
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(self.spec.settings.ack_wait())))
+                    .await;
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Connecting to NATS.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::{Client, ConnectOptions};
+
+use crate::{config::NatsConfig, shutdown::Shutdown};
+
+/// Connects with `config`, naming the connection `name` (shown by `nats server report
+/// connections`). Waits, retrying with backoff, until the server answers or `shutdown` fires,
+/// so services can start before NATS does.
+pub async fn connect(
+    config: &NatsConfig,
+    name: &str,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Client> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match try_connect(config, name).await {
+            Ok(client) => return Ok(client),
+            Err(error) => {
+                tracing::warn!(url = %config.url, error = format!("{error:#}"), retry_in = ?delay, "NATS not reachable");
+                if !shutdown.sleep(delay).await {
+                    return Err(error.context("shut down before NATS was reachable"));
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// One connection attempt.
+pub async fn try_connect(config: &NatsConfig, name: &str) -> anyhow::Result<Client> {
+    let mut options = match &config.creds {
+        Some(path) => ConnectOptions::with_credentials_file(path)
+            .await
+            .with_context(|| format!("cannot read NATS credentials {}", path.display()))?,
+        None => ConnectOptions::new(),
+    };
+    options = options
+        .name(name)
+        .connection_timeout(Duration::from_secs(5))
+        .require_tls(config.require_tls)
+        .event_callback(|event| async move {
+            tracing::info!(%event, "NATS connection event");
+        });
+    if let Some(ca) = &config.tls_ca {
+        options = options.add_root_certificates(ca.clone());
+    }
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            options = options.add_client_certificate(cert.clone(), key.clone())
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("nats.tls_cert and nats.tls_key must be set together"),
+    }
+    options
+        .connect(config.url.as_str())
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", config.url))
+}

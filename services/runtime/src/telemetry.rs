@@ -1,0 +1,146 @@
+//! One function builds the tracing subscriber every service uses.
+//!
+//! - Logs: text or JSON lines on stderr, filtered by `RUST_LOG` (default `info`).
+//! - Traces: an OpenTelemetry layer is always installed so that every span has a W3C trace
+//!   context to propagate; spans are *exported* only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, with `OTEL_EXPORTER_OTLP_PROTOCOL` `grpc`
+//!   (default) or `http/protobuf`, through a batch exporter flushed by [`Telemetry::shutdown`].
+//!   `OTEL_SERVICE_NAME` overrides the service name; `OTEL_TRACES_SAMPLER(_ARG)` is read by the
+//!   SDK.
+//! - The exporter's own crates (h2, tonic, hyper, reqwest, opentelemetry*) are filtered out of
+//!   every layer; otherwise exporting a span would log, and trace, itself.
+
+use anyhow::Context as _;
+use opentelemetry::{KeyValue, trace::TracerProvider as _};
+use opentelemetry_sdk::{
+    Resource,
+    trace::{SdkTracerProvider, SpanExporter, TracerProviderBuilder},
+};
+use tracing_subscriber::{
+    EnvFilter, Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _,
+};
+
+use crate::config::LogFormat;
+
+const QUIET_CRATES: [&str; 9] = [
+    "h2",
+    "tonic",
+    "hyper",
+    "hyper_util",
+    "tower",
+    "reqwest",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+];
+
+/// Keeps the tracer provider alive; call [`Telemetry::shutdown`] before exit to flush spans.
+#[derive(Debug)]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Telemetry {
+    /// Flushes and stops span export.
+    pub fn shutdown(self) {
+        if let Err(error) = self.provider.shutdown() {
+            eprintln!("tandem: flushing traces failed: {error}");
+        }
+    }
+}
+
+/// Installs the global subscriber for `service_name` (`tandem-intake`), exporting over OTLP
+/// when the `OTEL_*` environment asks for it.
+pub fn init(service_name: &str, format: LogFormat) -> anyhow::Result<Telemetry> {
+    let mut builder = SdkTracerProvider::builder();
+    if otlp_requested() {
+        builder = builder.with_batch_exporter(otlp_exporter()?);
+    }
+    install(service_name, format, builder)
+}
+
+/// Installs the global subscriber with `exporter` receiving every span as it ends (for tests
+/// that inspect spans, and tools that want them synchronously).
+pub fn init_with_exporter<E: SpanExporter + 'static>(
+    service_name: &str,
+    format: LogFormat,
+    exporter: E,
+) -> anyhow::Result<Telemetry> {
+    install(
+        service_name,
+        format,
+        SdkTracerProvider::builder().with_simple_exporter(exporter),
+    )
+}
+
+fn install(
+    service_name: &str,
+    format: LogFormat,
+    builder: TracerProviderBuilder,
+) -> anyhow::Result<Telemetry> {
+    let service_name =
+        std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_string());
+    let resource = Resource::builder()
+        .with_service_name(service_name.clone())
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .build();
+    let provider = builder.with_resource(resource).build();
+    let tracer = provider.tracer(service_name);
+
+    let fmt = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter())
+        .with(fmt)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init()
+        .context("a tracing subscriber is already installed")?;
+    Ok(Telemetry { provider })
+}
+
+fn filter() -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for name in QUIET_CRATES {
+        if let Ok(directive) = format!("{name}=off").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+fn otlp_requested() -> bool {
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|value| !value.is_empty()))
+}
+
+fn otlp_exporter() -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let protocol = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        .unwrap_or_else(|_| "grpc".into());
+    let exporter = match protocol.as_str() {
+        "grpc" => opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build(),
+        "http/protobuf" => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build(),
+        other => anyhow::bail!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported; use grpc or http/protobuf"
+        ),
+    };
+    exporter.context("cannot build the OTLP span exporter")
+}

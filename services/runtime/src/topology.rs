@@ -1,0 +1,276 @@
+//! Every stream, bucket and subject of DESIGN.md in one place, with the settings each stream
+//! is created with when a service finds it missing.
+//!
+//! Creation is idempotent and never changes an existing stream: operators own changes to a
+//! running system (`nats stream edit`), and two services starting at once must not fight over
+//! settings. Settings chosen here, and why:
+//! - file storage everywhere: a killed server must lose nothing;
+//! - `duplicate_window` 10 minutes: longer than a message's whole redelivery life
+//!   (`max_deliver` × `ack_wait` with the defaults is 2.5 minutes), so a re-publish after a
+//!   crash is always recognised as a duplicate;
+//! - intake messages up to 1 MiB are stored, so that intake itself can reject anything over
+//!   the contract's 64 KiB with `TOO_LARGE` instead of the publisher getting a bare error;
+//! - no age limit on `TANDEM_EVENTS`: the data service rebuilds its state from it.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, kv, object_store, stream};
+use tandem_proto::v1::Agency;
+
+use crate::config::StorageConfig;
+
+/// Reports as agency systems publish them.
+pub const INTAKE_STREAM: &str = "TANDEM_INTAKE";
+/// Accepted and rejected reports, determinations, dataset versions.
+pub const EVENTS_STREAM: &str = "TANDEM_EVENTS";
+/// Notifications, acknowledgements and delivery status.
+pub const NOTIFY_STREAM: &str = "TANDEM_NOTIFY";
+/// Messages a service could not process.
+pub const DLQ_STREAM: &str = "TANDEM_DLQ";
+
+/// Intake's per-situation state (country binding, accepted revisions).
+pub const INTAKE_BUCKET: &str = "tandem-intake";
+/// The current determination of each situation.
+pub const LEADERSHIP_BUCKET: &str = "tandem-leadership";
+/// The coordinator directory: personal data, read only by the notify service.
+pub const DIRECTORY_BUCKET: &str = "tandem-directory";
+/// Published dataset snapshots.
+pub const DATA_OBJECT_STORE: &str = "tandem-data";
+
+/// Subjects of `TANDEM_INTAKE`: one per agency, and one per partner organisation.
+pub const INTAKE_SUBJECTS: [&str; 3] = [
+    "tandem.intake.iom.report",
+    "tandem.intake.unhcr.report",
+    "tandem.intake.partner.*.report",
+];
+/// What the intake service consumes.
+pub const INTAKE_FILTER: &str = "tandem.intake.>";
+/// What the leadership service consumes.
+pub const ACCEPTED_FILTER: &str = "tandem.situation.accepted.>";
+/// Every determination.
+pub const DETERMINED_FILTER: &str = "tandem.leadership.determined.>";
+/// Dataset announcements.
+pub const DATA_PUBLISHED_SUBJECT: &str = "tandem.data.published";
+
+/// The subject tokens naming a reporting organisation: `iom`, `unhcr` or `partner.<org>`.
+/// `None` for an unspecified agency or a partner without a usable name.
+pub fn organisation_token(agency: Agency, reporter_org: &str) -> Option<String> {
+    match agency {
+        Agency::Iom => Some("iom".into()),
+        Agency::Unhcr => Some("unhcr".into()),
+        Agency::Partner if is_subject_token(reporter_org) => {
+            Some(format!("partner.{reporter_org}"))
+        }
+        _ => None,
+    }
+}
+
+/// The organisation a subject of `TANDEM_INTAKE` belongs to: (agency, partner name).
+pub fn organisation_of_intake_subject(subject: &str) -> Option<(Agency, String)> {
+    let rest = subject
+        .strip_prefix("tandem.intake.")?
+        .strip_suffix(".report")?;
+    match rest {
+        "iom" => Some((Agency::Iom, String::new())),
+        "unhcr" => Some((Agency::Unhcr, String::new())),
+        _ => {
+            let org = rest.strip_prefix("partner.")?;
+            is_subject_token(org).then(|| (Agency::Partner, org.to_string()))
+        }
+    }
+}
+
+/// Whether `token` can stand as one subject token naming an organisation.
+pub fn is_subject_token(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 64
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Where an organisation submits reports.
+pub fn intake_subject(organisation: &str) -> String {
+    format!("tandem.intake.{organisation}.report")
+}
+
+/// Where an accepted report of `country` is announced.
+pub fn accepted_subject(country: &str) -> String {
+    format!("tandem.situation.accepted.{country}")
+}
+
+/// Where a rejection is sent back to the reporting organisation.
+pub fn rejected_subject(organisation: &str) -> String {
+    format!("tandem.situation.rejected.{organisation}")
+}
+
+/// Where a determination of a situation in `country` is announced.
+pub fn determined_subject(country: &str) -> String {
+    format!("tandem.leadership.determined.{country}")
+}
+
+/// Where `service` dead-letters what it cannot process.
+pub fn dlq_subject(service: &str) -> String {
+    format!("tandem.dlq.{service}")
+}
+
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// `TANDEM_INTAKE`.
+pub fn intake_stream(storage: &StorageConfig) -> stream::Config {
+    stream::Config {
+        name: INTAKE_STREAM.into(),
+        description: Some("Situation reports as agency systems publish them".into()),
+        subjects: INTAKE_SUBJECTS.iter().map(|s| s.to_string()).collect(),
+        max_message_size: 1024 * 1024,
+        max_age: Duration::from_secs(90 * 24 * 3600),
+        ..base_stream(storage)
+    }
+}
+
+/// `TANDEM_EVENTS`.
+pub fn events_stream(storage: &StorageConfig) -> stream::Config {
+    stream::Config {
+        name: EVENTS_STREAM.into(),
+        description: Some("Accepted and rejected reports, determinations, dataset versions".into()),
+        subjects: vec![
+            "tandem.situation.>".into(),
+            "tandem.leadership.>".into(),
+            "tandem.data.>".into(),
+        ],
+        ..base_stream(storage)
+    }
+}
+
+/// `TANDEM_NOTIFY`.
+pub fn notify_stream(storage: &StorageConfig) -> stream::Config {
+    stream::Config {
+        name: NOTIFY_STREAM.into(),
+        description: Some("Notifications, acknowledgements and delivery status".into()),
+        subjects: vec!["tandem.notify.>".into()],
+        max_age: Duration::from_secs(90 * 24 * 3600),
+        ..base_stream(storage)
+    }
+}
+
+/// `TANDEM_DLQ`.
+pub fn dlq_stream(storage: &StorageConfig) -> stream::Config {
+    stream::Config {
+        name: DLQ_STREAM.into(),
+        description: Some("Messages a service could not process, with the error".into()),
+        subjects: vec!["tandem.dlq.>".into()],
+        max_age: Duration::from_secs(30 * 24 * 3600),
+        ..base_stream(storage)
+    }
+}
+
+fn base_stream(storage: &StorageConfig) -> stream::Config {
+    stream::Config {
+        storage: stream::StorageType::File,
+        num_replicas: storage.replicas,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    }
+}
+
+/// A key-value bucket keeping `history` revisions per key.
+pub fn bucket(name: &str, description: &str, history: i64, storage: &StorageConfig) -> kv::Config {
+    kv::Config {
+        bucket: name.into(),
+        description: description.into(),
+        history,
+        storage: stream::StorageType::File,
+        num_replicas: storage.replicas,
+        ..Default::default()
+    }
+}
+
+/// Creates `config`'s stream unless it exists. Safe to call from several instances at once.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> anyhow::Result<stream::Stream> {
+    let name = config.name.clone();
+    js.get_or_create_stream(config)
+        .await
+        .with_context(|| format!("cannot create or open stream {name}"))
+}
+
+/// Opens bucket `config.bucket`, creating it when missing.
+pub async fn ensure_bucket(
+    js: &jetstream::Context,
+    config: kv::Config,
+) -> anyhow::Result<kv::Store> {
+    let name = config.bucket.clone();
+    match js.get_key_value(&name).await {
+        Ok(store) => Ok(store),
+        Err(_) => match js.create_key_value(config).await {
+            Ok(store) => Ok(store),
+            // Another instance created it between our two calls.
+            Err(_) => js
+                .get_key_value(&name)
+                .await
+                .with_context(|| format!("cannot create or open bucket {name}")),
+        },
+    }
+}
+
+/// Opens object store `name`, creating it when missing.
+pub async fn ensure_object_store(
+    js: &jetstream::Context,
+    name: &str,
+    storage: &StorageConfig,
+) -> anyhow::Result<object_store::ObjectStore> {
+    match js.get_object_store(name).await {
+        Ok(store) => Ok(store),
+        Err(_) => {
+            let config = object_store::Config {
+                bucket: name.into(),
+                storage: stream::StorageType::File,
+                num_replicas: storage.replicas,
+                ..Default::default()
+            };
+            match js.create_object_store(config).await {
+                Ok(store) => Ok(store),
+                Err(_) => js
+                    .get_object_store(name)
+                    .await
+                    .with_context(|| format!("cannot create or open object store {name}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organisations_round_trip_through_intake_subjects() {
+        for (agency, org) in [
+            (Agency::Iom, ""),
+            (Agency::Unhcr, ""),
+            (Agency::Partner, "nrc"),
+        ] {
+            let token = organisation_token(agency, org).unwrap_or_default();
+            let parsed = organisation_of_intake_subject(&intake_subject(&token));
+            assert_eq!(parsed, Some((agency, org.to_string())));
+        }
+    }
+
+    #[test]
+    fn partners_need_a_usable_name() {
+        assert_eq!(organisation_token(Agency::Partner, ""), None);
+        assert_eq!(organisation_token(Agency::Partner, "a.b"), None);
+        assert_eq!(organisation_token(Agency::Unspecified, ""), None);
+        assert_eq!(
+            organisation_of_intake_subject("tandem.intake.other.report"),
+            None
+        );
+        assert_eq!(
+            organisation_of_intake_subject("tandem.intake.partner.a.b.report"),
+            None
+        );
+    }
+}
