@@ -1,1 +1,195 @@
+//! The test harness: every test gets its own real `nats-server`, never a mock bus.
+//!
+//! - [`NatsServer`]: one server with JetStream on a random port and its own store directory,
+//!   killed and removed on drop; it can be killed and restarted on the same port and store to
+//!   test what survives a server restart.
+//! - [`nats_server_bin`]: where the server binary comes from (`NATS_SERVER_BIN`, `PATH`,
+//!   `/usr/sbin/nats-server`), failing with a clear message when there is none.
+//! - [`stream_messages`], [`wait_until_consumed`]: reading what a stream holds, and waiting
+//!   (on the server's own counters, not on a clock) until a service has handled everything.
+//! - [`init_test_log`]: tracing output for a test, only when `TEST_LOG` is set.
 
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use tempfile::TempDir;
+
+/// The nats-server binary: `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else
+/// `/usr/sbin/nats-server` (Debian's package).
+pub fn nats_server_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    });
+    let found = on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"));
+    assert!(
+        found.is_file(),
+        "no nats-server found: set NATS_SERVER_BIN, put nats-server on PATH, or install it \
+         (Debian/Ubuntu: sudo apt-get install nats-server)"
+    );
+    found
+}
+
+/// A nats-server with JetStream, private to one test.
+pub struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    store: TempDir,
+}
+
+impl NatsServer {
+    /// Starts a server on a random port with a fresh store directory, and waits until it
+    /// accepts clients.
+    pub fn start() -> Self {
+        let store = tempfile::tempdir().expect("cannot make a JetStream store directory");
+        let (child, port) = spawn(&store, None);
+        Self {
+            child: Some(child),
+            port,
+            store,
+        }
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// A plain client connection.
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::connect(self.url())
+            .await
+            .expect("cannot connect to the test nats-server")
+    }
+
+    /// A JetStream context on a new connection.
+    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.client().await)
+    }
+
+    /// Kills the server at once (SIGKILL): what a crash looks like to clients.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and store after [`NatsServer::kill`].
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, _) = spawn(&self.store, Some(self.port));
+        self.child = Some(child);
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Spawns nats-server and returns it with the port it listens on, read from its log.
+fn spawn(store: &TempDir, port: Option<u16>) -> (Child, u16) {
+    let port_arg = port.map_or("-1".to_string(), |p| p.to_string());
+    let mut child = Command::new(nats_server_bin())
+        .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
+        .arg(store.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start nats-server");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (found_port, port_seen) = mpsc::channel();
+    // The reader keeps draining the log, so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut port = None;
+        let mut found_port = Some(found_port);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if std::env::var_os("TEST_LOG").is_some() {
+                eprintln!("nats-server: {line}");
+            }
+            if let Some(address) = line.split("Listening for client connections on ").nth(1) {
+                port = address.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+            }
+            if line.contains("Server is ready")
+                && let (Some(sender), Some(port)) = (found_port.take(), port)
+            {
+                let _ = sender.send(port);
+            }
+        }
+    });
+    match port_seen.recv_timeout(Duration::from_secs(20)) {
+        Ok(port) => (child, port),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("nats-server did not become ready within 20 s");
+        }
+    }
+}
+
+/// Tracing output for the current test when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
+pub fn init_test_log() {
+    if let Ok(level) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(if level.is_empty() { "info".into() } else { level }))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Every message `stream` holds, in order.
+pub async fn stream_messages(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+) -> Vec<async_nats::jetstream::message::StreamMessage> {
+    let mut handle = js.get_stream(stream).await.expect("stream exists");
+    let state = handle.info().await.expect("stream info").state.clone();
+    let mut messages = Vec::new();
+    if state.messages == 0 {
+        return messages;
+    }
+    for sequence in state.first_sequence..=state.last_sequence {
+        // Deleted sequences (there are none in tandem's streams unless a test deletes) are skipped.
+        if let Ok(message) = handle.get_raw_message(sequence).await {
+            messages.push(message);
+        }
+    }
+    messages
+}
+
+/// Waits until durable `consumer` of `stream` has no message left to deliver and none
+/// unacknowledged, i.e. the service has finished everything stored so far.
+/// Panics after `timeout`.
+pub async fn wait_until_consumed(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    consumer: &str,
+    timeout: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Ok(handle) = js.get_stream(stream).await {
+            if let Ok(info) = handle.consumer_info(consumer).await
+                && info.num_ack_pending == 0
+                && info.num_pending == 0
+            {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumer {consumer} on {stream} did not finish within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

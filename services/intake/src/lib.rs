@@ -1,1 +1,82 @@
+//! The intake service: every situation report an agency system publishes is validated against
+//! the contract and answered, exactly once, with `SituationAccepted` (on
+//! `tandem.situation.accepted.<ISO3>`) or `SituationRejected` listing every reason (on
+//! `tandem.situation.rejected.<agency>`).
+//!
+//! - [`validate`]: decoding and the stateless rules, pure.
+//! - [`state`]: revision order and one country per situation, pure.
+//! - `handler`: the consumer handler tying them to KV `tandem-intake` and the event stream.
+//! - [`run`]: connects, creates what intake owns, and consumes `tandem.intake.>` until shutdown.
 
+mod handler;
+pub mod state;
+pub mod validate;
+
+use std::sync::Arc;
+
+use async_nats::jetstream;
+use serde::{Deserialize, Serialize};
+use tandem_runtime::{
+    Shutdown,
+    config::CommonConfig,
+    consumer::{self, ConsumerSpec, Counters},
+    nats, service_api, topology,
+};
+
+/// The service's name in subjects, consumers, dead letters and traces.
+pub const SERVICE: &str = "intake";
+
+/// Intake's configuration: only what every service has.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IntakeConfig {
+    /// NATS, storage and consumer settings.
+    #[serde(flatten)]
+    pub common: CommonConfig,
+}
+
+/// Runs intake until `shutdown` fires; several instances may run at once.
+pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()> {
+    let client = nats::connect(&config.common.nats, "tandem-intake", &shutdown).await?;
+    let js = jetstream::new(client.clone());
+    let storage = &config.common.storage;
+    for stream in [
+        topology::intake_stream(storage),
+        topology::events_stream(storage),
+        topology::dlq_stream(storage),
+    ] {
+        topology::ensure_stream(&js, stream).await?;
+    }
+    let situations = topology::ensure_bucket(
+        &js,
+        topology::bucket(
+            topology::INTAKE_BUCKET,
+            "Intake: the country and last accepted revisions of each situation",
+            1,
+            storage,
+        ),
+    )
+    .await?;
+
+    let counters = Arc::new(Counters::default());
+    service_api::register(
+        &client,
+        SERVICE,
+        "Validates situation reports and announces them accepted or rejected",
+        counters.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    let spec = ConsumerSpec {
+        service: SERVICE,
+        stream: topology::INTAKE_STREAM,
+        durable: "tandem-intake".into(),
+        filter_subject: topology::INTAKE_FILTER.into(),
+        settings: config.common.consumer.clone(),
+    };
+    let handler = Arc::new(handler::IntakeHandler::new(js.clone(), situations));
+    let result = consumer::run(js, spec, handler, counters, shutdown).await;
+    // Acks are fire-and-forget publishes: make sure the last ones left before we go.
+    let _ = client.flush().await;
+    result
+}

@@ -1,8 +1,9 @@
 //! Registration with the NATS service API, so `nats micro ls/info/stats` (and any
 //! `$SRV.PING/INFO/STATS` request) finds every running instance of every service.
 //!
-//! Each service also answers `tandem.<service>.status` with its consumer counters; instances
-//! share a queue group, so one request reaches one instance.
+//! Every instance reports its consumer counters as the `data` of its `$SRV.STATS` reply, so
+//! operators see how work is shared; `tandem.<service>.status` answers the same from any one
+//! instance (they share a queue group).
 
 use std::sync::Arc;
 
@@ -20,9 +21,11 @@ pub async fn register(
     counters: Arc<Counters>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    let stats = counters.clone();
     let registered = client
         .service_builder()
         .description(description)
+        .stats_handler(move |_endpoint, _stats| stats.to_json())
         .start(format!("tandem-{service}"), env!("CARGO_PKG_VERSION"))
         .await
         .map_err(|error| anyhow::anyhow!("cannot register with the NATS service API: {error}"))?;

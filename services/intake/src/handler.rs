@@ -1,0 +1,207 @@
+//! Handling one stored report: decode, validate, check and update the situation's record with
+//! compare-and-set, announce the outcome.
+//!
+//! Exactly one outcome per stored report, across redeliveries, crashes and several instances:
+//! - the record is written before the announcement, and remembers the stream sequence of the
+//!   accepted message, so a redelivery is recognised and announced again under the same
+//!   `Nats-Msg-Id` (`accepted:<org>:<report_id>`), which the stream drops if the first got
+//!   through;
+//! - rejections are keyed by the stored message (`rejected:<org>:<sequence>`), so redelivery
+//!   cannot double them while a deliberate resubmission is answered again;
+//! - compare-and-set on the record's KV revision makes concurrent instances retry on a lost
+//!   race instead of overwriting each other.
+
+use std::time::SystemTime;
+
+use anyhow::anyhow;
+use async_nats::jetstream::{
+    self, Message,
+    kv::{self, Operation, UpdateErrorKind},
+};
+use prost::Message as _;
+use tandem_proto::{
+    timestamp,
+    v1::{IntakeSituation, Reason, SituationAccepted, SituationRejected, SituationReport},
+};
+use tandem_runtime::{
+    consumer::{Handler, HandlerError},
+    envelope::Envelope,
+    kv_key, topology,
+};
+
+use crate::{
+    SERVICE,
+    state::{self, Decision},
+    validate,
+};
+
+/// How often a lost compare-and-set race is retried at once before the message is redelivered.
+const CAS_ATTEMPTS: usize = 16;
+
+pub(crate) struct IntakeHandler {
+    js: jetstream::Context,
+    situations: kv::Store,
+}
+
+impl IntakeHandler {
+    pub(crate) fn new(js: jetstream::Context, situations: kv::Store) -> Self {
+        Self { js, situations }
+    }
+
+    /// Applies the stateful rules and records the acceptance; returns the stateful reasons to
+    /// reject, or `None` when there is nothing to announce (a duplicate).
+    async fn check_and_record(
+        &self,
+        report: &SituationReport,
+        organisation: &str,
+        stream_sequence: u64,
+        valid: bool,
+    ) -> Result<Option<Outcome>, HandlerError> {
+        let key = situation_key(&report.situation_id);
+        for _ in 0..CAS_ATTEMPTS {
+            let entry = self.situations.entry(key.clone()).await.map_err(|e| anyhow!(e))?;
+            let (current, revision) = match &entry {
+                Some(entry) if entry.operation == Operation::Put => {
+                    let record = IntakeSituation::decode(entry.value.clone()).map_err(|error| {
+                        HandlerError::DeadLetter(anyhow!("the stored record of situation {} is corrupt: {error}", report.situation_id))
+                    })?;
+                    (Some(record), entry.revision)
+                }
+                Some(entry) => (None, entry.revision),
+                None => (None, 0),
+            };
+            let next = match state::decide(current.as_ref(), report, organisation, stream_sequence, valid) {
+                Decision::Accept(next) => next,
+                Decision::AlreadyAccepted => return Ok(Some(Outcome::Accepted)),
+                Decision::Duplicate => return Ok(None),
+                Decision::Reject(reasons) => return Ok(Some(Outcome::Rejected(reasons))),
+            };
+            let written = match revision {
+                0 => self
+                    .situations
+                    .create(&key, next.encode_to_vec().into())
+                    .await
+                    .map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, anyhow!(e))),
+                revision => self
+                    .situations
+                    .update(&key, next.encode_to_vec().into(), revision)
+                    .await
+                    .map_err(|e| (e.kind() == UpdateErrorKind::WrongLastRevision, anyhow!(e))),
+            };
+            match written {
+                Ok(_) => return Ok(Some(Outcome::Accepted)),
+                Err((true, _lost_race)) => continue,
+                Err((false, error)) => return Err(HandlerError::Retry(error)),
+            }
+        }
+        Err(HandlerError::Retry(anyhow!(
+            "situation {} kept changing under {CAS_ATTEMPTS} attempts",
+            report.situation_id
+        )))
+    }
+
+    async fn accept(&self, report: SituationReport, organisation: &str) -> Result<(), HandlerError> {
+        let id = format!("accepted:{organisation}:{}", report.report_id);
+        let subject = topology::accepted_subject(&report.country);
+        let situation_id = report.situation_id.clone();
+        let event = SituationAccepted {
+            report: Some(report),
+            accepted_at: Some(timestamp::now()),
+        };
+        Envelope {
+            service: SERVICE,
+            event: "situation.accepted",
+            subject: &situation_id,
+            id: &id,
+        }
+        .publish(&self.js, subject, event.encode_to_vec().into())
+        .await?;
+        tracing::Span::current().record("outcome", "accepted");
+        tracing::info!(situation.id = %situation_id, "report accepted");
+        Ok(())
+    }
+
+    async fn reject(&self, event: SituationRejected, organisation: &str, stream_sequence: u64) -> Result<(), HandlerError> {
+        let id = format!("rejected:{organisation}:{stream_sequence}");
+        let codes: Vec<&str> = event.reasons.iter().map(|r| r.code.as_str()).collect();
+        let span = tracing::Span::current();
+        span.record("outcome", "rejected");
+        span.record("error", codes.join(","));
+        Envelope {
+            service: SERVICE,
+            event: "situation.rejected",
+            subject: &event.situation_id,
+            id: &id,
+        }
+        .publish(&self.js, topology::rejected_subject(organisation), event.encode_to_vec().into())
+        .await?;
+        tracing::info!(report.id = %event.report_id, reasons = ?codes, "report rejected");
+        Ok(())
+    }
+}
+
+enum Outcome {
+    Accepted,
+    Rejected(Vec<Reason>),
+}
+
+impl Handler for IntakeHandler {
+    /// Reports on one situation are handled in stream order, so revisions sent in order are
+    /// accepted in order.
+    fn ordering_key(&self, message: &Message) -> String {
+        match SituationReport::decode(message.payload.clone()) {
+            Ok(report) => report.situation_id,
+            Err(_) => message.subject.to_string(),
+        }
+    }
+
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let Some((agency, org)) = topology::organisation_of_intake_subject(&message.subject) else {
+            return Err(HandlerError::DeadLetter(anyhow!("{} is not an intake subject", message.subject)));
+        };
+        let organisation = topology::organisation_token(agency, &org).unwrap_or_default();
+        let stream_sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        let span = tracing::Span::current();
+        span.record("agency", organisation.as_str());
+
+        let (report, bytes_problem) = validate::decode(&message.payload);
+        let rejection = |report: Option<&SituationReport>, reasons: Vec<Reason>| SituationRejected {
+            report_id: report.map(|r| r.report_id.clone()).unwrap_or_default(),
+            reporting_agency: agency as i32,
+            reporter_org: org.clone(),
+            situation_id: report.map(|r| r.situation_id.clone()).unwrap_or_default(),
+            reasons,
+            rejected_at: Some(timestamp::now()),
+        };
+        let Some(report) = report else {
+            let event = rejection(None, bytes_problem.into_iter().collect());
+            return self.reject(event, &organisation, stream_sequence).await;
+        };
+        span.record("situation.id", report.situation_id.as_str());
+        span.record("report.id", report.report_id.as_str());
+
+        let mut reasons: Vec<Reason> = bytes_problem.into_iter().collect();
+        reasons.extend(validate::validate(&report, (agency, &org), SystemTime::now()));
+        let situation_id_ok = !reasons.iter().any(|r| r.field == "situation_id");
+        if situation_id_ok {
+            let valid = reasons.is_empty();
+            match self.check_and_record(&report, &organisation, stream_sequence, valid).await? {
+                Some(Outcome::Accepted) => return self.accept(report, &organisation).await,
+                Some(Outcome::Rejected(stateful)) => reasons.extend(stateful),
+                None => {
+                    span.record("outcome", "duplicate");
+                    tracing::info!("report id already accepted from a previous submission; nothing new to announce");
+                    return Ok(());
+                }
+            }
+        }
+        let event = rejection(Some(&report), reasons);
+        self.reject(event, &organisation, stream_sequence).await
+    }
+}
+
+/// The KV key of a situation's record.
+pub(crate) fn situation_key(situation_id: &str) -> String {
+    format!("situation.{}", kv_key::segment(situation_id))
+}
+

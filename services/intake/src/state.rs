@@ -1,0 +1,158 @@
+//! The rules that need what intake already accepted: revision order per organisation and
+//! situation, and one country per situation. Pure: the handler loads the situation's record,
+//! asks [`decide`], and writes the new record with compare-and-set.
+
+use tandem_proto::v1::{AcceptedRevision, IntakeSituation, Reason, SituationReport};
+
+use crate::validate::{Code, reason};
+
+/// What to do with a report, given the situation's record.
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    /// Store this record, then announce the report accepted.
+    Accept(IntakeSituation),
+    /// This very message was accepted before (redelivered after a crash): announce it again;
+    /// the stream drops the copy if the first announcement got through.
+    AlreadyAccepted,
+    /// A new message with the report id of the organisation's accepted report: a repeated
+    /// submission, with nothing new to announce.
+    Duplicate,
+    /// Reject with these reasons (the stateful ones; the caller adds the others).
+    Reject(Vec<Reason>),
+}
+
+/// Decides on `report` from `organisation` (its subject token), stored at `stream_sequence`.
+/// `valid` says whether the stateless rules passed.
+pub fn decide(
+    current: Option<&IntakeSituation>,
+    report: &SituationReport,
+    organisation: &str,
+    stream_sequence: u64,
+    valid: bool,
+) -> Decision {
+    let previous = current.and_then(|situation| {
+        situation
+            .accepted
+            .iter()
+            .find(|accepted| accepted.organisation == organisation)
+    });
+    if let Some(previous) = previous
+        && previous.report_id == report.report_id
+    {
+        return if previous.stream_sequence == stream_sequence {
+            Decision::AlreadyAccepted
+        } else {
+            Decision::Duplicate
+        };
+    }
+    let mut reasons = Vec::new();
+    if let Some(situation) = current
+        && !report.country.is_empty()
+        && situation.country != report.country
+    {
+        reasons.push(reason(
+            "country",
+            Code::Conflict,
+            format!(
+                "situation {} lies in {}; a situation lies in one country (use a new situation_id for {})",
+                report.situation_id, situation.country, report.country
+            ),
+        ));
+    }
+    if let Some(previous) = previous
+        && report.revision != 0
+        && report.revision <= previous.revision
+    {
+        reasons.push(reason(
+            "revision",
+            Code::StaleRevision,
+            format!(
+                "revision {} is not newer than revision {} already accepted from {organisation} (report {})",
+                report.revision, previous.revision, previous.report_id
+            ),
+        ));
+    }
+    if !reasons.is_empty() || !valid {
+        return Decision::Reject(reasons);
+    }
+    let mut next = current.cloned().unwrap_or_else(|| IntakeSituation {
+        country: report.country.clone(),
+        accepted: Vec::new(),
+    });
+    let accepted = AcceptedRevision {
+        organisation: organisation.to_string(),
+        revision: report.revision,
+        report_id: report.report_id.clone(),
+        stream_sequence,
+    };
+    match next.accepted.iter_mut().find(|a| a.organisation == organisation) {
+        Some(slot) => *slot = accepted,
+        None => next.accepted.push(accepted),
+    }
+    Decision::Accept(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(id: &str, revision: u32, country: &str) -> SituationReport {
+        SituationReport {
+            report_id: id.into(),
+            situation_id: "S1".into(),
+            revision,
+            country: country.into(),
+            ..Default::default()
+        }
+    }
+
+    fn accepted(current: Option<&IntakeSituation>, report: &SituationReport, org: &str, seq: u64) -> IntakeSituation {
+        match decide(current, report, org, seq, true) {
+            Decision::Accept(next) => next,
+            other => panic!("expected acceptance, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_report_binds_the_country() {
+        let state = accepted(None, &report("r1", 1, "COL"), "iom", 1);
+        assert_eq!(state.country, "COL");
+        let Decision::Reject(reasons) = decide(Some(&state), &report("r2", 2, "VEN"), "iom", 2, true) else {
+            panic!("a second country must be refused");
+        };
+        assert_eq!(reasons.len(), 1);
+        assert_eq!(reasons[0].code, "CONFLICT");
+    }
+
+    #[test]
+    fn revisions_increase_per_organisation() {
+        let state = accepted(None, &report("r2", 2, "COL"), "iom", 1);
+        for revision in [1, 2] {
+            let Decision::Reject(reasons) = decide(Some(&state), &report("rx", revision, "COL"), "iom", 2, true) else {
+                panic!("revision {revision} is stale");
+            };
+            assert_eq!(reasons[0].code, "STALE_REVISION");
+        }
+        // Another organisation keeps its own count.
+        let state = accepted(Some(&state), &report("u1", 1, "COL"), "unhcr", 3);
+        let state = accepted(Some(&state), &report("r3", 3, "COL"), "iom", 4);
+        assert_eq!(state.accepted.len(), 2);
+    }
+
+    #[test]
+    fn redelivery_and_resubmission_are_told_apart() {
+        let state = accepted(None, &report("r1", 1, "COL"), "iom", 7);
+        assert_eq!(decide(Some(&state), &report("r1", 1, "COL"), "iom", 7, true), Decision::AlreadyAccepted);
+        assert_eq!(decide(Some(&state), &report("r1", 1, "COL"), "iom", 9, true), Decision::Duplicate);
+    }
+
+    #[test]
+    fn stateful_reasons_are_reported_even_when_other_rules_failed() {
+        let state = accepted(None, &report("r2", 2, "COL"), "iom", 1);
+        let Decision::Reject(reasons) = decide(Some(&state), &report("r3", 1, "PER"), "iom", 2, false) else {
+            panic!("must be rejected");
+        };
+        let codes: Vec<_> = reasons.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["CONFLICT", "STALE_REVISION"]);
+    }
+}

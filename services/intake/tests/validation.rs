@@ -1,0 +1,327 @@
+//! Every rule of DESIGN.md's SituationReport table, accepted and rejected at its boundary,
+//! without a server: `validate` is pure.
+
+use std::time::{Duration, SystemTime};
+
+use prost::Message as _;
+use tandem_intake::validate::{self, MAX_REPORT_BYTES};
+use tandem_proto::{
+    timestamp,
+    v1::{Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationReport},
+};
+
+fn now() -> SystemTime {
+    // 2026-03-01T12:00:00Z: fixed, so dates in the tests mean the same every day.
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_772_366_400)
+}
+
+fn valid() -> SituationReport {
+    SituationReport {
+        report_id: "dtm-col-2026-02".into(),
+        situation_id: "COL-VEN-2026".into(),
+        revision: 1,
+        reporting_agency: Agency::Iom as i32,
+        reporter_org: String::new(),
+        reported_at: Some(timestamp::from_system_time(now() - Duration::from_secs(3600))),
+        country: "COL".into(),
+        admin1_pcode: "CO54".into(),
+        admin2_pcode: "CO54001".into(),
+        location_name: "Cúcuta".into(),
+        scope: Scope::CrossBorder as i32,
+        driver: Driver::Mixed as i32,
+        phase: Phase::Protracted as i32,
+        on_the_move: true,
+        population: vec![
+            figure(PopulationGroup::Refugee, 120_000),
+            figure(PopulationGroup::Migrant, 80_000),
+        ],
+        designated_leads: vec![],
+        notes: "Figures from DTM flow monitoring round 12.".into(),
+    }
+}
+
+fn figure(group: PopulationGroup, count: u64) -> PopulationFigure {
+    PopulationFigure {
+        group: group as i32,
+        count,
+        as_of: "2026-02-28".into(),
+        source: "DTM round 12".into(),
+    }
+}
+
+/// The (field, code) pairs of the reasons for `report` published by IOM.
+fn problems(report: &SituationReport) -> Vec<(String, String)> {
+    problems_as(report, Agency::Iom, "")
+}
+
+fn problems_as(report: &SituationReport, agency: Agency, org: &str) -> Vec<(String, String)> {
+    validate::validate(report, (agency, org), now())
+        .into_iter()
+        .map(|reason| {
+            assert!(!reason.message.is_empty(), "every reason explains itself");
+            (reason.field, reason.code)
+        })
+        .collect()
+}
+
+fn one(field: &str, code: &str) -> Vec<(String, String)> {
+    vec![(field.to_string(), code.to_string())]
+}
+
+#[test]
+fn a_complete_report_is_valid() {
+    assert_eq!(problems(&valid()), vec![]);
+}
+
+#[test]
+fn identifiers_have_a_length_and_an_alphabet() {
+    let mut report = valid();
+    report.report_id = "a".repeat(128);
+    report.situation_id = "S.1:x-y_z".repeat(7) + "S";
+    assert_eq!(report.situation_id.len(), 64);
+    assert_eq!(problems(&report), vec![]);
+
+    report.report_id = "a".repeat(129);
+    assert_eq!(problems(&report), one("report_id", "INVALID_FORMAT"));
+    report.report_id = "has space".into();
+    assert_eq!(problems(&report), one("report_id", "INVALID_FORMAT"));
+    report.report_id = String::new();
+    assert_eq!(problems(&report), one("report_id", "REQUIRED"));
+
+    let mut report = valid();
+    report.situation_id = "s".repeat(65);
+    assert_eq!(problems(&report), one("situation_id", "INVALID_FORMAT"));
+    report.situation_id = "a/b".into();
+    assert_eq!(problems(&report), one("situation_id", "INVALID_FORMAT"));
+}
+
+#[test]
+fn revision_starts_at_one() {
+    let mut report = valid();
+    report.revision = 0;
+    assert_eq!(problems(&report), one("revision", "REQUIRED"));
+    report.revision = u32::MAX;
+    assert_eq!(problems(&report), vec![]);
+}
+
+#[test]
+fn the_reporting_agency_is_required_known_and_the_publisher() {
+    let mut report = valid();
+    report.reporting_agency = Agency::Unspecified as i32;
+    assert_eq!(problems(&report), one("reporting_agency", "REQUIRED"));
+    report.reporting_agency = 42;
+    assert_eq!(problems(&report), one("reporting_agency", "UNKNOWN_CODE"));
+    report.reporting_agency = Agency::Unhcr as i32;
+    assert_eq!(problems(&report), one("reporting_agency", "CONFLICT"), "IOM cannot report as UNHCR");
+}
+
+#[test]
+fn partners_name_themselves() {
+    let mut report = valid();
+    report.reporting_agency = Agency::Partner as i32;
+    assert_eq!(problems_as(&report, Agency::Partner, "nrc"), one("reporter_org", "REQUIRED"));
+    report.reporter_org = "nrc".into();
+    assert_eq!(problems_as(&report, Agency::Partner, "nrc"), vec![]);
+    assert_eq!(
+        problems_as(&report, Agency::Partner, "drc"),
+        one("reporting_agency", "CONFLICT"),
+        "a partner reports only on its own subject"
+    );
+    report.reporter_org = "N.R.C".into();
+    assert_eq!(problems_as(&report, Agency::Partner, "nrc"), one("reporter_org", "INVALID_FORMAT"));
+}
+
+#[test]
+fn reported_at_is_required_and_at_most_five_minutes_ahead() {
+    let mut report = valid();
+    report.reported_at = Some(timestamp::from_system_time(now() + Duration::from_secs(300)));
+    assert_eq!(problems(&report), vec![]);
+    report.reported_at = Some(timestamp::from_system_time(now() + Duration::from_secs(301)));
+    assert_eq!(problems(&report), one("reported_at", "OUT_OF_RANGE"));
+    report.reported_at = None;
+    assert_eq!(problems(&report), one("reported_at", "REQUIRED"));
+}
+
+#[test]
+fn country_is_an_assigned_alpha3_code() {
+    let mut report = valid();
+    report.admin1_pcode.clear();
+    report.admin2_pcode.clear();
+    for (country, expected) in [
+        ("SSD", vec![]),
+        ("", one("country", "REQUIRED")),
+        ("col", one("country", "INVALID_FORMAT")),
+        ("CO", one("country", "INVALID_FORMAT")),
+        ("XKX", one("country", "UNKNOWN_CODE")),
+        ("ZZZ", one("country", "UNKNOWN_CODE")),
+    ] {
+        report.country = country.into();
+        assert_eq!(problems(&report), expected, "country {country:?}");
+    }
+}
+
+#[test]
+fn pcodes_nest_under_the_country() {
+    let mut report = valid();
+    report.admin1_pcode = "COL54".into();
+    report.admin2_pcode = "COL54001".into();
+    assert_eq!(problems(&report), vec![], "the ISO3 prefix is accepted too");
+
+    report.admin1_pcode = "VE14".into();
+    report.admin2_pcode = "VE1401".into();
+    assert_eq!(problems(&report), one("admin1_pcode", "INVALID_FORMAT"));
+
+    let mut report = valid();
+    report.admin2_pcode = "CO11001".into();
+    assert_eq!(problems(&report), one("admin2_pcode", "INVALID_FORMAT"));
+    report.admin1_pcode.clear();
+    assert_eq!(problems(&report), one("admin1_pcode", "REQUIRED"));
+    report.admin2_pcode.clear();
+    assert_eq!(problems(&report), vec![], "both are optional");
+}
+
+#[test]
+fn location_name_is_at_most_200_characters() {
+    let mut report = valid();
+    report.location_name = "é".repeat(200);
+    assert_eq!(problems(&report), vec![]);
+    report.location_name = "é".repeat(201);
+    assert_eq!(problems(&report), one("location_name", "OUT_OF_RANGE"));
+}
+
+#[test]
+fn scope_driver_and_phase_are_required_and_known() {
+    let mut report = valid();
+    report.scope = 0;
+    report.driver = 9;
+    report.phase = 0;
+    assert_eq!(
+        problems(&report),
+        vec![
+            ("scope".into(), "REQUIRED".into()),
+            ("driver".into(), "UNKNOWN_CODE".into()),
+            ("phase".into(), "REQUIRED".into()),
+        ]
+    );
+}
+
+#[test]
+fn population_figures_are_checked_one_by_one() {
+    let mut report = valid();
+    report.population[0].count = 100_000_000;
+    assert_eq!(problems(&report), vec![]);
+    report.population[0].count = 100_000_001;
+    assert_eq!(problems(&report), one("population[0].count", "OUT_OF_RANGE"));
+
+    let mut report = valid();
+    report.population[1].group = PopulationGroup::Refugee as i32;
+    assert_eq!(problems(&report), one("population[1].group", "DUPLICATE_GROUP"));
+    report.population[1].group = 0;
+    assert_eq!(problems(&report), one("population[1].group", "REQUIRED"));
+    report.population[1].group = 77;
+    assert_eq!(problems(&report), one("population[1].group", "UNKNOWN_CODE"));
+
+    let mut report = valid();
+    for (as_of, expected) in [
+        ("2026-03-01", vec![]),
+        // Already the 2nd somewhere on Earth at 12:00 UTC on the 1st.
+        ("2026-03-02", vec![]),
+        ("2026-03-03", one("population[0].as_of", "OUT_OF_RANGE")),
+        ("2026-02-30", one("population[0].as_of", "INVALID_FORMAT")),
+        ("01/03/2026", one("population[0].as_of", "INVALID_FORMAT")),
+        ("", one("population[0].as_of", "REQUIRED")),
+    ] {
+        report.population[0].as_of = as_of.into();
+        assert_eq!(problems(&report), expected, "as_of {as_of:?}");
+    }
+}
+
+#[test]
+fn designated_leads_must_be_agencies() {
+    let mut report = valid();
+    report.designated_leads = vec![Agency::Unhcr as i32, Agency::Iom as i32];
+    assert_eq!(problems(&report), vec![]);
+    report.designated_leads = vec![Agency::Unhcr as i32, 12];
+    assert_eq!(problems(&report), one("designated_leads[1]", "UNKNOWN_CODE"));
+}
+
+#[test]
+fn notes_are_short_and_hold_no_personal_data() {
+    let mut report = valid();
+    report.notes = "x".repeat(2000);
+    assert_eq!(problems(&report), vec![]);
+    report.notes = "x".repeat(2001);
+    assert_eq!(problems(&report), one("notes", "OUT_OF_RANGE"));
+
+    for text in [
+        "Contact maria.lopez@example.org for the list",
+        "Call +57 300 123 4567 for details",
+        "Call 0300-123-4567",
+        "Office (601) 555 0199",
+    ] {
+        report.notes = text.into();
+        assert_eq!(problems(&report), one("notes", "PERSONAL_DATA"), "{text}");
+    }
+    for text in [
+        "Round 12 on 2026-02-15: 12,000 arrivals, 120000 in transit since 2019.",
+        "Population 100000000 (upper bound), ratio 0.83",
+    ] {
+        report.notes = text.into();
+        assert_eq!(problems(&report), vec![], "{text}");
+    }
+}
+
+#[test]
+fn every_problem_is_listed_not_just_the_first() {
+    let report = SituationReport {
+        report_id: "bad id".into(),
+        country: "col".into(),
+        notes: "mail me: a@b.co".into(),
+        population: vec![figure(PopulationGroup::Idp, 5), figure(PopulationGroup::Idp, 6)],
+        ..Default::default()
+    };
+    let codes = problems(&report);
+    for expected in [
+        ("report_id", "INVALID_FORMAT"),
+        ("situation_id", "REQUIRED"),
+        ("revision", "REQUIRED"),
+        ("reporting_agency", "REQUIRED"),
+        ("reported_at", "REQUIRED"),
+        ("country", "INVALID_FORMAT"),
+        ("scope", "REQUIRED"),
+        ("driver", "REQUIRED"),
+        ("phase", "REQUIRED"),
+        ("population[1].group", "DUPLICATE_GROUP"),
+        ("notes", "PERSONAL_DATA"),
+    ] {
+        assert!(
+            codes.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} missing from {codes:?}"
+        );
+    }
+    assert_eq!(codes.len(), 11);
+}
+
+#[test]
+fn bytes_that_are_not_a_report_are_undecodable() {
+    let (report, problem) = validate::decode(b"\xff\xff\xff\xff not protobuf");
+    assert!(report.is_none());
+    assert_eq!(problem.map(|p| p.code), Some("UNDECODABLE".into()));
+
+    let mut truncated = valid().encode_to_vec();
+    truncated.truncate(truncated.len() - 3);
+    assert_eq!(validate::decode(&truncated).1.map(|p| p.code), Some("UNDECODABLE".into()));
+}
+
+#[test]
+fn reports_over_64_kib_are_too_large_but_still_named() {
+    let mut report = valid();
+    report.notes = "n".repeat(MAX_REPORT_BYTES);
+    let (decoded, problem) = validate::decode(&report.encode_to_vec());
+    assert_eq!(problem.map(|p| p.code), Some("TOO_LARGE".into()));
+    assert_eq!(decoded.map(|r| r.report_id), Some("dtm-col-2026-02".into()));
+
+    report.notes = "n".repeat(MAX_REPORT_BYTES - 400);
+    assert!(report.encode_to_vec().len() <= MAX_REPORT_BYTES);
+    assert_eq!(validate::decode(&report.encode_to_vec()).1, None);
+}
