@@ -119,7 +119,11 @@ fn spawn(store: &TempDir, port: Option<u16>) -> (Child, u16) {
                 eprintln!("nats-server: {line}");
             }
             if let Some(address) = line.split("Listening for client connections on ").nth(1) {
-                port = address.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                port = address
+                    .trim()
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok());
             }
             if line.contains("Server is ready")
                 && let (Some(sender), Some(port)) = (found_port.take(), port)
@@ -141,7 +145,11 @@ fn spawn(store: &TempDir, port: Option<u16>) -> (Child, u16) {
 pub fn init_test_log() {
     if let Ok(level) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(if level.is_empty() { "info".into() } else { level }))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(if level.is_empty() {
+                "info".into()
+            } else {
+                level
+            }))
             .with_test_writer()
             .try_init();
     }
@@ -178,13 +186,12 @@ pub async fn wait_until_consumed(
 ) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if let Ok(handle) = js.get_stream(stream).await {
-            if let Ok(info) = handle.consumer_info(consumer).await
-                && info.num_ack_pending == 0
-                && info.num_pending == 0
-            {
-                return;
-            }
+        if let Ok(handle) = js.get_stream(stream).await
+            && let Ok(info) = handle.consumer_info(consumer).await
+            && info.num_ack_pending == 0
+            && info.num_pending == 0
+        {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,

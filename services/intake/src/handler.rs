@@ -2,12 +2,12 @@
 //! compare-and-set, announce the outcome.
 //!
 //! Exactly one outcome per stored report, across redeliveries, crashes and several instances:
-//! - the record is written before the announcement, and remembers the stream sequence of the
-//!   accepted message, so a redelivery is recognised and announced again under the same
-//!   `Nats-Msg-Id` (`accepted:<org>:<report_id>`), which the stream drops if the first got
-//!   through;
-//! - rejections are keyed by the stored message (`rejected:<org>:<sequence>`), so redelivery
-//!   cannot double them while a deliberate resubmission is answered again;
+//! - every outcome's `Nats-Msg-Id` is the stored report's place in `TANDEM_INTAKE`
+//!   (`intake-outcome:<sequence>`), so whatever a redelivery decides, the stream keeps only the
+//!   first announcement. (A report redelivered after an instance died may by then be stale, a
+//!   newer revision having been accepted meanwhile; the id keeps it from being answered twice.)
+//! - the record is written before the announcement and remembers the sequence of the accepted
+//!   message, so a redelivery after a crash between the two announces it then;
 //! - compare-and-set on the record's KV revision makes concurrent instances retry on a lost
 //!   race instead of overwriting each other.
 
@@ -59,18 +59,31 @@ impl IntakeHandler {
     ) -> Result<Option<Outcome>, HandlerError> {
         let key = situation_key(&report.situation_id);
         for _ in 0..CAS_ATTEMPTS {
-            let entry = self.situations.entry(key.clone()).await.map_err(|e| anyhow!(e))?;
+            let entry = self
+                .situations
+                .entry(key.clone())
+                .await
+                .map_err(|e| anyhow!(e))?;
             let (current, revision) = match &entry {
                 Some(entry) if entry.operation == Operation::Put => {
                     let record = IntakeSituation::decode(entry.value.clone()).map_err(|error| {
-                        HandlerError::DeadLetter(anyhow!("the stored record of situation {} is corrupt: {error}", report.situation_id))
+                        HandlerError::DeadLetter(anyhow!(
+                            "the stored record of situation {} is corrupt: {error}",
+                            report.situation_id
+                        ))
                     })?;
                     (Some(record), entry.revision)
                 }
                 Some(entry) => (None, entry.revision),
                 None => (None, 0),
             };
-            let next = match state::decide(current.as_ref(), report, organisation, stream_sequence, valid) {
+            let next = match state::decide(
+                current.as_ref(),
+                report,
+                organisation,
+                stream_sequence,
+                valid,
+            ) {
                 Decision::Accept(next) => next,
                 Decision::AlreadyAccepted => return Ok(Some(Outcome::Accepted)),
                 Decision::Duplicate => return Ok(None),
@@ -100,8 +113,12 @@ impl IntakeHandler {
         )))
     }
 
-    async fn accept(&self, report: SituationReport, organisation: &str) -> Result<(), HandlerError> {
-        let id = format!("accepted:{organisation}:{}", report.report_id);
+    async fn accept(
+        &self,
+        report: SituationReport,
+        stream_sequence: u64,
+    ) -> Result<(), HandlerError> {
+        let id = outcome_id(stream_sequence);
         let subject = topology::accepted_subject(&report.country);
         let situation_id = report.situation_id.clone();
         let event = SituationAccepted {
@@ -121,8 +138,13 @@ impl IntakeHandler {
         Ok(())
     }
 
-    async fn reject(&self, event: SituationRejected, organisation: &str, stream_sequence: u64) -> Result<(), HandlerError> {
-        let id = format!("rejected:{organisation}:{stream_sequence}");
+    async fn reject(
+        &self,
+        event: SituationRejected,
+        organisation: &str,
+        stream_sequence: u64,
+    ) -> Result<(), HandlerError> {
+        let id = outcome_id(stream_sequence);
         let codes: Vec<&str> = event.reasons.iter().map(|r| r.code.as_str()).collect();
         let span = tracing::Span::current();
         span.record("outcome", "rejected");
@@ -133,7 +155,11 @@ impl IntakeHandler {
             subject: &event.situation_id,
             id: &id,
         }
-        .publish(&self.js, topology::rejected_subject(organisation), event.encode_to_vec().into())
+        .publish(
+            &self.js,
+            topology::rejected_subject(organisation),
+            event.encode_to_vec().into(),
+        )
         .await?;
         tracing::info!(report.id = %event.report_id, reasons = ?codes, "report rejected");
         Ok(())
@@ -157,7 +183,10 @@ impl Handler for IntakeHandler {
 
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let Some((agency, org)) = topology::organisation_of_intake_subject(&message.subject) else {
-            return Err(HandlerError::DeadLetter(anyhow!("{} is not an intake subject", message.subject)));
+            return Err(HandlerError::DeadLetter(anyhow!(
+                "{} is not an intake subject",
+                message.subject
+            )));
         };
         let organisation = topology::organisation_token(agency, &org).unwrap_or_default();
         let stream_sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
@@ -165,14 +194,15 @@ impl Handler for IntakeHandler {
         span.record("agency", organisation.as_str());
 
         let (report, bytes_problem) = validate::decode(&message.payload);
-        let rejection = |report: Option<&SituationReport>, reasons: Vec<Reason>| SituationRejected {
-            report_id: report.map(|r| r.report_id.clone()).unwrap_or_default(),
-            reporting_agency: agency as i32,
-            reporter_org: org.clone(),
-            situation_id: report.map(|r| r.situation_id.clone()).unwrap_or_default(),
-            reasons,
-            rejected_at: Some(timestamp::now()),
-        };
+        let rejection =
+            |report: Option<&SituationReport>, reasons: Vec<Reason>| SituationRejected {
+                report_id: report.map(|r| r.report_id.clone()).unwrap_or_default(),
+                reporting_agency: agency as i32,
+                reporter_org: org.clone(),
+                situation_id: report.map(|r| r.situation_id.clone()).unwrap_or_default(),
+                reasons,
+                rejected_at: Some(timestamp::now()),
+            };
         let Some(report) = report else {
             let event = rejection(None, bytes_problem.into_iter().collect());
             return self.reject(event, &organisation, stream_sequence).await;
@@ -181,16 +211,25 @@ impl Handler for IntakeHandler {
         span.record("report.id", report.report_id.as_str());
 
         let mut reasons: Vec<Reason> = bytes_problem.into_iter().collect();
-        reasons.extend(validate::validate(&report, (agency, &org), SystemTime::now()));
+        reasons.extend(validate::validate(
+            &report,
+            (agency, &org),
+            SystemTime::now(),
+        ));
         let situation_id_ok = !reasons.iter().any(|r| r.field == "situation_id");
         if situation_id_ok {
             let valid = reasons.is_empty();
-            match self.check_and_record(&report, &organisation, stream_sequence, valid).await? {
-                Some(Outcome::Accepted) => return self.accept(report, &organisation).await,
+            match self
+                .check_and_record(&report, &organisation, stream_sequence, valid)
+                .await?
+            {
+                Some(Outcome::Accepted) => return self.accept(report, stream_sequence).await,
                 Some(Outcome::Rejected(stateful)) => reasons.extend(stateful),
                 None => {
                     span.record("outcome", "duplicate");
-                    tracing::info!("report id already accepted from a previous submission; nothing new to announce");
+                    tracing::info!(
+                        "report id already accepted from a previous submission; nothing new to announce"
+                    );
                     return Ok(());
                 }
             }
@@ -200,8 +239,12 @@ impl Handler for IntakeHandler {
     }
 }
 
+/// The `Nats-Msg-Id` of the outcome of the report stored at `stream_sequence`.
+fn outcome_id(stream_sequence: u64) -> String {
+    format!("intake-outcome:{stream_sequence}")
+}
+
 /// The KV key of a situation's record.
 pub(crate) fn situation_key(situation_id: &str) -> String {
     format!("situation.{}", kv_key::segment(situation_id))
 }
-

@@ -85,7 +85,11 @@ pub fn decide(
         report_id: report.report_id.clone(),
         stream_sequence,
     };
-    match next.accepted.iter_mut().find(|a| a.organisation == organisation) {
+    match next
+        .accepted
+        .iter_mut()
+        .find(|a| a.organisation == organisation)
+    {
         Some(slot) => *slot = accepted,
         None => next.accepted.push(accepted),
     }
@@ -106,7 +110,12 @@ mod tests {
         }
     }
 
-    fn accepted(current: Option<&IntakeSituation>, report: &SituationReport, org: &str, seq: u64) -> IntakeSituation {
+    fn accepted(
+        current: Option<&IntakeSituation>,
+        report: &SituationReport,
+        org: &str,
+        seq: u64,
+    ) -> IntakeSituation {
         match decide(current, report, org, seq, true) {
             Decision::Accept(next) => next,
             other => panic!("expected acceptance, got {other:?}"),
@@ -117,7 +126,9 @@ mod tests {
     fn first_report_binds_the_country() {
         let state = accepted(None, &report("r1", 1, "COL"), "iom", 1);
         assert_eq!(state.country, "COL");
-        let Decision::Reject(reasons) = decide(Some(&state), &report("r2", 2, "VEN"), "iom", 2, true) else {
+        let Decision::Reject(reasons) =
+            decide(Some(&state), &report("r2", 2, "VEN"), "iom", 2, true)
+        else {
             panic!("a second country must be refused");
         };
         assert_eq!(reasons.len(), 1);
@@ -128,7 +139,9 @@ mod tests {
     fn revisions_increase_per_organisation() {
         let state = accepted(None, &report("r2", 2, "COL"), "iom", 1);
         for revision in [1, 2] {
-            let Decision::Reject(reasons) = decide(Some(&state), &report("rx", revision, "COL"), "iom", 2, true) else {
+            let Decision::Reject(reasons) =
+                decide(Some(&state), &report("rx", revision, "COL"), "iom", 2, true)
+            else {
                 panic!("revision {revision} is stale");
             };
             assert_eq!(reasons[0].code, "STALE_REVISION");
@@ -142,14 +155,22 @@ mod tests {
     #[test]
     fn redelivery_and_resubmission_are_told_apart() {
         let state = accepted(None, &report("r1", 1, "COL"), "iom", 7);
-        assert_eq!(decide(Some(&state), &report("r1", 1, "COL"), "iom", 7, true), Decision::AlreadyAccepted);
-        assert_eq!(decide(Some(&state), &report("r1", 1, "COL"), "iom", 9, true), Decision::Duplicate);
+        assert_eq!(
+            decide(Some(&state), &report("r1", 1, "COL"), "iom", 7, true),
+            Decision::AlreadyAccepted
+        );
+        assert_eq!(
+            decide(Some(&state), &report("r1", 1, "COL"), "iom", 9, true),
+            Decision::Duplicate
+        );
     }
 
     #[test]
     fn stateful_reasons_are_reported_even_when_other_rules_failed() {
         let state = accepted(None, &report("r2", 2, "COL"), "iom", 1);
-        let Decision::Reject(reasons) = decide(Some(&state), &report("r3", 1, "PER"), "iom", 2, false) else {
+        let Decision::Reject(reasons) =
+            decide(Some(&state), &report("r3", 1, "PER"), "iom", 2, false)
+        else {
             panic!("must be rejected");
         };
         let codes: Vec<_> = reasons.iter().map(|r| r.code.as_str()).collect();

@@ -93,7 +93,9 @@ pub fn decode(bytes: &[u8]) -> (Option<SituationReport>, Option<Reason>) {
             Some(reason(
                 "",
                 Code::Undecodable,
-                format!("the bytes are not a tandem.v1.SituationReport in protobuf encoding: {error}"),
+                format!(
+                    "the bytes are not a tandem.v1.SituationReport in protobuf encoding: {error}"
+                ),
             )),
         ),
     }
@@ -101,12 +103,20 @@ pub fn decode(bytes: &[u8]) -> (Option<SituationReport>, Option<Reason>) {
 
 /// Every rule that can be checked without state. `organisation` is who published it, from the
 /// intake subject: (agency, partner name).
-pub fn validate(report: &SituationReport, organisation: (Agency, &str), now: SystemTime) -> Vec<Reason> {
+pub fn validate(
+    report: &SituationReport,
+    organisation: (Agency, &str),
+    now: SystemTime,
+) -> Vec<Reason> {
     let mut reasons = Vec::new();
     check_identifier(&mut reasons, "report_id", &report.report_id, 128);
     check_identifier(&mut reasons, "situation_id", &report.situation_id, 64);
     if report.revision == 0 {
-        reasons.push(reason("revision", Code::Required, "revision is required and starts at 1"));
+        reasons.push(reason(
+            "revision",
+            Code::Required,
+            "revision is required and starts at 1",
+        ));
     }
     check_agency(&mut reasons, report, organisation);
     check_reported_at(&mut reasons, report, now);
@@ -126,7 +136,11 @@ pub fn validate(report: &SituationReport, organisation: (Agency, &str), now: Sys
 
 fn check_identifier(reasons: &mut Vec<Reason>, field: &str, value: &str, max: usize) {
     if value.is_empty() {
-        reasons.push(reason(field, Code::Required, format!("{field} is required")));
+        reasons.push(reason(
+            field,
+            Code::Required,
+            format!("{field} is required"),
+        ));
     } else if value.len() > max
         || !value
             .bytes()
@@ -140,8 +154,13 @@ fn check_identifier(reasons: &mut Vec<Reason>, field: &str, value: &str, max: us
     }
 }
 
-fn check_agency(reasons: &mut Vec<Reason>, report: &SituationReport, (subject_agency, subject_org): (Agency, &str)) {
-    let Some(agency) = check_enum::<Agency>(reasons, "reporting_agency", report.reporting_agency) else {
+fn check_agency(
+    reasons: &mut Vec<Reason>,
+    report: &SituationReport,
+    (subject_agency, subject_org): (Agency, &str),
+) {
+    let Some(agency) = check_enum::<Agency>(reasons, "reporting_agency", report.reporting_agency)
+    else {
         return;
     };
     if agency == Agency::Partner {
@@ -162,11 +181,17 @@ fn check_agency(reasons: &mut Vec<Reason>, report: &SituationReport, (subject_ag
             return;
         }
     } else if report.reporter_org.chars().count() > 64 {
-        reasons.push(reason("reporter_org", Code::OutOfRange, "reporter_org is at most 64 characters"));
+        reasons.push(reason(
+            "reporter_org",
+            Code::OutOfRange,
+            "reporter_org is at most 64 characters",
+        ));
     }
     let partner_matches = agency != Agency::Partner || report.reporter_org == subject_org;
     if agency != subject_agency || !partner_matches {
-        let published_as = tandem_runtime::topology::organisation_token(subject_agency, subject_org).unwrap_or_default();
+        let published_as =
+            tandem_runtime::topology::organisation_token(subject_agency, subject_org)
+                .unwrap_or_default();
         reasons.push(reason(
             "reporting_agency",
             Code::Conflict,
@@ -181,11 +206,19 @@ fn check_agency(reasons: &mut Vec<Reason>, report: &SituationReport, (subject_ag
 
 fn check_reported_at(reasons: &mut Vec<Reason>, report: &SituationReport, now: SystemTime) {
     let Some(reported_at) = &report.reported_at else {
-        reasons.push(reason("reported_at", Code::Required, "reported_at is required"));
+        reasons.push(reason(
+            "reported_at",
+            Code::Required,
+            "reported_at is required",
+        ));
         return;
     };
     let Some(reported_at) = timestamp::to_system_time(reported_at) else {
-        reasons.push(reason("reported_at", Code::InvalidFormat, "reported_at is not a valid time after 1970"));
+        reasons.push(reason(
+            "reported_at",
+            Code::InvalidFormat,
+            "reported_at is not a valid time after 1970",
+        ));
         return;
     };
     if let Ok(ahead) = reported_at.duration_since(now)
@@ -194,7 +227,10 @@ fn check_reported_at(reasons: &mut Vec<Reason>, report: &SituationReport, now: S
         reasons.push(reason(
             "reported_at",
             Code::OutOfRange,
-            format!("reported_at is {} s in the future; at most {MAX_FUTURE_SKEW_SECS} s is allowed", ahead.as_secs()),
+            format!(
+                "reported_at is {} s in the future; at most {MAX_FUTURE_SKEW_SECS} s is allowed",
+                ahead.as_secs()
+            ),
         ));
     }
 }
@@ -202,7 +238,11 @@ fn check_reported_at(reasons: &mut Vec<Reason>, report: &SituationReport, now: S
 /// Checks `country`, returning its ISO 3166-1 codes when valid.
 fn check_country(reasons: &mut Vec<Reason>, country: &str) -> Option<rust_iso3166::CountryCode> {
     if country.is_empty() {
-        reasons.push(reason("country", Code::Required, "country is required (ISO 3166-1 alpha-3, e.g. COL)"));
+        reasons.push(reason(
+            "country",
+            Code::Required,
+            "country is required (ISO 3166-1 alpha-3, e.g. COL)",
+        ));
         return None;
     }
     if country.len() != 3 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -224,11 +264,20 @@ fn check_country(reasons: &mut Vec<Reason>, country: &str) -> Option<rust_iso316
     code
 }
 
-fn check_pcodes(reasons: &mut Vec<Reason>, report: &SituationReport, country: Option<rust_iso3166::CountryCode>) {
+fn check_pcodes(
+    reasons: &mut Vec<Reason>,
+    report: &SituationReport,
+    country: Option<rust_iso3166::CountryCode>,
+) {
     let admin1 = &report.admin1_pcode;
     let admin2 = &report.admin2_pcode;
     for (field, value) in [("admin1_pcode", admin1), ("admin2_pcode", admin2)] {
-        if !value.is_empty() && (value.len() > 20 || !value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())) {
+        if !value.is_empty()
+            && (value.len() > 20
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        {
             reasons.push(reason(
                 field,
                 Code::InvalidFormat,
@@ -252,7 +301,11 @@ fn check_pcodes(reasons: &mut Vec<Reason>, report: &SituationReport, country: Op
     }
     if !admin2.is_empty() {
         if admin1.is_empty() {
-            reasons.push(reason("admin1_pcode", Code::Required, "admin1_pcode is required when admin2_pcode is given"));
+            reasons.push(reason(
+                "admin1_pcode",
+                Code::Required,
+                "admin1_pcode is required when admin2_pcode is given",
+            ));
         } else if !admin2.starts_with(admin1.as_str()) || admin2 == admin1 {
             reasons.push(reason(
                 "admin2_pcode",
@@ -274,7 +327,10 @@ fn check_population(reasons: &mut Vec<Reason>, report: &SituationReport, now: Sy
                 reasons.push(reason(
                     field("group"),
                     Code::DuplicateGroup,
-                    format!("{} appears more than once; report each group once", group.as_str_name()),
+                    format!(
+                        "{} appears more than once; report each group once",
+                        group.as_str_name()
+                    ),
                 ));
             }
             seen.push(group);
@@ -293,7 +349,11 @@ fn check_population(reasons: &mut Vec<Reason>, report: &SituationReport, now: Sy
 
 fn check_as_of(reasons: &mut Vec<Reason>, field: &str, as_of: &str, latest_date: Date) {
     if as_of.is_empty() {
-        reasons.push(reason(field, Code::Required, format!("{field} is required (YYYY-MM-DD)")));
+        reasons.push(reason(
+            field,
+            Code::Required,
+            format!("{field} is required (YYYY-MM-DD)"),
+        ));
         return;
     }
     match Date::parse(as_of, format_description!("[year]-[month]-[day]")) {
@@ -332,8 +392,10 @@ fn check_text(reasons: &mut Vec<Reason>, field: &str, text: &str, max_chars: usi
 
 /// What kind of personal data `text` holds, if any: e-mail addresses and phone numbers.
 pub fn personal_data(text: &str) -> Option<&'static str> {
-    static EMAIL: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}").expect("valid regex"));
+    static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+            .expect("valid regex")
+    });
     // International (+…, 00…) or national (0…) numbers, or an area code in brackets, with at
     // least 8 digits; dates, years and counts ("2026-01-15", "12,000") do not match.
     static PHONE: LazyLock<Regex> = LazyLock::new(|| {
@@ -341,7 +403,10 @@ pub fn personal_data(text: &str) -> Option<&'static str> {
     });
     if EMAIL.is_match(text) {
         Some("an e-mail address")
-    } else if PHONE.find_iter(text).any(|m| m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 8) {
+    } else if PHONE
+        .find_iter(text)
+        .any(|m| m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 8)
+    {
         Some("a phone number")
     } else {
         None
@@ -355,12 +420,20 @@ where
 {
     match E::try_from(value) {
         Ok(known) if known == E::default() => {
-            reasons.push(reason(field, Code::Required, format!("{field} is required")));
+            reasons.push(reason(
+                field,
+                Code::Required,
+                format!("{field} is required"),
+            ));
             None
         }
         Ok(known) => Some(known),
         Err(_) => {
-            reasons.push(reason(field, Code::UnknownCode, format!("{field} {value} is not a known value")));
+            reasons.push(reason(
+                field,
+                Code::UnknownCode,
+                format!("{field} {value} is not a known value"),
+            ));
             None
         }
     }

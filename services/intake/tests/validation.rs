@@ -22,7 +22,9 @@ fn valid() -> SituationReport {
         revision: 1,
         reporting_agency: Agency::Iom as i32,
         reporter_org: String::new(),
-        reported_at: Some(timestamp::from_system_time(now() - Duration::from_secs(3600))),
+        reported_at: Some(timestamp::from_system_time(
+            now() - Duration::from_secs(3600),
+        )),
         country: "COL".into(),
         admin1_pcode: "CO54".into(),
         admin2_pcode: "CO54001".into(),
@@ -112,14 +114,21 @@ fn the_reporting_agency_is_required_known_and_the_publisher() {
     report.reporting_agency = 42;
     assert_eq!(problems(&report), one("reporting_agency", "UNKNOWN_CODE"));
     report.reporting_agency = Agency::Unhcr as i32;
-    assert_eq!(problems(&report), one("reporting_agency", "CONFLICT"), "IOM cannot report as UNHCR");
+    assert_eq!(
+        problems(&report),
+        one("reporting_agency", "CONFLICT"),
+        "IOM cannot report as UNHCR"
+    );
 }
 
 #[test]
 fn partners_name_themselves() {
     let mut report = valid();
     report.reporting_agency = Agency::Partner as i32;
-    assert_eq!(problems_as(&report, Agency::Partner, "nrc"), one("reporter_org", "REQUIRED"));
+    assert_eq!(
+        problems_as(&report, Agency::Partner, "nrc"),
+        one("reporter_org", "REQUIRED")
+    );
     report.reporter_org = "nrc".into();
     assert_eq!(problems_as(&report, Agency::Partner, "nrc"), vec![]);
     assert_eq!(
@@ -128,15 +137,22 @@ fn partners_name_themselves() {
         "a partner reports only on its own subject"
     );
     report.reporter_org = "N.R.C".into();
-    assert_eq!(problems_as(&report, Agency::Partner, "nrc"), one("reporter_org", "INVALID_FORMAT"));
+    assert_eq!(
+        problems_as(&report, Agency::Partner, "nrc"),
+        one("reporter_org", "INVALID_FORMAT")
+    );
 }
 
 #[test]
 fn reported_at_is_required_and_at_most_five_minutes_ahead() {
     let mut report = valid();
-    report.reported_at = Some(timestamp::from_system_time(now() + Duration::from_secs(300)));
+    report.reported_at = Some(timestamp::from_system_time(
+        now() + Duration::from_secs(300),
+    ));
     assert_eq!(problems(&report), vec![]);
-    report.reported_at = Some(timestamp::from_system_time(now() + Duration::from_secs(301)));
+    report.reported_at = Some(timestamp::from_system_time(
+        now() + Duration::from_secs(301),
+    ));
     assert_eq!(problems(&report), one("reported_at", "OUT_OF_RANGE"));
     report.reported_at = None;
     assert_eq!(problems(&report), one("reported_at", "REQUIRED"));
@@ -211,15 +227,24 @@ fn population_figures_are_checked_one_by_one() {
     report.population[0].count = 100_000_000;
     assert_eq!(problems(&report), vec![]);
     report.population[0].count = 100_000_001;
-    assert_eq!(problems(&report), one("population[0].count", "OUT_OF_RANGE"));
+    assert_eq!(
+        problems(&report),
+        one("population[0].count", "OUT_OF_RANGE")
+    );
 
     let mut report = valid();
     report.population[1].group = PopulationGroup::Refugee as i32;
-    assert_eq!(problems(&report), one("population[1].group", "DUPLICATE_GROUP"));
+    assert_eq!(
+        problems(&report),
+        one("population[1].group", "DUPLICATE_GROUP")
+    );
     report.population[1].group = 0;
     assert_eq!(problems(&report), one("population[1].group", "REQUIRED"));
     report.population[1].group = 77;
-    assert_eq!(problems(&report), one("population[1].group", "UNKNOWN_CODE"));
+    assert_eq!(
+        problems(&report),
+        one("population[1].group", "UNKNOWN_CODE")
+    );
 
     let mut report = valid();
     for (as_of, expected) in [
@@ -242,7 +267,10 @@ fn designated_leads_must_be_agencies() {
     report.designated_leads = vec![Agency::Unhcr as i32, Agency::Iom as i32];
     assert_eq!(problems(&report), vec![]);
     report.designated_leads = vec![Agency::Unhcr as i32, 12];
-    assert_eq!(problems(&report), one("designated_leads[1]", "UNKNOWN_CODE"));
+    assert_eq!(
+        problems(&report),
+        one("designated_leads[1]", "UNKNOWN_CODE")
+    );
 }
 
 #[test]
@@ -277,7 +305,10 @@ fn every_problem_is_listed_not_just_the_first() {
         report_id: "bad id".into(),
         country: "col".into(),
         notes: "mail me: a@b.co".into(),
-        population: vec![figure(PopulationGroup::Idp, 5), figure(PopulationGroup::Idp, 6)],
+        population: vec![
+            figure(PopulationGroup::Idp, 5),
+            figure(PopulationGroup::Idp, 6),
+        ],
         ..Default::default()
     };
     let codes = problems(&report);
@@ -310,7 +341,10 @@ fn bytes_that_are_not_a_report_are_undecodable() {
 
     let mut truncated = valid().encode_to_vec();
     truncated.truncate(truncated.len() - 3);
-    assert_eq!(validate::decode(&truncated).1.map(|p| p.code), Some("UNDECODABLE".into()));
+    assert_eq!(
+        validate::decode(&truncated).1.map(|p| p.code),
+        Some("UNDECODABLE".into())
+    );
 }
 
 #[test]

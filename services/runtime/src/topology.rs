@@ -198,22 +198,32 @@ pub async fn ensure_stream(
 }
 
 /// Opens bucket `config.bucket`, creating it when missing.
+///
+/// The bucket's stream is created here with the KV conventions (the same settings
+/// `nats kv add` uses) rather than with `create_key_value`, because async-nats 0.51 first
+/// queries the account, and cannot parse nats-server 2.9's answer.
 pub async fn ensure_bucket(
     js: &jetstream::Context,
     config: kv::Config,
 ) -> anyhow::Result<kv::Store> {
     let name = config.bucket.clone();
-    match js.get_key_value(&name).await {
-        Ok(store) => Ok(store),
-        Err(_) => match js.create_key_value(config).await {
-            Ok(store) => Ok(store),
-            // Another instance created it between our two calls.
-            Err(_) => js
-                .get_key_value(&name)
-                .await
-                .with_context(|| format!("cannot create or open bucket {name}")),
-        },
-    }
+    let stream = stream::Config {
+        name: format!("KV_{name}"),
+        description: Some(config.description),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: config.history.max(1),
+        storage: config.storage,
+        num_replicas: config.num_replicas.max(1),
+        discard: stream::DiscardPolicy::New,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        ..Default::default()
+    };
+    ensure_stream(js, stream).await?;
+    js.get_key_value(&name)
+        .await
+        .with_context(|| format!("cannot open bucket {name}"))
 }
 
 /// Opens object store `name`, creating it when missing.

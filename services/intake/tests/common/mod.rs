@@ -1,0 +1,172 @@
+//! Helpers shared by intake's tests over a real nats-server.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::time::{Duration, SystemTime};
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{self, publish::PublishAck},
+};
+use prost::Message as _;
+use tandem_intake::IntakeConfig;
+use tandem_proto::{
+    timestamp,
+    v1::{
+        Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationAccepted,
+        SituationRejected, SituationReport,
+    },
+};
+use tandem_runtime::{Shutdown, config::CommonConfig, topology};
+use tandem_testkit::NatsServer;
+
+/// Intake running in this process.
+pub struct Intake {
+    pub shutdown: Shutdown,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Intake {
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        self.task
+            .await
+            .expect("intake task")
+            .expect("intake ran cleanly");
+    }
+}
+
+/// Settings that make retries quick in tests.
+pub fn config(server: &NatsServer) -> IntakeConfig {
+    let mut common = CommonConfig::default();
+    common.nats.url = server.url();
+    common.consumer.max_deliver = 3;
+    common.consumer.ack_wait_secs = 2;
+    common.consumer.retry_base_ms = 20;
+    IntakeConfig { common }
+}
+
+pub fn start_intake(server: &NatsServer) -> Intake {
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(tandem_intake::run(config(server), shutdown.clone()));
+    Intake { shutdown, task }
+}
+
+/// The streams an agency system publishes into exist (intake creates them too; creation is
+/// idempotent, so the test does not race intake's start).
+pub async fn ensure_streams(js: &jetstream::Context) {
+    let storage = Default::default();
+    for stream in [
+        topology::intake_stream(&storage),
+        topology::events_stream(&storage),
+        topology::dlq_stream(&storage),
+    ] {
+        topology::ensure_stream(js, stream).await.expect("stream");
+    }
+}
+
+pub fn report(report_id: &str, situation_id: &str, revision: u32) -> SituationReport {
+    SituationReport {
+        report_id: report_id.into(),
+        situation_id: situation_id.into(),
+        revision,
+        reporting_agency: Agency::Iom as i32,
+        reported_at: Some(timestamp::from_system_time(
+            SystemTime::now() - Duration::from_secs(60),
+        )),
+        country: "COL".into(),
+        scope: Scope::CrossBorder as i32,
+        driver: Driver::Mixed as i32,
+        phase: Phase::Emergency as i32,
+        on_the_move: true,
+        population: vec![PopulationFigure {
+            group: PopulationGroup::Migrant as i32,
+            count: 1200,
+            as_of: "2026-01-15".into(),
+            source: "DTM".into(),
+        }],
+        ..Default::default()
+    }
+}
+
+/// Publishes bytes as organisation `org` would, with `Nats-Msg-Id: <msg_id>`.
+pub async fn publish_bytes(
+    js: &jetstream::Context,
+    org: &str,
+    msg_id: &str,
+    payload: Vec<u8>,
+    headers: Option<HeaderMap>,
+) -> PublishAck {
+    let mut headers = headers.unwrap_or_default();
+    headers.insert("Nats-Msg-Id", msg_id);
+    js.publish_with_headers(topology::intake_subject(org), headers, payload.into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored")
+}
+
+/// Publishes a report as IOM, the way agency systems are told to.
+pub async fn submit(js: &jetstream::Context, report: &SituationReport) -> PublishAck {
+    let msg_id = format!("iom:{}", report.report_id);
+    publish_bytes(js, "iom", &msg_id, report.encode_to_vec(), None).await
+}
+
+/// An outcome read back from TANDEM_EVENTS.
+#[derive(Debug)]
+pub enum Outcome {
+    Accepted(SituationAccepted, HeaderMap),
+    Rejected(SituationRejected, HeaderMap),
+}
+
+impl Outcome {
+    pub fn report_id(&self) -> &str {
+        match self {
+            Outcome::Accepted(event, _) => &event.report.as_ref().expect("report").report_id,
+            Outcome::Rejected(event, _) => &event.report_id,
+        }
+    }
+
+    pub fn reasons(&self) -> Vec<(String, String)> {
+        match self {
+            Outcome::Accepted(..) => vec![],
+            Outcome::Rejected(event, _) => event
+                .reasons
+                .iter()
+                .map(|r| (r.field.clone(), r.code.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        match self {
+            Outcome::Accepted(_, headers) | Outcome::Rejected(_, headers) => headers,
+        }
+    }
+}
+
+/// Every outcome intake announced so far, once intake has handled everything published.
+pub async fn outcomes(js: &jetstream::Context) -> Vec<Outcome> {
+    tandem_testkit::wait_until_consumed(
+        js,
+        topology::INTAKE_STREAM,
+        "tandem-intake",
+        Duration::from_secs(60),
+    )
+    .await;
+    tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
+        .await
+        .into_iter()
+        .filter_map(|message| {
+            let subject = message.subject.as_str();
+            if subject.starts_with("tandem.situation.accepted.") {
+                let event = SituationAccepted::decode(message.payload).expect("accepted decodes");
+                Some(Outcome::Accepted(event, message.headers))
+            } else if subject.starts_with("tandem.situation.rejected.") {
+                let event = SituationRejected::decode(message.payload).expect("rejected decodes");
+                Some(Outcome::Rejected(event, message.headers))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
