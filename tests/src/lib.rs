@@ -19,24 +19,13 @@ use std::{
 
 use tempfile::TempDir;
 
-/// The nats-server binary: `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else
-/// `/usr/sbin/nats-server` (Debian's package).
+/// The nats-server binary (see `tandem_runtime::nats::server_binary`), or a panic that says
+/// how to get one.
 pub fn nats_server_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
-        return PathBuf::from(path);
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file())
-    });
-    let found = on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"));
-    assert!(
-        found.is_file(),
+    tandem_runtime::nats::server_binary().expect(
         "no nats-server found: set NATS_SERVER_BIN, put nats-server on PATH, or install it \
-         (Debian/Ubuntu: sudo apt-get install nats-server)"
-    );
-    found
+         (Debian/Ubuntu: sudo apt-get install nats-server)",
+    )
 }
 
 /// A nats-server with JetStream, private to one test.

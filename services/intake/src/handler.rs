@@ -224,7 +224,12 @@ impl Handler for IntakeHandler {
                 .await?
             {
                 Some(Outcome::Accepted) => return self.accept(report, stream_sequence).await,
-                Some(Outcome::Rejected(stateful)) => reasons.extend(stateful),
+                Some(Outcome::Rejected(mut stateful)) => {
+                    // One reason per field: a country that is not even a code is not also
+                    // "another country".
+                    stateful.retain(|r| !reasons.iter().any(|s| s.field == r.field));
+                    reasons.extend(stateful);
+                }
                 None => {
                     span.record("outcome", "duplicate");
                     tracing::info!(

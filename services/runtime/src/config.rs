@@ -131,13 +131,13 @@ pub struct CommonConfig {
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct CommonArgs {
     /// A TOML or YAML configuration file.
-    #[arg(long, env = "TANDEM_CONFIG")]
+    #[arg(long, env = "TANDEM_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// NATS server URL (overrides NATS_URL and the file).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub nats_url: Option<String>,
     /// NATS credentials file (overrides NATS_CREDS and the file).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub nats_creds: Option<PathBuf>,
 }
 

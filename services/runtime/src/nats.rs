@@ -60,3 +60,18 @@ pub async fn try_connect(config: &NatsConfig, name: &str) -> anyhow::Result<Clie
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.url))
 }
+
+/// The `nats-server` binary: `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else Debian's
+/// `/usr/sbin/nats-server`. `None` when none of them exists.
+pub fn server_binary() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
+        return Some(path.into());
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nats-server"))
+                .find(|candidate| candidate.is_file())
+        })
+        .or_else(|| Some(std::path::PathBuf::from("/usr/sbin/nats-server")).filter(|p| p.is_file()))
+}

@@ -1,6 +1,7 @@
 //! One function builds the tracing subscriber every service uses.
 //!
-//! - Logs: text or JSON lines on stderr, filtered by `RUST_LOG` (default `info`).
+//! - Logs: text or JSON lines on stderr, filtered by `RUST_LOG` (default `info` for services,
+//!   `warn` for the command line).
 //! - Traces: an OpenTelemetry layer is always installed so that every span has a W3C trace
 //!   context to propagate; spans are *exported* only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, with `OTEL_EXPORTER_OTLP_PROTOCOL` `grpc`
@@ -52,11 +53,16 @@ impl Telemetry {
 /// Installs the global subscriber for `service_name` (`tandem-intake`), exporting over OTLP
 /// when the `OTEL_*` environment asks for it.
 pub fn init(service_name: &str, format: LogFormat) -> anyhow::Result<Telemetry> {
+    init_with_level(service_name, format, "info")
+}
+
+/// As [`init`], logging at `default_level` when `RUST_LOG` is unset.
+pub fn init_with_level(service_name: &str, format: LogFormat, default_level: &str) -> anyhow::Result<Telemetry> {
     let mut builder = SdkTracerProvider::builder();
     if otlp_requested() {
         builder = builder.with_batch_exporter(otlp_exporter()?);
     }
-    install(service_name, format, builder)
+    install(service_name, format, default_level, builder)
 }
 
 /// Installs the global subscriber with `exporter` receiving every span as it ends (for tests
@@ -69,6 +75,7 @@ pub fn init_with_exporter<E: SpanExporter + 'static>(
     install(
         service_name,
         format,
+        "info",
         SdkTracerProvider::builder().with_simple_exporter(exporter),
     )
 }
@@ -76,6 +83,7 @@ pub fn init_with_exporter<E: SpanExporter + 'static>(
 fn install(
     service_name: &str,
     format: LogFormat,
+    default_level: &str,
     builder: TracerProviderBuilder,
 ) -> anyhow::Result<Telemetry> {
     let service_name =
@@ -98,7 +106,7 @@ fn install(
             .boxed(),
     };
     tracing_subscriber::registry()
-        .with(filter())
+        .with(filter(default_level))
         .with(fmt)
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init()
@@ -106,8 +114,8 @@ fn install(
     Ok(Telemetry { provider })
 }
 
-fn filter() -> EnvFilter {
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+fn filter(default_level: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     for name in QUIET_CRATES {
         if let Ok(directive) = format!("{name}=off").parse() {
             filter = filter.add_directive(directive);

@@ -1,0 +1,68 @@
+//! `tandem up --demo`: submits the example reports bundled from `deploy/demo` and prints what
+//! becomes of each.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use tandem_proto::{timestamp, v1::SituationReport};
+use tandem_runtime::{Shutdown, config::NatsConfig, nats, topology};
+
+use crate::submit::{self, Status, Submitter};
+
+/// The example reports, in the order they are submitted.
+const REPORTS: [(&str, &str); 8] = [
+    ("01-iom-colombia.json", include_str!("../../../deploy/demo/01-iom-colombia.json")),
+    ("02-unhcr-colombia.json", include_str!("../../../deploy/demo/02-unhcr-colombia.json")),
+    ("03-unhcr-bangladesh.json", include_str!("../../../deploy/demo/03-unhcr-bangladesh.json")),
+    ("04-iom-libya.json", include_str!("../../../deploy/demo/04-iom-libya.json")),
+    ("05-iom-mozambique.json", include_str!("../../../deploy/demo/05-iom-mozambique.json")),
+    ("06-iom-pakistan.json", include_str!("../../../deploy/demo/06-iom-pakistan.json")),
+    ("07-partner-ukraine.json", include_str!("../../../deploy/demo/07-partner-ukraine.json")),
+    ("08-partner-bad.json", include_str!("../../../deploy/demo/08-partner-bad.json")),
+];
+
+pub async fn run(config: &NatsConfig, shutdown: &Shutdown) -> anyhow::Result<()> {
+    let client = nats::connect(config, "tandem-demo", shutdown).await?;
+    // The streams may not exist yet if the demo is quicker than intake's start.
+    let js = jetstream::new(client.clone());
+    let storage = Default::default();
+    for stream in [topology::intake_stream(&storage), topology::events_stream(&storage), topology::dlq_stream(&storage)] {
+        topology::ensure_stream(&js, stream).await?;
+    }
+    let submitter = Submitter::new(client);
+    let run = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    println!("\n== demo: submitting {} example reports (deploy/demo) ==\n", REPORTS.len());
+    let (mut accepted, mut rejected) = (0, 0);
+    for (file, text) in REPORTS {
+        let report: SituationReport = serde_json::from_str(text).with_context(|| format!("bundled {file} is not a report"))?;
+        let submission = submitter.submit(fresh(report, run), Some(Duration::from_secs(30))).await?;
+        match submission.status {
+            Status::Accepted => accepted += 1,
+            Status::Rejected => rejected += 1,
+            _ => {}
+        }
+        println!("{file}\n{}", indent(&submit::describe(&submission)));
+    }
+    println!(
+        "== demo done: {accepted} accepted, {rejected} rejected. The stack keeps running: try `tandem watch` \
+         and `tandem submit deploy/demo/01-iom-colombia.json --wait` in another terminal ==\n"
+    );
+    Ok(())
+}
+
+/// Makes a bundled report new for this run, so a second demo against the same NATS is a new
+/// revision rather than a duplicate: a run suffix on the id, the run's revision, now as the time.
+fn fresh(mut report: SituationReport, run: u64) -> SituationReport {
+    report.report_id = format!("{}-{run}", report.report_id);
+    if report.revision > 0 {
+        // Seconds since 2026-01-01: increases with every run and fits a u32 for a century.
+        report.revision = u32::try_from(run.saturating_sub(1_767_225_600)).unwrap_or(u32::MAX);
+    }
+    report.reported_at = Some(timestamp::now());
+    report
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("    {line}\n")).collect()
+}

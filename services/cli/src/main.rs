@@ -1,0 +1,82 @@
+//! `tandem`: the command line of tandem.
+//!
+//! - `up`: the whole stack in one process against a local NATS (module [`up`], with
+//!   [`local_nats`] starting a `nats-server` when none is reachable, and [`demo`]).
+//! - `submit`: JSON reports in, outcomes out (module [`submit`]).
+//! - `watch`: every tandem event as it happens, in words (modules [`watch`], [`render`]).
+
+mod demo;
+mod local_nats;
+mod render;
+mod submit;
+mod up;
+mod watch;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tandem_runtime::{
+    config::{self, CommonArgs, CommonConfig},
+    nats, telemetry,
+};
+
+/// tandem: the IOM/UNHCR Framework of Engagement as running software.
+#[derive(Parser)]
+#[command(name = "tandem", version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in this process against NATS_URL, starting a local nats-server
+    /// (with JetStream, state in --state-dir) when none is reachable.
+    Up(up::UpArgs),
+    /// Submit situation reports from a JSON file (or - for stdin): one object, an array, or one
+    /// object per line.
+    Submit(submit::SubmitArgs),
+    /// Follow tandem's events live, in words.
+    Watch,
+}
+
+/// Exit codes, for scripts.
+pub mod exit {
+    /// A report was rejected.
+    pub const REJECTED: u8 = 1;
+    /// tandem could not do what was asked (NATS unreachable, bad arguments).
+    pub const FAILURE: u8 = 2;
+    /// An outcome did not arrive in time.
+    pub const TIMEOUT: u8 = 3;
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("tandem: {error:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Up(args) = cli.command {
+        return up::run(&cli.common, args).await.map(|()| ExitCode::SUCCESS);
+    }
+    let config: CommonConfig = config::load(&cli.common)?;
+    let telemetry = telemetry::init_with_level("tandem-cli", config.log_format, "warn")?;
+    let client = nats::try_connect(&config.nats, "tandem-cli").await?;
+    let code = match cli.command {
+        Command::Up(_) => unreachable!("handled above"),
+        Command::Submit(args) => submit::run(&client, args).await?,
+        Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
+    };
+    let _ = client.flush().await;
+    telemetry.shutdown();
+    Ok(code)
+}

@@ -1,0 +1,71 @@
+//! Events in words, for `tandem watch` and `tandem up --demo`.
+
+use prost::Message as _;
+use tandem_proto::v1::{Agency, DeadLetter, SituationAccepted, SituationRejected, SituationReport};
+
+/// One line (plus one per reason) describing the event on `subject`, or `None` for subjects
+/// that are not tandem events.
+pub fn event(subject: &str, payload: &[u8]) -> Option<String> {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    let text = match tokens.as_slice() {
+        ["tandem", "intake", ..] => match SituationReport::decode(payload) {
+            Ok(report) => format!(
+                "report     {} rev {} of {} from {}",
+                report.report_id,
+                report.revision,
+                report.situation_id,
+                organisation(report.reporting_agency, &report.reporter_org)
+            ),
+            Err(_) => format!("report     ({} undecodable bytes on {subject})", payload.len()),
+        },
+        ["tandem", "situation", "accepted", country] => {
+            let report = SituationAccepted::decode(payload).ok()?.report.unwrap_or_default();
+            format!(
+                "accepted   {} rev {} of {} in {country} from {}",
+                report.report_id,
+                report.revision,
+                report.situation_id,
+                organisation(report.reporting_agency, &report.reporter_org)
+            )
+        }
+        ["tandem", "situation", "rejected", ..] => {
+            let rejected = SituationRejected::decode(payload).ok()?;
+            let mut text = format!(
+                "rejected   {} of {} from {}: {} reason(s)",
+                or_dash(&rejected.report_id),
+                or_dash(&rejected.situation_id),
+                organisation(rejected.reporting_agency, &rejected.reporter_org),
+                rejected.reasons.len()
+            );
+            for reason in &rejected.reasons {
+                let field = if reason.field.is_empty() { "report" } else { &reason.field };
+                text.push_str(&format!("\n             - {field}: {} — {}", reason.code, reason.message));
+            }
+            text
+        }
+        ["tandem", "dlq", service] => {
+            let letter = DeadLetter::decode(payload).ok()?;
+            format!(
+                "DEAD LETTER {service}: message on {} after {} deliveries: {}",
+                letter.subject, letter.deliveries, letter.error
+            )
+        }
+        ["tandem", ..] => format!("event      {subject} ({} bytes)", payload.len()),
+        _ => return None,
+    };
+    Some(text)
+}
+
+/// `IOM`, `UNHCR` or the partner's name.
+pub fn organisation(agency: i32, reporter_org: &str) -> String {
+    match Agency::try_from(agency).unwrap_or_default() {
+        Agency::Iom => "IOM".into(),
+        Agency::Unhcr => "UNHCR".into(),
+        Agency::Partner => format!("partner {reporter_org}"),
+        Agency::Unspecified => "an unnamed agency".into(),
+    }
+}
+
+fn or_dash(text: &str) -> &str {
+    if text.is_empty() { "-" } else { text }
+}

@@ -1,0 +1,287 @@
+//! `tandem submit`: JSON reports to protobuf on `tandem.intake.<agency>.report`, as an agency
+//! system would publish them, and (with `--wait`) the outcome back.
+
+use std::{io::Read as _, path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::Context as _;
+use async_nats::{
+    Client, HeaderMap,
+    jetstream::{self, message::PublishMessage},
+};
+use futures::StreamExt as _;
+use prost::Message as _;
+use serde_json::json;
+use tandem_proto::v1::{Agency, Reason, SituationRejected, SituationReport};
+use tandem_runtime::{envelope, topology};
+use tracing::Instrument as _;
+
+use crate::exit;
+
+/// Arguments of `tandem submit`.
+#[derive(clap::Args)]
+pub struct SubmitArgs {
+    /// The JSON file, or - for standard input.
+    file: PathBuf,
+    /// Wait for each report's outcome (accepted or rejected, with every reason).
+    #[arg(long)]
+    wait: bool,
+    /// Print one JSON object per report instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for an outcome with --wait.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
+/// What became of one report.
+#[derive(Debug)]
+pub struct Submission {
+    /// The report's id (empty when the input was not a report).
+    pub report_id: String,
+    /// The report's situation.
+    pub situation_id: String,
+    /// Who submitted it: `iom`, `unhcr`, `partner.<org>`.
+    pub organisation: String,
+    /// What happened.
+    pub status: Status,
+    /// Why it was rejected.
+    pub reasons: Vec<Reason>,
+}
+
+/// The status of a submission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Stored in `TANDEM_INTAKE`; the outcome was not awaited.
+    Submitted,
+    /// Intake accepted it.
+    Accepted,
+    /// Rejected, by intake or already here (not JSON, no agency).
+    Rejected,
+    /// The same `Nats-Msg-Id` was stored before: nothing new happens.
+    Duplicate,
+    /// No outcome arrived in time.
+    TimedOut,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "SUBMITTED",
+            Status::Accepted => "ACCEPTED",
+            Status::Rejected => "REJECTED",
+            Status::Duplicate => "DUPLICATE",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
+pub async fn run(client: &Client, args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let text = if args.file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
+    };
+    let submitter = Submitter::new(client.clone());
+    let timeout = args.wait.then(|| Duration::from_secs(args.timeout));
+    let mut worst = ExitCode::SUCCESS;
+    for parsed in parse_reports(&text) {
+        let submission = match parsed {
+            Ok(report) => submitter.submit(report, timeout).await?,
+            Err(problem) => Submission {
+                report_id: String::new(),
+                situation_id: String::new(),
+                organisation: String::new(),
+                status: Status::Rejected,
+                reasons: vec![problem],
+            },
+        };
+        if args.json {
+            println!("{}", to_json(&submission));
+        } else {
+            print!("{}", describe(&submission));
+        }
+        match submission.status {
+            Status::Rejected => worst = ExitCode::from(exit::REJECTED),
+            Status::TimedOut if worst == ExitCode::SUCCESS => worst = ExitCode::from(exit::TIMEOUT),
+            _ => {}
+        }
+    }
+    Ok(worst)
+}
+
+/// Reports in `text`: one JSON object, an array of them, or several objects one after another.
+/// Each element that is not a report becomes a reason, so the others still go through.
+pub fn parse_reports(text: &str) -> Vec<Result<SituationReport, Reason>> {
+    let values: Vec<Result<serde_json::Value, serde_json::Error>> = if text.trim_start().starts_with('[') {
+        match serde_json::from_str::<Vec<serde_json::Value>>(text) {
+            Ok(values) => values.into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(error)],
+        }
+    } else {
+        serde_json::Deserializer::from_str(text).into_iter().collect()
+    };
+    values
+        .into_iter()
+        .map(|value| {
+            let value = value.map_err(|error| not_a_report(format!("the input is not JSON: {error}")))?;
+            serde_json::from_value::<SituationReport>(value)
+                .map_err(|error| not_a_report(format!("not a tandem.v1.SituationReport: {error}")))
+        })
+        .collect()
+}
+
+fn not_a_report(message: String) -> Reason {
+    Reason {
+        field: String::new(),
+        code: "UNDECODABLE".into(),
+        message,
+    }
+}
+
+/// Publishes reports and follows them to their outcome.
+pub struct Submitter {
+    client: Client,
+    js: jetstream::Context,
+}
+
+impl Submitter {
+    pub fn new(client: Client) -> Self {
+        let js = jetstream::new(client.clone());
+        Self { client, js }
+    }
+
+    /// Publishes `report` on its organisation's intake subject; with `wait`, waits that long
+    /// for intake's outcome.
+    pub async fn submit(&self, report: SituationReport, wait: Option<Duration>) -> anyhow::Result<Submission> {
+        let agency = Agency::try_from(report.reporting_agency).unwrap_or_default();
+        let mut submission = Submission {
+            report_id: report.report_id.clone(),
+            situation_id: report.situation_id.clone(),
+            organisation: String::new(),
+            status: Status::Submitted,
+            reasons: vec![],
+        };
+        let Some(organisation) = topology::organisation_token(agency, &report.reporter_org) else {
+            // Without an organisation there is no subject to publish on.
+            submission.status = Status::Rejected;
+            submission.reasons.push(Reason {
+                field: if agency == Agency::Partner { "reporter_org" } else { "reporting_agency" }.into(),
+                code: "REQUIRED".into(),
+                message: "reporting_agency (and reporter_org for a partner) decide where the report is published".into(),
+            });
+            return Ok(submission);
+        };
+        submission.organisation = organisation.clone();
+        let span = tracing::info_span!("submit", otel.kind = "producer", report.id = %report.report_id, situation.id = %report.situation_id, agency = %organisation);
+        async {
+            // Listen before publishing, so the outcome cannot slip past.
+            let mut outcomes = match wait {
+                Some(_) => Some(self.client.subscribe("tandem.situation.>").await?),
+                None => None,
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert(envelope::MSG_ID, format!("{organisation}:{}", report.report_id).as_str());
+            envelope::inject_current_context(&mut headers);
+            let publish = PublishMessage::build().headers(headers).payload(report.encode_to_vec().into());
+            let ack = self
+                .js
+                .send_publish(topology::intake_subject(&organisation), publish)
+                .await
+                .context("cannot publish the report (is intake running, or its stream created?)")?
+                .await
+                .context("the intake stream did not store the report")?;
+            if ack.duplicate {
+                submission.status = Status::Duplicate;
+                return Ok(());
+            }
+            let (Some(outcomes), Some(wait)) = (outcomes.as_mut(), wait) else {
+                return Ok(());
+            };
+            let expected_id = format!("intake-outcome:{}", ack.sequence);
+            let found = tokio::time::timeout(wait, async {
+                while let Some(message) = outcomes.next().await {
+                    if envelope::header(message.headers.as_ref(), envelope::MSG_ID) == Some(expected_id.as_str()) {
+                        return Some(message);
+                    }
+                }
+                None
+            })
+            .await;
+            match found {
+                Ok(Some(message)) if message.subject.starts_with("tandem.situation.accepted.") => {
+                    submission.status = Status::Accepted;
+                }
+                Ok(Some(message)) => {
+                    let rejected = SituationRejected::decode(message.payload).context("undecodable rejection")?;
+                    submission.status = Status::Rejected;
+                    submission.reasons = rejected.reasons;
+                }
+                _ => submission.status = Status::TimedOut,
+            }
+            anyhow::Ok(())
+        }
+        .instrument(span)
+        .await?;
+        Ok(submission)
+    }
+}
+
+/// The JSON line of `tandem submit --json`.
+pub fn to_json(submission: &Submission) -> serde_json::Value {
+    json!({
+        "report_id": submission.report_id,
+        "status": submission.status.as_str(),
+        "reasons": submission
+            .reasons
+            .iter()
+            .map(|r| json!({"field": r.field, "code": r.code, "message": r.message}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// The text of `tandem submit`: a status line, then one line per reason.
+pub fn describe(submission: &Submission) -> String {
+    let mut text = format!(
+        "{:<9} {} ({}{})\n",
+        submission.status.as_str(),
+        if submission.report_id.is_empty() { "-" } else { &submission.report_id },
+        if submission.situation_id.is_empty() { "no situation" } else { &submission.situation_id },
+        if submission.organisation.is_empty() { String::new() } else { format!(", from {}", submission.organisation) },
+    );
+    for reason in &submission.reasons {
+        let field = if reason.field.is_empty() { "report" } else { &reason.field };
+        text.push_str(&format!("  - {field}: {} — {}\n", reason.code, reason.message));
+    }
+    if submission.status == Status::TimedOut {
+        text.push_str("  no outcome in time: is the intake service running?\n");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_object_an_array_or_a_sequence() {
+        let one = r#"{"report_id": "a", "reporting_agency": "AGENCY_IOM"}"#;
+        assert_eq!(parse_reports(one).len(), 1);
+        let array = r#"[{"report_id": "a"}, {"reportId": "b"}]"#;
+        let parsed = parse_reports(array);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[1].as_ref().map(|r| r.report_id.as_str()), Ok("b"));
+        let lines = "{\"report_id\": \"a\"}\n{\"report_id\": \"b\"}\n";
+        assert_eq!(parse_reports(lines).len(), 2);
+    }
+
+    #[test]
+    fn a_bad_element_is_a_reason_and_the_rest_go_through() {
+        let parsed = parse_reports(r#"[{"report_id": "a"}, {"reporting_agency": "AGENCY_NOBODY"}]"#);
+        assert!(parsed[0].is_ok());
+        let reason = parsed[1].as_ref().err().cloned().unwrap_or_default();
+        assert_eq!(reason.code, "UNDECODABLE");
+        assert!(reason.message.contains("AGENCY_NOBODY"), "{}", reason.message);
+    }
+}

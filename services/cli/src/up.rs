@@ -1,0 +1,81 @@
+//! `tandem up`: every service in this process, the way a developer or a small office runs
+//! tandem on one machine. Production runs each service's own binary instead.
+
+use std::{future::Future, path::PathBuf};
+
+use anyhow::Context as _;
+use tandem_intake::IntakeConfig;
+use tandem_runtime::{Shutdown, config, config::CommonArgs, telemetry};
+use tokio::task::JoinSet;
+
+use crate::{demo, local_nats};
+
+/// Arguments of `tandem up`.
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// Submit the bundled example reports (deploy/demo) and print what happens.
+    #[arg(long)]
+    demo: bool,
+    /// Where a nats-server started by tandem keeps its data
+    /// (default: $XDG_STATE_HOME/tandem or ~/.local/state/tandem).
+    #[arg(long, env = "TANDEM_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
+    let intake: IntakeConfig = config::load(common)?;
+    let telemetry = telemetry::init_with_level("tandem", intake.common.log_format, "warn")?;
+    let state_dir = args.state_dir.map_or_else(default_state_dir, Ok)?;
+    let local_nats = local_nats::ensure(&intake.common.nats, &state_dir).await?;
+    let nats = intake.common.nats.clone();
+    let shutdown = Shutdown::on_signals();
+
+    let mut services = JoinSet::new();
+    spawn(&mut services, "intake", tandem_intake::run(intake, shutdown.clone()));
+    eprintln!("tandem: services running: intake. Ctrl-C stops them (in-flight work is finished first).");
+    if args.demo {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(error) = demo::run(&nats, &shutdown).await {
+                eprintln!("tandem: the demo failed: {error:#}");
+            }
+        });
+    }
+
+    // The first service to stop, for whatever reason, stops the others.
+    let mut failed = None;
+    while let Some(joined) = services.join_next().await {
+        let (name, result) = joined.context("a service task panicked")?;
+        match result {
+            Ok(()) if shutdown.is_triggered() => {}
+            Ok(()) => eprintln!("tandem: {name} stopped; stopping the others"),
+            Err(error) => {
+                eprintln!("tandem: {name} failed: {error:#}");
+                failed.get_or_insert(error);
+            }
+        }
+        shutdown.trigger();
+    }
+    drop(local_nats);
+    telemetry.shutdown();
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+fn spawn(
+    services: &mut JoinSet<(&'static str, anyhow::Result<()>)>,
+    name: &'static str,
+    service: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+) {
+    services.spawn(async move { (name, service.await) });
+}
+
+fn default_state_dir() -> anyhow::Result<PathBuf> {
+    if let Some(state) = std::env::var_os("XDG_STATE_HOME") {
+        return Ok(PathBuf::from(state).join("tandem"));
+    }
+    let home = std::env::var_os("HOME").context("set --state-dir (no HOME to put state in)")?;
+    Ok(PathBuf::from(home).join(".local/state/tandem"))
+}
