@@ -1,0 +1,480 @@
+//! The rules of DESIGN.md's "Leadership policy v1", applied to a reconciled situation:
+//! [`determine`] and [`same_outcome`].
+//!
+//! The rule table and the choices made where DESIGN.md is silent are in the documentation of
+//! the parent module, [`super`], where readers of the public API see them.
+
+use tandem_proto::Timestamp;
+use tandem_proto::v1::{
+    Arrangement, Classification, Driver, FunctionAssignment, LeadershipDetermination,
+    LeadershipFunction, Phase, RationaleEntry, Scope, SituationReport,
+};
+
+use super::Policy;
+use super::fixed::write_digits;
+use super::load::{AS_WRITTEN, LOWERED, RAISED};
+use super::names::{Agencies, GROUPS};
+use super::reconcile::{Totals, overwrite, reconcile_into, reuse};
+use super::text::{Facts, Rule};
+
+/// Number of population groups, the most figures a determination can hold.
+const GROUP_COUNT: usize = GROUPS.len();
+
+/// Slots in a function table, indexed by `LeadershipFunction` value (0 unused).
+const FUNCTION_SLOTS: usize = 8;
+
+/// The five leadership functions of the Framework of Engagement, which apply to every situation.
+const FOE_FUNCTIONS: [LeadershipFunction; 5] = [
+    LeadershipFunction::StrategicPlanning,
+    LeadershipFunction::EngagementWithStates,
+    LeadershipFunction::DataManagement,
+    LeadershipFunction::ResourceMobilization,
+    LeadershipFunction::InclusiveCoordination,
+];
+
+/// Which agencies hold each function; an empty set means the function does not apply.
+type Functions = [Agencies; FUNCTION_SLOTS];
+
+/// The five FoE functions, all held by `agencies`.
+fn foe_functions(agencies: Agencies) -> Functions {
+    let mut functions = [Agencies::NONE; FUNCTION_SLOTS];
+    for function in FOE_FUNCTIONS {
+        functions[function as usize] = agencies;
+    }
+    functions
+}
+
+/// What rules 2–4 decided, before a designation overrides the leads.
+struct Decision {
+    classification: Classification,
+    arrangement: Arrangement,
+    leads: Agencies,
+    functions: Functions,
+    /// The rules that fired, in order (at most two: hysteresis + class, or cluster + CCCM).
+    fired: [Option<Rule>; 2],
+    /// Which refugee and migrant thresholds are in force (moved by hysteresis), as indices into
+    /// `Policy::refugee_at` and `Policy::migrant_at`.
+    thresholds: (usize, usize),
+}
+
+impl Decision {
+    /// A decision where IOM and UNHCR hold every FoE function together.
+    fn joint(classification: Classification, arrangement: Arrangement, rule: Rule) -> Decision {
+        Decision {
+            classification,
+            arrangement,
+            leads: Agencies::JOINT,
+            functions: foe_functions(Agencies::JOINT),
+            fired: [Some(rule), None],
+            thresholds: (AS_WRITTEN, AS_WRITTEN),
+        }
+    }
+}
+
+/// Reconciles the latest report of each organisation and applies the policy.
+///
+/// `reports` are the latest accepted report of each reporting organisation on one situation, in
+/// any order; `previous` is the situation's current determination, if any (it gives the
+/// sequence, the hysteresis and `changed`). Pure and total: any input, however malformed, gives a
+/// determination with at least one lead and one rationale entry, and the same input gives the
+/// same output.
+pub fn determine(
+    policy: &Policy,
+    reports: &[SituationReport],
+    previous: Option<&LeadershipDetermination>,
+    determined_at: Timestamp,
+) -> LeadershipDetermination {
+    // Size every list once, so that filling it never reallocates: with ~35 heap blocks in a
+    // determination, growth reallocations would cost more than the rules themselves.
+    let figures: usize = reports.iter().map(|report| report.population.len()).sum();
+    let situation_id = reports
+        .first()
+        .map_or(0, |report| report.situation_id.len());
+    let mut determination = LeadershipDetermination {
+        determination_id: String::with_capacity(situation_id + 21),
+        lead_agencies: Vec::with_capacity(3),
+        functions: Vec::with_capacity(FUNCTION_SLOTS - 1),
+        figures: Vec::with_capacity(figures.min(GROUP_COUNT)),
+        rationale: Vec::with_capacity(4),
+        based_on: Vec::with_capacity(reports.len()),
+        ..Default::default()
+    };
+    determine_into(policy, reports, previous, determined_at, &mut determination);
+    determination
+}
+
+/// [`determine`], writing into `out` and replacing everything it held. The result is identical
+/// to [`determine`]'s; the difference is that the strings and lists already in `out` are reused,
+/// so a caller that determines many situations in a row (a re-evaluation under a new policy, a
+/// worker encoding each result before the next) allocates next to nothing once warmed up.
+pub fn determine_into(
+    policy: &Policy,
+    reports: &[SituationReport],
+    previous: Option<&LeadershipDetermination>,
+    determined_at: Timestamp,
+    out: &mut LeadershipDetermination,
+) {
+    let Totals {
+        latest,
+        protection,
+        migrants,
+        displaced,
+        uncounted,
+    } = reconcile_into(
+        policy,
+        reports,
+        &mut out.figures,
+        &mut out.discrepancies,
+        &mut out.based_on,
+    );
+    let previous_classification = previous.map_or(Classification::Unspecified, |previous| {
+        previous.classification()
+    });
+    let counts = Counts {
+        protection,
+        migrants,
+        displaced,
+    };
+    let mut decision = decide(policy, latest, counts, previous_classification);
+
+    // Rule 1: a designation keeps the classification but hands every function to the
+    // designated agencies.
+    let designated = latest.map_or(Agencies::NONE, |report| {
+        report
+            .designated_leads
+            .iter()
+            .fold(Agencies::NONE, |set, value| set.with(Agencies::of(*value)))
+    });
+    let mut designation_rules = [None, None];
+    if !designated.is_empty() {
+        decision.arrangement = Arrangement::Designated;
+        decision.leads = designated;
+        for holders in &mut decision.functions {
+            if !holders.is_empty() {
+                *holders = designated;
+            }
+        }
+        designation_rules[0] = Some(Rule::Designation);
+        if designated == Agencies::PARTNER {
+            designation_rules[1] = Some(Rule::DesignationPartnerOnly);
+        }
+    }
+
+    let facts = Facts {
+        protection,
+        migrants,
+        displaced,
+        uncounted,
+        refugee_threshold: &policy.refugee_at[decision.thresholds.0],
+        migrant_threshold: &policy.migrant_at[decision.thresholds.1],
+        hysteresis: &policy.hysteresis_shown,
+        tolerance: &policy.tolerance_shown,
+        previous: previous_classification,
+        leads: decision.leads,
+        report_id: latest.map_or("", |report| report.report_id.as_str()),
+        driver: latest.map_or(Driver::Unspecified, SituationReport::driver),
+        discrepancy: None,
+    };
+    let fired = designation_rules
+        .into_iter()
+        .chain(decision.fired)
+        .flatten();
+    let mut entries = 0;
+    for rule in fired {
+        write_entry(policy, rule, &facts, reuse(&mut out.rationale, entries));
+        entries += 1;
+    }
+    for discrepancy in &out.discrepancies {
+        let facts = Facts {
+            discrepancy: Some(discrepancy),
+            ..facts
+        };
+        write_entry(
+            policy,
+            Rule::Discrepancy,
+            &facts,
+            reuse(&mut out.rationale, entries),
+        );
+        entries += 1;
+    }
+    out.rationale.truncate(entries);
+
+    // Situation and country from the most recent report; with no reports, keep the previous.
+    let (situation_id, country) = match (latest, previous) {
+        (Some(report), _) => (report.situation_id.as_str(), report.country.as_str()),
+        (None, Some(previous)) => (previous.situation_id.as_str(), previous.country.as_str()),
+        (None, None) => ("", ""),
+    };
+    overwrite(&mut out.situation_id, situation_id);
+    overwrite(&mut out.country, country);
+    out.sequence = previous.map_or(1, |previous| previous.sequence.saturating_add(1));
+    out.determination_id.clear();
+    out.determination_id.push_str(situation_id);
+    out.determination_id.push('/');
+    write_digits(&mut out.determination_id, u128::from(out.sequence));
+
+    out.classification = decision.classification as i32;
+    out.arrangement = decision.arrangement as i32;
+    decision.leads.write_into(&mut out.lead_agencies);
+    write_assignments(&decision.functions, &mut out.functions);
+    let total = protection + migrants;
+    out.protection_share = if total == 0 {
+        0.0
+    } else {
+        protection as f64 / total as f64
+    };
+    overwrite(&mut out.policy_version, policy.version());
+    out.changed = previous.is_none_or(|previous| {
+        previous.classification != decision.classification as i32
+            || previous.arrangement != decision.arrangement as i32
+            || Agencies::from_values(&previous.lead_agencies) != Some(decision.leads)
+    });
+    out.previous_classification = previous_classification as i32;
+    out.determined_at = Some(determined_at);
+}
+
+/// P, M and D after reconciliation.
+#[derive(Clone, Copy)]
+struct Counts {
+    protection: u128,
+    migrants: u128,
+    displaced: u128,
+}
+
+/// Rules 2–4 (and the scope fallback).
+fn decide(
+    policy: &Policy,
+    latest: Option<&SituationReport>,
+    counts: Counts,
+    previous: Classification,
+) -> Decision {
+    use Arrangement as A;
+    use Classification as C;
+
+    let Counts {
+        protection,
+        migrants,
+        displaced,
+    } = counts;
+    if protection + migrants + displaced == 0 {
+        return Decision::joint(
+            C::PendingJointAssessment,
+            A::JointAssessment,
+            Rule::NoFigures,
+        );
+    }
+    let Some(latest) = latest else {
+        // Unreachable with figures present (figures come from reports); kept total anyway.
+        return Decision::joint(
+            C::PendingJointAssessment,
+            A::JointAssessment,
+            Rule::NoFigures,
+        );
+    };
+    match latest.scope() {
+        Scope::Internal if latest.phase() == Phase::Solutions => Decision::joint(
+            C::IdpDurableSolutions,
+            A::JointSolutionsSupport,
+            Rule::IdpDurableSolutions,
+        ),
+        Scope::Internal => {
+            let (cccm, cccm_rule) = if latest.driver() == Driver::Disaster {
+                (Agencies::IOM, Rule::CccmDisaster)
+            } else {
+                (Agencies::UNHCR, Rule::CccmNotDisaster)
+            };
+            let leads = Agencies::UNHCR.with(cccm);
+            let mut functions = foe_functions(leads);
+            functions[LeadershipFunction::DataManagement as usize] = Agencies::JOINT;
+            functions[LeadershipFunction::ProtectionCluster as usize] = Agencies::UNHCR;
+            functions[LeadershipFunction::CccmCluster as usize] = cccm;
+            Decision {
+                classification: C::IdpSituation,
+                arrangement: A::ClusterSystem,
+                leads,
+                functions,
+                fired: [Some(Rule::IdpCluster), Some(cccm_rule)],
+                thresholds: (AS_WRITTEN, AS_WRITTEN),
+            }
+        }
+        Scope::CrossBorder if protection + migrants == 0 => Decision::joint(
+            C::PendingJointAssessment,
+            A::JointAssessment,
+            Rule::NoCrossBorderFigures,
+        ),
+        Scope::CrossBorder => cross_border(policy, latest, counts, previous),
+        Scope::Unspecified => Decision::joint(
+            C::PendingJointAssessment,
+            A::JointAssessment,
+            Rule::UnknownScope,
+        ),
+    }
+}
+
+/// Rule 4, with hysteresis. `P + M > 0` here.
+fn cross_border(
+    policy: &Policy,
+    latest: &SituationReport,
+    counts: Counts,
+    previous: Classification,
+) -> Decision {
+    use Arrangement as A;
+    use Classification as C;
+
+    // Move the boundaries in favour of the previous classification. Validation guarantees
+    // migrant + h < refugee − h, refugee + h ≤ 1 and migrant − h ≥ 0, so they stay ordered.
+    let thresholds = match previous {
+        C::RefugeeSituation => (LOWERED, AS_WRITTEN),
+        C::MigrantSituation => (AS_WRITTEN, RAISED),
+        C::MixedMovement | C::RespectiveMandates => (RAISED, LOWERED),
+        _ => (AS_WRITTEN, AS_WRITTEN),
+    };
+    let moved = thresholds != (AS_WRITTEN, AS_WRITTEN) && policy.hysteresis.0 > 0;
+    let hysteresis = moved.then_some(Rule::Hysteresis);
+    let refugee_threshold = policy.refugee_at[thresholds.0].value;
+    let migrant_threshold = policy.migrant_at[thresholds.1].value;
+
+    let total = counts.protection + counts.migrants;
+    let (classification, arrangement, leads, holders, rule) =
+        if refugee_threshold.ratio_vs(counts.protection, total).is_ge() {
+            (
+                C::RefugeeSituation,
+                A::RefugeeCoordinationModel,
+                Agencies::UNHCR,
+                Agencies::UNHCR,
+                Rule::RefugeeSituation,
+            )
+        } else if migrant_threshold.ratio_vs(counts.protection, total).is_le() {
+            (
+                C::MigrantSituation,
+                A::IomLedResponse,
+                Agencies::IOM,
+                Agencies::IOM,
+                Rule::MigrantSituation,
+            )
+        } else if latest.on_the_move {
+            (
+                C::MixedMovement,
+                A::JointPlatform,
+                Agencies::JOINT,
+                Agencies::JOINT,
+                Rule::MixedMovement,
+            )
+        } else {
+            (
+                C::RespectiveMandates,
+                A::RespectiveMandates,
+                Agencies::JOINT,
+                Agencies::JOINT,
+                Rule::RespectiveMandates,
+            )
+        };
+    Decision {
+        classification,
+        arrangement,
+        leads,
+        functions: foe_functions(holders),
+        fired: match hysteresis {
+            Some(hysteresis) => [Some(hysteresis), Some(rule)],
+            None => [Some(rule), None],
+        },
+        thresholds,
+    }
+}
+
+/// Writes the rationale entry of a rule that fired over `entry`.
+fn write_entry(policy: &Policy, rule: Rule, facts: &Facts<'_>, entry: &mut RationaleEntry) {
+    let text = policy.rule(rule);
+    overwrite(&mut entry.rule_id, rule.id());
+    overwrite(&mut entry.clause, &text.clause);
+    entry.text.clear();
+    text.template.render_into(&mut entry.text, rule, facts);
+}
+
+/// Writes the function assignments that apply over `out`, in enum order, each with its agencies
+/// sorted.
+fn write_assignments(functions: &Functions, out: &mut Vec<FunctionAssignment>) {
+    let mut used = 0;
+    for (function, holders) in functions.iter().enumerate() {
+        if !holders.is_empty() {
+            let assignment = reuse(out, used);
+            used += 1;
+            // FUNCTION_SLOTS is 8, so the index fits an i32.
+            assignment.function = function as i32;
+            holders.write_into(&mut assignment.agencies);
+        }
+    }
+    out.truncate(used);
+}
+
+/// Whether two determinations have the same outcome: classification, arrangement, lead agencies
+/// and function assignments, compared as sets (order and duplicates do not matter). Used by
+/// `tandem policy apply` to emit determinations only where a new policy changes something.
+/// Unknown enum values in either side are compared literally.
+pub fn same_outcome(a: &LeadershipDetermination, b: &LeadershipDetermination) -> bool {
+    let same_leads = match (
+        Agencies::from_values(&a.lead_agencies),
+        Agencies::from_values(&b.lead_agencies),
+    ) {
+        (Some(left), Some(right)) => left == right,
+        _ => a.lead_agencies == b.lead_agencies,
+    };
+    let same_functions = match (function_table(a), function_table(b)) {
+        (Some(left), Some(right)) => left == right,
+        _ => a.functions == b.functions,
+    };
+    a.classification == b.classification
+        && a.arrangement == b.arrangement
+        && same_leads
+        && same_functions
+}
+
+/// A determination's functions as a table, merging repeated functions; `None` when a function
+/// or agency value is unknown.
+fn function_table(determination: &LeadershipDetermination) -> Option<Functions> {
+    let mut table = [Agencies::NONE; FUNCTION_SLOTS];
+    for assignment in &determination.functions {
+        let slot = usize::try_from(assignment.function)
+            .ok()
+            .filter(|slot| (1..FUNCTION_SLOTS).contains(slot))?;
+        table[slot] = table[slot].with(Agencies::from_values(&assignment.agencies)?);
+    }
+    Some(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_outcome_ignores_order_and_duplicates() {
+        let mut a = LeadershipDetermination {
+            classification: Classification::MixedMovement as i32,
+            arrangement: Arrangement::JointPlatform as i32,
+            lead_agencies: vec![1, 2],
+            functions: vec![
+                FunctionAssignment {
+                    function: 1,
+                    agencies: vec![1, 2],
+                },
+                FunctionAssignment {
+                    function: 3,
+                    agencies: vec![2, 1],
+                },
+            ],
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.lead_agencies = vec![2, 1, 2];
+        b.functions.reverse();
+        b.sequence = 9;
+        b.rationale.push(RationaleEntry::default());
+        assert!(same_outcome(&a, &b));
+        b.functions[0].agencies = vec![2];
+        assert!(!same_outcome(&a, &b));
+        a.functions[1].agencies = vec![2];
+        assert!(same_outcome(&a, &b));
+        b.classification = Classification::RespectiveMandates as i32;
+        assert!(!same_outcome(&a, &b));
+    }
+}

@@ -1,0 +1,655 @@
+//! Reading a policy file: [`Policy`], [`PolicyError`] and the checks that refuse a malformed or
+//! inconsistent file.
+//!
+//! The file is walked by hand from a generic TOML table rather than deserialised with serde,
+//! because serde stops at the first problem while a person fixing the file wants every problem
+//! at once (unknown keys included, which is what `deny_unknown_fields` would have caught). The
+//! layout, documented in `deploy/policy/leadership-v1.toml`:
+//!
+//! ```toml
+//! version = "v1"
+//! [thresholds]   # refugee, migrant, hysteresis, discrepancy_tolerance: decimals, ≤ 6 places
+//! [populations]  # protection, migrant, displaced: lists of group names (the sets P, M, D)
+//! [authority]    # group name = "iom" | "unhcr": whose figure wins for that group
+//! [rules.<id>]   # clause, text: one table per rule, every rule required
+//! ```
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use toml::{Table, Value};
+
+use super::fixed::{Ppm, Shown};
+use super::names::{Agencies, GROUP_SLOTS, GROUPS, group_from_key, group_key, group_keys};
+use super::text::{RULE_COUNT, Rule, Template};
+
+/// The default policy file, shipped in `deploy/policy/`.
+const DEFAULT_V1: &str = include_str!("../../../../deploy/policy/leadership-v1.toml");
+
+/// Index of a threshold as the file writes it, in [`Policy::refugee_at`] and [`Policy::migrant_at`].
+pub(crate) const AS_WRITTEN: usize = 0;
+/// Index of a threshold lowered by the hysteresis.
+pub(crate) const LOWERED: usize = 1;
+/// Index of a threshold raised by the hysteresis.
+pub(crate) const RAISED: usize = 2;
+
+/// One in a million: decimals in the policy file are held as millionths.
+const ONE: u32 = 1_000_000;
+
+/// The set a counted population group belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counted {
+    /// P: UNHCR's mandate population.
+    Protection,
+    /// M: migrants.
+    Migrant,
+    /// D: internally displaced people.
+    Displaced,
+}
+
+/// A rule's clause and parsed text.
+#[derive(Clone, Debug)]
+pub(crate) struct RuleText {
+    /// Where the rule comes from, e.g. "FoE B.1 mixed movements".
+    pub(crate) clause: String,
+    /// The rationale text.
+    pub(crate) template: Template,
+}
+
+/// A parsed and validated leadership policy (DESIGN.md, "Leadership policy v1"): thresholds,
+/// hysteresis, discrepancy tolerance, the population sets, the authority table and the rule
+/// texts. Only [`Policy::from_toml`] and [`Policy::default_v1`] make one, so every `Policy` in
+/// the program has passed every check.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    version: String,
+    /// How far the boundaries move in favour of the previous cross-border classification.
+    pub(crate) hysteresis: Ppm,
+    /// Relative difference above which IOM and UNHCR figures are a discrepancy.
+    pub(crate) tolerance: Ppm,
+    /// The refugee threshold (protection share at or above which a cross-border situation is a
+    /// refugee situation) as written, lowered and raised by the hysteresis (indices
+    /// [`AS_WRITTEN`], [`LOWERED`], [`RAISED`]), with their printed forms.
+    pub(crate) refugee_at: [Shown; 3],
+    /// The migrant threshold (protection share at or below which a cross-border situation is a
+    /// migrant situation) as written, lowered and raised by the hysteresis.
+    pub(crate) migrant_at: [Shown; 3],
+    /// The hysteresis, printed.
+    pub(crate) hysteresis_shown: Shown,
+    /// The tolerance, printed as a percentage.
+    pub(crate) tolerance_shown: Shown,
+    /// The set each group counts towards, indexed by `PopulationGroup` value; `None` = not
+    /// counted (host communities in v1).
+    pub(crate) counted: [Option<Counted>; GROUP_SLOTS],
+    /// The authoritative agency of each group, indexed by `PopulationGroup` value; empty = the
+    /// most recently reported figure wins.
+    pub(crate) authority: [Agencies; GROUP_SLOTS],
+    /// Clause and text of each rule, indexed by `Rule` discriminant.
+    pub(crate) rules: [RuleText; RULE_COUNT],
+}
+
+impl Policy {
+    /// Parses and validates a policy file. A file that is not TOML gives
+    /// [`PolicyError::Syntax`]; otherwise every problem found (unknown or missing keys, values
+    /// out of range, thresholds that contradict each other, groups without an authoritative
+    /// agency, rule texts with unknown placeholders…) is listed in one [`PolicyError::Invalid`].
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let table: Table = text
+            .parse()
+            .map_err(|error: toml::de::Error| PolicyError::Syntax {
+                message: error.to_string().trim_end().to_owned(),
+            })?;
+        let mut check = Check::default();
+        let policy = check.policy(&table);
+        match policy {
+            Some(policy) if check.problems.is_empty() => Ok(policy),
+            _ => Err(PolicyError::Invalid {
+                problems: check.problems,
+            }),
+        }
+    }
+
+    /// The default policy v1, `deploy/policy/leadership-v1.toml`, built into the binary. Its
+    /// tests load it, so it cannot fail at run time; it is parsed once per process.
+    pub fn default_v1() -> Policy {
+        static DEFAULT: OnceLock<Policy> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                Policy::from_toml(DEFAULT_V1)
+                    .expect("deploy/policy/leadership-v1.toml is valid (tested)")
+            })
+            .clone()
+    }
+
+    /// The policy's version, recorded in every determination as `policy_version`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The clause and text of `rule`.
+    pub(crate) fn rule(&self, rule: Rule) -> &RuleText {
+        &self.rules[rule as usize]
+    }
+}
+
+/// Why a policy file was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The text is not TOML; the message gives the line and column.
+    #[error("the policy file is not valid TOML: {message}")]
+    Syntax {
+        /// The TOML parser's message, with line, column and the offending line.
+        message: String,
+    },
+    /// The text is TOML but breaks the policy's rules; every problem is listed.
+    #[error("the policy file is refused, {} problem(s):{}", .problems.len(), ProblemList(.problems))]
+    Invalid {
+        /// Every problem found, in file order.
+        problems: Vec<PolicyProblem>,
+    },
+}
+
+impl PolicyError {
+    /// The problems listed (empty for a syntax error).
+    pub fn problems(&self) -> &[PolicyProblem] {
+        match self {
+            PolicyError::Syntax { .. } => &[],
+            PolicyError::Invalid { problems } => problems,
+        }
+    }
+}
+
+/// One problem in a policy file: the key at fault and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// Dotted path of the key, e.g. `thresholds.refugee` (empty for the whole file).
+    pub key: String,
+    /// A sentence for the person who fixes the file.
+    pub message: String,
+}
+
+impl fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Renders problems one per line, for [`PolicyError`]'s message.
+struct ProblemList<'a>(&'a [PolicyProblem]);
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for problem in self.0 {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects problems while walking the file.
+#[derive(Default)]
+struct Check {
+    problems: Vec<PolicyProblem>,
+}
+
+/// Shows a decimal in a message the way the file writes it.
+fn show(value: Ppm) -> String {
+    let mut out = String::new();
+    value.write(&mut out, 2);
+    out
+}
+
+impl Check {
+    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(PolicyProblem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Walks the whole file; `None` when a part could not be read at all (its problems are
+    /// recorded). Every section is checked even when an earlier one failed.
+    fn policy(&mut self, table: &Table) -> Option<Policy> {
+        self.unknown_keys(
+            table,
+            "",
+            &["version", "thresholds", "populations", "authority", "rules"],
+        );
+        let version = self.version(table);
+        let thresholds = self
+            .section(table, "", "thresholds")
+            .map(|section| self.thresholds(section));
+        let counted = self
+            .section(table, "", "populations")
+            .map(|section| self.populations(section));
+        let authority = self
+            .section(table, "", "authority")
+            .map(|section| self.authority(section, counted.as_ref()));
+        let rules = self
+            .section(table, "", "rules")
+            .and_then(|section| self.rules(section));
+        let (refugee, migrant, hysteresis, tolerance) = thresholds??;
+        // Validation keeps these in [0, 1], so nothing saturates.
+        let moved = |threshold: Ppm| {
+            [
+                Shown::decimal(threshold),
+                Shown::decimal(threshold.minus(hysteresis)),
+                Shown::decimal(threshold.plus(hysteresis)),
+            ]
+        };
+        Some(Policy {
+            version: version?,
+            hysteresis,
+            tolerance,
+            refugee_at: moved(refugee),
+            migrant_at: moved(migrant),
+            hysteresis_shown: Shown::decimal(hysteresis),
+            tolerance_shown: Shown::percent(tolerance),
+            counted: counted?,
+            authority: authority?,
+            rules: rules?,
+        })
+    }
+
+    /// Records every key of `table` that is not in `known`.
+    fn unknown_keys(&mut self, table: &Table, path: &str, known: &[&str]) {
+        for key in table.keys() {
+            if !known.contains(&key.as_str()) {
+                self.problem(
+                    join(path, key),
+                    format!("unknown key; expected one of: {}", known.join(", ")),
+                );
+            }
+        }
+    }
+
+    /// The sub-table `key` of `table`, recording a problem when it is missing or not a table.
+    fn section<'t>(&mut self, table: &'t Table, path: &str, key: &str) -> Option<&'t Table> {
+        match table.get(key) {
+            Some(Value::Table(section)) => Some(section),
+            Some(other) => {
+                self.problem(
+                    join(path, key),
+                    format!("must be a table, not {}", other.type_str()),
+                );
+                None
+            }
+            None => {
+                self.problem(join(path, key), "required section is missing");
+                None
+            }
+        }
+    }
+
+    /// A required, non-empty string.
+    fn string<'t>(&mut self, table: &'t Table, path: &str, key: &str) -> Option<&'t str> {
+        match table.get(key) {
+            Some(Value::String(text)) if !text.trim().is_empty() => Some(text),
+            Some(Value::String(_)) => {
+                self.problem(join(path, key), "must not be empty");
+                None
+            }
+            Some(other) => {
+                self.problem(
+                    join(path, key),
+                    format!("must be a string, not {}", other.type_str()),
+                );
+                None
+            }
+            None => {
+                self.problem(join(path, key), "required key is missing");
+                None
+            }
+        }
+    }
+
+    fn version(&mut self, table: &Table) -> Option<String> {
+        let version = self.string(table, "", "version")?;
+        let valid = version.len() <= 64
+            && version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if valid {
+            Some(version.to_owned())
+        } else {
+            self.problem(
+                "version",
+                format!("`{version}` must be 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`"),
+            );
+            None
+        }
+    }
+
+    /// A required decimal with at most six places.
+    fn decimal(&mut self, table: &Table, key: &str) -> Option<Ppm> {
+        let path = join("thresholds", key);
+        let value = match table.get(key) {
+            Some(Value::Float(value)) => Ppm::from_decimal(*value),
+            Some(Value::Integer(value)) => u32::try_from(*value)
+                .ok()
+                .filter(|value| *value <= 4000)
+                .map(|value| Ppm(value * ONE)),
+            Some(other) => {
+                self.problem(
+                    path,
+                    format!("must be a decimal number, not {}", other.type_str()),
+                );
+                return None;
+            }
+            None => {
+                self.problem(path, "required key is missing");
+                return None;
+            }
+        };
+        if value.is_none() {
+            self.problem(
+                path,
+                "must be a decimal between 0 and 1 with at most six decimal places (compared exactly)",
+            );
+        }
+        value
+    }
+
+    /// A decimal strictly between 0 and 1.
+    fn fraction(&mut self, table: &Table, key: &str, meaning: &str) -> Option<Ppm> {
+        let value = self.decimal(table, key)?;
+        if value.0 == 0 || value.0 >= ONE {
+            self.problem(
+                join("thresholds", key),
+                format!(
+                    "is {}, but {meaning} must lie strictly between 0 and 1",
+                    show(value)
+                ),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    /// Refugee and migrant thresholds, hysteresis and tolerance; the outer `None` when the
+    /// section could not be used at all.
+    fn thresholds(&mut self, table: &Table) -> Option<(Ppm, Ppm, Ppm, Ppm)> {
+        self.unknown_keys(
+            table,
+            "thresholds",
+            &["refugee", "migrant", "hysteresis", "discrepancy_tolerance"],
+        );
+        let refugee = self.fraction(table, "refugee", "a protection share");
+        let migrant = self.fraction(table, "migrant", "a protection share");
+        let hysteresis = self.decimal(table, "hysteresis").filter(|value| {
+            let small = value.0 < ONE;
+            if !small {
+                self.problem(
+                    "thresholds.hysteresis",
+                    format!("is {}, but must be below 1", show(*value)),
+                );
+            }
+            small
+        });
+        let tolerance = self.fraction(
+            table,
+            "discrepancy_tolerance",
+            "a relative difference between two figures",
+        );
+        let (refugee, migrant) = (refugee?, migrant?);
+        if refugee <= migrant {
+            self.problem(
+                "thresholds.refugee",
+                format!(
+                    "the refugee threshold ({}) must be above the migrant threshold ({})",
+                    show(refugee),
+                    show(migrant)
+                ),
+            );
+            return None;
+        }
+        let hysteresis = hysteresis?;
+        // The moved boundaries must keep a gap between them, and stay reachable.
+        if migrant.plus(hysteresis) >= refugee.minus(hysteresis) {
+            self.problem(
+                "thresholds.hysteresis",
+                format!(
+                    "hysteresis {} is too large: the moved boundaries cross (migrant threshold + hysteresis = {} must stay below refugee threshold − hysteresis = {})",
+                    show(hysteresis),
+                    show(migrant.plus(hysteresis)),
+                    show(refugee.minus(hysteresis)),
+                ),
+            );
+        }
+        if refugee.plus(hysteresis).0 > ONE {
+            self.problem(
+                "thresholds.hysteresis",
+                format!(
+                    "hysteresis {} is too large: refugee threshold + hysteresis = {} is above 1, so a situation previously mixed could never become a refugee situation",
+                    show(hysteresis),
+                    show(refugee.plus(hysteresis)),
+                ),
+            );
+        }
+        if migrant < hysteresis {
+            self.problem(
+                "thresholds.hysteresis",
+                format!(
+                    "hysteresis {} is too large: migrant threshold − hysteresis is below 0, so a situation previously mixed could never become a migrant situation",
+                    show(hysteresis),
+                ),
+            );
+        }
+        Some((refugee, migrant, hysteresis, tolerance?))
+    }
+
+    /// The sets P, M and D. What could be read is returned even when there were problems, so
+    /// that the authority table can still be checked against it (the policy is refused anyway).
+    fn populations(&mut self, table: &Table) -> [Option<Counted>; GROUP_SLOTS] {
+        self.unknown_keys(
+            table,
+            "populations",
+            &["protection", "migrant", "displaced"],
+        );
+        let mut counted = [None; GROUP_SLOTS];
+        for (key, set) in [
+            ("protection", Counted::Protection),
+            ("migrant", Counted::Migrant),
+            ("displaced", Counted::Displaced),
+        ] {
+            let path = join("populations", key);
+            let names = match table.get(key) {
+                Some(Value::Array(names)) => names,
+                Some(other) => {
+                    self.problem(
+                        path,
+                        format!("must be a list of group names, not {}", other.type_str()),
+                    );
+                    continue;
+                }
+                None => {
+                    self.problem(path, "required key is missing");
+                    continue;
+                }
+            };
+            if names.is_empty() {
+                self.problem(&path, "must name at least one population group");
+            }
+            for name in names {
+                let group = name.as_str().and_then(group_from_key);
+                let Some(group) = group else {
+                    self.problem(
+                        &path,
+                        format!(
+                            "{name} is not a population group; expected one of: {}",
+                            group_keys()
+                        ),
+                    );
+                    continue;
+                };
+                let slot = &mut counted[group as usize];
+                if let Some(earlier) = slot {
+                    let message = if *earlier == set {
+                        format!("{} is listed twice", group_key(group))
+                    } else {
+                        format!(
+                            "{} is already counted in another set; the sets P, M and D must not overlap",
+                            group_key(group)
+                        )
+                    };
+                    self.problem(&path, message);
+                } else {
+                    *slot = Some(set);
+                }
+            }
+        }
+        counted
+    }
+
+    /// The authority table; every counted group needs IOM or UNHCR. Like [`Check::populations`],
+    /// returns what it could read even when there were problems.
+    fn authority(
+        &mut self,
+        table: &Table,
+        counted: Option<&[Option<Counted>; GROUP_SLOTS]>,
+    ) -> [Agencies; GROUP_SLOTS] {
+        let mut authority = [Agencies::NONE; GROUP_SLOTS];
+        // Groups listed, even with a wrong agency: those are reported once, not also as missing.
+        let mut listed = [false; GROUP_SLOTS];
+        for (key, value) in table {
+            let path = join("authority", key);
+            let Some(group) = group_from_key(key) else {
+                self.problem(
+                    path,
+                    format!(
+                        "unknown population group; expected one of: {}",
+                        group_keys()
+                    ),
+                );
+                continue;
+            };
+            listed[group as usize] = true;
+            authority[group as usize] = match value.as_str() {
+                Some("iom") => Agencies::IOM,
+                Some("unhcr") => Agencies::UNHCR,
+                _ => {
+                    self.problem(
+                        path,
+                        format!(
+                            "is {value}, but the authoritative agency must be \"iom\" or \"unhcr\""
+                        ),
+                    );
+                    continue;
+                }
+            };
+        }
+        // Only checkable when the populations section exists.
+        if let Some(counted) = counted {
+            let missing: Vec<String> = GROUPS
+                .into_iter()
+                .filter(|group| counted[*group as usize].is_some())
+                .filter(|group| !listed[*group as usize])
+                .map(group_key)
+                .collect();
+            if !missing.is_empty() {
+                self.problem(
+                    "authority",
+                    format!(
+                        "every counted group needs an authoritative agency (\"iom\" or \"unhcr\"); missing: {}",
+                        missing.join(", ")
+                    ),
+                );
+            }
+        }
+        authority
+    }
+
+    /// Every rule's clause and text.
+    fn rules(&mut self, table: &Table) -> Option<[RuleText; RULE_COUNT]> {
+        let known: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
+        self.unknown_keys(table, "rules", &known);
+        let mut rules = Vec::with_capacity(RULE_COUNT);
+        for rule in Rule::ALL {
+            let path = join("rules", rule.id());
+            let Some(section) = self.section(table, "rules", rule.id()) else {
+                continue;
+            };
+            self.unknown_keys(section, &path, &["clause", "text"]);
+            let clause = self.string(section, &path, "clause");
+            let template = self.string(section, &path, "text").and_then(|text| {
+                Template::parse(rule, text)
+                    .map_err(|problems| {
+                        for message in problems {
+                            self.problem(join(&path, "text"), message);
+                        }
+                    })
+                    .ok()
+            });
+            if let (Some(clause), Some(template)) = (clause, template) {
+                rules.push(RuleText {
+                    clause: clause.to_owned(),
+                    template,
+                });
+            }
+        }
+        // Exactly RULE_COUNT entries when every rule was readable.
+        rules.try_into().ok()
+    }
+}
+
+/// `path.key`, or `key` at the top level.
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_proto::v1::PopulationGroup;
+
+    fn counted_in(policy: &Policy, group: PopulationGroup) -> Option<Counted> {
+        policy.counted[group as usize]
+    }
+
+    #[test]
+    fn the_shipped_policy_is_valid_and_says_what_design_md_says() {
+        let policy = Policy::from_toml(DEFAULT_V1).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(policy.version(), "v1");
+        assert_eq!(policy.refugee_at[AS_WRITTEN].value, Ppm(800_000));
+        assert_eq!(policy.migrant_at[AS_WRITTEN].value, Ppm(200_000));
+        assert_eq!(policy.hysteresis, Ppm(50_000));
+        assert_eq!(policy.tolerance, Ppm(250_000));
+        let shown = |at: &[Shown; 3]| at.iter().map(|s| s.text.to_string()).collect::<Vec<_>>();
+        assert_eq!(shown(&policy.refugee_at), ["0.80", "0.75", "0.85"]);
+        assert_eq!(shown(&policy.migrant_at), ["0.20", "0.15", "0.25"]);
+        assert_eq!(&*policy.hysteresis_shown.text, "0.05");
+        assert_eq!(&*policy.tolerance_shown.text, "25");
+        use PopulationGroup::*;
+        for group in [
+            Refugee,
+            AsylumSeeker,
+            OtherInNeedOfProtection,
+            Stateless,
+            ReturnedRefugee,
+        ] {
+            assert_eq!(counted_in(&policy, group), Some(Counted::Protection));
+            assert_eq!(policy.authority[group as usize], Agencies::UNHCR);
+        }
+        assert_eq!(counted_in(&policy, Migrant), Some(Counted::Migrant));
+        assert_eq!(policy.authority[Migrant as usize], Agencies::IOM);
+        for group in [Idp, ReturnedIdp] {
+            assert_eq!(counted_in(&policy, group), Some(Counted::Displaced));
+            assert_eq!(policy.authority[group as usize], Agencies::IOM);
+        }
+        assert_eq!(counted_in(&policy, HostCommunity), None);
+        assert_eq!(
+            policy.rule(Rule::MixedMovement).clause,
+            "FoE B.1 mixed movements"
+        );
+        assert_eq!(policy.rule(Rule::Discrepancy).clause, "FoE B.3 data");
+        assert_eq!(Policy::default_v1().version(), "v1");
+    }
+}

@@ -1,0 +1,116 @@
+//! The leadership policy engine: policy file in, determinations out, nothing else.
+//!
+//! Map of the module:
+//!
+//! - `load`: [`Policy`], [`PolicyError`], [`PolicyProblem`] — reading and validating a policy
+//!   file (`deploy/policy/leadership-v1.toml` is the default); every problem is listed at once.
+//! - `reconcile`: [`reconcile`] and [`Reconciled`] — several organisations' reports on one
+//!   situation become one set of figures, with discrepancies between IOM and UNHCR.
+//! - `engine`: [`determine`] (and [`determine_into`], the same reusing an earlier result's
+//!   buffers) and [`same_outcome`] — the rules (designation, no figures, internal,
+//!   cross-border with hysteresis), the function assignments and the rationale.
+//! - `text`: the rules' ids, the placeholders of their rationale texts, and the parsed texts.
+//! - `fixed`: exact decimal comparison and printing, so that a share of exactly 0.80 is a refugee
+//!   situation and a printed number never contradicts the comparison beside it.
+//! - `names`: policy-file names of groups and agencies, words for enum values, agency sets.
+//!
+//! # The rules
+//!
+//! First match wins (rule 1 only changes who leads, so it combines with the others):
+//!
+//! | rule | when | classification | arrangement | leads | functions |
+//! |---|---|---|---|---|---|
+//! | 1 `designation` | the most recent report designates leads | as rules 2–4 | `DESIGNATED` | the designated | all to the designated |
+//! | 2 `no_figures` | P + M + D = 0 | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
+//! | `unknown_scope` | no scope (intake refuses this) | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
+//! | 3 `idp_durable_solutions` | internal, phase `SOLUTIONS` | `IDP_DURABLE_SOLUTIONS` | `JOINT_SOLUTIONS_SUPPORT` | IOM + UNHCR | joint |
+//! | 3 `idp_cluster` + `cccm_*` | internal, otherwise | `IDP_SITUATION` | `CLUSTER_SYSTEM` | cluster holders | see below |
+//! | 2 `no_cross_border_figures` | cross-border, P + M = 0 | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
+//! | 4 `refugee_situation` | share ≥ refugee threshold | `REFUGEE_SITUATION` | `REFUGEE_COORDINATION_MODEL` | UNHCR | UNHCR |
+//! | 4 `migrant_situation` | share ≤ migrant threshold | `MIGRANT_SITUATION` | `IOM_LED_RESPONSE` | IOM | IOM |
+//! | 4 `mixed_movement` | in between, on the move | `MIXED_MOVEMENT` | `JOINT_PLATFORM` | IOM + UNHCR | joint |
+//! | 4 `respective_mandates` | in between, not on the move | `RESPECTIVE_MANDATES` | `RESPECTIVE_MANDATES` | IOM + UNHCR | joint |
+//!
+//! # Choices where DESIGN.md is silent
+//!
+//! Each with its reason:
+//!
+//! - **Cluster system functions.** Protection cluster → UNHCR; CCCM cluster → IOM for a
+//!   disaster, else UNHCR; data management joint (DTM and UNHCR statistics together, framework
+//!   area 3). Strategic planning, engagement with States, resource mobilisation and inclusive
+//!   coordination go to the cluster lead agencies (the leads): under the cluster approach the
+//!   cluster leads carry these for their clusters under the Humanitarian Coordinator, and giving
+//!   them to an agency that holds no cluster would make it lead without a cluster.
+//! - **Respective mandates and joint assessment.** Every FoE function is joint: each agency
+//!   exercises it for its own mandate population, or they assess together.
+//! - **Designation.** Applies to the functions the classification brings (the five FoE functions,
+//!   plus the two clusters for an IDP situation). Unknown or unspecified values in
+//!   `designated_leads` are ignored; a designation with no known agency left is no designation.
+//!   A designation naming only `AGENCY_PARTNER` is honoured like any other (it is a formal act
+//!   of the Secretary-General or the host State, which the framework does not override), and
+//!   the `designation_partner_only` rule adds an entry saying so, because the contract cannot
+//!   name the partner and coordinators must look at the report.
+//! - **Hysteresis** applies only when the previous classification is one of the four
+//!   cross-border ones and the new determination reaches rule 4; its entry is written whenever
+//!   the boundaries moved (hysteresis above 0), whether or not the move changed the outcome.
+//! - **Rationale order**: designation entries, then the classification rules in the order they
+//!   were evaluated, then one `discrepancy` entry per discrepancy (the data check does not
+//!   depend on the classification, so it comes last).
+//! - **Empty input** (no reports) is a `no_figures` determination; the situation id and country
+//!   then come from `previous`, if any.
+//! - **A report without a scope** (intake refuses these; the engine still answers) gets a joint
+//!   assessment under its own rule, `unknown_scope`, rather than a guess at a cross-border rule.
+//! - **Exact thresholds.** Policy decimals may have at most six places and are compared as
+//!   integers (`P · 10⁶ ≥ t · (P + M)`), so 0.80 and 0.20 exactly fall where a coordinator
+//!   expects. Rationale texts print the share with two places, or more when two would put it on
+//!   the wrong side of a threshold (`0.7999`, never a contradictory `0.80 < 0.80`).
+//! - **Reconciliation details.** Ties in `reported_at` go to the greater (agency, partner name,
+//!   report id, revision); a report without `reported_at` is the oldest; within one report the
+//!   first figure of a repeated group counts. Figures of uncounted groups (host communities) are
+//!   listed among the reconciled figures, so the data service can publish them, and IOM/UNHCR
+//!   discrepancies are checked for every group both report.
+//! - **`changed`** compares lead agencies as sets, so a previous determination stored with
+//!   unsorted or repeated leads is not a change by itself.
+//!
+//! # Guarantees
+//!
+//! Everything here is deterministic and total: the same input gives the same output whatever the
+//! order of the reports, and no input makes it panic.
+//!
+//! ```
+//! use tandem_leadership::policy::{Policy, determine};
+//! use tandem_proto::Timestamp;
+//! use tandem_proto::v1::{Agency, Classification, PopulationFigure, PopulationGroup, Scope, SituationReport};
+//!
+//! let report = SituationReport {
+//!     report_id: "unhcr-1".into(),
+//!     situation_id: "col-2024".into(),
+//!     revision: 1,
+//!     reporting_agency: Agency::Unhcr as i32,
+//!     reported_at: Some(Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+//!     country: "COL".into(),
+//!     scope: Scope::CrossBorder as i32,
+//!     population: vec![
+//!         PopulationFigure { group: PopulationGroup::Refugee as i32, count: 800, ..Default::default() },
+//!         PopulationFigure { group: PopulationGroup::Migrant as i32, count: 200, ..Default::default() },
+//!     ],
+//!     ..Default::default()
+//! };
+//! let policy = Policy::default_v1();
+//! let determination = determine(&policy, &[report], None, Timestamp::default());
+//! assert_eq!(determination.classification(), Classification::RefugeeSituation);
+//! assert_eq!(determination.lead_agencies, vec![Agency::Unhcr as i32]);
+//! assert_eq!(determination.rationale[0].text,
+//!     "Protection share 0.80 ≥ refugee threshold 0.80 (800 in UNHCR's mandate population, 200 migrants): refugee situation; UNHCR leads under the refugee coordination model.");
+//! ```
+
+mod engine;
+mod fixed;
+mod load;
+mod names;
+mod reconcile;
+mod text;
+
+pub use engine::{determine, determine_into, same_outcome};
+pub use load::{Policy, PolicyError, PolicyProblem};
+pub use reconcile::{Reconciled, reconcile};

@@ -1,0 +1,297 @@
+//! Reconciliation: several organisations' reports on one situation become one set of figures
+//! (DESIGN.md, "Several reports on one situation").
+//!
+//! - The **most recent report** (latest `reported_at`) supplies scope, driver, phase,
+//!   `on_the_move`, the designation, the situation id and the country.
+//! - For each population group, the figure of the group's **authoritative agency** (the policy's
+//!   authority table: UNHCR for the P groups, IOM for migrants and IDPs in v1) wins when that
+//!   agency reported one; otherwise the most recently reported figure wins.
+//! - Where IOM and UNHCR both report a group and differ by more than the policy's tolerance of
+//!   the larger figure, the group is a **discrepancy** (framework area 3, joint data).
+//!
+//! The caller passes the latest accepted report of each organisation in any order. So that the
+//! outcome never depends on that order, "more recent" is a total order over everything the
+//! outcome reads: `reported_at`, then agency, partner name, report id and revision, then the
+//! report's content. Two reports equal under it are interchangeable. A report missing its
+//! `reported_at` counts as the oldest. The same order decides between two figures of one group
+//! from one agency (several partner organisations, or duplicates the service should never send),
+//! and within one report the first figure of a group counts (intake refuses duplicates).
+
+use std::cmp::Ordering;
+
+use tandem_proto::v1::{Discrepancy, ReconciledFigure, ReportRef, SituationReport};
+
+use super::Policy;
+use super::fixed::Ppm;
+use super::load::Counted;
+use super::names::{Agencies, GROUP_SLOTS, GROUPS, group_from_i32};
+
+/// The reconciled state of one situation: what the policy rules read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reconciled<'a> {
+    /// The most recent report; `None` when there were no reports.
+    pub latest: Option<&'a SituationReport>,
+    /// One figure per population group reported (host communities included, though they do not
+    /// count towards P, M or D), sorted by group.
+    pub figures: Vec<ReconciledFigure>,
+    /// Groups where IOM's and UNHCR's figures differ beyond the tolerance, sorted by group.
+    pub discrepancies: Vec<Discrepancy>,
+    /// One reference per report, sorted by agency, partner name, report id and revision.
+    pub based_on: Vec<ReportRef>,
+    /// P: the reconciled figures of the protection groups, summed.
+    pub protection: u128,
+    /// M: the reconciled figures of the migrant groups, summed.
+    pub migrants: u128,
+    /// D: the reconciled figures of the internally displaced groups, summed.
+    pub displaced: u128,
+    /// People reported in groups outside P, M and D (host communities in v1).
+    pub uncounted: u128,
+}
+
+impl Reconciled<'_> {
+    /// P / (P + M), or 0 when P + M = 0. For display only: the rules compare exactly.
+    pub fn protection_share(&self) -> f64 {
+        let total = self.protection + self.migrants;
+        if total == 0 {
+            0.0
+        } else {
+            self.protection as f64 / total as f64
+        }
+    }
+}
+
+/// Reconciles the latest report of each organisation on one situation. Pure: same reports, in
+/// any order, same result.
+pub fn reconcile<'a>(policy: &Policy, reports: &'a [SituationReport]) -> Reconciled<'a> {
+    let mut figures = Vec::new();
+    let mut discrepancies = Vec::new();
+    let mut based_on = Vec::new();
+    let totals = reconcile_into(
+        policy,
+        reports,
+        &mut figures,
+        &mut discrepancies,
+        &mut based_on,
+    );
+    Reconciled {
+        latest: totals.latest,
+        figures,
+        discrepancies,
+        based_on,
+        protection: totals.protection,
+        migrants: totals.migrants,
+        displaced: totals.displaced,
+        uncounted: totals.uncounted,
+    }
+}
+
+/// What [`reconcile_into`] returns besides the lists it fills.
+pub(crate) struct Totals<'a> {
+    pub(crate) latest: Option<&'a SituationReport>,
+    pub(crate) protection: u128,
+    pub(crate) migrants: u128,
+    pub(crate) displaced: u128,
+    pub(crate) uncounted: u128,
+}
+
+/// [`reconcile`], writing the lists into existing vectors (whatever they held is replaced) so
+/// that a caller determining many situations reuses their strings instead of allocating anew.
+pub(crate) fn reconcile_into<'a>(
+    policy: &Policy,
+    reports: &'a [SituationReport],
+    figures: &mut Vec<ReconciledFigure>,
+    discrepancies: &mut Vec<Discrepancy>,
+    based_on: &mut Vec<ReportRef>,
+) -> Totals<'a> {
+    // Per group: the most recent figure from anyone, from IOM and from UNHCR, as
+    // (report index, count). Fixed arrays: no allocation for the scan.
+    #[derive(Clone, Copy, Default)]
+    struct Slot {
+        any: Option<(usize, u64)>,
+        iom: Option<(usize, u64)>,
+        unhcr: Option<(usize, u64)>,
+    }
+    let mut slots = [Slot::default(); GROUP_SLOTS];
+    let mut latest: Option<usize> = None;
+    let newer = |candidate: usize, held: Option<(usize, u64)>| {
+        held.is_none_or(|(index, _)| recency(&reports[candidate], &reports[index]).is_gt())
+    };
+
+    for (index, report) in reports.iter().enumerate() {
+        if latest.is_none_or(|held| recency(report, &reports[held]).is_gt()) {
+            latest = Some(index);
+        }
+        let agency = Agencies::of(report.reporting_agency);
+        let mut seen = 0u16;
+        for figure in &report.population {
+            let Some(group) = group_from_i32(figure.group) else {
+                continue;
+            };
+            let bit = 1u16 << (group as u16);
+            if seen & bit != 0 {
+                continue;
+            }
+            seen |= bit;
+            let entry = Some((index, figure.count));
+            let slot = &mut slots[group as usize];
+            if newer(index, slot.any) {
+                slot.any = entry;
+            }
+            if agency == Agencies::IOM && newer(index, slot.iom) {
+                slot.iom = entry;
+            }
+            if agency == Agencies::UNHCR && newer(index, slot.unhcr) {
+                slot.unhcr = entry;
+            }
+        }
+    }
+
+    let mut totals = Totals {
+        latest: latest.map(|index| &reports[index]),
+        protection: 0,
+        migrants: 0,
+        displaced: 0,
+        uncounted: 0,
+    };
+    let mut used = 0;
+    discrepancies.clear();
+    for group in GROUPS {
+        let slot = slots[group as usize];
+        let authority = policy.authority[group as usize];
+        let chosen = if authority == Agencies::IOM {
+            slot.iom.or(slot.any)
+        } else if authority == Agencies::UNHCR {
+            slot.unhcr.or(slot.any)
+        } else {
+            slot.any
+        };
+        if let Some((index, count)) = chosen {
+            let report = &reports[index];
+            let figure = reuse(figures, used);
+            used += 1;
+            figure.group = group as i32;
+            figure.count = count;
+            figure.source_agency = report.reporting_agency;
+            overwrite(&mut figure.report_id, &report.report_id);
+            let sum = match policy.counted[group as usize] {
+                Some(Counted::Protection) => &mut totals.protection,
+                Some(Counted::Migrant) => &mut totals.migrants,
+                Some(Counted::Displaced) => &mut totals.displaced,
+                None => &mut totals.uncounted,
+            };
+            // At most ten u64 summands: cannot overflow a u128.
+            *sum += u128::from(count);
+        }
+        if let (Some((_, iom)), Some((_, unhcr))) = (slot.iom, slot.unhcr)
+            && differs(iom, unhcr, policy.tolerance)
+        {
+            let larger = iom.max(unhcr);
+            discrepancies.push(Discrepancy {
+                group: group as i32,
+                iom_count: iom,
+                unhcr_count: unhcr,
+                relative_difference: iom.abs_diff(unhcr) as f64 / larger as f64,
+            });
+        }
+    }
+    figures.truncate(used);
+
+    for (index, report) in reports.iter().enumerate() {
+        let reference = reuse(based_on, index);
+        reference.reporting_agency = report.reporting_agency;
+        overwrite(&mut reference.reporter_org, &report.reporter_org);
+        overwrite(&mut reference.report_id, &report.report_id);
+        reference.revision = report.revision;
+    }
+    based_on.truncate(reports.len());
+    // Equal references are identical, so an unstable sort is still deterministic.
+    based_on.sort_unstable_by(|a, b| {
+        a.reporting_agency
+            .cmp(&b.reporting_agency)
+            .then_with(|| a.reporter_org.cmp(&b.reporter_org))
+            .then_with(|| a.report_id.cmp(&b.report_id))
+            .then_with(|| a.revision.cmp(&b.revision))
+    });
+    totals
+}
+
+/// The element at `index` of `items`, appending defaults up to it: lets a caller overwrite an
+/// earlier result in place, keeping the strings' buffers.
+pub(crate) fn reuse<T: Default>(items: &mut Vec<T>, index: usize) -> &mut T {
+    while items.len() <= index {
+        items.push(T::default());
+    }
+    &mut items[index]
+}
+
+/// Replaces `target`'s text with `value`, keeping its buffer.
+pub(crate) fn overwrite(target: &mut String, value: &str) {
+    target.clear();
+    target.push_str(value);
+}
+
+/// Whether two figures differ by more than `tolerance` of the larger, exactly:
+/// `|a − b| / max(a, b) > t` as `|a − b| · 10⁶ > t · max(a, b)`. Two zeros never differ.
+fn differs(a: u64, b: u64, tolerance: Ppm) -> bool {
+    let larger = u128::from(a.max(b));
+    larger > 0
+        && tolerance
+            .ratio_vs(u128::from(a.abs_diff(b)), larger)
+            .is_gt()
+}
+
+/// Orders reports from oldest to most recent; see the module documentation.
+fn recency(a: &SituationReport, b: &SituationReport) -> Ordering {
+    let stamp = |report: &SituationReport| {
+        report
+            .reported_at
+            .as_ref()
+            .map_or((i64::MIN, i32::MIN), |at| (at.seconds, at.nanos))
+    };
+    stamp(a)
+        .cmp(&stamp(b))
+        .then_with(|| a.reporting_agency.cmp(&b.reporting_agency))
+        .then_with(|| a.reporter_org.cmp(&b.reporter_org))
+        .then_with(|| a.report_id.cmp(&b.report_id))
+        .then_with(|| a.revision.cmp(&b.revision))
+        .then_with(|| same_key_content(a, b))
+}
+
+/// Last resort between two reports with the same key (which the service never sends): compare
+/// everything else the determination reads, so even then the input order cannot matter.
+fn same_key_content(a: &SituationReport, b: &SituationReport) -> Ordering {
+    a.situation_id
+        .cmp(&b.situation_id)
+        .then_with(|| a.country.cmp(&b.country))
+        .then_with(|| a.scope.cmp(&b.scope))
+        .then_with(|| a.driver.cmp(&b.driver))
+        .then_with(|| a.phase.cmp(&b.phase))
+        .then_with(|| a.on_the_move.cmp(&b.on_the_move))
+        .then_with(|| a.designated_leads.cmp(&b.designated_leads))
+        .then_with(|| {
+            let figures = |report: &SituationReport| {
+                report
+                    .population
+                    .iter()
+                    .map(|figure| (figure.group, figure.count))
+                    .collect::<Vec<_>>()
+            };
+            figures(a).cmp(&figures(b))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discrepancy_threshold_is_exact() {
+        let tolerance = Ppm(250_000);
+        // 25% of the larger exactly is within tolerance; one more is not.
+        assert!(!differs(1000, 750, tolerance));
+        assert!(differs(1000, 749, tolerance));
+        assert!(!differs(0, 0, tolerance));
+        assert!(differs(0, 1, tolerance));
+        assert!(!differs(u64::MAX, u64::MAX, tolerance));
+    }
+}

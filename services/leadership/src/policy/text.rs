@@ -1,0 +1,469 @@
+//! The rules of the policy, their rationale texts and the placeholders those texts may use.
+//!
+//! Each rule that fires adds one rationale entry: its id (the rule's key in the policy file), the
+//! clause of the framework it rests on, and a plain-English text with the numbers filled in. The
+//! texts live in the policy file so that they can be reworded without a release; they are
+//! parsed once at load ([`Template`]) into literal pieces and placeholders, so producing a text
+//! costs one allocation and a few digit writes, never a parse or a `format!`.
+//!
+//! A placeholder is a name in braces (`{share}`); `{{` and `}}` stand for literal braces. Each
+//! rule allows only the placeholders that mean something for it (a `{share}` in an IDP text would
+//! print a meaningless 0.00), and loading refuses any other.
+
+use tandem_proto::v1::{Classification, Discrepancy, Driver, PopulationGroup};
+
+use super::fixed::{Ppm, Shown, write_count, write_ratio};
+use super::names::{Agencies, classification_words, driver_words, group_words};
+
+/// A rule of the policy; its rationale text and clause come from the policy file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Rule 1: the most recent report designates the leads.
+    Designation,
+    /// Rule 1, when the designation names only a partner organisation.
+    DesignationPartnerOnly,
+    /// Rule 2: no counted population at all.
+    NoFigures,
+    /// Rule 2: a cross-border situation without refugees or migrants counted.
+    NoCrossBorderFigures,
+    /// The most recent report gives no scope (intake refuses such reports; the engine still
+    /// answers, with a joint assessment).
+    UnknownScope,
+    /// Rule 3: internal, solutions phase.
+    IdpDurableSolutions,
+    /// Rule 3: internal, otherwise: the cluster system with the Protection cluster to UNHCR.
+    IdpCluster,
+    /// Rule 3: CCCM cluster to IOM in a disaster.
+    CccmDisaster,
+    /// Rule 3: CCCM cluster to UNHCR for any other driver.
+    CccmNotDisaster,
+    /// Rule 4: the boundaries moved in favour of the previous classification.
+    Hysteresis,
+    /// Rule 4: share at or above the refugee threshold.
+    RefugeeSituation,
+    /// Rule 4: share at or below the migrant threshold.
+    MigrantSituation,
+    /// Rule 4: in between, people on the move together.
+    MixedMovement,
+    /// Rule 4: in between, not on the move together.
+    RespectiveMandates,
+    /// Joint data: IOM and UNHCR figures for a group differ beyond the tolerance.
+    Discrepancy,
+}
+
+/// Number of rules; the size of the policy's rule table.
+pub(crate) const RULE_COUNT: usize = 15;
+
+impl Rule {
+    /// Every rule, in the order of the policy file and of `Rule`'s discriminants.
+    pub(crate) const ALL: [Rule; RULE_COUNT] = [
+        Rule::Designation,
+        Rule::DesignationPartnerOnly,
+        Rule::NoFigures,
+        Rule::NoCrossBorderFigures,
+        Rule::UnknownScope,
+        Rule::IdpDurableSolutions,
+        Rule::IdpCluster,
+        Rule::CccmDisaster,
+        Rule::CccmNotDisaster,
+        Rule::Hysteresis,
+        Rule::RefugeeSituation,
+        Rule::MigrantSituation,
+        Rule::MixedMovement,
+        Rule::RespectiveMandates,
+        Rule::Discrepancy,
+    ];
+
+    /// The rule's key in the policy file, which is also its `rule_id` in a rationale entry.
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            Rule::Designation => "designation",
+            Rule::DesignationPartnerOnly => "designation_partner_only",
+            Rule::NoFigures => "no_figures",
+            Rule::NoCrossBorderFigures => "no_cross_border_figures",
+            Rule::UnknownScope => "unknown_scope",
+            Rule::IdpDurableSolutions => "idp_durable_solutions",
+            Rule::IdpCluster => "idp_cluster",
+            Rule::CccmDisaster => "cccm_disaster",
+            Rule::CccmNotDisaster => "cccm_not_disaster",
+            Rule::Hysteresis => "hysteresis",
+            Rule::RefugeeSituation => "refugee_situation",
+            Rule::MigrantSituation => "migrant_situation",
+            Rule::MixedMovement => "mixed_movement",
+            Rule::RespectiveMandates => "respective_mandates",
+            Rule::Discrepancy => "discrepancy",
+        }
+    }
+
+    /// The placeholders the rule's text may use.
+    pub(crate) fn placeholders(self) -> &'static [Var] {
+        use Var::*;
+        const COUNTS: [Var; 4] = [Protection, Migrants, Displaced, Uncounted];
+        const CROSS_BORDER: [Var; 5] = [
+            Share,
+            Protection,
+            Migrants,
+            RefugeeThreshold,
+            MigrantThreshold,
+        ];
+        match self {
+            Rule::Designation | Rule::DesignationPartnerOnly => &[Leads, ReportId],
+            Rule::NoFigures | Rule::NoCrossBorderFigures => &COUNTS,
+            Rule::UnknownScope => &[ReportId],
+            Rule::IdpDurableSolutions => &[Displaced],
+            Rule::IdpCluster | Rule::CccmDisaster | Rule::CccmNotDisaster => {
+                &[Displaced, DriverName]
+            }
+            Rule::Hysteresis => &[Previous, Hysteresis, RefugeeThreshold, MigrantThreshold],
+            Rule::RefugeeSituation
+            | Rule::MigrantSituation
+            | Rule::MixedMovement
+            | Rule::RespectiveMandates => &CROSS_BORDER,
+            Rule::Discrepancy => &[Group, IomCount, UnhcrCount, Difference, Tolerance],
+        }
+    }
+}
+
+/// A placeholder in a rationale text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Var {
+    /// `{share}`: the protection share, P / (P + M).
+    Share,
+    /// `{protection}`: P, UNHCR's mandate population counted.
+    Protection,
+    /// `{migrants}`: M.
+    Migrants,
+    /// `{displaced}`: D, IDPs and returned IDPs.
+    Displaced,
+    /// `{uncounted}`: people reported in groups the policy does not count (host communities).
+    Uncounted,
+    /// `{refugee_threshold}`: the refugee threshold in force (moved by hysteresis).
+    RefugeeThreshold,
+    /// `{migrant_threshold}`: the migrant threshold in force (moved by hysteresis).
+    MigrantThreshold,
+    /// `{hysteresis}`: how far the boundaries move.
+    Hysteresis,
+    /// `{previous}`: the previous classification, in words.
+    Previous,
+    /// `{leads}`: the lead agencies, in words.
+    Leads,
+    /// `{report_id}`: the most recent report.
+    ReportId,
+    /// `{driver}`: the driver of displacement, in words.
+    DriverName,
+    /// `{group}`: the population group of a discrepancy, in words.
+    Group,
+    /// `{iom_count}`: IOM's figure for the group.
+    IomCount,
+    /// `{unhcr_count}`: UNHCR's figure for the group.
+    UnhcrCount,
+    /// `{difference}`: the difference as a percentage of the larger figure.
+    Difference,
+    /// `{tolerance}`: the discrepancy tolerance as a percentage.
+    Tolerance,
+}
+
+impl Var {
+    const ALL: [Var; 17] = [
+        Var::Share,
+        Var::Protection,
+        Var::Migrants,
+        Var::Displaced,
+        Var::Uncounted,
+        Var::RefugeeThreshold,
+        Var::MigrantThreshold,
+        Var::Hysteresis,
+        Var::Previous,
+        Var::Leads,
+        Var::ReportId,
+        Var::DriverName,
+        Var::Group,
+        Var::IomCount,
+        Var::UnhcrCount,
+        Var::Difference,
+        Var::Tolerance,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Var::Share => "share",
+            Var::Protection => "protection",
+            Var::Migrants => "migrants",
+            Var::Displaced => "displaced",
+            Var::Uncounted => "uncounted",
+            Var::RefugeeThreshold => "refugee_threshold",
+            Var::MigrantThreshold => "migrant_threshold",
+            Var::Hysteresis => "hysteresis",
+            Var::Previous => "previous",
+            Var::Leads => "leads",
+            Var::ReportId => "report_id",
+            Var::DriverName => "driver",
+            Var::Group => "group",
+            Var::IomCount => "iom_count",
+            Var::UnhcrCount => "unhcr_count",
+            Var::Difference => "difference",
+            Var::Tolerance => "tolerance",
+        }
+    }
+}
+
+/// Everything a rationale text can mention, gathered once per determination.
+pub(crate) struct Facts<'a> {
+    /// P.
+    pub(crate) protection: u128,
+    /// M.
+    pub(crate) migrants: u128,
+    /// D.
+    pub(crate) displaced: u128,
+    /// People in groups outside P, M and D.
+    pub(crate) uncounted: u128,
+    /// The refugee threshold in force.
+    pub(crate) refugee_threshold: &'a Shown,
+    /// The migrant threshold in force.
+    pub(crate) migrant_threshold: &'a Shown,
+    /// The policy's hysteresis.
+    pub(crate) hysteresis: &'a Shown,
+    /// The policy's discrepancy tolerance, as a percentage.
+    pub(crate) tolerance: &'a Shown,
+    /// The previous determination's classification.
+    pub(crate) previous: Classification,
+    /// The lead agencies (the designated ones for the designation rules).
+    pub(crate) leads: Agencies,
+    /// The most recent report's id.
+    pub(crate) report_id: &'a str,
+    /// The most recent report's driver.
+    pub(crate) driver: Driver,
+    /// The discrepancy a `discrepancy` text is about.
+    pub(crate) discrepancy: Option<&'a Discrepancy>,
+}
+
+/// A rationale text, parsed: literal pieces and placeholders.
+#[derive(Clone, Debug)]
+pub(crate) struct Template {
+    parts: Vec<Part>,
+    /// Bytes of literal text, to size the output once.
+    literal_len: usize,
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Text(Box<str>),
+    Var(Var),
+}
+
+impl Template {
+    /// Parses `text` for `rule`; the error lists every problem found in it.
+    pub(crate) fn parse(rule: Rule, text: &str) -> Result<Template, Vec<String>> {
+        let mut parts = Vec::new();
+        let mut problems = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|(_, next)| *next) == Some('{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().map(|(_, next)| *next) == Some('}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let rest = &text[at + 1..];
+                    let name = rest.find('}').map(|end| &rest[..end]).filter(|name| {
+                        !name.is_empty()
+                            && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    });
+                    let Some(name) = name else {
+                        problems.push(format!(
+                            "`{{` at byte {at} does not open a placeholder such as {{share}} (write `{{{{` for a literal brace)"
+                        ));
+                        continue;
+                    };
+                    match Var::ALL.into_iter().find(|var| var.name() == name) {
+                        Some(var) if rule.placeholders().contains(&var) => {
+                            if !literal.is_empty() {
+                                parts.push(Part::Text(std::mem::take(&mut literal).into()));
+                            }
+                            parts.push(Part::Var(var));
+                        }
+                        Some(_) => problems.push(format!(
+                            "placeholder {{{name}}} means nothing for this rule; it may use {}",
+                            placeholder_list(rule)
+                        )),
+                        None => problems.push(format!(
+                            "unknown placeholder {{{name}}}; this rule may use {}",
+                            placeholder_list(rule)
+                        )),
+                    }
+                    // Skip the name (ASCII, so bytes are chars) and its closing brace.
+                    for _ in 0..=name.len() {
+                        chars.next();
+                    }
+                }
+                '}' => problems.push(format!(
+                    "`}}` at byte {at} closes no placeholder (write `}}}}` for a literal brace)"
+                )),
+                other => literal.push(other),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Text(literal.into()));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let literal_len = parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.len(),
+                Part::Var(_) => 0,
+            })
+            .sum();
+        Ok(Template { parts, literal_len })
+    }
+
+    /// Appends the text, with every placeholder filled in from `facts`, to `out`.
+    pub(crate) fn render_into(&self, out: &mut String, rule: Rule, facts: &Facts<'_>) {
+        // Numbers are short; 24 bytes per placeholder avoids a regrowth in practice.
+        out.reserve(self.literal_len + 24 * self.parts.len());
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Var(var) => write_var(out, *var, rule, facts),
+            }
+        }
+    }
+}
+
+/// `{a}, {b}` for a rule's allowed placeholders, or "none".
+fn placeholder_list(rule: Rule) -> String {
+    let names: Vec<String> = rule
+        .placeholders()
+        .iter()
+        .map(|var| format!("{{{}}}", var.name()))
+        .collect();
+    if names.is_empty() {
+        "no placeholders".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Writes one placeholder's value.
+fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
+    match var {
+        Var::Share => {
+            // Print the share precisely enough to sit on the right side of the thresholds this
+            // rule's text compares it with.
+            let both = [facts.migrant_threshold.value, facts.refugee_threshold.value];
+            let against: &[Ppm] = match rule {
+                Rule::RefugeeSituation => &both[1..],
+                Rule::MigrantSituation => &both[..1],
+                _ => &both,
+            };
+            let total = facts.protection + facts.migrants;
+            write_ratio(out, facts.protection, total, 0, 2, against);
+        }
+        Var::Protection => write_count(out, facts.protection),
+        Var::Migrants => write_count(out, facts.migrants),
+        Var::Displaced => write_count(out, facts.displaced),
+        Var::Uncounted => write_count(out, facts.uncounted),
+        Var::RefugeeThreshold => out.push_str(&facts.refugee_threshold.text),
+        Var::MigrantThreshold => out.push_str(&facts.migrant_threshold.text),
+        Var::Hysteresis => out.push_str(&facts.hysteresis.text),
+        Var::Previous => out.push_str(classification_words(facts.previous)),
+        Var::Leads => facts.leads.write_words(out),
+        Var::ReportId => out.push_str(facts.report_id),
+        Var::DriverName => out.push_str(driver_words(facts.driver)),
+        Var::Group => {
+            let group = facts
+                .discrepancy
+                .and_then(|d| PopulationGroup::try_from(d.group).ok())
+                .unwrap_or(PopulationGroup::Unspecified);
+            out.push_str(group_words(group));
+        }
+        Var::IomCount => write_count(out, facts.discrepancy.map_or(0, |d| d.iom_count).into()),
+        Var::UnhcrCount => {
+            write_count(out, facts.discrepancy.map_or(0, |d| d.unhcr_count).into());
+        }
+        Var::Difference => {
+            let (iom, unhcr) = facts
+                .discrepancy
+                .map_or((0, 0), |d| (d.iom_count, d.unhcr_count));
+            let larger = u128::from(iom.max(unhcr));
+            let difference = u128::from(iom.abs_diff(unhcr));
+            write_ratio(out, difference, larger, 2, 0, &[facts.tolerance.value]);
+        }
+        Var::Tolerance => out.push_str(&facts.tolerance.text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFUGEE: Ppm = Ppm(800_000);
+    const MIGRANT: Ppm = Ppm(200_000);
+
+    fn facts(thresholds: &[Shown; 4]) -> Facts<'_> {
+        Facts {
+            protection: 830,
+            migrants: 170,
+            displaced: 0,
+            uncounted: 0,
+            refugee_threshold: &thresholds[0],
+            migrant_threshold: &thresholds[1],
+            hysteresis: &thresholds[2],
+            tolerance: &thresholds[3],
+            previous: Classification::Unspecified,
+            leads: Agencies::UNHCR,
+            report_id: "r-1",
+            driver: Driver::Conflict,
+            discrepancy: None,
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled_and_braces_escaped() {
+        let template = Template::parse(
+            Rule::RefugeeSituation,
+            "Share {share} ≥ {refugee_threshold} ({protection} of {{P+M}}).",
+        )
+        .expect("valid template");
+        let thresholds = [
+            Shown::decimal(REFUGEE),
+            Shown::decimal(MIGRANT),
+            Shown::decimal(Ppm(50_000)),
+            Shown::percent(Ppm(250_000)),
+        ];
+        let mut text = String::new();
+        template.render_into(&mut text, Rule::RefugeeSituation, &facts(&thresholds));
+        assert_eq!(text, "Share 0.83 ≥ 0.80 (830 of {P+M}).");
+    }
+
+    #[test]
+    fn every_problem_in_a_text_is_listed() {
+        let problems = Template::parse(
+            Rule::IdpCluster,
+            "{share} and {nonsense} and { and } and {driver}",
+        )
+        .expect_err("three problems");
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].contains("{share} means nothing for this rule"));
+        assert!(problems[1].contains("unknown placeholder {nonsense}"));
+        assert!(problems[2].contains("does not open a placeholder"));
+        assert!(problems[3].contains("closes no placeholder"));
+    }
+
+    #[test]
+    fn rule_ids_are_unique_and_discriminants_index_the_table() {
+        for (index, rule) in Rule::ALL.into_iter().enumerate() {
+            // The policy's rule table is indexed by discriminant.
+            assert_eq!(rule as usize, index);
+            let same_id = Rule::ALL.iter().filter(|other| other.id() == rule.id());
+            assert_eq!(same_id.count(), 1, "{} is not unique", rule.id());
+        }
+        assert_eq!(Rule::ALL.len(), RULE_COUNT);
+    }
+}

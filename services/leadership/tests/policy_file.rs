@@ -1,0 +1,211 @@
+//! Policy files: the shipped v1 loads; a malformed file and inconsistent files are refused with
+//! messages that name every problem; an edited, valid policy changes the outcome and is recorded.
+
+use tandem_leadership::policy::{Policy, PolicyError, determine};
+use tandem_proto::Timestamp;
+use tandem_proto::v1::{
+    Agency, Classification, PopulationFigure, PopulationGroup, Scope, SituationReport,
+};
+
+const V1: &str = include_str!("../../../deploy/policy/leadership-v1.toml");
+
+/// The shipped file with `from` replaced by `to` (asserting that `from` occurs).
+fn edited(edits: &[(&str, &str)]) -> String {
+    let mut text = V1.to_owned();
+    for (from, to) in edits {
+        assert!(
+            text.contains(from),
+            "the v1 file no longer contains {from:?}"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+fn refused(text: &str) -> PolicyError {
+    match Policy::from_toml(text) {
+        Ok(policy) => panic!("accepted a bad policy, version {}", policy.version()),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn the_shipped_policy_loads() {
+    let policy = Policy::from_toml(V1).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(policy.version(), "v1");
+    assert_eq!(Policy::default_v1().version(), "v1");
+}
+
+#[test]
+fn a_malformed_file_is_refused_with_its_position() {
+    let error = refused("version = \"v1\"\n[thresholds\nrefugee = 0.8\n");
+    assert!(matches!(error, PolicyError::Syntax { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("the policy file is not valid TOML: "),
+        "{message}"
+    );
+    assert!(message.contains("line 2"), "{message}");
+}
+
+#[test]
+fn refugee_threshold_not_above_migrant_threshold_is_refused() {
+    let error = refused(&edited(&[
+        ("refugee = 0.80", "refugee = 0.20"),
+        ("migrant = 0.20", "migrant = 0.80"),
+    ]));
+    assert_eq!(
+        error.to_string(),
+        "the policy file is refused, 1 problem(s):\n  - thresholds.refugee: the refugee threshold (0.20) must be above the migrant threshold (0.80)"
+    );
+}
+
+#[test]
+fn every_problem_is_listed_at_once() {
+    let text = edited(&[
+        ("version = \"v1\"", "version = \"v 2\"\nowner = \"someone\""),
+        ("refugee = 0.80", "refugee = 1.5"),
+        (
+            "discrepancy_tolerance = 0.25",
+            "discrepancy_tolerance = 0.1234567",
+        ),
+        (
+            "migrant = [\"migrant\"]",
+            "migrant = [\"migrant\", \"refugee\", \"tourist\"]",
+        ),
+        ("idp = \"iom\"", "idp = \"partner\""),
+        ("returned_idp = \"iom\"\n", ""),
+        ("{share} ≥ refugee threshold", "{shar} ≥ refugee threshold"),
+        (
+            "[rules.cccm_disaster]\nclause = \"IASC cluster approach\"\n",
+            "[rules.cccm_disaster]\n",
+        ),
+    ]);
+    let without_discrepancy_rule = {
+        let start = text
+            .find("[rules.discrepancy]")
+            .unwrap_or_else(|| panic!("rule present"));
+        text[..start].to_owned()
+    };
+    let error = refused(&without_discrepancy_rule);
+    let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
+    let expected = [
+        "owner: unknown key; expected one of: version, thresholds, populations, authority, rules",
+        "version: `v 2` must be 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`",
+        "thresholds.refugee: is 1.50, but a protection share must lie strictly between 0 and 1",
+        "thresholds.discrepancy_tolerance: must be a decimal between 0 and 1 with at most six decimal places (compared exactly)",
+        "populations.migrant: refugee is already counted in another set; the sets P, M and D must not overlap",
+        "populations.migrant: \"tourist\" is not a population group; expected one of: refugee, asylum_seeker, other_in_need_of_protection, stateless, migrant, idp, returned_refugee, returned_idp, host_community",
+        "authority.idp: is \"partner\", but the authoritative agency must be \"iom\" or \"unhcr\"",
+        "authority: every counted group needs an authoritative agency (\"iom\" or \"unhcr\"); missing: returned_idp",
+        "rules.cccm_disaster.clause: required key is missing",
+        "rules.refugee_situation.text: unknown placeholder {shar}; this rule may use {share}, {protection}, {migrants}, {refugee_threshold}, {migrant_threshold}",
+        "rules.discrepancy: required section is missing",
+    ];
+    for line in expected {
+        assert!(
+            problems.iter().any(|problem| problem == line),
+            "missing problem {line:?} in:\n{}",
+            problems.join("\n")
+        );
+    }
+    assert_eq!(problems.len(), expected.len(), "{}", problems.join("\n"));
+    // The message lists every problem, one per line.
+    let message = error.to_string();
+    assert!(message.starts_with("the policy file is refused, 11 problem(s):\n  - "));
+    assert_eq!(message.lines().count(), 12);
+}
+
+#[test]
+fn hysteresis_must_keep_the_moved_boundaries_apart() {
+    // 0.20 + 0.30 = 0.50 is not below 0.80 − 0.30 = 0.50.
+    let error = refused(&edited(&[("hysteresis = 0.05", "hysteresis = 0.30")]));
+    assert!(
+        error.to_string().contains(
+            "hysteresis 0.30 is too large: the moved boundaries cross (migrant threshold + hysteresis = 0.50 must stay below refugee threshold − hysteresis = 0.50)"
+        ),
+        "{error}"
+    );
+    // Also: migrant − hysteresis < 0.
+    assert!(
+        error
+            .to_string()
+            .contains("could never become a migrant situation")
+    );
+    // Just inside: accepted.
+    assert!(Policy::from_toml(&edited(&[("hysteresis = 0.05", "hysteresis = 0.19")])).is_ok());
+    // No hysteresis at all is a valid choice.
+    assert!(Policy::from_toml(&edited(&[("hysteresis = 0.05", "hysteresis = 0")])).is_ok());
+    // Negative hysteresis is not.
+    let negative = refused(&edited(&[("hysteresis = 0.05", "hysteresis = -0.05")]));
+    assert_eq!(negative.problems()[0].key, "thresholds.hysteresis");
+}
+
+#[test]
+fn rule_texts_only_take_placeholders_that_mean_something_for_them() {
+    let error = refused(&edited(&[(
+        "IOM leads the CCCM cluster.",
+        "IOM leads the CCCM cluster at share {share}.",
+    )]));
+    assert_eq!(
+        error.problems()[0].to_string(),
+        "rules.cccm_disaster.text: placeholder {share} means nothing for this rule; it may use {displaced}, {driver}"
+    );
+    let error = refused(&edited(&[(
+        "IOM leads the CCCM cluster.",
+        "IOM leads the CCCM cluster {.",
+    )]));
+    assert!(
+        error.problems()[0]
+            .message
+            .contains("does not open a placeholder")
+    );
+}
+
+#[test]
+fn an_edited_policy_changes_the_outcome_and_is_recorded() {
+    let v2 = Policy::from_toml(&edited(&[
+        ("version = \"v1\"", "version = \"v2-pilot\""),
+        ("refugee = 0.80", "refugee = 0.70"),
+        (
+            "refugee situation; UNHCR leads under the refugee coordination model.",
+            "refugee situation (pilot wording).",
+        ),
+    ]))
+    .unwrap_or_else(|error| panic!("{error}"));
+    let report = SituationReport {
+        report_id: "u-1".to_owned(),
+        situation_id: "s".to_owned(),
+        reporting_agency: Agency::Unhcr as i32,
+        scope: Scope::CrossBorder as i32,
+        on_the_move: true,
+        population: vec![
+            PopulationFigure {
+                group: PopulationGroup::Refugee as i32,
+                count: 75,
+                ..Default::default()
+            },
+            PopulationFigure {
+                group: PopulationGroup::Migrant as i32,
+                count: 25,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let now = Timestamp::default();
+    let under_v1 = determine(
+        &Policy::default_v1(),
+        std::slice::from_ref(&report),
+        None,
+        now,
+    );
+    let under_v2 = determine(&v2, &[report], None, now);
+    assert_eq!(under_v1.classification(), Classification::MixedMovement);
+    assert_eq!(under_v2.classification(), Classification::RefugeeSituation);
+    assert_eq!(under_v2.policy_version, "v2-pilot");
+    assert_eq!(
+        under_v2.rationale[0].text,
+        "Protection share 0.75 ≥ refugee threshold 0.70 (75 in UNHCR's mandate population, 25 migrants): refugee situation (pilot wording)."
+    );
+}

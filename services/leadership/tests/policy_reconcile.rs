@@ -1,0 +1,280 @@
+//! Reconciliation of IOM's, UNHCR's and a partner's reports on one situation: the authoritative
+//! agency's figure wins for its groups, otherwise the most recent; situation facts come from the
+//! most recent report; IOM/UNHCR figures that differ by more than 25% are a discrepancy.
+
+use tandem_leadership::policy::{Policy, determine, reconcile};
+use tandem_proto::Timestamp;
+use tandem_proto::v1::{
+    Agency, Classification, Discrepancy, Driver, Phase, PopulationFigure, PopulationGroup,
+    ReconciledFigure, Scope, SituationReport,
+};
+
+use PopulationGroup as G;
+
+fn report(
+    agency: Agency,
+    org: &str,
+    id: &str,
+    seconds: i64,
+    figures: &[(PopulationGroup, u64)],
+) -> SituationReport {
+    SituationReport {
+        report_id: id.to_owned(),
+        situation_id: "darien".to_owned(),
+        revision: 2,
+        reporting_agency: agency as i32,
+        reporter_org: org.to_owned(),
+        reported_at: Some(Timestamp { seconds, nanos: 0 }),
+        country: "PAN".to_owned(),
+        scope: Scope::CrossBorder as i32,
+        driver: Driver::Mixed as i32,
+        phase: Phase::Emergency as i32,
+        on_the_move: true,
+        population: figures
+            .iter()
+            .map(|(group, count)| PopulationFigure {
+                group: *group as i32,
+                count: *count,
+                as_of: "2024-05-01".to_owned(),
+                source: id.to_owned(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// IOM (oldest), UNHCR, then a partner (most recent).
+fn three_reports() -> Vec<SituationReport> {
+    vec![
+        report(
+            Agency::Iom,
+            "",
+            "dtm-12",
+            1_000,
+            &[
+                (G::Migrant, 40_000),
+                (G::Refugee, 9_800),
+                (G::AsylumSeeker, 12_000),
+                (G::Stateless, 30),
+                (G::HostCommunity, 25_000),
+            ],
+        ),
+        report(
+            Agency::Unhcr,
+            "",
+            "unhcr-77",
+            2_000,
+            &[
+                (G::Refugee, 14_300),
+                (G::AsylumSeeker, 11_500),
+                (G::Migrant, 60_000),
+            ],
+        ),
+        SituationReport {
+            on_the_move: false,
+            ..report(
+                Agency::Partner,
+                "hias",
+                "hias-5",
+                3_000,
+                &[
+                    (G::Migrant, 39_000),
+                    (G::Stateless, 45),
+                    (G::ReturnedRefugee, 350),
+                    (G::Refugee, 99_999),
+                ],
+            )
+        },
+    ]
+}
+
+fn figure(group: PopulationGroup, count: u64, agency: Agency, id: &str) -> ReconciledFigure {
+    ReconciledFigure {
+        group: group as i32,
+        count,
+        source_agency: agency as i32,
+        report_id: id.to_owned(),
+    }
+}
+
+#[test]
+fn authoritative_agency_wins_else_the_most_recent() {
+    let policy = Policy::default_v1();
+    let reports = three_reports();
+    let reconciled = reconcile(&policy, &reports);
+    assert_eq!(
+        reconciled.figures,
+        vec![
+            // UNHCR is authoritative for refugees: its figure, though IOM and the partner also
+            // report refugees and the partner more recently.
+            figure(G::Refugee, 14_300, Agency::Unhcr, "unhcr-77"),
+            figure(G::AsylumSeeker, 11_500, Agency::Unhcr, "unhcr-77"),
+            // UNHCR did not report stateless people: the most recent figure, the partner's.
+            figure(G::Stateless, 45, Agency::Partner, "hias-5"),
+            // IOM is authoritative for migrants, though UNHCR and the partner report later.
+            figure(G::Migrant, 40_000, Agency::Iom, "dtm-12"),
+            figure(G::ReturnedRefugee, 350, Agency::Partner, "hias-5"),
+            // Host communities are reconciled and listed, but do not count.
+            figure(G::HostCommunity, 25_000, Agency::Iom, "dtm-12"),
+        ]
+    );
+    assert_eq!(reconciled.protection, 14_300 + 11_500 + 45 + 350);
+    assert_eq!(reconciled.migrants, 40_000);
+    assert_eq!(reconciled.displaced, 0);
+    assert_eq!(reconciled.uncounted, 25_000);
+    assert_eq!(
+        reconciled.latest.map(|r| r.report_id.as_str()),
+        Some("hias-5")
+    );
+}
+
+#[test]
+fn discrepancies_compare_iom_and_unhcr_only() {
+    let policy = Policy::default_v1();
+    let reports = three_reports();
+    let reconciled = reconcile(&policy, &reports);
+    // Refugees: 9,800 vs 14,300 differ by 31% of the larger (> 25%). Asylum seekers: 12,000 vs
+    // 11,500, 4%: fine. Migrants: 40,000 vs 60,000, 33%. The partner's 99,999 refugees are no
+    // discrepancy: only IOM and UNHCR figures are compared.
+    assert_eq!(
+        reconciled.discrepancies,
+        vec![
+            Discrepancy {
+                group: G::Refugee as i32,
+                iom_count: 9_800,
+                unhcr_count: 14_300,
+                relative_difference: 4_500.0 / 14_300.0,
+            },
+            Discrepancy {
+                group: G::Migrant as i32,
+                iom_count: 40_000,
+                unhcr_count: 60_000,
+                relative_difference: 20_000.0 / 60_000.0,
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_difference_of_exactly_the_tolerance_is_no_discrepancy() {
+    let policy = Policy::default_v1();
+    let at_tolerance = [
+        report(Agency::Iom, "", "i", 1, &[(G::Idp, 1_000)]),
+        report(Agency::Unhcr, "", "u", 2, &[(G::Idp, 750)]),
+    ];
+    assert!(reconcile(&policy, &at_tolerance).discrepancies.is_empty());
+    let beyond = [
+        report(Agency::Iom, "", "i", 1, &[(G::Idp, 1_000)]),
+        report(Agency::Unhcr, "", "u", 2, &[(G::Idp, 749)]),
+    ];
+    assert_eq!(reconcile(&policy, &beyond).discrepancies.len(), 1);
+}
+
+#[test]
+fn the_determination_reads_the_most_recent_report_and_explains_the_discrepancies() {
+    let policy = Policy::default_v1();
+    let d = determine(
+        &policy,
+        &three_reports(),
+        None,
+        Timestamp {
+            seconds: 4_000,
+            nanos: 0,
+        },
+    );
+    // P = 26,195, M = 40,000: share 0.40. The partner's report is the most recent and says
+    // people are not travelling together: respective mandates, not a mixed movement.
+    assert_eq!(d.classification(), Classification::RespectiveMandates);
+    assert_eq!(d.situation_id, "darien");
+    assert_eq!(d.country, "PAN");
+    let ids: Vec<&str> = d.rationale.iter().map(|e| e.rule_id.as_str()).collect();
+    assert_eq!(ids, ["respective_mandates", "discrepancy", "discrepancy"]);
+    assert!(
+        d.rationale[0]
+            .text
+            .starts_with("Protection share 0.40 between migrant threshold 0.20 and refugee threshold 0.80 (26,195 in UNHCR's mandate population, 40,000 migrants)"),
+        "{}",
+        d.rationale[0].text
+    );
+    assert_eq!(d.rationale[1].clause, "FoE B.3 data");
+    assert_eq!(
+        d.rationale[1].text,
+        "IOM reports 9,800 and UNHCR 14,300 refugees: the figures differ by 31% of the larger, more than the 25% tolerance; the data focal points of both agencies reconcile them."
+    );
+    assert!(d.rationale[2].text.starts_with(
+        "IOM reports 40,000 and UNHCR 60,000 migrants: the figures differ by 33% of the larger"
+    ));
+    assert_eq!(d.discrepancies.len(), 2);
+    assert_eq!(d.figures.len(), 6);
+    // One reference per report, sorted by agency.
+    let refs: Vec<(i32, &str, &str, u32)> = d
+        .based_on
+        .iter()
+        .map(|r| {
+            (
+                r.reporting_agency,
+                r.reporter_org.as_str(),
+                r.report_id.as_str(),
+                r.revision,
+            )
+        })
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            (Agency::Iom as i32, "", "dtm-12", 2),
+            (Agency::Unhcr as i32, "", "unhcr-77", 2),
+            (Agency::Partner as i32, "hias", "hias-5", 2),
+        ]
+    );
+}
+
+#[test]
+fn order_of_reports_and_ties_do_not_matter() {
+    let policy = Policy::default_v1();
+    let at = Timestamp {
+        seconds: 9,
+        nanos: 0,
+    };
+    let reports = three_reports();
+    let expected = determine(&policy, &reports, None, at);
+    let mut reversed = reports.clone();
+    reversed.reverse();
+    assert_eq!(determine(&policy, &reversed, None, at), expected);
+    let mut rotated = reports.clone();
+    rotated.rotate_left(1);
+    assert_eq!(determine(&policy, &rotated, None, at), expected);
+
+    // Two partners reporting at the same instant: the tie is broken by the organisation's
+    // name, whatever the order.
+    let tie = vec![
+        report(Agency::Partner, "alpha", "a-1", 5, &[(G::Stateless, 10)]),
+        report(Agency::Partner, "beta", "b-1", 5, &[(G::Stateless, 20)]),
+    ];
+    let mut tie_reversed = tie.clone();
+    tie_reversed.reverse();
+    let first = determine(&policy, &tie, None, at);
+    assert_eq!(determine(&policy, &tie_reversed, None, at), first);
+    assert_eq!(first.figures[0].report_id, "b-1");
+}
+
+#[test]
+fn an_authoritative_figure_wins_even_when_older_and_smaller() {
+    let policy = Policy::default_v1();
+    let reports = [
+        report(Agency::Unhcr, "", "u-old", 10, &[(G::Refugee, 5)]),
+        report(Agency::Iom, "", "i-new", 20, &[(G::Refugee, 5_000)]),
+        report(Agency::Partner, "nrc", "p-new", 30, &[(G::Idp, 70)]),
+        report(Agency::Iom, "", "i-idp", 5, &[(G::Idp, 60)]),
+    ];
+    let reconciled = reconcile(&policy, &reports);
+    assert_eq!(
+        reconciled.figures,
+        vec![
+            figure(G::Refugee, 5, Agency::Unhcr, "u-old"),
+            figure(G::Idp, 60, Agency::Iom, "i-idp"),
+        ]
+    );
+    // 5 vs 5,000 refugees: a discrepancy of 99.9%.
+    assert_eq!(reconciled.discrepancies.len(), 1);
+}
