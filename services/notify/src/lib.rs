@@ -1,0 +1,1 @@
+//! tandem notify service (being written).

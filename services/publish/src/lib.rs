@@ -1,0 +1,1 @@
+//! tandem publish service (being written).
