@@ -12,14 +12,38 @@ use crate::submit::{self, Status, Submitter};
 
 /// The example reports, in the order they are submitted.
 const REPORTS: [(&str, &str); 8] = [
-    ("01-iom-colombia.json", include_str!("../../../deploy/demo/01-iom-colombia.json")),
-    ("02-unhcr-colombia.json", include_str!("../../../deploy/demo/02-unhcr-colombia.json")),
-    ("03-unhcr-bangladesh.json", include_str!("../../../deploy/demo/03-unhcr-bangladesh.json")),
-    ("04-iom-libya.json", include_str!("../../../deploy/demo/04-iom-libya.json")),
-    ("05-iom-mozambique.json", include_str!("../../../deploy/demo/05-iom-mozambique.json")),
-    ("06-iom-pakistan.json", include_str!("../../../deploy/demo/06-iom-pakistan.json")),
-    ("07-partner-ukraine.json", include_str!("../../../deploy/demo/07-partner-ukraine.json")),
-    ("08-partner-bad.json", include_str!("../../../deploy/demo/08-partner-bad.json")),
+    (
+        "01-iom-colombia.json",
+        include_str!("../../../deploy/demo/01-iom-colombia.json"),
+    ),
+    (
+        "02-unhcr-colombia.json",
+        include_str!("../../../deploy/demo/02-unhcr-colombia.json"),
+    ),
+    (
+        "03-unhcr-bangladesh.json",
+        include_str!("../../../deploy/demo/03-unhcr-bangladesh.json"),
+    ),
+    (
+        "04-iom-libya.json",
+        include_str!("../../../deploy/demo/04-iom-libya.json"),
+    ),
+    (
+        "05-iom-mozambique.json",
+        include_str!("../../../deploy/demo/05-iom-mozambique.json"),
+    ),
+    (
+        "06-iom-pakistan.json",
+        include_str!("../../../deploy/demo/06-iom-pakistan.json"),
+    ),
+    (
+        "07-partner-ukraine.json",
+        include_str!("../../../deploy/demo/07-partner-ukraine.json"),
+    ),
+    (
+        "08-partner-bad.json",
+        include_str!("../../../deploy/demo/08-partner-bad.json"),
+    ),
 ];
 
 pub async fn run(config: &NatsConfig, shutdown: &Shutdown) -> anyhow::Result<()> {
@@ -27,16 +51,29 @@ pub async fn run(config: &NatsConfig, shutdown: &Shutdown) -> anyhow::Result<()>
     // The streams may not exist yet if the demo is quicker than intake's start.
     let js = jetstream::new(client.clone());
     let storage = Default::default();
-    for stream in [topology::intake_stream(&storage), topology::events_stream(&storage), topology::dlq_stream(&storage)] {
+    for stream in [
+        topology::intake_stream(&storage),
+        topology::events_stream(&storage),
+        topology::dlq_stream(&storage),
+    ] {
         topology::ensure_stream(&js, stream).await?;
     }
     let submitter = Submitter::new(client);
-    let run = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    println!("\n== demo: submitting {} example reports (deploy/demo) ==\n", REPORTS.len());
+    let run = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    println!(
+        "\n== demo: submitting {} example reports (deploy/demo) ==\n",
+        REPORTS.len()
+    );
     let (mut accepted, mut rejected) = (0, 0);
     for (file, text) in REPORTS {
-        let report: SituationReport = serde_json::from_str(text).with_context(|| format!("bundled {file} is not a report"))?;
-        let submission = submitter.submit(fresh(report, run), Some(Duration::from_secs(30))).await?;
+        let report: SituationReport = serde_json::from_str(text)
+            .with_context(|| format!("bundled {file} is not a report"))?;
+        let submission = submitter
+            .submit(fresh(report, run), Some(Duration::from_secs(30)))
+            .await?;
         match submission.status {
             Status::Accepted => accepted += 1,
             Status::Rejected => rejected += 1,

@@ -32,11 +32,15 @@ pub async fn ensure(config: &NatsConfig, state_dir: &Path) -> anyhow::Result<Opt
         return Ok(None);
     }
     let Some(port) = local_port(&config.url) else {
-        bail!("NATS at {} does not answer, and it is not a local address tandem could start", config.url);
+        bail!(
+            "NATS at {} does not answer, and it is not a local address tandem could start",
+            config.url
+        );
     };
     let binary = find_or_install()?;
     let store = state_dir.join("nats");
-    std::fs::create_dir_all(&store).with_context(|| format!("cannot create {}", store.display()))?;
+    std::fs::create_dir_all(&store)
+        .with_context(|| format!("cannot create {}", store.display()))?;
     let log = std::fs::File::create(state_dir.join("nats-server.log"))?;
     eprintln!(
         "tandem: no NATS at {}; starting {} with JetStream (store {}, log {})",
@@ -59,7 +63,10 @@ pub async fn ensure(config: &NatsConfig, state_dir: &Path) -> anyhow::Result<Opt
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("the local nats-server did not answer within 10 s; see {}", state_dir.join("nats-server.log").display())
+    bail!(
+        "the local nats-server did not answer within 10 s; see {}",
+        state_dir.join("nats-server.log").display()
+    )
 }
 
 /// The port of a `nats://127.0.0.1:PORT` or `nats://localhost:PORT` URL.
@@ -74,17 +81,32 @@ fn find_or_install() -> anyhow::Result<PathBuf> {
     if let Some(found) = nats::server_binary() {
         return Ok(found);
     }
-    eprintln!("tandem: nats-server is not installed; installing Debian's nats-server package with apt-get");
+    eprintln!(
+        "tandem: nats-server is not installed; installing Debian's nats-server package with apt-get"
+    );
     let sudo = !is_root();
     let apt = |args: &[&str]| -> bool {
-        let mut command = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+        let mut command = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
         if sudo {
             command.arg("apt-get");
         }
-        command.args(args).env("DEBIAN_FRONTEND", "noninteractive").status().is_ok_and(|s| s.success())
+        command
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
     };
-    if !apt(&["install", "-y", "nats-server"]) && !(apt(&["update"]) && apt(&["install", "-y", "nats-server"])) {
-        bail!("could not install nats-server; install it (apt-get install nats-server) or set NATS_URL to a running server");
+    // Install from the package lists as they are; refresh them only if that fails.
+    let installed = apt(&["install", "-y", "nats-server"])
+        || (apt(&["update"]) && apt(&["install", "-y", "nats-server"]));
+    if !installed {
+        bail!(
+            "could not install nats-server; install it (apt-get install nats-server) or set NATS_URL to a running server"
+        );
     }
     nats::server_binary().context("nats-server was installed but is not on PATH or in /usr/sbin")
 }

@@ -4,10 +4,14 @@
 //!   [`local_nats`] starting a `nats-server` when none is reachable, and [`demo`]).
 //! - `submit`: JSON reports in, outcomes out (module [`submit`]).
 //! - `watch`: every tandem event as it happens, in words (modules [`watch`], [`render`]).
+//! - `situation get|list`: current determinations (module [`situation`]).
+//! - `policy check|apply`: trying and deploying a leadership policy (module [`policy`]).
 
 mod demo;
 mod local_nats;
+mod policy;
 mod render;
+mod situation;
 mod submit;
 mod up;
 mod watch;
@@ -40,6 +44,12 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Follow tandem's events live, in words.
     Watch,
+    /// Current determinations: who leads each situation and why.
+    #[command(subcommand)]
+    Situation(situation::SituationCommand),
+    /// Check a leadership policy file against current situations, or apply a deployed one.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Exit codes, for scripts.
@@ -75,6 +85,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Up(_) => unreachable!("handled above"),
         Command::Submit(args) => submit::run(&client, args).await?,
         Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
+        Command::Situation(command) => situation::run(&client, command).await?,
+        Command::Policy(command) => policy::run(&client, command).await?,
     };
     let _ = client.flush().await;
     telemetry.shutdown();

@@ -16,10 +16,16 @@ pub fn event(subject: &str, payload: &[u8]) -> Option<String> {
                 report.situation_id,
                 organisation(report.reporting_agency, &report.reporter_org)
             ),
-            Err(_) => format!("report     ({} undecodable bytes on {subject})", payload.len()),
+            Err(_) => format!(
+                "report     ({} undecodable bytes on {subject})",
+                payload.len()
+            ),
         },
         ["tandem", "situation", "accepted", country] => {
-            let report = SituationAccepted::decode(payload).ok()?.report.unwrap_or_default();
+            let report = SituationAccepted::decode(payload)
+                .ok()?
+                .report
+                .unwrap_or_default();
             format!(
                 "accepted   {} rev {} of {} in {country} from {}",
                 report.report_id,
@@ -38,8 +44,15 @@ pub fn event(subject: &str, payload: &[u8]) -> Option<String> {
                 rejected.reasons.len()
             );
             for reason in &rejected.reasons {
-                let field = if reason.field.is_empty() { "report" } else { &reason.field };
-                text.push_str(&format!("\n             - {field}: {} — {}", reason.code, reason.message));
+                let field = if reason.field.is_empty() {
+                    "report"
+                } else {
+                    &reason.field
+                };
+                text.push_str(&format!(
+                    "\n             - {field}: {} — {}",
+                    reason.code, reason.message
+                ));
             }
             text
         }

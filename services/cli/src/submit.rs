@@ -1,5 +1,6 @@
 //! `tandem submit`: JSON reports to protobuf on `tandem.intake.<agency>.report`, as an agency
-//! system would publish them, and (with `--wait`) the outcome back.
+//! system would publish them, and (with `--wait`) the outcome back: accepted or rejected with
+//! every reason, and for an accepted report the determination it led to.
 
 use std::{io::Read as _, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -11,7 +12,10 @@ use async_nats::{
 use futures::StreamExt as _;
 use prost::Message as _;
 use serde_json::json;
-use tandem_proto::v1::{Agency, Reason, SituationRejected, SituationReport};
+use tandem_leadership::words;
+use tandem_proto::v1::{
+    Agency, LeadershipDetermination, Reason, SituationRejected, SituationReport,
+};
 use tandem_runtime::{envelope, topology};
 use tracing::Instrument as _;
 
@@ -22,7 +26,8 @@ use crate::exit;
 pub struct SubmitArgs {
     /// The JSON file, or - for standard input.
     file: PathBuf,
-    /// Wait for each report's outcome (accepted or rejected, with every reason).
+    /// Wait for each report's outcome (accepted or rejected, with every reason) and, when
+    /// accepted, for the determination of who leads.
     #[arg(long)]
     wait: bool,
     /// Print one JSON object per report instead of text.
@@ -46,6 +51,8 @@ pub struct Submission {
     pub status: Status,
     /// Why it was rejected.
     pub reasons: Vec<Reason>,
+    /// The determination the accepted report led to (with --wait).
+    pub determination: Option<LeadershipDetermination>,
 }
 
 /// The status of a submission.
@@ -78,10 +85,13 @@ impl Status {
 pub async fn run(client: &Client, args: SubmitArgs) -> anyhow::Result<ExitCode> {
     let text = if args.file.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
         text
     } else {
-        std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?
     };
     let submitter = Submitter::new(client.clone());
     let timeout = args.wait.then(|| Duration::from_secs(args.timeout));
@@ -95,6 +105,7 @@ pub async fn run(client: &Client, args: SubmitArgs) -> anyhow::Result<ExitCode> 
                 organisation: String::new(),
                 status: Status::Rejected,
                 reasons: vec![problem],
+                determination: None,
             },
         };
         if args.json {
@@ -114,18 +125,22 @@ pub async fn run(client: &Client, args: SubmitArgs) -> anyhow::Result<ExitCode> 
 /// Reports in `text`: one JSON object, an array of them, or several objects one after another.
 /// Each element that is not a report becomes a reason, so the others still go through.
 pub fn parse_reports(text: &str) -> Vec<Result<SituationReport, Reason>> {
-    let values: Vec<Result<serde_json::Value, serde_json::Error>> = if text.trim_start().starts_with('[') {
-        match serde_json::from_str::<Vec<serde_json::Value>>(text) {
-            Ok(values) => values.into_iter().map(Ok).collect(),
-            Err(error) => vec![Err(error)],
-        }
-    } else {
-        serde_json::Deserializer::from_str(text).into_iter().collect()
-    };
+    let values: Vec<Result<serde_json::Value, serde_json::Error>> =
+        if text.trim_start().starts_with('[') {
+            match serde_json::from_str::<Vec<serde_json::Value>>(text) {
+                Ok(values) => values.into_iter().map(Ok).collect(),
+                Err(error) => vec![Err(error)],
+            }
+        } else {
+            serde_json::Deserializer::from_str(text)
+                .into_iter()
+                .collect()
+        };
     values
         .into_iter()
         .map(|value| {
-            let value = value.map_err(|error| not_a_report(format!("the input is not JSON: {error}")))?;
+            let value =
+                value.map_err(|error| not_a_report(format!("the input is not JSON: {error}")))?;
             serde_json::from_value::<SituationReport>(value)
                 .map_err(|error| not_a_report(format!("not a tandem.v1.SituationReport: {error}")))
         })
@@ -154,7 +169,11 @@ impl Submitter {
 
     /// Publishes `report` on its organisation's intake subject; with `wait`, waits that long
     /// for intake's outcome.
-    pub async fn submit(&self, report: SituationReport, wait: Option<Duration>) -> anyhow::Result<Submission> {
+    pub async fn submit(
+        &self,
+        report: SituationReport,
+        wait: Option<Duration>,
+    ) -> anyhow::Result<Submission> {
         let agency = Agency::try_from(report.reporting_agency).unwrap_or_default();
         let mut submission = Submission {
             report_id: report.report_id.clone(),
@@ -162,6 +181,7 @@ impl Submitter {
             organisation: String::new(),
             status: Status::Submitted,
             reasons: vec![],
+            determination: None,
         };
         let Some(organisation) = topology::organisation_token(agency, &report.reporter_org) else {
             // Without an organisation there is no subject to publish on.
@@ -176,15 +196,23 @@ impl Submitter {
         submission.organisation = organisation.clone();
         let span = tracing::info_span!("submit", otel.kind = "producer", report.id = %report.report_id, situation.id = %report.situation_id, agency = %organisation);
         async {
-            // Listen before publishing, so the outcome cannot slip past.
-            let mut outcomes = match wait {
-                Some(_) => Some(self.client.subscribe("tandem.situation.>").await?),
-                None => None,
+            // Listen before publishing, so neither outcome nor determination can slip past.
+            let (mut outcomes, mut determinations) = match wait {
+                Some(_) => (
+                    Some(self.client.subscribe("tandem.situation.>").await?),
+                    Some(self.client.subscribe(topology::DETERMINED_FILTER).await?),
+                ),
+                None => (None, None),
             };
             let mut headers = HeaderMap::new();
-            headers.insert(envelope::MSG_ID, format!("{organisation}:{}", report.report_id).as_str());
+            headers.insert(
+                envelope::MSG_ID,
+                format!("{organisation}:{}", report.report_id).as_str(),
+            );
             envelope::inject_current_context(&mut headers);
-            let publish = PublishMessage::build().headers(headers).payload(report.encode_to_vec().into());
+            let publish = PublishMessage::build()
+                .headers(headers)
+                .payload(report.encode_to_vec().into());
             let ack = self
                 .js
                 .send_publish(topology::intake_subject(&organisation), publish)
@@ -199,10 +227,13 @@ impl Submitter {
             let (Some(outcomes), Some(wait)) = (outcomes.as_mut(), wait) else {
                 return Ok(());
             };
+            let deadline = tokio::time::Instant::now() + wait;
             let expected_id = format!("intake-outcome:{}", ack.sequence);
-            let found = tokio::time::timeout(wait, async {
+            let found = tokio::time::timeout_at(deadline, async {
                 while let Some(message) = outcomes.next().await {
-                    if envelope::header(message.headers.as_ref(), envelope::MSG_ID) == Some(expected_id.as_str()) {
+                    if envelope::header(message.headers.as_ref(), envelope::MSG_ID)
+                        == Some(expected_id.as_str())
+                    {
                         return Some(message);
                     }
                 }
@@ -212,9 +243,33 @@ impl Submitter {
             match found {
                 Ok(Some(message)) if message.subject.starts_with("tandem.situation.accepted.") => {
                     submission.status = Status::Accepted;
+                    if let Some(determinations) = determinations.as_mut() {
+                        let report_id = report.report_id.as_str();
+                        let found = tokio::time::timeout_at(deadline, async {
+                            while let Some(message) = determinations.next().await {
+                                let Ok(determination) =
+                                    LeadershipDetermination::decode(message.payload)
+                                else {
+                                    continue;
+                                };
+                                if determination.situation_id == report.situation_id
+                                    && determination
+                                        .based_on
+                                        .iter()
+                                        .any(|r| r.report_id == report_id)
+                                {
+                                    return Some(determination);
+                                }
+                            }
+                            None
+                        })
+                        .await;
+                        submission.determination = found.ok().flatten();
+                    }
                 }
                 Ok(Some(message)) => {
-                    let rejected = SituationRejected::decode(message.payload).context("undecodable rejection")?;
+                    let rejected = SituationRejected::decode(message.payload)
+                        .context("undecodable rejection")?;
                     submission.status = Status::Rejected;
                     submission.reasons = rejected.reasons;
                 }
@@ -238,6 +293,7 @@ pub fn to_json(submission: &Submission) -> serde_json::Value {
             .iter()
             .map(|r| json!({"field": r.field, "code": r.code, "message": r.message}))
             .collect::<Vec<_>>(),
+        "determination": submission.determination.as_ref().map(|d| serde_json::to_value(d).unwrap_or_default()),
     })
 }
 
@@ -246,16 +302,40 @@ pub fn describe(submission: &Submission) -> String {
     let mut text = format!(
         "{:<9} {} ({}{})\n",
         submission.status.as_str(),
-        if submission.report_id.is_empty() { "-" } else { &submission.report_id },
-        if submission.situation_id.is_empty() { "no situation" } else { &submission.situation_id },
-        if submission.organisation.is_empty() { String::new() } else { format!(", from {}", submission.organisation) },
+        if submission.report_id.is_empty() {
+            "-"
+        } else {
+            &submission.report_id
+        },
+        if submission.situation_id.is_empty() {
+            "no situation"
+        } else {
+            &submission.situation_id
+        },
+        if submission.organisation.is_empty() {
+            String::new()
+        } else {
+            format!(", from {}", submission.organisation)
+        },
     );
     for reason in &submission.reasons {
-        let field = if reason.field.is_empty() { "report" } else { &reason.field };
-        text.push_str(&format!("  - {field}: {} — {}\n", reason.code, reason.message));
+        let field = if reason.field.is_empty() {
+            "report"
+        } else {
+            &reason.field
+        };
+        text.push_str(&format!(
+            "  - {field}: {} — {}\n",
+            reason.code, reason.message
+        ));
     }
     if submission.status == Status::TimedOut {
         text.push_str("  no outcome in time: is the intake service running?\n");
+    }
+    if let Some(determination) = &submission.determination {
+        for line in words::summary(determination).lines() {
+            text.push_str(&format!("  {line}\n"));
+        }
     }
     text
 }
@@ -278,10 +358,15 @@ mod tests {
 
     #[test]
     fn a_bad_element_is_a_reason_and_the_rest_go_through() {
-        let parsed = parse_reports(r#"[{"report_id": "a"}, {"reporting_agency": "AGENCY_NOBODY"}]"#);
+        let parsed =
+            parse_reports(r#"[{"report_id": "a"}, {"reporting_agency": "AGENCY_NOBODY"}]"#);
         assert!(parsed[0].is_ok());
         let reason = parsed[1].as_ref().err().cloned().unwrap_or_default();
         assert_eq!(reason.code, "UNDECODABLE");
-        assert!(reason.message.contains("AGENCY_NOBODY"), "{}", reason.message);
+        assert!(
+            reason.message.contains("AGENCY_NOBODY"),
+            "{}",
+            reason.message
+        );
     }
 }

@@ -5,6 +5,7 @@ use std::{future::Future, path::PathBuf};
 
 use anyhow::Context as _;
 use tandem_intake::IntakeConfig;
+use tandem_leadership::LeadershipConfig;
 use tandem_runtime::{Shutdown, config, config::CommonArgs, telemetry};
 use tokio::task::JoinSet;
 
@@ -24,15 +25,28 @@ pub struct UpArgs {
 
 pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     let intake: IntakeConfig = config::load(common)?;
+    let mut leadership: LeadershipConfig = config::load(common)?;
     let telemetry = telemetry::init_with_level("tandem", intake.common.log_format, "warn")?;
     let state_dir = args.state_dir.map_or_else(default_state_dir, Ok)?;
     let local_nats = local_nats::ensure(&intake.common.nats, &state_dir).await?;
     let nats = intake.common.nats.clone();
+    leadership.common.nats = nats.clone();
     let shutdown = Shutdown::on_signals();
 
     let mut services = JoinSet::new();
-    spawn(&mut services, "intake", tandem_intake::run(intake, shutdown.clone()));
-    eprintln!("tandem: services running: intake. Ctrl-C stops them (in-flight work is finished first).");
+    spawn(
+        &mut services,
+        "intake",
+        tandem_intake::run(intake, shutdown.clone()),
+    );
+    spawn(
+        &mut services,
+        "leadership",
+        tandem_leadership::run(leadership, shutdown.clone()),
+    );
+    eprintln!(
+        "tandem: services running: intake, leadership. Ctrl-C stops them (in-flight work is finished first)."
+    );
     if args.demo {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

@@ -35,6 +35,12 @@ pub struct IntakeConfig {
     pub common: CommonConfig,
 }
 
+impl tandem_runtime::service::ServiceConfig for IntakeConfig {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+}
+
 /// Runs intake until `shutdown` fires; several instances may run at once.
 pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let client = nats::connect(&config.common.nats, "tandem-intake", &shutdown).await?;

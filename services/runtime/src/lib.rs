@@ -8,6 +8,7 @@
 //! - [`consumer`]: the durable pull-consumer loop: ack after effects, finite redelivery with
 //!   backoff, dead letters, re-creation on stream errors.
 //! - [`dead_letter`]: publishing poison messages to `TANDEM_DLQ`.
+//! - [`service`]: the body of every service binary's `main`.
 //! - [`service_api`]: registration with the NATS service API (`$SRV.PING/INFO/STATS`).
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
 //! - [`telemetry`]: the tracing subscriber, with an OTLP exporter when `OTEL_*` asks for one.
@@ -19,6 +20,7 @@ pub mod dead_letter;
 pub mod envelope;
 pub mod kv_key;
 pub mod nats;
+pub mod service;
 pub mod service_api;
 pub mod shutdown;
 pub mod telemetry;

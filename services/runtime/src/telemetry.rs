@@ -57,7 +57,11 @@ pub fn init(service_name: &str, format: LogFormat) -> anyhow::Result<Telemetry> 
 }
 
 /// As [`init`], logging at `default_level` when `RUST_LOG` is unset.
-pub fn init_with_level(service_name: &str, format: LogFormat, default_level: &str) -> anyhow::Result<Telemetry> {
+pub fn init_with_level(
+    service_name: &str,
+    format: LogFormat,
+    default_level: &str,
+) -> anyhow::Result<Telemetry> {
     let mut builder = SdkTracerProvider::builder();
     if otlp_requested() {
         builder = builder.with_batch_exporter(otlp_exporter()?);
@@ -115,7 +119,8 @@ fn install(
 }
 
 fn filter(default_level: &str) -> EnvFilter {
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     for name in QUIET_CRATES {
         if let Ok(directive) = format!("{name}=off").parse() {
             filter = filter.add_directive(directive);

@@ -107,7 +107,7 @@
 mod engine;
 mod fixed;
 mod load;
-mod names;
+pub(crate) mod names;
 mod reconcile;
 mod text;
 

@@ -1,0 +1,103 @@
+//! Re-determination after a policy change: `tandem policy apply` asks on
+//! `tandem.leadership.reevaluate` (the body, when not empty, is the policy version the caller
+//! expects); one instance (they share a queue group) walks every situation and publishes a
+//! determination only where the outcome changed under its policy.
+
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use tandem_runtime::{Shutdown, kv_key};
+
+use crate::{record::Change, situations::Situations};
+
+/// The request subject.
+pub const REEVALUATE_SUBJECT: &str = "tandem.leadership.reevaluate";
+
+/// The answer to a re-evaluation request.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ReevaluateReply {
+    /// The policy version of the instance that did the work.
+    pub policy_version: String,
+    /// Situations looked at.
+    pub situations: usize,
+    /// Situations with a new determination, by id.
+    pub changed: Vec<String>,
+    /// Situations that could not be re-evaluated, with the error.
+    pub failed: Vec<String>,
+}
+
+pub(crate) async fn serve(
+    client: async_nats::Client,
+    situations: Arc<Situations>,
+    shutdown: Shutdown,
+) {
+    let mut requests = match client
+        .queue_subscribe(REEVALUATE_SUBJECT, "tandem-leadership".into())
+        .await
+    {
+        Ok(requests) => requests,
+        Err(error) => {
+            tracing::error!(%error, "cannot serve re-evaluation requests");
+            return;
+        }
+    };
+    loop {
+        let request = tokio::select! {
+            _ = shutdown.triggered() => return,
+            request = requests.next() => request,
+        };
+        let Some(request) = request else { return };
+        let expected = String::from_utf8_lossy(&request.payload).trim().to_string();
+        let reply = if expected.is_empty() || expected == situations.policy.version() {
+            reevaluate_all(&situations).await
+        } else {
+            // An instance still on another policy (mid-rollout) must not re-determine.
+            ReevaluateReply {
+                policy_version: situations.policy.version().to_string(),
+                failed: vec![format!(
+                    "this instance runs policy {}, not {expected}",
+                    situations.policy.version()
+                )],
+                ..Default::default()
+            }
+        };
+        if let (Some(inbox), Ok(body)) = (request.reply, serde_json::to_vec(&reply)) {
+            let _ = client.publish(inbox, body.into()).await;
+        }
+    }
+}
+
+async fn reevaluate_all(situations: &Situations) -> ReevaluateReply {
+    let mut reply = ReevaluateReply {
+        policy_version: situations.policy.version().to_string(),
+        ..Default::default()
+    };
+    let keys: Vec<String> = match situations.records.keys().await {
+        Ok(keys) => {
+            keys.filter_map(|key| async move { key.ok() })
+                .collect()
+                .await
+        }
+        Err(error) => {
+            reply
+                .failed
+                .push(format!("cannot list situations: {error}"));
+            return reply;
+        }
+    };
+    for key in keys {
+        let Some(situation_id) = kv_key::unsegment(&key) else {
+            continue;
+        };
+        reply.situations += 1;
+        let span = tracing::info_span!("reevaluate", situation.id = %situation_id);
+        let _entered = span.enter();
+        match situations.apply(&situation_id, Change::Reevaluate).await {
+            Ok(Some(_)) => reply.changed.push(situation_id),
+            Ok(None) => {}
+            Err(error) => reply.failed.push(format!("{situation_id}: {error}")),
+        }
+    }
+    reply
+}

@@ -1,0 +1,149 @@
+//! The situations' records in KV `tandem-leadership` and the determinations on the event
+//! stream, kept in step.
+//!
+//! Each change runs: load the record → [`record::next`] → compare-and-set write (a lost race
+//! with another instance reloads and tries again, so two updates of one situation never
+//! interleave) → publish the determination → mark the record published. A crash between the
+//! write and the mark leaves `published = false`; whoever touches the situation next publishes
+//! it first, under the same `Nats-Msg-Id` (`determination:<situation>/<sequence>`), so the
+//! stream holds every sequence step once and in order.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use async_nats::jetstream::{
+    self,
+    kv::{self, Operation, UpdateErrorKind},
+};
+use prost::Message as _;
+use tandem_proto::{
+    timestamp,
+    v1::{LeadershipDetermination, LeadershipRecord},
+};
+use tandem_runtime::{consumer::HandlerError, envelope::Envelope, kv_key, topology};
+
+use crate::{
+    SERVICE,
+    policy::Policy,
+    record::{self, Change},
+};
+
+/// How often a lost compare-and-set race is retried at once before giving up for now.
+const CAS_ATTEMPTS: usize = 16;
+
+/// The KV key of a situation's record.
+pub fn record_key(situation_id: &str) -> String {
+    kv_key::segment(situation_id)
+}
+
+/// Records and determinations of every situation.
+pub(crate) struct Situations {
+    pub(crate) js: jetstream::Context,
+    pub(crate) records: kv::Store,
+    pub(crate) policy: Arc<Policy>,
+}
+
+impl Situations {
+    /// Applies `change` to situation `situation_id`; returns the new determination, if any.
+    pub(crate) async fn apply(
+        &self,
+        situation_id: &str,
+        change: Change<'_>,
+    ) -> Result<Option<LeadershipDetermination>, HandlerError> {
+        let key = record_key(situation_id);
+        for _ in 0..CAS_ATTEMPTS {
+            let (record, revision) = self.load(&key).await?;
+            if let Some(unpublished) = record.as_ref().filter(|r| !r.published) {
+                // A predecessor stored this determination but may not have published it:
+                // sequence n goes on the stream before n + 1.
+                self.publish(unpublished).await?;
+            }
+            let Some(next) = record::next(&self.policy, record.as_ref(), change, timestamp::now())
+            else {
+                if let Some(record) = record.filter(|r| !r.published) {
+                    self.mark_published(&key, record, revision).await;
+                }
+                return Ok(None);
+            };
+            let written = match revision {
+                0 => self
+                    .records
+                    .create(&key, next.encode_to_vec().into())
+                    .await
+                    .map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, anyhow!(e))),
+                revision => self
+                    .records
+                    .update(&key, next.encode_to_vec().into(), revision)
+                    .await
+                    .map_err(|e| (e.kind() == UpdateErrorKind::WrongLastRevision, anyhow!(e))),
+            };
+            match written {
+                Ok(new_revision) => {
+                    self.publish(&next).await?;
+                    let determination = next.determination.clone();
+                    self.mark_published(&key, next, new_revision).await;
+                    return Ok(determination);
+                }
+                Err((true, _lost_race)) => continue,
+                Err((false, error)) => return Err(HandlerError::Retry(error)),
+            }
+        }
+        Err(HandlerError::Retry(anyhow!(
+            "situation {situation_id} kept changing under {CAS_ATTEMPTS} attempts"
+        )))
+    }
+
+    /// The record under `key` and its KV revision (0 when there is none).
+    pub(crate) async fn load(
+        &self,
+        key: &str,
+    ) -> Result<(Option<LeadershipRecord>, u64), HandlerError> {
+        let entry = self.records.entry(key).await.map_err(|e| anyhow!(e))?;
+        match entry {
+            Some(entry) if entry.operation == Operation::Put => {
+                let record = LeadershipRecord::decode(entry.value).map_err(|error| {
+                    HandlerError::DeadLetter(anyhow!(
+                        "the stored record under {key} is corrupt: {error}"
+                    ))
+                })?;
+                Ok((Some(record), entry.revision))
+            }
+            Some(entry) => Ok((None, entry.revision)),
+            None => Ok((None, 0)),
+        }
+    }
+
+    async fn publish(&self, record: &LeadershipRecord) -> Result<(), HandlerError> {
+        let Some(determination) = &record.determination else {
+            return Ok(());
+        };
+        let id = format!("determination:{}", determination.determination_id);
+        Envelope {
+            service: SERVICE,
+            event: "leadership.determined",
+            subject: &determination.situation_id,
+            id: &id,
+        }
+        .publish(
+            &self.js,
+            topology::determined_subject(&determination.country),
+            determination.encode_to_vec().into(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records that the determination is on the stream. A lost race is fine: whoever won has
+    /// seen the determination unpublished and published it first.
+    async fn mark_published(&self, key: &str, mut record: LeadershipRecord, revision: u64) {
+        record.published = true;
+        if let Err(error) = self
+            .records
+            .update(key, record.encode_to_vec().into(), revision)
+            .await
+            && error.kind() != UpdateErrorKind::WrongLastRevision
+        {
+            tracing::warn!(%error, "could not mark the determination published; the next change republishes it under the same id");
+        }
+    }
+}
