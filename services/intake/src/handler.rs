@@ -85,7 +85,7 @@ impl IntakeHandler {
                 valid,
             ) {
                 Decision::Accept(next) => next,
-                Decision::AlreadyAccepted => return Ok(Some(Outcome::Accepted)),
+                Decision::AlreadyAccepted(number) => return Ok(Some(Outcome::Accepted(number))),
                 Decision::Duplicate => return Ok(None),
                 Decision::Reject(reasons) => return Ok(Some(Outcome::Rejected(reasons))),
             };
@@ -102,7 +102,7 @@ impl IntakeHandler {
                     .map_err(|e| (e.kind() == UpdateErrorKind::WrongLastRevision, anyhow!(e))),
             };
             match written {
-                Ok(_) => return Ok(Some(Outcome::Accepted)),
+                Ok(_) => return Ok(Some(Outcome::Accepted(next.accepted_count))),
                 Err((true, _lost_race)) => continue,
                 Err((false, error)) => return Err(HandlerError::Retry(error)),
             }
@@ -117,6 +117,7 @@ impl IntakeHandler {
         &self,
         report: SituationReport,
         stream_sequence: u64,
+        situation_sequence: u64,
     ) -> Result<(), HandlerError> {
         let id = outcome_id(stream_sequence);
         let subject = topology::accepted_subject(&report.country);
@@ -124,6 +125,7 @@ impl IntakeHandler {
         let event = SituationAccepted {
             report: Some(report),
             accepted_at: Some(timestamp::now()),
+            situation_sequence,
         };
         Envelope {
             service: SERVICE,
@@ -167,7 +169,8 @@ impl IntakeHandler {
 }
 
 enum Outcome {
-    Accepted,
+    /// Accepted as the situation's report number `.0`.
+    Accepted(u64),
     Rejected(Vec<Reason>),
 }
 
@@ -223,7 +226,9 @@ impl Handler for IntakeHandler {
                 .check_and_record(&report, &organisation, stream_sequence, valid)
                 .await?
             {
-                Some(Outcome::Accepted) => return self.accept(report, stream_sequence).await,
+                Some(Outcome::Accepted(number)) => {
+                    return self.accept(report, stream_sequence, number).await;
+                }
                 Some(Outcome::Rejected(mut stateful)) => {
                     // One reason per field: a country that is not even a code is not also
                     // "another country".

@@ -11,9 +11,10 @@ use crate::validate::{Code, reason};
 pub enum Decision {
     /// Store this record, then announce the report accepted.
     Accept(IntakeSituation),
-    /// This very message was accepted before (redelivered after a crash): announce it again;
-    /// the stream drops the copy if the first announcement got through.
-    AlreadyAccepted,
+    /// This very message was accepted before (redelivered after a crash), as the situation's
+    /// report number `.0`: announce it again; the stream drops the copy if the first
+    /// announcement got through.
+    AlreadyAccepted(u64),
     /// A new message with the report id of the organisation's accepted report: a repeated
     /// submission, with nothing new to announce.
     Duplicate,
@@ -40,7 +41,7 @@ pub fn decide(
         && previous.report_id == report.report_id
     {
         return if previous.stream_sequence == stream_sequence {
-            Decision::AlreadyAccepted
+            Decision::AlreadyAccepted(previous.situation_sequence)
         } else {
             Decision::Duplicate
         };
@@ -77,13 +78,15 @@ pub fn decide(
     }
     let mut next = current.cloned().unwrap_or_else(|| IntakeSituation {
         country: report.country.clone(),
-        accepted: Vec::new(),
+        ..Default::default()
     });
+    next.accepted_count += 1;
     let accepted = AcceptedRevision {
         organisation: organisation.to_string(),
         revision: report.revision,
         report_id: report.report_id.clone(),
         stream_sequence,
+        situation_sequence: next.accepted_count,
     };
     match next
         .accepted
@@ -150,6 +153,12 @@ mod tests {
         let state = accepted(Some(&state), &report("u1", 1, "COL"), "unhcr", 3);
         let state = accepted(Some(&state), &report("r3", 3, "COL"), "iom", 4);
         assert_eq!(state.accepted.len(), 2);
+        assert_eq!(
+            state.accepted_count, 3,
+            "every acceptance is numbered, across organisations"
+        );
+        assert_eq!(state.accepted[0].situation_sequence, 3);
+        assert_eq!(state.accepted[1].situation_sequence, 2);
     }
 
     #[test]
@@ -157,7 +166,7 @@ mod tests {
         let state = accepted(None, &report("r1", 1, "COL"), "iom", 7);
         assert_eq!(
             decide(Some(&state), &report("r1", 1, "COL"), "iom", 7, true),
-            Decision::AlreadyAccepted
+            Decision::AlreadyAccepted(1)
         );
         assert_eq!(
             decide(Some(&state), &report("r1", 1, "COL"), "iom", 9, true),

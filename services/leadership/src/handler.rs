@@ -1,7 +1,14 @@
 //! The consumer of accepted reports: each one updates its situation's record and, unless it is
-//! a redelivery or superseded, yields the next determination.
+//! a redelivery, yields the next determination.
+//!
+//! Reports are reflected in the order intake accepted them (`situation_sequence`), one
+//! determination each, even when several instances share the work: a report that arrives
+//! before its predecessor waits for it — briefly here, since the predecessor is usually being
+//! handled by another instance at that moment, then through redelivery. Only on its last
+//! delivery does it go ahead without the predecessor (which, arriving later, is then already
+//! superseded), so a lost predecessor never blocks a situation for good.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::anyhow;
 use async_nats::jetstream::Message;
@@ -12,10 +19,17 @@ use tandem_runtime::{
     envelope,
 };
 
-use crate::{record::Change, situations::Situations};
+use crate::{
+    record::Change,
+    situations::{Applied, Situations},
+};
 
 pub(crate) struct LeadershipHandler {
     pub(crate) situations: Arc<Situations>,
+    /// How long one delivery waits for a missing predecessor.
+    pub(crate) gap_wait: Duration,
+    /// The consumer's `max_deliver`: the last delivery goes ahead regardless.
+    pub(crate) max_deliver: i64,
 }
 
 impl Handler for LeadershipHandler {
@@ -38,12 +52,28 @@ impl Handler for LeadershipHandler {
         span.record("situation.id", report.situation_id.as_str());
         span.record("report.id", report.report_id.as_str());
         span.record("agency", report.reporting_agency().as_str_name());
-        match self
-            .situations
-            .apply(&report.situation_id, Change::Report(&report))
-            .await?
-        {
-            Some(determination) => {
+        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+        let number = accepted.situation_sequence;
+        let change = Change::Report {
+            report: &report,
+            situation_sequence: number,
+            skip_gap: delivered >= self.max_deliver,
+        };
+        let mut applied = self.situations.apply(&report.situation_id, change).await?;
+        if let Applied::Waiting(_) = applied {
+            let deadline = tokio::time::Instant::now() + self.gap_wait;
+            while tokio::time::Instant::now() < deadline
+                && !self
+                    .situations
+                    .reflects(&report.situation_id, number.saturating_sub(1))
+                    .await?
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            applied = self.situations.apply(&report.situation_id, change).await?;
+        }
+        match applied {
+            Applied::Determined(determination) => {
                 span.record(
                     "classification",
                     determination.classification().as_str_name(),
@@ -62,8 +92,16 @@ impl Handler for LeadershipHandler {
                     "determined"
                 );
             }
-            None => {
+            Applied::Nothing => {
                 span.record("outcome", "already_reflected");
+            }
+            Applied::Waiting(gap) => {
+                return Err(HandlerError::Retry(anyhow!(
+                    "accepted report {} of situation {} arrived before report {} was reflected",
+                    gap.arrived,
+                    report.situation_id,
+                    gap.reflected + 1
+                )));
             }
         }
         Ok(())

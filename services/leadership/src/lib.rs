@@ -9,7 +9,7 @@
 //! - [`situations`]: the records in KV `tandem-leadership` and the determinations on the stream,
 //!   kept in step with compare-and-set.
 //! - `handler`: the consumer of `tandem.situation.accepted.>`; `reevaluate`: the
-//!   `tandem.leadership.reevaluate` request that re-determines every situation after a policy
+//!   `tandem.svc.leadership.reevaluate` request that re-determines every situation after a policy
 //!   change.
 //! - [`words`]: determinations in words for people.
 //! - [`run`]: the service.
@@ -39,7 +39,7 @@ pub use reevaluate::{REEVALUATE_SUBJECT, ReevaluateReply};
 pub const SERVICE: &str = "leadership";
 
 /// The leadership service's configuration.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct LeadershipConfig {
     /// NATS, storage and consumer settings.
@@ -47,6 +47,19 @@ pub struct LeadershipConfig {
     pub common: CommonConfig,
     /// The policy file (`TANDEM_POLICY_FILE`); the built-in policy v1 when unset.
     pub policy_file: Option<PathBuf>,
+    /// Milliseconds one delivery of a report waits for an earlier report of its situation that
+    /// another instance is still handling (`TANDEM_GAP_WAIT_MS`).
+    pub gap_wait_ms: u64,
+}
+
+impl Default for LeadershipConfig {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::default(),
+            policy_file: None,
+            gap_wait_ms: 5_000,
+        }
+    }
 }
 
 /// The policy `config` names, refused with every problem listed when it is not valid.
@@ -116,7 +129,11 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
         filter_subject: topology::ACCEPTED_FILTER.into(),
         settings: config.common.consumer.clone(),
     };
-    let handler = Arc::new(handler::LeadershipHandler { situations });
+    let handler = Arc::new(handler::LeadershipHandler {
+        situations,
+        gap_wait: std::time::Duration::from_millis(config.gap_wait_ms),
+        max_deliver: config.common.consumer.max_deliver,
+    });
     let result = consumer::run(js, spec, handler, counters, shutdown).await;
     reevaluation.abort();
     let _ = client.flush().await;

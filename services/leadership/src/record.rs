@@ -11,53 +11,102 @@ use crate::policy::{Policy, determine, same_outcome};
 /// Something that may call for a new determination.
 #[derive(Clone, Copy, Debug)]
 pub enum Change<'a> {
-    /// An accepted report.
-    Report(&'a SituationReport),
+    /// An accepted report, the situation's accepted report number `situation_sequence` (0 for
+    /// an unnumbered one, which is applied in whatever order it comes).
+    Report {
+        /// The report.
+        report: &'a SituationReport,
+        /// Its number among the situation's accepted reports.
+        situation_sequence: u64,
+        /// Apply it even though an earlier number is missing (waited for long enough).
+        skip_gap: bool,
+    },
     /// The policy may have changed: determine again, keeping the result only if the outcome
     /// (classification, arrangement, leads, functions) differs.
     Reevaluate,
 }
 
-/// The record after `change`, or `None` when it calls for no new determination: the report is
-/// already reflected (a redelivery) or superseded by a newer revision from the same
-/// organisation, or a re-evaluation finds the same outcome.
+/// An accepted report arrived before an earlier one of its situation was reflected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// The number reflected so far.
+    pub reflected: u64,
+    /// The number that arrived.
+    pub arrived: u64,
+}
+
+/// The record after `change`, or `None` when it calls for nothing: the report is already
+/// reflected (a redelivery), or a re-evaluation finds the same outcome. A report superseded by
+/// a newer revision from the same organisation (possible only after a skipped gap) advances
+/// `accepted_through` without a new determination. `Err(Gap)` asks the caller to wait for the
+/// reports before this one.
 pub fn next(
     policy: &Policy,
     record: Option<&LeadershipRecord>,
     change: Change<'_>,
     now: Timestamp,
-) -> Option<LeadershipRecord> {
+) -> Result<Option<LeadershipRecord>, Gap> {
     let previous = record.and_then(|r| r.determination.as_ref());
     let mut reports = record.map(|r| r.reports.clone()).unwrap_or_default();
+    let reflected = record.map_or(0, |r| r.accepted_through);
     match change {
-        Change::Report(report) => {
+        Change::Report {
+            report,
+            situation_sequence,
+            skip_gap,
+        } => {
+            if situation_sequence != 0 {
+                if situation_sequence <= reflected {
+                    return Ok(None);
+                }
+                if situation_sequence > reflected + 1 && !skip_gap {
+                    return Err(Gap {
+                        reflected,
+                        arrived: situation_sequence,
+                    });
+                }
+            }
+            let accepted_through = reflected.max(situation_sequence);
             let same_organisation = |held: &SituationReport| {
                 held.reporting_agency == report.reporting_agency
                     && held.reporter_org == report.reporter_org
             };
             match reports.iter_mut().find(|held| same_organisation(held)) {
-                Some(held) if held.revision >= report.revision => return None,
+                Some(held) if held.revision >= report.revision => {
+                    let advanced =
+                        record
+                            .filter(|_| situation_sequence != 0)
+                            .map(|record| LeadershipRecord {
+                                accepted_through,
+                                ..record.clone()
+                            });
+                    return Ok(advanced);
+                }
                 Some(held) => *held = report.clone(),
                 None => reports.push(report.clone()),
             }
             let determination = determine(policy, &reports, previous, now);
-            Some(LeadershipRecord {
+            Ok(Some(LeadershipRecord {
                 determination: Some(determination),
                 reports,
                 published: false,
-            })
+                accepted_through,
+            }))
         }
         Change::Reevaluate => {
-            let previous = previous?;
+            let Some(previous) = previous else {
+                return Ok(None);
+            };
             let determination = determine(policy, &reports, Some(previous), now);
             if same_outcome(previous, &determination) {
-                return None;
+                return Ok(None);
             }
-            Some(LeadershipRecord {
+            Ok(Some(LeadershipRecord {
                 determination: Some(determination),
                 reports,
                 published: false,
-            })
+                accepted_through: reflected,
+            }))
         }
     }
 }
@@ -96,61 +145,128 @@ mod tests {
         }
     }
 
+    fn accepted(report: &SituationReport, situation_sequence: u64) -> Change<'_> {
+        Change::Report {
+            report,
+            situation_sequence,
+            skip_gap: false,
+        }
+    }
+
+    fn sequence(record: &LeadershipRecord) -> u64 {
+        record.determination.as_ref().map_or(0, |d| d.sequence)
+    }
+
     #[test]
-    fn each_new_revision_is_one_more_step_and_redeliveries_none() {
+    fn each_accepted_report_is_one_step_in_order() {
         let policy = Policy::default_v1();
+        let now = Timestamp::default();
+        let iom = report(Agency::Iom, 1, 10, 90);
+        let first = next(&policy, None, accepted(&iom, 1), now)
+            .ok()
+            .flatten()
+            .expect("a first determination");
+        assert_eq!((sequence(&first), first.accepted_through), (1, 1));
+        assert_eq!(
+            next(&policy, Some(&first), accepted(&iom, 1), now),
+            Ok(None),
+            "a redelivery is no new step"
+        );
+
+        let unhcr = report(Agency::Unhcr, 1, 90, 10);
+        let iom2 = report(Agency::Iom, 2, 10, 90);
+        assert_eq!(
+            next(&policy, Some(&first), accepted(&iom2, 3), now),
+            Err(Gap {
+                reflected: 1,
+                arrived: 3
+            }),
+            "report 3 waits for report 2"
+        );
+        let second = next(&policy, Some(&first), accepted(&unhcr, 2), now)
+            .ok()
+            .flatten()
+            .expect("step 2");
+        assert_eq!((sequence(&second), second.reports.len()), (2, 2));
+        let third = next(&policy, Some(&second), accepted(&iom2, 3), now)
+            .ok()
+            .flatten()
+            .expect("step 3");
+        assert_eq!((sequence(&third), third.accepted_through), (3, 3));
+    }
+
+    #[test]
+    fn a_skipped_gap_is_filled_by_the_newer_report_and_the_late_one_only_advances() {
+        let policy = Policy::default_v1();
+        let now = Timestamp::default();
         let first = next(
             &policy,
             None,
-            Change::Report(&report(Agency::Iom, 1, 10, 90)),
-            Timestamp::default(),
+            accepted(&report(Agency::Iom, 1, 10, 90), 1),
+            now,
+        )
+        .ok()
+        .flatten()
+        .expect("step 1");
+        let iom3 = report(Agency::Iom, 3, 10, 90);
+        let skipped = Change::Report {
+            report: &iom3,
+            situation_sequence: 3,
+            skip_gap: true,
+        };
+        let jumped = next(&policy, Some(&first), skipped, now)
+            .ok()
+            .flatten()
+            .expect("applied past the gap");
+        assert_eq!((sequence(&jumped), jumped.accepted_through), (2, 3));
+        assert_eq!(
+            next(
+                &policy,
+                Some(&jumped),
+                accepted(&report(Agency::Iom, 2, 10, 90), 2),
+                now
+            ),
+            Ok(None)
         );
-        let first = first.expect("a first determination");
-        assert_eq!(first.determination.as_ref().map(|d| d.sequence), Some(1));
-        let again = next(
-            &policy,
-            Some(&first),
-            Change::Report(&report(Agency::Iom, 1, 10, 90)),
-            Timestamp::default(),
+    }
+
+    #[test]
+    fn unnumbered_reports_apply_in_any_order_and_older_revisions_are_superseded() {
+        let policy = Policy::default_v1();
+        let now = Timestamp::default();
+        let newer = report(Agency::Iom, 2, 10, 90);
+        let record = next(&policy, None, accepted(&newer, 0), now)
+            .ok()
+            .flatten()
+            .expect("step 1");
+        assert_eq!(
+            next(
+                &policy,
+                Some(&record),
+                accepted(&report(Agency::Iom, 1, 10, 90), 0),
+                now
+            ),
+            Ok(None)
         );
-        assert!(again.is_none(), "a redelivery is not a new step");
-        let older = next(
-            &policy,
-            Some(&first),
-            Change::Report(&report(Agency::Iom, 0, 10, 90)),
-            Timestamp::default(),
-        );
-        assert!(older.is_none(), "a superseded revision is not a new step");
-        let unhcr = next(
-            &policy,
-            Some(&first),
-            Change::Report(&report(Agency::Unhcr, 1, 90, 10)),
-            Timestamp::default(),
-        );
-        let unhcr = unhcr.expect("another organisation's report is a new step");
-        assert_eq!(unhcr.reports.len(), 2);
-        assert_eq!(unhcr.determination.as_ref().map(|d| d.sequence), Some(2));
     }
 
     #[test]
     fn reevaluation_with_the_same_policy_changes_nothing() {
         let policy = Policy::default_v1();
+        let now = Timestamp::default();
         let record = next(
             &policy,
             None,
-            Change::Report(&report(Agency::Iom, 1, 50, 50)),
-            Timestamp::default(),
+            accepted(&report(Agency::Iom, 1, 50, 50), 1),
+            now,
+        )
+        .ok()
+        .flatten()
+        .expect("determined");
+        assert_eq!(
+            next(&policy, Some(&record), Change::Reevaluate, now),
+            Ok(None)
         );
-        let record = record.expect("determined");
-        assert!(
-            next(
-                &policy,
-                Some(&record),
-                Change::Reevaluate,
-                Timestamp::default()
-            )
-            .is_none()
-        );
-        assert!(next(&policy, None, Change::Reevaluate, Timestamp::default()).is_none());
+        assert_eq!(next(&policy, None, Change::Reevaluate, now), Ok(None));
     }
 }

@@ -1,5 +1,5 @@
 //! Re-determination after a policy change: `tandem policy apply` asks on
-//! `tandem.leadership.reevaluate` (the body, when not empty, is the policy version the caller
+//! `tandem.svc.leadership.reevaluate` (the body, when not empty, is the policy version the caller
 //! expects); one instance (they share a queue group) walks every situation and publishes a
 //! determination only where the outcome changed under its policy.
 
@@ -9,10 +9,13 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tandem_runtime::{Shutdown, kv_key};
 
-use crate::{record::Change, situations::Situations};
+use crate::{
+    record::Change,
+    situations::{Applied, Situations},
+};
 
 /// The request subject.
-pub const REEVALUATE_SUBJECT: &str = "tandem.leadership.reevaluate";
+pub const REEVALUATE_SUBJECT: &str = "tandem.svc.leadership.reevaluate";
 
 /// The answer to a re-evaluation request.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -94,8 +97,8 @@ async fn reevaluate_all(situations: &Situations) -> ReevaluateReply {
         let span = tracing::info_span!("reevaluate", situation.id = %situation_id);
         let _entered = span.enter();
         match situations.apply(&situation_id, Change::Reevaluate).await {
-            Ok(Some(_)) => reply.changed.push(situation_id),
-            Ok(None) => {}
+            Ok(Applied::Determined(_)) => reply.changed.push(situation_id),
+            Ok(_) => {}
             Err(error) => reply.failed.push(format!("{situation_id}: {error}")),
         }
     }

@@ -25,8 +25,19 @@ use tandem_runtime::{consumer::HandlerError, envelope::Envelope, kv_key, topolog
 use crate::{
     SERVICE,
     policy::Policy,
-    record::{self, Change},
+    record::{self, Change, Gap},
 };
+
+/// What applying a change did.
+#[derive(Debug)]
+pub(crate) enum Applied {
+    /// A new determination, stored and published.
+    Determined(Box<LeadershipDetermination>),
+    /// Nothing new to determine.
+    Nothing,
+    /// An earlier accepted report of the situation has not been reflected yet.
+    Waiting(Gap),
+}
 
 /// How often a lost compare-and-set race is retried at once before giving up for now.
 const CAS_ATTEMPTS: usize = 16;
@@ -44,26 +55,36 @@ pub(crate) struct Situations {
 }
 
 impl Situations {
-    /// Applies `change` to situation `situation_id`; returns the new determination, if any.
+    /// Applies `change` to situation `situation_id`.
     pub(crate) async fn apply(
         &self,
         situation_id: &str,
         change: Change<'_>,
-    ) -> Result<Option<LeadershipDetermination>, HandlerError> {
+    ) -> Result<Applied, HandlerError> {
         let key = record_key(situation_id);
         for _ in 0..CAS_ATTEMPTS {
-            let (record, revision) = self.load(&key).await?;
-            if let Some(unpublished) = record.as_ref().filter(|r| !r.published) {
+            let (mut record, revision) = self.load(&key).await?;
+            let mut repaired = false;
+            if let Some(unpublished) = record.as_mut().filter(|r| !r.published) {
                 // A predecessor stored this determination but may not have published it:
                 // sequence n goes on the stream before n + 1.
                 self.publish(unpublished).await?;
+                unpublished.published = true;
+                repaired = true;
             }
-            let Some(next) = record::next(&self.policy, record.as_ref(), change, timestamp::now())
-            else {
-                if let Some(record) = record.filter(|r| !r.published) {
-                    self.mark_published(&key, record, revision).await;
+            let held_sequence = record
+                .as_ref()
+                .and_then(|r| r.determination.as_ref())
+                .map_or(0, |d| d.sequence);
+            let next = match record::next(&self.policy, record.as_ref(), change, timestamp::now()) {
+                Err(gap) => return Ok(Applied::Waiting(gap)),
+                Ok(None) => {
+                    if let Some(record) = record.filter(|_| repaired) {
+                        self.mark_published(&key, record, revision).await;
+                    }
+                    return Ok(Applied::Nothing);
                 }
-                return Ok(None);
+                Ok(Some(next)) => next,
             };
             let written = match revision {
                 0 => self
@@ -79,10 +100,17 @@ impl Situations {
             };
             match written {
                 Ok(new_revision) => {
+                    let new_determination = next
+                        .determination
+                        .clone()
+                        .filter(|d| d.sequence > held_sequence);
+                    let Some(determination) = new_determination else {
+                        // Only `accepted_through` moved on.
+                        return Ok(Applied::Nothing);
+                    };
                     self.publish(&next).await?;
-                    let determination = next.determination.clone();
                     self.mark_published(&key, next, new_revision).await;
-                    return Ok(determination);
+                    return Ok(Applied::Determined(Box::new(determination)));
                 }
                 Err((true, _lost_race)) => continue,
                 Err((false, error)) => return Err(HandlerError::Retry(error)),
@@ -91,6 +119,16 @@ impl Situations {
         Err(HandlerError::Retry(anyhow!(
             "situation {situation_id} kept changing under {CAS_ATTEMPTS} attempts"
         )))
+    }
+
+    /// Whether the record of `situation_id` reflects its accepted reports up to `number`.
+    pub(crate) async fn reflects(
+        &self,
+        situation_id: &str,
+        number: u64,
+    ) -> Result<bool, HandlerError> {
+        let (record, _) = self.load(&record_key(situation_id)).await?;
+        Ok(record.is_some_and(|r| r.accepted_through >= number))
     }
 
     /// The record under `key` and its KV revision (0 when there is none).

@@ -11,7 +11,8 @@
 //! - async-nats pull streams yield errors without ending (missed heartbeats, a deleted
 //!   consumer, a server restart); the loop then drops the stream and opens it again with
 //!   backoff, creating the consumer if it is gone. The server keeps the consumer's position, so
-//!   nothing is skipped.
+//!   nothing is skipped; a consumer deleted by hand is re-created from the start of the stream,
+//!   and idempotent handlers make that replay harmless.
 
 use std::{
     collections::HashMap,
@@ -116,8 +117,10 @@ pub async fn run<H: Handler>(
         counters: &counters,
         dead_letters: &dead_letters,
     };
-    let mut backoff = Duration::from_millis(100);
+    const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
     while !shutdown.is_triggered() {
+        let opened_at = tokio::time::Instant::now();
         match worker.consume(&js, &shutdown).await {
             Ok(()) => return Ok(()),
             Err(error) => {
@@ -131,7 +134,13 @@ pub async fn run<H: Handler>(
                 if !shutdown.sleep(backoff).await {
                     break;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                // A stream that worked for a while starts the backoff afresh; one that keeps
+                // failing at once backs off further.
+                backoff = if opened_at.elapsed() > Duration::from_secs(30) {
+                    FIRST_BACKOFF
+                } else {
+                    (backoff * 2).min(Duration::from_secs(10))
+                };
             }
         }
     }
@@ -175,6 +184,8 @@ impl<H: Handler> Worker<'_, H> {
         tracing::info!(service = spec.service, consumer = %spec.durable, "consuming");
         loop {
             let batch = tokio::select! {
+                // Shutdown first: once asked to stop, no further batch is started.
+                biased;
                 _ = shutdown.triggered() => return Ok(()),
                 batch = batches.next() => batch,
             };

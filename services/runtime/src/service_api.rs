@@ -2,7 +2,7 @@
 //! `$SRV.PING/INFO/STATS` request) finds every running instance of every service.
 //!
 //! Every instance reports its consumer counters as the `data` of its `$SRV.STATS` reply, so
-//! operators see how work is shared; `tandem.<service>.status` answers the same from any one
+//! operators see how work is shared; `tandem.svc.<service>.status` (outside every stream's subjects, so requests are not stored) answers the same from any one
 //! instance (they share a queue group).
 
 use std::sync::Arc;
@@ -30,7 +30,7 @@ pub async fn register(
         .await
         .map_err(|error| anyhow::anyhow!("cannot register with the NATS service API: {error}"))?;
     let mut status = registered
-        .endpoint(format!("tandem.{service}.status"))
+        .endpoint(format!("tandem.svc.{service}.status"))
         .await
         .map_err(|error| anyhow::anyhow!("cannot add the status endpoint: {error}"))?;
     tokio::spawn(async move {

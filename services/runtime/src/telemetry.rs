@@ -109,24 +109,34 @@ fn install(
             .with_writer(std::io::stderr)
             .boxed(),
     };
+    // Each layer has its own filter: `RUST_LOG=warn` must quieten the logs without switching
+    // off the spans that carry the trace from one service to the next.
     tracing_subscriber::registry()
-        .with(filter(default_level))
-        .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(fmt.with_filter(filter(&log_directives(default_level))))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter("info")),
+        )
         .try_init()
         .context("a tracing subscriber is already installed")?;
     Ok(Telemetry { provider })
 }
 
-fn filter(default_level: &str) -> EnvFilter {
-    let mut filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+/// `directives` with the exporter's own crates switched off.
+fn filter(directives: &str) -> EnvFilter {
+    let mut filter = EnvFilter::new(directives);
     for name in QUIET_CRATES {
         if let Ok(directive) = format!("{name}=off").parse() {
             filter = filter.add_directive(directive);
         }
     }
     filter
+}
+
+/// `RUST_LOG`, or `default_level` when it is unset.
+fn log_directives(default_level: &str) -> String {
+    std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_string())
 }
 
 fn otlp_requested() -> bool {
