@@ -4,11 +4,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use async_nats::jetstream;
 use tandem_proto::{timestamp, v1::SituationReport};
-use tandem_runtime::{Shutdown, config::NatsConfig, nats, topology};
+use tandem_runtime::{Shutdown, config::NatsConfig, nats};
 
-use crate::submit::{self, Status, Submitter};
+use crate::{
+    ready,
+    submit::{self, Status, Submitter},
+};
 
 /// The example reports, in the order they are submitted.
 const REPORTS: [(&str, &str); 8] = [
@@ -46,18 +48,14 @@ const REPORTS: [(&str, &str); 8] = [
     ),
 ];
 
-pub async fn run(config: &NatsConfig, shutdown: &Shutdown) -> anyhow::Result<()> {
+pub async fn run(
+    config: &NatsConfig,
+    services: &[&str],
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
     let client = nats::connect(config, "tandem-demo", shutdown).await?;
-    // The streams may not exist yet if the demo is quicker than intake's start.
-    let js = jetstream::new(client.clone());
-    let storage = Default::default();
-    for stream in [
-        topology::intake_stream(&storage),
-        topology::events_stream(&storage),
-        topology::dlq_stream(&storage),
-    ] {
-        topology::ensure_stream(&js, stream).await?;
-    }
+    // Reports go out once the services that answer them are up.
+    ready::wait_for_services(&client, services, Duration::from_secs(60)).await?;
     let submitter = Submitter::new(client);
     let run = SystemTime::now()
         .duration_since(UNIX_EPOCH)

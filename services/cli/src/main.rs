@@ -6,10 +6,13 @@
 //! - `watch`: every tandem event as it happens, in words (modules [`watch`], [`render`]).
 //! - `situation get|list`: current determinations (module [`situation`]).
 //! - `policy check|apply`: trying and deploying a leadership policy (module [`policy`]).
+//! - `data get`: the published dataset, over HTTP from the publish service (module [`data`]).
 
+mod data;
 mod demo;
 mod local_nats;
 mod policy;
+mod ready;
 mod render;
 mod situation;
 mod submit;
@@ -50,6 +53,8 @@ enum Command {
     /// Check a leadership policy file against current situations, or apply a deployed one.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Get the published situation dataset.
+    Data(data::DataArgs),
 }
 
 /// Exit codes, for scripts.
@@ -75,14 +80,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Up(args) = cli.command {
-        return up::run(&cli.common, args).await.map(|()| ExitCode::SUCCESS);
-    }
+    // These two need no NATS connection of their own.
+    let command = match cli.command {
+        Command::Up(args) => return up::run(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Data(args) => return data::run(args).await,
+        command => command,
+    };
     let config: CommonConfig = config::load(&cli.common)?;
     let telemetry = telemetry::init_with_level("tandem-cli", config.log_format, "warn")?;
     let client = nats::try_connect(&config.nats, "tandem-cli").await?;
-    let code = match cli.command {
-        Command::Up(_) => unreachable!("handled above"),
+    let code = match command {
+        Command::Up(_) | Command::Data(_) => ExitCode::SUCCESS,
         Command::Submit(args) => submit::run(&client, args).await?,
         Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
         Command::Situation(command) => situation::run(&client, command).await?,

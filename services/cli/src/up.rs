@@ -1,15 +1,16 @@
 //! `tandem up`: every service in this process, the way a developer or a small office runs
 //! tandem on one machine. Production runs each service's own binary instead.
 
-use std::{future::Future, path::PathBuf};
+use std::{future::Future, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
-use tandem_runtime::{Shutdown, config, config::CommonArgs, telemetry};
+use tandem_publish::PublishConfig;
+use tandem_runtime::{Shutdown, config, config::CommonArgs, nats, telemetry};
 use tokio::task::JoinSet;
 
-use crate::{demo, local_nats};
+use crate::{demo, local_nats, ready};
 
 /// Arguments of `tandem up`.
 #[derive(clap::Args)]
@@ -23,14 +24,20 @@ pub struct UpArgs {
     state_dir: Option<PathBuf>,
 }
 
+/// The services `tandem up` runs, by name.
+const SERVICES: [&str; 3] = ["intake", "leadership", "publish"];
+
 pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     let intake: IntakeConfig = config::load(common)?;
     let mut leadership: LeadershipConfig = config::load(common)?;
+    let mut publish: PublishConfig = config::load(common)?;
     let telemetry = telemetry::init_with_level("tandem", intake.common.log_format, "warn")?;
     let state_dir = args.state_dir.map_or_else(default_state_dir, Ok)?;
     let local_nats = local_nats::ensure(&intake.common.nats, &state_dir).await?;
     let nats = intake.common.nats.clone();
     leadership.common.nats = nats.clone();
+    publish.common.nats = nats.clone();
+    let publish_addr = publish.publish_addr.clone();
     let shutdown = Shutdown::on_signals();
 
     let mut services = JoinSet::new();
@@ -44,17 +51,35 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         "leadership",
         tandem_leadership::run(leadership, shutdown.clone()),
     );
-    eprintln!(
-        "tandem: services running: intake, leadership. Ctrl-C stops them (in-flight work is finished first)."
+    spawn(
+        &mut services,
+        "publish",
+        tandem_publish::run(publish, shutdown.clone()),
     );
-    if args.demo {
+
+    // Say when the stack answers, then run the demo if asked.
+    let announce = {
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(error) = demo::run(&nats, &shutdown).await {
-                eprintln!("tandem: the demo failed: {error:#}");
+        async move {
+            let client = nats::connect(&nats, "tandem-up", &shutdown).await?;
+            ready::wait_for_services(&client, &SERVICES, Duration::from_secs(60)).await?;
+            eprintln!(
+                "tandem: ready — {} answering on {}; data on http://{publish_addr}/v1/situations.csv. \
+                 Ctrl-C stops (in-flight work is finished first).",
+                SERVICES.join(", "),
+                nats.url
+            );
+            if args.demo {
+                demo::run(&nats, &SERVICES, &shutdown).await?;
             }
-        });
-    }
+            anyhow::Ok(())
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(error) = announce.await {
+            eprintln!("tandem: {error:#}");
+        }
+    });
 
     // The first service to stop, for whatever reason, stops the others.
     let mut failed = None;

@@ -1,0 +1,88 @@
+//! `tandem directory import|list|remove`: the focal points notify sends to, in KV
+//! `tandem-directory`. The logic (validation, storage) is `tandem_notify::directory`'s; this
+//! reads the file and prints.
+
+use std::{io::Read as _, path::PathBuf, process::ExitCode};
+
+use anyhow::Context as _;
+use async_nats::{Client, jetstream};
+use tandem_notify::directory::{self, Directory, EntrySummary};
+
+use crate::exit;
+
+/// `tandem directory …`
+#[derive(clap::Subcommand)]
+pub enum DirectoryCommand {
+    /// Add or replace focal points from a JSON or YAML file (- for standard input): a list of
+    /// {id, name, agency, role, countries, channels}. Every entry is checked first; one error
+    /// refuses the whole file, and every error is listed.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+    /// One line per focal point, without secrets, webhook paths or mailboxes.
+    List {
+        /// One JSON object per line instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a focal point by id.
+    Remove {
+        /// The directory id.
+        id: String,
+    },
+}
+
+/// Runs a `tandem directory` command.
+pub async fn run(client: &Client, command: DirectoryCommand) -> anyhow::Result<ExitCode> {
+    let js = jetstream::new(client.clone());
+    match command {
+        DirectoryCommand::Import { file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                text
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let entries = match directory::parse(&text) {
+                Ok(entries) => entries,
+                Err(errors) => {
+                    eprintln!("tandem: {errors}");
+                    return Ok(ExitCode::from(exit::FAILURE));
+                }
+            };
+            Directory::open(&js, &Default::default())
+                .await?
+                .import(&entries)
+                .await?;
+            println!("imported {} focal point(s)", entries.len());
+        }
+        DirectoryCommand::List { json } => {
+            let entries = Directory::open(&js, &Default::default())
+                .await?
+                .entries(None)
+                .await?;
+            if json {
+                for entry in &entries {
+                    println!("{}", serde_json::to_string(&EntrySummary::from(entry))?);
+                }
+            } else {
+                print!("{}", directory::render_list(&entries));
+            }
+        }
+        DirectoryCommand::Remove { id } => {
+            if !Directory::open(&js, &Default::default())
+                .await?
+                .remove(&id)
+                .await?
+            {
+                eprintln!("tandem: no focal point {id} in the directory");
+                return Ok(ExitCode::from(exit::FAILURE));
+            }
+            println!("removed {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

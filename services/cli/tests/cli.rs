@@ -1,0 +1,242 @@
+//! The `tandem` command as a user runs it, against a real nats-server.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+use tandem_testkit::NatsServer;
+
+const TANDEM: &str = env!("CARGO_BIN_EXE_tandem");
+
+fn repo_file(path: &str) -> String {
+    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tandem(server: &NatsServer, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(TANDEM)
+        .args(args)
+        .args(["--nats-url", &server.url()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tandem");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("tandem finished")
+}
+
+/// `tandem up` against the test server, killed when dropped.
+struct Up(std::process::Child);
+
+impl Up {
+    /// Starts `tandem up` and returns once it says it is ready.
+    fn start(server: &NatsServer, demo: bool) -> (Self, BufReader<std::process::ChildStdout>) {
+        let url = server.url();
+        let mut args = vec!["up", "--nats-url", url.as_str()];
+        if demo {
+            args.push("--demo");
+        }
+        let mut child = Command::new(TANDEM)
+            .args(&args)
+            // Tests run side by side: the data service takes any free port.
+            .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tandem up");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut said = String::new();
+        while !said.contains("tandem: ready") {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).expect("read stderr") == 0 {
+                panic!("tandem up ended before it was ready:\n{said}");
+            }
+            said.push_str(&line);
+        }
+        // Keep draining stderr so the process never blocks on it.
+        std::thread::spawn(move || for _ in stderr.lines() {});
+        (Up(child), stdout)
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        self.0.wait().expect("tandem up exits")
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_bad_report_is_rejected_with_every_reason_printed() {
+    let server = NatsServer::start();
+    let (up, _stdout) = Up::start(&server, false);
+    let output = tandem(
+        &server,
+        &[
+            "submit",
+            &repo_file("deploy/demo/08-partner-bad.json"),
+            "--wait",
+        ],
+        None,
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a rejection exits 1:\n{text}"
+    );
+    for expected in [
+        "REJECTED",
+        "report_id: INVALID_FORMAT",
+        "revision: REQUIRED",
+        "country: INVALID_FORMAT",
+        "population[0].as_of: INVALID_FORMAT",
+        "population[1].group: DUPLICATE_GROUP",
+        "notes: PERSONAL_DATA",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(up.stop().success());
+}
+
+#[test]
+fn submit_wait_json_gives_the_outcome_and_who_leads() {
+    let server = NatsServer::start();
+    let (up, _stdout) = Up::start(&server, false);
+    let reports = r#"[
+      {"report_id": "u-1", "situation_id": "BGD-1", "revision": 1, "reporting_agency": "AGENCY_UNHCR",
+       "reported_at": "2026-02-10T06:00:00Z", "country": "BGD", "scope": "SCOPE_CROSS_BORDER",
+       "driver": "DRIVER_CONFLICT", "phase": "PHASE_PROTRACTED",
+       "population": [{"group": "POPULATION_GROUP_REFUGEE", "count": 1000000, "as_of": "2026-01-31"}]},
+      {"reportId": "bad", "reportingAgency": "AGENCY_NOBODY"}
+    ]"#;
+    let output = tandem(&server, &["submit", "-", "--wait", "--json"], Some(reports));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["report_id"], "u-1");
+    assert_eq!(lines[0]["status"], "ACCEPTED");
+    assert_eq!(
+        lines[0]["determination"]["classification"],
+        "CLASSIFICATION_REFUGEE_SITUATION"
+    );
+    assert_eq!(
+        lines[0]["determination"]["lead_agencies"],
+        serde_json::json!(["AGENCY_UNHCR"])
+    );
+    assert_eq!(lines[1]["status"], "REJECTED");
+    assert_eq!(lines[1]["reasons"][0]["code"], "UNDECODABLE");
+    assert!(
+        lines[1]["reasons"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("AGENCY_NOBODY")
+    );
+    assert_eq!(output.status.code(), Some(1));
+
+    let again = tandem(&server, &["submit", "-", "--json"], Some(reports));
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&again.stdout)
+            .lines()
+            .next()
+            .unwrap_or("{}"),
+    )
+    .expect("json");
+    assert_eq!(
+        first["status"], "DUPLICATE",
+        "the same report id is stored once"
+    );
+    assert!(up.stop().success());
+}
+
+#[test]
+fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
+    let server = NatsServer::start();
+    let (up, mut stdout) = Up::start(&server, true);
+    let mut printed = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !printed.contains("== demo done") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo did not finish:\n{printed}"
+        );
+        let mut line = String::new();
+        if stdout.read_line(&mut line).expect("read") == 0 {
+            panic!("tandem up ended early:\n{printed}");
+        }
+        printed.push_str(&line);
+    }
+    assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
+    assert!(
+        printed.contains("mixed movement — IOM and UNHCR lead (joint platform)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("IDP situation — IOM and UNHCR lead (IASC cluster system)"),
+        "{printed}"
+    );
+
+    let list = tandem(&server, &["situation", "list"], None);
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(
+        list.lines().count(),
+        6,
+        "seven accepted reports on six situations:\n{list}"
+    );
+    assert!(
+        list.contains("BGD-ROHINGYA (BGD): refugee situation — UNHCR leads"),
+        "{list}"
+    );
+
+    let get = tandem(
+        &server,
+        &["situation", "get", "LBY-MIGRATION", "--json"],
+        None,
+    );
+    let determination: serde_json::Value = serde_json::from_slice(&get.stdout).expect("json");
+    assert_eq!(determination["arrangement"], "ARRANGEMENT_IOM_LED_RESPONSE");
+    assert_eq!(determination["policy_version"], "v1");
+
+    let check = tandem(
+        &server,
+        &[
+            "policy",
+            "check",
+            &repo_file("deploy/policy/leadership-v1.toml"),
+        ],
+        None,
+    );
+    let check = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.contains("0 of 6 situation(s) would change under policy v1"),
+        "{check}"
+    );
+
+    assert!(up.stop().success(), "SIGTERM stops tandem up cleanly");
+}

@@ -1,0 +1,397 @@
+//! What the service knows, built from `TANDEM_EVENTS` alone, with no I/O: every instance that
+//! applies the same events holds the same state, whatever it saw before.
+//!
+//! Applying is idempotent: a redelivered or duplicated event changes nothing, a report counts
+//! only when its revision is newer than the one held for its organisation, and a determination
+//! only when its `sequence` is newer than the situation's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tandem_proto::{
+    Timestamp,
+    v1::{
+        Agency, Arrangement, Classification, DatasetPublished, LeadershipDetermination,
+        SituationReport,
+    },
+};
+use tandem_runtime::topology;
+
+use crate::{dataset::Row, disclosure};
+
+/// Every situation's publishable facts, and the dataset versions announced so far.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct State {
+    situations: BTreeMap<String, Situation>,
+    datasets: BTreeMap<u64, DatasetPublished>,
+    version: u64,
+}
+
+/// One situation: the latest accepted report of each organisation and the current determination.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Situation {
+    reports: BTreeMap<String, ReportFacts>,
+    determination: Option<DeterminationFacts>,
+}
+
+/// What of an accepted report the dataset uses. Notes, report ids, organisation names and
+/// figure sources are deliberately not kept: what is not held cannot leak.
+#[derive(Clone, Debug, PartialEq)]
+struct ReportFacts {
+    revision: u32,
+    agency: Agency,
+    country: String,
+    admin1_pcode: String,
+    admin2_pcode: String,
+    reported_at: (i64, i32),
+    stream_sequence: u64,
+}
+
+/// What of a determination the dataset uses (no report ids, no discrepancy counts: those could
+/// carry small counts around the disclosure rule).
+#[derive(Clone, Debug, PartialEq)]
+struct DeterminationFacts {
+    sequence: u64,
+    country: String,
+    classification: i32,
+    arrangement: i32,
+    lead_agencies: Vec<i32>,
+    figures: Vec<(i32, u64)>,
+    policy_version: String,
+    determined_at: Option<Timestamp>,
+}
+
+impl State {
+    /// The stream sequence of the last event that changed the state: the dataset's version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Applies a `SituationAccepted` report stored at `stream_sequence`. Returns whether the
+    /// state changed.
+    pub fn apply_accepted(&mut self, report: &SituationReport, stream_sequence: u64) -> bool {
+        if report.situation_id.is_empty() {
+            return false;
+        }
+        let agency = Agency::try_from(report.reporting_agency).unwrap_or(Agency::Unspecified);
+        // Keyed by organisation like intake and leadership do; the key is never published.
+        let organisation = topology::organisation_token(agency, &report.reporter_org)
+            .unwrap_or_else(|| format!("unknown.{}", report.reporting_agency));
+        let situation = self
+            .situations
+            .entry(report.situation_id.clone())
+            .or_default();
+        if situation
+            .reports
+            .get(&organisation)
+            .is_some_and(|held| held.revision >= report.revision)
+        {
+            return false;
+        }
+        let reported_at = report
+            .reported_at
+            .as_ref()
+            .map_or((0, 0), |t| (t.seconds, t.nanos));
+        situation.reports.insert(
+            organisation,
+            ReportFacts {
+                revision: report.revision,
+                agency,
+                country: report.country.clone(),
+                admin1_pcode: report.admin1_pcode.clone(),
+                admin2_pcode: report.admin2_pcode.clone(),
+                reported_at,
+                stream_sequence,
+            },
+        );
+        self.version = self.version.max(stream_sequence);
+        true
+    }
+
+    /// Applies a determination stored at `stream_sequence`. Returns whether the state changed.
+    pub fn apply_determination(
+        &mut self,
+        determination: &LeadershipDetermination,
+        stream_sequence: u64,
+    ) -> bool {
+        if determination.situation_id.is_empty() {
+            return false;
+        }
+        let situation = self
+            .situations
+            .entry(determination.situation_id.clone())
+            .or_default();
+        if situation
+            .determination
+            .as_ref()
+            .is_some_and(|held| held.sequence >= determination.sequence)
+        {
+            return false;
+        }
+        situation.determination = Some(DeterminationFacts {
+            sequence: determination.sequence,
+            country: determination.country.clone(),
+            classification: determination.classification,
+            arrangement: determination.arrangement,
+            lead_agencies: determination.lead_agencies.clone(),
+            figures: determination
+                .figures
+                .iter()
+                .map(|f| (f.group, f.count))
+                .collect(),
+            policy_version: determination.policy_version.clone(),
+            determined_at: determination.determined_at,
+        });
+        self.version = self.version.max(stream_sequence);
+        true
+    }
+
+    /// Records an announced dataset version; the copy the stream stored replaces one recorded
+    /// before (instances announcing the same version differ only in `published_at`, and the
+    /// stream keeps the first). Returns whether anything changed.
+    pub fn apply_published(&mut self, published: &DatasetPublished) -> bool {
+        if self.datasets.get(&published.version) == Some(published) {
+            return false;
+        }
+        self.datasets.insert(published.version, published.clone());
+        true
+    }
+
+    /// The announced dataset versions, oldest first.
+    pub fn datasets(&self) -> impl Iterator<Item = &DatasetPublished> {
+        self.datasets.values()
+    }
+
+    /// The announced version `version`.
+    pub fn dataset(&self, version: u64) -> Option<&DatasetPublished> {
+        self.datasets.get(&version)
+    }
+
+    /// The newest announced version.
+    pub fn latest_dataset(&self) -> Option<&DatasetPublished> {
+        self.datasets.values().next_back()
+    }
+
+    /// The dataset rows, ordered by situation id, of `country` (ISO3) or of every country.
+    /// A situation is published once it has a determination: until then there is no joint
+    /// figure to show.
+    pub fn rows(&self, country: Option<&str>) -> Vec<Row> {
+        self.situations
+            .iter()
+            .filter_map(|(id, situation)| situation.row(id))
+            .filter(|row| country.is_none_or(|c| row.country == c))
+            .collect()
+    }
+
+    /// The row of situation `id`.
+    pub fn row(&self, id: &str) -> Option<Row> {
+        self.situations.get(id)?.row(id)
+    }
+
+    /// Number of published rows.
+    pub fn row_count(&self) -> usize {
+        self.situations
+            .values()
+            .filter(|s| s.determination.is_some())
+            .count()
+    }
+}
+
+impl Situation {
+    fn row(&self, id: &str) -> Option<Row> {
+        let determination = self.determination.as_ref()?;
+        // P-codes come from the most recently reported report, as the other facts of the
+        // situation do in reconciliation (DESIGN.md); stream order breaks ties.
+        let latest = self
+            .reports
+            .values()
+            .max_by_key(|r| (r.reported_at, r.stream_sequence));
+        let country = if determination.country.is_empty() {
+            latest.map(|r| r.country.clone()).unwrap_or_default()
+        } else {
+            determination.country.clone()
+        };
+        let source_agencies: BTreeSet<&str> = self
+            .reports
+            .values()
+            .map(|r| agency_name(r.agency))
+            .collect();
+        let lead_agencies: BTreeSet<&str> = determination
+            .lead_agencies
+            .iter()
+            .map(|a| agency_name(Agency::try_from(*a).unwrap_or(Agency::Unspecified)))
+            .collect();
+        let figures = determination.figures.iter().filter_map(|(group, count)| {
+            Some((
+                tandem_proto::v1::PopulationGroup::try_from(*group).ok()?,
+                *count,
+            ))
+        });
+        Some(Row {
+            situation_id: id.to_string(),
+            country,
+            admin1_pcode: latest.map(|r| r.admin1_pcode.clone()).unwrap_or_default(),
+            admin2_pcode: latest.map(|r| r.admin2_pcode.clone()).unwrap_or_default(),
+            figures: disclosure::disclose(figures),
+            classification: Classification::try_from(determination.classification)
+                .unwrap_or(Classification::Unspecified)
+                .as_str_name()
+                .to_string(),
+            arrangement: Arrangement::try_from(determination.arrangement)
+                .unwrap_or(Arrangement::Unspecified)
+                .as_str_name()
+                .to_string(),
+            lead_agencies: lead_agencies.into_iter().map(String::from).collect(),
+            source_agencies: source_agencies.into_iter().map(String::from).collect(),
+            last_reported: self
+                .reports
+                .values()
+                .map(|r| r.reported_at)
+                .max()
+                .map(|(seconds, _)| date(seconds))
+                .unwrap_or_default(),
+            policy_version: determination.policy_version.clone(),
+            as_of: determination
+                .determined_at
+                .as_ref()
+                .map(rfc3339)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// An agency as the dataset names it. Partners are published as `PARTNER`, never by
+/// organisation name: reporter identities are not published.
+fn agency_name(agency: Agency) -> &'static str {
+    match agency {
+        Agency::Iom => "IOM",
+        Agency::Unhcr => "UNHCR",
+        Agency::Partner => "PARTNER",
+        Agency::Unspecified => "UNSPECIFIED",
+    }
+}
+
+/// `YYYY-MM-DD` of a Unix time, UTC; empty when out of range.
+fn date(seconds: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// RFC 3339 of a protobuf timestamp, whole seconds, UTC; empty when out of range.
+fn rfc3339(timestamp: &Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(timestamp.seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use tandem_proto::v1::{PopulationGroup, ReconciledFigure};
+
+    use super::*;
+    use crate::disclosure::Cell;
+
+    fn report(org: Agency, revision: u32, seconds: i64, admin1: &str) -> SituationReport {
+        SituationReport {
+            report_id: format!("internal-{revision}"),
+            situation_id: "COL-1".into(),
+            revision,
+            reporting_agency: org as i32,
+            reported_at: Some(Timestamp { seconds, nanos: 0 }),
+            country: "COL".into(),
+            admin1_pcode: admin1.into(),
+            notes: "secret note".into(),
+            ..Default::default()
+        }
+    }
+
+    fn determination(sequence: u64, migrants: u64) -> LeadershipDetermination {
+        LeadershipDetermination {
+            situation_id: "COL-1".into(),
+            sequence,
+            determination_id: format!("COL-1/{sequence}"),
+            country: "COL".into(),
+            classification: Classification::MigrantSituation as i32,
+            arrangement: Arrangement::IomLedResponse as i32,
+            lead_agencies: vec![Agency::Iom as i32],
+            figures: vec![ReconciledFigure {
+                group: PopulationGroup::Migrant as i32,
+                count: migrants,
+                source_agency: Agency::Iom as i32,
+                report_id: "internal-1".into(),
+            }],
+            policy_version: "v1".into(),
+            determined_at: Some(Timestamp {
+                seconds: 1_767_225_600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_situation_is_published_once_it_has_a_determination() {
+        let mut state = State::default();
+        assert!(state.apply_accepted(&report(Agency::Iom, 1, 1_767_225_600, "CO05"), 1));
+        assert!(state.rows(None).is_empty());
+        assert!(state.apply_determination(&determination(1, 1200), 2));
+        let rows = state.rows(None);
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.country, "COL");
+        assert_eq!(row.admin1_pcode, "CO05");
+        assert_eq!(row.last_reported, "2026-01-01");
+        assert_eq!(row.as_of, "2026-01-01T00:00:00Z");
+        assert_eq!(row.lead_agencies, vec!["IOM"]);
+        assert_eq!(row.source_agencies, vec!["IOM"]);
+        assert_eq!(row.figures.total, 1200);
+        assert_eq!(state.version(), 2);
+    }
+
+    #[test]
+    fn replays_and_stale_events_change_nothing() {
+        let mut state = State::default();
+        state.apply_accepted(&report(Agency::Iom, 2, 1_767_225_600, "CO05"), 1);
+        state.apply_determination(&determination(2, 1200), 2);
+        let before = state.clone();
+        assert!(!state.apply_accepted(&report(Agency::Iom, 2, 1_767_225_600, "CO05"), 1));
+        assert!(!state.apply_accepted(&report(Agency::Iom, 1, 1_767_312_000, "CO99"), 3));
+        assert!(!state.apply_determination(&determination(2, 9), 2));
+        assert!(!state.apply_determination(&determination(1, 9), 4));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn pcodes_follow_the_latest_report_and_agencies_accumulate() {
+        let mut state = State::default();
+        state.apply_accepted(&report(Agency::Iom, 1, 1_767_225_600, "CO05"), 1);
+        state.apply_accepted(&report(Agency::Unhcr, 1, 1_767_312_000, "CO08"), 2);
+        state.apply_accepted(&report(Agency::Iom, 2, 1_767_139_200, "CO11"), 3);
+        state.apply_determination(&determination(1, 3), 4);
+        let row = state.row("COL-1").expect("row");
+        assert_eq!(row.admin1_pcode, "CO08");
+        assert_eq!(row.last_reported, "2026-01-02");
+        assert_eq!(row.source_agencies, vec!["IOM", "UNHCR"]);
+        assert_eq!(row.figures.cells[4], Cell::Suppressed);
+        assert_eq!(state.rows(Some("PER")), vec![]);
+        assert_eq!(state.rows(Some("COL")).len(), 1);
+    }
+
+    #[test]
+    fn dataset_versions_are_recorded_once() {
+        let mut state = State::default();
+        let published = DatasetPublished {
+            version: 7,
+            ..Default::default()
+        };
+        assert!(state.apply_published(&published));
+        assert!(!state.apply_published(&published));
+        assert_eq!(state.latest_dataset().map(|d| d.version), Some(7));
+    }
+}
