@@ -1,0 +1,322 @@
+//! Malformed input: a corpus of broken messages, each with the specific rejection it must get,
+//! fed through the decoder and validator and through a running intake; and generated reports
+//! (proptest) that must never make validation panic or lose a reason.
+
+mod common;
+
+use std::time::SystemTime;
+
+use common::*;
+use proptest::prelude::*;
+use prost::Message as _;
+use tandem_intake::validate;
+use tandem_proto::v1::{Agency, PopulationFigure, SituationReport};
+use tandem_testkit::NatsServer;
+
+/// A protobuf field key: `(field number << 3) | wire type`.
+fn key(field: u32, wire_type: u8) -> Vec<u8> {
+    varint(u64::from(field) << 3 | u64::from(wire_type))
+}
+
+fn varint(mut value: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            bytes.push(byte);
+            return bytes;
+        }
+        bytes.push(byte | 0x80);
+    }
+}
+
+/// A length-delimited field.
+fn bytes_field(field: u32, content: &[u8]) -> Vec<u8> {
+    let mut out = key(field, 2);
+    out.extend(varint(content.len() as u64));
+    out.extend_from_slice(content);
+    out
+}
+
+/// An unknown field (number 99) nesting `depth` groups of further unknown fields.
+fn nested_unknown(depth: usize) -> Vec<u8> {
+    let mut inner = Vec::new();
+    for _ in 0..depth {
+        inner = bytes_field(99, &inner);
+    }
+    inner
+}
+
+/// A valid report of its own id, to break in one way.
+fn valid_bytes(id: &str) -> Vec<u8> {
+    report(id, &format!("S-{id}"), 1).encode_to_vec()
+}
+
+/// (name, bytes, the codes the rejection must carry).
+fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
+    let valid = valid_bytes("corpus-truncated");
+    let mut cases = vec![
+        ("empty message", Vec::new(), vec!["REQUIRED"]),
+        (
+            "truncated inside a field",
+            valid[..valid.len() - 3].to_vec(),
+            vec!["UNDECODABLE"],
+        ),
+        ("truncated varint", vec![0x18, 0xff], vec!["UNDECODABLE"]),
+        (
+            "length beyond the end",
+            vec![0x0a, 0x7f, b'a'],
+            vec!["UNDECODABLE"],
+        ),
+        (
+            "wrong wire type for a string",
+            [key(1, 0), varint(5)].concat(),
+            vec!["UNDECODABLE"],
+        ),
+        (
+            "wrong wire type for a number",
+            bytes_field(3, b"seven"),
+            vec!["UNDECODABLE"],
+        ),
+        (
+            "invalid UTF-8 in report_id",
+            bytes_field(1, &[0xc3, 0x28, 0xff]),
+            vec!["UNDECODABLE"],
+        ),
+        (
+            "invalid UTF-8 in notes",
+            [
+                valid_bytes("corpus-utf8"),
+                bytes_field(17, &[0xed, 0xa0, 0x80]),
+            ]
+            .concat(),
+            vec!["UNDECODABLE"],
+        ),
+        // Unknown fields are skipped, not parsed (prost does not recurse into them), so even
+        // deep nesting costs nothing; they are ignored, as protobuf asks, so that agency systems
+        // on a newer contract keep working. The report is judged on its known fields.
+        (
+            "deeply nested unknown fields",
+            [valid_bytes("corpus-nested"), nested_unknown(200)].concat(),
+            vec![],
+        ),
+        (
+            "huge notes",
+            [
+                valid_bytes("corpus-huge"),
+                bytes_field(17, "n".repeat(70_000).as_bytes()),
+            ]
+            .concat(),
+            vec!["TOO_LARGE"],
+        ),
+        (
+            "huge population list",
+            {
+                let mut report = report("corpus-big", "S-CORPUS", 1);
+                report.population = (0..5_000)
+                    .map(|i| PopulationFigure {
+                        group: 1 + i % 9,
+                        count: 1,
+                        as_of: "2026-01-01".into(),
+                        source: String::new(),
+                    })
+                    .collect();
+                report.encode_to_vec()
+            },
+            vec!["TOO_LARGE"],
+        ),
+        (
+            "garbage",
+            b"\x00\x01\x02GET / HTTP/1.1\r\n".to_vec(),
+            vec!["UNDECODABLE"],
+        ),
+    ];
+    // Every enum field, out of range.
+    for (name, field) in [
+        ("reporting_agency", 4u32),
+        ("scope", 11),
+        ("driver", 12),
+        ("phase", 13),
+    ] {
+        let mut bytes = valid_bytes(&format!("corpus-{name}"));
+        bytes.extend(key(field, 0));
+        bytes.extend(varint(1_000));
+        cases.push((
+            Box::leak(format!("{name} out of range").into_boxed_str()),
+            bytes,
+            vec!["UNKNOWN_CODE"],
+        ));
+    }
+    let mut out_of_range_group = report("corpus-g", "S-CORPUS", 1);
+    out_of_range_group.population[0].group = 4_000;
+    out_of_range_group.designated_leads = vec![-3];
+    cases.push((
+        "group and designated lead out of range",
+        out_of_range_group.encode_to_vec(),
+        vec!["UNKNOWN_CODE", "UNKNOWN_CODE"],
+    ));
+    cases
+}
+
+#[test]
+fn every_malformed_input_gets_its_specific_rejection() {
+    for (name, bytes, expected) in corpus() {
+        let (report, problem) = validate::decode(&bytes);
+        let mut codes: Vec<String> = problem.into_iter().map(|r| r.code).collect();
+        if let Some(report) = &report {
+            let reasons = validate::validate(report, (Agency::Iom, ""), SystemTime::now());
+            codes.extend(reasons.into_iter().map(|r| r.code));
+        }
+        for code in &expected {
+            assert!(
+                codes.iter().any(|c| c == code),
+                "{name}: expected {code} among {codes:?}"
+            );
+        }
+        if expected == ["UNKNOWN_CODE", "UNKNOWN_CODE"] {
+            assert_eq!(
+                codes.iter().filter(|c| *c == "UNKNOWN_CODE").count(),
+                2,
+                "{name}: {codes:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_running_intake_rejects_the_whole_corpus_and_keeps_going() {
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    let intake = start_intake(&server);
+    let corpus = corpus();
+    let mut sequences = Vec::new();
+    for (i, (_, bytes, _)) in corpus.iter().enumerate() {
+        let ack = publish_bytes(&js, "iom", &format!("iom:corpus-{i}"), bytes.clone(), None).await;
+        sequences.push(ack.sequence);
+    }
+    submit(&js, &report("after-corpus", "S-AFTER", 1)).await;
+    let outcomes = outcomes(&js).await;
+    assert_eq!(outcomes.len(), corpus.len() + 1, "one outcome per message");
+    // Outcomes of different situations may come in any order: match them by stored message.
+    let outcome_of = |sequence: u64| {
+        let id = format!("intake-outcome:{sequence}");
+        outcomes
+            .iter()
+            .find(|o| o.headers().get("Nats-Msg-Id").map(|v| v.as_str()) == Some(id.as_str()))
+            .expect("an outcome for every stored message")
+    };
+    for ((name, _, expected), sequence) in corpus.iter().zip(&sequences) {
+        let outcome = outcome_of(*sequence);
+        let codes: Vec<String> = outcome
+            .reasons()
+            .into_iter()
+            .map(|(_, code)| code)
+            .collect();
+        if expected.is_empty() {
+            assert!(
+                matches!(outcome, Outcome::Accepted(..)),
+                "{name}: {outcome:?}"
+            );
+        }
+        for code in expected {
+            assert!(
+                codes.contains(&code.to_string()),
+                "{name}: expected {code} among {codes:?}"
+            );
+        }
+    }
+    let after = outcomes.iter().find(|o| o.report_id() == "after-corpus");
+    assert!(
+        matches!(after, Some(Outcome::Accepted(..))),
+        "intake still works"
+    );
+    assert!(!intake.task.is_finished(), "intake did not stop");
+    intake.stop().await;
+}
+
+fn arbitrary_report() -> impl Strategy<Value = SituationReport> {
+    (
+        (
+            ".{0,140}",
+            "[A-Za-z0-9._:-]{0,70}",
+            any::<u32>(),
+            -2i32..6,
+            ".{0,70}",
+        ),
+        ("[A-Za-z]{0,4}", "[A-Z0-9]{0,24}", "[A-Z0-9]{0,24}"),
+        (-1i32..5, -1i32..6, -1i32..5),
+        proptest::collection::vec((-1i32..11, any::<u64>(), "[0-9-]{0,12}", ".{0,10}"), 0..12),
+        proptest::collection::vec(-1i32..5, 0..3),
+        ".{0,2100}",
+        any::<Option<(i64, i32)>>(),
+    )
+        .prop_map(
+            |(
+                (report_id, situation_id, revision, agency, org),
+                (country, admin1, admin2),
+                (scope, driver, phase),
+                figures,
+                leads,
+                notes,
+                at,
+            )| {
+                SituationReport {
+                    report_id,
+                    situation_id,
+                    revision,
+                    reporting_agency: agency,
+                    reporter_org: org,
+                    reported_at: at
+                        .map(|(seconds, nanos)| tandem_proto::Timestamp { seconds, nanos }),
+                    country,
+                    admin1_pcode: admin1,
+                    admin2_pcode: admin2,
+                    location_name: String::new(),
+                    scope,
+                    driver,
+                    phase,
+                    on_the_move: false,
+                    population: figures
+                        .into_iter()
+                        .map(|(group, count, as_of, source)| PopulationFigure {
+                            group,
+                            count,
+                            as_of,
+                            source,
+                        })
+                        .collect(),
+                    designated_leads: leads,
+                    notes,
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+    /// Any report, however wrong, is judged without panicking; a report is valid exactly when
+    /// no reason is given, and every reason names a known code and explains itself.
+    #[test]
+    fn validation_is_total(report in arbitrary_report()) {
+        let reasons = validate::validate(&report, (Agency::Iom, ""), SystemTime::now());
+        for reason in &reasons {
+            prop_assert!(["REQUIRED", "INVALID_FORMAT", "OUT_OF_RANGE", "UNKNOWN_CODE", "DUPLICATE_GROUP", "CONFLICT", "PERSONAL_DATA"].contains(&reason.code.as_str()), "{:?}", reason);
+            prop_assert!(!reason.message.is_empty());
+        }
+        // Encoding and decoding again gives the same judgement.
+        let (decoded, problem) = validate::decode(&report.encode_to_vec());
+        if let Some(decoded) = decoded {
+            prop_assert_eq!(validate::validate(&decoded, (Agency::Iom, ""), SystemTime::now()).len() + usize::from(problem.is_some()), reasons.len() + usize::from(problem.is_some()));
+        }
+    }
+
+    /// Arbitrary bytes are decoded or refused, never a panic.
+    #[test]
+    fn decoding_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let (report, problem) = validate::decode(&bytes);
+        prop_assert!(report.is_some() || problem.is_some_and(|p| p.code == "UNDECODABLE"));
+    }
+}
