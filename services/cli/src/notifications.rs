@@ -49,10 +49,15 @@ pub async fn run(client: &Client, command: NotificationsCommand) -> anyhow::Resu
         NotificationsCommand::Ack { id, timeout } => {
             match inbox::acknowledge(&js, &id, Duration::from_secs(timeout)).await? {
                 AckOutcome::Acknowledged(_) => println!("acknowledged {id}"),
-                AckOutcome::AlreadyAcknowledged(record) => {
-                    let when = record.acknowledged.map(|(at, _)| at).unwrap_or_default();
-                    println!("{id} was already acknowledged {when}");
-                }
+                AckOutcome::AlreadyAcknowledged(record) => match record.acknowledged {
+                    Some(ack) => {
+                        println!(
+                            "{id} was already acknowledged at {} (via {})",
+                            ack.at, ack.via
+                        )
+                    }
+                    None => println!("{id} was already acknowledged"),
+                },
                 AckOutcome::Unknown => {
                     eprintln!("tandem: no notification {id}");
                     return Ok(ExitCode::from(exit::FAILURE));

@@ -62,6 +62,9 @@ pub fn init_with_level(
     format: LogFormat,
     default_level: &str,
 ) -> anyhow::Result<Telemetry> {
+    // One TLS crypto provider for the whole process, before any HTTP client is built: the OTLP
+    // http exporter and the webhook client use rustls, which will not pick a provider itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = SdkTracerProvider::builder();
     if otlp_requested() {
         builder = builder.with_batch_exporter(otlp_exporter()?);

@@ -1,0 +1,323 @@
+//! One trace per report across the services, as an operator sees it in a tracing dashboard:
+//! the service binaries run as their own processes and export over OTLP (http/protobuf) to a
+//! small in-process OTLP receiver.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_nats::HeaderMap;
+use axum::{Router, body::Bytes, extract::State, routing::post};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    common::v1::any_value::Value,
+};
+use prost::Message as _;
+use tandem_proto::v1::{
+    Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationReport,
+};
+use tandem_runtime::topology;
+use tandem_testkit::NatsServer;
+
+/// A span as the receiver got it.
+#[derive(Clone, Debug)]
+struct ReceivedSpan {
+    service: String,
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    attributes: HashMap<String, String>,
+}
+
+type Received = Arc<Mutex<Vec<ReceivedSpan>>>;
+
+async fn receive(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+    if let Ok(request) = ExportTraceServiceRequest::decode(body) {
+        let mut spans = received.lock().expect("lock");
+        for resource_spans in request.resource_spans {
+            let attributes = resource_spans
+                .resource
+                .map(|r| r.attributes)
+                .unwrap_or_default();
+            let service = attributes
+                .iter()
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| kv.value.as_ref()?.value.as_ref().map(text))
+                .unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    spans.push(ReceivedSpan {
+                        service: service.clone(),
+                        name: span.name,
+                        trace_id: hex(&span.trace_id),
+                        span_id: hex(&span.span_id),
+                        parent_span_id: hex(&span.parent_span_id),
+                        attributes: span
+                            .attributes
+                            .iter()
+                            .filter_map(|kv| {
+                                Some((kv.key.clone(), text(kv.value.as_ref()?.value.as_ref()?)))
+                            })
+                            .collect(),
+                    });
+                }
+            }
+        }
+    }
+    ExportTraceServiceResponse::default().encode_to_vec()
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::StringValue(s) => s.clone(),
+        Value::IntValue(i) => i.to_string(),
+        Value::BoolValue(b) => b.to_string(),
+        Value::DoubleValue(d) => d.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The directory the workspace's binaries are built into (next to this test's own binary).
+fn binary(name: &str) -> PathBuf {
+    let test = std::env::current_exe().expect("test binary path");
+    let dir = test
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: run the tests for the whole workspace (cargo nextest run --workspace), which builds every service binary",
+        path.display()
+    );
+    path
+}
+
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(name: &str, server: &NatsServer, otlp: &str) -> Service {
+    let child = Command::new(binary(name))
+        .env("NATS_URL", server.url())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+        .env("TANDEM_PUBLISH_INTERVAL_MS", "100")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start service");
+    Service(child)
+}
+
+fn report(id: &str, revision: u32) -> SituationReport {
+    SituationReport {
+        report_id: id.into(),
+        situation_id: "TRACE-1".into(),
+        revision,
+        reporting_agency: Agency::Iom as i32,
+        reported_at: Some(tandem_proto::timestamp::now()),
+        country: "LBY".into(),
+        scope: Scope::CrossBorder as i32,
+        driver: Driver::Economic as i32,
+        phase: Phase::Protracted as i32,
+        population: vec![PopulationFigure {
+            group: PopulationGroup::Migrant as i32,
+            count: 5000,
+            as_of: "2026-01-01".into(),
+            source: String::new(),
+        }],
+        ..Default::default()
+    }
+}
+
+/// Waits until `check` holds for the spans received so far.
+async fn wait_for(
+    received: &Received,
+    what: &str,
+    check: impl Fn(&[ReceivedSpan]) -> bool,
+) -> Vec<ReceivedSpan> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let spans = received.lock().expect("lock").clone();
+        if check(&spans) {
+            return spans;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: never came; spans so far: {spans:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_report_is_one_trace_through_every_service() {
+    let received: Received = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let otlp = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = Router::new()
+        .route("/v1/traces", post(receive))
+        .with_state(received.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    let storage = Default::default();
+    for stream in [
+        topology::intake_stream(&storage),
+        topology::events_stream(&storage),
+        topology::dlq_stream(&storage),
+    ] {
+        topology::ensure_stream(&js, stream).await.expect("stream");
+    }
+    let _services: Vec<Service> = ["tandem-intake", "tandem-leadership", "tandem-publish"]
+        .iter()
+        .map(|name| start(name, &server, &otlp))
+        .collect();
+
+    // An agency system's own trace: its span id is the parent of intake's span.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let agency_span = "00f067aa0ba902b7";
+    let publish = |report: SituationReport, trace: &'static str| {
+        let js = js.clone();
+        async move {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", format!("iom:{}", report.report_id).as_str());
+            headers.insert(
+                "traceparent",
+                format!("00-{trace}-{agency_span}-01").as_str(),
+            );
+            js.publish_with_headers(
+                topology::intake_subject("iom"),
+                headers,
+                report.encode_to_vec().into(),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+        }
+    };
+    publish(report("trace-ok", 1), trace_id).await;
+
+    let in_trace = |spans: &[ReceivedSpan], service: &str| {
+        spans
+            .iter()
+            .filter(|s| s.trace_id == trace_id && s.service == service)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let spans = wait_for(
+        &received,
+        "spans of intake, leadership and publish",
+        |spans| {
+            ["tandem-intake", "tandem-leadership", "tandem-publish"]
+                .iter()
+                .all(|service| !in_trace(spans, service).is_empty())
+        },
+    )
+    .await;
+
+    let intake = in_trace(&spans, "tandem-intake");
+    let intake_span = intake
+        .iter()
+        .find(|s| s.parent_span_id == agency_span)
+        .expect("intake continues the agency's span");
+    assert_eq!(
+        intake_span.attributes.get("report.id").map(String::as_str),
+        Some("trace-ok")
+    );
+    assert_eq!(
+        intake_span
+            .attributes
+            .get("situation.id")
+            .map(String::as_str),
+        Some("TRACE-1")
+    );
+    assert_eq!(
+        intake_span.attributes.get("outcome").map(String::as_str),
+        Some("accepted")
+    );
+
+    let leadership = in_trace(&spans, "tandem-leadership");
+    let leadership_span = leadership
+        .iter()
+        .find(|s| s.parent_span_id == intake_span.span_id)
+        .expect("leadership's span is a child of intake's");
+    assert_eq!(
+        leadership_span
+            .attributes
+            .get("classification")
+            .map(String::as_str),
+        Some("CLASSIFICATION_MIGRANT_SITUATION")
+    );
+
+    let publish_spans = in_trace(&spans, "tandem-publish");
+    let known: Vec<&str> = intake
+        .iter()
+        .chain(&leadership)
+        .map(|s| s.span_id.as_str())
+        .collect();
+    assert!(
+        publish_spans
+            .iter()
+            .all(|s| known.contains(&s.parent_span_id.as_str())),
+        "publish's spans hang under intake's or leadership's: {publish_spans:#?}"
+    );
+
+    // A rejected report: its trace says why.
+    let rejected_trace = "0af7651916cd43dd8448eb211c80319c";
+    let mut bad = report("trace-bad", 0);
+    bad.country = "XYZ".into();
+    publish(bad, rejected_trace).await;
+    let spans = wait_for(&received, "the rejected report's intake span", |spans| {
+        spans.iter().any(|s| {
+            s.trace_id == rejected_trace
+                && s.service == "tandem-intake"
+                && s.attributes.contains_key("outcome")
+        })
+    })
+    .await;
+    let rejected = spans
+        .iter()
+        .find(|s| {
+            s.trace_id == rejected_trace
+                && s.service == "tandem-intake"
+                && s.attributes.contains_key("outcome")
+        })
+        .expect("span");
+    assert_eq!(
+        rejected.attributes.get("outcome").map(String::as_str),
+        Some("rejected")
+    );
+    let error = rejected
+        .attributes
+        .get("error")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        error.contains("REQUIRED") && error.contains("UNKNOWN_CODE"),
+        "{error}"
+    );
+    assert!(!rejected.name.is_empty());
+}
