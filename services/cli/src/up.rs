@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
 use tandem_publish::PublishConfig;
-use tandem_runtime::{Shutdown, config, config::CommonArgs, nats, telemetry};
+use tandem_runtime::{Shutdown, config, config::CommonArgs, metrics, nats, telemetry};
 use tokio::task::JoinSet;
 
 use crate::{demo, local_nats, ready};
@@ -39,6 +39,10 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     publish.common.nats = nats.clone();
     let publish_addr = publish.publish_addr.clone();
     let shutdown = Shutdown::on_signals();
+    if let Some(address) = &intake.common.metrics_addr {
+        let bound = metrics::serve(telemetry.registry(), address, shutdown.clone()).await?;
+        eprintln!("tandem: metrics on http://{bound}/metrics");
+    }
 
     let mut services = JoinSet::new();
     spawn(

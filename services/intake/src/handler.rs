@@ -18,6 +18,7 @@ use async_nats::jetstream::{
     self, Message,
     kv::{self, Operation, UpdateErrorKind},
 };
+use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message as _;
 use tandem_proto::{
     timestamp,
@@ -26,7 +27,7 @@ use tandem_proto::{
 use tandem_runtime::{
     consumer::{Handler, HandlerError},
     envelope::Envelope,
-    kv_key, topology,
+    kv_key, metrics, topology,
 };
 
 use crate::{
@@ -41,11 +42,36 @@ const CAS_ATTEMPTS: usize = 16;
 pub(crate) struct IntakeHandler {
     js: jetstream::Context,
     situations: kv::Store,
+    /// `tandem_reports_total{organisation, outcome}`: accepted, rejected, duplicate.
+    reports: Counter<u64>,
 }
 
 impl IntakeHandler {
     pub(crate) fn new(js: jetstream::Context, situations: kv::Store) -> Self {
-        Self { js, situations }
+        let reports = metrics::meter()
+            .u64_counter("tandem.reports")
+            .with_description("Situation reports answered by intake, by outcome")
+            .build();
+        Self {
+            js,
+            situations,
+            reports,
+        }
+    }
+
+    fn count(&self, organisation: &str, outcome: &'static str) {
+        let organisation = organisation
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        self.reports.add(
+            1,
+            &[
+                KeyValue::new("organisation", organisation),
+                KeyValue::new("outcome", outcome),
+            ],
+        );
     }
 
     /// Applies the stateful rules and records the acceptance; returns the stateful reasons to
@@ -122,6 +148,7 @@ impl IntakeHandler {
         let id = outcome_id(stream_sequence);
         let subject = topology::accepted_subject(&report.country);
         let situation_id = report.situation_id.clone();
+        let event_agency = report.reporting_agency();
         let event = SituationAccepted {
             report: Some(report),
             accepted_at: Some(timestamp::now()),
@@ -136,6 +163,9 @@ impl IntakeHandler {
         .publish(&self.js, subject, event.encode_to_vec().into())
         .await?;
         tracing::Span::current().record("outcome", "accepted");
+        let organisation =
+            topology::organisation_token(event_agency, "").unwrap_or_else(|| "partner".into());
+        self.count(&organisation, "accepted");
         tracing::info!(situation.id = %situation_id, "report accepted");
         Ok(())
     }
@@ -150,6 +180,7 @@ impl IntakeHandler {
         let codes: Vec<&str> = event.reasons.iter().map(|r| r.code.as_str()).collect();
         let span = tracing::Span::current();
         span.record("outcome", "rejected");
+        self.count(organisation, "rejected");
         span.record("error", codes.join(","));
         Envelope {
             service: SERVICE,
@@ -237,6 +268,7 @@ impl Handler for IntakeHandler {
                 }
                 None => {
                     span.record("outcome", "duplicate");
+                    self.count(&organisation, "duplicate");
                     tracing::info!(
                         "report id already accepted from a previous submission; nothing new to announce"
                     );

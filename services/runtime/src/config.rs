@@ -125,6 +125,8 @@ pub struct CommonConfig {
     pub consumer: ConsumerConfig,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Where to serve Prometheus `GET /metrics` (e.g. `0.0.0.0:9464`); not served when unset.
+    pub metrics_addr: Option<String>,
 }
 
 /// Flags every service binary (and `tandem up`) accepts, flattened into its own clap parser.

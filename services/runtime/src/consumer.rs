@@ -32,7 +32,10 @@ use futures::StreamExt as _;
 use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::{config::ConsumerConfig, dead_letter::DeadLetters, envelope, shutdown::Shutdown};
+use crate::{
+    config::ConsumerConfig, dead_letter::DeadLetters, envelope, metrics::ConsumerInstruments,
+    shutdown::Shutdown,
+};
 
 /// Why a handler could not process a message.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,7 @@ pub async fn run<H: Handler>(
         spec: &spec,
         handler: &*handler,
         counters: &counters,
+        instruments: ConsumerInstruments::new(spec.service),
         dead_letters: &dead_letters,
     };
     const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -151,6 +155,7 @@ struct Worker<'a, H> {
     spec: &'a ConsumerSpec,
     handler: &'a H,
     counters: &'a Counters,
+    instruments: ConsumerInstruments,
     dead_letters: &'a DeadLetters,
 }
 
@@ -224,9 +229,10 @@ impl<H: Handler> Worker<'_, H> {
     }
 
     async fn process(&self, message: Message) {
-        let (stream_sequence, delivered) = match message.info() {
-            Ok(info) => (info.stream_sequence, info.delivered),
-            Err(_) => (0, 1),
+        let started = tokio::time::Instant::now();
+        let (stream_sequence, delivered, pending) = match message.info() {
+            Ok(info) => (info.stream_sequence, info.delivered, info.pending),
+            Err(_) => (0, 1, 0),
         };
         let span = tracing::info_span!(
             "handle",
@@ -245,9 +251,14 @@ impl<H: Handler> Worker<'_, H> {
             classification = Empty,
             outcome = Empty,
             error = Empty,
+            trace_id = Empty,
         );
         let _ = span.set_parent(envelope::parent_context(message.headers.as_ref()));
+        // On every log line of this message, so logs and the trace can be joined.
+        span.record("trace_id", envelope::trace_id_of(&span));
         if delivered > self.spec.settings.max_deliver {
+            self.instruments
+                .record("dead_lettered", started.elapsed(), pending);
             let error = "dead-lettering failed on the last delivery";
             return self
                 .dead_letter(&message, error, delivered)
@@ -256,6 +267,14 @@ impl<H: Handler> Worker<'_, H> {
         }
         let result = self.handler.handle(&message).instrument(span.clone()).await;
         let settle = async {
+            let outcome = match &result {
+                Ok(()) => "processed",
+                Err(HandlerError::Retry(_)) if delivered < self.spec.settings.max_deliver => {
+                    "retried"
+                }
+                Err(_) => "dead_lettered",
+            };
+            self.instruments.record(outcome, started.elapsed(), pending);
             match result {
                 Ok(()) => {
                     self.counters.processed.fetch_add(1, Ordering::Relaxed);

@@ -85,8 +85,13 @@ pub fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str>
 
 /// The trace id of the current span, as 32 hex digits (empty when there is none).
 pub fn current_trace_id() -> String {
+    trace_id_of(&tracing::Span::current())
+}
+
+/// The trace id of `span`, as 32 hex digits (empty when there is none).
+pub fn trace_id_of(span: &tracing::Span) -> String {
     use opentelemetry::trace::TraceContextExt;
-    let context = tracing::Span::current().context();
+    let context = span.context();
     let span_context = context.span().span_context().clone();
     if span_context.is_valid() {
         span_context.trace_id().to_string()

@@ -13,12 +13,14 @@
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
 //! - [`telemetry`]: the tracing subscriber, with an OTLP exporter when `OTEL_*` asks for one.
 //! - [`kv_key`]: turning identifiers into valid KV keys.
+//! - [`metrics`]: the services' metrics, over OTLP and on a Prometheus `/metrics` endpoint.
 
 pub mod config;
 pub mod consumer;
 pub mod dead_letter;
 pub mod envelope;
 pub mod kv_key;
+pub mod metrics;
 pub mod nats;
 pub mod service;
 pub mod service_api;

@@ -8,7 +8,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::{
     Shutdown,
     config::{self, CommonArgs, CommonConfig},
-    telemetry,
+    metrics, telemetry,
 };
 
 /// A service's configuration: its own settings around the common ones.
@@ -27,7 +27,12 @@ where
 {
     let config: C = config::load(args)?;
     let telemetry = telemetry::init(service_name, config.common().log_format)?;
-    let result = run(config, Shutdown::on_signals()).await;
+    let shutdown = Shutdown::on_signals();
+    if let Some(address) = &config.common().metrics_addr {
+        let bound = metrics::serve(telemetry.registry(), address, shutdown.clone()).await?;
+        tracing::info!(%bound, "metrics on /metrics");
+    }
+    let result = run(config, shutdown).await;
     if let Err(error) = &result {
         tracing::error!(error = format!("{error:#}"), "{service_name} stopped");
     }

@@ -8,6 +8,8 @@
 //!   (default) or `http/protobuf`, through a batch exporter flushed by [`Telemetry::shutdown`].
 //!   `OTEL_SERVICE_NAME` overrides the service name; `OTEL_TRACES_SAMPLER(_ARG)` is read by the
 //!   SDK.
+//! - Metrics: an OpenTelemetry meter provider, read by a Prometheus registry (served by
+//!   [`crate::metrics::serve`]) and, when OTLP is asked for, exported every 10 s.
 //! - The exporter's own crates (h2, tonic, hyper, reqwest, opentelemetry*) are filtered out of
 //!   every layer; otherwise exporting a span would log, and trace, itself.
 
@@ -15,6 +17,7 @@ use anyhow::Context as _;
 use opentelemetry::{KeyValue, trace::TracerProvider as _};
 use opentelemetry_sdk::{
     Resource,
+    metrics::SdkMeterProvider,
     trace::{SdkTracerProvider, SpanExporter, TracerProviderBuilder},
 };
 use tracing_subscriber::{
@@ -35,17 +38,28 @@ const QUIET_CRATES: [&str; 9] = [
     "opentelemetry_otlp",
 ];
 
-/// Keeps the tracer provider alive; call [`Telemetry::shutdown`] before exit to flush spans.
+/// Keeps the tracer and meter providers alive; call [`Telemetry::shutdown`] before exit to
+/// flush spans and metrics.
 #[derive(Debug)]
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    meters: SdkMeterProvider,
+    registry: prometheus::Registry,
 }
 
 impl Telemetry {
-    /// Flushes and stops span export.
+    /// The Prometheus registry the metrics are read into, for [`crate::metrics::serve`].
+    pub fn registry(&self) -> prometheus::Registry {
+        self.registry.clone()
+    }
+
+    /// Flushes and stops span and metric export.
     pub fn shutdown(self) {
         if let Err(error) = self.provider.shutdown() {
             eprintln!("tandem: flushing traces failed: {error}");
+        }
+        if let Err(error) = self.meters.shutdown() {
+            eprintln!("tandem: flushing metrics failed: {error}");
         }
     }
 }
@@ -99,7 +113,21 @@ fn install(
         .with_service_name(service_name.clone())
         .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
         .build();
-    let provider = builder.with_resource(resource).build();
+    let provider = builder.with_resource(resource.clone()).build();
+    let registry = prometheus::Registry::new();
+    let prometheus_reader = opentelemetry_prometheus::exporter()
+        .with_registry(registry.clone())
+        .without_target_info()
+        .build()
+        .context("cannot set up the Prometheus metrics reader")?;
+    let mut meters = SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_reader(prometheus_reader);
+    if otlp_requested() {
+        meters = meters.with_periodic_exporter(otlp_metric_exporter()?);
+    }
+    let meters = meters.build();
+    opentelemetry::global::set_meter_provider(meters.clone());
     let tracer = provider.tracer(service_name);
 
     let fmt = match format {
@@ -123,7 +151,11 @@ fn install(
         )
         .try_init()
         .context("a tracing subscriber is already installed")?;
-    Ok(Telemetry { provider })
+    Ok(Telemetry {
+        provider,
+        meters,
+        registry,
+    })
 }
 
 /// `directives` with the exporter's own crates switched off.
@@ -153,9 +185,8 @@ fn otlp_requested() -> bool {
 
 fn otlp_exporter() -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
     use opentelemetry_otlp::WithExportConfig as _;
-    let protocol = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
-        .unwrap_or_else(|_| "grpc".into());
+    let protocol =
+        std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").unwrap_or_else(|_| otlp_protocol());
     let exporter = match protocol.as_str() {
         "grpc" => opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
@@ -169,4 +200,27 @@ fn otlp_exporter() -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
         ),
     };
     exporter.context("cannot build the OTLP span exporter")
+}
+
+fn otlp_protocol() -> String {
+    std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").unwrap_or_else(|_| "grpc".into())
+}
+
+fn otlp_metric_exporter() -> anyhow::Result<opentelemetry_otlp::MetricExporter> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let protocol =
+        std::env::var("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL").unwrap_or_else(|_| otlp_protocol());
+    let exporter = match protocol.as_str() {
+        "grpc" => opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .build(),
+        "http/protobuf" => opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build(),
+        other => anyhow::bail!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported; use grpc or http/protobuf"
+        ),
+    };
+    exporter.context("cannot build the OTLP metric exporter")
 }

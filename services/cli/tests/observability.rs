@@ -321,3 +321,171 @@ async fn one_report_is_one_trace_through_every_service() {
     );
     assert!(!rejected.name.is_empty());
 }
+
+/// A free loopback port (bound and released: nothing else on this machine races for it in tests).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `GET path` on `127.0.0.1:port`, the body.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .await
+        .expect("request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
+    response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn metrics_and_json_logs_tell_the_operator_what_happened() {
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    let storage = Default::default();
+    for stream in [
+        topology::intake_stream(&storage),
+        topology::events_stream(&storage),
+        topology::dlq_stream(&storage),
+    ] {
+        topology::ensure_stream(&js, stream).await.expect("stream");
+    }
+    let port = free_port();
+    let mut intake = Command::new(binary("tandem-intake"))
+        .env("NATS_URL", server.url())
+        .env("TANDEM_METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .env("TANDEM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start intake");
+    let stderr = intake.stderr.take().expect("stderr");
+    let _guard = Service(intake);
+
+    let trace_id = "11112222333344445555666677778888";
+    for (report, msg_id) in [
+        (report("m-ok", 1), "iom:m-ok"),
+        (report("m-bad", 0), "iom:m-bad"),
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        headers.insert(
+            "traceparent",
+            format!("00-{trace_id}-1111222233334444-01").as_str(),
+        );
+        js.publish_with_headers(
+            topology::intake_subject("iom"),
+            headers,
+            report.encode_to_vec().into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    }
+    tandem_testkit::wait_until_consumed(
+        &js,
+        topology::INTAKE_STREAM,
+        "tandem-intake",
+        Duration::from_secs(30),
+    )
+    .await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let metrics = http_get(port, "/metrics").await;
+        if metrics.contains("outcome=\"rejected\"") {
+            break metrics;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never showed the rejection:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let value = |name: &str, labels: &[&str]| -> Option<f64> {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(name) && labels.iter().all(|l| line.contains(l)))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+    };
+    assert_eq!(
+        value(
+            "tandem_messages_total",
+            &["outcome=\"processed\"", "service=\"intake\""]
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value(
+            "tandem_reports_total",
+            &["outcome=\"accepted\"", "organisation=\"iom\""]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value("tandem_reports_total", &["outcome=\"rejected\""]),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value(
+            "tandem_processing_duration_seconds_count",
+            &["service=\"intake\""]
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert!(
+        value("tandem_consumer_pending", &["service=\"intake\""]).is_some(),
+        "{metrics}"
+    );
+
+    // JSON logs: the lines about the reports carry the trace id.
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead as _;
+        let mut wanted = Vec::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let entry: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+            let message = entry["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if message == "report accepted" || message == "report rejected" {
+                wanted.push(entry);
+            }
+            if wanted.len() == 2 {
+                break;
+            }
+        }
+        wanted
+    })
+    .await
+    .expect("log reader");
+    assert_eq!(lines.len(), 2);
+    for entry in lines {
+        assert_eq!(entry["span"]["trace_id"], trace_id, "{entry}");
+    }
+}
