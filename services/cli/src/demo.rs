@@ -7,10 +7,15 @@ use anyhow::Context as _;
 use tandem_proto::{timestamp, v1::SituationReport};
 use tandem_runtime::{Shutdown, config::NatsConfig, nats};
 
+use futures::StreamExt as _;
+
 use crate::{
-    ready,
+    ready, render,
     submit::{self, Status, Submitter},
 };
+
+/// The demo's focal points (fictional), imported before the reports go out.
+const DIRECTORY: &str = include_str!("../../../deploy/demo/directory.yaml");
 
 /// The example reports, in the order they are submitted.
 const REPORTS: [(&str, &str); 8] = [
@@ -56,6 +61,15 @@ pub async fn run(
     let client = nats::connect(config, "tandem-demo", shutdown).await?;
     // Reports go out once the services that answer them are up.
     ready::wait_for_services(&client, services, Duration::from_secs(60)).await?;
+    // Coordinators to notify, and a view of what they are told.
+    let entries = tandem_notify::directory::parse(DIRECTORY)
+        .map_err(|errors| anyhow::anyhow!("bundled directory: {errors}"))?;
+    let js = async_nats::jetstream::new(client.clone());
+    tandem_notify::directory::Directory::open(&js, &Default::default())
+        .await?
+        .import(&entries)
+        .await?;
+    let mut notifications = client.subscribe("tandem.notify.out.>").await?;
     let submitter = Submitter::new(client);
     let run = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -78,6 +92,14 @@ pub async fn run(
             _ => {}
         }
         println!("{file}\n{}", indent(&submit::describe(&submission)));
+        // Notifications follow a determination within milliseconds; show what has come.
+        while let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
+        {
+            if let Some(line) = render::event(&message.subject, &message.payload) {
+                println!("    {line}");
+            }
+        }
     }
     println!(
         "== demo done: {accepted} accepted, {rejected} rejected. The stack keeps running: try `tandem watch` \

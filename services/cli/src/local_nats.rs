@@ -31,23 +31,30 @@ pub async fn ensure(config: &NatsConfig, state_dir: &Path) -> anyhow::Result<Opt
         eprintln!("tandem: using NATS at {}", config.url);
         return Ok(None);
     }
+    eprintln!("tandem: no NATS at {}", config.url);
     let Some(port) = local_port(&config.url) else {
         bail!(
             "NATS at {} does not answer, and it is not a local address tandem could start",
             config.url
         );
     };
+    start(config, port, state_dir).await.map(Some)
+}
+
+/// Starts `nats-server` with JetStream on 127.0.0.1:`port`, its store and log in `state_dir`,
+/// and waits until it answers at `config.url`.
+pub async fn start(config: &NatsConfig, port: u16, state_dir: &Path) -> anyhow::Result<LocalNats> {
     let binary = find_or_install()?;
     let store = state_dir.join("nats");
     std::fs::create_dir_all(&store)
         .with_context(|| format!("cannot create {}", store.display()))?;
-    let log = std::fs::File::create(state_dir.join("nats-server.log"))?;
+    let log_path = state_dir.join("nats-server.log");
+    let log = std::fs::File::create(&log_path)?;
     eprintln!(
-        "tandem: no NATS at {}; starting {} with JetStream (store {}, log {})",
-        config.url,
+        "tandem: starting {} with JetStream on port {port} (store {}, log {})",
         binary.display(),
         store.display(),
-        state_dir.join("nats-server.log").display()
+        log_path.display()
     );
     let child = Command::new(&binary)
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
@@ -59,13 +66,13 @@ pub async fn ensure(config: &NatsConfig, state_dir: &Path) -> anyhow::Result<Opt
     let local = LocalNats { child };
     for _ in 0..100 {
         if nats::try_connect(config, "tandem-up").await.is_ok() {
-            return Ok(Some(local));
+            return Ok(local);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!(
         "the local nats-server did not answer within 10 s; see {}",
-        state_dir.join("nats-server.log").display()
+        log_path.display()
     )
 }
 

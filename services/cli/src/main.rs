@@ -6,11 +6,17 @@
 //! - `watch`: every tandem event as it happens, in words (modules [`watch`], [`render`]).
 //! - `situation get|list`: current determinations (module [`situation`]).
 //! - `policy check|apply`: trying and deploying a leadership policy (module [`policy`]).
+//! - `directory import|list|remove`, `notifications list|ack`: coordinators and what they were
+//!   told (modules [`directory`], [`notifications`]).
 //! - `data get`: the published dataset, over HTTP from the publish service (module [`data`]).
+//! - `bench`: throughput, latency and memory against the bare-NATS limit (module [`bench`]).
 
+mod bench;
 mod data;
 mod demo;
+mod directory;
 mod local_nats;
+mod notifications;
 mod policy;
 mod ready;
 mod render;
@@ -55,6 +61,14 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Get the published situation dataset.
     Data(data::DataArgs),
+    /// The coordinator directory: import, list, remove focal points.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
+    /// Notifications: list them, acknowledge one.
+    #[command(subcommand)]
+    Notifications(notifications::NotificationsCommand),
+    /// Measure the pipeline against the bare-NATS limit on a nats-server of its own.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit codes, for scripts.
@@ -80,21 +94,24 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // These two need no NATS connection of their own.
+    // These need no NATS connection of their own.
     let command = match cli.command {
         Command::Up(args) => return up::run(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
         Command::Data(args) => return data::run(args).await,
+        Command::Bench(args) => return bench::run(args).await.map(|()| ExitCode::SUCCESS),
         command => command,
     };
     let config: CommonConfig = config::load(&cli.common)?;
     let telemetry = telemetry::init_with_level("tandem-cli", config.log_format, "warn")?;
     let client = nats::try_connect(&config.nats, "tandem-cli").await?;
     let code = match command {
-        Command::Up(_) | Command::Data(_) => ExitCode::SUCCESS,
+        Command::Up(_) | Command::Data(_) | Command::Bench(_) => ExitCode::SUCCESS,
         Command::Submit(args) => submit::run(&client, args).await?,
         Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
         Command::Situation(command) => situation::run(&client, command).await?,
         Command::Policy(command) => policy::run(&client, command).await?,
+        Command::Directory(command) => directory::run(&client, command).await?,
+        Command::Notifications(command) => notifications::run(&client, command).await?,
     };
     let _ = client.flush().await;
     telemetry.shutdown();

@@ -1,7 +1,11 @@
 //! Events in words, for `tandem watch` and `tandem up --demo`.
 
 use prost::Message as _;
-use tandem_proto::v1::{Agency, DeadLetter, SituationAccepted, SituationRejected, SituationReport};
+use tandem_leadership::words;
+use tandem_proto::v1::{
+    Agency, DeadLetter, LeadershipDetermination, Notification, NotificationStatus,
+    SituationAccepted, SituationRejected, SituationReport,
+};
 
 /// One line (plus one per reason) describing the event on `subject`, or `None` for subjects
 /// that are not tandem events.
@@ -55,6 +59,71 @@ pub fn event(subject: &str, payload: &[u8]) -> Option<String> {
                 ));
             }
             text
+        }
+        ["tandem", "leadership", "determined", _] => {
+            let determination = LeadershipDetermination::decode(payload).ok()?;
+            format!(
+                "determined {} (#{}, {})",
+                words::headline(&determination),
+                determination.sequence,
+                if determination.changed {
+                    "changed"
+                } else {
+                    "unchanged"
+                }
+            )
+        }
+        ["tandem", "notify", "out", agency, recipient] => {
+            let notification = Notification::decode(payload).ok()?;
+            let role = if notification.agency_leads {
+                "leads"
+            } else {
+                "partners"
+            };
+            format!(
+                "notified   {recipient} ({agency}, {}) about {}: {} — {agency} {role}{}",
+                notification
+                    .recipient_role()
+                    .as_str_name()
+                    .trim_start_matches("ROLE_")
+                    .to_lowercase(),
+                notification.situation_id,
+                notification
+                    .kind()
+                    .as_str_name()
+                    .trim_start_matches("NOTIFICATION_KIND_")
+                    .to_lowercase()
+                    .replace('_', " "),
+                if notification.escalation_tier > 0 {
+                    format!(" (escalation, tier {})", notification.escalation_tier)
+                } else {
+                    String::new()
+                }
+            )
+        }
+        ["tandem", "notify", "status", _] => {
+            let status = NotificationStatus::decode(payload).ok()?;
+            format!(
+                "status     {} {}{}",
+                status.notification_id,
+                status
+                    .state()
+                    .as_str_name()
+                    .trim_start_matches("NOTIFICATION_STATE_")
+                    .to_lowercase(),
+                if status.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", status.reason)
+                }
+            )
+        }
+        ["tandem", "data", "published"] => {
+            let published = tandem_proto::v1::DatasetPublished::decode(payload).ok()?;
+            format!(
+                "dataset    {} version {}: {} rows, sha256 {}",
+                published.dataset, published.version, published.rows, published.sha256
+            )
         }
         ["tandem", "dlq", service] => {
             let letter = DeadLetter::decode(payload).ok()?;

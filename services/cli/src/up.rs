@@ -6,6 +6,7 @@ use std::{future::Future, path::PathBuf, time::Duration};
 use anyhow::Context as _;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
+use tandem_notify::{NotifyAgency, NotifyConfig};
 use tandem_publish::PublishConfig;
 use tandem_runtime::{Shutdown, config, config::CommonArgs, metrics, nats, telemetry};
 use tokio::task::JoinSet;
@@ -24,19 +25,33 @@ pub struct UpArgs {
     state_dir: Option<PathBuf>,
 }
 
-/// The services `tandem up` runs, by name.
-const SERVICES: [&str; 3] = ["intake", "leadership", "publish"];
+/// The services `tandem up` runs, by their service-API names (without `tandem-`).
+const SERVICES: [&str; 5] = [
+    "intake",
+    "leadership",
+    "notify-iom",
+    "notify-unhcr",
+    "publish",
+];
 
 pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     let intake: IntakeConfig = config::load(common)?;
     let mut leadership: LeadershipConfig = config::load(common)?;
     let mut publish: PublishConfig = config::load(common)?;
+    let mut notify: NotifyConfig = config::load(common)?;
     let telemetry = telemetry::init_with_level("tandem", intake.common.log_format, "warn")?;
     let state_dir = args.state_dir.map_or_else(default_state_dir, Ok)?;
     let local_nats = local_nats::ensure(&intake.common.nats, &state_dir).await?;
     let nats = intake.common.nats.clone();
     leadership.common.nats = nats.clone();
     publish.common.nats = nats.clone();
+    notify.common.nats = nats.clone();
+    // One notifier per agency, as each agency runs its own; the ack link, if configured, is
+    // served by the first.
+    let mut notify_unhcr = notify.clone();
+    notify.agency = NotifyAgency::Iom;
+    notify_unhcr.agency = NotifyAgency::Unhcr;
+    notify_unhcr.ack_http.addr = None;
     let publish_addr = publish.publish_addr.clone();
     let shutdown = Shutdown::on_signals();
     if let Some(address) = &intake.common.metrics_addr {
@@ -54,6 +69,16 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         &mut services,
         "leadership",
         tandem_leadership::run(leadership, shutdown.clone()),
+    );
+    spawn(
+        &mut services,
+        "notify-iom",
+        tandem_notify::run(notify, shutdown.clone()),
+    );
+    spawn(
+        &mut services,
+        "notify-unhcr",
+        tandem_notify::run(notify_unhcr, shutdown.clone()),
     );
     spawn(
         &mut services,

@@ -1,1 +1,164 @@
-//! tandem notify service (being written).
+//! The notify service: every coordinator who must know about a determination is told, once per
+//! channel, and followed up until someone acknowledges (DESIGN.md, "Notifications").
+//!
+//! - [`config`]: [`NotifyConfig`]: agency, deadlines per role, webhook, SMTP, ack link.
+//! - [`directory`]: the focal points in KV `tandem-directory`: import (JSON/YAML, validated
+//!   whole), list without secrets, remove.
+//! - [`rules`]: who is told what, and who is next when nobody acknowledges; pure.
+//! - [`store`]: notify's own state in KV `tandem-notify`: records, timers, delivery claims.
+//! - `notifier`: the effects: deliveries claimed with compare-and-set, status events,
+//!   acknowledgements, escalations.
+//! - [`webhook`], [`email`]: the HTTP and SMTP channels (the NATS channel is a publish).
+//! - `handler`: the consumers of determinations and acknowledgements.
+//! - `escalation`: the timers, from KV, surviving restarts.
+//! - [`ack_http`]: the signed acknowledgement link.
+//! - [`inbox`]: `tandem notifications list|ack`.
+//! - [`run`]: connects, creates what notify owns, and runs all of it until shutdown.
+
+pub mod ack_http;
+pub mod config;
+pub mod directory;
+pub mod email;
+mod escalation;
+mod handler;
+pub mod inbox;
+mod notifier;
+pub mod rules;
+pub mod store;
+pub mod webhook;
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use tandem_runtime::{
+    Shutdown,
+    consumer::{self, ConsumerSpec, Counters},
+    nats, service_api, topology,
+};
+
+pub use config::{NotifyAgency, NotifyConfig};
+pub use notifier::{ack_filter, ack_subject, out_subject, status_subject};
+
+/// The service's name in events, dead letters and traces.
+pub const SERVICE: &str = "notify";
+
+/// Makes ring rustls' process-wide crypto provider unless one is installed (webhooks over
+/// https, SMTP over TLS).
+pub(crate) fn install_crypto_provider() {
+    // Err means a provider is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Runs notify for `config.agency` until `shutdown` fires; several instances (of each agency)
+/// may run at once.
+pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()> {
+    let agency = config.agency;
+    let name = format!("tandem-notify-{}", agency.token());
+    let client = nats::connect(&config.common.nats, &name, &shutdown).await?;
+    let js = jetstream::new(client.clone());
+    let storage = &config.common.storage;
+    for stream in [
+        topology::events_stream(storage),
+        topology::notify_stream(storage),
+        topology::dlq_stream(storage),
+    ] {
+        topology::ensure_stream(&js, stream).await?;
+    }
+    let directory = directory::Directory::open(&js, storage).await?;
+    let store = store::Store::open(&js, storage, agency).await?;
+
+    let (links, listener) = match &config.ack_http.addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for ack links"))?;
+            let public_url = if config.ack_http.public_url.is_empty() {
+                format!("http://{}", listener.local_addr()?)
+            } else {
+                config.ack_http.public_url.clone()
+            };
+            let secret = if config.ack_http.secret.is_empty() {
+                tracing::warn!(
+                    "ack_http.secret is not set: ack links work only while this process runs"
+                );
+                rand::random::<[u8; 32]>().to_vec()
+            } else {
+                config.ack_http.secret.as_bytes().to_vec()
+            };
+            (
+                Some(ack_http::AckLinks::new(&public_url, &secret)),
+                Some(listener),
+            )
+        }
+        None => (None, None),
+    };
+    let notifier = Arc::new(notifier::Notifier::new(
+        js.clone(),
+        store.clone(),
+        directory,
+        &config,
+        links.clone(),
+    )?);
+
+    let counters = Arc::new(Counters::default());
+    service_api::register(
+        &client,
+        &format!("notify-{}", agency.token()),
+        "Notifies focal points of determinations and discrepancies, and escalates",
+        counters.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+
+    let settings = config.common.consumer.clone();
+    let progress_every = settings.ack_wait() / 3;
+    let determinations = consumer::run(
+        js.clone(),
+        ConsumerSpec {
+            service: SERVICE,
+            stream: topology::EVENTS_STREAM,
+            durable: name.clone(),
+            filter_subject: topology::DETERMINED_FILTER.into(),
+            settings: settings.clone(),
+        },
+        Arc::new(handler::DeterminationHandler {
+            notifier: notifier.clone(),
+            progress_every: progress_every.max(Duration::from_millis(100)),
+        }),
+        counters.clone(),
+        shutdown.clone(),
+    );
+    let acks = consumer::run(
+        js.clone(),
+        ConsumerSpec {
+            service: SERVICE,
+            stream: topology::NOTIFY_STREAM,
+            durable: format!("{name}-acks"),
+            filter_subject: ack_filter(config.agency.token()),
+            settings,
+        },
+        Arc::new(handler::AckHandler {
+            notifier: notifier.clone(),
+        }),
+        counters.clone(),
+        shutdown.clone(),
+    );
+    let timers = escalation::run(store, notifier, config.timer_tick(), shutdown.clone());
+    let links = async {
+        match (links, listener) {
+            (Some(links), Some(listener)) => {
+                ack_http::serve(listener, links, js.clone(), shutdown.clone()).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let result = tokio::try_join!(determinations, acks, timers, links).map(|_| ());
+    if result.is_err() {
+        // One part failed: stop the others too rather than run half a service.
+        shutdown.trigger();
+    }
+    // Acks are fire-and-forget publishes: make sure the last ones left before we go.
+    let _ = client.flush().await;
+    result
+}

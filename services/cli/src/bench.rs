@@ -1,0 +1,482 @@
+//! `tandem bench`: the pipeline measured against the bare-NATS limit, on a nats-server it
+//! starts itself.
+//!
+//! - **bare 4-hop**: four relays, each pulling from one JetStream subject and publishing to the
+//!   next with an acknowledged publish, then acking — no work, batched and pipelined as the
+//!   services are. Its messages per second through all four hops is the limit to compare with.
+//! - **pipeline**: the service binaries (found next to this `tandem`) as their own processes,
+//!   fed N realistic reports (IOM, UNHCR and a partner, several revisions per situation) as
+//!   fast as the stream takes them; reports per second from the first publish until every
+//!   determination is on the stream and the data service announced a version that holds them.
+//!   Run with tracing off, then on (OTLP http/protobuf to a local sink), for the ratio.
+//! - **latency**: reports on new situations offered at a fixed rate; time from publish to the
+//!   determination arriving, p50/p99/max.
+//! - **peak RSS** of each service process (`VmHWM`), from the tracing-off run.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use async_nats::{
+    Client,
+    jetstream::{self, consumer::pull, message::PublishMessage},
+};
+use futures::StreamExt as _;
+use prost::Message as _;
+use tandem_proto::{
+    timestamp,
+    v1::{
+        Agency, DatasetPublished, Driver, LeadershipDetermination, Phase, PopulationFigure,
+        PopulationGroup, Scope, SituationReport,
+    },
+};
+use tandem_runtime::{config::NatsConfig, nats, topology};
+
+use crate::{local_nats, ready};
+
+/// Arguments of `tandem bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Reports in each throughput run (and messages through the bare relay).
+    #[arg(long, default_value_t = 20_000)]
+    reports: usize,
+    /// Offered rate of the latency run, reports per second.
+    #[arg(long, default_value_t = 1_000)]
+    rate: u64,
+    /// Seconds the latency run offers reports for.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// One JSON object per figure and line: {"figure", "value", "unit"}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The services the pipeline runs, by binary name.
+const SERVICES: [&str; 3] = ["tandem-intake", "tandem-leadership", "tandem-publish"];
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let mut figures: Vec<(String, f64, &str)> = Vec::new();
+
+    let bare =
+        with_server(|config| async move { bare_four_hops(&config, args.reports).await }).await?;
+    figures.push(("bare_4hop_msgs_per_s".into(), bare, "msgs/s"));
+
+    let (off, rss) =
+        with_server(|config| async move { pipeline(&config, args.reports, false).await }).await?;
+    figures.push(("pipeline_reports_per_s".into(), off, "reports/s"));
+    figures.push(("pipeline_to_bare_ratio".into(), off / bare, "ratio"));
+
+    let (p50, p99, max) =
+        with_server(|config| async move { latency(&config, args.rate, args.latency_secs).await })
+            .await?;
+    figures.push(("latency_p50_ms".into(), p50, "ms"));
+    figures.push(("latency_p99_ms".into(), p99, "ms"));
+    figures.push(("latency_max_ms".into(), max, "ms"));
+
+    let (on, _) =
+        with_server(|config| async move { pipeline(&config, args.reports, true).await }).await?;
+    figures.push(("pipeline_reports_per_s_tracing_on".into(), on, "reports/s"));
+    figures.push(("tracing_on_to_off_ratio".into(), on / off, "ratio"));
+    for (service, mib) in rss {
+        figures.push((
+            format!("peak_rss_mib_{}", service.trim_start_matches("tandem-")),
+            mib,
+            "MiB",
+        ));
+    }
+
+    for (figure, value, unit) in &figures {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"figure": figure, "value": round(*value), "unit": unit})
+            );
+        } else {
+            println!("{figure:<36} {:>12.2} {unit}", value);
+        }
+    }
+    Ok(())
+}
+
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// Runs `work` against a fresh nats-server, stopped afterwards.
+async fn with_server<F, Fut, T>(work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(NatsConfig) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let config = NatsConfig {
+        url: format!("nats://127.0.0.1:{port}"),
+        ..Default::default()
+    };
+    let _server = local_nats::start(&config, port, dir.path()).await?;
+    work(config).await
+}
+
+async fn bare_four_hops(config: &NatsConfig, messages: usize) -> anyhow::Result<f64> {
+    let client = nats::try_connect(config, "tandem-bench").await?;
+    let js = jetstream::new(client.clone());
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "BENCH".into(),
+            subjects: vec!["bench.hop.>".into()],
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+    for hop in 1..=4 {
+        let consumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(format!("hop{hop}")),
+                filter_subject: format!("bench.hop.{hop}"),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                max_ack_pending: 2048,
+                ..Default::default()
+            })
+            .await?;
+        let js = js.clone();
+        tokio::spawn(async move {
+            let Ok(messages) = consumer
+                .stream()
+                .max_messages_per_batch(256)
+                .messages()
+                .await
+            else {
+                return;
+            };
+            let mut batches = messages.ready_chunks(256);
+            while let Some(batch) = batches.next().await {
+                let batch: Vec<_> = batch.into_iter().filter_map(Result::ok).collect();
+                let mut acks = Vec::with_capacity(batch.len());
+                for message in &batch {
+                    let publish = PublishMessage::build().payload(message.payload.clone());
+                    if let Ok(ack) = js
+                        .send_publish(format!("bench.hop.{}", hop + 1), publish)
+                        .await
+                    {
+                        acks.push(ack);
+                    }
+                }
+                futures::future::join_all(acks.into_iter().map(IntoFuture::into_future)).await;
+                for message in batch {
+                    let _ = message.ack().await;
+                }
+            }
+        });
+    }
+    let mut arrivals = client.subscribe("bench.hop.5").await?;
+    let payload = SituationReport::default().encode_to_vec();
+    let started = Instant::now();
+    publish_all(
+        &js,
+        (0..messages).map(|_| ("bench.hop.1".to_string(), payload.clone(), None)),
+    )
+    .await?;
+    count(&mut arrivals, messages, Duration::from_secs(300)).await?;
+    Ok(messages as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Publishes `(subject, payload, Nats-Msg-Id)`s with up to 1,000 acknowledgements in flight.
+async fn publish_all(
+    js: &jetstream::Context,
+    messages: impl Iterator<Item = (String, Vec<u8>, Option<String>)>,
+) -> anyhow::Result<()> {
+    let mut in_flight = Vec::with_capacity(1000);
+    for (subject, payload, id) in messages {
+        let mut publish = PublishMessage::build().payload(payload.into());
+        if let Some(id) = id {
+            publish = publish.message_id(id);
+        }
+        in_flight.push(js.send_publish(subject, publish).await?);
+        if in_flight.len() == 1000 {
+            for ack in
+                futures::future::join_all(in_flight.drain(..).map(IntoFuture::into_future)).await
+            {
+                ack?;
+            }
+        }
+    }
+    for ack in futures::future::join_all(in_flight.into_iter().map(IntoFuture::into_future)).await {
+        ack?;
+    }
+    Ok(())
+}
+
+async fn count(
+    subscription: &mut async_nats::Subscriber,
+    expected: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let mut seen = 0;
+    tokio::time::timeout(timeout, async {
+        while seen < expected && subscription.next().await.is_some() {
+            seen += 1;
+        }
+    })
+    .await
+    .with_context(|| format!("only {seen} of {expected} arrived in time"))
+}
+
+/// Realistic reports: situations in three countries, each reported by IOM, UNHCR and a
+/// partner with increasing revisions.
+fn reports(total: usize) -> Vec<SituationReport> {
+    let situations = (total / 10).max(1);
+    (0..total)
+        .map(|i| {
+            let situation = i % situations;
+            let round = i / situations;
+            let (agency, org) = [
+                (Agency::Iom, ""),
+                (Agency::Unhcr, ""),
+                (Agency::Partner, "nrc"),
+            ][round % 3];
+            let revision = (round / 3 + 1) as u32;
+            SituationReport {
+                report_id: format!("bench-{i}"),
+                situation_id: format!("BENCH-{situation}"),
+                revision,
+                reporting_agency: agency as i32,
+                reporter_org: org.into(),
+                reported_at: Some(timestamp::now()),
+                country: ["COL", "LBY", "BGD"][situation % 3].into(),
+                scope: Scope::CrossBorder as i32,
+                driver: Driver::Mixed as i32,
+                phase: Phase::Protracted as i32,
+                on_the_move: true,
+                population: vec![
+                    PopulationFigure {
+                        group: PopulationGroup::Refugee as i32,
+                        count: 1_000 + (i as u64 * 37) % 5_000,
+                        as_of: "2026-01-01".into(),
+                        source: "bench".into(),
+                    },
+                    PopulationFigure {
+                        group: PopulationGroup::Migrant as i32,
+                        count: 2_000 + (i as u64 * 53) % 5_000,
+                        as_of: "2026-01-01".into(),
+                        source: "bench".into(),
+                    },
+                ],
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+fn submission(report: &SituationReport) -> (String, Vec<u8>, Option<String>) {
+    let organisation =
+        topology::organisation_token(report.reporting_agency(), &report.reporter_org)
+            .unwrap_or_default();
+    (
+        topology::intake_subject(&organisation),
+        report.encode_to_vec(),
+        Some(format!("{organisation}:{}", report.report_id)),
+    )
+}
+
+/// The service binaries as processes, killed when dropped.
+struct Services(Vec<(&'static str, Child)>);
+
+impl Services {
+    fn start(config: &NatsConfig, tracing: Option<&str>) -> anyhow::Result<Self> {
+        let dir = std::env::current_exe()?
+            .parent()
+            .map(PathBuf::from)
+            .context("no directory of tandem")?;
+        let mut children = Vec::new();
+        for name in SERVICES {
+            let path = dir.join(name);
+            if !path.is_file() {
+                bail!(
+                    "{} is missing: build every binary first (cargo build --release --workspace --bins)",
+                    path.display()
+                );
+            }
+            let mut command = Command::new(path);
+            command
+                .env("NATS_URL", &config.url)
+                .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+                .env("TANDEM_PUBLISH_INTERVAL_MS", "200")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            if let Some(endpoint) = tracing {
+                command
+                    .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+                    .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+            }
+            children.push((name, command.spawn()?));
+        }
+        Ok(Self(children))
+    }
+
+    /// Peak resident memory of each service, MiB.
+    fn peak_rss(&self) -> Vec<(String, f64)> {
+        self.0
+            .iter()
+            .map(|(name, child)| {
+                let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+                    .unwrap_or_default();
+                let kib = status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmHWM:"))
+                    .and_then(|rest| {
+                        rest.trim()
+                            .trim_end_matches("kB")
+                            .trim()
+                            .parse::<f64>()
+                            .ok()
+                    })
+                    .unwrap_or(0.0);
+                (name.to_string(), kib / 1024.0)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An OTLP http sink that accepts and drops spans, so tracing costs what exporting costs.
+async fn otlp_sink() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = axum::Router::new().fallback(|| async { Vec::<u8>::new() });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{address}"))
+}
+
+async fn pipeline(
+    config: &NatsConfig,
+    total: usize,
+    tracing: bool,
+) -> anyhow::Result<(f64, Vec<(String, f64)>)> {
+    let endpoint = match tracing {
+        true => Some(otlp_sink().await?),
+        false => None,
+    };
+    let services = Services::start(config, endpoint.as_deref())?;
+    let client = nats::try_connect(config, "tandem-bench").await?;
+    let names: Vec<&str> = SERVICES
+        .iter()
+        .map(|s| s.trim_start_matches("tandem-"))
+        .collect();
+    ready::wait_for_services(&client, &names, Duration::from_secs(60)).await?;
+    let js = jetstream::new(client.clone());
+    let mut determinations = client.subscribe(topology::DETERMINED_FILTER).await?;
+    let mut versions = client.subscribe(topology::DATA_PUBLISHED_SUBJECT).await?;
+    let reports = reports(total);
+
+    let started = Instant::now();
+    publish_all(&js, reports.iter().map(submission)).await?;
+    count(&mut determinations, total, Duration::from_secs(600)).await?;
+    // The data service has caught up once it announces a version taken after the last
+    // determination.
+    let events = js
+        .get_stream(topology::EVENTS_STREAM)
+        .await?
+        .get_info()
+        .await?
+        .state
+        .last_sequence;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(message) = versions.next().await {
+            if DatasetPublished::decode(message.payload).is_ok_and(|v| v.version >= events) {
+                break;
+            }
+        }
+    })
+    .await
+    .context("no dataset version after the last determination")?;
+    let throughput = total as f64 / started.elapsed().as_secs_f64();
+    Ok((throughput, services.peak_rss()))
+}
+
+async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result<(f64, f64, f64)> {
+    let services = Services::start(config, None)?;
+    let client: Client = nats::try_connect(config, "tandem-bench").await?;
+    let names: Vec<&str> = SERVICES
+        .iter()
+        .map(|s| s.trim_start_matches("tandem-"))
+        .collect();
+    ready::wait_for_services(&client, &names, Duration::from_secs(60)).await?;
+    let js = jetstream::new(client.clone());
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut determinations = client.subscribe(topology::DETERMINED_FILTER).await?;
+    let total = (rate * seconds) as usize;
+    let receiver = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(total);
+            while latencies.len() < total {
+                let Ok(Some(message)) =
+                    tokio::time::timeout(Duration::from_secs(30), determinations.next()).await
+                else {
+                    break;
+                };
+                let Ok(determination) = LeadershipDetermination::decode(message.payload) else {
+                    continue;
+                };
+                let Some(first) = determination.based_on.first() else {
+                    continue;
+                };
+                if let Some(at) = sent
+                    .lock()
+                    .ok()
+                    .and_then(|sent| sent.get(&first.report_id).copied())
+                {
+                    latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            latencies
+        })
+    };
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut pending = Vec::new();
+    for i in 0..total {
+        ticks.tick().await;
+        let mut report = reports(1).remove(0);
+        report.report_id = format!("latency-{i}");
+        report.situation_id = format!("LATENCY-{i}");
+        let (subject, payload, id) = submission(&report);
+        if let Ok(mut sent) = sent.lock() {
+            sent.insert(report.report_id.clone(), Instant::now());
+        }
+        let mut publish = PublishMessage::build().payload(payload.into());
+        if let Some(id) = id {
+            publish = publish.message_id(id);
+        }
+        pending.push(js.send_publish(subject, publish).await?);
+        if pending.len() >= 100 {
+            futures::future::join_all(pending.drain(..).map(IntoFuture::into_future)).await;
+        }
+    }
+    futures::future::join_all(pending.into_iter().map(IntoFuture::into_future)).await;
+    let mut latencies = receiver.await?;
+    drop(services);
+    if latencies.len() < total {
+        bail!("only {} of {total} determinations arrived", latencies.len());
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    Ok((at(0.50), at(0.99), latencies[latencies.len() - 1]))
+}

@@ -1,0 +1,203 @@
+//! E-mail delivery over SMTP: a plain-text and an HTML part saying what happened and how to
+//! acknowledge (the CLI, a NATS message, or the ack link when one is served).
+//!
+//! Temporary failures (connection errors, 4xx replies) are retried with the webhook backoff;
+//! permanent ones (5xx: unknown mailbox, refused sender) fail at once.
+
+use std::time::Duration;
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart, SinglePart, header::ContentType},
+    transport::smtp::authentication::Credentials,
+};
+use tandem_proto::v1::Notification;
+
+use crate::{
+    config::{SmtpConfig, SmtpSecurity, WebhookConfig},
+    webhook::Outcome,
+};
+
+/// Sends notifications through one SMTP relay.
+#[derive(Clone)]
+pub struct EmailSender {
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Option<Mailbox>,
+    max_attempts: u32,
+    backoff: WebhookConfig,
+}
+
+impl EmailSender {
+    /// A sender for `config`; with an empty host every e-mail delivery fails with a reason.
+    pub fn new(config: &SmtpConfig, backoff: WebhookConfig) -> anyhow::Result<Self> {
+        if config.host.is_empty() {
+            return Ok(Self {
+                transport: None,
+                from: None,
+                max_attempts: 1,
+                backoff,
+            });
+        }
+        crate::install_crypto_provider();
+        let mut builder = match config.security {
+            SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?
+            }
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
+            SmtpSecurity::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+            }
+        }
+        .port(config.port)
+        .timeout(Some(Duration::from_secs(config.timeout_secs.max(1))));
+        if !config.username.is_empty() {
+            builder = builder.credentials(Credentials::new(
+                config.username.clone(),
+                config.password.clone(),
+            ));
+        }
+        let from = config
+            .from
+            .parse::<Mailbox>()
+            .map_err(|error| anyhow::anyhow!("smtp.from is not a mailbox: {error}"))?;
+        Ok(Self {
+            transport: Some(builder.build()),
+            from: Some(from),
+            max_attempts: config.max_attempts.max(1),
+            backoff,
+        })
+    }
+
+    /// Sends `notification` to `address`; `ack_link` is included when the link is served.
+    pub async fn send(
+        &self,
+        notification: &Notification,
+        address: &str,
+        ack_link: Option<&str>,
+    ) -> Outcome {
+        let failed = |attempts, reason: &str| Outcome {
+            delivered: false,
+            attempts,
+            reason: reason.to_string(),
+        };
+        let (Some(transport), Some(from)) = (&self.transport, &self.from) else {
+            return failed(0, "e-mail is not configured (smtp.host)");
+        };
+        let Ok(to) = address.parse::<Mailbox>() else {
+            return failed(0, "the directory's address is not a mailbox");
+        };
+        let message = match compose(notification, from.clone(), to, ack_link) {
+            Ok(message) => message,
+            Err(error) => return failed(0, &format!("cannot compose the message: {error}")),
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match transport.send(message.clone()).await {
+                Ok(_) => {
+                    return Outcome {
+                        delivered: true,
+                        attempts,
+                        reason: String::new(),
+                    };
+                }
+                Err(error) => {
+                    // The code only: the server's text may echo the address.
+                    let reason = match error.status() {
+                        Some(code) => format!("SMTP {code}"),
+                        None if error.is_timeout() => "SMTP timed out".into(),
+                        None => "SMTP connection failed".into(),
+                    };
+                    if error.is_permanent() || attempts >= self.max_attempts {
+                        return failed(attempts, &format!("{reason} after {attempts} attempts"));
+                    }
+                    let delay = self.backoff.backoff(attempts);
+                    tracing::info!(notification.id = %notification.notification_id, attempt = attempts, %reason, retry_in = ?delay, "e-mail not accepted; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
+/// The message: subject, plain text and HTML, both with the acknowledgement instructions.
+pub fn compose(
+    notification: &Notification,
+    from: Mailbox,
+    to: Mailbox,
+    ack_link: Option<&str>,
+) -> anyhow::Result<Message> {
+    let id = &notification.notification_id;
+    let subject = format!(
+        "[tandem] {}{} {} — please acknowledge",
+        if notification.escalation_tier > 0 {
+            "ESCALATION: "
+        } else {
+            ""
+        },
+        notification.situation_id,
+        match notification.kind() {
+            tandem_proto::v1::NotificationKind::Discrepancy => "figures disagree",
+            _ => "leadership determined",
+        }
+    );
+    let deadline = notification
+        .acknowledge_by
+        .as_ref()
+        .and_then(tandem_proto::timestamp::to_system_time)
+        .map(|t| {
+            time::OffsetDateTime::from(t)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let mut text = notification.summary.clone();
+    text.push_str(&format!(
+        "\nPlease acknowledge by {deadline}, or it escalates:\n  tandem notifications ack {id}\n  or publish any message on tandem.notify.ack.{id}\n"
+    ));
+    if let Some(link) = ack_link {
+        text.push_str(&format!("  or open {link}\n"));
+    }
+    let mut html = String::from("<html><body>");
+    for line in notification.summary.lines() {
+        html.push_str(&format!("<p>{}</p>", escape(line)));
+    }
+    html.push_str(&format!(
+        "<p><strong>Please acknowledge by {}</strong>, or it escalates:</p><ul><li><code>tandem notifications ack {}</code></li><li>any message on <code>tandem.notify.ack.{}</code></li>",
+        escape(&deadline),
+        escape(id),
+        escape(id)
+    ));
+    if let Some(link) = ack_link {
+        html.push_str(&format!(
+            "<li><a href=\"{}\">Acknowledge</a></li>",
+            escape(link)
+        ));
+    }
+    html.push_str("</ul></body></html>");
+    Ok(Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{id}@tandem>")))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
+        )?)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,133 @@
+//! What `tandem notifications list|ack` does: reading both agencies' notification records and
+//! acknowledging one through the same path as every other acknowledgement (a message on
+//! `tandem.notify.ack.<id>`), then waiting until the notifier has recorded it.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use tandem_runtime::{config::StorageConfig, envelope::MSG_ID};
+
+use crate::{
+    config::NotifyAgency,
+    notifier::ack_subject,
+    store::{NotificationRecord, RecordState, Store},
+};
+
+/// Every notification of both agencies, oldest first; only those waiting for an
+/// acknowledgement when `pending_only`.
+pub async fn list(
+    js: &jetstream::Context,
+    pending_only: bool,
+) -> anyhow::Result<Vec<NotificationRecord>> {
+    let store = Store::open(js, &StorageConfig::default(), NotifyAgency::Iom).await?;
+    let mut records = Vec::new();
+    for agency in NotifyAgency::ALL {
+        records.extend(store.for_agency(agency).records().await?);
+    }
+    records.retain(|r| !pending_only || r.state == RecordState::Pending);
+    records.sort_by_key(|r| {
+        r.notification
+            .created_at
+            .as_ref()
+            .map(|t| (t.seconds, t.nanos))
+    });
+    Ok(records)
+}
+
+/// What became of an acknowledgement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AckOutcome {
+    /// Recorded now.
+    Acknowledged(NotificationRecord),
+    /// It was acknowledged before.
+    AlreadyAcknowledged(NotificationRecord),
+    /// No notification has this id.
+    Unknown,
+    /// Sent, but no notify instance recorded it within the wait (none is running?); it will be
+    /// recorded when one runs.
+    Sent,
+}
+
+/// Acknowledges notification `id`, waiting up to `wait` for the notifier to record it.
+pub async fn acknowledge(
+    js: &jetstream::Context,
+    id: &str,
+    wait: Duration,
+) -> anyhow::Result<AckOutcome> {
+    let store = Store::open(js, &StorageConfig::default(), NotifyAgency::Iom).await?;
+    let mut owner = None;
+    for agency in NotifyAgency::ALL {
+        if let Some((record, _)) = store.for_agency(agency).record(id).await? {
+            owner = Some((store.for_agency(agency), record));
+        }
+    }
+    let Some((store, record)) = owner else {
+        return Ok(AckOutcome::Unknown);
+    };
+    if record.state == RecordState::Acknowledged {
+        return Ok(AckOutcome::AlreadyAcknowledged(record));
+    }
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(MSG_ID, format!("ack:{id}:cli").as_str());
+    js.publish_with_headers(ack_subject(id), headers, "cli".into())
+        .await?
+        .await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some((record, _)) = store.record(id).await?
+            && record.state == RecordState::Acknowledged
+        {
+            return Ok(AckOutcome::Acknowledged(record));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(AckOutcome::Sent);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What `tandem notifications list` prints: a header and one line per notification.
+pub fn render_list(records: &[NotificationRecord]) -> String {
+    let mut out = format!(
+        "{:<24} {:<6} {:<20} {:<12} {:<20} {:<4} {:<12} ACKNOWLEDGE BY\n",
+        "ID", "AGENCY", "RECIPIENT", "KIND", "SITUATION", "TIER", "STATE"
+    );
+    for record in records {
+        let n = &record.notification;
+        let agency = crate::config::NotifyAgency::from_proto(n.recipient_agency())
+            .map(|a| a.token())
+            .unwrap_or("?");
+        let kind = match n.kind() {
+            tandem_proto::v1::NotificationKind::Discrepancy => "discrepancy",
+            _ => "determination",
+        };
+        let state = match record.state {
+            RecordState::Pending => "pending",
+            RecordState::Acknowledged => "acknowledged",
+            RecordState::Escalated => "escalated",
+            RecordState::Expired => "expired",
+        };
+        let deadline = n
+            .acknowledge_by
+            .as_ref()
+            .and_then(tandem_proto::timestamp::to_system_time)
+            .and_then(|t| {
+                time::OffsetDateTime::from(t)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<24} {:<6} {:<20} {:<12} {:<20} {:<4} {:<12} {}\n",
+            n.notification_id,
+            agency,
+            n.recipient_id,
+            kind,
+            n.situation_id,
+            n.escalation_tier,
+            state,
+            deadline
+        ));
+    }
+    out
+}

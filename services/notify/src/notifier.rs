@@ -1,0 +1,553 @@
+//! The effects of notify, shared by the determination handler, the acknowledgement handler and
+//! the escalation timers: storing notifications, delivering each once per channel, recording
+//! acknowledgements and escalations, and announcing what happened on
+//! `tandem.notify.status.<agency>`.
+//!
+//! Exactly one delivery per (notification, recipient, channel), across redeliveries, restarts
+//! and instances:
+//! - the notification id is derived from what caused it, so every instance computes the same;
+//! - before sending, an instance creates the delivery's claim key with compare-and-set; whoever
+//!   loses waits for the winner's result instead of sending;
+//! - a claim left `sending` by an instance that died is taken over after `claim_lease`; that
+//!   one resend carries the same `Idempotency-Key` / `Nats-Msg-Id`, so receivers can drop it.
+
+use std::{future::Future, time::Duration};
+
+use anyhow::anyhow;
+use async_nats::jetstream::{self, AckKind, Message};
+use prost::Message as _;
+use tandem_proto::{
+    timestamp,
+    v1::{
+        Channel, LeadershipDetermination, Notification, NotificationKind, NotificationState,
+        NotificationStatus, Role,
+    },
+};
+use tandem_runtime::envelope::{self, Envelope};
+
+use crate::{
+    SERVICE,
+    ack_http::AckLinks,
+    config::{NotifyAgency, NotifyConfig, SlaConfig},
+    directory::{ChannelSpec, Directory, DirectoryEntry},
+    email::EmailSender,
+    rules,
+    store::{self, Acknowledgement, Claim, ClaimState, NotificationRecord, RecordState, Store},
+    webhook::{Outcome, WebhookSender},
+};
+
+/// Where notifications to `recipient` of `agency` are published.
+pub fn out_subject(agency: NotifyAgency, recipient: &str) -> String {
+    format!("tandem.notify.out.{}.{recipient}", agency.token())
+}
+
+/// Where what became of `agency`'s notifications is announced.
+pub fn status_subject(agency: NotifyAgency) -> String {
+    format!("tandem.notify.status.{}", agency.token())
+}
+
+/// Where an acknowledgement of notification `id` is sent.
+pub fn ack_subject(id: &str) -> String {
+    format!("tandem.notify.ack.{id}")
+}
+
+/// Every acknowledgement.
+pub fn ack_filter(agency: &str) -> String {
+    format!("tandem.notify.ack.{agency}.>")
+}
+
+/// One agency's notifier.
+pub(crate) struct Notifier {
+    js: jetstream::Context,
+    store: Store,
+    directory: Directory,
+    agency: NotifyAgency,
+    sla: SlaConfig,
+    webhook: WebhookSender,
+    email: EmailSender,
+    links: Option<AckLinks>,
+    instance: String,
+    lease: Duration,
+}
+
+impl Notifier {
+    pub(crate) fn new(
+        js: jetstream::Context,
+        store: Store,
+        directory: Directory,
+        config: &NotifyConfig,
+        links: Option<AckLinks>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            js,
+            store,
+            directory,
+            agency: config.agency,
+            sla: config.sla.clone(),
+            webhook: WebhookSender::new(config.webhook.clone())?,
+            email: EmailSender::new(&config.smtp, config.webhook.clone())?,
+            links,
+            instance: format!("{}-{:08x}", config.agency.token(), rand::random::<u32>()),
+            lease: config.claim_lease(),
+        })
+    }
+
+    /// Notifies this agency's recipients of `determination`: its country coordinators when it
+    /// changed, its data focal points when it has a discrepancy the previous one had not.
+    pub(crate) async fn on_determination(
+        &self,
+        determination: &LeadershipDetermination,
+        trace_id: &str,
+    ) -> anyhow::Result<()> {
+        let directory = self.directory.entries(Some(self.agency)).await?;
+        let now = std::time::SystemTime::now();
+        let country = &determination.country;
+        let mut notifications = Vec::new();
+        if determination.changed {
+            for entry in rules::recipients(&directory, Role::CountryCoordinator, country) {
+                let sla = self.sla.for_role(entry.role.0);
+                notifications.push((
+                    rules::first_notification(
+                        determination,
+                        NotificationKind::DeterminationChanged,
+                        &[],
+                        entry,
+                        trace_id,
+                        now,
+                        sla,
+                    ),
+                    entry,
+                ));
+            }
+        }
+        let groups: Vec<i32> = determination
+            .discrepancies
+            .iter()
+            .map(|d| d.group)
+            .collect();
+        let fresh = self
+            .store
+            .new_discrepancy_groups(&determination.situation_id, determination.sequence, &groups)
+            .await?;
+        if !fresh.is_empty() {
+            let discrepancies = determination
+                .discrepancies
+                .iter()
+                .filter(|d| fresh.contains(&d.group))
+                .collect::<Vec<_>>();
+            for entry in rules::recipients(&directory, Role::DataFocalPoint, country) {
+                let sla = self.sla.for_role(entry.role.0);
+                notifications.push((
+                    rules::first_notification(
+                        determination,
+                        NotificationKind::Discrepancy,
+                        &discrepancies,
+                        entry,
+                        trace_id,
+                        now,
+                        sla,
+                    ),
+                    entry,
+                ));
+            }
+        }
+        if notifications.is_empty() && (determination.changed || !fresh.is_empty()) {
+            tracing::warn!(
+                determination.id = %determination.determination_id,
+                %country,
+                "nobody in the directory to notify: no focal point, regional coordinator or HQ covers this country"
+            );
+            return Ok(());
+        }
+        if notifications.is_empty() {
+            tracing::info!(
+                determination.id = %determination.determination_id,
+                "nothing to notify"
+            );
+            return Ok(());
+        }
+        first_error(
+            futures::future::join_all(
+                notifications
+                    .into_iter()
+                    .map(|(notification, entry)| self.notify(notification, entry)),
+            )
+            .await,
+        )
+    }
+
+    /// Stores `notification` (or finds it stored by an earlier delivery), starts its timer and
+    /// delivers it over every channel of `entry`, all at once so one slow channel delays none.
+    pub(crate) async fn notify(
+        &self,
+        notification: Notification,
+        entry: &DirectoryEntry,
+    ) -> anyhow::Result<()> {
+        let escalate_at_ms = notification
+            .acknowledge_by
+            .as_ref()
+            .and_then(timestamp::to_system_time)
+            .map(store::to_ms)
+            .unwrap_or_else(store::now_ms);
+        let record = self
+            .store
+            .create_record(NotificationRecord {
+                notification,
+                state: RecordState::Pending,
+                escalate_at_ms,
+                acknowledged: None,
+                escalated_to: Vec::new(),
+            })
+            .await?;
+        let notification = &record.notification;
+        if record.state == RecordState::Pending {
+            self.store
+                .set_timer(&notification.notification_id, record.escalate_at_ms)
+                .await?;
+        }
+        tracing::info!(
+            notification.id = %notification.notification_id,
+            recipient = %notification.recipient_id,
+            tier = notification.escalation_tier,
+            "notifying"
+        );
+        first_error(
+            futures::future::join_all(
+                entry
+                    .channels
+                    .iter()
+                    .map(|channel| self.deliver(notification, channel)),
+            )
+            .await,
+        )
+    }
+
+    /// Delivers `notification` over `channel` unless it was delivered (or failed) already.
+    async fn deliver(
+        &self,
+        notification: &Notification,
+        channel: &ChannelSpec,
+    ) -> anyhow::Result<()> {
+        let id = &notification.notification_id;
+        let kind = channel.kind();
+        let mine = Claim {
+            state: ClaimState::Sending,
+            instance: self.instance.clone(),
+            since_ms: store::now_ms(),
+            attempts: 0,
+            reason: String::new(),
+        };
+        let revision = loop {
+            match self.store.claim(id, kind).await? {
+                None => {
+                    if let Some(revision) = self.store.write_claim(id, kind, &mine, 0).await? {
+                        break revision;
+                    }
+                }
+                Some((claim, _)) if claim.state != ClaimState::Sending => {
+                    // Done before (a redelivery): make sure its status went out.
+                    return self.publish_delivery(notification, kind, &claim).await;
+                }
+                Some((claim, revision)) if store::age(claim.since_ms) >= self.lease => {
+                    tracing::warn!(notification.id = %id, channel = ?kind, "taking over a delivery its instance never finished");
+                    if let Some(revision) =
+                        self.store.write_claim(id, kind, &mine, revision).await?
+                    {
+                        break revision;
+                    }
+                }
+                // Another instance is sending it: wait for its result rather than send twice.
+                Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        let outcome = match channel {
+            ChannelSpec::Nats {} => match self.publish_out(notification).await {
+                Ok(()) => Outcome {
+                    delivered: true,
+                    attempts: 1,
+                    reason: String::new(),
+                },
+                Err(error) => {
+                    // Our own bus failed, not the recipient: release the claim and retry the
+                    // whole message later.
+                    let released = Claim {
+                        since_ms: 0,
+                        ..mine.clone()
+                    };
+                    let _ = self.store.write_claim(id, kind, &released, revision).await;
+                    return Err(error);
+                }
+            },
+            ChannelSpec::Webhook { url, secret } => {
+                self.webhook.send(notification, url, secret).await
+            }
+            ChannelSpec::Email { address } => {
+                let link = self.links.as_ref().map(|links| links.link(id));
+                self.email
+                    .send(notification, address, link.as_deref())
+                    .await
+            }
+        };
+        let done = Claim {
+            state: if outcome.delivered {
+                ClaimState::Delivered
+            } else {
+                ClaimState::Failed
+            },
+            attempts: outcome.attempts,
+            reason: outcome.reason,
+            ..mine
+        };
+        if self
+            .store
+            .write_claim(id, kind, &done, revision)
+            .await?
+            .is_none()
+        {
+            tracing::warn!(notification.id = %id, channel = ?kind, "another instance took this delivery over meanwhile");
+        }
+        if done.state == ClaimState::Failed {
+            tracing::warn!(notification.id = %id, channel = ?kind, reason = %done.reason, attempts = done.attempts, "delivery failed");
+        } else {
+            tracing::info!(notification.id = %id, channel = ?kind, attempts = done.attempts, "delivered");
+        }
+        self.publish_delivery(notification, kind, &done).await
+    }
+
+    async fn publish_out(&self, notification: &Notification) -> anyhow::Result<()> {
+        let id = format!("notification:{}", notification.notification_id);
+        Envelope {
+            service: SERVICE,
+            event: "notification",
+            subject: &notification.situation_id,
+            id: &id,
+        }
+        .publish(
+            &self.js,
+            out_subject(self.agency, &notification.recipient_id),
+            notification.encode_to_vec().into(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn publish_delivery(
+        &self,
+        notification: &Notification,
+        channel: Channel,
+        claim: &Claim,
+    ) -> anyhow::Result<()> {
+        let state = match claim.state {
+            ClaimState::Delivered => NotificationState::Delivered,
+            ClaimState::Failed => NotificationState::Failed,
+            ClaimState::Sending => return Ok(()),
+        };
+        self.publish_status(
+            notification,
+            NotificationStatus {
+                state: state as i32,
+                channel: channel as i32,
+                reason: claim.reason.clone(),
+                attempts: claim.attempts,
+                ..Default::default()
+            },
+            channel.as_str_name(),
+        )
+        .await
+    }
+
+    /// Announces `status` of `notification`; `discriminator` keeps statuses of one
+    /// notification apart in the stream's deduplication.
+    async fn publish_status(
+        &self,
+        notification: &Notification,
+        mut status: NotificationStatus,
+        discriminator: &str,
+    ) -> anyhow::Result<()> {
+        status.notification_id = notification.notification_id.clone();
+        status.recipient_agency = notification.recipient_agency;
+        status.recipient_id = notification.recipient_id.clone();
+        status.situation_id = notification.situation_id.clone();
+        status.at = Some(timestamp::now());
+        let id = format!(
+            "status:{}:{}:{discriminator}",
+            notification.notification_id,
+            status.state().as_str_name()
+        );
+        Envelope {
+            service: SERVICE,
+            event: "notification.status",
+            subject: &notification.situation_id,
+            id: &id,
+        }
+        .publish(
+            &self.js,
+            status_subject(self.agency),
+            status.encode_to_vec().into(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records that notification `id` was acknowledged (`via`: cli, nats, link), stops its
+    /// timer and those of the escalations it led to. `false` when it is not this agency's.
+    pub(crate) async fn acknowledge(&self, id: &str, via: &str) -> anyhow::Result<bool> {
+        let mut queue = vec![id.to_string()];
+        let mut known = false;
+        while let Some(id) = queue.pop() {
+            let acknowledged = Acknowledgement {
+                at: envelope::now_rfc3339(),
+                via: via.to_string(),
+            };
+            let Some((record, _)) = self
+                .store
+                .update_record(&id, |record| {
+                    if record.state == RecordState::Acknowledged {
+                        return false;
+                    }
+                    record.state = RecordState::Acknowledged;
+                    record.acknowledged = Some(acknowledged.clone());
+                    true
+                })
+                .await?
+            else {
+                continue;
+            };
+            known = true;
+            self.store.clear_timer(&id).await?;
+            self.publish_status(
+                &record.notification,
+                NotificationStatus {
+                    state: NotificationState::Acknowledged as i32,
+                    ..Default::default()
+                },
+                "",
+            )
+            .await?;
+            tracing::info!(notification.id = %id, via, "acknowledged");
+            queue.extend(record.escalated_to.iter().cloned());
+        }
+        Ok(known)
+    }
+
+    /// Escalates notification `id` if it is still unacknowledged past its deadline; resumes an
+    /// escalation an instance began but did not finish. Returns when to look at it again, or
+    /// `None` when its timer is done with.
+    pub(crate) async fn escalate(&self, id: &str) -> anyhow::Result<Option<Duration>> {
+        let Some((record, _)) = self.store.record(id).await? else {
+            self.store.clear_timer(id).await?;
+            return Ok(None);
+        };
+        match record.state {
+            RecordState::Acknowledged | RecordState::Expired => {
+                self.store.clear_timer(id).await?;
+                return Ok(None);
+            }
+            RecordState::Pending if store::now_ms() < record.escalate_at_ms => {
+                let left = record.escalate_at_ms.saturating_sub(store::now_ms());
+                return Ok(Some(Duration::from_millis(left)));
+            }
+            RecordState::Pending | RecordState::Escalated => {}
+        }
+        let original = &record.notification;
+        let directory = self.directory.entries(Some(self.agency)).await?;
+        let now = std::time::SystemTime::now();
+        let escalations: Vec<(Notification, &DirectoryEntry)> =
+            rules::escalation_recipients(&directory, original.recipient_role(), &original.country)
+                .into_iter()
+                .map(|entry| {
+                    let sla = self.sla.for_role(entry.role.0);
+                    (rules::escalation(original, entry, now, sla), entry)
+                })
+                .collect();
+        let ids: Vec<String> = escalations
+            .iter()
+            .map(|(n, _)| n.notification_id.clone())
+            .collect();
+        if record.state == RecordState::Pending {
+            let decided = self
+                .store
+                .update_record(id, |record| {
+                    if record.state != RecordState::Pending {
+                        return false;
+                    }
+                    if ids.is_empty() {
+                        record.state = RecordState::Expired;
+                    } else {
+                        record.state = RecordState::Escalated;
+                        record.escalated_to = ids.clone();
+                    }
+                    true
+                })
+                .await?;
+            // Acknowledged meanwhile, or another instance won: it finishes the escalation and
+            // clears the timer. Should it die first, the timer is still there: look again once
+            // its claims could be taken over.
+            if !decided.is_some_and(|(_, changed)| changed) {
+                return Ok(Some(self.lease));
+            }
+        }
+        if escalations.is_empty() {
+            tracing::warn!(notification.id = %id, "not acknowledged in time, and there is no tier left to escalate to");
+            self.store.clear_timer(id).await?;
+            return Ok(None);
+        }
+        for (escalation, entry) in escalations {
+            // A resumed escalation only finishes what was decided.
+            if record.state == RecordState::Escalated
+                && !record.escalated_to.contains(&escalation.notification_id)
+            {
+                continue;
+            }
+            let to = escalation.notification_id.clone();
+            self.notify(escalation, entry).await?;
+            self.publish_status(
+                original,
+                NotificationStatus {
+                    state: NotificationState::Escalated as i32,
+                    escalated_to_notification_id: to.clone(),
+                    ..Default::default()
+                },
+                &to,
+            )
+            .await?;
+            tracing::info!(notification.id = %id, escalated_to = %to, "escalated one tier up");
+        }
+        self.store.clear_timer(id).await?;
+        Ok(None)
+    }
+}
+
+/// `Ok` when every result is, else the first error.
+fn first_error(results: Vec<anyhow::Result<()>>) -> anyhow::Result<()> {
+    results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    Ok(())
+}
+
+/// Runs `work`, telling the server every `every` that `message` is still being worked on, so a
+/// slow webhook does not make it redeliver the message to another instance meanwhile.
+pub(crate) async fn with_progress<F: Future>(
+    message: &Message,
+    every: Duration,
+    work: F,
+) -> F::Output {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = tokio::time::sleep(every) => {
+                if let Err(error) = message.ack_with(AckKind::Progress).await {
+                    tracing::debug!(%error, "progress not sent");
+                }
+            }
+        }
+    }
+}
+
+/// The notification id of an ack subject.
+pub(crate) fn acked_id(subject: &str) -> anyhow::Result<&str> {
+    subject
+        .strip_prefix("tandem.notify.ack.")
+        .filter(|id| crate::rules::is_notification_id(id))
+        .ok_or_else(|| anyhow!("{subject} does not name a notification"))
+}

@@ -1,0 +1,336 @@
+//! The recipient rules of DESIGN.md, pure: who of one agency's directory is told about a
+//! determination, what each notification says, and who is next when nobody acknowledges.
+//!
+//! - A changed determination → the agency's country coordinators for the country.
+//! - A new discrepancy → the agency's data focal points for the country.
+//! - Nobody in that role for the country → the regional coordinators covering it, else HQ.
+//! - Escalation goes one tier up from the role of the recipient who did not acknowledge:
+//!   country coordinator or data focal point → regional → HQ → nobody.
+
+use std::time::SystemTime;
+
+use sha2::{Digest as _, Sha256};
+use tandem_proto::{
+    timestamp,
+    v1::{Agency, Discrepancy, LeadershipDetermination, Notification, NotificationKind, Role},
+};
+
+use crate::{config::NotifyAgency, directory::DirectoryEntry};
+
+/// The tier of a role: 0 for the first line, 1 regional, 2 HQ.
+pub fn tier(role: Role) -> u32 {
+    match role {
+        Role::CountryCoordinator | Role::DataFocalPoint | Role::Unspecified => 0,
+        Role::RegionalCoordinator => 1,
+        Role::Hq => 2,
+    }
+}
+
+/// The entries of `directory` who receive a notification addressed to `role` for `country`:
+/// those with that role covering the country, else the regional coordinators covering it,
+/// else HQ. Sorted by id.
+pub fn recipients<'a>(
+    directory: &'a [DirectoryEntry],
+    role: Role,
+    country: &str,
+) -> Vec<&'a DirectoryEntry> {
+    let chain: &[Role] = match role {
+        Role::RegionalCoordinator => &[Role::RegionalCoordinator, Role::Hq],
+        Role::Hq => &[Role::Hq],
+        _ => &[role, Role::RegionalCoordinator, Role::Hq],
+    };
+    for candidate in chain {
+        let mut found: Vec<&DirectoryEntry> = directory
+            .iter()
+            .filter(|e| e.role.0 == *candidate && e.covers(country))
+            .collect();
+        if !found.is_empty() {
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// Who gets the escalation of a notification sent to someone of `role`: the next tier that has
+/// anyone covering `country`. Empty past HQ.
+pub fn escalation_recipients<'a>(
+    directory: &'a [DirectoryEntry],
+    role: Role,
+    country: &str,
+) -> Vec<&'a DirectoryEntry> {
+    match tier(role) {
+        0 => recipients(directory, Role::RegionalCoordinator, country),
+        1 => recipients(directory, Role::Hq, country),
+        _ => Vec::new(),
+    }
+}
+
+/// A notification id: `<agency>.ntf-<hash>`, stable for the same inputs (so every redelivery
+/// and instance computes the same one). The agency token makes the ack subject
+/// `tandem.notify.ack.<agency>.ntf-…`, so NATS permissions can let an agency acknowledge only
+/// its own notifications.
+pub fn notification_id(agency: &str, parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    format!("{agency}.ntf-{}", hex::encode(&digest[..10]))
+}
+
+/// Whether `id` has the form of a notification id (`<agency>.<token>`).
+pub fn is_notification_id(id: &str) -> bool {
+    matches!(id.split_once('.'), Some((agency, rest)) if ["iom", "unhcr"].contains(&agency) && crate::directory::is_valid_id(rest))
+}
+
+/// The first notification of `kind` about `determination` to `recipient`.
+pub fn first_notification(
+    determination: &LeadershipDetermination,
+    kind: NotificationKind,
+    discrepancies: &[&Discrepancy],
+    recipient: &DirectoryEntry,
+    trace_id: &str,
+    now: SystemTime,
+    acknowledge_within: std::time::Duration,
+) -> Notification {
+    let id = notification_id(
+        recipient.agency.token(),
+        &[
+            &determination.determination_id,
+            kind.as_str_name(),
+            recipient.agency.token(),
+            &recipient.id,
+        ],
+    );
+    let agency = recipient.agency.proto();
+    let mut notification = Notification {
+        notification_id: id,
+        kind: kind as i32,
+        situation_id: determination.situation_id.clone(),
+        country: determination.country.clone(),
+        recipient_agency: agency as i32,
+        recipient_id: recipient.id.clone(),
+        recipient_role: recipient.role.0 as i32,
+        agency_leads: determination.lead_agencies.contains(&(agency as i32)),
+        classification: determination.classification,
+        arrangement: determination.arrangement,
+        lead_agencies: determination.lead_agencies.clone(),
+        functions: determination.functions.clone(),
+        rationale: determination.rationale.clone(),
+        discrepancies: discrepancies.iter().map(|d| **d).collect(),
+        determination_id: determination.determination_id.clone(),
+        summary: String::new(),
+        trace_id: trace_id.to_string(),
+        created_at: Some(timestamp::from_system_time(now)),
+        acknowledge_by: Some(timestamp::from_system_time(now + acknowledge_within)),
+        escalation_tier: 0,
+        escalates_notification_id: String::new(),
+    };
+    notification.summary = summary(&notification);
+    notification
+}
+
+/// The escalation of `original` (unacknowledged) to `recipient`, one tier up.
+pub fn escalation(
+    original: &Notification,
+    recipient: &DirectoryEntry,
+    now: SystemTime,
+    acknowledge_within: std::time::Duration,
+) -> Notification {
+    let tier = original.escalation_tier + 1;
+    let id = notification_id(
+        recipient.agency.token(),
+        &[
+            &original.notification_id,
+            "escalation",
+            recipient.agency.token(),
+            &recipient.id,
+        ],
+    );
+    let agency = recipient.agency.proto();
+    let mut notification = Notification {
+        notification_id: id,
+        recipient_agency: agency as i32,
+        recipient_id: recipient.id.clone(),
+        recipient_role: recipient.role.0 as i32,
+        agency_leads: original.lead_agencies.contains(&(agency as i32)),
+        created_at: Some(timestamp::from_system_time(now)),
+        acknowledge_by: Some(timestamp::from_system_time(now + acknowledge_within)),
+        escalation_tier: tier,
+        escalates_notification_id: original.notification_id.clone(),
+        ..original.clone()
+    };
+    notification.summary = summary(&notification);
+    notification
+}
+
+/// The notification in words, for people: what happened, what it means for the recipient's
+/// agency, the functions, the rationale and where to find the trace.
+pub fn summary(n: &Notification) -> String {
+    let agency = NotifyAgency::from_proto(n.recipient_agency())
+        .map(NotifyAgency::label)
+        .unwrap_or("your agency");
+    let mut text = String::new();
+    if n.escalation_tier > 0 {
+        text.push_str(&format!(
+            "ESCALATION (tier {}): notification {} was not acknowledged in time.\n",
+            n.escalation_tier, n.escalates_notification_id
+        ));
+    }
+    let leads = agencies(&n.lead_agencies);
+    match n.kind() {
+        NotificationKind::Discrepancy => {
+            text.push_str(&format!(
+                "IOM and UNHCR figures disagree for situation {} in {}:\n",
+                n.situation_id, n.country
+            ));
+            for d in &n.discrepancies {
+                text.push_str(&format!(
+                    "- {}: IOM {} vs UNHCR {} ({:.0}% apart)\n",
+                    words(d.group().as_str_name(), "POPULATION_GROUP_"),
+                    d.iom_count,
+                    d.unhcr_count,
+                    d.relative_difference * 100.0
+                ));
+            }
+            text.push_str("Please reconcile the figures with your counterpart (FoE B.3 data).\n");
+        }
+        _ => {
+            text.push_str(&format!(
+                "Situation {} in {} is now classified as {}, coordinated as {}, led by {}.\n",
+                n.situation_id,
+                n.country,
+                words(n.classification().as_str_name(), "CLASSIFICATION_"),
+                words(n.arrangement().as_str_name(), "ARRANGEMENT_"),
+                leads
+            ));
+            let role = if !n.agency_leads {
+                "partners in this response"
+            } else if n.lead_agencies.len() > 1 {
+                "co-leads this response"
+            } else {
+                "leads this response"
+            };
+            text.push_str(&format!("{agency} {role}.\n"));
+        }
+    }
+    if !n.functions.is_empty() {
+        text.push_str("Functions:\n");
+        for f in &n.functions {
+            text.push_str(&format!(
+                "- {}: {}\n",
+                words(f.function().as_str_name(), "LEADERSHIP_FUNCTION_"),
+                agencies(&f.agencies)
+            ));
+        }
+    }
+    if !n.rationale.is_empty() {
+        text.push_str("Why:\n");
+        for r in &n.rationale {
+            text.push_str(&format!("- {} ({})\n", r.text, r.clause));
+        }
+    }
+    text.push_str(&format!("Determination {}", n.determination_id));
+    if !n.trace_id.is_empty() {
+        text.push_str(&format!("; trace {}", n.trace_id));
+    }
+    text.push('\n');
+    text
+}
+
+/// `CLASSIFICATION_MIXED_MOVEMENT` → `mixed movement`.
+fn words(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+        .replace('_', " ")
+}
+
+fn agencies(values: &[i32]) -> String {
+    let names: Vec<&str> = values
+        .iter()
+        .map(|v| match Agency::try_from(*v) {
+            Ok(Agency::Iom) => "IOM",
+            Ok(Agency::Unhcr) => "UNHCR",
+            Ok(Agency::Partner) => "a partner",
+            _ => "unspecified",
+        })
+        .collect();
+    if names.is_empty() {
+        "nobody yet".into()
+    } else {
+        names.join(" + ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{ChannelSpec, RoleName};
+
+    fn entry(id: &str, role: Role, countries: &[&str]) -> DirectoryEntry {
+        DirectoryEntry {
+            id: id.into(),
+            name: id.into(),
+            agency: NotifyAgency::Iom,
+            role: RoleName(role),
+            countries: countries.iter().map(|c| c.to_string()).collect(),
+            channels: vec![ChannelSpec::Nats {}],
+        }
+    }
+
+    #[test]
+    fn falls_back_to_regional_then_hq() {
+        let directory = vec![
+            entry("cc-col", Role::CountryCoordinator, &["COL"]),
+            entry("rc-americas", Role::RegionalCoordinator, &["COL", "PER"]),
+            entry("hq", Role::Hq, &[]),
+        ];
+        let ids =
+            |found: Vec<&DirectoryEntry>| found.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(recipients(&directory, Role::CountryCoordinator, "COL")),
+            ["cc-col"]
+        );
+        assert_eq!(
+            ids(recipients(&directory, Role::CountryCoordinator, "PER")),
+            ["rc-americas"]
+        );
+        assert_eq!(
+            ids(recipients(&directory, Role::CountryCoordinator, "UKR")),
+            ["hq"]
+        );
+        assert_eq!(
+            ids(recipients(&directory, Role::DataFocalPoint, "COL")),
+            ["rc-americas"]
+        );
+        assert_eq!(
+            ids(escalation_recipients(
+                &directory,
+                Role::CountryCoordinator,
+                "COL"
+            )),
+            ["rc-americas"]
+        );
+        assert_eq!(
+            ids(escalation_recipients(
+                &directory,
+                Role::RegionalCoordinator,
+                "COL"
+            )),
+            ["hq"]
+        );
+        assert!(escalation_recipients(&directory, Role::Hq, "COL").is_empty());
+    }
+
+    #[test]
+    fn ids_are_stable_subject_tokens() {
+        let a = notification_id("iom", &["SIT.1:x/3", "K", "iom", "cc"]);
+        assert_eq!(a, notification_id("iom", &["SIT.1:x/3", "K", "iom", "cc"]));
+        assert_ne!(a, notification_id("iom", &["SIT.1:x/3", "K", "iom", "cd"]));
+        assert!(a.starts_with("iom.ntf-"));
+        assert!(is_notification_id(&a));
+    }
+}

@@ -1,0 +1,379 @@
+//! What notify remembers, in KV `tandem-notify`, every key prefixed by the agency so each
+//! agency's instances touch only their half:
+//!
+//! - `<agency>.ntf.<id>`: a notification and what became of it ([`NotificationRecord`]);
+//! - `<agency>.timer.<id>`: when an unacknowledged notification escalates (milliseconds since
+//!   the epoch). Timers are keys, not memory, so they survive restarts; every instance watches
+//!   them and compare-and-set on the record decides which one escalates;
+//! - `<agency>.dlv.<id>.<channel>`: the claim on one delivery ([`Claim`]), created with
+//!   compare-and-set before sending, so one instance sends it;
+//! - `<agency>.sit.<situation>`: the discrepancy groups of the last determinations seen
+//!   ([`SituationRecord`]), to tell a new discrepancy from a known one.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::anyhow;
+use async_nats::jetstream::{
+    self,
+    kv::{self, CreateErrorKind, Operation, UpdateErrorKind},
+};
+use futures::TryStreamExt as _;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use tandem_proto::v1::{Channel, Notification};
+use tandem_runtime::{config::StorageConfig, kv_key, topology};
+
+use crate::config::NotifyAgency;
+
+/// The bucket of notify's own state (not personal data: recipients appear by id only).
+pub const NOTIFY_BUCKET: &str = "tandem-notify";
+
+/// Where a notification stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    /// Waiting for an acknowledgement.
+    Pending,
+    /// Someone acknowledged it.
+    Acknowledged,
+    /// Its deadline passed and it went one tier up.
+    Escalated,
+    /// Its deadline passed and there was nobody left to escalate to.
+    Expired,
+}
+
+/// A notification and what became of it, under `<agency>.ntf.<id>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    /// The notification as first sent (every redelivery reuses it, so it never changes).
+    pub notification: Notification,
+    /// Pending, acknowledged, escalated or expired.
+    pub state: RecordState,
+    /// When the deadline passes, in milliseconds since the epoch.
+    pub escalate_at_ms: u64,
+    /// When and how it was acknowledged.
+    #[serde(default)]
+    pub acknowledged: Option<Acknowledgement>,
+    /// The notifications it escalated to.
+    #[serde(default)]
+    pub escalated_to: Vec<String>,
+}
+
+/// When and how a notification was acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// RFC 3339.
+    pub at: String,
+    /// `cli`, `nats` or `link`.
+    pub via: String,
+}
+
+/// The state of one delivery claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimState {
+    /// An instance is sending it.
+    Sending,
+    /// The channel accepted it.
+    Delivered,
+    /// It could not be delivered (`reason`).
+    Failed,
+}
+
+/// One delivery, under `<agency>.dlv.<id>.<channel>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Sending, delivered or failed.
+    pub state: ClaimState,
+    /// The instance that claimed it.
+    pub instance: String,
+    /// When it was claimed, in milliseconds since the epoch.
+    pub since_ms: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// The discrepancies of a situation's last two determinations, under `<agency>.sit.<id>`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SituationRecord {
+    /// The sequence of the last determination handled.
+    pub sequence: u64,
+    /// Its discrepancy groups.
+    pub groups: Vec<i32>,
+    /// The groups of the determination before it: a redelivery of `sequence` compares
+    /// against these, and so decides as the first delivery did.
+    pub groups_before: Vec<i32>,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    to_ms(SystemTime::now())
+}
+
+/// `time` in milliseconds since the epoch.
+pub fn to_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// How often a lost compare-and-set race is retried at once.
+const CAS_ATTEMPTS: usize = 32;
+
+/// Access to `tandem-notify` for one agency.
+#[derive(Clone)]
+pub struct Store {
+    kv: kv::Store,
+    agency: NotifyAgency,
+}
+
+impl Store {
+    /// Opens (creating when missing) the bucket.
+    pub async fn open(
+        js: &jetstream::Context,
+        storage: &StorageConfig,
+        agency: NotifyAgency,
+    ) -> anyhow::Result<Self> {
+        let kv = topology::ensure_bucket(
+            js,
+            topology::bucket(
+                NOTIFY_BUCKET,
+                "Notify: notifications, escalation timers, delivery claims",
+                1,
+                storage,
+            ),
+        )
+        .await?;
+        Ok(Self { kv, agency })
+    }
+
+    /// The same bucket, for another agency.
+    pub fn for_agency(&self, agency: NotifyAgency) -> Self {
+        Self {
+            kv: self.kv.clone(),
+            agency,
+        }
+    }
+
+    fn key(&self, kind: &str, rest: &str) -> String {
+        format!("{}.{kind}.{rest}", self.agency.token())
+    }
+
+    /// The subject filter of this agency's timers, for [`kv::Store::watch_with_history`].
+    pub fn timer_filter(&self) -> String {
+        self.key("timer", ">")
+    }
+
+    /// The underlying bucket.
+    pub fn kv(&self) -> &kv::Store {
+        &self.kv
+    }
+
+    async fn read<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<(T, u64)>> {
+        match self.kv.entry(key).await.map_err(|e| anyhow!(e))? {
+            Some(entry) if entry.operation == Operation::Put => {
+                let value = serde_json::from_slice(&entry.value)
+                    .map_err(|e| anyhow!("{key} is unreadable: {e}"))?;
+                Ok(Some((value, entry.revision)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes `value` at `key` if it is still at `revision` (0: absent). `Ok(None)` when
+    /// another writer got there first.
+    async fn write<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        revision: u64,
+    ) -> anyhow::Result<Option<u64>> {
+        let bytes = serde_json::to_vec(value)?;
+        if revision == 0 {
+            match self.kv.create(key, bytes.into()).await {
+                Ok(revision) => Ok(Some(revision)),
+                Err(error) if error.kind() == CreateErrorKind::AlreadyExists => Ok(None),
+                Err(error) => Err(anyhow!(error)),
+            }
+        } else {
+            match self.kv.update(key, bytes.into(), revision).await {
+                Ok(revision) => Ok(Some(revision)),
+                Err(error) if error.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
+                Err(error) => Err(anyhow!(error)),
+            }
+        }
+    }
+
+    /// The record of notification `id`.
+    pub async fn record(&self, id: &str) -> anyhow::Result<Option<(NotificationRecord, u64)>> {
+        if !crate::rules::is_notification_id(id) {
+            return Ok(None);
+        }
+        self.read(&self.key("ntf", id)).await
+    }
+
+    /// Stores `record` unless one exists; returns the stored one either way, so a redelivery
+    /// continues with what the first delivery decided.
+    pub async fn create_record(
+        &self,
+        record: NotificationRecord,
+    ) -> anyhow::Result<NotificationRecord> {
+        let key = self.key("ntf", &record.notification.notification_id);
+        for _ in 0..CAS_ATTEMPTS {
+            if let Some((existing, _)) = self.read::<NotificationRecord>(&key).await? {
+                return Ok(existing);
+            }
+            if self.write(&key, &record, 0).await?.is_some() {
+                return Ok(record);
+            }
+        }
+        Err(anyhow!("notification record {key} kept changing"))
+    }
+
+    /// Applies `change` to record `id` with compare-and-set, retrying lost races. `change`
+    /// returns `false` to leave the record as it is. Returns the record as it ends up and
+    /// whether this call changed it; `None` when there is no such record.
+    pub async fn update_record(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut NotificationRecord) -> bool,
+    ) -> anyhow::Result<Option<(NotificationRecord, bool)>> {
+        let key = self.key("ntf", id);
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((mut record, revision)) = self.read::<NotificationRecord>(&key).await? else {
+                return Ok(None);
+            };
+            if !change(&mut record) {
+                return Ok(Some((record, false)));
+            }
+            if self.write(&key, &record, revision).await?.is_some() {
+                return Ok(Some((record, true)));
+            }
+        }
+        Err(anyhow!("notification record {key} kept changing"))
+    }
+
+    /// Every record of this agency.
+    pub async fn records(&self) -> anyhow::Result<Vec<NotificationRecord>> {
+        let prefix = self.key("ntf", "");
+        let mut keys: Vec<String> = self
+            .kv
+            .keys()
+            .await
+            .map_err(|e| anyhow!(e))?
+            .try_collect()
+            .await?;
+        keys.retain(|k| k.starts_with(&prefix));
+        let mut records = Vec::new();
+        for key in keys {
+            if let Some((record, _)) = self.read::<NotificationRecord>(&key).await? {
+                records.push(record);
+            }
+        }
+        records.sort_by_key(|r| {
+            r.notification
+                .created_at
+                .as_ref()
+                .map(|t| (t.seconds, t.nanos))
+        });
+        Ok(records)
+    }
+
+    /// Sets the escalation timer of `id`.
+    pub async fn set_timer(&self, id: &str, at_ms: u64) -> anyhow::Result<()> {
+        self.kv
+            .put(self.key("timer", id), at_ms.to_string().into())
+            .await
+            .map_err(|e| anyhow!(e))?;
+        Ok(())
+    }
+
+    /// Removes the escalation timer of `id`.
+    pub async fn clear_timer(&self, id: &str) -> anyhow::Result<()> {
+        let key = self.key("timer", id);
+        if self.kv.get(&key).await.map_err(|e| anyhow!(e))?.is_some() {
+            self.kv.delete(&key).await.map_err(|e| anyhow!(e))?;
+        }
+        Ok(())
+    }
+
+    /// The notification id of a timer key, if it is one of this agency's.
+    pub fn timer_id<'a>(&self, key: &'a str) -> Option<&'a str> {
+        key.strip_prefix(self.agency.token())?
+            .strip_prefix(".timer.")
+    }
+
+    fn claim_key(&self, id: &str, channel: Channel) -> String {
+        let channel = match channel {
+            Channel::Nats => "nats",
+            Channel::Webhook => "webhook",
+            Channel::Email => "email",
+            Channel::Unspecified => "unspecified",
+        };
+        self.key("dlv", &format!("{id}.{channel}"))
+    }
+
+    /// The claim on delivering `id` over `channel`, with its revision.
+    pub async fn claim(&self, id: &str, channel: Channel) -> anyhow::Result<Option<(Claim, u64)>> {
+        self.read(&self.claim_key(id, channel)).await
+    }
+
+    /// Writes a claim if the key is still at `revision` (0: absent); `None` on a lost race.
+    pub async fn write_claim(
+        &self,
+        id: &str,
+        channel: Channel,
+        claim: &Claim,
+        revision: u64,
+    ) -> anyhow::Result<Option<u64>> {
+        self.write(&self.claim_key(id, channel), claim, revision)
+            .await
+    }
+
+    /// The discrepancy groups of `determination` that the situation's previous determination
+    /// did not have, recording this one. Older determinations than the last seen find none.
+    pub async fn new_discrepancy_groups(
+        &self,
+        situation_id: &str,
+        sequence: u64,
+        groups: &[i32],
+    ) -> anyhow::Result<Vec<i32>> {
+        let key = self.key("sit", &kv_key::segment(situation_id));
+        for _ in 0..CAS_ATTEMPTS {
+            let (current, revision) = match self.read::<SituationRecord>(&key).await? {
+                Some((record, revision)) => (record, revision),
+                None => (SituationRecord::default(), 0),
+            };
+            let before = if sequence == current.sequence {
+                return Ok(fresh(groups, &current.groups_before));
+            } else if sequence < current.sequence {
+                return Ok(Vec::new());
+            } else {
+                current.groups
+            };
+            let next = SituationRecord {
+                sequence,
+                groups: groups.to_vec(),
+                groups_before: before.clone(),
+            };
+            if self.write(&key, &next, revision).await?.is_some() {
+                return Ok(fresh(groups, &before));
+            }
+        }
+        Err(anyhow!("situation record {key} kept changing"))
+    }
+}
+
+fn fresh(groups: &[i32], before: &[i32]) -> Vec<i32> {
+    groups
+        .iter()
+        .copied()
+        .filter(|g| !before.contains(g))
+        .collect()
+}
+
+/// How long ago `since_ms` was.
+pub fn age(since_ms: u64) -> Duration {
+    Duration::from_millis(now_ms().saturating_sub(since_ms))
+}

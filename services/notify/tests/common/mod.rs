@@ -1,0 +1,415 @@
+//! The world of notify's tests: a real nats-server, notify instances in this process, an
+//! in-process webhook receiver (axum) and an in-process SMTP receiver, and determinations
+//! published the way the leadership service publishes them.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::{
+    collections::{HashMap, VecDeque},
+    future::Future,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_nats::jetstream;
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use prost::Message as _;
+use tandem_notify::{NotifyAgency, NotifyConfig, config::SmtpSecurity, directory::Directory};
+use tandem_proto::v1::{
+    Agency, Arrangement, Classification, Discrepancy, FunctionAssignment, LeadershipDetermination,
+    LeadershipFunction, Notification, NotificationStatus, PopulationGroup, RationaleEntry,
+};
+use tandem_runtime::{Shutdown, envelope::Envelope, topology};
+use tandem_testkit::NatsServer;
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
+    net::TcpListener,
+};
+
+/// The trace every test determination carries.
+pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Waits until `check` returns `Some`, polling; panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A test's NATS with tandem's streams.
+pub struct World {
+    pub server: NatsServer,
+    pub js: jetstream::Context,
+}
+
+impl World {
+    pub async fn start() -> Self {
+        tandem_testkit::init_test_log();
+        let server = NatsServer::start();
+        let js = server.jetstream().await;
+        let storage = Default::default();
+        for stream in [
+            topology::events_stream(&storage),
+            topology::notify_stream(&storage),
+            topology::dlq_stream(&storage),
+        ] {
+            topology::ensure_stream(&js, stream).await.expect("stream");
+        }
+        Self { server, js }
+    }
+
+    /// Imports a directory file (JSON or YAML).
+    pub async fn import(&self, text: &str) {
+        let entries = tandem_notify::directory::parse(text).expect("valid directory");
+        Directory::open(&self.js, &Default::default())
+            .await
+            .expect("directory bucket")
+            .import(&entries)
+            .await
+            .expect("imported");
+    }
+
+    /// Settings that make everything quick: short SLAs, ticks and backoffs.
+    pub fn config(&self, agency: NotifyAgency, sla_secs: u64) -> NotifyConfig {
+        let mut config = NotifyConfig::default();
+        config.common.nats.url = self.server.url();
+        config.common.consumer.max_deliver = 5;
+        config.common.consumer.ack_wait_secs = 3;
+        config.common.consumer.retry_base_ms = 50;
+        config.agency = agency;
+        config.sla = tandem_notify::config::SlaConfig::uniform(sla_secs);
+        config.webhook.timeout_ms = 2_000;
+        config.webhook.backoff_base_ms = 50;
+        config.webhook.backoff_max_ms = 300;
+        config.timer_tick_ms = 100;
+        config.claim_lease_secs = 10;
+        config
+    }
+
+    pub fn start_notify(&self, config: NotifyConfig) -> Notify {
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(tandem_notify::run(config, shutdown.clone()));
+        Notify { shutdown, task }
+    }
+
+    /// Publishes `determination` as the leadership service does.
+    pub async fn publish(&self, determination: &LeadershipDetermination) {
+        let id = format!("determination:{}", determination.determination_id);
+        let mut headers = Envelope {
+            service: "leadership",
+            event: "leadership.determined",
+            subject: &determination.situation_id,
+            id: &id,
+        }
+        .headers();
+        // The trace of the report that led here, as the leadership service would carry it.
+        headers.insert("traceparent", TRACEPARENT);
+        self.js
+            .publish_with_headers(
+                topology::determined_subject(&determination.country),
+                headers,
+                determination.encode_to_vec().into(),
+            )
+            .await
+            .expect("determination sent")
+            .await
+            .expect("determination stored");
+    }
+
+    /// Every notification published on the NATS channel.
+    pub async fn out(&self) -> Vec<Notification> {
+        self.notify_messages("tandem.notify.out.")
+            .await
+            .into_iter()
+            .map(|(_, payload)| Notification::decode(payload.as_slice()).expect("notification"))
+            .collect()
+    }
+
+    /// Every status event.
+    pub async fn statuses(&self) -> Vec<NotificationStatus> {
+        self.notify_messages("tandem.notify.status.")
+            .await
+            .into_iter()
+            .map(|(_, payload)| NotificationStatus::decode(payload.as_slice()).expect("status"))
+            .collect()
+    }
+
+    /// (subject, payload) of every message in TANDEM_NOTIFY under `prefix`.
+    pub async fn notify_messages(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        tandem_testkit::stream_messages(&self.js, topology::NOTIFY_STREAM)
+            .await
+            .into_iter()
+            .filter(|m| m.subject.starts_with(prefix))
+            .map(|m| (m.subject.to_string(), m.payload.to_vec()))
+            .collect()
+    }
+
+    /// Waits until `agency`'s instances have handled every determination published so far.
+    pub async fn settled(&self, agency: NotifyAgency) {
+        tandem_testkit::wait_until_consumed(
+            &self.js,
+            topology::EVENTS_STREAM,
+            &format!("tandem-notify-{}", agency.token()),
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+}
+
+/// Notify running in this process.
+pub struct Notify {
+    pub shutdown: Shutdown,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Notify {
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        self.task
+            .await
+            .expect("notify task")
+            .expect("notify ran cleanly");
+    }
+}
+
+/// A determination of `situation` (sequence `sequence`) in `country`.
+pub fn determination(
+    situation: &str,
+    sequence: u64,
+    country: &str,
+    changed: bool,
+) -> LeadershipDetermination {
+    let joint = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+    LeadershipDetermination {
+        situation_id: situation.into(),
+        sequence,
+        determination_id: format!("{situation}/{sequence}"),
+        country: country.into(),
+        classification: Classification::MixedMovement as i32,
+        arrangement: Arrangement::JointPlatform as i32,
+        lead_agencies: joint.clone(),
+        functions: vec![FunctionAssignment {
+            function: LeadershipFunction::StrategicPlanning as i32,
+            agencies: joint,
+        }],
+        protection_share: 0.5,
+        rationale: vec![RationaleEntry {
+            rule_id: "cross_border.mixed".into(),
+            clause: "FoE B.1 mixed movements".into(),
+            text: "Refugees and migrants travel together on the same routes.".into(),
+        }],
+        policy_version: "1".into(),
+        changed,
+        determined_at: Some(tandem_proto::timestamp::now()),
+        ..Default::default()
+    }
+}
+
+/// A discrepancy in `group`.
+pub fn discrepancy(group: PopulationGroup) -> Discrepancy {
+    Discrepancy {
+        group: group as i32,
+        iom_count: 1000,
+        unhcr_count: 2000,
+        relative_difference: 0.5,
+    }
+}
+
+/// One POST the webhook receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn notification(&self) -> Notification {
+        tandem_proto::json::from_str(std::str::from_utf8(&self.body).expect("utf-8"))
+            .expect("the body is a Notification in the JSON mapping")
+    }
+}
+
+#[derive(Default)]
+struct HookState {
+    received: HashMap<String, Vec<Received>>,
+    /// Statuses to answer before answering 200, per hook name.
+    script: HashMap<String, VecDeque<u16>>,
+}
+
+/// An in-process webhook receiver on 127.0.0.1: `POST /hook/<name>`.
+#[derive(Clone)]
+pub struct Hooks {
+    pub base: String,
+    state: Arc<Mutex<HookState>>,
+}
+
+impl Hooks {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(HookState::default()));
+        let app = Router::new()
+            .route("/hook/{name}", post(receive))
+            .with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { base, state }
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/hook/{name}", self.base)
+    }
+
+    /// Answers `statuses` first, then 200.
+    pub fn script(&self, name: &str, statuses: &[u16]) {
+        self.state
+            .lock()
+            .expect("lock")
+            .script
+            .insert(name.into(), statuses.iter().copied().collect());
+    }
+
+    pub fn received(&self, name: &str) -> Vec<Received> {
+        self.state
+            .lock()
+            .expect("lock")
+            .received
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<Mutex<HookState>>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let mut state = state.lock().expect("lock");
+    state
+        .received
+        .entry(name.clone())
+        .or_default()
+        .push(Received { headers, body });
+    let status = state
+        .script
+        .get_mut(&name)
+        .and_then(VecDeque::pop_front)
+        .unwrap_or(200);
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+/// One message the SMTP receiver accepted.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub recipients: Vec<String>,
+    pub data: String,
+}
+
+/// A minimal in-process SMTP server on 127.0.0.1 (no TLS, no AUTH): enough of RFC 5321 for
+/// lettre to deliver.
+#[derive(Clone)]
+pub struct Smtp {
+    pub port: u16,
+    mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl Smtp {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let store = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(session(socket, store.clone()));
+            }
+        });
+        Self { port, mails }
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().expect("lock").clone()
+    }
+
+    /// Points `config` at this server.
+    pub fn configure(&self, config: &mut NotifyConfig) {
+        config.smtp.host = "127.0.0.1".into();
+        config.smtp.port = self.port;
+        config.smtp.security = SmtpSecurity::None;
+        config.smtp.from = "tandem <tandem@example.org>".into();
+    }
+}
+
+async fn session(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let _ = write.write_all(b"220 test ESMTP\r\n").await;
+    let mut recipients = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
+            "HELO" | "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
+            "RCPT" => {
+                recipients.push(
+                    line.get(8..)
+                        .unwrap_or_default()
+                        .trim()
+                        .trim_matches(['<', '>'])
+                        .to_string(),
+                );
+                b"250 OK\r\n"
+            }
+            "DATA" => {
+                let _ = write.write_all(b"354 go ahead\r\n").await;
+                let mut data = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if line == "." {
+                        break;
+                    }
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                mails.lock().expect("lock").push(Mail {
+                    recipients: std::mem::take(&mut recipients),
+                    data,
+                });
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => b"502 not implemented\r\n",
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! Notify over a real nats-server, with an in-process webhook receiver and SMTP server: the
+//! stories of issue 4, told as a coordinator would see them.
+
+mod common;
+
+use std::{collections::HashMap, time::Duration};
+
+use common::*;
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+use tandem_notify::{NotifyAgency, inbox, store::RecordState};
+use tandem_proto::v1::{Channel, NotificationKind, NotificationState, PopulationGroup};
+
+const WAIT: Duration = Duration::from_secs(30);
+const IOM_SECRET: &str = "iom-webhook-secret-0123456789";
+const UNHCR_SECRET: &str = "unhcr-webhook-secret-9876543210";
+
+fn directory(hooks: &Hooks) -> String {
+    format!(
+        r#"
+- id: iom-col-cc
+  name: Ana Pérez
+  agency: AGENCY_IOM
+  role: COUNTRY_COORDINATOR
+  countries: [COL]
+  channels:
+    - nats: {{}}
+    - webhook: {{url: "{iom}", secret: "{IOM_SECRET}"}}
+    - email: {{address: "ana.perez@iom.example.org"}}
+- id: unhcr-col-cc
+  name: Luis Gómez
+  agency: unhcr
+  role: ROLE_COUNTRY_COORDINATOR
+  countries: [COL, VEN]
+  channels:
+    - nats: {{}}
+    - webhook: {{url: "{unhcr}", secret: "{UNHCR_SECRET}"}}
+- id: iom-per-cc
+  name: Someone Else
+  agency: iom
+  role: COUNTRY_COORDINATOR
+  countries: [PER]
+  channels: [{{nats: {{}}}}]
+- id: iom-col-data
+  name: Data Person
+  agency: iom
+  role: DATA_FOCAL_POINT
+  countries: [COL]
+  channels: [{{nats: {{}}}}]
+- id: unhcr-col-data
+  name: Data Persona
+  agency: unhcr
+  role: DATA_FOCAL_POINT
+  countries: [COL]
+  channels: [{{nats: {{}}}}]
+"#,
+        iom = hooks.url("iom-col-cc"),
+        unhcr = hooks.url("unhcr-col-cc"),
+    )
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn count_by_recipient(notifications: &[tandem_proto::v1::Notification]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for n in notifications {
+        *counts.entry(n.recipient_id.clone()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn a_mixed_movement_reaches_both_agencies_country_coordinators_once_each_signed() {
+    let world = World::start().await;
+    let hooks = Hooks::start().await;
+    let smtp = Smtp::start().await;
+    world.import(&directory(&hooks)).await;
+    let mut iom_config = world.config(NotifyAgency::Iom, 600);
+    smtp.configure(&mut iom_config);
+    let iom = world.start_notify(iom_config);
+    let unhcr = world.start_notify(world.config(NotifyAgency::Unhcr, 600));
+
+    world
+        .publish(&determination("COL-2026-01", 1, "COL", true))
+        .await;
+
+    let statuses = wait_for("five deliveries", WAIT, || async {
+        let statuses = world.statuses().await;
+        let delivered = statuses
+            .iter()
+            .filter(|s| s.state() == NotificationState::Delivered)
+            .count();
+        (delivered == 5).then_some(statuses)
+    })
+    .await;
+    world.settled(NotifyAgency::Iom).await;
+    world.settled(NotifyAgency::Unhcr).await;
+
+    let out = world.out().await;
+    assert_eq!(
+        count_by_recipient(&out),
+        HashMap::from([("iom-col-cc".into(), 1), ("unhcr-col-cc".into(), 1)])
+    );
+    for n in &out {
+        assert_eq!(n.kind(), NotificationKind::DeterminationChanged);
+        assert!(n.agency_leads, "both co-lead a joint platform");
+        assert!(n.summary.contains("mixed movement"), "{}", n.summary);
+        assert!(n.summary.contains("co-leads"), "{}", n.summary);
+        assert!(n.summary.contains("FoE B.1"), "{}", n.summary);
+        assert_eq!(
+            n.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736",
+            "the report's trace"
+        );
+    }
+    for (hook, secret) in [("iom-col-cc", IOM_SECRET), ("unhcr-col-cc", UNHCR_SECRET)] {
+        let received = hooks.received(hook);
+        assert_eq!(received.len(), 1, "{hook} got it once");
+        let post = &received[0];
+        assert_eq!(post.header("content-type"), "application/json");
+        assert_eq!(
+            post.header("x-tandem-signature"),
+            signature(secret, &post.body)
+        );
+        let notification = post.notification();
+        assert_eq!(post.header("idempotency-key"), notification.notification_id);
+        assert_eq!(notification.recipient_id, hook);
+    }
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].recipients, ["ana.perez@iom.example.org"]);
+    assert!(mails[0].data.contains("text/plain") && mails[0].data.contains("text/html"));
+    assert!(mails[0].data.contains("tandem notifications ack iom.ntf-"));
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.state() == NotificationState::Delivered),
+        "{statuses:?}"
+    );
+    iom.stop().await;
+    unhcr.stop().await;
+}
+
+#[tokio::test]
+async fn an_unchanged_redetermination_sends_nothing() {
+    let world = World::start().await;
+    let hooks = Hooks::start().await;
+    world.import(&directory(&hooks)).await;
+    let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
+    world.publish(&determination("COL-1", 1, "COL", true)).await;
+    world.settled(NotifyAgency::Iom).await;
+    assert_eq!(world.out().await.len(), 1);
+
+    world
+        .publish(&determination("COL-1", 2, "COL", false))
+        .await;
+    world.settled(NotifyAgency::Iom).await;
+    assert_eq!(world.out().await.len(), 1, "nothing new was sent");
+    assert_eq!(hooks.received("iom-col-cc").len(), 1);
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_discrepancy_reaches_both_data_focal_points_once() {
+    let world = World::start().await;
+    let hooks = Hooks::start().await;
+    world.import(&directory(&hooks)).await;
+    let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
+    let unhcr = world.start_notify(world.config(NotifyAgency::Unhcr, 600));
+
+    let mut first = determination("COL-D", 1, "COL", false);
+    first.discrepancies = vec![discrepancy(PopulationGroup::Migrant)];
+    world.publish(&first).await;
+    let mut same = determination("COL-D", 2, "COL", false);
+    same.discrepancies = vec![discrepancy(PopulationGroup::Migrant)];
+    world.publish(&same).await;
+    let mut more = determination("COL-D", 3, "COL", false);
+    more.discrepancies = vec![
+        discrepancy(PopulationGroup::Migrant),
+        discrepancy(PopulationGroup::Refugee),
+    ];
+    world.publish(&more).await;
+    world.settled(NotifyAgency::Iom).await;
+    world.settled(NotifyAgency::Unhcr).await;
+
+    let out = world.out().await;
+    assert_eq!(
+        count_by_recipient(&out),
+        HashMap::from([("iom-col-data".into(), 2), ("unhcr-col-data".into(), 2)])
+    );
+    for n in &out {
+        assert_eq!(n.kind(), NotificationKind::Discrepancy);
+        let groups: Vec<_> = n.discrepancies.iter().map(|d| d.group()).collect();
+        match n.determination_id.as_str() {
+            "COL-D/1" => assert_eq!(groups, [PopulationGroup::Migrant]),
+            "COL-D/3" => assert_eq!(groups, [PopulationGroup::Refugee], "only the new one"),
+            other => panic!("unexpected notification for {other}"),
+        }
+        assert!(
+            n.summary.contains("IOM 1000 vs UNHCR 2000"),
+            "{}",
+            n.summary
+        );
+    }
+    iom.stop().await;
+    unhcr.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_country_coordinator_the_regional_one_is_told_else_hq() {
+    let world = World::start().await;
+    world
+        .import(
+            r#"[
+              {"id": "iom-americas", "name": "R", "agency": "iom", "role": "REGIONAL_COORDINATOR",
+               "countries": ["COL", "PER"], "channels": [{"nats": {}}]},
+              {"id": "iom-hq", "name": "H", "agency": "iom", "role": "HQ", "channels": [{"nats": {}}]}
+            ]"#,
+        )
+        .await;
+    let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
+    world.publish(&determination("COL-F", 1, "COL", true)).await;
+    world.publish(&determination("UKR-F", 1, "UKR", true)).await;
+    world.settled(NotifyAgency::Iom).await;
+
+    let out = world.out().await;
+    let by_situation: HashMap<_, _> = out
+        .iter()
+        .map(|n| (n.situation_id.as_str(), n.recipient_id.as_str()))
+        .collect();
+    assert_eq!(out.len(), 2);
+    assert_eq!(by_situation["COL-F"], "iom-americas");
+    assert_eq!(by_situation["UKR-F"], "iom-hq");
+    iom.stop().await;
+}
+
+fn one_webhook_directory(hooks: &Hooks, hook: &str) -> String {
+    format!(
+        r#"[{{"id": "{hook}", "name": "N", "agency": "iom", "role": "COUNTRY_COORDINATOR",
+             "countries": ["COL"],
+             "channels": [{{"webhook": {{"url": "{}", "secret": "{IOM_SECRET}"}}}}]}}]"#,
+        hooks.url(hook)
+    )
+}
+
+#[tokio::test]
+async fn a_webhook_failing_twice_with_503_is_delivered_exactly_once() {
+    let world = World::start().await;
+    let hooks = Hooks::start().await;
+    hooks.script("flaky", &[503, 503]);
+    world.import(&one_webhook_directory(&hooks, "flaky")).await;
+    let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
+    world.publish(&determination("COL-W", 1, "COL", true)).await;
+
+    let delivered = wait_for("the delivered status", WAIT, || async {
+        world
+            .statuses()
+            .await
+            .into_iter()
+            .find(|s| s.state() == NotificationState::Delivered)
+    })
+    .await;
+    world.settled(NotifyAgency::Iom).await;
+    let received = hooks.received("flaky");
+    assert_eq!(received.len(), 3, "two 503s, then the one accepted");
+    let keys: Vec<String> = received
+        .iter()
+        .map(|r| r.header("idempotency-key"))
+        .collect();
+    assert!(keys.iter().all(|k| *k == delivered.notification_id));
+    assert_eq!(delivered.attempts, 3);
+    assert_eq!(delivered.channel(), Channel::Webhook);
+    let statuses = world.statuses().await;
+    assert_eq!(statuses.len(), 1, "one status: delivered, {statuses:?}");
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_answering_400_is_not_retried_and_reported_failed() {
+    let world = World::start().await;
+    let hooks = Hooks::start().await;
+    hooks.script("broken", &[400, 400, 400]);
+    world.import(&one_webhook_directory(&hooks, "broken")).await;
+    let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
+    world.publish(&determination("COL-B", 1, "COL", true)).await;
+
+    let failed = wait_for("the failed status", WAIT, || async {
+        world
+            .statuses()
+            .await
+            .into_iter()
+            .find(|s| s.state() == NotificationState::Failed)
+    })
+    .await;
+    world.settled(NotifyAgency::Iom).await;
+    assert_eq!(failed.reason, "HTTP 400 Bad Request");
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(hooks.received("broken").len(), 1, "no retry after a 400");
+    iom.stop().await;
+}
+
+const TIERS: &str = r#"[
+  {"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
+  {"id": "rc", "name": "R", "agency": "iom", "role": "REGIONAL_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
+  {"id": "hq", "name": "H", "agency": "iom", "role": "HQ", "channels": [{"nats": {}}]}
+]"#;
+
+#[tokio::test]
+async fn an_acknowledgement_stops_escalation() {
+    let world = World::start().await;
+    world.import(TIERS).await;
+    let iom = world.start_notify(world.config(NotifyAgency::Iom, 2));
+    world.publish(&determination("COL-A", 1, "COL", true)).await;
+    let first = wait_for("the notification", WAIT, || async {
+        world.out().await.into_iter().next()
+    })
+    .await;
+
+    let outcome = inbox::acknowledge(&world.js, &first.notification_id, WAIT)
+        .await
+        .expect("ack");
+    assert!(
+        matches!(outcome, inbox::AckOutcome::Acknowledged(_)),
+        "{outcome:?}"
+    );
+    let again = inbox::acknowledge(&world.js, &first.notification_id, WAIT)
+        .await
+        .expect("ack");
+    assert!(matches!(again, inbox::AckOutcome::AlreadyAcknowledged(_)));
+
+    // Past the deadline (2 s) and several timer ticks: still only the first notification.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = world.out().await;
+    assert_eq!(out.len(), 1, "no escalation after the ack: {out:?}");
+    let acknowledged = world
+        .statuses()
+        .await
+        .into_iter()
+        .filter(|s| s.state() == NotificationState::Acknowledged)
+        .count();
+    assert_eq!(acknowledged, 1);
+    let pending = inbox::list(&world.js, true).await.expect("list");
+    assert!(pending.is_empty());
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn without_an_ack_it_escalates_once_per_tier_also_across_a_restart() {
+    let world = World::start().await;
+    world.import(TIERS).await;
+    let config = world.config(NotifyAgency::Iom, 2);
+    let iom = world.start_notify(config.clone());
+    world.publish(&determination("COL-E", 1, "COL", true)).await;
+    let first = wait_for("the first notification", WAIT, || async {
+        world.out().await.into_iter().next()
+    })
+    .await;
+    assert_eq!(first.recipient_id, "cc");
+    // Stopped before the deadline: the timer lives in KV, not in this instance.
+    iom.stop().await;
+    let iom = world.start_notify(config.clone());
+
+    let regional = wait_for(
+        "the escalation to the regional coordinator",
+        WAIT,
+        || async {
+            world
+                .out()
+                .await
+                .into_iter()
+                .find(|n| n.recipient_id == "rc")
+        },
+    )
+    .await;
+    assert_eq!(regional.escalation_tier, 1);
+    assert_eq!(regional.escalates_notification_id, first.notification_id);
+    assert!(regional.summary.contains("ESCALATION"));
+    iom.stop().await;
+    let iom = world.start_notify(config);
+
+    let hq = wait_for("the escalation to HQ", WAIT, || async {
+        world
+            .out()
+            .await
+            .into_iter()
+            .find(|n| n.recipient_id == "hq")
+    })
+    .await;
+    assert_eq!(hq.escalation_tier, 2);
+    assert_eq!(hq.escalates_notification_id, regional.notification_id);
+    // HQ is the last tier: once its deadline passes, the chain ends.
+    let records = wait_for("HQ's deadline to pass", WAIT, || async {
+        let records = inbox::list(&world.js, false).await.expect("list");
+        records
+            .iter()
+            .all(|r| r.state != RecordState::Pending)
+            .then_some(records)
+    })
+    .await;
+    assert_eq!(records.len(), 3);
+    let out = world.out().await;
+    assert_eq!(
+        count_by_recipient(&out),
+        HashMap::from([("cc".into(), 1), ("rc".into(), 1), ("hq".into(), 1)])
+    );
+    let escalated = world
+        .statuses()
+        .await
+        .into_iter()
+        .filter(|s| s.state() == NotificationState::Escalated)
+        .count();
+    assert_eq!(escalated, 2, "one escalation per tier");
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn two_instances_per_agency_deliver_each_notification_once() {
+    let world = World::start().await;
+    let hooks = Hooks::start().await;
+    world.import(&directory(&hooks)).await;
+    world
+        .import(r#"[{"id": "iom-rc", "name": "R", "agency": "iom", "role": "REGIONAL_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]}]"#)
+        .await;
+    let instances: Vec<Notify> = [
+        NotifyAgency::Iom,
+        NotifyAgency::Iom,
+        NotifyAgency::Unhcr,
+        NotifyAgency::Unhcr,
+    ]
+    .into_iter()
+    .map(|agency| world.start_notify(world.config(agency, 2)))
+    .collect();
+    let situations = 12;
+    for i in 0..situations {
+        world
+            .publish(&determination(&format!("COL-{i}"), 1, "COL", true))
+            .await;
+    }
+    // Every IOM country-coordinator notification escalates (2 s) to the regional coordinator,
+    // with both IOM instances' timers racing for it.
+    let out = wait_for("every notification and escalation", WAIT, || async {
+        let out = world.out().await;
+        (out.iter().filter(|n| n.recipient_id == "iom-rc").count() >= situations).then_some(out)
+    })
+    .await;
+    world.settled(NotifyAgency::Iom).await;
+    world.settled(NotifyAgency::Unhcr).await;
+    let out = {
+        let _ = out;
+        world.out().await
+    };
+    assert_eq!(
+        count_by_recipient(&out),
+        HashMap::from([
+            ("iom-col-cc".into(), situations),
+            ("unhcr-col-cc".into(), situations),
+            ("iom-rc".into(), situations),
+        ])
+    );
+    let mut ids: Vec<_> = out.iter().map(|n| n.notification_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), out.len(), "every notification published once");
+    for hook in ["iom-col-cc", "unhcr-col-cc"] {
+        let mut keys: Vec<_> = hooks
+            .received(hook)
+            .iter()
+            .map(|r| r.header("idempotency-key"))
+            .collect();
+        assert_eq!(keys.len(), situations, "{hook}");
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), situations, "{hook} got each notification once");
+    }
+    let mut delivered: HashMap<(String, i32), usize> = HashMap::new();
+    for status in world.statuses().await {
+        if status.state() == NotificationState::Delivered {
+            *delivered
+                .entry((status.notification_id, status.channel))
+                .or_default() += 1;
+        }
+    }
+    assert!(delivered.values().all(|count| *count == 1), "{delivered:?}");
+    for instance in instances {
+        instance.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_ack_link_acknowledges_with_a_valid_token_only() {
+    let world = World::start().await;
+    let smtp = Smtp::start().await;
+    world.import(TIERS).await;
+    world
+        .import(r#"[{"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"email": {"address": "cc@iom.example.org"}}]}]"#)
+        .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut config = world.config(NotifyAgency::Iom, 2);
+    smtp.configure(&mut config);
+    config.ack_http.addr = Some(format!("127.0.0.1:{port}"));
+    config.ack_http.secret = "link-secret-for-tests".into();
+    let iom = world.start_notify(config);
+    world.publish(&determination("COL-L", 1, "COL", true)).await;
+    let mail = wait_for("the e-mail", WAIT, || async {
+        smtp.mails().into_iter().next()
+    })
+    .await;
+    // Undo quoted-printable soft breaks and escapes to read the link as a person would see it.
+    let text = mail.data.replace("=\n", "").replace("=3D", "=");
+    let start = text
+        .find("http://127.0.0.1")
+        .expect("the mail has the link");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect();
+    let id = link
+        .split("/ack/")
+        .nth(1)
+        .and_then(|rest| rest.split('?').next())
+        .expect("id in the link")
+        .to_string();
+
+    let http = reqwest::Client::new();
+    let page = http.get(&link).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .expect("body")
+            .contains("<form method=\"post\"")
+    );
+    let forged = format!("http://127.0.0.1:{port}/ack/{id}?token={}", "0".repeat(64));
+    assert_eq!(
+        http.post(&forged).send().await.expect("forged").status(),
+        403
+    );
+    assert_eq!(
+        inbox::list(&world.js, true).await.expect("list").len(),
+        1,
+        "neither the page nor a forged token acknowledged it"
+    );
+    assert_eq!(http.post(&link).send().await.expect("ack").status(), 200);
+    wait_for("the acknowledgement", WAIT, || async {
+        inbox::list(&world.js, true)
+            .await
+            .expect("list")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    // Past the 2 s deadline, several ticks later: no escalation.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(world.out().await.iter().all(|n| n.escalation_tier == 0));
+    assert_eq!(smtp.mails().len(), 1);
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn a_delivery_left_unfinished_by_a_crashed_instance_is_finished_by_another_once() {
+    let world = World::start().await;
+    let hooks = Hooks::start().await;
+    hooks.script("after-crash", &[503, 503, 503, 503]);
+    world
+        .import(&one_webhook_directory(&hooks, "after-crash"))
+        .await;
+    let mut config = world.config(NotifyAgency::Iom, 600);
+    config.webhook.backoff_base_ms = 1_000;
+    config.webhook.backoff_max_ms = 1_000;
+    config.claim_lease_secs = 2;
+    let crashing = world.start_notify(config.clone());
+    world.publish(&determination("COL-C", 1, "COL", true)).await;
+    wait_for("the first attempt", WAIT, || async {
+        (!hooks.received("after-crash").is_empty()).then_some(())
+    })
+    .await;
+    // Dies mid-retry, its claim still "sending" and the determination unacknowledged.
+    crashing.task.abort();
+    let survivor = world.start_notify(config);
+
+    let delivered = wait_for("the delivery by the survivor", WAIT, || async {
+        world
+            .statuses()
+            .await
+            .into_iter()
+            .find(|s| s.state() == NotificationState::Delivered)
+    })
+    .await;
+    world.settled(NotifyAgency::Iom).await;
+    let received = hooks.received("after-crash");
+    assert_eq!(
+        received.last().map(|r| r.header("idempotency-key")),
+        Some(delivered.notification_id.clone())
+    );
+    assert!(
+        received
+            .iter()
+            .all(|r| r.header("idempotency-key") == delivered.notification_id),
+        "every attempt, before and after the crash, carries the same key"
+    );
+    let statuses = world.statuses().await;
+    assert_eq!(statuses.len(), 1, "delivered once: {statuses:?}");
+    crashing.shutdown.trigger();
+    survivor.stop().await;
+}
