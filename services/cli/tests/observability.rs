@@ -112,7 +112,12 @@ impl Drop for Service {
 }
 
 fn start(name: &str, server: &NatsServer, otlp: &str) -> Service {
+    let (name, args): (&str, &[&str]) = match name {
+        "tandem-notify" => (name, &["--agency", "iom"]),
+        _ => (name, &[]),
+    };
     let child = Command::new(binary(name))
+        .args(args)
         .env("NATS_URL", server.url())
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
@@ -190,10 +195,26 @@ async fn one_report_is_one_trace_through_every_service() {
     ] {
         topology::ensure_stream(&js, stream).await.expect("stream");
     }
-    let _services: Vec<Service> = ["tandem-intake", "tandem-leadership", "tandem-publish"]
-        .iter()
-        .map(|name| start(name, &server, &otlp))
-        .collect();
+    // IOM's country coordinator for Libya, told over NATS.
+    let entries = tandem_notify::directory::parse(
+        "[{\"id\": \"lby-iom-cc\", \"name\": \"Trace Test\", \"agency\": \"iom\", \"role\": \"COUNTRY_COORDINATOR\", \"countries\": [\"LBY\"], \"channels\": [{\"nats\": {}}]}]",
+    )
+    .expect("directory entry");
+    tandem_notify::directory::Directory::open(&js, &Default::default())
+        .await
+        .expect("directory")
+        .import(&entries)
+        .await
+        .expect("import");
+    let _services: Vec<Service> = [
+        "tandem-intake",
+        "tandem-leadership",
+        "tandem-notify",
+        "tandem-publish",
+    ]
+    .iter()
+    .map(|name| start(name, &server, &otlp))
+    .collect();
 
     // An agency system's own trace: its span id is the parent of intake's span.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -270,6 +291,31 @@ async fn one_report_is_one_trace_through_every_service() {
             .get("classification")
             .map(String::as_str),
         Some("CLASSIFICATION_MIGRANT_SITUATION")
+    );
+
+    let notify = in_trace(&spans, "tandem-notify");
+    let notify_span = notify
+        .iter()
+        .find(|s| s.parent_span_id == leadership_span.span_id)
+        .expect("notify's span is a child of leadership's");
+    let delivery = notify
+        .iter()
+        .find(|s| s.attributes.contains_key("notification.channel"))
+        .expect("a delivery span");
+    assert_eq!(
+        delivery.parent_span_id, notify_span.span_id,
+        "each delivery hangs under notify's handling"
+    );
+    assert_eq!(
+        delivery
+            .attributes
+            .get("notification.channel")
+            .map(String::as_str),
+        Some("CHANNEL_NATS")
+    );
+    assert_eq!(
+        delivery.attributes.get("outcome").map(String::as_str),
+        Some("delivered")
     );
 
     let publish_spans = in_trace(&spans, "tandem-publish");

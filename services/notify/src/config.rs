@@ -265,3 +265,9 @@ impl NotifyConfig {
         Duration::from_secs(self.claim_lease_secs.max(1))
     }
 }
+
+impl tandem_runtime::service::ServiceConfig for NotifyConfig {
+    fn common(&self) -> &tandem_runtime::config::CommonConfig {
+        &self.common
+    }
+}

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use tandem_notify::{NotifyAgency, NotifyConfig, run};
-use tandem_runtime::{Shutdown, config, telemetry};
+use tandem_runtime::config;
 
 /// Notifies the focal points of one agency of determinations and discrepancies, follows up
 /// until they acknowledge, and escalates when they do not.
@@ -19,18 +19,16 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut config: NotifyConfig = config::load(&args.common)?;
-    if let Some(agency) = args.agency {
-        config.agency = agency;
-    }
-    let telemetry = telemetry::init(
-        &format!("tandem-notify-{}", config.agency.token()),
-        config.common.log_format,
-    )?;
-    let result = run(config, Shutdown::on_signals()).await;
-    if let Err(error) = &result {
-        tracing::error!(error = format!("{error:#}"), "notify stopped");
-    }
-    telemetry.shutdown();
-    result
+    let agency = args.agency;
+    tandem_runtime::service::main(
+        "tandem-notify",
+        &args.common,
+        move |mut config: NotifyConfig, shutdown| {
+            if let Some(agency) = agency {
+                config.agency = agency;
+            }
+            run(config, shutdown)
+        },
+    )
+    .await
 }

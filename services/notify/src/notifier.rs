@@ -24,6 +24,7 @@ use tandem_proto::{
     },
 };
 use tandem_runtime::envelope::{self, Envelope};
+use tracing::Instrument as _;
 
 use crate::{
     SERVICE,
@@ -212,12 +213,21 @@ impl Notifier {
             "notifying"
         );
         first_error(
-            futures::future::join_all(
-                entry
-                    .channels
-                    .iter()
-                    .map(|channel| self.deliver(notification, channel)),
-            )
+            futures::future::join_all(entry.channels.iter().map(|channel| {
+                // One span per delivery, so the dashboard shows each channel's fate.
+                let span = tracing::info_span!(
+                    "deliver",
+                    otel.name = format!("notify deliver {}", channel.kind().as_str_name()),
+                    notification.id = %notification.notification_id,
+                    notification.channel = channel.kind().as_str_name(),
+                    recipient.id = %notification.recipient_id,
+                    situation.id = %notification.situation_id,
+                    outcome = tracing::field::Empty,
+                    error = tracing::field::Empty,
+                    otel.status_code = tracing::field::Empty,
+                );
+                self.deliver(notification, channel).instrument(span)
+            }))
             .await,
         )
     }
@@ -288,6 +298,19 @@ impl Notifier {
                     .await
             }
         };
+        let span = tracing::Span::current();
+        span.record(
+            "outcome",
+            if outcome.delivered {
+                "delivered"
+            } else {
+                "failed"
+            },
+        );
+        if !outcome.delivered {
+            span.record("otel.status_code", "ERROR");
+            span.record("error", outcome.reason.as_str());
+        }
         let done = Claim {
             state: if outcome.delivered {
                 ClaimState::Delivered
