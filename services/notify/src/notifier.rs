@@ -15,6 +15,7 @@ use std::{future::Future, time::Duration};
 
 use anyhow::anyhow;
 use async_nats::jetstream::{self, AckKind, Message};
+use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message as _;
 use tandem_proto::{
     timestamp,
@@ -23,7 +24,10 @@ use tandem_proto::{
         NotificationStatus, Role,
     },
 };
-use tandem_runtime::envelope::{self, Envelope};
+use tandem_runtime::{
+    envelope::{self, Envelope},
+    metrics,
+};
 use tracing::Instrument as _;
 
 use crate::{
@@ -69,6 +73,10 @@ pub(crate) struct Notifier {
     links: Option<AckLinks>,
     instance: String,
     lease: Duration,
+    /// `tandem_notification_deliveries_total{agency, channel, outcome}`.
+    deliveries: Counter<u64>,
+    /// `tandem_notification_escalations_total{agency}`.
+    escalations: Counter<u64>,
 }
 
 impl Notifier {
@@ -90,6 +98,14 @@ impl Notifier {
             links,
             instance: format!("{}-{:08x}", config.agency.token(), rand::random::<u32>()),
             lease: config.claim_lease(),
+            deliveries: metrics::meter()
+                .u64_counter("tandem.notification.deliveries")
+                .with_description("Notification deliveries by channel and outcome")
+                .build(),
+            escalations: metrics::meter()
+                .u64_counter("tandem.notification.escalations")
+                .with_description("Notifications escalated one tier up, unacknowledged")
+                .build(),
         })
     }
 
@@ -299,13 +315,19 @@ impl Notifier {
             }
         };
         let span = tracing::Span::current();
-        span.record(
-            "outcome",
-            if outcome.delivered {
-                "delivered"
-            } else {
-                "failed"
-            },
+        let result = if outcome.delivered {
+            "delivered"
+        } else {
+            "failed"
+        };
+        span.record("outcome", result);
+        self.deliveries.add(
+            1,
+            &[
+                KeyValue::new("agency", self.agency.token()),
+                KeyValue::new("channel", kind.as_str_name()),
+                KeyValue::new("outcome", result),
+            ],
         );
         if !outcome.delivered {
             span.record("otel.status_code", "ERROR");
@@ -534,6 +556,8 @@ impl Notifier {
                 &to,
             )
             .await?;
+            self.escalations
+                .add(1, &[KeyValue::new("agency", self.agency.token())]);
             tracing::info!(notification.id = %id, escalated_to = %to, "escalated one tier up");
         }
         self.store.clear_timer(id).await?;
