@@ -8,6 +8,7 @@
 //! - `policy check|apply`: trying and deploying a leadership policy (module [`policy`]).
 //! - `directory import|list|remove`, `notifications list|ack`: coordinators and what they were
 //!   told (modules [`directory`], [`notifications`]).
+//! - `dlq list|replay`: dead letters (module [`dlq`]).
 //! - `data get`: the published dataset, over HTTP from the publish service (module [`data`]).
 //! - `bench`: throughput, latency and memory against the bare-NATS limit (module [`bench`]).
 
@@ -15,6 +16,7 @@ mod bench;
 mod data;
 mod demo;
 mod directory;
+mod dlq;
 mod local_nats;
 mod notifications;
 mod policy;
@@ -67,6 +69,9 @@ enum Command {
     /// Notifications: list them, acknowledge one.
     #[command(subcommand)]
     Notifications(notifications::NotificationsCommand),
+    /// Dead letters: list them, replay them once the cause is fixed.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
     /// Measure the pipeline against the bare-NATS limit on a nats-server of its own.
     Bench(bench::BenchArgs),
 }
@@ -112,6 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(command) => policy::run(&client, command).await?,
         Command::Directory(command) => directory::run(&client, command).await?,
         Command::Notifications(command) => notifications::run(&client, command).await?,
+        Command::Dlq(command) => dlq::run(&client, command).await?,
     };
     let _ = client.flush().await;
     telemetry.shutdown();

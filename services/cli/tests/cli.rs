@@ -240,3 +240,70 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
 
     assert!(up.stop().success(), "SIGTERM stops tandem up cleanly");
 }
+
+#[test]
+fn a_dead_letter_is_listed_and_replayed_once_the_cause_is_fixed() {
+    let server = NatsServer::start();
+    let (up, _stdout) = Up::start(&server, false);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // A record no version of intake wrote: every report on this situation fails.
+    let bucket = runtime.block_on(async {
+        let js = server.jetstream().await;
+        let bucket = js.get_key_value("tandem-intake").await.expect("bucket");
+        bucket
+            .put("situation.S-BROKEN", "not a record".into())
+            .await
+            .expect("put");
+        bucket
+    });
+    let report = r#"{"report_id": "poison-1", "situation_id": "S-BROKEN", "revision": 1, "reporting_agency": "AGENCY_IOM",
+       "reported_at": "2026-02-10T06:00:00Z", "country": "LBY", "scope": "SCOPE_CROSS_BORDER",
+       "driver": "DRIVER_ECONOMIC", "phase": "PHASE_PROTRACTED",
+       "population": [{"group": "POPULATION_GROUP_MIGRANT", "count": 5000, "as_of": "2026-01-31"}]}"#;
+    let submitted = tandem(
+        &server,
+        &["submit", "-", "--wait", "--timeout", "3"],
+        Some(report),
+    );
+    assert_eq!(
+        submitted.status.code(),
+        Some(3),
+        "no outcome: the message is dead-lettered"
+    );
+
+    let list = tandem(&server, &["dlq", "list"], None);
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.contains("intake")
+            && list.contains("tandem.intake.iom.report")
+            && list.contains("corrupt"),
+        "{list}"
+    );
+
+    runtime.block_on(async { bucket.purge("situation.S-BROKEN").await.expect("purge") });
+    let replay = tandem(&server, &["dlq", "replay", "--all"], None);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let get = tandem(&server, &["situation", "get", "S-BROKEN"], None);
+        if get.status.success() {
+            assert!(String::from_utf8_lossy(&get.stdout).contains("migrant situation"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replayed report was never determined"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = tandem(&server, &["dlq", "list"], None);
+    assert!(
+        String::from_utf8_lossy(&after.stdout).trim().is_empty(),
+        "replayed letters leave the DLQ"
+    );
+    assert!(up.stop().success());
+}
