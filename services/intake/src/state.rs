@@ -6,6 +6,9 @@ use tandem_proto::v1::{AcceptedRevision, IntakeSituation, Reason, SituationRepor
 
 use crate::validate::{Code, reason};
 
+/// How many of a situation's latest acceptances are remembered by stream sequence.
+const RECENT: usize = 32;
+
 /// What to do with a report, given the situation's record.
 #[derive(Debug, PartialEq)]
 pub enum Decision {
@@ -31,6 +34,14 @@ pub fn decide(
     stream_sequence: u64,
     valid: bool,
 ) -> Decision {
+    if let Some(recorded) = current.and_then(|situation| {
+        situation
+            .recent
+            .iter()
+            .find(|accepted| accepted.stream_sequence == stream_sequence)
+    }) {
+        return Decision::AlreadyAccepted(recorded.situation_sequence);
+    }
     let previous = current.and_then(|situation| {
         situation
             .accepted
@@ -88,6 +99,10 @@ pub fn decide(
         stream_sequence,
         situation_sequence: next.accepted_count,
     };
+    next.recent.push(accepted.clone());
+    if next.recent.len() > RECENT {
+        next.recent.remove(0);
+    }
     match next
         .accepted
         .iter_mut()
@@ -159,6 +174,18 @@ mod tests {
         );
         assert_eq!(state.accepted[0].situation_sequence, 3);
         assert_eq!(state.accepted[1].situation_sequence, 2);
+    }
+
+    #[test]
+    fn an_acceptance_superseded_before_it_was_announced_is_still_recognised() {
+        let state = accepted(None, &report("r1", 1, "COL"), "iom", 7);
+        let state = accepted(Some(&state), &report("r2", 2, "COL"), "iom", 8);
+        // Message 7 comes back (its instance died before announcing it): it keeps number 1
+        // rather than turning into a stale rejection that would leave number 1 unannounced.
+        assert_eq!(
+            decide(Some(&state), &report("r1", 1, "COL"), "iom", 7, true),
+            Decision::AlreadyAccepted(1)
+        );
     }
 
     #[test]

@@ -262,20 +262,32 @@ fn spawn_intake_process(server: &NatsServer) -> std::process::Child {
 /// accepted a newer revision, which supersedes it.)
 fn assert_one_outcome_each(outcomes: &[Outcome], expected: usize) {
     let mut per_report: HashMap<&str, usize> = HashMap::new();
-    let mut latest_accepted: HashMap<String, u32> = HashMap::new();
+    // Per situation, the acceptances numbered 1..n with revisions rising along the numbers
+    // (several instances may announce them in another order: the numbers carry the order).
+    let mut accepted: HashMap<String, Vec<(u64, u32)>> = HashMap::new();
     for outcome in outcomes {
         if let Outcome::Accepted(event, _) = outcome {
             let report = event.report.as_ref().expect("report");
-            let latest = latest_accepted
+            accepted
                 .entry(report.situation_id.clone())
-                .or_default();
-            assert!(
-                report.revision > *latest,
-                "revisions are accepted in increasing order"
-            );
-            *latest = report.revision;
+                .or_default()
+                .push((event.situation_sequence, report.revision));
         }
     }
+    for (situation, numbers) in &mut accepted {
+        numbers.sort_unstable();
+        let sequence: Vec<u64> = numbers.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            sequence,
+            (1..=numbers.len() as u64).collect::<Vec<_>>(),
+            "{situation}: every number once"
+        );
+        assert!(
+            numbers.windows(2).all(|w| w[0].1 < w[1].1),
+            "{situation}: revisions rise with the numbers"
+        );
+    }
+    let latest_accepted = accepted;
     for outcome in outcomes {
         if let Outcome::Rejected(event, _) = outcome {
             assert_eq!(

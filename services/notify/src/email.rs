@@ -38,7 +38,7 @@ impl EmailSender {
                 backoff,
             });
         }
-        crate::install_crypto_provider();
+        tandem_runtime::tls::install_crypto_provider();
         let mut builder = match config.security {
             SmtpSecurity::Starttls => {
                 AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?

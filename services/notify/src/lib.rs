@@ -43,13 +43,6 @@ pub use notifier::{ack_filter, ack_subject, out_subject, status_subject};
 /// The service's name in events, dead letters and traces.
 pub const SERVICE: &str = "notify";
 
-/// Makes ring rustls' process-wide crypto provider unless one is installed (webhooks over
-/// https, SMTP over TLS).
-pub(crate) fn install_crypto_provider() {
-    // Err means a provider is installed already, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Runs notify for `config.agency` until `shutdown` fires; several instances (of each agency)
 /// may run at once.
 pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()> {

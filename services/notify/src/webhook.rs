@@ -46,7 +46,7 @@ pub struct WebhookSender {
 impl WebhookSender {
     /// A sender with `config`'s timeouts and retries.
     pub fn new(config: WebhookConfig) -> anyhow::Result<Self> {
-        crate::install_crypto_provider();
+        tandem_runtime::tls::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.timeout_ms.max(1)))
             .connect_timeout(Duration::from_millis(config.timeout_ms.clamp(1, 10_000)))

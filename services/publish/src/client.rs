@@ -46,6 +46,7 @@ pub async fn fetch(base: &str, country: Option<&str>, format: Format) -> anyhow:
         url.starts_with("http://"),
         "{url}: only plain http:// is supported here; use curl for https"
     );
+    tandem_runtime::tls::install_crypto_provider();
     let response = reqwest::get(&url)
         .await
         .with_context(|| format!("cannot reach the data service at {url}"))?;

@@ -6,8 +6,9 @@
 //!   delay, at most `max_deliver` times) or [`HandlerError::DeadLetter`] (no point retrying).
 //!   Either way the message ends in `TANDEM_DLQ` with its error rather than being dropped or
 //!   retried forever.
-//! - Messages arriving together are handled concurrently, but those with the same
-//!   [`Handler::ordering_key`] (a situation) one after another in stream order.
+//! - Up to `batch` messages are in hand at once and handled concurrently, except that those
+//!   with the same [`Handler::ordering_key`] (a situation) go one after another in stream
+//!   order; a slow message (a webhook retrying) holds back only its own key.
 //! - async-nats pull streams yield errors without ending (missed heartbeats, a deleted
 //!   consumer, a server restart); the loop then drops the stream and opens it again with
 //!   backoff, creating the consumer if it is gone. The server keeps the consumer's position, so
@@ -15,7 +16,7 @@
 //!   and idempotent handlers make that replay harmless.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     future::Future,
     sync::{
         Arc,
@@ -28,7 +29,7 @@ use async_nats::jetstream::{
     self, AckKind, Message,
     consumer::{AckPolicy, DeliverPolicy, pull},
 };
-use futures::StreamExt as _;
+use futures::{StreamExt as _, stream::FuturesUnordered};
 use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -160,7 +161,7 @@ struct Worker<'a, H> {
 }
 
 impl<H: Handler> Worker<'_, H> {
-    /// Pulls and handles batches until shutdown (`Ok`) or a stream error (`Err`).
+    /// Pulls and handles messages until shutdown (`Ok`) or a stream error (`Err`).
     async fn consume(&self, js: &jetstream::Context, shutdown: &Shutdown) -> anyhow::Result<()> {
         let spec = self.spec;
         let stream = js.get_stream(spec.stream).await?;
@@ -185,47 +186,59 @@ impl<H: Handler> Worker<'_, H> {
             .expires(Duration::from_secs(30))
             .messages()
             .await?;
-        let mut batches = messages.ready_chunks(spec.settings.batch);
         tracing::info!(service = spec.service, consumer = %spec.durable, "consuming");
-        loop {
-            let batch = tokio::select! {
-                // Shutdown first: once asked to stop, no further batch is started.
+        let mut messages = messages;
+        // Up to `batch` messages in hand: one running per ordering key, the key's later ones
+        // queued behind it, so a slow message holds back its own key and nothing else.
+        let limit = spec.settings.batch.max(1);
+        let mut running = FuturesUnordered::new();
+        let mut queued: HashMap<String, VecDeque<Message>> = HashMap::new();
+        let mut in_hand = 0usize;
+        let stopped = loop {
+            tokio::select! {
+                // Shutdown first, then finished work, then new messages.
                 biased;
-                _ = shutdown.triggered() => return Ok(()),
-                batch = batches.next() => batch,
-            };
-            let Some(batch) = batch else {
-                anyhow::bail!("message stream ended");
-            };
-            let mut stream_error = None;
-            let mut by_key: Vec<(String, Vec<Message>)> = Vec::new();
-            let mut key_index: HashMap<String, usize> = HashMap::new();
-            for item in batch {
-                match item {
-                    Ok(message) => {
+                _ = shutdown.triggered() => break Ok(()),
+                Some(key) = running.next(), if !running.is_empty() => {
+                    in_hand -= 1;
+                    match queued.get_mut(&key).and_then(VecDeque::pop_front) {
+                        Some(next) => running.push(self.process_keyed(key, next)),
+                        None => {
+                            queued.remove(&key);
+                        }
+                    }
+                }
+                item = messages.next(), if in_hand < limit => match item {
+                    None => break Err(anyhow::anyhow!("message stream ended")),
+                    Some(Err(error)) => break Err(anyhow::Error::from(error)),
+                    Some(Ok(message)) => {
+                        in_hand += 1;
                         let key = self.handler.ordering_key(&message);
-                        match key_index.get(&key) {
-                            Some(&index) => by_key[index].1.push(message),
+                        match queued.get_mut(&key) {
+                            Some(behind) => behind.push_back(message),
                             None => {
-                                key_index.insert(key.clone(), by_key.len());
-                                by_key.push((key, vec![message]));
+                                queued.insert(key.clone(), VecDeque::new());
+                                running.push(self.process_keyed(key, message));
                             }
                         }
                     }
-                    Err(error) => stream_error = Some(error),
-                }
+                },
             }
-            // Finish what was received even when the stream broke: it is in hand.
-            futures::future::join_all(by_key.into_iter().map(|(_, messages)| async move {
-                for message in messages {
-                    self.process(message).await;
-                }
-            }))
-            .await;
-            if let Some(error) = stream_error {
-                return Err(error.into());
+        };
+        // What is in hand was delivered to us: finish and ack it before returning, whether we
+        // stop or the stream broke.
+        while let Some(key) = running.next().await {
+            if let Some(next) = queued.get_mut(&key).and_then(VecDeque::pop_front) {
+                running.push(self.process_keyed(key, next));
             }
         }
+        stopped
+    }
+
+    /// Handles `message` and gives back its ordering key, so the next of that key can start.
+    async fn process_keyed(&self, key: String, message: Message) -> String {
+        self.process(message).await;
+        key
     }
 
     async fn process(&self, message: Message) {

@@ -12,6 +12,7 @@
 //! - [`service_api`]: registration with the NATS service API (`$SRV.PING/INFO/STATS`).
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
 //! - [`telemetry`]: the tracing subscriber, with an OTLP exporter when `OTEL_*` asks for one.
+//! - [`tls`]: the process-wide TLS crypto provider every HTTP client needs.
 //! - [`kv_key`]: turning identifiers into valid KV keys.
 //! - [`metrics`]: the services' metrics, over OTLP and on a Prometheus `/metrics` endpoint.
 
@@ -26,6 +27,7 @@ pub mod service;
 pub mod service_api;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod topology;
 
 pub use shutdown::Shutdown;

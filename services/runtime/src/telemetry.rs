@@ -76,9 +76,8 @@ pub fn init_with_level(
     format: LogFormat,
     default_level: &str,
 ) -> anyhow::Result<Telemetry> {
-    // One TLS crypto provider for the whole process, before any HTTP client is built: the OTLP
-    // http exporter and the webhook client use rustls, which will not pick a provider itself.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Before the OTLP http exporter builds its HTTP client.
+    crate::tls::install_crypto_provider();
     let mut builder = SdkTracerProvider::builder();
     if otlp_requested() {
         builder = builder.with_batch_exporter(otlp_exporter()?);

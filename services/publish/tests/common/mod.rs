@@ -85,6 +85,7 @@ impl Publish {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (StatusCode, HeaderMap, String) {
+        tandem_runtime::tls::install_crypto_provider();
         let client = reqwest::Client::new();
         let mut request = client.get(format!("{}{path}", self.base));
         for (name, value) in headers {
