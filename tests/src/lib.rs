@@ -8,6 +8,10 @@
 //! - [`stream_messages`], [`wait_until_consumed`]: reading what a stream holds, and waiting
 //!   (on the server's own counters, not on a clock) until a service has handled everything.
 //! - [`init_test_log`]: tracing output for a test, only when `TEST_LOG` is set.
+//! - [`process`]: a nats-server started from a configuration file, with its log kept.
+//! - [`cluster`]: a 3-node JetStream cluster on loopback; one node can be killed and restarted.
+//! - [`secure`]: a server running `deploy/nats/accounts.conf` (accounts, users, permissions) on a
+//!   free port, with its permission-violation log lines.
 
 use std::{
     io::{BufRead, BufReader},
@@ -18,6 +22,10 @@ use std::{
 };
 
 use tempfile::TempDir;
+
+pub mod cluster;
+pub mod process;
+pub mod secure;
 
 /// The nats-server binary (see `tandem_runtime::nats::server_binary`), or a panic that says
 /// how to get one.

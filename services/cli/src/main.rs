@@ -55,6 +55,15 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Follow tandem's events live, in words.
     Watch,
+    /// Exit 0 when a service answers on the NATS service API (for readiness probes), e.g.
+    /// `tandem ping intake`, `tandem ping notify-iom`.
+    Ping {
+        /// The service: intake, leadership, notify-iom, notify-unhcr, publish.
+        service: String,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 2)]
+        timeout: u64,
+    },
     /// Current determinations: who leads each situation and why.
     #[command(subcommand)]
     Situation(situation::SituationCommand),
@@ -113,6 +122,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Up(_) | Command::Data(_) | Command::Bench(_) => ExitCode::SUCCESS,
         Command::Submit(args) => submit::run(&client, args).await?,
         Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
+        Command::Ping { service, timeout } => {
+            let wait = std::time::Duration::from_secs(timeout);
+            match ready::wait_for_services(&client, &[service.as_str()], wait).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("tandem: {error:#}");
+                    ExitCode::from(exit::FAILURE)
+                }
+            }
+        }
         Command::Situation(command) => situation::run(&client, command).await?,
         Command::Policy(command) => policy::run(&client, command).await?,
         Command::Directory(command) => directory::run(&client, command).await?,

@@ -238,6 +238,25 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
         "{check}"
     );
 
+    for service in [
+        "intake",
+        "leadership",
+        "notify-iom",
+        "notify-unhcr",
+        "publish",
+    ] {
+        assert!(
+            tandem(&server, &["ping", service], None).status.success(),
+            "{service} answers a ping"
+        );
+    }
+    assert_eq!(
+        tandem(&server, &["ping", "nothing", "--timeout", "1"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+
     assert!(up.stop().success(), "SIGTERM stops tandem up cleanly");
 }
 

@@ -16,13 +16,20 @@ use figment::{
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// How to reach NATS.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct NatsConfig {
     /// Server URL(s), comma-separated. `NATS_URL`.
     pub url: String,
     /// A credentials file (JWT + NKey seed). `NATS_CREDS`.
     pub creds: Option<PathBuf>,
+    /// User name, for servers with users in their configuration. `NATS_USER`.
+    pub user: Option<String>,
+    /// Password of `user`. `NATS_PASSWORD`.
+    pub password: Option<String>,
+    /// Prefix of reply inboxes (default `_INBOX`): users whose replies must not be readable by
+    /// others get their own (see deploy/nats/accounts.conf).
+    pub inbox_prefix: Option<String>,
     /// A PEM file of CA certificates to trust for TLS.
     pub tls_ca: Option<PathBuf>,
     /// Client certificate and key (PEM) for mutual TLS.
@@ -33,11 +40,31 @@ pub struct NatsConfig {
     pub require_tls: bool,
 }
 
+/// Never shows the password: configurations end up in logs.
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &self.url)
+            .field("creds", &self.creds)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("inbox_prefix", &self.inbox_prefix)
+            .field("tls_ca", &self.tls_ca)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("require_tls", &self.require_tls)
+            .finish()
+    }
+}
+
 impl Default for NatsConfig {
     fn default() -> Self {
         Self {
             url: "nats://127.0.0.1:4222".into(),
             creds: None,
+            user: None,
+            password: None,
+            inbox_prefix: None,
             tls_ca: None,
             tls_cert: None,
             tls_key: None,

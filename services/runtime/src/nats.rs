@@ -38,6 +38,16 @@ pub async fn try_connect(config: &NatsConfig, name: &str) -> anyhow::Result<Clie
             .with_context(|| format!("cannot read NATS credentials {}", path.display()))?,
         None => ConnectOptions::new(),
     };
+    match (&config.user, &config.password) {
+        (Some(user), Some(password)) => {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("nats.user and nats.password must be set together"),
+    }
+    if let Some(prefix) = &config.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix.clone());
+    }
     options = options
         .name(name)
         .connection_timeout(Duration::from_secs(5))
@@ -55,8 +65,15 @@ pub async fn try_connect(config: &NatsConfig, name: &str) -> anyhow::Result<Clie
         (None, None) => {}
         _ => anyhow::bail!("nats.tls_cert and nats.tls_key must be set together"),
     }
+    // Several servers of a cluster may be given, comma-separated; the client moves between them.
+    let servers = config
+        .url
+        .split(',')
+        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("invalid NATS URL {}", config.url))?;
     options
-        .connect(config.url.as_str())
+        .connect(servers)
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.url))
 }

@@ -1,0 +1,183 @@
+//! A server running the deployment's secure configuration, `deploy/nats/accounts.conf`: the
+//! accounts (TANDEM, IOM, UNHCR, PARTNERS, SYS), their users, exports, imports and permissions,
+//! exactly as shipped, with only its port and JetStream store moved into the test's own space.
+//!
+//! The server's log is kept: a permission violation is refused silently on the wire (the
+//! message is dropped, the client gets an asynchronous `-ERR`), and the log line
+//! (`Publish Violation - User "iom", Subject "..."`) is the reliable witness.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use tempfile::TempDir;
+
+use crate::process::{ServerProcess, free_ports};
+
+/// The shipped configuration file.
+pub fn accounts_conf_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/accounts.conf")
+}
+
+/// `config` with its client port set to `port`, its leaf-node port to `leaf_port`, its
+/// monitoring port removed and its JetStream store moved to `store_dir`. Errors when a line to
+/// replace is missing, so the tests notice when the file's layout changes.
+pub fn localise(
+    config: &str,
+    port: u16,
+    leaf_port: u16,
+    store_dir: &std::path::Path,
+) -> anyhow::Result<String> {
+    let mut found = (false, false, false);
+    let lines: Vec<String> = config
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("http_port:"))
+        .map(|line| {
+            let trimmed = line.trim_start();
+            if line.starts_with("port:") {
+                found.0 = true;
+                format!("port: {port}")
+            } else if line.starts_with("leafnodes {") && line.contains("listen:") {
+                found.2 = true;
+                format!("leafnodes {{ listen: \"127.0.0.1:{leaf_port}\" }}")
+            } else if trimmed.starts_with("store_dir:") {
+                found.1 = true;
+                format!("  store_dir: \"{}\"", store_dir.display())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    anyhow::ensure!(found.0, "no `port:` line in the configuration");
+    anyhow::ensure!(found.1, "no `store_dir:` line in the configuration");
+    anyhow::ensure!(
+        found.2,
+        "no one-line `leafnodes {{ listen: ... }}` in the configuration"
+    );
+    Ok(lines.join("\n") + "\n")
+}
+
+/// A nats-server running `deploy/nats/accounts.conf` on a free port; killed on drop.
+pub struct SecureServer {
+    process: ServerProcess,
+    port: u16,
+    leaf_port: u16,
+    _dir: TempDir,
+}
+
+impl SecureServer {
+    /// Starts the server and waits until it accepts clients.
+    ///
+    /// # Panics
+    /// When the configuration cannot be read or localised, or the server does not start.
+    pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// Starts the server with `extra` appended to the configuration, e.g.
+    /// `no_auth_user: intake`, which makes a connection without credentials that user: how
+    /// the tests run a service as its own user while tandem-runtime cannot send a user and
+    /// password (async-nats 0.51 ignores credentials in the URL).
+    ///
+    /// # Panics
+    /// As [`SecureServer::start`].
+    pub fn start_with(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("cannot make a directory for the server");
+        let text = std::fs::read_to_string(accounts_conf_path())
+            .context("cannot read deploy/nats/accounts.conf")
+            .and_then(|text| {
+                let ports = free_ports(2);
+                let localised = localise(&text, ports[0], ports[1], &dir.path().join("jetstream"))?;
+                Ok((localised, ports[0], ports[1]))
+            });
+        let (mut text, port, leaf_port) = text.expect("cannot prepare accounts.conf");
+        text.push_str(extra);
+        text.push('\n');
+        let config = dir.path().join("accounts.conf");
+        std::fs::write(&config, text).expect("cannot write the configuration");
+        let process = ServerProcess::start(&config, &[], "secure");
+        Self {
+            process,
+            port,
+            leaf_port,
+            _dir: dir,
+        }
+    }
+
+    /// The client URL without credentials.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The port agencies' leaf nodes connect to.
+    pub fn leaf_port(&self) -> u16 {
+        self.leaf_port
+    }
+
+    /// The client URL with `user`'s credentials in it (the form services take in `NATS_URL`).
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!("nats://{user}:{password}@127.0.0.1:{}", self.port)
+    }
+
+    /// A connection as `user`, with replies on `inbox_prefix` (users whose permissions name
+    /// their own inbox prefix need it).
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+        inbox_prefix: Option<&str>,
+    ) -> async_nats::Client {
+        let mut options = async_nats::ConnectOptions::with_user_and_password(
+            user.to_string(),
+            password.to_string(),
+        )
+        .request_timeout(Some(Duration::from_secs(3)));
+        if let Some(prefix) = inbox_prefix {
+            options = options.custom_inbox_prefix(prefix);
+        }
+        options
+            .connect(self.url())
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect as {user}: {error}"))
+    }
+
+    /// The server's whole log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.process.log()
+    }
+
+    /// Every permission-violation line the server logged so far.
+    pub fn violations(&self) -> Vec<String> {
+        self.process
+            .log()
+            .into_iter()
+            .filter(|line| line.contains("Violation"))
+            .collect()
+    }
+
+    /// Waits until the server logs a violation by `user` on exactly `subject`; returns the line.
+    ///
+    /// # Panics
+    /// After `timeout` without one.
+    pub async fn wait_for_violation(&self, user: &str, subject: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let (user, subject) = (format!("User \"{user}\""), format!("Subject \"{subject}\""));
+        loop {
+            if let Some(line) = self
+                .violations()
+                .into_iter()
+                .find(|line| line.contains(&user) && line.contains(&subject))
+            {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no violation logged for {user} on {subject} within {timeout:?}; violations: {:#?}",
+                self.violations()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
