@@ -21,43 +21,7 @@ pub fn accounts_conf_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/accounts.conf")
 }
 
-/// `config` with its client port set to `port`, its leaf-node port to `leaf_port`, its
-/// monitoring port removed and its JetStream store moved to `store_dir`. Errors when a line to
-/// replace is missing, so the tests notice when the file's layout changes.
-pub fn localise(
-    config: &str,
-    port: u16,
-    leaf_port: u16,
-    store_dir: &std::path::Path,
-) -> anyhow::Result<String> {
-    let mut found = (false, false, false);
-    let lines: Vec<String> = config
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("http_port:"))
-        .map(|line| {
-            let trimmed = line.trim_start();
-            if line.starts_with("port:") {
-                found.0 = true;
-                format!("port: {port}")
-            } else if line.starts_with("leafnodes {") && line.contains("listen:") {
-                found.2 = true;
-                format!("leafnodes {{ listen: \"127.0.0.1:{leaf_port}\" }}")
-            } else if trimmed.starts_with("store_dir:") {
-                found.1 = true;
-                format!("  store_dir: \"{}\"", store_dir.display())
-            } else {
-                line.to_string()
-            }
-        })
-        .collect();
-    anyhow::ensure!(found.0, "no `port:` line in the configuration");
-    anyhow::ensure!(found.1, "no `store_dir:` line in the configuration");
-    anyhow::ensure!(
-        found.2,
-        "no one-line `leafnodes {{ listen: ... }}` in the configuration"
-    );
-    Ok(lines.join("\n") + "\n")
-}
+pub use tandem_runtime::nats::localise_config as localise;
 
 /// A nats-server running `deploy/nats/accounts.conf` on a free port; killed on drop.
 pub struct SecureServer {

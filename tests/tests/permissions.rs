@@ -1,6 +1,6 @@
 //! The permission matrix of `deploy/nats/accounts.conf`, against a real nats-server running it.
 //!
-//! Allowed: intake, leadership and publish run with their own users and carry a report end to
+//! Allowed: intake, leadership, publish and notify run with their own users and carry a report end to
 //! end; an agency publishes its reports and gets the JetStream acknowledgement, reads its own
 //! rejections and notifications, acknowledges its own notifications; each notify user reads its
 //! own agency's half of the directory.
@@ -18,6 +18,7 @@ use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
+use tandem_notify::{NotifyAgency, NotifyConfig, directory::Directory};
 use tandem_proto::{
     timestamp,
     v1::{
@@ -911,4 +912,145 @@ async fn publish_runs_as_its_own_user() {
     publish.stop().await;
     assert_no_violation(&server, "publish");
     assert_no_auth_is(&server, "publish").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_runs_as_its_own_user() {
+    init_test_log();
+    let (server, admin, admin_js) = server_for("notify-iom").await;
+    // The directory, imported by an operator: one focal point per agency in Colombia.
+    let entries = tandem_notify::directory::parse(
+        r#"
+- id: iom-col-cc
+  name: Ana Pérez
+  agency: AGENCY_IOM
+  role: COUNTRY_COORDINATOR
+  countries: [COL]
+  channels: [{nats: {}}]
+- id: unhcr-col-cc
+  name: Luis Gómez
+  agency: AGENCY_UNHCR
+  role: COUNTRY_COORDINATOR
+  countries: [COL]
+  channels: [{nats: {}}]
+"#,
+    )
+    .expect("valid directory");
+    Directory::open(&admin_js, &Default::default())
+        .await
+        .expect("directory bucket")
+        .import(&entries)
+        .await
+        .expect("imported");
+    let mut out = admin
+        .subscribe("tandem.notify.out.>")
+        .await
+        .expect("subscribe");
+    admin.flush().await.expect("flush");
+
+    let mut config = NotifyConfig {
+        common: common(&server),
+        agency: NotifyAgency::Iom,
+        timer_tick_ms: 100,
+        ..Default::default()
+    };
+    // Replies carry directory entries: they come on notify-iom's own inbox prefix.
+    config.common.nats.inbox_prefix = Some("_INBOX_NOTIFY_IOM".into());
+    let shutdown = Shutdown::new();
+    let notify = Running {
+        name: "notify-iom",
+        task: tokio::spawn(tandem_notify::run(config, shutdown.clone())),
+        shutdown,
+    };
+    wait_registered(&admin, &notify, "tandem-notify-iom").await;
+
+    let joint = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+    let determination = tandem_proto::v1::LeadershipDetermination {
+        situation_id: "SEC-1".into(),
+        sequence: 1,
+        determination_id: "SEC-1/1".into(),
+        country: "COL".into(),
+        lead_agencies: joint.clone(),
+        functions: vec![tandem_proto::v1::FunctionAssignment {
+            function: tandem_proto::v1::LeadershipFunction::StrategicPlanning as i32,
+            agencies: joint,
+        }],
+        policy_version: "1".into(),
+        changed: true,
+        determined_at: Some(timestamp::now()),
+        ..Default::default()
+    };
+    tandem_runtime::envelope::Envelope {
+        service: "leadership",
+        event: "leadership.determined",
+        subject: "SEC-1",
+        id: "determination:SEC-1/1",
+    }
+    .publish(
+        &admin_js,
+        topology::determined_subject("COL"),
+        determination.encode_to_vec().into(),
+    )
+    .await
+    .expect("published");
+
+    let message = tokio::time::timeout(DEADLINE, out.next())
+        .await
+        .expect("the IOM coordinator is notified")
+        .expect("open");
+    assert_eq!(message.subject.as_str(), "tandem.notify.out.iom.iom-col-cc");
+    let notification =
+        tandem_proto::v1::Notification::decode(message.payload).expect("notification");
+    assert_eq!(notification.recipient_id, "iom-col-cc");
+    wait_until_consumed(
+        &admin_js,
+        topology::EVENTS_STREAM,
+        "tandem-notify-iom",
+        DEADLINE,
+    )
+    .await;
+    // Only IOM's coordinator: notify-iom neither reads nor notifies UNHCR's.
+    let sent: Vec<String> = stream_messages(&admin_js, topology::NOTIFY_STREAM)
+        .await
+        .into_iter()
+        .map(|m| m.subject.to_string())
+        .filter(|s| s.starts_with("tandem.notify.out."))
+        .collect();
+    assert_eq!(sent, ["tandem.notify.out.iom.iom-col-cc"]);
+    // The escalation timers' watch (a named consumer on the agency's keys) is running.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    notify.stop().await;
+    assert_no_violation(&server, "notify-iom");
+    // The scan notify uses: its own half of the directory, and not the whole of it.
+    let notify_iom = server
+        .connect(
+            "notify-iom",
+            "notify-iom-dev-password",
+            Some("_INBOX_NOTIFY_IOM"),
+        )
+        .await;
+    let notify_iom_js = jetstream::new(notify_iom);
+    let own = tandem_runtime::kv_scan::scan(&notify_iom_js, topology::DIRECTORY_BUCKET, "iom.>")
+        .await
+        .expect("notify-iom scans its own half");
+    let keys: Vec<&str> = own.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["iom.iom-col-cc"]);
+    assert!(
+        tandem_runtime::kv_scan::scan(&notify_iom_js, topology::DIRECTORY_BUCKET, ">")
+            .await
+            .is_err(),
+        "notify-iom may not scan the whole directory"
+    );
+    eventually("the refused scan is logged", || {
+        let violations = server.violations();
+        async move {
+            violations.iter().any(|line| {
+                line.contains("User \"notify-iom\"")
+                    && line.contains("$JS.API.CONSUMER.CREATE.KV_tandem-directory.")
+                    && line.contains(".$KV.tandem-directory.>\"")
+            })
+        }
+    })
+    .await;
+    assert_no_auth_is(&server, "notify-iom").await;
 }

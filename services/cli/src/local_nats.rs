@@ -44,21 +44,59 @@ pub async fn ensure(config: &NatsConfig, state_dir: &Path) -> anyhow::Result<Opt
 /// Starts `nats-server` with JetStream on 127.0.0.1:`port`, its store and log in `state_dir`,
 /// and waits until it answers at `config.url`.
 pub async fn start(config: &NatsConfig, port: u16, state_dir: &Path) -> anyhow::Result<LocalNats> {
-    let binary = find_or_install()?;
     let store = state_dir.join("nats");
     std::fs::create_dir_all(&store)
         .with_context(|| format!("cannot create {}", store.display()))?;
+    let args = vec![
+        "-a".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string().into(),
+        "-js".into(),
+        "-sd".into(),
+        store.into_os_string(),
+    ];
+    spawn(args, config, state_dir).await
+}
+
+/// Starts `nats-server` with the accounts of `deploy/nats/accounts.conf` (development
+/// passwords) on 127.0.0.1:`port`, its store and log in `state_dir`; waits until `admin`
+/// (in `config`) can connect.
+pub async fn start_secure(
+    config: &NatsConfig,
+    port: u16,
+    state_dir: &Path,
+) -> anyhow::Result<LocalNats> {
+    let leaf_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let store = state_dir.join("nats-secure");
+    std::fs::create_dir_all(&store)
+        .with_context(|| format!("cannot create {}", store.display()))?;
+    let text = nats::localise_config(ACCOUNTS_CONF, port, leaf_port, &store)?;
+    let file = state_dir.join("nats-secure.conf");
+    std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    spawn(vec!["-c".into(), file.into_os_string()], config, state_dir).await
+}
+
+/// The secure single-server configuration, as shipped.
+const ACCOUNTS_CONF: &str = include_str!("../../../deploy/nats/accounts.conf");
+
+async fn spawn(
+    args: Vec<std::ffi::OsString>,
+    config: &NatsConfig,
+    state_dir: &Path,
+) -> anyhow::Result<LocalNats> {
+    let binary = find_or_install()?;
     let log_path = state_dir.join("nats-server.log");
     let log = std::fs::File::create(&log_path)?;
     eprintln!(
-        "tandem: starting {} with JetStream on port {port} (store {}, log {})",
+        "tandem: starting {} (log {})",
         binary.display(),
-        store.display(),
         log_path.display()
     );
     let child = Command::new(&binary)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(&store)
+        .args(&args)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -77,7 +115,7 @@ pub async fn start(config: &NatsConfig, port: u16, state_dir: &Path) -> anyhow::
 }
 
 /// The port of a `nats://127.0.0.1:PORT` or `nats://localhost:PORT` URL.
-fn local_port(url: &str) -> Option<u16> {
+pub fn local_port(url: &str) -> Option<u16> {
     let rest = url.strip_prefix("nats://").unwrap_or(url);
     let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "4222"));
     matches!(host, "127.0.0.1" | "localhost").then(|| port.trim_end_matches('/').parse().ok())?

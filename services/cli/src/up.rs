@@ -8,7 +8,11 @@ use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
 use tandem_notify::{NotifyAgency, NotifyConfig};
 use tandem_publish::PublishConfig;
-use tandem_runtime::{Shutdown, config, config::CommonArgs, metrics, nats, telemetry};
+use tandem_runtime::{
+    Shutdown,
+    config::{self, CommonArgs, NatsConfig},
+    metrics, nats, telemetry,
+};
 use tokio::task::JoinSet;
 
 use crate::{demo, local_nats, ready};
@@ -19,6 +23,11 @@ pub struct UpArgs {
     /// Submit the bundled example reports (deploy/demo) and print what happens.
     #[arg(long)]
     demo: bool,
+    /// Run with the NATS accounts of deploy/nats/accounts.conf: a local server started with them
+    /// on NATS_URL's port, each service as its own least-privilege user, with the development
+    /// passwords of deploy/nats/README.md.
+    #[arg(long)]
+    secure: bool,
     /// Where a nats-server started by tandem keeps its data
     /// (default: $XDG_STATE_HOME/tandem or ~/.local/state/tandem).
     #[arg(long, env = "TANDEM_STATE_DIR")]
@@ -35,23 +44,54 @@ const SERVICES: [&str; 5] = [
 ];
 
 pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
-    let intake: IntakeConfig = config::load(common)?;
+    let mut intake: IntakeConfig = config::load(common)?;
     let mut leadership: LeadershipConfig = config::load(common)?;
     let mut publish: PublishConfig = config::load(common)?;
     let mut notify: NotifyConfig = config::load(common)?;
     let telemetry = telemetry::init_with_level("tandem", intake.common.log_format, "warn")?;
     let state_dir = args.state_dir.map_or_else(default_state_dir, Ok)?;
-    let local_nats = local_nats::ensure(&intake.common.nats, &state_dir).await?;
-    let nats = intake.common.nats.clone();
-    leadership.common.nats = nats.clone();
-    publish.common.nats = nats.clone();
-    notify.common.nats = nats.clone();
+    let (local_nats, nats) = if args.secure {
+        let admin = as_user(&intake.common.nats, "admin", None);
+        if nats::try_connect(&admin, "tandem-up").await.is_ok()
+            || nats::try_connect(&intake.common.nats, "tandem-up")
+                .await
+                .is_ok()
+        {
+            anyhow::bail!(
+                "--secure starts its own nats-server, but {} already answers: point NATS_URL at a free local port (e.g. nats://127.0.0.1:4223)",
+                admin.url
+            );
+        }
+        let port = local_nats::local_port(&admin.url)
+            .context("--secure needs a local NATS_URL (nats://127.0.0.1:PORT)")?;
+        let server = local_nats::start_secure(&admin, port, &state_dir).await?;
+        eprintln!(
+            "tandem: secure mode — accounts of deploy/nats/accounts.conf, each service as its own user (development passwords: deploy/nats/README.md)"
+        );
+        (Some(server), admin)
+    } else {
+        let server = local_nats::ensure(&intake.common.nats, &state_dir).await?;
+        (server, intake.common.nats.clone())
+    };
+    let user = |name: &str, inbox: Option<&str>| {
+        if args.secure {
+            as_user(&nats, name, inbox)
+        } else {
+            nats.clone()
+        }
+    };
+    intake.common.nats = user("intake", None);
+    leadership.common.nats = user("leadership", None);
+    publish.common.nats = user("publish", None);
+    notify.common.nats = user("notify-iom", Some("_INBOX_NOTIFY_IOM"));
+    let mut notify_unhcr_nats = user("notify-unhcr", Some("_INBOX_NOTIFY_UNHCR"));
     // One notifier per agency, as each agency runs its own; the ack link, if configured, is
     // served by the first.
     let mut notify_unhcr = notify.clone();
     notify.agency = NotifyAgency::Iom;
     notify_unhcr.agency = NotifyAgency::Unhcr;
     notify_unhcr.ack_http.addr = None;
+    notify_unhcr.common.nats = std::mem::take(&mut notify_unhcr_nats);
     let publish_addr = publish.publish_addr.clone();
     let shutdown = Shutdown::on_signals();
     if let Some(address) = &intake.common.metrics_addr {
@@ -138,6 +178,16 @@ fn spawn(
     service: impl Future<Output = anyhow::Result<()>> + Send + 'static,
 ) {
     services.spawn(async move { (name, service.await) });
+}
+
+/// `nats` with the development credentials of `user` (deploy/nats/README.md).
+fn as_user(nats: &NatsConfig, user: &str, inbox_prefix: Option<&str>) -> NatsConfig {
+    NatsConfig {
+        user: Some(user.into()),
+        password: Some(format!("{user}-dev-password")),
+        inbox_prefix: inbox_prefix.map(str::to_string),
+        ..nats.clone()
+    }
 }
 
 fn default_state_dir() -> anyhow::Result<PathBuf> {

@@ -326,3 +326,54 @@ fn a_dead_letter_is_listed_and_replayed_once_the_cause_is_fixed() {
     );
     assert!(up.stop().success());
 }
+
+#[test]
+fn up_secure_runs_every_service_as_its_own_user_without_a_permission_violation() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let state = tempfile::tempdir().expect("state dir");
+    let mut child = Command::new(TANDEM)
+        .args([
+            "up",
+            "--secure",
+            "--demo",
+            "--nats-url",
+            &format!("nats://127.0.0.1:{port}"),
+        ])
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tandem up --secure");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let up = Up(child);
+    let mut printed = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !printed.contains("== demo done") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo did not finish:\n{printed}"
+        );
+        let mut line = String::new();
+        if stdout.read_line(&mut line).expect("read") == 0 {
+            panic!("tandem up --secure ended early:\n{printed}");
+        }
+        printed.push_str(&line);
+    }
+    assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
+    assert!(
+        printed.contains("notified   col-iom-cc (iom, country_coordinator)"),
+        "{printed}"
+    );
+    assert!(up.stop().success());
+    let log = std::fs::read_to_string(state.path().join("nats-server.log")).expect("server log");
+    assert!(
+        !log.contains("Violation"),
+        "a service needed more than its permissions:\n{log}"
+    );
+}

@@ -250,11 +250,15 @@ async fn one_report_is_one_trace_through_every_service() {
     };
     let spans = wait_for(
         &received,
-        "spans of intake, leadership and publish",
+        "spans of intake, leadership, notify (handling and delivery) and publish",
         |spans| {
+            let notify = in_trace(spans, "tandem-notify");
             ["tandem-intake", "tandem-leadership", "tandem-publish"]
                 .iter()
                 .all(|service| !in_trace(spans, service).is_empty())
+                // The delivery span, and notify's handling span that ends after it.
+                && notify.iter().any(|s| s.attributes.contains_key("notification.channel"))
+                && notify.iter().any(|s| !s.attributes.contains_key("notification.channel"))
         },
     )
     .await;

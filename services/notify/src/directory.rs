@@ -13,11 +13,10 @@ use std::{collections::BTreeSet, fmt};
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv};
-use futures::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tandem_proto::v1::Role;
-use tandem_runtime::{config::StorageConfig, topology};
+use tandem_runtime::{config::StorageConfig, kv_scan, topology};
 
 use crate::config::NotifyAgency;
 
@@ -466,6 +465,7 @@ pub fn parse_role(text: &str) -> Option<Role> {
 #[derive(Clone)]
 pub struct Directory {
     store: kv::Store,
+    js: jetstream::Context,
 }
 
 impl Directory {
@@ -481,7 +481,10 @@ impl Directory {
             ),
         )
         .await?;
-        Ok(Self { store })
+        Ok(Self {
+            store,
+            js: js.clone(),
+        })
     }
 
     /// Stores `entries`, replacing entries with the same id. An id may belong to one agency
@@ -535,11 +538,20 @@ impl Directory {
         &self,
         agency: Option<NotifyAgency>,
     ) -> anyhow::Result<Vec<DirectoryEntry>> {
-        let mut keys: Vec<String> = match self.store.keys().await {
-            Ok(keys) => keys.try_collect().await?,
-            Err(error) => return Err(anyhow::anyhow!("cannot list the directory: {error}")),
+        // Through a named consumer whose filter is the agency's half of the bucket: all that
+        // notify's own user may create (the CLI, listing both agencies, has broader rights).
+        let filter = match agency {
+            Some(agency) => format!("{}.>", agency.token()),
+            None => ">".to_string(),
         };
+        let mut keys: Vec<String> = kv_scan::scan(&self.js, topology::DIRECTORY_BUCKET, &filter)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot list the directory: {error:#}"))?
+            .into_iter()
+            .map(|entry| entry.key)
+            .collect();
         keys.sort();
+        keys.dedup();
         let mut entries = Vec::new();
         for key in keys {
             let Some((prefix, _)) = key.split_once('.') else {

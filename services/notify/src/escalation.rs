@@ -71,7 +71,7 @@ pub(crate) async fn run(
 async fn watch(store: Store, timers: Timers, shutdown: Shutdown) {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_triggered() {
-        match store.kv().watch_with_history(store.timer_filter()).await {
+        match store.watch_timers().await {
             Ok(mut entries) => loop {
                 let entry = tokio::select! {
                     _ = shutdown.triggered() => return,

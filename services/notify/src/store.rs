@@ -17,10 +17,9 @@ use async_nats::jetstream::{
     self,
     kv::{self, CreateErrorKind, Operation, UpdateErrorKind},
 };
-use futures::TryStreamExt as _;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tandem_proto::v1::{Channel, Notification};
-use tandem_runtime::{config::StorageConfig, kv_key, topology};
+use tandem_runtime::{config::StorageConfig, kv_key, kv_scan, topology};
 
 use crate::config::NotifyAgency;
 
@@ -125,6 +124,7 @@ const CAS_ATTEMPTS: usize = 32;
 #[derive(Clone)]
 pub struct Store {
     kv: kv::Store,
+    js: jetstream::Context,
     agency: NotifyAgency,
 }
 
@@ -145,13 +145,18 @@ impl Store {
             ),
         )
         .await?;
-        Ok(Self { kv, agency })
+        Ok(Self {
+            kv,
+            js: js.clone(),
+            agency,
+        })
     }
 
     /// The same bucket, for another agency.
     pub fn for_agency(&self, agency: NotifyAgency) -> Self {
         Self {
             kv: self.kv.clone(),
+            js: self.js.clone(),
             agency,
         }
     }
@@ -160,9 +165,17 @@ impl Store {
         format!("{}.{kind}.{rest}", self.agency.token())
     }
 
-    /// The subject filter of this agency's timers, for [`kv::Store::watch_with_history`].
+    /// The subject filter of this agency's timers, for [`kv_scan::watch`].
     pub fn timer_filter(&self) -> String {
         self.key("timer", ">")
+    }
+
+    /// This agency's timers: their current values, then every change, read through a named
+    /// consumer restricted to the agency's keys (all the notify user may create).
+    pub async fn watch_timers(
+        &self,
+    ) -> anyhow::Result<futures::stream::BoxStream<'static, anyhow::Result<kv_scan::KvEntry>>> {
+        kv_scan::watch(&self.js, NOTIFY_BUCKET, &self.timer_filter()).await
     }
 
     /// The underlying bucket.
@@ -256,15 +269,14 @@ impl Store {
 
     /// Every record of this agency.
     pub async fn records(&self) -> anyhow::Result<Vec<NotificationRecord>> {
-        let prefix = self.key("ntf", "");
-        let mut keys: Vec<String> = self
-            .kv
-            .keys()
-            .await
-            .map_err(|e| anyhow!(e))?
-            .try_collect()
-            .await?;
-        keys.retain(|k| k.starts_with(&prefix));
+        // Only this agency's keys, through a named consumer (all the notify user may create).
+        let mut keys: Vec<String> = kv_scan::scan(&self.js, NOTIFY_BUCKET, &self.key("ntf", ">"))
+            .await?
+            .into_iter()
+            .map(|entry| entry.key)
+            .collect();
+        keys.sort();
+        keys.dedup();
         let mut records = Vec::new();
         for key in keys {
             if let Some((record, _)) = self.read::<NotificationRecord>(&key).await? {

@@ -14,6 +14,8 @@
 //! - [`telemetry`]: the tracing subscriber, with an OTLP exporter when `OTEL_*` asks for one.
 //! - [`tls`]: the process-wide TLS crypto provider every HTTP client needs.
 //! - [`kv_key`]: turning identifiers into valid KV keys.
+//! - [`kv_scan`]: reading and watching part of a bucket through named consumers, as the
+//!   least-privilege users may.
 //! - [`metrics`]: the services' metrics, over OTLP and on a Prometheus `/metrics` endpoint.
 
 pub mod config;
@@ -21,6 +23,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod envelope;
 pub mod kv_key;
+pub mod kv_scan;
 pub mod metrics;
 pub mod nats;
 pub mod service;

@@ -92,3 +92,42 @@ pub fn server_binary() -> Option<std::path::PathBuf> {
         })
         .or_else(|| Some(std::path::PathBuf::from("/usr/sbin/nats-server")).filter(|p| p.is_file()))
 }
+
+/// A nats-server configuration (such as `deploy/nats/accounts.conf`) made to run here: `config`
+/// with its client port set to `port`, its leaf-node port to `leaf_port`, its
+/// monitoring port removed and its JetStream store moved to `store_dir`. Errors when a line to
+/// replace is missing, so the tests notice when the file's layout changes.
+pub fn localise_config(
+    config: &str,
+    port: u16,
+    leaf_port: u16,
+    store_dir: &std::path::Path,
+) -> anyhow::Result<String> {
+    let mut found = (false, false, false);
+    let lines: Vec<String> = config
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("http_port:"))
+        .map(|line| {
+            let trimmed = line.trim_start();
+            if line.starts_with("port:") {
+                found.0 = true;
+                format!("port: {port}")
+            } else if line.starts_with("leafnodes {") && line.contains("listen:") {
+                found.2 = true;
+                format!("leafnodes {{ listen: \"127.0.0.1:{leaf_port}\" }}")
+            } else if trimmed.starts_with("store_dir:") {
+                found.1 = true;
+                format!("  store_dir: \"{}\"", store_dir.display())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    anyhow::ensure!(found.0, "no `port:` line in the configuration");
+    anyhow::ensure!(found.1, "no `store_dir:` line in the configuration");
+    anyhow::ensure!(
+        found.2,
+        "no one-line `leafnodes {{ listen: ... }}` in the configuration"
+    );
+    Ok(lines.join("\n") + "\n")
+}

@@ -192,9 +192,16 @@ pub async fn ensure_stream(
     config: stream::Config,
 ) -> anyhow::Result<stream::Stream> {
     let name = config.name.clone();
-    js.get_or_create_stream(config)
-        .await
-        .with_context(|| format!("cannot create or open stream {name}"))
+    match js.get_or_create_stream(config).await {
+        Ok(stream) => Ok(stream),
+        // Another instance created it between our look and our create ("already in use",
+        // "subjects overlap"): open what it made.
+        Err(error) => js
+            .get_stream(&name)
+            .await
+            .map_err(|_| error)
+            .with_context(|| format!("cannot create or open stream {name}")),
+    }
 }
 
 /// Opens bucket `config.bucket`, creating it when missing.
