@@ -13,7 +13,10 @@ use std::{
 use async_nats::HeaderMap;
 use axum::{Router, body::Bytes, extract::State, routing::post};
 use opentelemetry_proto::tonic::{
-    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
     common::v1::any_value::Value,
 };
 use prost::Message as _;
@@ -38,38 +41,56 @@ type Received = Arc<Mutex<Vec<ReceivedSpan>>>;
 
 async fn receive(State(received): State<Received>, body: Bytes) -> Vec<u8> {
     if let Ok(request) = ExportTraceServiceRequest::decode(body) {
-        let mut spans = received.lock().expect("lock");
-        for resource_spans in request.resource_spans {
-            let attributes = resource_spans
-                .resource
-                .map(|r| r.attributes)
-                .unwrap_or_default();
-            let service = attributes
-                .iter()
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| kv.value.as_ref()?.value.as_ref().map(text))
-                .unwrap_or_default();
-            for scope in resource_spans.scope_spans {
-                for span in scope.spans {
-                    spans.push(ReceivedSpan {
-                        service: service.clone(),
-                        name: span.name,
-                        trace_id: hex(&span.trace_id),
-                        span_id: hex(&span.span_id),
-                        parent_span_id: hex(&span.parent_span_id),
-                        attributes: span
-                            .attributes
-                            .iter()
-                            .filter_map(|kv| {
-                                Some((kv.key.clone(), text(kv.value.as_ref()?.value.as_ref()?)))
-                            })
-                            .collect(),
-                    });
-                }
+        record(&received, request);
+    }
+    ExportTraceServiceResponse::default().encode_to_vec()
+}
+
+/// The same receiver over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
+struct GrpcReceiver(Received);
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        record(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn record(received: &Received, request: ExportTraceServiceRequest) {
+    let mut spans = received.lock().expect("lock");
+    for resource_spans in request.resource_spans {
+        let attributes = resource_spans
+            .resource
+            .map(|r| r.attributes)
+            .unwrap_or_default();
+        let service = attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| kv.value.as_ref()?.value.as_ref().map(text))
+            .unwrap_or_default();
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                spans.push(ReceivedSpan {
+                    service: service.clone(),
+                    name: span.name,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    attributes: span
+                        .attributes
+                        .iter()
+                        .filter_map(|kv| {
+                            Some((kv.key.clone(), text(kv.value.as_ref()?.value.as_ref()?)))
+                        })
+                        .collect(),
+                });
             }
         }
     }
-    ExportTraceServiceResponse::default().encode_to_vec()
 }
 
 fn text(value: &Value) -> String {
@@ -538,4 +559,64 @@ async fn metrics_and_json_logs_tell_the_operator_what_happened() {
     for entry in lines {
         assert_eq!(entry["span"]["trace_id"], trace_id, "{entry}");
     }
+}
+
+#[tokio::test]
+async fn spans_are_exported_over_grpc_too() {
+    let received: Received = Arc::default();
+    let port = free_port();
+    let receiver = TraceServiceServer::new(GrpcReceiver(received.clone()));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(receiver)
+            .serve(([127, 0, 0, 1], port).into()),
+    );
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    let storage = Default::default();
+    for stream in [
+        topology::intake_stream(&storage),
+        topology::events_stream(&storage),
+        topology::dlq_stream(&storage),
+    ] {
+        topology::ensure_stream(&js, stream).await.expect("stream");
+    }
+    let child = Command::new(binary("tandem-intake"))
+        .env("NATS_URL", server.url())
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start intake");
+    let _intake = Service(child);
+    let trace_id = "99998888777766665555444433332222";
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "iom:grpc-1");
+    headers.insert(
+        "traceparent",
+        format!("00-{trace_id}-1111222233334444-01").as_str(),
+    );
+    js.publish_with_headers(
+        topology::intake_subject("iom"),
+        headers,
+        report("grpc-1", 1).encode_to_vec().into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("stored");
+    let spans = wait_for(&received, "intake's span over gRPC", |spans| {
+        spans
+            .iter()
+            .any(|s| s.trace_id == trace_id && s.service == "tandem-intake")
+    })
+    .await;
+    let span = spans.iter().find(|s| s.trace_id == trace_id).expect("span");
+    assert_eq!(span.parent_span_id, "1111222233334444");
 }
