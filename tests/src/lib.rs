@@ -12,6 +12,7 @@
 //! - [`cluster`]: a 3-node JetStream cluster on loopback; one node can be killed and restarted.
 //! - [`secure`]: a server running `deploy/nats/accounts.conf` (accounts, users, permissions) on a
 //!   free port, with its permission-violation log lines.
+//! - [`spans`]: this process's spans captured in memory, for tests of what a service traces.
 
 use std::{
     io::{BufRead, BufReader},
@@ -26,6 +27,7 @@ use tempfile::TempDir;
 pub mod cluster;
 pub mod process;
 pub mod secure;
+pub mod spans;
 
 /// The nats-server binary (see `tandem_runtime::nats::server_binary`), or a panic that says
 /// how to get one.

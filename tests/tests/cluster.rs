@@ -311,7 +311,9 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
 
     let events = stream_messages(&js, topology::EVENTS_STREAM).await;
     let mut outcomes: HashMap<String, Vec<&'static str>> = HashMap::new();
-    let mut accepted_per_situation: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Acceptance order is intake's numbering (`situation_sequence`), not stream order: an
+    // acceptance whose announcement was lost with the node is announced later, under its number.
+    let mut accepted_per_situation: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
     let mut determinations: Vec<(String, LeadershipDetermination)> = Vec::new();
     let mut event_ids = HashSet::new();
     for message in &events {
@@ -336,7 +338,7 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
             accepted_per_situation
                 .entry(report.situation_id.clone())
                 .or_default()
-                .push(report.report_id);
+                .push((event.situation_sequence, report.report_id));
         } else if subject.starts_with("tandem.situation.rejected.") {
             let event = SituationRejected::decode(message.payload.clone()).expect("decodes");
             assert_eq!(
@@ -413,7 +415,14 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
             "{situation}: one step per accepted report"
         );
         let reflected: Vec<&String> = steps.iter().map(|(_, r)| r).collect();
-        let accepted: Vec<&String> = accepted.iter().collect();
+        let mut numbered: Vec<&(u64, String)> = accepted.iter().collect();
+        numbered.sort();
+        let numbers: Vec<u64> = numbered.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            numbers, expected,
+            "{situation}: every acceptance numbered once"
+        );
+        let accepted: Vec<&String> = numbered.iter().map(|(_, r)| r).collect();
         assert_eq!(
             reflected, accepted,
             "{situation}: reflected in acceptance order"

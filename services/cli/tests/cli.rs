@@ -36,6 +36,20 @@ fn tandem(server: &NatsServer, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("tandem finished")
 }
 
+/// What `output` prints up to and including the first line containing `marker`; panics when
+/// the process ends first.
+fn read_until(output: &mut impl BufRead, marker: &str) -> String {
+    let mut printed = String::new();
+    while !printed.contains(marker) {
+        let mut line = String::new();
+        if output.read_line(&mut line).expect("read output") == 0 {
+            panic!("tandem ended before printing {marker:?}:\n{printed}");
+        }
+        printed.push_str(&line);
+    }
+    printed
+}
+
 /// `tandem up` against the test server, killed when dropped.
 struct Up(std::process::Child);
 
@@ -57,14 +71,7 @@ impl Up {
             .expect("run tandem up");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut said = String::new();
-        while !said.contains("tandem: ready") {
-            let mut line = String::new();
-            if stderr.read_line(&mut line).expect("read stderr") == 0 {
-                panic!("tandem up ended before it was ready:\n{said}");
-            }
-            said.push_str(&line);
-        }
+        read_until(&mut stderr, "tandem: ready");
         // Keep draining stderr so the process never blocks on it.
         std::thread::spawn(move || for _ in stderr.lines() {});
         (Up(child), stdout)
@@ -179,19 +186,7 @@ fn submit_wait_json_gives_the_outcome_and_who_leads() {
 fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
     let server = NatsServer::start();
     let (up, mut stdout) = Up::start(&server, true);
-    let mut printed = String::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !printed.contains("== demo done") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the demo did not finish:\n{printed}"
-        );
-        let mut line = String::new();
-        if stdout.read_line(&mut line).expect("read") == 0 {
-            panic!("tandem up ended early:\n{printed}");
-        }
-        printed.push_str(&line);
-    }
+    let printed = read_until(&mut stdout, "== demo done");
     assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
     assert!(
         printed.contains("mixed movement — IOM and UNHCR lead (joint platform)"),
@@ -352,19 +347,7 @@ fn up_secure_runs_every_service_as_its_own_user_without_a_permission_violation()
         .expect("run tandem up --secure");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let up = Up(child);
-    let mut printed = String::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !printed.contains("== demo done") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the demo did not finish:\n{printed}"
-        );
-        let mut line = String::new();
-        if stdout.read_line(&mut line).expect("read") == 0 {
-            panic!("tandem up --secure ended early:\n{printed}");
-        }
-        printed.push_str(&line);
-    }
+    let printed = read_until(&mut stdout, "== demo done");
     assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
     assert!(
         printed.contains("notified   col-iom-cc (iom, country_coordinator)"),

@@ -174,6 +174,45 @@ fn report(id: &str, revision: u32) -> SituationReport {
     }
 }
 
+/// A nats-server with the streams intake reads and writes.
+async fn server_with_streams() -> (NatsServer, async_nats::jetstream::Context) {
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    let storage = Default::default();
+    for stream in [
+        topology::intake_stream(&storage),
+        topology::events_stream(&storage),
+        topology::dlq_stream(&storage),
+    ] {
+        topology::ensure_stream(&js, stream).await.expect("stream");
+    }
+    (server, js)
+}
+
+/// Submits `report` as IOM would, inside the agency's trace `trace_id` / span `parent_span`.
+async fn submit_traced(
+    js: &async_nats::jetstream::Context,
+    report: &SituationReport,
+    trace_id: &str,
+    parent_span: &str,
+) {
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", format!("iom:{}", report.report_id).as_str());
+    headers.insert(
+        "traceparent",
+        format!("00-{trace_id}-{parent_span}-01").as_str(),
+    );
+    js.publish_with_headers(
+        topology::intake_subject("iom"),
+        headers,
+        report.encode_to_vec().into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("stored");
+}
+
 /// Waits until `check` holds for the spans received so far.
 async fn wait_for(
     received: &Received,
@@ -206,16 +245,7 @@ async fn one_report_is_one_trace_through_every_service() {
         .with_state(received.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    let storage = Default::default();
-    for stream in [
-        topology::intake_stream(&storage),
-        topology::events_stream(&storage),
-        topology::dlq_stream(&storage),
-    ] {
-        topology::ensure_stream(&js, stream).await.expect("stream");
-    }
+    let (server, js) = server_with_streams().await;
     // IOM's country coordinator for Libya, told over NATS.
     let entries = tandem_notify::directory::parse(
         "[{\"id\": \"lby-iom-cc\", \"name\": \"Trace Test\", \"agency\": \"iom\", \"role\": \"COUNTRY_COORDINATOR\", \"countries\": [\"LBY\"], \"channels\": [{\"nats\": {}}]}]",
@@ -240,27 +270,7 @@ async fn one_report_is_one_trace_through_every_service() {
     // An agency system's own trace: its span id is the parent of intake's span.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let agency_span = "00f067aa0ba902b7";
-    let publish = |report: SituationReport, trace: &'static str| {
-        let js = js.clone();
-        async move {
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", format!("iom:{}", report.report_id).as_str());
-            headers.insert(
-                "traceparent",
-                format!("00-{trace}-{agency_span}-01").as_str(),
-            );
-            js.publish_with_headers(
-                topology::intake_subject("iom"),
-                headers,
-                report.encode_to_vec().into(),
-            )
-            .await
-            .expect("publish")
-            .await
-            .expect("stored");
-        }
-    };
-    publish(report("trace-ok", 1), trace_id).await;
+    submit_traced(&js, &report("trace-ok", 1), trace_id, agency_span).await;
 
     let in_trace = |spans: &[ReceivedSpan], service: &str| {
         spans
@@ -360,7 +370,7 @@ async fn one_report_is_one_trace_through_every_service() {
     let rejected_trace = "0af7651916cd43dd8448eb211c80319c";
     let mut bad = report("trace-bad", 0);
     bad.country = "XYZ".into();
-    publish(bad, rejected_trace).await;
+    submit_traced(&js, &bad, rejected_trace, agency_span).await;
     let spans = wait_for(&received, "the rejected report's intake span", |spans| {
         spans.iter().any(|s| {
             s.trace_id == rejected_trace
@@ -426,16 +436,7 @@ async fn http_get(port: u16, path: &str) -> String {
 
 #[tokio::test]
 async fn metrics_and_json_logs_tell_the_operator_what_happened() {
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    let storage = Default::default();
-    for stream in [
-        topology::intake_stream(&storage),
-        topology::events_stream(&storage),
-        topology::dlq_stream(&storage),
-    ] {
-        topology::ensure_stream(&js, stream).await.expect("stream");
-    }
+    let (server, js) = server_with_streams().await;
     let port = free_port();
     let mut intake = Command::new(binary("tandem-intake"))
         .env("NATS_URL", server.url())
@@ -450,25 +451,8 @@ async fn metrics_and_json_logs_tell_the_operator_what_happened() {
     let _guard = Service(intake);
 
     let trace_id = "11112222333344445555666677778888";
-    for (report, msg_id) in [
-        (report("m-ok", 1), "iom:m-ok"),
-        (report("m-bad", 0), "iom:m-bad"),
-    ] {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", msg_id);
-        headers.insert(
-            "traceparent",
-            format!("00-{trace_id}-1111222233334444-01").as_str(),
-        );
-        js.publish_with_headers(
-            topology::intake_subject("iom"),
-            headers,
-            report.encode_to_vec().into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("stored");
+    for report in [report("m-ok", 1), report("m-bad", 0)] {
+        submit_traced(&js, &report, trace_id, "1111222233334444").await;
     }
     tandem_testkit::wait_until_consumed(
         &js,
@@ -571,16 +555,7 @@ async fn spans_are_exported_over_grpc_too() {
             .add_service(receiver)
             .serve(([127, 0, 0, 1], port).into()),
     );
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    let storage = Default::default();
-    for stream in [
-        topology::intake_stream(&storage),
-        topology::events_stream(&storage),
-        topology::dlq_stream(&storage),
-    ] {
-        topology::ensure_stream(&js, stream).await.expect("stream");
-    }
+    let (server, js) = server_with_streams().await;
     let child = Command::new(binary("tandem-intake"))
         .env("NATS_URL", server.url())
         .env(
@@ -596,21 +571,7 @@ async fn spans_are_exported_over_grpc_too() {
         .expect("start intake");
     let _intake = Service(child);
     let trace_id = "99998888777766665555444433332222";
-    let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", "iom:grpc-1");
-    headers.insert(
-        "traceparent",
-        format!("00-{trace_id}-1111222233334444-01").as_str(),
-    );
-    js.publish_with_headers(
-        topology::intake_subject("iom"),
-        headers,
-        report("grpc-1", 1).encode_to_vec().into(),
-    )
-    .await
-    .expect("publish")
-    .await
-    .expect("stored");
+    submit_traced(&js, &report("grpc-1", 1), trace_id, "1111222233334444").await;
     let spans = wait_for(&received, "intake's span over gRPC", |spans| {
         spans
             .iter()

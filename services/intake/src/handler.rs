@@ -209,8 +209,8 @@ impl Handler for IntakeHandler {
     /// Reports on one situation are handled in stream order, so revisions sent in order are
     /// accepted in order.
     fn ordering_key(&self, message: &Message) -> String {
-        match SituationReport::decode(message.payload.clone()) {
-            Ok(report) => report.situation_id,
+        match SituationIdOnly::decode(message.payload.as_ref()) {
+            Ok(key) => key.situation_id,
             Err(_) => message.subject.to_string(),
         }
     }
@@ -279,6 +279,14 @@ impl Handler for IntakeHandler {
         let event = rejection(Some(&report), reasons);
         self.reject(event, &organisation, stream_sequence).await
     }
+}
+
+/// Field 2 of a SituationReport and nothing else: the ordering key is read without decoding
+/// (and allocating) the whole report, which `handle` decodes once.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SituationIdOnly {
+    #[prost(string, tag = "2")]
+    situation_id: String,
 }
 
 /// The `Nats-Msg-Id` of the outcome of the report stored at `stream_sequence`.

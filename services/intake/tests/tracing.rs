@@ -9,52 +9,25 @@
 
 mod common;
 
-use std::{sync::OnceLock, time::Duration};
+use std::time::Duration;
 
 use async_nats::HeaderMap;
 use common::*;
-use opentelemetry::{
-    Value,
-    trace::{SpanId, SpanKind, TraceId},
-};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry::trace::{SpanId, SpanKind, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
-use tandem_runtime::{
-    config::LogFormat,
-    telemetry::{self, Telemetry},
+use tandem_testkit::{
+    NatsServer,
+    spans::{attribute, exporter},
 };
-use tandem_testkit::NatsServer;
-
-/// The exporter every span of this process ends in.
-fn exporter() -> &'static InMemorySpanExporter {
-    static INSTALLED: OnceLock<(InMemorySpanExporter, Telemetry)> = OnceLock::new();
-    &INSTALLED
-        .get_or_init(|| {
-            let exporter = InMemorySpanExporter::default();
-            let telemetry =
-                telemetry::init_with_exporter("tandem-intake", LogFormat::Text, exporter.clone())
-                    .expect("install the tracing subscriber");
-            (exporter, telemetry)
-        })
-        .0
-}
-
-/// The string value of attribute `key`.
-fn attribute(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| match &kv.value {
-            Value::String(value) => value.as_str().to_string(),
-            other => other.to_string(),
-        })
-}
 
 /// Intake's finished span of the report `report_id`, once it has ended.
 async fn intake_span(report_id: &str) -> SpanData {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let spans = exporter().get_finished_spans().expect("finished spans");
+        let spans = exporter("tandem-intake")
+            .get_finished_spans()
+            .expect("finished spans");
         let mine: Vec<SpanData> = spans
             .into_iter()
             .filter(|span| attribute(span, "report.id").as_deref() == Some(report_id))
@@ -102,7 +75,7 @@ async fn the_publishers_traceparent_is_the_parent_of_intakes_span_and_travels_on
     // The publisher's trace and its span that sent the report.
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const PUBLISHER_SPAN: &str = "00f067aa0ba902b7";
-    exporter();
+    exporter("tandem-intake");
     let server = NatsServer::start();
     let js = server.jetstream().await;
     ensure_streams(&js).await;
@@ -169,7 +142,7 @@ async fn the_publishers_traceparent_is_the_parent_of_intakes_span_and_travels_on
 async fn a_rejected_reports_span_carries_the_rejection() {
     const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
     const PUBLISHER_SPAN: &str = "b7ad6b7169203331";
-    exporter();
+    exporter("tandem-intake");
     let server = NatsServer::start();
     let js = server.jetstream().await;
     ensure_streams(&js).await;
@@ -218,7 +191,7 @@ async fn a_rejected_reports_span_carries_the_rejection() {
 
 #[tokio::test]
 async fn a_report_without_traceparent_starts_a_trace_at_intake() {
-    exporter();
+    exporter("tandem-intake");
     let server = NatsServer::start();
     let js = server.jetstream().await;
     ensure_streams(&js).await;

@@ -5,54 +5,23 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use common::*;
-use opentelemetry::{
-    Value,
-    trace::{SpanId, SpanKind, TraceId},
-};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use prost::Message as _;
 use tandem_proto::v1::PopulationGroup;
-use tandem_runtime::{
-    config::LogFormat,
-    envelope::Envelope,
-    telemetry::{self, Telemetry},
-    topology,
+use tandem_runtime::{envelope::Envelope, topology};
+use tandem_testkit::{
+    NatsServer,
+    spans::{attribute, exporter},
 };
-use tandem_testkit::NatsServer;
-
-fn exporter() -> &'static InMemorySpanExporter {
-    static INSTALLED: OnceLock<(InMemorySpanExporter, Telemetry)> = OnceLock::new();
-    &INSTALLED
-        .get_or_init(|| {
-            let exporter = InMemorySpanExporter::default();
-            let telemetry =
-                telemetry::init_with_exporter("tandem-publish", LogFormat::Text, exporter.clone())
-                    .expect("install the tracing subscriber");
-            (exporter, telemetry)
-        })
-        .0
-}
-
-fn attribute(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| match &kv.value {
-            Value::String(value) => value.as_str().to_string(),
-            other => other.to_string(),
-        })
-}
 
 #[tokio::test]
 async fn applying_a_determination_continues_the_leadership_trace() {
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const LEADERSHIP_SPAN: &str = "00f067aa0ba902b7";
-    exporter();
+    exporter("tandem-publish");
     let server = NatsServer::start();
     let js = server.jetstream().await;
     ensure_events_stream(&js).await;
@@ -85,7 +54,7 @@ async fn applying_a_determination_continues_the_leadership_trace() {
 
     let mut span = None;
     eventually("the apply span to end", || {
-        let found = exporter()
+        let found = exporter("tandem-publish")
             .get_finished_spans()
             .expect("spans")
             .into_iter()

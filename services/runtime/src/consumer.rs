@@ -152,6 +152,13 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
+/// When handling a message started, and how many waited behind it then: for the metrics.
+#[derive(Clone, Copy)]
+struct Took {
+    started: tokio::time::Instant,
+    pending: u64,
+}
+
 struct Worker<'a, H> {
     spec: &'a ConsumerSpec,
     handler: &'a H,
@@ -269,35 +276,26 @@ impl<H: Handler> Worker<'_, H> {
         let _ = span.set_parent(envelope::parent_context(message.headers.as_ref()));
         // On every log line of this message, so logs and the trace can be joined.
         span.record("trace_id", envelope::trace_id_of(&span));
+        let took = Took { started, pending };
         if delivered > self.spec.settings.max_deliver {
-            self.instruments
-                .record("dead_lettered", started.elapsed(), pending);
             let error = "dead-lettering failed on the last delivery";
             return self
-                .dead_letter(&message, error, delivered)
+                .dead_letter(&message, error, delivered, took)
                 .instrument(span)
                 .await;
         }
         let result = self.handler.handle(&message).instrument(span.clone()).await;
         let settle = async {
-            let outcome = match &result {
-                Ok(()) => "processed",
-                Err(HandlerError::Retry(_)) if delivered < self.spec.settings.max_deliver => {
-                    "retried"
-                }
-                Err(_) => "dead_lettered",
-            };
-            self.instruments.record(outcome, started.elapsed(), pending);
             match result {
                 Ok(()) => {
-                    self.counters.processed.fetch_add(1, Ordering::Relaxed);
+                    self.count(&self.counters.processed, "processed", took);
                     if let Err(error) = message.ack().await {
                         // The effects are stored; a redelivery is handled idempotently.
                         tracing::warn!(%error, "ack failed; the message will be redelivered");
                     }
                 }
                 Err(HandlerError::Retry(error)) if delivered < self.spec.settings.max_deliver => {
-                    self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                    self.count(&self.counters.retried, "retried", took);
                     let delay = self.spec.settings.retry_delay(delivered);
                     tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "handling failed; will retry");
                     if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
@@ -305,7 +303,7 @@ impl<H: Handler> Worker<'_, H> {
                     }
                 }
                 Err(error) => {
-                    self.dead_letter(&message, &error.to_string(), delivered)
+                    self.dead_letter(&message, &error.to_string(), delivered, took)
                         .await
                 }
             }
@@ -313,7 +311,14 @@ impl<H: Handler> Worker<'_, H> {
         settle.instrument(span).await;
     }
 
-    async fn dead_letter(&self, message: &Message, error: &str, delivered: i64) {
+    /// Counts one message with `outcome`: the service API's counter and the metrics.
+    fn count(&self, counter: &AtomicU64, outcome: &'static str, took: Took) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.instruments
+            .record(outcome, took.started.elapsed(), took.pending);
+    }
+
+    async fn dead_letter(&self, message: &Message, error: &str, delivered: i64, took: Took) {
         let span = tracing::Span::current();
         span.record("otel.status_code", "ERROR");
         span.record("otel.status_description", error);
@@ -322,7 +327,7 @@ impl<H: Handler> Worker<'_, H> {
         let deliveries = u64::try_from(delivered).unwrap_or(0);
         match self.dead_letters.send(message, error, deliveries).await {
             Ok(()) => {
-                self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                self.count(&self.counters.dead_lettered, "dead_lettered", took);
                 tracing::error!(error, deliveries, "message dead-lettered");
                 if let Err(ack_error) = message.ack_with(AckKind::Term).await {
                     tracing::warn!(error = %ack_error, "term failed; the dead letter is stored, a redelivery will store it again under the same id");
