@@ -9,15 +9,13 @@
 //! - the record is written before the announcement and remembers the sequence of the accepted
 //!   message, so a redelivery after a crash between the two announces it then;
 //! - compare-and-set on the record's KV revision makes concurrent instances retry on a lost
-//!   race instead of overwriting each other.
+//!   race instead of overwriting each other; the record is the one this instance remembers
+//!   (see `tandem_runtime::records`), read again only when another instance changed it.
 
 use std::time::SystemTime;
 
 use anyhow::anyhow;
-use async_nats::jetstream::{
-    self, Message,
-    kv::{self, Operation, UpdateErrorKind},
-};
+use async_nats::jetstream::{self, Message};
 use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message as _;
 use tandem_proto::{
@@ -27,7 +25,9 @@ use tandem_proto::{
 use tandem_runtime::{
     consumer::{Handler, HandlerError},
     envelope::Envelope,
-    kv_key, metrics, topology,
+    kv_key, metrics,
+    records::Records,
+    topology,
 };
 
 use crate::{
@@ -41,13 +41,13 @@ const CAS_ATTEMPTS: usize = 16;
 
 pub(crate) struct IntakeHandler {
     js: jetstream::Context,
-    situations: kv::Store,
+    situations: Records<IntakeSituation>,
     /// `tandem_reports_total{organisation, outcome}`: accepted, rejected, duplicate.
     reports: Counter<u64>,
 }
 
 impl IntakeHandler {
-    pub(crate) fn new(js: jetstream::Context, situations: kv::Store) -> Self {
+    pub(crate) fn new(js: jetstream::Context, situations: Records<IntakeSituation>) -> Self {
         let reports = metrics::meter()
             .u64_counter("tandem.reports")
             .with_description("Situation reports answered by intake, by outcome")
@@ -84,53 +84,35 @@ impl IntakeHandler {
         valid: bool,
     ) -> Result<Option<Outcome>, HandlerError> {
         let key = situation_key(&report.situation_id);
+        let mut fresh = false;
         for _ in 0..CAS_ATTEMPTS {
-            let entry = self
-                .situations
-                .entry(key.clone())
-                .await
-                .map_err(|e| anyhow!(e))?;
-            let (current, revision) = match &entry {
-                Some(entry) if entry.operation == Operation::Put => {
-                    let record = IntakeSituation::decode(entry.value.clone()).map_err(|error| {
-                        HandlerError::DeadLetter(anyhow!(
-                            "the stored record of situation {} is corrupt: {error}",
-                            report.situation_id
-                        ))
-                    })?;
-                    (Some(record), entry.revision)
-                }
-                Some(entry) => (None, entry.revision),
-                None => (None, 0),
+            let loaded = match fresh {
+                true => self.situations.load_fresh(&key).await?,
+                false => self.situations.load(&key).await?,
             };
-            let next = match state::decide(
-                current.as_ref(),
+            let decision = state::decide(
+                loaded.value.as_ref(),
                 report,
                 organisation,
                 stream_sequence,
                 valid,
-            ) {
+            );
+            let next = match decision {
                 Decision::Accept(next) => next,
+                // A decision that writes nothing is checked by no compare-and-set: make it on
+                // the record as the bucket holds it, not on a remembered copy.
+                _ if !loaded.fresh => {
+                    fresh = true;
+                    continue;
+                }
                 Decision::AlreadyAccepted(number) => return Ok(Some(Outcome::Accepted(number))),
                 Decision::Duplicate => return Ok(None),
                 Decision::Reject(reasons) => return Ok(Some(Outcome::Rejected(reasons))),
             };
-            let written = match revision {
-                0 => self
-                    .situations
-                    .create(&key, next.encode_to_vec().into())
-                    .await
-                    .map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, anyhow!(e))),
-                revision => self
-                    .situations
-                    .update(&key, next.encode_to_vec().into(), revision)
-                    .await
-                    .map_err(|e| (e.kind() == UpdateErrorKind::WrongLastRevision, anyhow!(e))),
-            };
-            match written {
-                Ok(_) => return Ok(Some(Outcome::Accepted(next.accepted_count))),
-                Err((true, _lost_race)) => continue,
-                Err((false, error)) => return Err(HandlerError::Retry(error)),
+            match self.situations.write(&key, &next, loaded.revision).await? {
+                Some(_) => return Ok(Some(Outcome::Accepted(next.accepted_count))),
+                // Another instance wrote the record meanwhile: read it and decide again.
+                None => fresh = true,
             }
         }
         Err(HandlerError::Retry(anyhow!(

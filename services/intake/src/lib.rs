@@ -20,7 +20,9 @@ use tandem_runtime::{
     Shutdown,
     config::CommonConfig,
     consumer::{self, ConsumerSpec, Counters},
-    nats, service_api, topology,
+    nats,
+    records::Records,
+    service_api, topology,
 };
 
 /// The service's name in subjects, consumers, dead letters and traces.
@@ -80,7 +82,10 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
         filter_subject: topology::INTAKE_FILTER.into(),
         settings: config.common.consumer.clone(),
     };
-    let handler = Arc::new(handler::IntakeHandler::new(js.clone(), situations));
+    let handler = Arc::new(handler::IntakeHandler::new(
+        js.clone(),
+        Records::new(situations),
+    ));
     let result = consumer::run(js, spec, handler, counters, shutdown).await;
     // Acks are fire-and-forget publishes: make sure the last ones left before we go.
     let _ = client.flush().await;

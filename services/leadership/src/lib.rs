@@ -30,7 +30,9 @@ use tandem_runtime::{
     Shutdown,
     config::CommonConfig,
     consumer::{self, ConsumerSpec, Counters},
-    nats, service_api, topology,
+    nats,
+    records::Records,
+    service_api, topology,
 };
 
 pub use reevaluate::{REEVALUATE_SUBJECT, ReevaluateReply};
@@ -104,7 +106,7 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
     .await?;
     let situations = Arc::new(situations::Situations {
         js: js.clone(),
-        records,
+        records: Records::new(records),
         policy,
     });
 

@@ -76,7 +76,7 @@ async fn reevaluate_all(situations: &Situations) -> ReevaluateReply {
         policy_version: situations.policy.version().to_string(),
         ..Default::default()
     };
-    let keys: Vec<String> = match situations.records.keys().await {
+    let keys: Vec<String> = match situations.records.store().keys().await {
         Ok(keys) => {
             keys.filter_map(|key| async move { key.ok() })
                 .collect()

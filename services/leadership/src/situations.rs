@@ -1,7 +1,8 @@
 //! The situations' records in KV `tandem-leadership` and the determinations on the event
 //! stream, kept in step.
 //!
-//! Each change runs: load the record → [`record::next`] → compare-and-set write (a lost race
+//! Each change runs: load the record (the copy this instance remembers, see
+//! `tandem_runtime::records`) → [`record::next`] → compare-and-set write (a lost race
 //! with another instance reloads and tries again, so two updates of one situation never
 //! interleave) → publish the determination → mark the record published. A crash between the
 //! write and the mark leaves `published = false`; whoever touches the situation next publishes
@@ -11,16 +12,15 @@
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use async_nats::jetstream::{
-    self,
-    kv::{self, Operation, UpdateErrorKind},
-};
+use async_nats::jetstream;
 use prost::Message as _;
 use tandem_proto::{
     timestamp,
     v1::{LeadershipDetermination, LeadershipRecord},
 };
-use tandem_runtime::{consumer::HandlerError, envelope::Envelope, kv_key, topology};
+use tandem_runtime::{
+    consumer::HandlerError, envelope::Envelope, kv_key, records::Records, topology,
+};
 
 use crate::{
     SERVICE,
@@ -50,7 +50,7 @@ pub fn record_key(situation_id: &str) -> String {
 /// Records and determinations of every situation.
 pub(crate) struct Situations {
     pub(crate) js: jetstream::Context,
-    pub(crate) records: kv::Store,
+    pub(crate) records: Records<LeadershipRecord>,
     pub(crate) policy: Arc<Policy>,
 }
 
@@ -62,8 +62,13 @@ impl Situations {
         change: Change<'_>,
     ) -> Result<Applied, HandlerError> {
         let key = record_key(situation_id);
+        let mut fresh = false;
         for _ in 0..CAS_ATTEMPTS {
-            let (mut record, revision) = self.load(&key).await?;
+            let loaded = match fresh {
+                true => self.records.load_fresh(&key).await?,
+                false => self.records.load(&key).await?,
+            };
+            let (mut record, revision) = (loaded.value, loaded.revision);
             let mut repaired = false;
             if let Some(unpublished) = record.as_mut().filter(|r| !r.published) {
                 // A predecessor stored this determination but may not have published it:
@@ -77,6 +82,12 @@ impl Situations {
                 .and_then(|r| r.determination.as_ref())
                 .map_or(0, |d| d.sequence);
             let next = match record::next(&self.policy, record.as_ref(), change, timestamp::now()) {
+                // Waiting and "nothing new" write nothing, so no compare-and-set checks them:
+                // decide them on the record as the bucket holds it, not on a remembered copy.
+                Err(_) | Ok(None) if !loaded.fresh => {
+                    fresh = true;
+                    continue;
+                }
                 Err(gap) => return Ok(Applied::Waiting(gap)),
                 Ok(None) => {
                     if let Some(record) = record.filter(|_| repaired) {
@@ -86,69 +97,37 @@ impl Situations {
                 }
                 Ok(Some(next)) => next,
             };
-            let written = match revision {
-                0 => self
-                    .records
-                    .create(&key, next.encode_to_vec().into())
-                    .await
-                    .map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, anyhow!(e))),
-                revision => self
-                    .records
-                    .update(&key, next.encode_to_vec().into(), revision)
-                    .await
-                    .map_err(|e| (e.kind() == UpdateErrorKind::WrongLastRevision, anyhow!(e))),
+            let Some(new_revision) = self.records.write(&key, &next, revision).await? else {
+                // Another instance changed the record meanwhile: read it and decide again.
+                fresh = true;
+                continue;
             };
-            match written {
-                Ok(new_revision) => {
-                    let new_determination = next
-                        .determination
-                        .clone()
-                        .filter(|d| d.sequence > held_sequence);
-                    let Some(determination) = new_determination else {
-                        // Only `accepted_through` moved on.
-                        return Ok(Applied::Nothing);
-                    };
-                    self.publish(&next).await?;
-                    self.mark_published(&key, next, new_revision).await;
-                    return Ok(Applied::Determined(Box::new(determination)));
-                }
-                Err((true, _lost_race)) => continue,
-                Err((false, error)) => return Err(HandlerError::Retry(error)),
-            }
+            let new_determination = next
+                .determination
+                .clone()
+                .filter(|d| d.sequence > held_sequence);
+            let Some(determination) = new_determination else {
+                // Only `accepted_through` moved on.
+                return Ok(Applied::Nothing);
+            };
+            self.publish(&next).await?;
+            self.mark_published(&key, next, new_revision).await;
+            return Ok(Applied::Determined(Box::new(determination)));
         }
         Err(HandlerError::Retry(anyhow!(
             "situation {situation_id} kept changing under {CAS_ATTEMPTS} attempts"
         )))
     }
 
-    /// Whether the record of `situation_id` reflects its accepted reports up to `number`.
+    /// Whether the record of `situation_id` reflects its accepted reports up to `number`, as
+    /// the bucket holds it now (another instance may be the one reflecting them).
     pub(crate) async fn reflects(
         &self,
         situation_id: &str,
         number: u64,
     ) -> Result<bool, HandlerError> {
-        let (record, _) = self.load(&record_key(situation_id)).await?;
-        Ok(record.is_some_and(|r| r.accepted_through >= number))
-    }
-
-    /// The record under `key` and its KV revision (0 when there is none).
-    pub(crate) async fn load(
-        &self,
-        key: &str,
-    ) -> Result<(Option<LeadershipRecord>, u64), HandlerError> {
-        let entry = self.records.entry(key).await.map_err(|e| anyhow!(e))?;
-        match entry {
-            Some(entry) if entry.operation == Operation::Put => {
-                let record = LeadershipRecord::decode(entry.value).map_err(|error| {
-                    HandlerError::DeadLetter(anyhow!(
-                        "the stored record under {key} is corrupt: {error}"
-                    ))
-                })?;
-                Ok((Some(record), entry.revision))
-            }
-            Some(entry) => Ok((None, entry.revision)),
-            None => Ok((None, 0)),
-        }
+        let loaded = self.records.load_fresh(&record_key(situation_id)).await?;
+        Ok(loaded.value.is_some_and(|r| r.accepted_through >= number))
     }
 
     async fn publish(&self, record: &LeadershipRecord) -> Result<(), HandlerError> {
@@ -175,12 +154,7 @@ impl Situations {
     /// seen the determination unpublished and published it first.
     async fn mark_published(&self, key: &str, mut record: LeadershipRecord, revision: u64) {
         record.published = true;
-        if let Err(error) = self
-            .records
-            .update(key, record.encode_to_vec().into(), revision)
-            .await
-            && error.kind() != UpdateErrorKind::WrongLastRevision
-        {
+        if let Err(error) = self.records.write(key, &record, revision).await {
             tracing::warn!(%error, "could not mark the determination published; the next change republishes it under the same id");
         }
     }

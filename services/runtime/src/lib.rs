@@ -16,6 +16,8 @@
 //! - [`kv_key`]: turning identifiers into valid KV keys.
 //! - [`kv_scan`]: reading and watching part of a bucket through named consumers, as the
 //!   least-privilege users may.
+//! - [`records`]: protobuf records in a bucket, compare-and-set against the revision an
+//!   instance remembers, so a write needs no read before it.
 //! - [`metrics`]: the services' metrics, over OTLP and on a Prometheus `/metrics` endpoint.
 
 pub mod config;
@@ -26,6 +28,7 @@ pub mod kv_key;
 pub mod kv_scan;
 pub mod metrics;
 pub mod nats;
+pub mod records;
 pub mod service;
 pub mod service_api;
 pub mod shutdown;

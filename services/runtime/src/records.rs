@@ -1,0 +1,139 @@
+//! Protobuf records in a KV bucket, updated with compare-and-set and remembered in memory.
+//!
+//! Intake and leadership each keep one record per situation and rewrite it for every report.
+//! Reading it back from the bucket before each write was a round trip to the server per
+//! report; the profile of `tandem bench` showed the services' time going to such round trips.
+//! So the record an instance last wrote or read is remembered with its KV revision, and the
+//! next write is a compare-and-set against that revision:
+//! - when another instance wrote the record meanwhile, the write fails as a lost race, the
+//!   remembered copy is forgotten, and the caller reads the bucket again and retries — the
+//!   bucket stays the one truth, shared by every instance;
+//! - a decision that writes nothing (a rejection, a wait for a predecessor) is not checked by
+//!   any compare-and-set, so callers make it only on a [`Loaded::fresh`] record, read from the
+//!   bucket.
+//!
+//! At most [`REMEMBERED`] records are kept (least recently used go first), which bounds the
+//! memory whatever the number of situations.
+
+use std::{num::NonZeroUsize, sync::Mutex};
+
+use anyhow::anyhow;
+use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
+use lru::LruCache;
+
+use crate::consumer::HandlerError;
+
+/// How many records an instance remembers: a few MiB of memory at most.
+pub const REMEMBERED: usize = 4096;
+
+/// A record as read: its value (none when the key holds nothing), its KV revision (0 when the
+/// key was never written), and whether it was just read from the bucket.
+pub struct Loaded<T> {
+    pub value: Option<T>,
+    pub revision: u64,
+    pub fresh: bool,
+}
+
+/// The records of one bucket.
+pub struct Records<T> {
+    store: kv::Store,
+    remembered: Mutex<LruCache<String, (T, u64)>>,
+}
+
+impl<T: prost::Message + Default + Clone> Records<T> {
+    pub fn new(store: kv::Store) -> Self {
+        let capacity = NonZeroUsize::new(REMEMBERED).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            store,
+            remembered: Mutex::new(LruCache::new(capacity)),
+        }
+    }
+
+    /// The bucket itself, for listing keys.
+    pub fn store(&self) -> &kv::Store {
+        &self.store
+    }
+
+    /// The record under `key`: the remembered copy when there is one, else read from the bucket.
+    pub async fn load(&self, key: &str) -> Result<Loaded<T>, HandlerError> {
+        if let Some((value, revision)) = self.remembered().get(key).cloned() {
+            return Ok(Loaded {
+                value: Some(value),
+                revision,
+                fresh: false,
+            });
+        }
+        self.load_fresh(key).await
+    }
+
+    /// The record under `key` as the bucket holds it now.
+    pub async fn load_fresh(&self, key: &str) -> Result<Loaded<T>, HandlerError> {
+        let entry = self.store.entry(key).await.map_err(|e| anyhow!(e))?;
+        let (value, revision) = match entry {
+            Some(entry) if entry.operation == Operation::Put => {
+                let value = T::decode(entry.value).map_err(|error| {
+                    HandlerError::DeadLetter(anyhow!(
+                        "the stored record under {key} is corrupt: {error}"
+                    ))
+                })?;
+                self.remember(key, &value, entry.revision);
+                (Some(value), entry.revision)
+            }
+            Some(entry) => (None, entry.revision),
+            None => (None, 0),
+        };
+        Ok(Loaded {
+            value,
+            revision,
+            fresh: true,
+        })
+    }
+
+    /// Writes `value` under `key` if the key is still at `revision` (0: if it was never
+    /// written). Returns the new revision, or `None` when another writer got there first.
+    pub async fn write(
+        &self,
+        key: &str,
+        value: &T,
+        revision: u64,
+    ) -> Result<Option<u64>, HandlerError> {
+        let bytes = value.encode_to_vec().into();
+        let written = match revision {
+            0 => self
+                .store
+                .create(key, bytes)
+                .await
+                .map_err(|e| (e.kind() == CreateErrorKind::AlreadyExists, anyhow!(e))),
+            revision => self
+                .store
+                .update(key, bytes, revision)
+                .await
+                .map_err(|e| (e.kind() == UpdateErrorKind::WrongLastRevision, anyhow!(e))),
+        };
+        match written {
+            Ok(new_revision) => {
+                self.remember(key, value, new_revision);
+                Ok(Some(new_revision))
+            }
+            Err((lost_race, error)) => {
+                // Whatever the bucket holds now, it is not what we remember.
+                self.remembered().pop(key);
+                match lost_race {
+                    true => Ok(None),
+                    false => Err(HandlerError::Retry(error)),
+                }
+            }
+        }
+    }
+
+    fn remember(&self, key: &str, value: &T, revision: u64) {
+        self.remembered()
+            .put(key.to_string(), (value.clone(), revision));
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, LruCache<String, (T, u64)>> {
+        // A panic while holding the lock cannot leave the cache inconsistent: every
+        // operation on it is a single call.
+        self.remembered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
