@@ -72,12 +72,12 @@ async fn watch(store: Store, timers: Timers, shutdown: Shutdown) {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_triggered() {
         match store.watch_timers().await {
-            Ok(mut entries) => loop {
+            Ok(mut watch) => loop {
                 let entry = tokio::select! {
                     _ = shutdown.triggered() => return,
-                    entry = entries.next() => entry,
+                    entry = watch.entries.next() => entry,
                 };
-                let Some(Ok(entry)) = entry else { break };
+                let Some(Ok((entry, _))) = entry else { break };
                 let Some(id) = store.timer_id(&entry.key) else {
                     continue;
                 };

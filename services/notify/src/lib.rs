@@ -58,7 +58,9 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     ] {
         topology::ensure_stream(&js, stream).await?;
     }
-    let directory = directory::Directory::open(&js, storage).await?;
+    // Opened (created when missing) before it is followed.
+    directory::Directory::open(&js, storage).await?;
+    let directory = directory::LiveDirectory::start(&js, agency, shutdown.clone());
     let store = store::Store::open(&js, storage, agency).await?;
 
     let (links, listener) = match &config.ack_http.addr {

@@ -34,7 +34,7 @@ use crate::{
     SERVICE,
     ack_http::AckLinks,
     config::{NotifyAgency, NotifyConfig, SlaConfig},
-    directory::{ChannelSpec, Directory, DirectoryEntry},
+    directory::{ChannelSpec, DirectoryEntry, LiveDirectory},
     email::EmailSender,
     rules,
     store::{self, Acknowledgement, Claim, ClaimState, NotificationRecord, RecordState, Store},
@@ -65,7 +65,7 @@ pub fn ack_filter(agency: &str) -> String {
 pub(crate) struct Notifier {
     js: jetstream::Context,
     store: Store,
-    directory: Directory,
+    directory: LiveDirectory,
     agency: NotifyAgency,
     sla: SlaConfig,
     webhook: WebhookSender,
@@ -83,7 +83,7 @@ impl Notifier {
     pub(crate) fn new(
         js: jetstream::Context,
         store: Store,
-        directory: Directory,
+        directory: LiveDirectory,
         config: &NotifyConfig,
         links: Option<AckLinks>,
     ) -> anyhow::Result<Self> {
@@ -116,7 +116,7 @@ impl Notifier {
         determination: &LeadershipDetermination,
         trace_id: &str,
     ) -> anyhow::Result<()> {
-        let directory = self.directory.entries(Some(self.agency)).await?;
+        let directory = self.directory.entries().await?;
         let now = std::time::SystemTime::now();
         let country = &determination.country;
         let mut notifications = Vec::new();
@@ -495,7 +495,7 @@ impl Notifier {
             RecordState::Pending | RecordState::Escalated => {}
         }
         let original = &record.notification;
-        let directory = self.directory.entries(Some(self.agency)).await?;
+        let directory = self.directory.entries().await?;
         let now = std::time::SystemTime::now();
         let escalations: Vec<(Notification, &DirectoryEntry)> =
             rules::escalation_recipients(&directory, original.recipient_role(), &original.country)

@@ -172,9 +172,7 @@ impl Store {
 
     /// This agency's timers: their current values, then every change, read through a named
     /// consumer restricted to the agency's keys (all the notify user may create).
-    pub async fn watch_timers(
-        &self,
-    ) -> anyhow::Result<futures::stream::BoxStream<'static, anyhow::Result<kv_scan::KvEntry>>> {
+    pub async fn watch_timers(&self) -> anyhow::Result<kv_scan::Watch> {
         kv_scan::watch(&self.js, NOTIFY_BUCKET, &self.timer_filter()).await
     }
 

@@ -8,8 +8,14 @@ use std::{collections::HashMap, time::Duration};
 use common::*;
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
-use tandem_notify::{NotifyAgency, inbox, store::RecordState};
+use tandem_notify::{
+    NotifyAgency,
+    directory::{Directory, LiveDirectory},
+    inbox,
+    store::RecordState,
+};
 use tandem_proto::v1::{Channel, NotificationKind, NotificationState, PopulationGroup};
+use tandem_runtime::Shutdown;
 
 const WAIT: Duration = Duration::from_secs(30);
 const IOM_SECRET: &str = "iom-webhook-secret-0123456789";
@@ -235,6 +241,39 @@ async fn without_a_country_coordinator_the_regional_one_is_told_else_hq() {
     assert_eq!(by_situation["COL-F"], "iom-americas");
     assert_eq!(by_situation["UKR-F"], "iom-hq");
     iom.stop().await;
+}
+
+#[tokio::test]
+async fn directory_changes_reach_a_running_notifier_and_only_its_own_agencys() {
+    let world = World::start().await;
+    let directory = Directory::open(&world.js, &Default::default())
+        .await
+        .expect("directory bucket");
+    let live = LiveDirectory::start(&world.js, NotifyAgency::Iom, Shutdown::new());
+    let ids = || async {
+        let entries = live.entries().await.expect("followed");
+        entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
+    };
+    assert!(ids().await.is_empty(), "an empty directory is read at once");
+
+    let entry = |id: &str, agency: &str| {
+        format!(
+            r#"[{{"id": "{id}", "name": "N", "agency": "{agency}", "role": "HQ", "channels": [{{"nats": {{}}}}]}}]"#
+        )
+    };
+    world.import(&entry("unhcr-hq", "unhcr")).await;
+    world.import(&entry("iom-hq", "iom")).await;
+    // The UNHCR entry was stored first: once the IOM one is seen, it would have been too.
+    wait_for("the new IOM entry", WAIT, || async {
+        (ids().await == ["iom-hq"]).then_some(())
+    })
+    .await;
+    world.import(&entry("iom-hq-2", "iom")).await;
+    assert!(directory.remove("iom-hq").await.expect("removed"));
+    wait_for("the removal", WAIT, || async {
+        (ids().await == ["iom-hq-2"]).then_some(())
+    })
+    .await;
 }
 
 fn one_webhook_directory(hooks: &Hooks, hook: &str) -> String {

@@ -190,21 +190,28 @@ pub async fn scan(
     }
 }
 
-/// The current value (or deletion) of every key of `bucket` matching `filter`, then every later
-/// change. The stream ends after an error (missed heartbeats, skipped messages): re-open it.
-pub async fn watch(
-    js: &jetstream::Context,
-    bucket: &str,
-    filter: &str,
-) -> anyhow::Result<BoxStream<'static, anyhow::Result<KvEntry>>> {
+/// A watch of part of a bucket: the current values first, then every change.
+pub struct Watch {
+    /// How many current values come first (0: the watched keys hold nothing yet).
+    pub initial: u64,
+    /// Each value (or deletion) with the number of messages the consumer still had to deliver
+    /// after it: 0 once the current values are all in. The stream ends after an error (missed
+    /// heartbeats, skipped messages): re-open it.
+    pub entries: BoxStream<'static, anyhow::Result<(KvEntry, u64)>>,
+}
+
+/// Watches every key of `bucket` matching `filter`.
+pub async fn watch(js: &jetstream::Context, bucket: &str, filter: &str) -> anyhow::Result<Watch> {
     let reader = Reader::open(js, bucket, filter, DeliverPolicy::LastPerSubject).await?;
-    Ok(futures::stream::unfold(Some(reader), |reader| async move {
+    let initial = reader.initial_pending;
+    let entries = futures::stream::unfold(Some(reader), |reader| async move {
         let mut reader = reader?;
         match reader.next().await {
-            Ok(Some((entry, _))) => Some((Ok(entry), Some(reader))),
+            Ok(Some(entry)) => Some((Ok(entry), Some(reader))),
             Ok(None) => None,
             Err(error) => Some((Err(error), None)),
         }
     })
-    .boxed())
+    .boxed();
+    Ok(Watch { initial, entries })
 }
