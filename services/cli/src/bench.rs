@@ -5,19 +5,26 @@
 //!   next with an acknowledged publish, then acking — no work, batched and pipelined as the
 //!   services are. Its messages per second through all four hops is the limit to compare with.
 //! - **pipeline**: the service binaries (found next to this `tandem`) as their own processes,
-//!   fed N realistic reports (IOM, UNHCR and a partner, several revisions per situation) as
-//!   fast as the stream takes them; reports per second from the first publish until every
-//!   determination is on the stream and the data service announced a version that holds them.
-//!   Run with tracing off, then on (OTLP http/protobuf to a local sink), for the ratio.
+//!   notify once per agency with the demo's focal points, fed N realistic reports (IOM, UNHCR
+//!   and a partner, several revisions per situation) as fast as the stream takes them; reports
+//!   per second from the first publish until every determination is on the stream, every
+//!   notification is delivered (notify's consumers have nothing left) and the data service
+//!   announced a version that holds them. Run with tracing off, then on (OTLP http/protobuf to
+//!   a local sink), for the ratio.
 //! - **latency**: reports on new situations offered at a fixed rate; time from publish to the
 //!   determination arriving, p50/p99/max.
 //! - **peak RSS** of each service process (`VmHWM`), from the tracing-off run.
+//! - **processor time** per report of each process, the nats-server's included (and per
+//!   message in the bare relay): where the time goes, unaffected by what else the machine runs.
 
 use std::{
     collections::HashMap,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -37,7 +44,7 @@ use tandem_proto::{
 };
 use tandem_runtime::{config::NatsConfig, nats, topology};
 
-use crate::{local_nats, ready};
+use crate::{demo, local_nats, ready};
 
 /// Arguments of `tandem bench`.
 #[derive(clap::Args)]
@@ -56,37 +63,78 @@ pub struct BenchArgs {
     json: bool,
 }
 
-/// The services the pipeline runs, by binary name.
-const SERVICES: [&str; 3] = ["tandem-intake", "tandem-leadership", "tandem-publish"];
+/// The services the pipeline runs: binary, arguments, and the name they answer `$SRV.PING` to
+/// (`tandem-<name>`), which also names their figures. Notify runs once per agency.
+const SERVICES: [(&str, &[&str], &str); 5] = [
+    ("tandem-intake", &[], "intake"),
+    ("tandem-leadership", &[], "leadership"),
+    ("tandem-notify", &["--agency", "iom"], "notify-iom"),
+    ("tandem-notify", &["--agency", "unhcr"], "notify-unhcr"),
+    ("tandem-publish", &[], "publish"),
+];
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut figures: Vec<(String, f64, &str)> = Vec::new();
 
-    let bare =
-        with_server(|config| async move { bare_four_hops(&config, args.reports).await }).await?;
+    let (bare, bare_cpu) =
+        with_server(
+            |config, server| async move { bare_four_hops(&config, server, args.reports).await },
+        )
+        .await?;
     figures.push(("bare_4hop_msgs_per_s".into(), bare, "msgs/s"));
 
-    let (off, rss) =
-        with_server(|config| async move { pipeline(&config, args.reports, false).await }).await?;
-    figures.push(("pipeline_reports_per_s".into(), off, "reports/s"));
-    figures.push(("pipeline_to_bare_ratio".into(), off / bare, "ratio"));
+    let off = with_server(|config, server| async move {
+        pipeline(&config, server, args.reports, false).await
+    })
+    .await?;
+    figures.push(("pipeline_reports_per_s".into(), off.throughput, "reports/s"));
+    figures.push((
+        "pipeline_to_bare_ratio".into(),
+        off.throughput / bare,
+        "ratio",
+    ));
+    figures.push((
+        "pipeline_notifications".into(),
+        off.notifications as f64,
+        "notifications",
+    ));
 
     let (p50, p99, max) =
-        with_server(|config| async move { latency(&config, args.rate, args.latency_secs).await })
-            .await?;
+        with_server(
+            |config, _| async move { latency(&config, args.rate, args.latency_secs).await },
+        )
+        .await?;
     figures.push(("latency_p50_ms".into(), p50, "ms"));
     figures.push(("latency_p99_ms".into(), p99, "ms"));
     figures.push(("latency_max_ms".into(), max, "ms"));
 
-    let (on, _) =
-        with_server(|config| async move { pipeline(&config, args.reports, true).await }).await?;
-    figures.push(("pipeline_reports_per_s_tracing_on".into(), on, "reports/s"));
-    figures.push(("tracing_on_to_off_ratio".into(), on / off, "ratio"));
-    for (service, mib) in rss {
+    let on =
+        with_server(
+            |config, server| async move { pipeline(&config, server, args.reports, true).await },
+        )
+        .await?;
+    figures.push((
+        "pipeline_reports_per_s_tracing_on".into(),
+        on.throughput,
+        "reports/s",
+    ));
+    figures.push((
+        "tracing_on_to_off_ratio".into(),
+        on.throughput / off.throughput,
+        "ratio",
+    ));
+    for (service, mib) in off.peak_rss {
+        figures.push((format!("peak_rss_mib_{service}"), mib, "MiB"));
+    }
+    // Where the processor time goes, whatever else the machine is doing.
+    for (process, micros) in bare_cpu {
+        figures.push((format!("bare_cpu_us_per_msg_{process}"), micros, "us"));
+    }
+    for (process, micros) in off.cpu_per_report {
         figures.push((
-            format!("peak_rss_mib_{}", service.trim_start_matches("tandem-")),
-            mib,
-            "MiB",
+            format!("pipeline_cpu_us_per_report_{process}"),
+            micros,
+            "us",
         ));
     }
 
@@ -107,10 +155,10 @@ fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// Runs `work` against a fresh nats-server, stopped afterwards.
+/// Runs `work` against a fresh nats-server (given its process id), stopped afterwards.
 async fn with_server<F, Fut, T>(work: F) -> anyhow::Result<T>
 where
-    F: FnOnce(NatsConfig) -> Fut,
+    F: FnOnce(NatsConfig, u32) -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
     let dir = tempfile::tempdir()?;
@@ -121,11 +169,57 @@ where
         url: format!("nats://127.0.0.1:{port}"),
         ..Default::default()
     };
-    let _server = local_nats::start(&config, port, dir.path()).await?;
-    work(config).await
+    let server = local_nats::start(&config, port, dir.path()).await?;
+    work(config, server.pid()).await
 }
 
-async fn bare_four_hops(config: &NatsConfig, messages: usize) -> anyhow::Result<f64> {
+/// Processor time (user and system, every thread) a process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and
+    // stime are the 12th and 13th, in clock ticks of 1/100 s (Linux's USER_HZ).
+    let ticks: f64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|field| field.parse::<f64>().ok())
+                .sum()
+        })
+        .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Processor time per item, microseconds, of each `(name, pid)` between two readings.
+struct CpuMeter(Vec<(String, u32, f64)>);
+
+impl CpuMeter {
+    fn start(processes: Vec<(String, u32)>) -> Self {
+        Self(
+            processes
+                .into_iter()
+                .map(|(name, pid)| (name, pid, cpu_seconds(pid)))
+                .collect(),
+        )
+    }
+
+    fn per_item(&self, items: usize) -> Vec<(String, f64)> {
+        self.0
+            .iter()
+            .map(|(name, pid, before)| {
+                let used = cpu_seconds(*pid) - before;
+                (name.clone(), used * 1e6 / items.max(1) as f64)
+            })
+            .collect()
+    }
+}
+
+async fn bare_four_hops(
+    config: &NatsConfig,
+    server: u32,
+    messages: usize,
+) -> anyhow::Result<(f64, Vec<(String, f64)>)> {
     let client = nats::try_connect(config, "tandem-bench").await?;
     let js = jetstream::new(client.clone());
     let stream = js
@@ -178,6 +272,10 @@ async fn bare_four_hops(config: &NatsConfig, messages: usize) -> anyhow::Result<
     }
     let mut arrivals = client.subscribe("bench.hop.5").await?;
     let payload = SituationReport::default().encode_to_vec();
+    let cpu = CpuMeter::start(vec![
+        ("nats_server".into(), server),
+        ("relay".into(), std::process::id()),
+    ]);
     let started = Instant::now();
     publish_all(
         &js,
@@ -185,7 +283,8 @@ async fn bare_four_hops(config: &NatsConfig, messages: usize) -> anyhow::Result<
     )
     .await?;
     count(&mut arrivals, messages, Duration::from_secs(300)).await?;
-    Ok(messages as f64 / started.elapsed().as_secs_f64())
+    let throughput = messages as f64 / started.elapsed().as_secs_f64();
+    Ok((throughput, cpu.per_item(messages)))
 }
 
 /// Publishes `(subject, payload, Nats-Msg-Id)`s with up to 1,000 acknowledgements in flight.
@@ -286,7 +385,7 @@ fn submission(report: &SituationReport) -> (String, Vec<u8>, Option<String>) {
     )
 }
 
-/// The service binaries as processes, killed when dropped.
+/// The service binaries as processes (by the name of their figures), killed when dropped.
 struct Services(Vec<(&'static str, Child)>);
 
 impl Services {
@@ -296,8 +395,8 @@ impl Services {
             .map(PathBuf::from)
             .context("no directory of tandem")?;
         let mut children = Vec::new();
-        for name in SERVICES {
-            let path = dir.join(name);
+        for (binary, args, name) in SERVICES {
+            let path = dir.join(binary);
             if !path.is_file() {
                 bail!(
                     "{} is missing: build every binary first (cargo build --release --workspace --bins)",
@@ -306,6 +405,7 @@ impl Services {
             }
             let mut command = Command::new(path);
             command
+                .args(args)
                 .env("NATS_URL", &config.url)
                 .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
                 .env("TANDEM_PUBLISH_INTERVAL_MS", "200")
@@ -320,6 +420,14 @@ impl Services {
             children.push((name, command.spawn()?));
         }
         Ok(Self(children))
+    }
+
+    /// Each service's name and process id.
+    fn pids(&self) -> Vec<(String, u32)> {
+        self.0
+            .iter()
+            .map(|(name, child)| (name.replace('-', "_"), child.id()))
+            .collect()
     }
 
     /// Peak resident memory of each service, MiB.
@@ -340,7 +448,7 @@ impl Services {
                             .ok()
                     })
                     .unwrap_or(0.0);
-                (name.to_string(), kib / 1024.0)
+                (name.replace('-', "_"), kib / 1024.0)
             })
             .collect()
     }
@@ -364,27 +472,52 @@ async fn otlp_sink() -> anyhow::Result<String> {
     Ok(format!("http://{address}"))
 }
 
+/// What one pipeline run measured.
+struct PipelineRun {
+    throughput: f64,
+    notifications: usize,
+    peak_rss: Vec<(String, f64)>,
+    cpu_per_report: Vec<(String, f64)>,
+}
+
+/// The names the pipeline's services answer `$SRV.PING` to.
+fn service_names() -> Vec<&'static str> {
+    SERVICES.iter().map(|(_, _, name)| *name).collect()
+}
+
 async fn pipeline(
     config: &NatsConfig,
+    server: u32,
     total: usize,
     tracing: bool,
-) -> anyhow::Result<(f64, Vec<(String, f64)>)> {
+) -> anyhow::Result<PipelineRun> {
     let endpoint = match tracing {
         true => Some(otlp_sink().await?),
         false => None,
     };
-    let services = Services::start(config, endpoint.as_deref())?;
     let client = nats::try_connect(config, "tandem-bench").await?;
-    let names: Vec<&str> = SERVICES
-        .iter()
-        .map(|s| s.trim_start_matches("tandem-"))
-        .collect();
-    ready::wait_for_services(&client, &names, Duration::from_secs(60)).await?;
     let js = jetstream::new(client.clone());
+    // Focal points first, so notify has them from its start.
+    demo::import_directory(&js).await?;
+    let services = Services::start(config, endpoint.as_deref())?;
+    ready::wait_for_services(&client, &service_names(), Duration::from_secs(60)).await?;
     let mut determinations = client.subscribe(topology::DETERMINED_FILTER).await?;
     let mut versions = client.subscribe(topology::DATA_PUBLISHED_SUBJECT).await?;
+    let notifications = Arc::new(AtomicUsize::new(0));
+    let counting = tokio::spawn({
+        let mut delivered = client.subscribe("tandem.notify.out.>").await?;
+        let notifications = notifications.clone();
+        async move {
+            while delivered.next().await.is_some() {
+                notifications.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
     let reports = reports(total);
 
+    let mut processes = services.pids();
+    processes.push(("nats_server".into(), server));
+    let cpu = CpuMeter::start(processes);
     let started = Instant::now();
     publish_all(&js, reports.iter().map(submission)).await?;
     count(&mut determinations, total, Duration::from_secs(600)).await?;
@@ -406,18 +539,47 @@ async fn pipeline(
     })
     .await
     .context("no dataset version after the last determination")?;
+    // Every notification is delivered once notify's consumers have nothing left.
+    for agency in ["iom", "unhcr"] {
+        drained(&js, &format!("tandem-notify-{agency}")).await?;
+    }
     let throughput = total as f64 / started.elapsed().as_secs_f64();
-    Ok((throughput, services.peak_rss()))
+    let cpu_per_report = cpu.per_item(total);
+    let peak_rss = services.peak_rss();
+    drop(services);
+    counting.abort();
+    Ok(PipelineRun {
+        throughput,
+        notifications: notifications.load(Ordering::Relaxed),
+        peak_rss,
+        cpu_per_report,
+    })
+}
+
+/// Waits until consumer `durable` of the event stream has handled and acknowledged everything.
+async fn drained(js: &jetstream::Context, durable: &str) -> anyhow::Result<()> {
+    let stream = js.get_stream(topology::EVENTS_STREAM).await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let info = stream.consumer_info(durable).await?;
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{durable} still has {} to handle",
+                info.num_pending + info.num_ack_pending as u64
+            );
+        }
+        // Polling the server's counters: there is no event for "nothing left".
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result<(f64, f64, f64)> {
     let services = Services::start(config, None)?;
     let client: Client = nats::try_connect(config, "tandem-bench").await?;
-    let names: Vec<&str> = SERVICES
-        .iter()
-        .map(|s| s.trim_start_matches("tandem-"))
-        .collect();
-    ready::wait_for_services(&client, &names, Duration::from_secs(60)).await?;
+    ready::wait_for_services(&client, &service_names(), Duration::from_secs(60)).await?;
     let js = jetstream::new(client.clone());
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut determinations = client.subscribe(topology::DETERMINED_FILTER).await?;

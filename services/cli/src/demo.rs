@@ -17,6 +17,16 @@ use crate::{
 /// The demo's focal points (fictional), imported before the reports go out.
 const DIRECTORY: &str = include_str!("../../../deploy/demo/directory.yaml");
 
+/// Imports the demo's focal points (fictional people, NATS channels only).
+pub(crate) async fn import_directory(js: &async_nats::jetstream::Context) -> anyhow::Result<()> {
+    let entries = tandem_notify::directory::parse(DIRECTORY)
+        .map_err(|errors| anyhow::anyhow!("bundled directory: {errors}"))?;
+    tandem_notify::directory::Directory::open(js, &Default::default())
+        .await?
+        .import(&entries)
+        .await
+}
+
 /// The example reports, in the order they are submitted.
 const REPORTS: [(&str, &str); 8] = [
     (
@@ -62,13 +72,7 @@ pub async fn run(
     // Reports go out once the services that answer them are up.
     ready::wait_for_services(&client, services, Duration::from_secs(60)).await?;
     // Coordinators to notify, and a view of what they are told.
-    let entries = tandem_notify::directory::parse(DIRECTORY)
-        .map_err(|errors| anyhow::anyhow!("bundled directory: {errors}"))?;
-    let js = async_nats::jetstream::new(client.clone());
-    tandem_notify::directory::Directory::open(&js, &Default::default())
-        .await?
-        .import(&entries)
-        .await?;
+    import_directory(&async_nats::jetstream::new(client.clone())).await?;
     let mut notifications = client.subscribe("tandem.notify.out.>").await?;
     let submitter = Submitter::new(client);
     let run = SystemTime::now()
