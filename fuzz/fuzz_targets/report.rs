@@ -1,0 +1,151 @@
+//! Fuzz target `report`: arbitrary bytes submitted on an intake subject go down intake's real
+//! path (`validate::decode`, `validate::validate`, `state::decide`, in the order the handler
+//! calls them). Nothing may panic, and every rejection must carry at least one reason with a
+//! known code and a message; an accepted report must survive the JSON mapping.
+//!
+//! The first input byte picks the publishing organisation (IOM, UNHCR, a fixed partner, or the
+//! partner the report itself names); the rest is the message payload.
+
+#![no_main]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use libfuzzer_sys::fuzz_target;
+use tandem_intake::{
+    state::{self, Decision},
+    validate,
+};
+use tandem_proto::{
+    json,
+    v1::{Reason, SituationReport},
+};
+use tandem_runtime::topology;
+
+/// A fixed "now" (2026-05-28), so that every input is judged the same way on every run.
+const NOW_SECS: u64 = 1_780_000_000;
+
+/// Every code intake may put in a rejection.
+const CODES: &[&str] = &[
+    "REQUIRED",
+    "INVALID_FORMAT",
+    "OUT_OF_RANGE",
+    "UNKNOWN_CODE",
+    "DUPLICATE_GROUP",
+    "STALE_REVISION",
+    "CONFLICT",
+    "PERSONAL_DATA",
+    "TOO_LARGE",
+    "UNDECODABLE",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, payload)) = data.split_first() else {
+        return;
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(NOW_SECS);
+
+    let (report, bytes_problem) = validate::decode(payload);
+    let Some(report) = report else {
+        // Undecodable: the handler rejects with the bytes' problem as the only reason.
+        let reasons: Vec<Reason> = bytes_problem.into_iter().collect();
+        check_rejection(&reasons, payload);
+        return;
+    };
+
+    let subject = match selector % 4 {
+        0 => topology::intake_subject("iom"),
+        1 => topology::intake_subject("unhcr"),
+        2 => topology::intake_subject("partner.nrc"),
+        _ => topology::intake_subject(&format!("partner.{}", report.reporter_org)),
+    };
+    // Subjects outside the intake filter never reach the handler.
+    let Some((agency, org)) = topology::organisation_of_intake_subject(&subject) else {
+        return;
+    };
+    let organisation = topology::organisation_token(agency, &org)
+        .expect("an intake subject names an organisation");
+
+    let mut reasons: Vec<Reason> = bytes_problem.into_iter().collect();
+    reasons.extend(validate::validate(&report, (agency, &org), now));
+    if reasons.iter().any(|r| r.field == "situation_id") {
+        check_rejection(&reasons, payload);
+        return;
+    }
+
+    // The first report of a situation: no record yet.
+    let valid = reasons.is_empty();
+    match state::decide(None, &report, &organisation, 1, valid) {
+        Decision::Accept(record) => {
+            assert!(valid, "an invalid report was accepted: {reasons:?}");
+            check_accepted(&report, &record, &organisation, now);
+        }
+        Decision::Reject(stateful) => {
+            assert!(!valid, "a valid first report was rejected: {stateful:?}");
+            let mut all = reasons;
+            all.extend(stateful);
+            check_rejection(&all, payload);
+        }
+        other => panic!("a first report cannot be {other:?}"),
+    }
+});
+
+/// A rejection must say why: at least one reason, each with a known code and a message.
+fn check_rejection(reasons: &[Reason], payload: &[u8]) {
+    assert!(
+        !reasons.is_empty(),
+        "rejected without a reason ({} bytes)",
+        payload.len()
+    );
+    for reason in reasons {
+        assert!(
+            CODES.contains(&reason.code.as_str()),
+            "unknown code: {reason:?}"
+        );
+        assert!(
+            !reason.message.is_empty(),
+            "reason without message: {reason:?}"
+        );
+    }
+}
+
+/// What holds for an accepted report and the record written for it.
+fn check_accepted(
+    report: &SituationReport,
+    record: &tandem_proto::v1::IntakeSituation,
+    organisation: &str,
+    now: SystemTime,
+) {
+    assert_eq!(record.country, report.country);
+    assert_eq!(record.accepted_count, 1);
+    // Redelivery of the same message is recognised; a resubmission is a duplicate.
+    assert_eq!(
+        state::decide(Some(record), report, organisation, 1, true),
+        Decision::AlreadyAccepted(1)
+    );
+    assert_eq!(
+        state::decide(Some(record), report, organisation, 2, true),
+        Decision::Duplicate
+    );
+    // Accepted reports are shown and exported as JSON: the mapping must keep them whole.
+    let text = json::to_string(report);
+    let back: SituationReport = json::from_str(&text)
+        .unwrap_or_else(|e| panic!("accepted report's JSON {text:?} does not parse: {e}"));
+    assert_eq!(&back, report, "JSON round trip changed the report: {text}");
+    assert!(
+        validate::validate(&back, organisation_of(organisation), now).is_empty(),
+        "the report's JSON form no longer validates"
+    );
+}
+
+/// (agency, partner name) of an organisation token, as the handler derives it.
+fn organisation_of(token: &str) -> (tandem_proto::v1::Agency, &str) {
+    use tandem_proto::v1::Agency;
+    match token {
+        "iom" => (Agency::Iom, ""),
+        "unhcr" => (Agency::Unhcr, ""),
+        _ => (
+            Agency::Partner,
+            token.strip_prefix("partner.").unwrap_or_default(),
+        ),
+    }
+}
