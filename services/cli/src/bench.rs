@@ -98,6 +98,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         off.notifications as f64,
         "notifications",
     ));
+    // A message through the bare relay is stored 5 times: as sent, and once per hop.
+    figures.push((
+        "pipeline_stored_msgs_per_report".into(),
+        off.writes_per_report,
+        "msgs",
+    ));
 
     let (p50, p99, max) =
         with_server(
@@ -476,6 +482,8 @@ async fn otlp_sink() -> anyhow::Result<String> {
 struct PipelineRun {
     throughput: f64,
     notifications: usize,
+    /// Messages stored in JetStream (every stream and bucket) per report.
+    writes_per_report: f64,
     peak_rss: Vec<(String, f64)>,
     cpu_per_report: Vec<(String, f64)>,
 }
@@ -545,15 +553,33 @@ async fn pipeline(
     }
     let throughput = total as f64 / started.elapsed().as_secs_f64();
     let cpu_per_report = cpu.per_item(total);
+    let writes_per_report = stream_writes(&js).await? as f64 / total as f64;
     let peak_rss = services.peak_rss();
     drop(services);
     counting.abort();
     Ok(PipelineRun {
         throughput,
         notifications: notifications.load(Ordering::Relaxed),
+        writes_per_report,
         peak_rss,
         cpu_per_report,
     })
+}
+
+/// Messages ever stored in the server's streams (buckets included).
+async fn stream_writes(js: &jetstream::Context) -> anyhow::Result<u64> {
+    let mut names = js.stream_names();
+    let mut total = 0;
+    while let Some(name) = names.next().await {
+        total += js
+            .get_stream(name?)
+            .await?
+            .get_info()
+            .await?
+            .state
+            .last_sequence;
+    }
+    Ok(total)
 }
 
 /// Waits until consumer `durable` of the event stream has handled and acknowledged everything.
