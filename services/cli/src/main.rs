@@ -35,6 +35,8 @@ use tandem_runtime::{
     nats, telemetry,
 };
 
+tandem_runtime::global_allocator!();
+
 /// tandem: the IOM/UNHCR Framework of Engagement as running software.
 #[derive(Parser)]
 #[command(name = "tandem", version, about)]

@@ -3,6 +3,8 @@
 use clap::Parser;
 use tandem_runtime::config::CommonArgs;
 
+tandem_runtime::global_allocator!();
+
 /// Validates situation reports from agency systems and announces each accepted or rejected.
 #[derive(Parser)]
 #[command(version)]

@@ -3,6 +3,8 @@
 use clap::Parser;
 use tandem_runtime::config::CommonArgs;
 
+tandem_runtime::global_allocator!();
+
 /// Determines who leads each situation (IOM, UNHCR or both) under the Framework of Engagement.
 #[derive(Parser)]
 #[command(version)]

@@ -4,6 +4,8 @@ use clap::Parser;
 use tandem_notify::{NotifyAgency, NotifyConfig, run};
 use tandem_runtime::config;
 
+tandem_runtime::global_allocator!();
+
 /// Notifies the focal points of one agency of determinations and discrepancies, follows up
 /// until they acknowledge, and escalates when they do not.
 #[derive(Parser)]

@@ -4,6 +4,8 @@ use clap::Parser;
 use tandem_publish::PublishConfig;
 use tandem_runtime::config::CommonArgs;
 
+tandem_runtime::global_allocator!();
+
 /// Publishes the joint, disclosure-controlled situation dataset over HTTP (HXL CSV and JSON)
 /// and as versioned snapshots in the object store.
 #[derive(Parser)]

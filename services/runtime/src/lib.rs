@@ -36,10 +36,18 @@ pub mod telemetry;
 pub mod tls;
 pub mod topology;
 
+#[doc(hidden)]
+pub use mimalloc;
 pub use shutdown::Shutdown;
 
-/// Every tandem process allocates through mimalloc rather than glibc's malloc: in the profile
-/// of `tandem bench`, glibc's `malloc`, `free` and `malloc_consolidate` were the services'
-/// largest cost after the network itself.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// Makes mimalloc the process's allocator; every binary's `main.rs` says `global_allocator!();`.
+/// In the profile of `tandem bench`, glibc's `malloc`, `free` and `malloc_consolidate` were the
+/// services' largest cost after the network itself. (Declared by the binaries rather than here,
+/// so that fuzz targets built under AddressSanitizer keep its allocator.)
+#[macro_export]
+macro_rules! global_allocator {
+    () => {
+        #[global_allocator]
+        static ALLOCATOR: $crate::mimalloc::MiMalloc = $crate::mimalloc::MiMalloc;
+    };
+}
