@@ -144,12 +144,14 @@ fn discrepancies_compare_iom_and_unhcr_only() {
                 iom_count: 9_800,
                 unhcr_count: 14_300,
                 relative_difference: 4_500.0 / 14_300.0,
+                new: false,
             },
             Discrepancy {
                 group: G::Migrant as i32,
                 iom_count: 40_000,
                 unhcr_count: 60_000,
                 relative_difference: 20_000.0 / 60_000.0,
+                new: false,
             },
         ]
     );
@@ -277,4 +279,38 @@ fn an_authoritative_figure_wins_even_when_older_and_smaller() {
     );
     // 5 vs 5,000 refugees: a discrepancy of 99.9%.
     assert_eq!(reconciled.discrepancies.len(), 1);
+}
+
+#[test]
+fn a_discrepancy_is_new_only_when_the_previous_determination_did_not_list_it() {
+    let policy = Policy::default_v1();
+    let at = Timestamp {
+        seconds: 4_000,
+        nanos: 0,
+    };
+    let new_groups = |d: &tandem_proto::v1::LeadershipDetermination| -> Vec<(i32, bool)> {
+        d.discrepancies.iter().map(|x| (x.group, x.new)).collect()
+    };
+    // The situation's first determination: both discrepancies are news.
+    let first = determine(&policy, &three_reports(), None, at);
+    assert_eq!(
+        new_groups(&first),
+        [(G::Refugee as i32, true), (G::Migrant as i32, true)]
+    );
+    // Determined again on the same figures: nothing new.
+    let again = determine(&policy, &three_reports(), Some(&first), at);
+    assert_eq!(
+        new_groups(&again),
+        [(G::Refugee as i32, false), (G::Migrant as i32, false)]
+    );
+    // After a determination that had only the refugee discrepancy, the migrant one is new.
+    let mut refugees_only = first.clone();
+    refugees_only
+        .discrepancies
+        .retain(|d| d.group == G::Refugee as i32);
+    let after = determine(&policy, &three_reports(), Some(&refugees_only), at);
+    assert_eq!(
+        new_groups(&after),
+        [(G::Refugee as i32, false), (G::Migrant as i32, true)]
+    );
 }

@@ -137,21 +137,13 @@ impl Notifier {
                 ));
             }
         }
-        let groups: Vec<i32> = determination
+        // Leadership marks the discrepancies its previous determination did not have.
+        let discrepancies: Vec<_> = determination
             .discrepancies
             .iter()
-            .map(|d| d.group)
+            .filter(|d| d.new)
             .collect();
-        let fresh = self
-            .store
-            .new_discrepancy_groups(&determination.situation_id, determination.sequence, &groups)
-            .await?;
-        if !fresh.is_empty() {
-            let discrepancies = determination
-                .discrepancies
-                .iter()
-                .filter(|d| fresh.contains(&d.group))
-                .collect::<Vec<_>>();
+        if !discrepancies.is_empty() {
             for entry in rules::recipients(&directory, Role::DataFocalPoint, country) {
                 let sla = self.sla.for_role(entry.role.0);
                 notifications.push((
@@ -168,7 +160,7 @@ impl Notifier {
                 ));
             }
         }
-        if notifications.is_empty() && (determination.changed || !fresh.is_empty()) {
+        if notifications.is_empty() && (determination.changed || !discrepancies.is_empty()) {
             tracing::warn!(
                 determination.id = %determination.determination_id,
                 %country,

@@ -6,9 +6,7 @@
 //!   the epoch). Timers are keys, not memory, so they survive restarts; every instance watches
 //!   them and compare-and-set on the record decides which one escalates;
 //! - `<agency>.dlv.<id>.<channel>`: the claim on one delivery ([`Claim`]), created with
-//!   compare-and-set before sending, so one instance sends it;
-//! - `<agency>.sit.<situation>`: the discrepancy groups of the last determinations seen
-//!   ([`SituationRecord`]), to tell a new discrepancy from a known one.
+//!   compare-and-set before sending, so one instance sends it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +17,7 @@ use async_nats::jetstream::{
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tandem_proto::v1::{Channel, Notification};
-use tandem_runtime::{config::StorageConfig, kv_key, kv_scan, topology};
+use tandem_runtime::{config::StorageConfig, kv_scan, topology};
 
 use crate::config::NotifyAgency;
 
@@ -91,18 +89,6 @@ pub struct Claim {
     pub attempts: u32,
     /// Why it failed.
     pub reason: String,
-}
-
-/// The discrepancies of a situation's last two determinations, under `<agency>.sit.<id>`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SituationRecord {
-    /// The sequence of the last determination handled.
-    pub sequence: u64,
-    /// Its discrepancy groups.
-    pub groups: Vec<i32>,
-    /// The groups of the determination before it: a redelivery of `sequence` compares
-    /// against these, and so decides as the first delivery did.
-    pub groups_before: Vec<i32>,
 }
 
 /// Milliseconds since the epoch.
@@ -340,47 +326,6 @@ impl Store {
         self.write(&self.claim_key(id, channel), claim, revision)
             .await
     }
-
-    /// The discrepancy groups of `determination` that the situation's previous determination
-    /// did not have, recording this one. Older determinations than the last seen find none.
-    pub async fn new_discrepancy_groups(
-        &self,
-        situation_id: &str,
-        sequence: u64,
-        groups: &[i32],
-    ) -> anyhow::Result<Vec<i32>> {
-        let key = self.key("sit", &kv_key::segment(situation_id));
-        for _ in 0..CAS_ATTEMPTS {
-            let (current, revision) = match self.read::<SituationRecord>(&key).await? {
-                Some((record, revision)) => (record, revision),
-                None => (SituationRecord::default(), 0),
-            };
-            let before = if sequence == current.sequence {
-                return Ok(fresh(groups, &current.groups_before));
-            } else if sequence < current.sequence {
-                return Ok(Vec::new());
-            } else {
-                current.groups
-            };
-            let next = SituationRecord {
-                sequence,
-                groups: groups.to_vec(),
-                groups_before: before.clone(),
-            };
-            if self.write(&key, &next, revision).await?.is_some() {
-                return Ok(fresh(groups, &before));
-            }
-        }
-        Err(anyhow!("situation record {key} kept changing"))
-    }
-}
-
-fn fresh(groups: &[i32], before: &[i32]) -> Vec<i32> {
-    groups
-        .iter()
-        .copied()
-        .filter(|g| !before.contains(g))
-        .collect()
 }
 
 /// How long ago `since_ms` was.

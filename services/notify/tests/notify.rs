@@ -177,18 +177,20 @@ async fn a_new_discrepancy_reaches_both_data_focal_points_once() {
     let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
     let unhcr = world.start_notify(world.config(NotifyAgency::Unhcr, 600));
 
-    let mut first = determination("COL-D", 1, "COL", false);
-    first.discrepancies = vec![discrepancy(PopulationGroup::Migrant)];
-    world.publish(&first).await;
-    let mut same = determination("COL-D", 2, "COL", false);
-    same.discrepancies = vec![discrepancy(PopulationGroup::Migrant)];
-    world.publish(&same).await;
+    // Leadership marks each discrepancy new or known; the last determination arrives first,
+    // as it may when an instance dies holding the others.
     let mut more = determination("COL-D", 3, "COL", false);
     more.discrepancies = vec![
-        discrepancy(PopulationGroup::Migrant),
-        discrepancy(PopulationGroup::Refugee),
+        discrepancy(PopulationGroup::Migrant, false),
+        discrepancy(PopulationGroup::Refugee, true),
     ];
     world.publish(&more).await;
+    let mut first = determination("COL-D", 1, "COL", false);
+    first.discrepancies = vec![discrepancy(PopulationGroup::Migrant, true)];
+    world.publish(&first).await;
+    let mut same = determination("COL-D", 2, "COL", false);
+    same.discrepancies = vec![discrepancy(PopulationGroup::Migrant, false)];
+    world.publish(&same).await;
     world.settled(NotifyAgency::Iom).await;
     world.settled(NotifyAgency::Unhcr).await;
 

@@ -222,6 +222,7 @@ async fn notes_internal_ids_and_reporter_names_never_appear_in_any_output() {
         iom_count: 40,
         unhcr_count: 3,
         relative_difference: 0.9,
+        new: true,
     }];
     let last = determine(&js, &determined).await;
     publish.wait_applied(last).await;

@@ -127,6 +127,14 @@ pub fn determine_into(
         &mut out.discrepancies,
         &mut out.based_on,
     );
+    for discrepancy in &mut out.discrepancies {
+        discrepancy.new = previous.is_none_or(|previous| {
+            !previous
+                .discrepancies
+                .iter()
+                .any(|known| known.group == discrepancy.group)
+        });
+    }
     let previous_classification = previous.map_or(Classification::Unspecified, |previous| {
         previous.classification()
     });

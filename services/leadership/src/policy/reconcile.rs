@@ -191,6 +191,8 @@ pub(crate) fn reconcile_into<'a>(
                 iom_count: iom,
                 unhcr_count: unhcr,
                 relative_difference: iom.abs_diff(unhcr) as f64 / larger as f64,
+                // Set by the engine, which knows the previous determination.
+                new: false,
             });
         }
     }

@@ -222,13 +222,14 @@ pub fn determination(
     }
 }
 
-/// A discrepancy in `group`.
-pub fn discrepancy(group: PopulationGroup) -> Discrepancy {
+/// A discrepancy in `group`, new (not in the previous determination) or not.
+pub fn discrepancy(group: PopulationGroup, new: bool) -> Discrepancy {
     Discrepancy {
         group: group as i32,
         iom_count: 1000,
         unhcr_count: 2000,
         relative_difference: 0.5,
+        new,
     }
 }
 
