@@ -13,6 +13,8 @@
 //! - [`secure`]: a server running `deploy/nats/accounts.conf` (accounts, users, permissions) on a
 //!   free port, with its permission-violation log lines.
 //! - [`spans`]: this process's spans captured in memory, for tests of what a service traces.
+//! - [`services`]: the service binaries run as child processes, killable (SIGKILL) and
+//!   restartable, with their logs kept.
 
 use std::{
     io::{BufRead, BufReader},
@@ -27,6 +29,7 @@ use tempfile::TempDir;
 pub mod cluster;
 pub mod process;
 pub mod secure;
+pub mod services;
 pub mod spans;
 
 /// The nats-server binary (see `tandem_runtime::nats::server_binary`), or a panic that says

@@ -4,8 +4,6 @@
 
 use std::{
     collections::HashMap,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -24,7 +22,10 @@ use tandem_proto::v1::{
     Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationReport,
 };
 use tandem_runtime::topology;
-use tandem_testkit::NatsServer;
+use tandem_testkit::{
+    NatsServer,
+    services::{ServiceCommand, ServiceProcess},
+};
 
 /// A span as the receiver got it.
 #[derive(Clone, Debug)]
@@ -107,50 +108,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The directory the workspace's binaries are built into (next to this test's own binary).
-fn binary(name: &str) -> PathBuf {
-    let test = std::env::current_exe().expect("test binary path");
-    let dir = test
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is not built: run the tests for the whole workspace (cargo nextest run --workspace), which builds every service binary",
-        path.display()
-    );
-    path
-}
-
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+fn start(name: &str, server: &NatsServer, otlp: &str) -> ServiceProcess {
+    let mut command = ServiceCommand::new(name, &server.url());
+    if name == "tandem-notify" {
+        command = command.arg("--agency").arg("iom");
     }
-}
-
-fn start(name: &str, server: &NatsServer, otlp: &str) -> Service {
-    let (name, args): (&str, &[&str]) = match name {
-        "tandem-notify" => (name, &["--agency", "iom"]),
-        _ => (name, &[]),
-    };
-    let child = Command::new(binary(name))
-        .args(args)
-        .env("NATS_URL", server.url())
+    command
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
         .env("TANDEM_PUBLISH_INTERVAL_MS", "100")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
         .spawn()
-        .expect("start service");
-    Service(child)
 }
 
 fn report(id: &str, revision: u32) -> SituationReport {
@@ -257,7 +226,7 @@ async fn one_report_is_one_trace_through_every_service() {
         .import(&entries)
         .await
         .expect("import");
-    let _services: Vec<Service> = [
+    let _services: Vec<ServiceProcess> = [
         "tandem-intake",
         "tandem-leadership",
         "tandem-notify",
@@ -438,17 +407,11 @@ async fn http_get(port: u16, path: &str) -> String {
 async fn metrics_and_json_logs_tell_the_operator_what_happened() {
     let (server, js) = server_with_streams().await;
     let port = free_port();
-    let mut intake = Command::new(binary("tandem-intake"))
-        .env("NATS_URL", server.url())
+    let intake = ServiceCommand::new("tandem-intake", &server.url())
         .env("TANDEM_METRICS_ADDR", format!("127.0.0.1:{port}"))
         .env("TANDEM_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start intake");
-    let stderr = intake.stderr.take().expect("stderr");
-    let _guard = Service(intake);
+        .spawn();
 
     let trace_id = "11112222333344445555666677778888";
     for report in [report("m-ok", 1), report("m-bad", 0)] {
@@ -515,30 +478,24 @@ async fn metrics_and_json_logs_tell_the_operator_what_happened() {
     );
 
     // JSON logs: the lines about the reports carry the trace id.
-    let lines = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead as _;
-        let mut wanted = Vec::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let entry: serde_json::Value =
-                serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-            let message = entry["fields"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if message == "report accepted" || message == "report rejected" {
-                wanted.push(entry);
-            }
-            if wanted.len() == 2 {
-                break;
-            }
-        }
-        wanted
-    })
-    .await
-    .expect("log reader");
+    let lines = intake
+        .wait_for_log(
+            "the log lines of the accepted and the rejected report",
+            Duration::from_secs(30),
+            |lines| {
+                let mut wanted = Vec::new();
+                for line in lines {
+                    let entry: serde_json::Value =
+                        serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+                    let message = entry["fields"]["message"].as_str().unwrap_or_default();
+                    if message == "report accepted" || message == "report rejected" {
+                        wanted.push(entry);
+                    }
+                }
+                (wanted.len() == 2).then_some(wanted)
+            },
+        )
+        .await;
     assert_eq!(lines.len(), 2);
     for entry in lines {
         assert_eq!(entry["span"]["trace_id"], trace_id, "{entry}");
@@ -556,20 +513,14 @@ async fn spans_are_exported_over_grpc_too() {
             .serve(([127, 0, 0, 1], port).into()),
     );
     let (server, js) = server_with_streams().await;
-    let child = Command::new(binary("tandem-intake"))
-        .env("NATS_URL", server.url())
+    let _intake = ServiceCommand::new("tandem-intake", &server.url())
         .env(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{port}"),
         )
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start intake");
-    let _intake = Service(child);
+        .spawn();
     let trace_id = "99998888777766665555444433332222";
     submit_traced(&js, &report("grpc-1", 1), trace_id, "1111222233334444").await;
     let spans = wait_for(&received, "intake's span over gRPC", |spans| {
