@@ -7,7 +7,7 @@
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, with `OTEL_EXPORTER_OTLP_PROTOCOL` `grpc`
 //!   (default) or `http/protobuf`, through a batch exporter flushed by [`Telemetry::shutdown`].
 //!   `OTEL_SERVICE_NAME` overrides the service name; `OTEL_TRACES_SAMPLER(_ARG)` is read by the
-//!   SDK.
+//!   SDK. Traces hold spans and the warning and error events in them; info events are logs only.
 //! - Metrics: an OpenTelemetry meter provider, read by a Prometheus registry (served by
 //!   [`crate::metrics::serve`]) and, when OTLP is asked for, exported every 10 s.
 //! - The exporter's own crates (h2, tonic, hyper, reqwest, opentelemetry*) are filtered out of
@@ -21,7 +21,10 @@ use opentelemetry_sdk::{
     trace::{SdkTracerProvider, SpanExporter, TracerProviderBuilder},
 };
 use tracing_subscriber::{
-    EnvFilter, Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _,
+    EnvFilter, Layer as _,
+    filter::{FilterExt as _, filter_fn},
+    layer::SubscriberExt as _,
+    util::SubscriberInitExt as _,
 };
 
 use crate::config::LogFormat;
@@ -146,7 +149,20 @@ fn install(
         .with(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(filter("info")),
+                // What the profile of `tandem bench` showed spans costing without adding to a
+                // trace: clock readings on every poll for busy/idle times, an OpenTelemetry
+                // context pushed on every poll (nothing here reads it: propagation goes
+                // through the span), thread and source-location attributes.
+                .with_tracked_inactivity(false)
+                .with_context_activation(false)
+                .with_threads(false)
+                .with_location(false)
+                .with_filter(filter("info").and(filter_fn(|meta| {
+                    // Spans, and only the warnings and errors among events: an info line
+                    // ("report accepted") is in the logs, with the trace id, and in the span's
+                    // `outcome` attribute already.
+                    meta.is_span() || *meta.level() <= tracing::Level::WARN
+                }))),
         )
         .try_init()
         .context("a tracing subscriber is already installed")?;
