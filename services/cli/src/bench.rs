@@ -352,6 +352,9 @@ async fn count(
     .with_context(|| format!("only {seen} of {expected} arrived in time"))
 }
 
+/// The countries of the reports.
+const COUNTRIES: [&str; 3] = ["COL", "LBY", "BGD"];
+
 /// Realistic reports: situations in three countries, each reported by IOM, UNHCR and a
 /// partner with increasing revisions.
 fn reports(total: usize) -> Vec<SituationReport> {
@@ -373,7 +376,7 @@ fn reports(total: usize) -> Vec<SituationReport> {
                 reporting_agency: agency as i32,
                 reporter_org: org.into(),
                 reported_at: Some(timestamp::now()),
-                country: ["COL", "LBY", "BGD"][situation % 3].into(),
+                country: COUNTRIES[situation % COUNTRIES.len()].into(),
                 scope: Scope::CrossBorder as i32,
                 driver: Driver::Mixed as i32,
                 phase: Phase::Protracted as i32,
@@ -548,14 +551,18 @@ async fn pipeline(
     publish_all(&js, reports.iter().map(submission)).await?;
     count(&mut determinations, total, Duration::from_secs(600)).await?;
     // The data service has caught up once it announces a version taken after the last
-    // determination.
-    let events = js
-        .get_stream(topology::EVENTS_STREAM)
-        .await?
-        .get_info()
-        .await?
-        .state
-        .last_sequence;
+    // determination (the stream's last message may be a version announcement itself).
+    let stream = js.get_stream(topology::EVENTS_STREAM).await?;
+    let mut events = 0;
+    for country in COUNTRIES {
+        let subject = topology::determined_subject(country);
+        events = events.max(
+            stream
+                .get_last_raw_message_by_subject(&subject)
+                .await?
+                .sequence,
+        );
+    }
     tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(message) = versions.next().await {
             if DatasetPublished::decode(message.payload).is_ok_and(|v| v.version >= events) {
