@@ -46,6 +46,7 @@
 //! - `TANDEM_CHAOS_SECS` (default 20): how long reports are sent and processes killed.
 //! - `TANDEM_CHAOS_SEED`: the seed of the reports and of the kill schedule (printed at start);
 //!   timing still varies from run to run.
+//! - `TANDEM_CHAOS_SERVER_RESTARTS` (default 2): nats-server kills and restarts in the window.
 //! - `TANDEM_CHAOS_DRAIN_SECS` (default 60): how long the pipeline may take to finish after the
 //!   chaos before the test fails.
 //! - `TANDEM_CONSUMER__ACK_WAIT_SECS`, `TANDEM_CONSUMER__MAX_DELIVER`,
@@ -98,6 +99,8 @@ struct Settings {
     window: Duration,
     seed: u64,
     drain: Duration,
+    /// nats-server kills and restarts, spread evenly over the window.
+    server_restarts: u32,
 }
 
 impl Settings {
@@ -116,6 +119,7 @@ impl Settings {
             window: Duration::from_secs(number("TANDEM_CHAOS_SECS", 20).max(1)),
             seed: number("TANDEM_CHAOS_SEED", rand::random::<u32>().into()),
             drain: Duration::from_secs(number("TANDEM_CHAOS_DRAIN_SECS", 60).max(1)),
+            server_restarts: number("TANDEM_CHAOS_SERVER_RESTARTS", 2) as u32,
         }
     }
 }
@@ -655,11 +659,14 @@ async fn run_chaos(
     instances: &mut [Instance],
     rng: &mut StdRng,
     window: Duration,
+    server_restarts: u32,
 ) -> Chaos {
     let started = tokio::time::Instant::now();
-    let mut server_restarts_due = vec![started + window / 3, started + window * 2 / 3];
+    let mut server_restarts_due: Vec<_> = (1..=server_restarts)
+        .map(|n| started + window * n / (server_restarts + 1))
+        .collect();
     let mut chaos = Chaos::default();
-    // Both server restarts happen, however short the window.
+    // Every server restart happens, however short the window.
     while started.elapsed() < window || !server_restarts_due.is_empty() {
         tokio::time::sleep(Duration::from_millis(rng.random_range(300..1200))).await;
         chaos.supervise(instances);
@@ -773,13 +780,13 @@ async fn durable_consumers(js: &jetstream::Context) -> Vec<(String, String, u64,
 /// Waits until the pipeline has handled everything: each durable consumer, in pipeline order
 /// (a handler acks only after publishing what it produces, so once a consumer is empty its
 /// output is already counted in the next one's pending), has nothing pending or unacked.
-/// Panics after `timeout` naming what is still in flight.
+/// Fails after `timeout` naming what is still in flight.
 async fn drain(
     js: &jetstream::Context,
     instances: &mut [Instance],
     chaos: &mut Chaos,
     timeout: Duration,
-) {
+) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + timeout;
     let order = [
         (topology::INTAKE_STREAM, "tandem-intake"),
@@ -818,15 +825,16 @@ async fn drain(
                         log[log.len().saturating_sub(3)..].join("\n    ")
                     );
                 }
-                panic!(
+                return Err(format!(
                     "the pipeline did not finish within {timeout:?} after the chaos: {consumer} on \
                      {stream} still has work; consumers (stream, name, pending, unacked): \
                      {consumers:?}\nlast log lines:\n{logs}"
-                );
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    Ok(())
 }
 
 /// `GET path` from 127.0.0.1:`port`: (status, body); `None` when nothing answers.
@@ -912,11 +920,21 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         reports.clone(),
         settings.window,
     ));
-    let mut chaos = run_chaos(&mut server, &mut instances, &mut chaos_rng, settings.window).await;
+    let mut chaos = run_chaos(
+        &mut server,
+        &mut instances,
+        &mut chaos_rng,
+        settings.window,
+        settings.server_restarts,
+    )
+    .await;
     let republished = publisher.await.expect("publisher");
     let chaos_ended = began.elapsed();
     chaos.supervise(&mut instances);
-    drain(&js, &mut instances, &mut chaos, settings.drain).await;
+    // A pipeline that does not finish is a violation; the invariants below then say why.
+    let unfinished = drain(&js, &mut instances, &mut chaos, settings.drain)
+        .await
+        .err();
     let drained = began.elapsed();
 
     // Read everything back.
@@ -927,6 +945,7 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     let consumers = durable_consumers(&js).await;
 
     let mut check = Check::default();
+    check.violations.extend(unfinished);
     let outcomes = check.one_outcome_per_report(&reports, &intake, &events);
     let steps = check.one_step_per_acceptance(&outcomes, &events);
     let notifications = check.notified_once(&steps, &notify);
