@@ -959,6 +959,7 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     }
     let rows = check.dataset_as_computed(&outcomes, &steps, &datasets);
     check.nothing_in_flight(&consumers, &dead_letters);
+    check.diagnose_unreflected(&js).await;
 
     let summary = format!(
         "chaos summary (seed {seed}):\n\
@@ -1013,6 +1014,62 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
 
 // ---------------------------------------------------------------------------------------------
 // The invariants
+
+impl Check {
+    /// For situations with accepted reports that no determination step reflects, what the
+    /// server holds under leadership's record, read three ways: a KV get (direct get), the
+    /// stream's last message of the key's subject, and a consumer over the key. Tells a record
+    /// the server lost from one it cannot find.
+    async fn diagnose_unreflected(&mut self, js: &jetstream::Context) {
+        let situations: BTreeSet<String> = self
+            .violations
+            .iter()
+            .filter(|v| v.contains("has no determination step"))
+            .filter_map(|v| v.split(':').next().map(str::to_string))
+            .take(5)
+            .collect();
+        if situations.is_empty() {
+            return;
+        }
+        let bucket = topology::LEADERSHIP_BUCKET;
+        let (Ok(kv), Ok(stream)) = (
+            js.get_key_value(bucket).await,
+            js.get_stream(format!("KV_{bucket}")).await,
+        ) else {
+            return;
+        };
+        for situation in situations {
+            let key = tandem_leadership::situations::record_key(&situation);
+            let get = match kv.entry(&key).await {
+                Ok(Some(entry)) => format!("revision {}", entry.revision),
+                Ok(None) => "none".to_string(),
+                Err(error) => format!("error {error}"),
+            };
+            let last = match stream
+                .get_last_raw_message_by_subject(&format!("$KV.{bucket}.{key}"))
+                .await
+            {
+                Ok(message) => format!("sequence {}", message.sequence),
+                Err(error) => format!("error {error}"),
+            };
+            let scanned = match tandem_runtime::kv_scan::scan(js, bucket, &key).await {
+                Ok(entries) => format!(
+                    "{:?}",
+                    entries.iter().map(|e| e.revision).collect::<Vec<_>>()
+                ),
+                Err(error) => format!("error {error:#}"),
+            };
+            // First, so that the panic message, which shows the first 40, holds them.
+            self.violations.insert(
+                0,
+                format!(
+                "diagnosis {situation}: leadership's record by KV get: {get}; by last message of \
+                 its subject: {last}; by a consumer over it: {scanned}"
+            ),
+            );
+        }
+    }
+}
 
 /// Violations found, and the loss and duplication counts of the summary.
 #[derive(Default)]
