@@ -5,8 +5,9 @@
 //! determination each, even when several instances share the work: a report that arrives
 //! before its predecessor waits for it — briefly here, since the predecessor is usually being
 //! handled by another instance at that moment, then through redelivery. Only on its last
-//! delivery does it go ahead without the predecessor (which, arriving later, is then already
-//! superseded), so a lost predecessor never blocks a situation for good.
+//! delivery does it go ahead without the predecessor, so a lost predecessor never blocks a
+//! situation for good; the predecessor, arriving later, is still reflected as a step of its own
+//! unless a newer revision from its organisation already was.
 
 use std::{sync::Arc, time::Duration};
 

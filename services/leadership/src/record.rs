@@ -55,11 +55,22 @@ pub fn next(
             situation_sequence,
             skip_gap,
         } => {
+            let same_organisation = |held: &SituationReport| {
+                held.reporting_agency == report.reporting_agency
+                    && held.reporter_org == report.reporter_org
+            };
             if situation_sequence != 0 {
                 if situation_sequence <= reflected {
-                    return Ok(None);
-                }
-                if situation_sequence > reflected + 1 && !skip_gap {
+                    // Reflected already, or superseded by a newer revision of its
+                    // organisation; otherwise it is a predecessor that a skipped gap went past,
+                    // and it still becomes a step of its own below.
+                    if reports
+                        .iter()
+                        .any(|held| same_organisation(held) && held.revision >= report.revision)
+                    {
+                        return Ok(None);
+                    }
+                } else if situation_sequence > reflected + 1 && !skip_gap {
                     return Err(Gap {
                         reflected,
                         arrived: situation_sequence,
@@ -67,10 +78,6 @@ pub fn next(
                 }
             }
             let accepted_through = reflected.max(situation_sequence);
-            let same_organisation = |held: &SituationReport| {
-                held.reporting_agency == report.reporting_agency
-                    && held.reporter_org == report.reporter_org
-            };
             match reports.iter_mut().find(|held| same_organisation(held)) {
                 Some(held) if held.revision >= report.revision => {
                     let advanced =
@@ -226,6 +233,44 @@ mod tests {
                 accepted(&report(Agency::Iom, 2, 10, 90), 2),
                 now
             ),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_late_predecessor_from_another_organisation_is_still_reflected_once() {
+        let policy = Policy::default_v1();
+        let now = Timestamp::default();
+        let first = next(
+            &policy,
+            None,
+            accepted(&report(Agency::Iom, 1, 10, 90), 1),
+            now,
+        )
+        .ok()
+        .flatten()
+        .expect("step 1");
+        // UNHCR's report was accepted as number 2 but is late; IOM's number 3 went ahead.
+        let iom2 = report(Agency::Iom, 2, 10, 90);
+        let skipped = Change::Report {
+            report: &iom2,
+            situation_sequence: 3,
+            skip_gap: true,
+        };
+        let jumped = next(&policy, Some(&first), skipped, now)
+            .ok()
+            .flatten()
+            .expect("applied past the gap");
+        let unhcr = report(Agency::Unhcr, 1, 500, 10);
+        let late = next(&policy, Some(&jumped), accepted(&unhcr, 2), now)
+            .ok()
+            .flatten()
+            .expect("the late report is a step of its own");
+        assert_eq!((sequence(&late), late.accepted_through), (3, 3));
+        assert!(late.reports.iter().any(|r| r.report_id == unhcr.report_id));
+        // Its redelivery changes nothing.
+        assert_eq!(
+            next(&policy, Some(&late), accepted(&unhcr, 2), now),
             Ok(None)
         );
     }
