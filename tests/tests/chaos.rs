@@ -1018,8 +1018,8 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
 impl Check {
     /// For situations with accepted reports that no determination step reflects, what the
     /// server holds under leadership's record, read three ways: a KV get (direct get), the
-    /// stream's last message of the key's subject, and a consumer over the key. Tells a record
-    /// the server lost from one it cannot find.
+    /// stream's last message of the key's subject, and the key's whole history through a
+    /// consumer. Tells a record the server lost from one it cannot find.
     async fn diagnose_unreflected(&mut self, js: &jetstream::Context) {
         let situations: BTreeSet<String> = self
             .violations
@@ -1052,19 +1052,27 @@ impl Check {
                 Ok(message) => format!("sequence {}", message.sequence),
                 Err(error) => format!("error {error}"),
             };
-            let scanned = match tandem_runtime::kv_scan::scan(js, bucket, &key).await {
-                Ok(entries) => format!(
-                    "{:?}",
-                    entries.iter().map(|e| e.revision).collect::<Vec<_>>()
-                ),
-                Err(error) => format!("error {error:#}"),
-            };
+            // Every message of the key, not only the last: a consumer delivering all of them.
+            let history = tokio::time::timeout(Duration::from_secs(10), async {
+                match kv.history(&key).await {
+                    Ok(entries) => {
+                        let revisions: Vec<u64> = entries
+                            .filter_map(|entry| async move { entry.ok().map(|e| e.revision) })
+                            .collect()
+                            .await;
+                        format!("{revisions:?}")
+                    }
+                    Err(error) => format!("error {error}"),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| "no answer within 10 s".to_string());
             // First, so that the panic message, which shows the first 40, holds them.
             self.violations.insert(
                 0,
                 format!(
                 "diagnosis {situation}: leadership's record by KV get: {get}; by last message of \
-                 its subject: {last}; by a consumer over it: {scanned}"
+                 its subject: {last}; its history: {history}"
             ),
             );
         }
