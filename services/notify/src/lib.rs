@@ -6,8 +6,8 @@
 //!   whole), list without secrets, remove.
 //! - [`rules`]: who is told what, and who is next when nobody acknowledges; pure.
 //! - [`store`]: notify's own state in KV `tandem-notify`: records, timers, delivery claims.
-//! - `notifier`: the effects: deliveries claimed with compare-and-set, status events,
-//!   acknowledgements, escalations.
+//! - `notifier`: the effects: webhook and e-mail deliveries claimed with compare-and-set (NATS
+//!   deliveries are deduplicated by the stream), status events, acknowledgements, escalations.
 //! - [`webhook`], [`email`]: the HTTP and SMTP channels (the NATS channel is a publish).
 //! - `handler`: the consumers of determinations and acknowledgements.
 //! - `escalation`: the timers, from KV, surviving restarts.

@@ -246,8 +246,49 @@ impl Notifier {
         notification: &Notification,
         channel: &ChannelSpec,
     ) -> anyhow::Result<()> {
+        match channel {
+            // On the bus, the stream's deduplication makes the delivery exactly-once by itself:
+            // the message and its status carry ids fixed by the notification, and the
+            // 10-minute window outlasts a determination's whole redelivery life
+            // (`max_deliver` × `ack_wait`, 2.5 min by default). No claim, so none of its
+            // three round trips.
+            ChannelSpec::Nats {} => {
+                self.publish_out(notification).await?;
+                let outcome = Outcome {
+                    delivered: true,
+                    attempts: 1,
+                    reason: String::new(),
+                };
+                self.record_outcome(notification, Channel::Nats, &outcome);
+                self.publish_delivery(notification, Channel::Nats, &outcome)
+                    .await
+            }
+            ChannelSpec::Webhook { url, secret } => {
+                let send = self.webhook.send(notification, url, secret);
+                self.deliver_claimed(notification, Channel::Webhook, send)
+                    .await
+            }
+            ChannelSpec::Email { address } => {
+                let link = self
+                    .links
+                    .as_ref()
+                    .map(|links| links.link(&notification.notification_id));
+                let send = self.email.send(notification, address, link.as_deref());
+                self.deliver_claimed(notification, Channel::Email, send)
+                    .await
+            }
+        }
+    }
+
+    /// Runs `send` (a delivery with effects outside NATS, which no stream deduplicates) under
+    /// a claim in KV, so that one instance sends it, once, across redeliveries and crashes.
+    async fn deliver_claimed(
+        &self,
+        notification: &Notification,
+        kind: Channel,
+        send: impl Future<Output = Outcome>,
+    ) -> anyhow::Result<()> {
         let id = &notification.notification_id;
-        let kind = channel.kind();
         let mine = Claim {
             state: ClaimState::Sending,
             instance: self.instance.clone(),
@@ -264,7 +305,12 @@ impl Notifier {
                 }
                 Some((claim, _)) if claim.state != ClaimState::Sending => {
                     // Done before (a redelivery): make sure its status went out.
-                    return self.publish_delivery(notification, kind, &claim).await;
+                    let outcome = Outcome {
+                        delivered: claim.state == ClaimState::Delivered,
+                        attempts: claim.attempts,
+                        reason: claim.reason,
+                    };
+                    return self.publish_delivery(notification, kind, &outcome).await;
                 }
                 Some((claim, revision)) if store::age(claim.since_ms) >= self.lease => {
                     tracing::warn!(notification.id = %id, channel = ?kind, "taking over a delivery its instance never finished");
@@ -278,34 +324,32 @@ impl Notifier {
                 Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };
-        let outcome = match channel {
-            ChannelSpec::Nats {} => match self.publish_out(notification).await {
-                Ok(()) => Outcome {
-                    delivered: true,
-                    attempts: 1,
-                    reason: String::new(),
-                },
-                Err(error) => {
-                    // Our own bus failed, not the recipient: release the claim and retry the
-                    // whole message later.
-                    let released = Claim {
-                        since_ms: 0,
-                        ..mine.clone()
-                    };
-                    let _ = self.store.write_claim(id, kind, &released, revision).await;
-                    return Err(error);
-                }
+        let outcome = send.await;
+        self.record_outcome(notification, kind, &outcome);
+        let done = Claim {
+            state: if outcome.delivered {
+                ClaimState::Delivered
+            } else {
+                ClaimState::Failed
             },
-            ChannelSpec::Webhook { url, secret } => {
-                self.webhook.send(notification, url, secret).await
-            }
-            ChannelSpec::Email { address } => {
-                let link = self.links.as_ref().map(|links| links.link(id));
-                self.email
-                    .send(notification, address, link.as_deref())
-                    .await
-            }
+            attempts: outcome.attempts,
+            reason: outcome.reason.clone(),
+            ..mine
         };
+        if self
+            .store
+            .write_claim(id, kind, &done, revision)
+            .await?
+            .is_none()
+        {
+            tracing::warn!(notification.id = %id, channel = ?kind, "another instance took this delivery over meanwhile");
+        }
+        self.publish_delivery(notification, kind, &outcome).await
+    }
+
+    /// The delivery's outcome on its span, in the metrics and in the log.
+    fn record_outcome(&self, notification: &Notification, kind: Channel, outcome: &Outcome) {
+        let id = &notification.notification_id;
         let span = tracing::Span::current();
         let result = if outcome.delivered {
             "delivered"
@@ -321,34 +365,13 @@ impl Notifier {
                 KeyValue::new("outcome", result),
             ],
         );
-        if !outcome.delivered {
+        if outcome.delivered {
+            tracing::info!(notification.id = %id, channel = ?kind, attempts = outcome.attempts, "delivered");
+        } else {
             span.record("otel.status_code", "ERROR");
             span.record("error", outcome.reason.as_str());
+            tracing::warn!(notification.id = %id, channel = ?kind, reason = %outcome.reason, attempts = outcome.attempts, "delivery failed");
         }
-        let done = Claim {
-            state: if outcome.delivered {
-                ClaimState::Delivered
-            } else {
-                ClaimState::Failed
-            },
-            attempts: outcome.attempts,
-            reason: outcome.reason,
-            ..mine
-        };
-        if self
-            .store
-            .write_claim(id, kind, &done, revision)
-            .await?
-            .is_none()
-        {
-            tracing::warn!(notification.id = %id, channel = ?kind, "another instance took this delivery over meanwhile");
-        }
-        if done.state == ClaimState::Failed {
-            tracing::warn!(notification.id = %id, channel = ?kind, reason = %done.reason, attempts = done.attempts, "delivery failed");
-        } else {
-            tracing::info!(notification.id = %id, channel = ?kind, attempts = done.attempts, "delivered");
-        }
-        self.publish_delivery(notification, kind, &done).await
     }
 
     async fn publish_out(&self, notification: &Notification) -> anyhow::Result<()> {
@@ -372,20 +395,19 @@ impl Notifier {
         &self,
         notification: &Notification,
         channel: Channel,
-        claim: &Claim,
+        outcome: &Outcome,
     ) -> anyhow::Result<()> {
-        let state = match claim.state {
-            ClaimState::Delivered => NotificationState::Delivered,
-            ClaimState::Failed => NotificationState::Failed,
-            ClaimState::Sending => return Ok(()),
+        let state = match outcome.delivered {
+            true => NotificationState::Delivered,
+            false => NotificationState::Failed,
         };
         self.publish_status(
             notification,
             NotificationStatus {
                 state: state as i32,
                 channel: channel as i32,
-                reason: claim.reason.clone(),
-                attempts: claim.attempts,
+                reason: outcome.reason.clone(),
+                attempts: outcome.attempts,
                 ..Default::default()
             },
             channel.as_str_name(),

@@ -5,8 +5,9 @@
 //! - `<agency>.timer.<id>`: when an unacknowledged notification escalates (milliseconds since
 //!   the epoch). Timers are keys, not memory, so they survive restarts; every instance watches
 //!   them and compare-and-set on the record decides which one escalates;
-//! - `<agency>.dlv.<id>.<channel>`: the claim on one delivery ([`Claim`]), created with
-//!   compare-and-set before sending, so one instance sends it.
+//! - `<agency>.dlv.<id>.<channel>`: the claim on one webhook or e-mail delivery ([`Claim`]),
+//!   created with compare-and-set before sending, so one instance sends it (a NATS delivery
+//!   needs none: the stream deduplicates it).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
