@@ -582,6 +582,9 @@ fn key(agency: NotifyAgency, id: &str) -> String {
     format!("{}.{id}", agency.token())
 }
 
+/// How long a lookup waits for the directory's first reading.
+pub const FIRST_READ_WAIT: Duration = Duration::from_secs(10);
+
 /// One agency's directory held in memory and kept current by a watch of its half of the
 /// bucket, so finding the recipients of a determination costs no round trip to the server
 /// (reading the bucket for each one was most of the server's work per report in
@@ -599,12 +602,14 @@ impl LiveDirectory {
         Self { current }
     }
 
-    /// The entries, sorted by id; waits until they have been read once.
+    /// The entries, sorted by id; waits until they have been read once, for at most
+    /// [`FIRST_READ_WAIT`] (then an error, so the determination is retried, and dead-lettered
+    /// in the end if the directory can never be read, rather than held for ever).
     pub async fn entries(&self) -> anyhow::Result<Arc<Vec<DirectoryEntry>>> {
         let mut current = self.current.clone();
-        let entries = current
-            .wait_for(Option::is_some)
+        let entries = tokio::time::timeout(FIRST_READ_WAIT, current.wait_for(Option::is_some))
             .await
+            .map_err(|_| anyhow::anyhow!("the directory has not been read yet"))?
             .map_err(|_| anyhow::anyhow!("the directory is no longer followed"))?;
         Ok(entries.clone().unwrap_or_default())
     }
