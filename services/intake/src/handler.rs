@@ -91,7 +91,7 @@ impl IntakeHandler {
                 false => self.situations.load(&key).await?,
             };
             let decision = state::decide(
-                loaded.value.as_ref(),
+                loaded.value.as_deref(),
                 report,
                 organisation,
                 stream_sequence,
@@ -109,8 +109,8 @@ impl IntakeHandler {
                 Decision::Duplicate => return Ok(None),
                 Decision::Reject(reasons) => return Ok(Some(Outcome::Rejected(reasons))),
             };
-            match self.situations.write(&key, &next, loaded.revision).await? {
-                Some(_) => return Ok(Some(Outcome::Accepted(next.accepted_count))),
+            match self.situations.write(&key, next, loaded.revision).await? {
+                Some((_, written)) => return Ok(Some(Outcome::Accepted(written.accepted_count))),
                 // Another instance wrote the record meanwhile: read it and decide again.
                 None => fresh = true,
             }

@@ -74,14 +74,15 @@ impl Situations {
                 // A predecessor stored this determination but may not have published it:
                 // sequence n goes on the stream before n + 1.
                 self.publish(unpublished).await?;
-                unpublished.published = true;
+                Arc::make_mut(unpublished).published = true;
                 repaired = true;
             }
             let held_sequence = record
                 .as_ref()
                 .and_then(|r| r.determination.as_ref())
                 .map_or(0, |d| d.sequence);
-            let next = match record::next(&self.policy, record.as_ref(), change, timestamp::now()) {
+            let next = match record::next(&self.policy, record.as_deref(), change, timestamp::now())
+            {
                 // Waiting and "nothing new" write nothing, so no compare-and-set checks them:
                 // decide them on the record as the bucket holds it, not on a remembered copy.
                 Err(_) | Ok(None) if !loaded.fresh => {
@@ -97,7 +98,7 @@ impl Situations {
                 }
                 Ok(Some(next)) => next,
             };
-            let Some(new_revision) = self.records.write(&key, &next, revision).await? else {
+            let Some((new_revision, next)) = self.records.write(&key, next, revision).await? else {
                 // Another instance changed the record meanwhile: read it and decide again.
                 fresh = true;
                 continue;
@@ -152,9 +153,10 @@ impl Situations {
 
     /// Records that the determination is on the stream. A lost race is fine: whoever won has
     /// seen the determination unpublished and published it first.
-    async fn mark_published(&self, key: &str, mut record: LeadershipRecord, revision: u64) {
+    async fn mark_published(&self, key: &str, record: Arc<LeadershipRecord>, revision: u64) {
+        let mut record = Arc::unwrap_or_clone(record);
         record.published = true;
-        if let Err(error) = self.records.write(key, &record, revision).await {
+        if let Err(error) = self.records.write(key, record, revision).await {
             tracing::warn!(%error, "could not mark the determination published; the next change republishes it under the same id");
         }
     }

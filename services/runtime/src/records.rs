@@ -13,9 +13,13 @@
 //!   bucket.
 //!
 //! At most [`REMEMBERED`] records are kept (least recently used go first), which bounds the
-//! memory whatever the number of situations.
+//! memory whatever the number of situations. Records are shared (`Arc`), not copied: a record
+//! holds whole reports, and copying it on every read and write showed in the profile.
 
-use std::{num::NonZeroUsize, sync::Mutex};
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+};
 
 use anyhow::anyhow;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
@@ -29,7 +33,7 @@ pub const REMEMBERED: usize = 4096;
 /// A record as read: its value (none when the key holds nothing), its KV revision (0 when the
 /// key was never written), and whether it was just read from the bucket.
 pub struct Loaded<T> {
-    pub value: Option<T>,
+    pub value: Option<Arc<T>>,
     pub revision: u64,
     pub fresh: bool,
 }
@@ -37,7 +41,7 @@ pub struct Loaded<T> {
 /// The records of one bucket.
 pub struct Records<T> {
     store: kv::Store,
-    remembered: Mutex<LruCache<String, (T, u64)>>,
+    remembered: Mutex<LruCache<String, (Arc<T>, u64)>>,
 }
 
 impl<T: prost::Message + Default + Clone> Records<T> {
@@ -76,6 +80,7 @@ impl<T: prost::Message + Default + Clone> Records<T> {
                         "the stored record under {key} is corrupt: {error}"
                     ))
                 })?;
+                let value = Arc::new(value);
                 self.remember(key, &value, entry.revision);
                 (Some(value), entry.revision)
             }
@@ -90,13 +95,14 @@ impl<T: prost::Message + Default + Clone> Records<T> {
     }
 
     /// Writes `value` under `key` if the key is still at `revision` (0: if it was never
-    /// written). Returns the new revision, or `None` when another writer got there first.
+    /// written). Returns the new revision and the record as now remembered, or `None` when
+    /// another writer got there first.
     pub async fn write(
         &self,
         key: &str,
-        value: &T,
+        value: T,
         revision: u64,
-    ) -> Result<Option<u64>, HandlerError> {
+    ) -> Result<Option<(u64, Arc<T>)>, HandlerError> {
         let bytes = value.encode_to_vec().into();
         let written = match revision {
             0 => self
@@ -112,8 +118,9 @@ impl<T: prost::Message + Default + Clone> Records<T> {
         };
         match written {
             Ok(new_revision) => {
-                self.remember(key, value, new_revision);
-                Ok(Some(new_revision))
+                let value = Arc::new(value);
+                self.remember(key, &value, new_revision);
+                Ok(Some((new_revision, value)))
             }
             Err((lost_race, error)) => {
                 // Whatever the bucket holds now, it is not what we remember.
@@ -126,12 +133,12 @@ impl<T: prost::Message + Default + Clone> Records<T> {
         }
     }
 
-    fn remember(&self, key: &str, value: &T, revision: u64) {
+    fn remember(&self, key: &str, value: &Arc<T>, revision: u64) {
         self.remembered()
             .put(key.to_string(), (value.clone(), revision));
     }
 
-    fn remembered(&self) -> std::sync::MutexGuard<'_, LruCache<String, (T, u64)>> {
+    fn remembered(&self) -> std::sync::MutexGuard<'_, LruCache<String, (Arc<T>, u64)>> {
         // A panic while holding the lock cannot leave the cache inconsistent: every
         // operation on it is a single call.
         self.remembered.lock().unwrap_or_else(|e| e.into_inner())

@@ -39,7 +39,7 @@ async fn a_write_against_a_stale_copy_loses_and_the_bucket_keeps_the_other_insta
     let server = NatsServer::start();
     let (a, b) = (instance(&server).await, instance(&server).await);
 
-    let first = a.write("s1", &record(1), 0).await.expect("create");
+    let first = a.write("s1", record(1), 0).await.expect("create");
     assert!(first.is_some(), "the first create succeeds");
     // Both now hold revision 1: `a` from its write, `b` from reading the bucket.
     let seen_by_b = b.load("s1").await.expect("load");
@@ -48,7 +48,7 @@ async fn a_write_against_a_stale_copy_loses_and_the_bucket_keeps_the_other_insta
 
     // `b` moves the record on; `a` still remembers revision 1.
     let by_b = b
-        .write("s1", &record(2), seen_by_b.revision)
+        .write("s1", record(2), seen_by_b.revision)
         .await
         .expect("update");
     assert!(by_b.is_some());
@@ -58,7 +58,7 @@ async fn a_write_against_a_stale_copy_loses_and_the_bucket_keeps_the_other_insta
 
     // Its compare-and-set against that copy loses, and does not overwrite b's record.
     let lost = a
-        .write("s1", &record(3), remembered_by_a.revision)
+        .write("s1", record(3), remembered_by_a.revision)
         .await
         .expect("a lost race is not an error");
     assert_eq!(lost, None);
@@ -67,7 +67,7 @@ async fn a_write_against_a_stale_copy_loses_and_the_bucket_keeps_the_other_insta
     assert_eq!(count(&reread), Some(2));
 
     // Creating what already exists is a lost race too.
-    assert_eq!(a.write("s1", &record(9), 0).await.expect("create"), None);
+    assert_eq!(a.write("s1", record(9), 0).await.expect("create"), None);
 }
 
 #[tokio::test]
@@ -92,7 +92,10 @@ async fn a_corrupt_record_is_a_dead_letter_not_a_retry() {
     );
     // A good record still round-trips through the bucket.
     let fine = record(4);
-    records.write("good", &fine, 0).await.expect("create");
+    records
+        .write("good", fine.clone(), 0)
+        .await
+        .expect("create");
     let entry = records
         .store()
         .get("good")
