@@ -99,9 +99,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let (bare, bare_cpu) = best(bare_runs, |run| run.0);
-    let off = best(off_runs, |run| run.throughput);
-    let on = best(on_runs, |run| run.throughput);
+    let (bare, bare_cpu) = best(bare_runs, |run| run.0)?;
+    let off = best(off_runs, |run| run.throughput)?;
+    let on = best(on_runs, |run| run.throughput)?;
     figures.push(("bare_4hop_msgs_per_s".into(), bare, "msgs/s"));
     figures.push(("pipeline_reports_per_s".into(), off.throughput, "reports/s"));
     figures.push((
@@ -169,10 +169,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// The run with the highest `throughput`.
-fn best<T>(runs: Vec<T>, throughput: impl Fn(&T) -> f64) -> T {
+fn best<T>(runs: Vec<T>, throughput: impl Fn(&T) -> f64) -> anyhow::Result<T> {
     runs.into_iter()
         .max_by(|a, b| throughput(a).total_cmp(&throughput(b)))
-        .expect("at least one round")
+        .context("no run to take the best of")
 }
 
 fn round(value: f64) -> f64 {
