@@ -360,3 +360,73 @@ fn up_secure_runs_every_service_as_its_own_user_without_a_permission_violation()
         "a service needed more than its permissions:\n{log}"
     );
 }
+
+#[test]
+fn bench_reports_every_figure_of_the_issue_as_json_lines() {
+    // A small run: the figures' presence and consistency, not their size (that is measured on
+    // a release build and written in the README).
+    let output = Command::new(TANDEM)
+        .args(["bench", "--reports", "300", "--rate", "200"])
+        .args(["--latency-secs", "1", "--rounds", "1", "--json"])
+        .output()
+        .expect("run tandem bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tandem bench failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures: std::collections::HashMap<String, (f64, String)> = stdout
+        .lines()
+        .map(|line| {
+            let figure: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            (
+                figure["figure"].as_str().expect("figure").to_string(),
+                (
+                    figure["value"].as_f64().expect("value"),
+                    figure["unit"].as_str().expect("unit").to_string(),
+                ),
+            )
+        })
+        .collect();
+    let mut required = vec![
+        "pipeline_reports_per_s",
+        "bare_4hop_msgs_per_s",
+        "pipeline_to_bare_ratio",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "latency_max_ms",
+        "tracing_on_to_off_ratio",
+    ];
+    for service in [
+        "intake",
+        "leadership",
+        "notify_iom",
+        "notify_unhcr",
+        "publish",
+    ] {
+        required.push(Box::leak(
+            format!("peak_rss_mib_{service}").into_boxed_str(),
+        ));
+    }
+    for name in &required {
+        let (value, _) = figures
+            .get(*name)
+            .unwrap_or_else(|| panic!("{name} missing from:\n{stdout}"));
+        assert!(value.is_finite() && *value > 0.0, "{name} = {value}");
+    }
+    let value = |name: &str| figures[name].0;
+    // The ratios are the ratios of the figures printed (rounded to hundredths).
+    let ratio = value("pipeline_reports_per_s") / value("bare_4hop_msgs_per_s");
+    assert!(
+        (value("pipeline_to_bare_ratio") - ratio).abs() <= 0.01,
+        "{stdout}"
+    );
+    assert!(value("latency_p50_ms") <= value("latency_p99_ms"));
+    assert!(value("latency_p99_ms") <= value("latency_max_ms"));
+    assert_eq!(figures["pipeline_reports_per_s"].1, "reports/s");
+    assert!(
+        value("pipeline_notifications") > 0.0,
+        "notify was in the pipeline"
+    );
+}
