@@ -389,7 +389,7 @@ fn bench_reports_every_figure_of_the_issue_as_json_lines() {
             )
         })
         .collect();
-    let mut required = vec![
+    let mut required: Vec<String> = [
         "pipeline_reports_per_s",
         "bare_4hop_msgs_per_s",
         "pipeline_to_bare_ratio",
@@ -397,7 +397,9 @@ fn bench_reports_every_figure_of_the_issue_as_json_lines() {
         "latency_p99_ms",
         "latency_max_ms",
         "tracing_on_to_off_ratio",
-    ];
+    ]
+    .map(String::from)
+    .into();
     for service in [
         "intake",
         "leadership",
@@ -405,13 +407,11 @@ fn bench_reports_every_figure_of_the_issue_as_json_lines() {
         "notify_unhcr",
         "publish",
     ] {
-        required.push(Box::leak(
-            format!("peak_rss_mib_{service}").into_boxed_str(),
-        ));
+        required.push(format!("peak_rss_mib_{service}"));
     }
     for name in &required {
         let (value, _) = figures
-            .get(*name)
+            .get(name)
             .unwrap_or_else(|| panic!("{name} missing from:\n{stdout}"));
         assert!(value.is_finite() && *value > 0.0, "{name} = {value}");
     }
