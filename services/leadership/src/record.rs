@@ -202,12 +202,12 @@ mod tests {
         assert_eq!((sequence(&third), third.accepted_through), (3, 3));
     }
 
-    #[test]
-    fn a_skipped_gap_is_filled_by_the_newer_report_and_the_late_one_only_advances() {
-        let policy = Policy::default_v1();
+    /// IOM's revision 1 reflected as report 1, then `later` (accepted as report 3) going past
+    /// the missing report 2 on its last delivery.
+    fn past_a_gap(policy: &Policy, later: &SituationReport) -> LeadershipRecord {
         let now = Timestamp::default();
         let first = next(
-            &policy,
+            policy,
             None,
             accepted(&report(Agency::Iom, 1, 10, 90), 1),
             now,
@@ -215,16 +215,22 @@ mod tests {
         .ok()
         .flatten()
         .expect("step 1");
-        let iom3 = report(Agency::Iom, 3, 10, 90);
         let skipped = Change::Report {
-            report: &iom3,
+            report: later,
             situation_sequence: 3,
             skip_gap: true,
         };
-        let jumped = next(&policy, Some(&first), skipped, now)
+        next(policy, Some(&first), skipped, now)
             .ok()
             .flatten()
-            .expect("applied past the gap");
+            .expect("applied past the gap")
+    }
+
+    #[test]
+    fn a_skipped_gap_is_filled_by_the_newer_report_and_the_late_one_only_advances() {
+        let policy = Policy::default_v1();
+        let now = Timestamp::default();
+        let jumped = past_a_gap(&policy, &report(Agency::Iom, 3, 10, 90));
         assert_eq!((sequence(&jumped), jumped.accepted_through), (2, 3));
         assert_eq!(
             next(
@@ -241,26 +247,8 @@ mod tests {
     fn a_late_predecessor_from_another_organisation_is_still_reflected_once() {
         let policy = Policy::default_v1();
         let now = Timestamp::default();
-        let first = next(
-            &policy,
-            None,
-            accepted(&report(Agency::Iom, 1, 10, 90), 1),
-            now,
-        )
-        .ok()
-        .flatten()
-        .expect("step 1");
         // UNHCR's report was accepted as number 2 but is late; IOM's number 3 went ahead.
-        let iom2 = report(Agency::Iom, 2, 10, 90);
-        let skipped = Change::Report {
-            report: &iom2,
-            situation_sequence: 3,
-            skip_gap: true,
-        };
-        let jumped = next(&policy, Some(&first), skipped, now)
-            .ok()
-            .flatten()
-            .expect("applied past the gap");
+        let jumped = past_a_gap(&policy, &report(Agency::Iom, 2, 10, 90));
         let unhcr = report(Agency::Unhcr, 1, 500, 10);
         let late = next(&policy, Some(&jumped), accepted(&unhcr, 2), now)
             .ok()
