@@ -21,39 +21,19 @@ use tandem_leadership::LeadershipConfig;
 use tandem_notify::{NotifyAgency, NotifyConfig, directory::Directory};
 use tandem_proto::{
     timestamp,
-    v1::{
-        Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationRejected,
-        SituationReport,
-    },
+    v1::{Agency, SituationRejected, SituationReport},
 };
 use tandem_publish::PublishConfig;
 use tandem_runtime::{Shutdown, config::CommonConfig, topology};
-use tandem_testkit::{init_test_log, secure::SecureServer, stream_messages, wait_until_consumed};
+use tandem_testkit::{
+    init_test_log, reports::announce_accepted, secure::SecureServer, stream_messages,
+    wait_until_consumed,
+};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn report(agency: Agency, report_id: &str, revision: u32) -> SituationReport {
-    SituationReport {
-        report_id: report_id.into(),
-        situation_id: "SEC-1".into(),
-        revision,
-        reporting_agency: agency as i32,
-        reported_at: Some(timestamp::from_system_time(
-            std::time::SystemTime::now() - Duration::from_secs(60),
-        )),
-        country: "COL".into(),
-        scope: Scope::CrossBorder as i32,
-        driver: Driver::Mixed as i32,
-        phase: Phase::Emergency as i32,
-        on_the_move: true,
-        population: vec![PopulationFigure {
-            group: PopulationGroup::Migrant as i32,
-            count: 1200,
-            as_of: "2026-01-15".into(),
-            source: "DTM".into(),
-        }],
-        ..Default::default()
-    }
+    tandem_testkit::reports::valid_report(agency, report_id, "SEC-1", revision)
 }
 
 fn msg_id(id: &str) -> HeaderMap {
@@ -795,24 +775,7 @@ async fn leadership_runs_as_its_own_user() {
     wait_registered(&admin, &leadership, "tandem-leadership").await;
     for (number, agency) in [(1, Agency::Iom), (2, Agency::Unhcr)] {
         let report = report(agency, &format!("l-{number}"), 1);
-        let event = tandem_proto::v1::SituationAccepted {
-            report: Some(report.clone()),
-            accepted_at: None,
-            situation_sequence: number,
-        };
-        tandem_runtime::envelope::Envelope {
-            service: "intake",
-            event: "situation.accepted",
-            subject: &report.situation_id,
-            id: &format!("accepted-{number}"),
-        }
-        .publish(
-            &admin_js,
-            topology::accepted_subject("COL"),
-            event.encode_to_vec().into(),
-        )
-        .await
-        .expect("published");
+        announce_accepted(&admin_js, &report, &format!("accepted-{number}"), number).await;
     }
     wait_until_consumed(
         &admin_js,

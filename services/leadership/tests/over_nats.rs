@@ -12,10 +12,10 @@ use tandem_proto::{
     Timestamp,
     v1::{
         Agency, Classification, LeadershipDetermination, LeadershipRecord, PopulationFigure,
-        PopulationGroup, Scope, SituationAccepted, SituationReport,
+        PopulationGroup, Scope, SituationReport,
     },
 };
-use tandem_runtime::{Shutdown, envelope::Envelope, topology};
+use tandem_runtime::{Shutdown, topology};
 use tandem_testkit::{NatsServer, init_test_log, stream_messages, wait_until_consumed};
 
 struct Leadership {
@@ -92,24 +92,7 @@ fn report(
 
 /// Publishes an accepted report as intake would, numbered `number` within its situation.
 async fn accept(js: &jetstream::Context, report: &SituationReport, number: u64, msg_id: &str) {
-    let event = SituationAccepted {
-        report: Some(report.clone()),
-        accepted_at: None,
-        situation_sequence: number,
-    };
-    Envelope {
-        service: "intake",
-        event: "situation.accepted",
-        subject: &report.situation_id,
-        id: msg_id,
-    }
-    .publish(
-        js,
-        topology::accepted_subject(&report.country),
-        event.encode_to_vec().into(),
-    )
-    .await
-    .expect("published");
+    tandem_testkit::reports::announce_accepted(js, report, msg_id, number).await;
 }
 
 async fn settled(js: &jetstream::Context) {

@@ -1,7 +1,7 @@
 //! Helpers shared by intake's tests over a real nats-server.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_nats::{
     HeaderMap,
@@ -9,13 +9,7 @@ use async_nats::{
 };
 use prost::Message as _;
 use tandem_intake::IntakeConfig;
-use tandem_proto::{
-    timestamp,
-    v1::{
-        Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationAccepted,
-        SituationRejected, SituationReport,
-    },
-};
+use tandem_proto::v1::{Agency, SituationAccepted, SituationRejected, SituationReport};
 use tandem_runtime::{Shutdown, config::CommonConfig, topology};
 use tandem_testkit::NatsServer;
 
@@ -64,28 +58,9 @@ pub async fn ensure_streams(js: &jetstream::Context) {
     }
 }
 
+/// A valid report from IOM.
 pub fn report(report_id: &str, situation_id: &str, revision: u32) -> SituationReport {
-    SituationReport {
-        report_id: report_id.into(),
-        situation_id: situation_id.into(),
-        revision,
-        reporting_agency: Agency::Iom as i32,
-        reported_at: Some(timestamp::from_system_time(
-            SystemTime::now() - Duration::from_secs(60),
-        )),
-        country: "COL".into(),
-        scope: Scope::CrossBorder as i32,
-        driver: Driver::Mixed as i32,
-        phase: Phase::Emergency as i32,
-        on_the_move: true,
-        population: vec![PopulationFigure {
-            group: PopulationGroup::Migrant as i32,
-            count: 1200,
-            as_of: "2026-01-15".into(),
-            source: "DTM".into(),
-        }],
-        ..Default::default()
-    }
+    tandem_testkit::reports::valid_report(Agency::Iom, report_id, situation_id, revision)
 }
 
 /// Publishes bytes as organisation `org` would, with `Nats-Msg-Id: <msg_id>`.

@@ -16,8 +16,7 @@ use tandem_proto::{
     timestamp,
     v1::{
         Agency, Arrangement, Classification, DatasetPublished, Driver, LeadershipDetermination,
-        Phase, PopulationFigure, PopulationGroup, ReconciledFigure, Scope, SituationAccepted,
-        SituationReport,
+        Phase, PopulationFigure, PopulationGroup, ReconciledFigure, Scope, SituationReport,
     },
 };
 use tandem_publish::PublishConfig;
@@ -193,25 +192,7 @@ pub fn report(
 
 /// Publishes `report` as accepted, with intake's envelope. Returns the stream sequence.
 pub async fn accept(js: &jetstream::Context, report: &SituationReport, msg_id: &str) -> u64 {
-    let event = SituationAccepted {
-        report: Some(report.clone()),
-        accepted_at: Some(timestamp::now()),
-        ..Default::default()
-    };
-    Envelope {
-        service: "intake",
-        event: "situation.accepted",
-        subject: &report.situation_id,
-        id: msg_id,
-    }
-    .publish(
-        js,
-        topology::accepted_subject(&report.country),
-        Bytes::from(event.encode_to_vec()),
-    )
-    .await
-    .expect("accepted stored")
-    .sequence
+    tandem_testkit::reports::announce_accepted(js, report, msg_id, 0).await
 }
 
 /// A determination of `situation_id` in COL with `figures` (group, count).
