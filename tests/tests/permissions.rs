@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use async_nats::{HeaderMap, jetstream};
+use async_nats::{HeaderMap, jetstream, jetstream::publish::PublishAck};
 use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_intake::IntakeConfig;
@@ -40,6 +40,20 @@ fn msg_id(id: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", id);
     headers
+}
+
+/// Publishes `report` on organisation `org`'s intake subject (`Nats-Msg-Id` `<org>:<report id>`)
+/// and waits for the stream's acknowledgement, which `org`'s user must get.
+async fn submit(js: &jetstream::Context, org: &str, report: &SituationReport) -> PublishAck {
+    js.publish_with_headers(
+        topology::intake_subject(org),
+        msg_id(&format!("{org}:{}", report.report_id)),
+        report.encode_to_vec().into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .unwrap_or_else(|error| panic!("{org} gets no acknowledgement: {error}"))
 }
 
 /// A service's settings on `server`. No credentials: the server is started with
@@ -157,16 +171,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         .await
         .expect("subscribe");
     iom.flush().await.expect("flush");
-    let ack = iom_js
-        .publish_with_headers(
-            topology::intake_subject("iom"),
-            msg_id("iom:sec-ok-1"),
-            report(Agency::Iom, "sec-ok-1", 1).encode_to_vec().into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("IOM gets the JetStream acknowledgement");
+    let ack = submit(&iom_js, "iom", &report(Agency::Iom, "sec-ok-1", 1)).await;
     assert_eq!(ack.stream, topology::INTAKE_STREAM);
     // Its rejections reach it (intake itself is run as its own user in the tests below).
     admin_js
@@ -184,31 +189,16 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     // UNHCR and a partner publish on their own subjects.
     let unhcr = server.connect("unhcr", "unhcr-dev-password", None).await;
     let unhcr_js = jetstream::new(unhcr.clone());
-    unhcr_js
-        .publish_with_headers(
-            topology::intake_subject("unhcr"),
-            msg_id("unhcr:sec-u-1"),
-            report(Agency::Unhcr, "sec-u-1", 1).encode_to_vec().into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("UNHCR gets its acknowledgement");
+    submit(&unhcr_js, "unhcr", &report(Agency::Unhcr, "sec-u-1", 1)).await;
     let nrc = server
         .connect("nrc", "nrc-dev-password", Some("_INBOX_NRC"))
         .await;
-    let mut partner_report = report(Agency::Partner, "sec-p-1", 1);
-    partner_report.reporter_org = "nrc".into();
-    jetstream::new(nrc.clone())
-        .publish_with_headers(
-            topology::intake_subject("partner.nrc"),
-            msg_id("partner.nrc:sec-p-1"),
-            partner_report.encode_to_vec().into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("the partner gets its acknowledgement");
+    submit(
+        &jetstream::new(nrc.clone()),
+        "partner.nrc",
+        &report(Agency::Partner, "sec-p-1", 1),
+    )
+    .await;
 
     // --- Notifications: the notify users publish their agency's notifications; the agency
     // receives its own and acknowledges them; the ack is stored for notify.
@@ -704,28 +694,10 @@ async fn intake_runs_as_its_own_user_and_iom_reads_its_rejection() {
         .await
         .expect("subscribe");
     iom.flush().await.expect("flush");
-    let ack = iom_js
-        .publish_with_headers(
-            topology::intake_subject("iom"),
-            msg_id("iom:e2e-ok"),
-            report(Agency::Iom, "e2e-ok", 1).encode_to_vec().into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("IOM gets its acknowledgement");
+    let ack = submit(&iom_js, "iom", &report(Agency::Iom, "e2e-ok", 1)).await;
     let mut bad = report(Agency::Iom, "e2e-bad", 0);
     bad.situation_id = "SEC-2".into();
-    iom_js
-        .publish_with_headers(
-            topology::intake_subject("iom"),
-            msg_id("iom:e2e-bad"),
-            bad.encode_to_vec().into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("stored");
+    submit(&iom_js, "iom", &bad).await;
     let rejection = tokio::time::timeout(DEADLINE, rejections.next())
         .await
         .expect("IOM's rejection arrives")
