@@ -12,16 +12,12 @@ use tandem_proto::{
     v1::{Agency, Discrepancy, PopulationGroup, RationaleEntry, ReportRef},
 };
 use tandem_publish::{client, dataset};
-use tandem_testkit::{NatsServer, init_test_log};
 
 const FAST: Duration = Duration::from_millis(300);
 
 #[tokio::test]
 async fn the_csv_has_an_hxl_row_and_one_row_per_situation_after_revisions_and_agencies() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let publish = Publish::start(&server, FAST).await;
 
     // COL-1: two IOM revisions, one UNHCR report, three determinations (one replayed, one
@@ -133,10 +129,7 @@ fn records_of(csv: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn counts_of_one_to_four_are_suppressed_in_every_output_and_left_out_of_totals() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let publish = Publish::start(&server, FAST).await;
 
     accept(&js, &report("iom-1", "COL-9", Agency::Iom, 1), "o1").await;
@@ -184,10 +177,7 @@ async fn counts_of_one_to_four_are_suppressed_in_every_output_and_left_out_of_to
 
 #[tokio::test]
 async fn notes_internal_ids_and_reporter_names_never_appear_in_any_output() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let publish = Publish::start(&server, FAST).await;
 
     let markers = [
@@ -260,10 +250,7 @@ async fn notes_internal_ids_and_reporter_names_never_appear_in_any_output() {
 
 #[tokio::test]
 async fn etags_answer_304_until_the_data_changes() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let publish = Publish::start(&server, FAST).await;
     let first = determine(
         &js,
@@ -327,10 +314,7 @@ async fn etags_answer_304_until_the_data_changes() {
 
 #[tokio::test]
 async fn a_version_is_stored_with_its_sha256_and_announced_once_per_change_window() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let interval = Duration::from_millis(1500);
     let publish = Publish::start(&server, interval).await;
 
@@ -412,10 +396,7 @@ async fn a_version_is_stored_with_its_sha256_and_announced_once_per_change_windo
 
 #[tokio::test]
 async fn two_instances_serve_the_same_data_and_announce_a_version_once() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let interval = Duration::from_millis(1000);
     let a = Publish::start(&server, interval).await;
     let b = Publish::start(&server, interval).await;
@@ -453,10 +434,7 @@ async fn two_instances_serve_the_same_data_and_announce_a_version_once() {
 
 #[tokio::test]
 async fn the_state_after_a_restart_equals_the_state_before() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let publish = Publish::start(&server, FAST).await;
     accept(&js, &report("iom-1", "COL-1", Agency::Iom, 1), "o1").await;
     accept(&js, &report("unhcr-1", "COL-1", Agency::Unhcr, 2), "o2").await;
@@ -516,10 +494,7 @@ async fn the_state_after_a_restart_equals_the_state_before() {
 
 #[tokio::test]
 async fn bad_requests_get_a_4xx_with_a_message() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     let publish = Publish::start(&server, FAST).await;
     let last = determine(
         &js,
@@ -575,10 +550,7 @@ async fn bad_requests_get_a_4xx_with_a_message() {
 
 #[tokio::test]
 async fn the_service_is_unready_until_its_state_is_rebuilt() {
-    init_test_log();
-    let mut server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (mut server, js) = server_with_events().await;
     accept(&js, &report("iom-1", "COL-1", Agency::Iom, 1), "o1").await;
     let last = determine(
         &js,
@@ -616,10 +588,7 @@ async fn the_service_is_unready_until_its_state_is_rebuilt() {
 
 #[tokio::test]
 async fn following_survives_a_nats_server_restart() {
-    init_test_log();
-    let mut server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (mut server, js) = server_with_events().await;
     let publish = Publish::start(&server, FAST).await;
     let first = determine(
         &js,
@@ -643,10 +612,7 @@ async fn following_survives_a_nats_server_restart() {
 
 #[tokio::test]
 async fn a_long_stream_is_rebuilt_in_order() {
-    init_test_log();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    ensure_events_stream(&js).await;
+    let (server, js) = server_with_events().await;
     // 500 situations, each with a report and three determinations: 2,000 events.
     let mut acks = Vec::new();
     for n in 0..500u64 {

@@ -145,6 +145,15 @@ where
     }
 }
 
+/// A test's nats-server with the event stream, and a JetStream context on it.
+pub async fn server_with_events() -> (NatsServer, jetstream::Context) {
+    tandem_testkit::init_test_log();
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_events_stream(&js).await;
+    (server, js)
+}
+
 /// `TANDEM_EVENTS` exists, as intake or leadership would have created it.
 pub async fn ensure_events_stream(js: &jetstream::Context) {
     topology::ensure_stream(js, topology::events_stream(&Default::default()))
