@@ -296,14 +296,7 @@ async fn a_webhook_failing_twice_with_503_is_delivered_exactly_once() {
     let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
     world.publish(&determination("COL-W", 1, "COL", true)).await;
 
-    let delivered = wait_for("the delivered status", WAIT, || async {
-        world
-            .statuses()
-            .await
-            .into_iter()
-            .find(|s| s.state() == NotificationState::Delivered)
-    })
-    .await;
+    let delivered = world.status_in(NotificationState::Delivered, WAIT).await;
     world.settled(NotifyAgency::Iom).await;
     let received = hooks.received("flaky");
     assert_eq!(received.len(), 3, "two 503s, then the one accepted");
@@ -328,14 +321,7 @@ async fn a_webhook_answering_400_is_not_retried_and_reported_failed() {
     let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
     world.publish(&determination("COL-B", 1, "COL", true)).await;
 
-    let failed = wait_for("the failed status", WAIT, || async {
-        world
-            .statuses()
-            .await
-            .into_iter()
-            .find(|s| s.state() == NotificationState::Failed)
-    })
-    .await;
+    let failed = world.status_in(NotificationState::Failed, WAIT).await;
     world.settled(NotifyAgency::Iom).await;
     assert_eq!(failed.reason, "HTTP 400 Bad Request");
     assert_eq!(failed.attempts, 1);
@@ -625,14 +611,7 @@ async fn a_delivery_left_unfinished_by_a_crashed_instance_is_finished_by_another
     crashing.task.abort();
     let survivor = world.start_notify(config);
 
-    let delivered = wait_for("the delivery by the survivor", WAIT, || async {
-        world
-            .statuses()
-            .await
-            .into_iter()
-            .find(|s| s.state() == NotificationState::Delivered)
-    })
-    .await;
+    let delivered = world.status_in(NotificationState::Delivered, WAIT).await;
     world.settled(NotifyAgency::Iom).await;
     let received = hooks.received("after-crash");
     assert_eq!(

@@ -81,14 +81,9 @@ async fn directory_secrets_never_appear_in_logs_list_output_or_events() {
 
     world.publish(&determination("COL-S", 1, "COL", true)).await;
     // The webhook fails (503, then 400), e-mail and NATS deliver, then it escalates to HQ.
-    let escalation = wait_for("the escalation to HQ", Duration::from_secs(30), || async {
-        world
-            .statuses()
-            .await
-            .into_iter()
-            .find(|s| s.state() == NotificationState::Escalated)
-    })
-    .await;
+    let escalation = world
+        .status_in(NotificationState::Escalated, Duration::from_secs(30))
+        .await;
     wait_for("the e-mail to HQ", Duration::from_secs(30), || async {
         (smtp.mails().len() == 2).then_some(())
     })

@@ -22,7 +22,8 @@ use prost::Message as _;
 use tandem_notify::{NotifyAgency, NotifyConfig, config::SmtpSecurity, directory::Directory};
 use tandem_proto::v1::{
     Agency, Arrangement, Classification, Discrepancy, FunctionAssignment, LeadershipDetermination,
-    LeadershipFunction, Notification, NotificationStatus, PopulationGroup, RationaleEntry,
+    LeadershipFunction, Notification, NotificationState, NotificationStatus, PopulationGroup,
+    RationaleEntry,
 };
 use tandem_runtime::{Shutdown, envelope::Envelope, topology};
 use tandem_testkit::NatsServer;
@@ -149,6 +150,22 @@ impl World {
             .into_iter()
             .map(|(_, payload)| NotificationStatus::decode(payload.as_slice()).expect("status"))
             .collect()
+    }
+
+    /// The first status in `state`, waiting up to `timeout` for one.
+    pub async fn status_in(
+        &self,
+        state: NotificationState,
+        timeout: Duration,
+    ) -> NotificationStatus {
+        let what = format!("a status {}", state.as_str_name());
+        wait_for(&what, timeout, || async {
+            self.statuses()
+                .await
+                .into_iter()
+                .find(|s| s.state() == state)
+        })
+        .await
     }
 
     /// (subject, payload) of every message in TANDEM_NOTIFY under `prefix`.
