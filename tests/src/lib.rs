@@ -82,10 +82,7 @@ impl NatsServer {
 
     /// Kills the server at once (SIGKILL): what a crash looks like to clients.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        crate::kill_child(&mut self.child);
     }
 
     /// Starts the server again on the same port and store after [`NatsServer::kill`].
@@ -99,6 +96,14 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// SIGKILLs the child process, if any, and reaps it: what a crash looks like to its peers.
+pub(crate) fn kill_child(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

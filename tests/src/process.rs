@@ -92,10 +92,7 @@ impl ServerProcess {
 
     /// Kills the server at once (SIGKILL): what a crash looks like to clients and peers.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        crate::kill_child(&mut self.child);
     }
 }
 

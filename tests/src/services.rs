@@ -180,10 +180,7 @@ impl ServiceProcess {
     /// Kills the process at once (SIGKILL): no graceful shutdown, in-flight work is lost to
     /// redelivery, as in a crash. Does nothing when it is not running.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        crate::kill_child(&mut self.child);
     }
 
     /// Starts the same command again (killing the running process first, if any).
