@@ -18,7 +18,6 @@ use std::{
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv};
-use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tandem_proto::v1::Role;
@@ -615,8 +614,8 @@ impl LiveDirectory {
     }
 }
 
-/// Mirrors `agency`'s half of the bucket into `sender`, re-opening the watch with backoff when
-/// it fails. Until a re-opened watch has read every entry, the previous copy stays in use.
+/// Mirrors `agency`'s half of the bucket into `sender`. Until a re-opened watch has read every
+/// entry, the previous copy stays in use.
 async fn follow(
     js: jetstream::Context,
     agency: NotifyAgency,
@@ -624,58 +623,44 @@ async fn follow(
     shutdown: Shutdown,
 ) {
     let filter = format!("{}.>", agency.token());
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_triggered() {
-        match kv_scan::watch(&js, topology::DIRECTORY_BUCKET, &filter).await {
-            Ok(mut watch) => {
-                let mut entries = BTreeMap::new();
-                let publish = |entries: &BTreeMap<String, DirectoryEntry>| {
-                    sender.send_replace(Some(Arc::new(entries.values().cloned().collect())));
-                };
-                if watch.initial == 0 {
-                    publish(&entries);
-                }
-                loop {
-                    let next = tokio::select! {
-                        _ = shutdown.triggered() => return,
-                        next = watch.entries.next() => next,
-                    };
-                    let Some(Ok((entry, pending))) = next else {
-                        break;
-                    };
-                    backoff = Duration::from_millis(100);
-                    let parsed = match entry.operation {
-                        kv::Operation::Put => {
-                            serde_json::from_slice::<DirectoryEntry>(&entry.value)
-                                .inspect_err(|_| {
-                                    tracing::warn!(
-                                        key = entry.key,
-                                        "unreadable directory entry skipped"
-                                    )
-                                })
-                                .ok()
-                        }
-                        kv::Operation::Delete | kv::Operation::Purge => None,
-                    };
-                    match parsed {
-                        Some(parsed) => entries.insert(entry.key, parsed),
-                        None => entries.remove(&entry.key),
-                    };
-                    if pending == 0 {
-                        publish(&entries);
-                    }
-                }
+    let mut entries = BTreeMap::new();
+    let publish = |entries: &BTreeMap<String, DirectoryEntry>| {
+        sender.send_replace(Some(Arc::new(entries.values().cloned().collect())));
+    };
+    let on = |event| match event {
+        kv_scan::Followed::Opened { initial } => {
+            entries.clear();
+            if initial == 0 {
+                publish(&entries);
             }
-            Err(error) => tracing::warn!(
-                error = format!("{error:#}"),
-                "cannot watch the directory; retrying"
-            ),
         }
-        if !shutdown.sleep(backoff).await {
-            return;
+        kv_scan::Followed::Entry { entry, pending } => {
+            let parsed = match entry.operation {
+                kv::Operation::Put => serde_json::from_slice::<DirectoryEntry>(&entry.value)
+                    .inspect_err(|_| {
+                        tracing::warn!(key = entry.key, "unreadable directory entry skipped")
+                    })
+                    .ok(),
+                kv::Operation::Delete | kv::Operation::Purge => None,
+            };
+            match parsed {
+                Some(parsed) => entries.insert(entry.key, parsed),
+                None => entries.remove(&entry.key),
+            };
+            if pending == 0 {
+                publish(&entries);
+            }
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
+    };
+    kv_scan::follow(
+        &js,
+        topology::DIRECTORY_BUCKET,
+        &filter,
+        "the directory",
+        &shutdown,
+        on,
+    )
+    .await;
 }
 
 #[cfg(test)]

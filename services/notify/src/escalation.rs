@@ -9,8 +9,7 @@ use std::{
 };
 
 use async_nats::jetstream::kv::Operation;
-use futures::StreamExt as _;
-use tandem_runtime::Shutdown;
+use tandem_runtime::{Shutdown, kv_scan};
 
 use crate::{
     notifier::Notifier,
@@ -67,42 +66,29 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// Mirrors the timer keys into `timers`, re-opening the watch when it fails.
+/// Mirrors the timer keys into `timers`.
 async fn watch(store: Store, timers: Timers, shutdown: Shutdown) {
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_triggered() {
-        match store.watch_timers().await {
-            Ok(mut watch) => loop {
-                let entry = tokio::select! {
-                    _ = shutdown.triggered() => return,
-                    entry = watch.entries.next() => entry,
-                };
-                let Some(Ok((entry, _))) = entry else { break };
-                let Some(id) = store.timer_id(&entry.key) else {
-                    continue;
-                };
-                let Ok(mut timers) = timers.lock() else {
-                    return;
-                };
-                match entry.operation {
-                    Operation::Put => {
-                        let at = std::str::from_utf8(&entry.value)
-                            .ok()
-                            .and_then(|v| v.parse::<u64>().ok())
-                            .unwrap_or(0);
-                        timers.insert(id.to_string(), at);
-                    }
-                    Operation::Delete | Operation::Purge => {
-                        timers.remove(id);
-                    }
+    store
+        .follow_timers(&shutdown, |event| {
+            let kv_scan::Followed::Entry { entry, .. } = event else {
+                return;
+            };
+            let Some(id) = store.timer_id(&entry.key) else {
+                return;
+            };
+            let mut timers = timers.lock().unwrap_or_else(|e| e.into_inner());
+            match entry.operation {
+                Operation::Put => {
+                    let at = std::str::from_utf8(&entry.value)
+                        .ok()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    timers.insert(id.to_string(), at);
                 }
-                backoff = Duration::from_millis(100);
-            },
-            Err(error) => tracing::warn!(%error, "cannot watch escalation timers"),
-        }
-        if !shutdown.sleep(backoff).await {
-            return;
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
+                Operation::Delete | Operation::Purge => {
+                    timers.remove(id);
+                }
+            }
+        })
+        .await;
 }

@@ -18,7 +18,7 @@ use async_nats::jetstream::{
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tandem_proto::v1::{Channel, Notification};
-use tandem_runtime::{config::StorageConfig, kv_scan, topology};
+use tandem_runtime::{Shutdown, config::StorageConfig, kv_scan, topology};
 
 use crate::config::NotifyAgency;
 
@@ -152,15 +152,24 @@ impl Store {
         format!("{}.{kind}.{rest}", self.agency.token())
     }
 
-    /// The subject filter of this agency's timers, for [`kv_scan::watch`].
-    pub fn timer_filter(&self) -> String {
+    /// The subject filter of this agency's timers.
+    fn timer_filter(&self) -> String {
         self.key("timer", ">")
     }
 
-    /// This agency's timers: their current values, then every change, read through a named
-    /// consumer restricted to the agency's keys (all the notify user may create).
-    pub async fn watch_timers(&self) -> anyhow::Result<kv_scan::Watch> {
-        kv_scan::watch(&self.js, NOTIFY_BUCKET, &self.timer_filter()).await
+    /// Hands `on` this agency's timers until `shutdown`: their current values, then every change,
+    /// read through a named consumer restricted to the agency's keys (all the notify user may
+    /// create).
+    pub async fn follow_timers(&self, shutdown: &Shutdown, on: impl FnMut(kv_scan::Followed)) {
+        kv_scan::follow(
+            &self.js,
+            NOTIFY_BUCKET,
+            &self.timer_filter(),
+            "escalation timers",
+            shutdown,
+            on,
+        )
+        .await
     }
 
     /// The underlying bucket.

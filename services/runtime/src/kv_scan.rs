@@ -8,8 +8,13 @@
 //! to an inbox under the connection's inbox prefix; flow-control requests are answered on
 //! `$JS.FC.KV_<bucket>.>`. The consumer goes away by itself once nobody listens
 //! ([`INACTIVE_THRESHOLD`]).
+//!
+//! [`scan`] reads the current values once; [`follow`] watches them and every change, re-opening
+//! the watch with backoff when it fails (the directory and the escalation timers in notify).
 
 use std::time::Duration;
+
+use crate::Shutdown;
 
 use anyhow::{Context as _, anyhow};
 use async_nats::{
@@ -191,17 +196,17 @@ pub async fn scan(
 }
 
 /// A watch of part of a bucket: the current values first, then every change.
-pub struct Watch {
+struct Watch {
     /// How many current values come first (0: the watched keys hold nothing yet).
-    pub initial: u64,
+    initial: u64,
     /// Each value (or deletion) with the number of messages the consumer still had to deliver
     /// after it: 0 once the current values are all in. The stream ends after an error (missed
     /// heartbeats, skipped messages): re-open it.
-    pub entries: BoxStream<'static, anyhow::Result<(KvEntry, u64)>>,
+    entries: BoxStream<'static, anyhow::Result<(KvEntry, u64)>>,
 }
 
 /// Watches every key of `bucket` matching `filter`.
-pub async fn watch(js: &jetstream::Context, bucket: &str, filter: &str) -> anyhow::Result<Watch> {
+async fn watch(js: &jetstream::Context, bucket: &str, filter: &str) -> anyhow::Result<Watch> {
     let reader = Reader::open(js, bucket, filter, DeliverPolicy::LastPerSubject).await?;
     let initial = reader.initial_pending;
     let entries = futures::stream::unfold(Some(reader), |reader| async move {
@@ -214,4 +219,56 @@ pub async fn watch(js: &jetstream::Context, bucket: &str, filter: &str) -> anyho
     })
     .boxed();
     Ok(Watch { initial, entries })
+}
+
+/// What [`follow`] reports.
+pub enum Followed {
+    /// The watch was (re)opened; `initial` current values follow (0: none).
+    Opened { initial: u64 },
+    /// A value or deletion, with the messages still to come of the current values (0 once
+    /// they are all in).
+    Entry { entry: KvEntry, pending: u64 },
+}
+
+/// Watches every key of `bucket` matching `filter` until `shutdown`, handing each event to
+/// `on`. A watch that fails (`what` names it in the warning) is re-opened with backoff, from
+/// 100 ms doubling to 10 s, and starts again from the current values.
+pub async fn follow(
+    js: &jetstream::Context,
+    bucket: &str,
+    filter: &str,
+    what: &str,
+    shutdown: &Shutdown,
+    mut on: impl FnMut(Followed),
+) {
+    const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
+    while !shutdown.is_triggered() {
+        match watch(js, bucket, filter).await {
+            Ok(mut watch) => {
+                on(Followed::Opened {
+                    initial: watch.initial,
+                });
+                loop {
+                    let next = tokio::select! {
+                        _ = shutdown.triggered() => return,
+                        next = watch.entries.next() => next,
+                    };
+                    let Some(Ok((entry, pending))) = next else {
+                        break;
+                    };
+                    backoff = FIRST_BACKOFF;
+                    on(Followed::Entry { entry, pending });
+                }
+            }
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot watch {what}; retrying"
+            ),
+        }
+        if !shutdown.sleep(backoff).await {
+            return;
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
 }
