@@ -62,7 +62,7 @@ pub async fn run(client: &Client, command: DirectoryCommand) -> anyhow::Result<E
         DirectoryCommand::List { json } => {
             let entries = Directory::open(&js, &Default::default())
                 .await?
-                .entries(None)
+                .entries()
                 .await?;
             if json {
                 for entry in &entries {

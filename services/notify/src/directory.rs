@@ -537,48 +537,27 @@ impl Directory {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
-    /// Every entry of `agency` (or of both when `None`), sorted by agency and id. An entry that
-    /// cannot be read (written by hand) is skipped with a warning naming only its key.
-    pub async fn entries(
-        &self,
-        agency: Option<NotifyAgency>,
-    ) -> anyhow::Result<Vec<DirectoryEntry>> {
-        // Through a named consumer whose filter is the agency's half of the bucket: all that
-        // notify's own user may create (the CLI, listing both agencies, has broader rights).
-        let filter = match agency {
-            Some(agency) => format!("{}.>", agency.token()),
-            None => ">".to_string(),
-        };
-        let mut keys: Vec<String> = kv_scan::scan(&self.js, topology::DIRECTORY_BUCKET, &filter)
+    /// Every entry of both agencies, sorted by agency and id. An entry that cannot be read
+    /// (written by hand) is skipped with a warning naming only its key.
+    pub async fn entries(&self) -> anyhow::Result<Vec<DirectoryEntry>> {
+        let mut stored = kv_scan::scan(&self.js, topology::DIRECTORY_BUCKET, ">")
             .await
-            .map_err(|error| anyhow::anyhow!("cannot list the directory: {error:#}"))?
-            .into_iter()
-            .map(|entry| entry.key)
-            .collect();
-        keys.sort();
-        keys.dedup();
-        let mut entries = Vec::new();
-        for key in keys {
-            let Some((prefix, _)) = key.split_once('.') else {
-                continue;
-            };
-            if agency.is_some_and(|a| a.token() != prefix) {
-                continue;
-            }
-            let Some(bytes) = self.store.get(&key).await? else {
-                continue;
-            };
-            match serde_json::from_slice::<DirectoryEntry>(&bytes) {
-                Ok(entry) => entries.push(entry),
-                Err(_) => tracing::warn!(key, "unreadable directory entry skipped"),
-            }
-        }
-        Ok(entries)
+            .map_err(|error| anyhow::anyhow!("cannot list the directory: {error:#}"))?;
+        stored.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(stored.iter().filter_map(read_stored).collect())
     }
 }
 
 fn key(agency: NotifyAgency, id: &str) -> String {
     format!("{}.{id}", agency.token())
+}
+
+/// The entry a stored value holds; `None`, with a warning naming only the key, when it cannot be
+/// read (written by hand).
+fn read_stored(stored: &kv_scan::KvEntry) -> Option<DirectoryEntry> {
+    serde_json::from_slice(&stored.value)
+        .inspect_err(|_| tracing::warn!(key = stored.key, "unreadable directory entry skipped"))
+        .ok()
 }
 
 /// How long a lookup waits for the directory's first reading.
@@ -636,11 +615,7 @@ async fn follow(
         }
         kv_scan::Followed::Entry { entry, pending } => {
             let parsed = match entry.operation {
-                kv::Operation::Put => serde_json::from_slice::<DirectoryEntry>(&entry.value)
-                    .inspect_err(|_| {
-                        tracing::warn!(key = entry.key, "unreadable directory entry skipped")
-                    })
-                    .ok(),
+                kv::Operation::Put => read_stored(&entry),
                 kv::Operation::Delete | kv::Operation::Purge => None,
             };
             match parsed {

@@ -110,7 +110,7 @@ async fn directory_secrets_never_appear_in_logs_list_output_or_events() {
     let entries = directory::Directory::open(&world.js, &Default::default())
         .await
         .expect("directory")
-        .entries(None)
+        .entries()
         .await
         .expect("entries");
     assert_eq!(entries.len(), 2);
