@@ -47,6 +47,8 @@
 //! - `TANDEM_CHAOS_SEED`: the seed of the reports and of the kill schedule (printed at start);
 //!   timing still varies from run to run.
 //! - `TANDEM_CHAOS_SERVER_RESTARTS` (default 2): nats-server kills and restarts in the window.
+//! - `TANDEM_CHAOS_CLUSTER` (default 0): 1 runs on a 3-node cluster with every stream and bucket
+//!   replicated three times, as production should, and each server kill takes one node.
 //! - `TANDEM_CHAOS_DRAIN_SECS` (default 60): how long the pipeline may take to finish after the
 //!   chaos before the test fails.
 //! - `TANDEM_CONSUMER__ACK_WAIT_SECS`, `TANDEM_CONSUMER__MAX_DELIVER`,
@@ -88,6 +90,7 @@ use tandem_proto::{
 use tandem_runtime::{envelope, topology};
 use tandem_testkit::{
     NatsServer,
+    cluster::NatsCluster,
     services::{ServiceCommand, ServiceProcess},
 };
 
@@ -101,6 +104,8 @@ struct Settings {
     drain: Duration,
     /// nats-server kills and restarts, spread evenly over the window.
     server_restarts: u32,
+    /// Run on a 3-node cluster with every stream and bucket replicated three times.
+    cluster: bool,
 }
 
 impl Settings {
@@ -120,6 +125,7 @@ impl Settings {
             seed: number("TANDEM_CHAOS_SEED", rand::random::<u32>().into()),
             drain: Duration::from_secs(number("TANDEM_CHAOS_DRAIN_SECS", 60).max(1)),
             server_restarts: number("TANDEM_CHAOS_SERVER_RESTARTS", 2) as u32,
+            cluster: number("TANDEM_CHAOS_CLUSTER", 0) != 0,
         }
     }
 }
@@ -577,12 +583,13 @@ struct Instance {
     http_port: Option<u16>,
 }
 
-fn start_services(server: &NatsServer) -> Vec<Instance> {
+fn start_services(bus: &Bus) -> Vec<Instance> {
     let mut instances = Vec::new();
     for (kind, binary, count) in KINDS {
         for number in 1..=count {
-            let mut command =
-                ServiceCommand::new(binary, &server.url()).label(format!("{kind}#{number}"));
+            let mut command = ServiceCommand::new(binary, &bus.urls())
+                .label(format!("{kind}#{number}"))
+                .env("TANDEM_STORAGE__REPLICAS", bus.replicas().to_string());
             for (key, value) in CONSUMER_ENV {
                 // The test's own environment wins, to try other settings (e.g. production's).
                 command = command.env(key, std::env::var(key).unwrap_or_else(|_| value.into()));
@@ -624,6 +631,87 @@ fn start_services(server: &NatsServer) -> Vec<Instance> {
     instances
 }
 
+/// The NATS the pipeline runs on: one nats-server (R1), or with `TANDEM_CHAOS_CLUSTER=1` three
+/// routed ones with every stream and bucket replicated three times (R3), as production runs.
+enum Bus {
+    Single(NatsServer),
+    Cluster(NatsCluster),
+}
+
+impl Bus {
+    async fn start(cluster: bool) -> Self {
+        if !cluster {
+            return Bus::Single(NatsServer::start());
+        }
+        let cluster = NatsCluster::start(3);
+        cluster.wait_for_jetstream(Duration::from_secs(30)).await;
+        Bus::Cluster(cluster)
+    }
+
+    /// `NATS_URL` for the services: every node of a cluster, so they fail over.
+    fn urls(&self) -> String {
+        match self {
+            Bus::Single(server) => server.url(),
+            Bus::Cluster(cluster) => cluster.urls(),
+        }
+    }
+
+    /// What the summary calls it.
+    fn describe(&self, server_version: &str) -> String {
+        match self {
+            Bus::Single(_) => format!("one nats-server {server_version}, streams R1"),
+            Bus::Cluster(cluster) => format!(
+                "{} routed nats-servers {server_version}, streams R{}",
+                cluster.size(),
+                self.replicas()
+            ),
+        }
+    }
+
+    fn replicas(&self) -> usize {
+        match self {
+            Bus::Single(_) => 1,
+            Bus::Cluster(cluster) => cluster.size(),
+        }
+    }
+
+    async fn jetstream(&self) -> async_nats::jetstream::Context {
+        match self {
+            Bus::Single(server) => server.jetstream().await,
+            Bus::Cluster(cluster) => async_nats::jetstream::new(cluster.client().await),
+        }
+    }
+
+    /// SIGKILLs the server (on a cluster: one node drawn at random), leaves it down for `down`,
+    /// and starts it again on the same port and store.
+    async fn crash_and_restart(
+        &mut self,
+        rng: &mut StdRng,
+        down: Duration,
+        started: tokio::time::Instant,
+    ) {
+        let (name, node) = match self {
+            Bus::Single(_) => ("nats-server".to_string(), 0),
+            Bus::Cluster(cluster) => {
+                let node = rng.random_range(0..cluster.size());
+                (format!("nats-server {}", cluster.name(node)), node)
+            }
+        };
+        eprintln!("chaos {:>6.1?}: {name} killed", started.elapsed());
+        match self {
+            Bus::Single(server) => server.kill(),
+            Bus::Cluster(cluster) => cluster.kill(node),
+        }
+        tokio::time::sleep(down).await;
+        // Blocks until the server says it is ready (it reads its store first).
+        tokio::task::block_in_place(|| match self {
+            Bus::Single(server) => server.restart(),
+            Bus::Cluster(cluster) => cluster.restart(node),
+        });
+        eprintln!("chaos {:>6.1?}: {name} restarted", started.elapsed());
+    }
+}
+
 /// What the chaos schedule did.
 #[derive(Default)]
 struct Chaos {
@@ -655,7 +743,7 @@ impl Chaos {
 /// (one time in five) every instance of one service, down for up to 0.7 s; the nats-server at
 /// a third and at two thirds of the window, down for 0.2–1 s.
 async fn run_chaos(
-    server: &mut NatsServer,
+    bus: &mut Bus,
     instances: &mut [Instance],
     rng: &mut StdRng,
     window: Duration,
@@ -675,12 +763,8 @@ async fn run_chaos(
             .is_some_and(|due| tokio::time::Instant::now() >= *due)
         {
             server_restarts_due.remove(0);
-            eprintln!("chaos {:>6.1?}: nats-server killed", started.elapsed());
-            server.kill();
-            tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
-            // Blocks until the server says it is ready (it reads its store first).
-            tokio::task::block_in_place(|| server.restart());
-            eprintln!("chaos {:>6.1?}: nats-server restarted", started.elapsed());
+            let down = Duration::from_millis(rng.random_range(200..1000));
+            bus.crash_and_restart(rng, down, started).await;
             chaos.server_restarts += 1;
             continue;
         }
@@ -895,9 +979,12 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     let mut chaos_rng = StdRng::seed_from_u64(settings.seed.wrapping_add(1));
     let reports = Arc::new(plan_reports(settings.reports, &mut report_rng));
 
-    let mut server = NatsServer::start();
-    let js = server.jetstream().await;
-    let storage = Default::default();
+    let mut bus = Bus::start(settings.cluster).await;
+    let js = bus.jetstream().await;
+    let nats = bus.describe(&js.client().server_info().version);
+    let storage = tandem_runtime::config::StorageConfig {
+        replicas: bus.replicas(),
+    };
     for stream in [
         topology::intake_stream(&storage),
         topology::events_stream(&storage),
@@ -914,14 +1001,14 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         .await
         .expect("directory import");
 
-    let mut instances = start_services(&server);
+    let mut instances = start_services(&bus);
     let publisher = tokio::spawn(publish_reports(
         js.clone(),
         reports.clone(),
         settings.window,
     ));
     let mut chaos = run_chaos(
-        &mut server,
+        &mut bus,
         &mut instances,
         &mut chaos_rng,
         settings.window,
@@ -963,6 +1050,7 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
 
     let summary = format!(
         "chaos summary (seed {seed}):\n\
+         \x20 nats           {nats}\n\
          \x20 reports        {reports} published ({republished} sends repeated after a failed ack), {stored} stored\n\
          \x20 accepted       {accepted}\n\
          \x20 rejected       {rejected} ({invalid} invalid or undecodable as meant, {stale} stale revisions, \
