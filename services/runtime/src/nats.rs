@@ -18,7 +18,10 @@ pub async fn connect(
     let mut delay = Duration::from_millis(100);
     loop {
         match try_connect(config, name).await {
-            Ok(client) => return Ok(client),
+            Ok(client) => {
+                warn_on_known_faulty_server(&client.server_info().version);
+                return Ok(client);
+            }
             Err(error) => {
                 tracing::warn!(url = %config.url, error = format!("{error:#}"), retry_in = ?delay, "NATS not reachable");
                 if !shutdown.sleep(delay).await {
@@ -130,4 +133,42 @@ pub fn localise_config(
         "no one-line `leafnodes {{ listen: ... }}` in the configuration"
     );
     Ok(lines.join("\n") + "\n")
+}
+
+/// The oldest nats-server release tandem is not known to lose data on. tandem's chaos test on
+/// Debian 12's nats-server 2.9.10 (README, Reliability) found acknowledged KV writes gone after
+/// the server was SIGKILLed and restarted, and two compare-and-set writes of one key both
+/// accepted while a node of a 3-node cluster restarted; the same runs on 2.15.1 lose nothing.
+const OLDEST_SOUND_SERVER: semver::Version = semver::Version::new(2, 10, 0);
+
+/// Warns when `version` (as the server announces it) is a release older than
+/// [`OLDEST_SOUND_SERVER`]: tandem works on it, but a crash of the server can lose messages.
+/// Returns whether it warned.
+pub fn warn_on_known_faulty_server(version: &str) -> bool {
+    let Ok(release) = semver::Version::parse(version.trim_start_matches('v')) else {
+        return false;
+    };
+    let faulty = release < OLDEST_SOUND_SERVER;
+    if faulty {
+        tracing::warn!(
+            server_version = %release,
+            "nats-server {release} is older than {OLDEST_SOUND_SERVER}: after a server crash it can lose acknowledged writes (see the README, Reliability); run a current release in production"
+        );
+    }
+    faulty
+}
+
+#[cfg(test)]
+mod tests {
+    use super::warn_on_known_faulty_server;
+
+    #[test]
+    fn releases_before_2_10_are_flagged_and_later_ones_or_unparseable_ones_are_not() {
+        for faulty in ["2.9.10", "v2.9.25", "2.10.0-RC.1"] {
+            assert!(warn_on_known_faulty_server(faulty), "{faulty}");
+        }
+        for sound in ["2.10.0", "2.15.1", "v3.0.0", "not a version", ""] {
+            assert!(!warn_on_known_faulty_server(sound), "{sound}");
+        }
+    }
 }
