@@ -981,7 +981,6 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
 
     let mut bus = Bus::start(settings.cluster).await;
     let js = bus.jetstream().await;
-    let nats = bus.describe(&js.client().server_info().version);
     let storage = tandem_runtime::config::StorageConfig {
         replicas: bus.replicas(),
     };
@@ -993,6 +992,8 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     ] {
         topology::ensure_stream(&js, stream).await.expect("stream");
     }
+    // Asked once the streams exist: a cluster client may connect only on its first request.
+    let nats = bus.describe(&js.client().server_info().version);
     let entries = tandem_notify::directory::parse(DIRECTORY).expect("valid directory");
     tandem_notify::directory::Directory::open(&js, &storage)
         .await
