@@ -54,8 +54,18 @@ impl NatsServer {
     /// Starts a server on a random port with a fresh store directory, and waits until it
     /// accepts clients.
     pub fn start() -> Self {
+        Self::start_with(true)
+    }
+
+    /// Starts a server as [`NatsServer::start`] does but without JetStream, as a service finds
+    /// one that is still starting; [`NatsServer::restart`] brings it back with JetStream.
+    pub fn start_without_jetstream() -> Self {
+        Self::start_with(false)
+    }
+
+    fn start_with(jetstream: bool) -> Self {
         let store = tempfile::tempdir().expect("cannot make a JetStream store directory");
-        let (child, port) = spawn(&store, None);
+        let (child, port) = spawn(&store, None, jetstream);
         Self {
             child: Some(child),
             port,
@@ -85,10 +95,11 @@ impl NatsServer {
         crate::kill_child(&mut self.child);
     }
 
-    /// Starts the server again on the same port and store after [`NatsServer::kill`].
+    /// Starts the server again, with JetStream, on the same port and store after
+    /// [`NatsServer::kill`].
     pub fn restart(&mut self) {
         self.kill();
-        let (child, _) = spawn(&self.store, Some(self.port));
+        let (child, _) = spawn(&self.store, Some(self.port), true);
         self.child = Some(child);
     }
 }
@@ -108,11 +119,14 @@ pub(crate) fn kill_child(child: &mut Option<Child>) {
 }
 
 /// Spawns nats-server and returns it with the port it listens on, read from its log.
-fn spawn(store: &TempDir, port: Option<u16>) -> (Child, u16) {
+fn spawn(store: &TempDir, port: Option<u16>, jetstream: bool) -> (Child, u16) {
     let port_arg = port.map_or("-1".to_string(), |p| p.to_string());
-    let mut child = Command::new(nats_server_bin())
-        .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
-        .arg(store.path())
+    let mut command = Command::new(nats_server_bin());
+    command.args(["-a", "127.0.0.1", "-p", &port_arg]);
+    if jetstream {
+        command.arg("-js").arg("-sd").arg(store.path());
+    }
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -48,22 +48,25 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let client = nats::connect(&config.common.nats, "tandem-intake", &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    for stream in [
-        topology::intake_stream(storage),
-        topology::events_stream(storage),
-        topology::dlq_stream(storage),
-    ] {
-        topology::ensure_stream(&js, stream).await?;
-    }
-    let situations = topology::ensure_bucket(
-        &js,
-        topology::bucket(
-            topology::INTAKE_BUCKET,
-            "Intake: the country and last accepted revisions of each situation",
-            1,
-            storage,
-        ),
-    )
+    let situations = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
+        for stream in [
+            topology::intake_stream(storage),
+            topology::events_stream(storage),
+            topology::dlq_stream(storage),
+        ] {
+            topology::ensure_stream(&js, stream).await?;
+        }
+        topology::ensure_bucket(
+            &js,
+            topology::bucket(
+                topology::INTAKE_BUCKET,
+                "Intake: the country and last accepted revisions of each situation",
+                1,
+                storage,
+            ),
+        )
+        .await
+    })
     .await?;
 
     let counters = Arc::new(Counters::default());

@@ -88,21 +88,24 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
     let client = nats::connect(&config.common.nats, "tandem-leadership", &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    for stream in [
-        topology::events_stream(storage),
-        topology::dlq_stream(storage),
-    ] {
-        topology::ensure_stream(&js, stream).await?;
-    }
-    let records = topology::ensure_bucket(
-        &js,
-        topology::bucket(
-            topology::LEADERSHIP_BUCKET,
-            "Leadership: each situation's current determination and the reports it rests on",
-            5,
-            storage,
-        ),
-    )
+    let records = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
+        for stream in [
+            topology::events_stream(storage),
+            topology::dlq_stream(storage),
+        ] {
+            topology::ensure_stream(&js, stream).await?;
+        }
+        topology::ensure_bucket(
+            &js,
+            topology::bucket(
+                topology::LEADERSHIP_BUCKET,
+                "Leadership: each situation's current determination and the reports it rests on",
+                5,
+                storage,
+            ),
+        )
+        .await
+    })
     .await?;
     let situations = Arc::new(situations::Situations {
         js: js.clone(),

@@ -51,17 +51,20 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let client = nats::connect(&config.common.nats, &name, &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    for stream in [
-        topology::events_stream(storage),
-        topology::notify_stream(storage),
-        topology::dlq_stream(storage),
-    ] {
-        topology::ensure_stream(&js, stream).await?;
-    }
-    // Opened (created when missing) before it is followed.
-    directory::Directory::open(&js, storage).await?;
+    let store = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
+        for stream in [
+            topology::events_stream(storage),
+            topology::notify_stream(storage),
+            topology::dlq_stream(storage),
+        ] {
+            topology::ensure_stream(&js, stream).await?;
+        }
+        // Opened (created when missing) before it is followed.
+        directory::Directory::open(&js, storage).await?;
+        store::Store::open(&js, storage, agency).await
+    })
+    .await?;
     let directory = directory::LiveDirectory::start(&js, agency, shutdown.clone());
-    let store = store::Store::open(&js, storage, agency).await?;
 
     let (links, listener) = match &config.ack_http.addr {
         Some(addr) => {

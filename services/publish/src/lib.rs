@@ -169,8 +169,11 @@ async fn work(
     };
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    topology::ensure_stream(&js, topology::events_stream(storage)).await?;
-    let store = topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await?;
+    let store = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
+        topology::ensure_stream(&js, topology::events_stream(storage)).await?;
+        topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await
+    })
+    .await?;
     let _ = shared.store.set(store);
 
     let counters = Arc::new(Counters::default());

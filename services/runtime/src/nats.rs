@@ -1,6 +1,6 @@
 //! Connecting to NATS.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use anyhow::Context as _;
 use async_nats::{Client, ConnectOptions};
@@ -15,17 +15,29 @@ pub async fn connect(
     name: &str,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Client> {
+    let client = retry(shutdown, "NATS not reachable", || try_connect(config, name)).await?;
+    warn_on_known_faulty_server(&client.server_info().version);
+    Ok(client)
+}
+
+/// Runs `step` until it succeeds, with backoff (0.1 s doubling to 5 s), or until `shutdown`
+/// fires. For what a service needs before it can work — the connection, its streams and
+/// buckets — which fails for a few seconds while a server restarts or a cluster elects its
+/// JetStream leader: exiting then would leave it to the supervisor's restart backoff (minutes
+/// under Kubernetes) to bring the service back.
+pub async fn retry<T, F, Fut>(shutdown: &Shutdown, failing: &str, mut step: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
     let mut delay = Duration::from_millis(100);
     loop {
-        match try_connect(config, name).await {
-            Ok(client) => {
-                warn_on_known_faulty_server(&client.server_info().version);
-                return Ok(client);
-            }
+        match step().await {
+            Ok(value) => return Ok(value),
             Err(error) => {
-                tracing::warn!(url = %config.url, error = format!("{error:#}"), retry_in = ?delay, "NATS not reachable");
+                tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "{failing}");
                 if !shutdown.sleep(delay).await {
-                    return Err(error.context("shut down before NATS was reachable"));
+                    return Err(error.context(format!("shut down while {failing}")));
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -74,11 +86,13 @@ pub async fn try_connect(config: &NatsConfig, name: &str) -> anyhow::Result<Clie
         .split(',')
         .map(|url| url.trim().parse::<async_nats::ServerAddr>())
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("invalid NATS URL {}", config.url))?;
-    options
-        .connect(servers)
-        .await
-        .with_context(|| format!("cannot connect to NATS at {}", config.url))
+        .with_context(|| format!("invalid NATS URL {}", without_userinfo(&config.url)))?;
+    options.connect(servers).await.with_context(|| {
+        format!(
+            "cannot connect to NATS at {}",
+            without_userinfo(&config.url)
+        )
+    })
 }
 
 /// The `nats-server` binary: `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else Debian's
@@ -135,6 +149,19 @@ pub fn localise_config(
     Ok(lines.join("\n") + "\n")
 }
 
+/// `urls` (comma-separated) without any `user:password@`, for messages: logs hold no secrets.
+fn without_userinfo(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+            }
+            _ => url.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The oldest nats-server release tandem is not known to lose data on. tandem's chaos test on
 /// Debian 12's nats-server 2.9.10 (README, Reliability) found acknowledged KV writes gone after
 /// the server was SIGKILLed and restarted, and two compare-and-set writes of one key both
@@ -160,7 +187,15 @@ pub fn warn_on_known_faulty_server(version: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::warn_on_known_faulty_server;
+    use super::{warn_on_known_faulty_server, without_userinfo};
+
+    #[test]
+    fn urls_in_messages_lose_their_credentials() {
+        assert_eq!(
+            without_userinfo("nats://intake:s3cret@a:4222, tls://b:4222,nats://tok@c"),
+            "nats://a:4222, tls://b:4222,nats://c"
+        );
+    }
 
     #[test]
     fn releases_before_2_10_are_flagged_and_later_ones_or_unparseable_ones_are_not() {
