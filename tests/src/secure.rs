@@ -121,24 +121,34 @@ impl SecureServer {
             .collect()
     }
 
+    /// The permission-violation lines of `user` so far.
+    pub fn violations_by(&self, user: &str) -> Vec<String> {
+        // nats-server 2.9 names the user `User "intake"`, later releases `"<account>/user:intake"`.
+        let names = [format!("User \"{user}\""), format!("/user:{user}\"")];
+        self.violations()
+            .into_iter()
+            .filter(|line| names.iter().any(|name| line.contains(name)))
+            .collect()
+    }
+
     /// Waits until the server logs a violation by `user` on exactly `subject`; returns the line.
     ///
     /// # Panics
     /// After `timeout` without one.
     pub async fn wait_for_violation(&self, user: &str, subject: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
-        let (user, subject) = (format!("User \"{user}\""), format!("Subject \"{subject}\""));
+        let subject = format!("Subject \"{subject}\"");
         loop {
             if let Some(line) = self
-                .violations()
+                .violations_by(user)
                 .into_iter()
-                .find(|line| line.contains(&user) && line.contains(&subject))
+                .find(|line| line.contains(&subject))
             {
                 return line;
             }
             assert!(
                 Instant::now() < deadline,
-                "no violation logged for {user} on {subject} within {timeout:?}; violations: {:#?}",
+                "no violation logged for user {user} on {subject} within {timeout:?}; violations: {:#?}",
                 self.violations()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;

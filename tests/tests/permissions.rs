@@ -661,12 +661,7 @@ async fn assert_no_auth_is(server: &SecureServer, user: &str) {
 }
 
 fn assert_no_violation(server: &SecureServer, user: &str) {
-    let name = format!("User \"{user}\"");
-    let own: Vec<String> = server
-        .violations()
-        .into_iter()
-        .filter(|line| line.contains(&name))
-        .collect();
+    let own = server.violations_by(user);
     assert!(own.is_empty(), "{user} was refused: {own:#?}");
 }
 
@@ -977,11 +972,10 @@ async fn notify_runs_as_its_own_user() {
         "notify-iom may not scan the whole directory"
     );
     eventually("the refused scan is logged", || {
-        let violations = server.violations();
+        let violations = server.violations_by("notify-iom");
         async move {
             violations.iter().any(|line| {
-                line.contains("User \"notify-iom\"")
-                    && line.contains("$JS.API.CONSUMER.CREATE.KV_tandem-directory.")
+                line.contains("$JS.API.CONSUMER.CREATE.KV_tandem-directory.")
                     && line.contains(".$KV.tandem-directory.>\"")
             })
         }
