@@ -49,13 +49,15 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
     let situations = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
-        for stream in [
-            topology::intake_stream(storage),
-            topology::events_stream(storage),
-            topology::dlq_stream(storage),
-        ] {
-            topology::ensure_stream(&js, stream).await?;
-        }
+        topology::ensure_streams(
+            &js,
+            [
+                topology::intake_stream(storage),
+                topology::events_stream(storage),
+                topology::dlq_stream(storage),
+            ],
+        )
+        .await?;
         topology::ensure_bucket(
             &js,
             topology::bucket(

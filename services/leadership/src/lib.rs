@@ -89,12 +89,14 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
     let records = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
-        for stream in [
-            topology::events_stream(storage),
-            topology::dlq_stream(storage),
-        ] {
-            topology::ensure_stream(&js, stream).await?;
-        }
+        topology::ensure_streams(
+            &js,
+            [
+                topology::events_stream(storage),
+                topology::dlq_stream(storage),
+            ],
+        )
+        .await?;
         topology::ensure_bucket(
             &js,
             topology::bucket(

@@ -52,13 +52,15 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
     let store = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
-        for stream in [
-            topology::events_stream(storage),
-            topology::notify_stream(storage),
-            topology::dlq_stream(storage),
-        ] {
-            topology::ensure_stream(&js, stream).await?;
-        }
+        topology::ensure_streams(
+            &js,
+            [
+                topology::events_stream(storage),
+                topology::notify_stream(storage),
+                topology::dlq_stream(storage),
+            ],
+        )
+        .await?;
         // Opened (created when missing) before it is followed.
         directory::Directory::open(&js, storage).await?;
         store::Store::open(&js, storage, agency).await

@@ -204,6 +204,17 @@ pub async fn ensure_stream(
     }
 }
 
+/// [`ensure_stream`] for each of `configs`.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    configs: impl IntoIterator<Item = stream::Config>,
+) -> anyhow::Result<()> {
+    for config in configs {
+        ensure_stream(js, config).await?;
+    }
+    Ok(())
+}
+
 /// Opens bucket `config.bucket`, creating it when missing.
 ///
 /// The bucket's stream is created here with the KV conventions (the same settings
