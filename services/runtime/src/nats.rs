@@ -1,6 +1,10 @@
 //! Connecting to NATS.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use async_nats::{Client, ConnectOptions};
@@ -16,7 +20,7 @@ pub async fn connect(
     shutdown: &Shutdown,
 ) -> anyhow::Result<Client> {
     let client = retry(shutdown, "NATS not reachable", || try_connect(config, name)).await?;
-    warn_on_known_faulty_server(&client.server_info().version);
+    warn_once_if_known_faulty(&client.server_info().version);
     Ok(client)
 }
 
@@ -168,26 +172,28 @@ fn without_userinfo(urls: &str) -> String {
 /// accepted while a node of a 3-node cluster restarted; the same runs on 2.15.1 lose nothing.
 const OLDEST_SOUND_SERVER: semver::Version = semver::Version::new(2, 10, 0);
 
-/// Warns when `version` (as the server announces it) is a release older than
+/// Whether `version` (as the server announces it) is a release older than
 /// [`OLDEST_SOUND_SERVER`]: tandem works on it, but a crash of the server can lose messages.
-/// Returns whether it warned.
-pub fn warn_on_known_faulty_server(version: &str) -> bool {
-    let Ok(release) = semver::Version::parse(version.trim_start_matches('v')) else {
-        return false;
-    };
-    let faulty = release < OLDEST_SOUND_SERVER;
-    if faulty {
+pub fn is_known_faulty(version: &str) -> bool {
+    semver::Version::parse(version.trim_start_matches('v'))
+        .is_ok_and(|release| release < OLDEST_SOUND_SERVER)
+}
+
+/// Warns, once per process (`tandem up` connects every service), when the server is
+/// [`is_known_faulty`].
+fn warn_once_if_known_faulty(version: &str) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if is_known_faulty(version) && !WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(
-            server_version = %release,
-            "nats-server {release} is older than {OLDEST_SOUND_SERVER}: after a server crash it can lose acknowledged writes (see the README, Reliability); run a current release in production"
+            server_version = version,
+            "nats-server {version} is older than {OLDEST_SOUND_SERVER}: after a server crash it can lose acknowledged writes (see the README, Reliability); run a current release in production"
         );
     }
-    faulty
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{warn_on_known_faulty_server, without_userinfo};
+    use super::{is_known_faulty, without_userinfo};
 
     #[test]
     fn urls_in_messages_lose_their_credentials() {
@@ -200,10 +206,10 @@ mod tests {
     #[test]
     fn releases_before_2_10_are_flagged_and_later_ones_or_unparseable_ones_are_not() {
         for faulty in ["2.9.10", "v2.9.25", "2.10.0-RC.1"] {
-            assert!(warn_on_known_faulty_server(faulty), "{faulty}");
+            assert!(is_known_faulty(faulty), "{faulty}");
         }
         for sound in ["2.10.0", "2.15.1", "v3.0.0", "not a version", ""] {
-            assert!(!warn_on_known_faulty_server(sound), "{sound}");
+            assert!(!is_known_faulty(sound), "{sound}");
         }
     }
 }
