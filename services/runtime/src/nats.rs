@@ -1,4 +1,7 @@
-//! Connecting to NATS.
+//! Connecting to NATS: [`connect`] (waits until the server answers, warns once when its
+//! release is one tandem's chaos test showed losing writes), [`retry`] (what a service needs
+//! at start, retried with backoff), where the `nats-server` binary is ([`server_binary`]), and a
+//! shipped server configuration made to run locally ([`localise_config`]).
 
 use std::{
     future::Future,
@@ -174,7 +177,7 @@ const OLDEST_SOUND_SERVER: semver::Version = semver::Version::new(2, 10, 0);
 
 /// Whether `version` (as the server announces it) is a release older than
 /// [`OLDEST_SOUND_SERVER`]: tandem works on it, but a crash of the server can lose messages.
-pub fn is_known_faulty(version: &str) -> bool {
+fn is_known_faulty(version: &str) -> bool {
     semver::Version::parse(version.trim_start_matches('v'))
         .is_ok_and(|release| release < OLDEST_SOUND_SERVER)
 }
