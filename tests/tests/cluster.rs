@@ -8,22 +8,22 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant},
 };
 
 use async_nats::{HeaderMap, jetstream};
 use prost::Message as _;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
-use tandem_proto::{
-    timestamp,
-    v1::{
-        Agency, Driver, LeadershipDetermination, Phase, PopulationFigure, PopulationGroup, Scope,
-        SituationAccepted, SituationRejected, SituationReport,
-    },
+use tandem_proto::v1::{
+    Agency, LeadershipDetermination, PopulationFigure, PopulationGroup, SituationAccepted,
+    SituationRejected, SituationReport,
 };
 use tandem_runtime::{Shutdown, config::CommonConfig, topology};
-use tandem_testkit::{cluster::NatsCluster, init_test_log, stream_messages, wait_until_consumed};
+use tandem_testkit::{
+    cluster::NatsCluster, init_test_log, reports::valid_report, stream_messages,
+    wait_until_consumed,
+};
 
 /// Reports published in the test.
 const REPORTS: usize = 320;
@@ -58,18 +58,6 @@ fn report(index: usize) -> SituationReport {
         )
     };
     SituationReport {
-        report_id: format!("cluster-{index}"),
-        situation_id: situation,
-        revision,
-        reporting_agency: Agency::Iom as i32,
-        reported_at: Some(timestamp::from_system_time(
-            SystemTime::now() - Duration::from_secs(60),
-        )),
-        country: "COL".into(),
-        scope: Scope::CrossBorder as i32,
-        driver: Driver::Mixed as i32,
-        phase: Phase::Emergency as i32,
-        on_the_move: true,
         population: vec![
             PopulationFigure {
                 group: PopulationGroup::Migrant as i32,
@@ -84,7 +72,12 @@ fn report(index: usize) -> SituationReport {
                 source: "DTM".into(),
             },
         ],
-        ..Default::default()
+        ..valid_report(
+            Agency::Iom,
+            &format!("cluster-{index}"),
+            &situation,
+            revision,
+        )
     }
 }
 

@@ -15,8 +15,8 @@ use reqwest::{StatusCode, header::HeaderMap};
 use tandem_proto::{
     timestamp,
     v1::{
-        Agency, Arrangement, Classification, DatasetPublished, Driver, LeadershipDetermination,
-        Phase, PopulationFigure, PopulationGroup, ReconciledFigure, Scope, SituationReport,
+        Agency, Arrangement, Classification, DatasetPublished, LeadershipDetermination,
+        PopulationFigure, PopulationGroup, ReconciledFigure, SituationReport,
     },
 };
 use tandem_publish::PublishConfig;
@@ -170,32 +170,18 @@ pub fn report(
     revision: u32,
 ) -> SituationReport {
     SituationReport {
-        report_id: report_id.into(),
-        situation_id: situation_id.into(),
-        revision,
-        reporting_agency: agency as i32,
-        reporter_org: if agency == Agency::Partner {
-            "nrc".into()
-        } else {
-            String::new()
-        },
         reported_at: Some(timestamp::from_system_time(
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 3600 * revision as u64),
         )),
-        country: "COL".into(),
         admin1_pcode: "CO05".into(),
         admin2_pcode: "CO05001".into(),
-        scope: Scope::CrossBorder as i32,
-        driver: Driver::Mixed as i32,
-        phase: Phase::Emergency as i32,
-        on_the_move: true,
         population: vec![PopulationFigure {
             group: PopulationGroup::Migrant as i32,
             count: 1200,
             as_of: "2026-01-01".into(),
             source: "DTM".into(),
         }],
-        ..Default::default()
+        ..tandem_testkit::reports::valid_report(agency, report_id, situation_id, revision)
     }
 }
 
