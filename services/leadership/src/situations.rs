@@ -154,9 +154,10 @@ impl Situations {
     /// Records that the determination is on the stream. A lost race is fine: whoever won has
     /// seen the determination unpublished and published it first.
     async fn mark_published(&self, key: &str, record: Arc<LeadershipRecord>, revision: u64) {
-        let mut record = Arc::unwrap_or_clone(record);
-        record.published = true;
-        if let Err(error) = self.records.write(key, record, revision).await {
+        let marked = self
+            .records
+            .write_changed(key, record, revision, |record| record.published = true);
+        if let Err(error) = marked.await {
             tracing::warn!(%error, "could not mark the determination published; the next change republishes it under the same id");
         }
     }

@@ -133,6 +133,22 @@ impl<T: prost::Message + Default + Clone> Records<T> {
         }
     }
 
+    /// [`Records::write`] of `record` — as loaded or written by this instance, and held by the
+    /// caller alone — changed by `change`. The remembered copy is let go first, so the change
+    /// is made in place instead of on a copy of the whole record.
+    pub async fn write_changed(
+        &self,
+        key: &str,
+        record: Arc<T>,
+        revision: u64,
+        change: impl FnOnce(&mut T),
+    ) -> Result<Option<(u64, Arc<T>)>, HandlerError> {
+        self.remembered().pop(key);
+        let mut value = Arc::unwrap_or_clone(record);
+        change(&mut value);
+        self.write(key, value, revision).await
+    }
+
     fn remember(&self, key: &str, value: &Arc<T>, revision: u64) {
         self.remembered()
             .put(key.to_string(), (value.clone(), revision));

@@ -104,3 +104,39 @@ async fn a_corrupt_record_is_a_dead_letter_not_a_retry() {
         .expect("some");
     assert_eq!(IntakeSituation::decode(entry).expect("decode"), fine);
 }
+
+#[tokio::test]
+async fn a_changed_record_is_written_with_compare_and_set_like_any_other() {
+    let server = NatsServer::start();
+    let (a, b) = (instance(&server).await, instance(&server).await);
+    let (revision, written) = a
+        .write("s1", record(1), 0)
+        .await
+        .expect("create")
+        .expect("not raced");
+
+    let (changed_revision, changed) = a
+        .write_changed("s1", written, revision, |r| r.accepted_count = 2)
+        .await
+        .expect("write")
+        .expect("not raced");
+    assert_eq!(changed.accepted_count, 2);
+    assert_eq!(count(&b.load("s1").await.expect("load")), Some(2));
+    assert_eq!(
+        count(&a.load("s1").await.expect("load")),
+        Some(2),
+        "remembered"
+    );
+
+    // Against a revision that moved on, it loses and the bucket keeps the newer record.
+    b.write("s1", record(3), changed_revision)
+        .await
+        .expect("update")
+        .expect("not raced");
+    let lost = a
+        .write_changed("s1", changed, changed_revision, |r| r.accepted_count = 9)
+        .await
+        .expect("a lost race is not an error");
+    assert_eq!(lost, None);
+    assert_eq!(count(&a.load("s1").await.expect("load")), Some(3));
+}
