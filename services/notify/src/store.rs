@@ -228,11 +228,13 @@ impl Store {
     ) -> anyhow::Result<NotificationRecord> {
         let key = self.key("ntf", &record.notification.notification_id);
         for _ in 0..CAS_ATTEMPTS {
-            if let Some((existing, _)) = self.read::<NotificationRecord>(&key).await? {
-                return Ok(existing);
-            }
+            // Create first: a notification is almost always new, so reading first would cost
+            // a round trip to find nothing.
             if self.write(&key, &record, 0).await?.is_some() {
                 return Ok(record);
+            }
+            if let Some((existing, _)) = self.read::<NotificationRecord>(&key).await? {
+                return Ok(existing);
             }
         }
         Err(anyhow!("notification record {key} kept changing"))
