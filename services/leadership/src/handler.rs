@@ -3,11 +3,12 @@
 //!
 //! Reports are reflected in the order intake accepted them (`situation_sequence`), one
 //! determination each, even when several instances share the work: a report that arrives
-//! before its predecessor waits for it — briefly here, since the predecessor is usually being
-//! handled by another instance at that moment, then through redelivery. Only on its last
-//! delivery does it go ahead without the predecessor, so a lost predecessor never blocks a
-//! situation for good; the predecessor, arriving later, is still reflected as a step of its own
-//! unless a newer revision from its organisation already was.
+//! before its predecessor waits for it — briefly here, woken by a watch on the situation's
+//! record since the predecessor is usually being handled by another instance at that moment,
+//! then through redelivery. Only on its last delivery does it go ahead without the
+//! predecessor, so a lost predecessor never blocks a situation for good; the predecessor,
+//! arriving later, is still reflected as a step of its own unless a newer revision from its
+//! organisation already was.
 
 use std::{sync::Arc, time::Duration};
 
@@ -62,16 +63,14 @@ impl Handler for LeadershipHandler {
         };
         let mut applied = self.situations.apply(&report.situation_id, change).await?;
         if let Applied::Waiting(_) = applied {
-            let deadline = tokio::time::Instant::now() + self.gap_wait;
-            while tokio::time::Instant::now() < deadline
-                && !self
-                    .situations
-                    .reflects(&report.situation_id, number.saturating_sub(1))
-                    .await?
+            let predecessor = number.saturating_sub(1);
+            if self
+                .situations
+                .wait_until_reflected(&report.situation_id, predecessor, self.gap_wait)
+                .await?
             {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                applied = self.situations.apply(&report.situation_id, change).await?;
             }
-            applied = self.situations.apply(&report.situation_id, change).await?;
         }
         match applied {
             Applied::Determined(determination) => {

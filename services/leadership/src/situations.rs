@@ -9,10 +9,11 @@
 //! it first, under the same `Nats-Msg-Id` (`determination:<situation>/<sequence>`), so the
 //! stream holds every sequence step once and in order.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::anyhow;
 use async_nats::jetstream;
+use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_proto::{
     timestamp,
@@ -131,6 +132,41 @@ impl Situations {
         Ok(loaded.value.is_some_and(|r| r.accepted_through >= number))
     }
 
+    /// Waits up to `timeout` until the record of `situation_id` reflects its accepted reports up
+    /// to `number` — usually another instance is reflecting the missing one at that moment —
+    /// woken by each write of the record rather than by polling it. Whether it does.
+    pub(crate) async fn wait_until_reflected(
+        &self,
+        situation_id: &str,
+        number: u64,
+        timeout: Duration,
+    ) -> Result<bool, HandlerError> {
+        // Watch before reading, so that a write between the two is not missed.
+        let mut writes = self
+            .records
+            .store()
+            .watch(record_key(situation_id))
+            .await
+            .map_err(|error| anyhow!("cannot watch the record of {situation_id}: {error}"))?;
+        let wait = async {
+            while !self.reflects(situation_id, number).await? {
+                match writes.next().await {
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => {
+                        return Err(HandlerError::Retry(anyhow!(
+                            "watching the record of {situation_id} failed: {error}"
+                        )));
+                    }
+                    None => return Ok(false),
+                }
+            }
+            Ok(true)
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Ok(false))
+    }
+
     async fn publish(&self, record: &LeadershipRecord) -> Result<(), HandlerError> {
         let Some(determination) = &record.determination else {
             return Ok(());
@@ -160,5 +196,87 @@ impl Situations {
         if let Err(error) = marked.await {
             tracing::warn!(%error, "could not mark the determination published; the next change republishes it under the same id");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt as _;
+    use tandem_proto::v1::Agency;
+    use tandem_runtime::{records::Records, topology};
+    use tandem_testkit::{NatsServer, reports::valid_report};
+
+    use super::*;
+
+    /// One leadership instance's view of the shared bucket.
+    async fn instance(server: &NatsServer) -> Situations {
+        let js = server.jetstream().await;
+        let storage = Default::default();
+        topology::ensure_stream(&js, topology::events_stream(&storage))
+            .await
+            .expect("events stream");
+        let bucket = topology::ensure_bucket(
+            &js,
+            topology::bucket(topology::LEADERSHIP_BUCKET, "test", 5, &storage),
+        )
+        .await
+        .expect("leadership bucket");
+        Situations {
+            js,
+            records: Records::new(bucket),
+            policy: Arc::new(Policy::default_v1()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_report_wakes_when_another_instance_reflects_its_predecessor() {
+        let server = NatsServer::start();
+        let (waiting, other) = (instance(&server).await, instance(&server).await);
+        let first = valid_report(Agency::Iom, "r1", "S-1", 1);
+        let second = valid_report(Agency::Unhcr, "r2", "S-1", 1);
+        let numbered = |report, number| Change::Report {
+            report,
+            situation_sequence: number,
+            skip_gap: false,
+        };
+        assert!(matches!(
+            waiting.apply("S-1", numbered(&second, 2)).await,
+            Ok(Applied::Waiting(_))
+        ));
+        // The record's reads, as the server receives them.
+        let client = server.client().await;
+        let mut reads = client
+            .subscribe("$JS.API.DIRECT.GET.>")
+            .await
+            .expect("subscribe");
+        client.flush().await.expect("flush");
+        // A timeout far longer than the test may take: only the other instance's write, seen
+        // through the watch, can end the wait in time.
+        let wait = waiting.wait_until_reflected("S-1", 1, Duration::from_secs(30));
+        let reflect_after_the_first_read = async {
+            // The wait watches the record, then reads it once: after that read only a
+            // watched write can wake it.
+            reads.next().await.expect("the wait reads the record");
+            other.apply("S-1", numbered(&first, 1)).await
+        };
+        let (reflected, applied) = tokio::join!(wait, reflect_after_the_first_read);
+        assert!(matches!(applied, Ok(Applied::Determined(_))));
+        assert!(matches!(reflected, Ok(true)));
+        assert!(matches!(
+            waiting.apply("S-1", numbered(&second, 2)).await,
+            Ok(Applied::Determined(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_a_predecessor_nobody_reflects_ends_at_its_timeout() {
+        let server = NatsServer::start();
+        let waiting = instance(&server).await;
+        let reflected = waiting
+            .wait_until_reflected("S-2", 1, Duration::from_millis(300))
+            .await;
+        assert!(matches!(reflected, Ok(false)));
     }
 }
