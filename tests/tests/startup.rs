@@ -18,6 +18,8 @@ async fn a_service_started_before_jetstream_waits_for_it_then_works() {
     let mut server = NatsServer::start_without_jetstream();
     let intake = ServiceCommand::new("tandem-intake", &server.url())
         .label("intake")
+        // Info, for the line that says set-up is done and the service consumes.
+        .env("RUST_LOG", "info")
         .spawn();
 
     // Without JetStream every attempt to set up fails at once; the service logs each one and
@@ -37,29 +39,27 @@ async fn a_service_started_before_jetstream_waits_for_it_then_works() {
         intake.log().join("\n")
     );
 
-    // JetStream arrives (same port): the service sets up and handles a report.
+    // JetStream arrives (same port): the service sets up, then consumes — by then every stream
+    // it needs exists — and handles a report.
     server.restart();
+    intake
+        .wait_for_log("consuming after set-up", Duration::from_secs(30), |lines| {
+            lines
+                .iter()
+                .any(|line| line.contains("consuming"))
+                .then_some(())
+        })
+        .await;
     let js = server.jetstream().await;
     let report = valid_report(Agency::Iom, "r-startup", "S-STARTUP", 1);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    // The intake stream exists once the service has created it.
-    while js
-        .publish(
-            topology::intake_subject("iom"),
-            report.encode_to_vec().into(),
-        )
-        .await
-        .expect("publish sent")
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "intake did not create its stream within 30 s:\n{}",
-            intake.log().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    js.publish(
+        topology::intake_subject("iom"),
+        report.encode_to_vec().into(),
+    )
+    .await
+    .expect("publish sent")
+    .await
+    .expect("the intake stream stores the report");
     let accepted = first_message(&js, &topology::accepted_subject(&report.country)).await;
     let accepted = SituationAccepted::decode(accepted).expect("a SituationAccepted");
     assert_eq!(accepted.report.map(|r| r.report_id), Some(report.report_id));

@@ -123,11 +123,7 @@ impl Situations {
 
     /// Whether the record of `situation_id` reflects its accepted reports up to `number`, as
     /// the bucket holds it now (another instance may be the one reflecting them).
-    pub(crate) async fn reflects(
-        &self,
-        situation_id: &str,
-        number: u64,
-    ) -> Result<bool, HandlerError> {
+    async fn reflects(&self, situation_id: &str, number: u64) -> Result<bool, HandlerError> {
         let loaded = self.records.load_fresh(&record_key(situation_id)).await?;
         Ok(loaded.value.is_some_and(|r| r.accepted_through >= number))
     }
