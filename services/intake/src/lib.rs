@@ -48,18 +48,14 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let client = nats::connect(&config.common.nats, "tandem-intake", &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    let situations = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
-        topology::ensure_streams(
+    let situations = nats::set_up(&shutdown, || {
+        topology::ensure_streams_and_bucket(
             &js,
             [
                 topology::intake_stream(storage),
                 topology::events_stream(storage),
                 topology::dlq_stream(storage),
             ],
-        )
-        .await?;
-        topology::ensure_bucket(
-            &js,
             topology::bucket(
                 topology::INTAKE_BUCKET,
                 "Intake: the country and last accepted revisions of each situation",
@@ -67,7 +63,6 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 storage,
             ),
         )
-        .await
     })
     .await?;
 

@@ -88,17 +88,13 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
     let client = nats::connect(&config.common.nats, "tandem-leadership", &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    let records = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
-        topology::ensure_streams(
+    let records = nats::set_up(&shutdown, || {
+        topology::ensure_streams_and_bucket(
             &js,
             [
                 topology::events_stream(storage),
                 topology::dlq_stream(storage),
             ],
-        )
-        .await?;
-        topology::ensure_bucket(
-            &js,
             topology::bucket(
                 topology::LEADERSHIP_BUCKET,
                 "Leadership: each situation's current determination and the reports it rests on",
@@ -106,7 +102,6 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
                 storage,
             ),
         )
-        .await
     })
     .await?;
     let situations = Arc::new(situations::Situations {

@@ -51,7 +51,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let client = nats::connect(&config.common.nats, &name, &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    let store = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
+    let store = nats::set_up(&shutdown, || async {
         topology::ensure_streams(
             &js,
             [

@@ -169,7 +169,7 @@ async fn work(
     };
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    let store = nats::retry(&shutdown, "cannot set up streams and buckets", || async {
+    let store = nats::set_up(&shutdown, || async {
         topology::ensure_stream(&js, topology::events_stream(storage)).await?;
         topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await
     })

@@ -1,6 +1,6 @@
 //! Connecting to NATS: [`connect`] (waits until the server answers, warns once when its
 //! release is one tandem's chaos test showed losing writes), [`retry`] (what a service needs
-//! at start, retried with backoff), where the `nats-server` binary is ([`server_binary`]), and a
+//! at start, retried with backoff; [`set_up`] for its streams and buckets), where the `nats-server` binary is ([`server_binary`]), and a
 //! shipped server configuration made to run locally ([`localise_config`]).
 
 use std::{
@@ -25,6 +25,16 @@ pub async fn connect(
     let client = retry(shutdown, "NATS not reachable", || try_connect(config, name)).await?;
     warn_once_if_known_faulty(&client.server_info().version);
     Ok(client)
+}
+
+/// [`retry`] for a service's set-up: the streams and buckets it needs, which JetStream may not
+/// serve yet (a server starting, a cluster electing its leader).
+pub async fn set_up<T, F, Fut>(shutdown: &Shutdown, step: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    retry(shutdown, "cannot set up streams and buckets", step).await
 }
 
 /// Runs `step` until it succeeds, with backoff (0.1 s doubling to 5 s), or until `shutdown`

@@ -215,6 +215,16 @@ pub async fn ensure_streams(
     Ok(())
 }
 
+/// [`ensure_streams`], then [`ensure_bucket`]: the set-up of a service with one bucket.
+pub async fn ensure_streams_and_bucket(
+    js: &jetstream::Context,
+    streams: impl IntoIterator<Item = stream::Config>,
+    bucket: kv::Config,
+) -> anyhow::Result<kv::Store> {
+    ensure_streams(js, streams).await?;
+    ensure_bucket(js, bucket).await
+}
+
 /// Opens bucket `config.bucket`, creating it when missing.
 ///
 /// The bucket's stream is created here with the KV conventions (the same settings
