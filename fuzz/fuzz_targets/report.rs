@@ -16,10 +16,9 @@ use tandem_intake::{
     validate,
 };
 use tandem_proto::{
-    json,
+    json, subjects,
     v1::{Reason, SituationReport},
 };
-use tandem_runtime::topology;
 
 /// A fixed "now" (2026-05-28), so that every input is judged the same way on every run.
 const NOW_SECS: u64 = 1_780_000_000;
@@ -53,16 +52,16 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let subject = match selector % 4 {
-        0 => topology::intake_subject("iom"),
-        1 => topology::intake_subject("unhcr"),
-        2 => topology::intake_subject("partner.nrc"),
-        _ => topology::intake_subject(&format!("partner.{}", report.reporter_org)),
+        0 => subjects::intake_subject("iom"),
+        1 => subjects::intake_subject("unhcr"),
+        2 => subjects::intake_subject("partner.nrc"),
+        _ => subjects::intake_subject(&format!("partner.{}", report.reporter_org)),
     };
     // Subjects outside the intake filter never reach the handler.
-    let Some((agency, org)) = topology::organisation_of_intake_subject(&subject) else {
+    let Some((agency, org)) = subjects::organisation_of_intake_subject(&subject) else {
         return;
     };
-    let organisation = topology::organisation_token(agency, &org)
+    let organisation = subjects::organisation_token(agency, &org)
         .expect("an intake subject names an organisation");
 
     let mut reasons: Vec<Reason> = bytes_problem.into_iter().collect();

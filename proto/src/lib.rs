@@ -5,6 +5,7 @@
 //!   enums by their full names, timestamps as RFC 3339.
 //! - [`json`]: moving between JSON and messages.
 //! - [`timestamp`]: conversions between protobuf timestamps and `SystemTime`.
+//! - [`subjects`]: the NATS subjects the messages travel on (DESIGN.md, "Subjects, streams, buckets").
 
 /// Generated messages of package `tandem.v1`.
 #[allow(clippy::all, missing_docs)]
@@ -15,6 +16,8 @@ pub mod v1 {
 
 pub use pbjson_types::Timestamp;
 pub use prost::Message;
+
+pub mod subjects;
 
 /// JSON in DESIGN.md's mapping.
 pub mod json {

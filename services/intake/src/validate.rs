@@ -7,7 +7,7 @@ use std::{sync::LazyLock, time::SystemTime};
 use prost::Message as _;
 use regex::Regex;
 use tandem_proto::{
-    timestamp,
+    subjects, timestamp,
     v1::{Agency, Driver, Phase, PopulationGroup, Reason, Scope, SituationReport},
 };
 use time::{Date, OffsetDateTime, macros::format_description};
@@ -172,7 +172,7 @@ fn check_agency(
             ));
             return;
         }
-        if !tandem_runtime::topology::is_subject_token(&report.reporter_org) {
+        if !subjects::is_subject_token(&report.reporter_org) {
             reasons.push(reason(
                 "reporter_org",
                 Code::InvalidFormat,
@@ -190,8 +190,7 @@ fn check_agency(
     let partner_matches = agency != Agency::Partner || report.reporter_org == subject_org;
     if agency != subject_agency || !partner_matches {
         let published_as =
-            tandem_runtime::topology::organisation_token(subject_agency, subject_org)
-                .unwrap_or_default();
+            subjects::organisation_token(subject_agency, subject_org).unwrap_or_default();
         reasons.push(reason(
             "reporting_agency",
             Code::Conflict,

@@ -1,5 +1,7 @@
-//! Every stream, bucket and subject of DESIGN.md in one place, with the settings each stream
-//! is created with when a service finds it missing.
+//! Every stream and bucket of DESIGN.md in one place, with the settings each stream is created
+//! with when a service finds it missing. The subjects messages are published on and consumed
+//! from are the contract crate's ([`tandem_proto::subjects`], re-exported here), so that pure
+//! code naming them (intake's rules under the fuzzer) does not pull in NATS.
 //!
 //! Creation is idempotent and never changes an existing stream: operators own changes to a
 //! running system (`nats stream edit`), and two services starting at once must not fight over
@@ -16,9 +18,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv, object_store, stream};
-use tandem_proto::v1::Agency;
 
 use crate::config::StorageConfig;
+
+pub use tandem_proto::subjects::*;
 
 /// Reports as agency systems publish them.
 pub const INTAKE_STREAM: &str = "TANDEM_INTAKE";
@@ -37,83 +40,6 @@ pub const LEADERSHIP_BUCKET: &str = "tandem-leadership";
 pub const DIRECTORY_BUCKET: &str = "tandem-directory";
 /// Published dataset snapshots.
 pub const DATA_OBJECT_STORE: &str = "tandem-data";
-
-/// Subjects of `TANDEM_INTAKE`: one per agency, and one per partner organisation.
-pub const INTAKE_SUBJECTS: [&str; 3] = [
-    "tandem.intake.iom.report",
-    "tandem.intake.unhcr.report",
-    "tandem.intake.partner.*.report",
-];
-/// What the intake service consumes.
-pub const INTAKE_FILTER: &str = "tandem.intake.>";
-/// What the leadership service consumes.
-pub const ACCEPTED_FILTER: &str = "tandem.situation.accepted.>";
-/// Every determination.
-pub const DETERMINED_FILTER: &str = "tandem.leadership.determined.>";
-/// Dataset announcements.
-pub const DATA_PUBLISHED_SUBJECT: &str = "tandem.data.published";
-
-/// The subject tokens naming a reporting organisation: `iom`, `unhcr` or `partner.<org>`.
-/// `None` for an unspecified agency or a partner without a usable name.
-pub fn organisation_token(agency: Agency, reporter_org: &str) -> Option<String> {
-    match agency {
-        Agency::Iom => Some("iom".into()),
-        Agency::Unhcr => Some("unhcr".into()),
-        Agency::Partner if is_subject_token(reporter_org) => {
-            Some(format!("partner.{reporter_org}"))
-        }
-        _ => None,
-    }
-}
-
-/// The organisation a subject of `TANDEM_INTAKE` belongs to: (agency, partner name).
-pub fn organisation_of_intake_subject(subject: &str) -> Option<(Agency, String)> {
-    let rest = subject
-        .strip_prefix("tandem.intake.")?
-        .strip_suffix(".report")?;
-    match rest {
-        "iom" => Some((Agency::Iom, String::new())),
-        "unhcr" => Some((Agency::Unhcr, String::new())),
-        _ => {
-            let org = rest.strip_prefix("partner.")?;
-            is_subject_token(org).then(|| (Agency::Partner, org.to_string()))
-        }
-    }
-}
-
-/// Whether `token` can stand as one subject token naming an organisation.
-pub fn is_subject_token(token: &str) -> bool {
-    !token.is_empty()
-        && token.len() <= 64
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Where an organisation submits reports.
-pub fn intake_subject(organisation: &str) -> String {
-    format!("tandem.intake.{organisation}.report")
-}
-
-/// Where an accepted report of `country` is announced.
-pub fn accepted_subject(country: &str) -> String {
-    format!("tandem.situation.accepted.{country}")
-}
-
-/// Where a rejection is sent back to the reporting organisation.
-pub fn rejected_subject(organisation: &str) -> String {
-    format!("tandem.situation.rejected.{organisation}")
-}
-
-/// Where a determination of a situation in `country` is announced.
-pub fn determined_subject(country: &str) -> String {
-    format!("tandem.leadership.determined.{country}")
-}
-
-/// Where `service` dead-letters what it cannot process.
-pub fn dlq_subject(service: &str) -> String {
-    format!("tandem.dlq.{service}")
-}
 
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -277,38 +203,5 @@ pub async fn ensure_object_store(
                     .with_context(|| format!("cannot create or open object store {name}")),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn organisations_round_trip_through_intake_subjects() {
-        for (agency, org) in [
-            (Agency::Iom, ""),
-            (Agency::Unhcr, ""),
-            (Agency::Partner, "nrc"),
-        ] {
-            let token = organisation_token(agency, org).unwrap_or_default();
-            let parsed = organisation_of_intake_subject(&intake_subject(&token));
-            assert_eq!(parsed, Some((agency, org.to_string())));
-        }
-    }
-
-    #[test]
-    fn partners_need_a_usable_name() {
-        assert_eq!(organisation_token(Agency::Partner, ""), None);
-        assert_eq!(organisation_token(Agency::Partner, "a.b"), None);
-        assert_eq!(organisation_token(Agency::Unspecified, ""), None);
-        assert_eq!(
-            organisation_of_intake_subject("tandem.intake.other.report"),
-            None
-        );
-        assert_eq!(
-            organisation_of_intake_subject("tandem.intake.partner.a.b.report"),
-            None
-        );
     }
 }
