@@ -133,7 +133,7 @@ impl Settings {
 /// The consumer settings every service gets, through its environment (the test's own
 /// environment overrides each, e.g. to try production's).
 ///
-/// - `ack_wait` 2 s instead of 30: a killed instance's in-flight messages come back only after
+/// - `ack_wait` 2 s instead of 10: a killed instance's in-flight messages come back only after
 ///   it, and a leadership step waiting for its predecessor is retried at most this far apart,
 ///   so it bounds how long a kill holds up a situation.
 /// - `max_deliver` 100 instead of 5: a kill costs a message a delivery, and a leadership step

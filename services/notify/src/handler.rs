@@ -3,7 +3,7 @@
 //! durable consumer per agency (`tandem-notify-iom`, `tandem-notify-iom-acks`), so each agency's
 //! instances share their own work and see every message once.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use async_nats::jetstream::Message;
@@ -19,7 +19,6 @@ use crate::notifier::{self, Notifier};
 /// Turns determinations into notifications.
 pub(crate) struct DeterminationHandler {
     pub(crate) notifier: Arc<Notifier>,
-    pub(crate) progress_every: Duration,
 }
 
 impl Handler for DeterminationHandler {
@@ -48,13 +47,10 @@ impl Handler for DeterminationHandler {
         if trace_id.is_empty() {
             trace_id = trace_id_of(envelope::header(message.headers.as_ref(), "traceparent"));
         }
-        notifier::with_progress(
-            message,
-            self.progress_every,
-            self.notifier.on_determination(&determination, &trace_id),
-        )
-        .await
-        .map_err(HandlerError::Retry)
+        self.notifier
+            .on_determination(&determination, &trace_id)
+            .await
+            .map_err(HandlerError::Retry)
     }
 }
 

@@ -27,7 +27,7 @@ pub mod rules;
 pub mod store;
 pub mod webhook;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_nats::jetstream;
@@ -112,7 +112,6 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     .await?;
 
     let settings = config.common.consumer.clone();
-    let progress_every = settings.ack_wait() / 3;
     let determinations = consumer::run(
         js.clone(),
         ConsumerSpec {
@@ -124,7 +123,6 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
         },
         Arc::new(handler::DeterminationHandler {
             notifier: notifier.clone(),
-            progress_every: progress_every.max(Duration::from_millis(100)),
         }),
         counters.clone(),
         shutdown.clone(),

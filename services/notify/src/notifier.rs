@@ -14,7 +14,7 @@
 use std::{future::Future, time::Duration};
 
 use anyhow::anyhow;
-use async_nats::jetstream::{self, AckKind, Message};
+use async_nats::jetstream;
 use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message as _;
 use tandem_proto::{
@@ -250,7 +250,7 @@ impl Notifier {
             // On the bus, the stream's deduplication makes the delivery exactly-once by itself:
             // the message and its status carry ids fixed by the notification, and the
             // 10-minute window outlasts a determination's whole redelivery life
-            // (`max_deliver` × `ack_wait`, 2.5 min by default). No claim, so none of its
+            // (`max_deliver` × `ack_wait`, under a minute by default). No claim, so none of its
             // three round trips.
             ChannelSpec::Nats {} => {
                 self.publish_out(notification).await?;
@@ -583,26 +583,6 @@ impl Notifier {
 fn first_error(results: Vec<anyhow::Result<()>>) -> anyhow::Result<()> {
     results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
     Ok(())
-}
-
-/// Runs `work`, telling the server every `every` that `message` is still being worked on, so a
-/// slow webhook does not make it redeliver the message to another instance meanwhile.
-pub(crate) async fn with_progress<F: Future>(
-    message: &Message,
-    every: Duration,
-    work: F,
-) -> F::Output {
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            output = &mut work => return output,
-            _ = tokio::time::sleep(every) => {
-                if let Err(error) = message.ack_with(AckKind::Progress).await {
-                    tracing::debug!(%error, "progress not sent");
-                }
-            }
-        }
-    }
 }
 
 /// The notification id of an ack subject.

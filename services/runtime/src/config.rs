@@ -93,7 +93,9 @@ impl Default for StorageConfig {
 pub struct ConsumerConfig {
     /// Deliveries before a failing message goes to the dead-letter stream.
     pub max_deliver: i64,
-    /// Seconds a delivered message may stay unacknowledged before it is redelivered.
+    /// Seconds a delivered message may stay unacknowledged before it is redelivered. Only a
+    /// crashed or cut-off instance lets it run out (the consumer loop reports progress on what
+    /// it holds), so it is how long such an instance's messages wait to be taken up again.
     pub ack_wait_secs: u64,
     /// The first redelivery delay in milliseconds; it doubles per delivery, up to `ack_wait`.
     pub retry_base_ms: u64,
@@ -105,7 +107,7 @@ impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
             max_deliver: 5,
-            ack_wait_secs: 30,
+            ack_wait_secs: 10,
             retry_base_ms: 500,
             batch: 256,
         }

@@ -9,6 +9,10 @@
 //! - Up to `batch` messages are in hand at once and handled concurrently, except that those
 //!   with the same [`Handler::ordering_key`] (a situation) go one after another in stream
 //!   order; a slow message (a webhook retrying) holds back only its own key.
+//! - Every third of `ack_wait` the server is told that each message in hand, running or
+//!   queued behind its key, is still in progress: however long it takes, it is not redelivered
+//!   to another instance while this one holds it. So `ack_wait` only has to cover a crashed
+//!   instance, and can be short enough for its messages to come back within seconds.
 //! - async-nats pull streams yield errors without ending (missed heartbeats, a deleted
 //!   consumer, a server restart); the loop then drops the stream and opens it again with
 //!   backoff, creating the consumer if it is gone. The server keeps the consumer's position, so
@@ -16,7 +20,7 @@
 //!   and idempotent handlers make that replay harmless.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeSet, HashMap, VecDeque},
     future::Future,
     sync::{
         Arc,
@@ -25,10 +29,14 @@ use std::{
     time::Duration,
 };
 
-use async_nats::jetstream::{
-    self, AckKind, Message,
-    consumer::{AckPolicy, DeliverPolicy, pull},
+use async_nats::{
+    Client, Subject,
+    jetstream::{
+        self, AckKind, Message,
+        consumer::{AckPolicy, DeliverPolicy, pull},
+    },
 };
+use bytes::Bytes;
 use futures::{StreamExt as _, stream::FuturesUnordered};
 use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -152,6 +160,18 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
+/// Tells the server that every message in `held` is still being worked on (`+WPI` on its
+/// reply subject, as `AckKind::Progress` does), which restarts its `ack_wait`.
+async fn report_progress(client: &Client, held: &BTreeSet<Subject>) {
+    let in_progress = Bytes::from(AckKind::Progress);
+    for reply in held {
+        if let Err(error) = client.publish(reply.clone(), in_progress.clone()).await {
+            tracing::debug!(%error, "progress not sent; the message may be redelivered");
+            return;
+        }
+    }
+}
+
 /// When handling a message started, and how many waited behind it then: for the metrics.
 #[derive(Clone, Copy)]
 struct Took {
@@ -196,18 +216,31 @@ impl<H: Handler> Worker<'_, H> {
         tracing::info!(service = spec.service, consumer = %spec.durable, "consuming");
         let mut messages = messages;
         // Up to `batch` messages in hand: one running per ordering key, the key's later ones
-        // queued behind it, so a slow message holds back its own key and nothing else.
+        // queued behind it, so a slow message holds back its own key and nothing else. `held`
+        // has the reply subject of each, for the progress reports.
         let limit = spec.settings.batch.max(1);
         let mut running = FuturesUnordered::new();
         let mut queued: HashMap<String, VecDeque<Message>> = HashMap::new();
-        let mut in_hand = 0usize;
-        let stopped = loop {
+        let mut held: BTreeSet<Subject> = BTreeSet::new();
+        let client = js.client();
+        let every = (spec.settings.ack_wait() / 3).max(Duration::from_millis(100));
+        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Set on shutdown or when the stream breaks: nothing more is pulled, and what is in
+        // hand (it was delivered to us) is finished and acked before returning.
+        let mut stopping: Option<anyhow::Result<()>> = None;
+        loop {
+            if stopping.is_some() && running.is_empty() {
+                break;
+            }
             tokio::select! {
-                // Shutdown first, then finished work, then new messages.
+                // Shutdown first, then finished work, then progress, then new messages.
                 biased;
-                _ = shutdown.triggered() => break Ok(()),
-                Some(key) = running.next(), if !running.is_empty() => {
-                    in_hand -= 1;
+                _ = shutdown.triggered(), if stopping.is_none() => stopping = Some(Ok(())),
+                Some((key, reply)) = running.next(), if !running.is_empty() => {
+                    if let Some(reply) = reply {
+                        held.remove(&reply);
+                    }
                     match queued.get_mut(&key).and_then(VecDeque::pop_front) {
                         Some(next) => running.push(self.process_keyed(key, next)),
                         None => {
@@ -215,11 +248,14 @@ impl<H: Handler> Worker<'_, H> {
                         }
                     }
                 }
-                item = messages.next(), if in_hand < limit => match item {
-                    None => break Err(anyhow::anyhow!("message stream ended")),
-                    Some(Err(error)) => break Err(anyhow::Error::from(error)),
+                _ = progress.tick() => report_progress(&client, &held).await,
+                item = messages.next(), if stopping.is_none() && held.len() < limit => match item {
+                    None => stopping = Some(Err(anyhow::anyhow!("message stream ended"))),
+                    Some(Err(error)) => stopping = Some(Err(anyhow::Error::from(error))),
                     Some(Ok(message)) => {
-                        in_hand += 1;
+                        if let Some(reply) = &message.reply {
+                            held.insert(reply.clone());
+                        }
                         let key = self.handler.ordering_key(&message);
                         match queued.get_mut(&key) {
                             Some(behind) => behind.push_back(message),
@@ -231,21 +267,16 @@ impl<H: Handler> Worker<'_, H> {
                     }
                 },
             }
-        };
-        // What is in hand was delivered to us: finish and ack it before returning, whether we
-        // stop or the stream broke.
-        while let Some(key) = running.next().await {
-            if let Some(next) = queued.get_mut(&key).and_then(VecDeque::pop_front) {
-                running.push(self.process_keyed(key, next));
-            }
         }
-        stopped
+        stopping.unwrap_or(Ok(()))
     }
 
-    /// Handles `message` and gives back its ordering key, so the next of that key can start.
-    async fn process_keyed(&self, key: String, message: Message) -> String {
+    /// Handles `message` and gives back its ordering key, so the next of that key can start,
+    /// and its reply subject, which no longer needs progress reports.
+    async fn process_keyed(&self, key: String, message: Message) -> (String, Option<Subject>) {
+        let reply = message.reply.clone();
         self.process(message).await;
-        key
+        (key, reply)
     }
 
     async fn process(&self, message: Message) {
@@ -278,7 +309,10 @@ impl<H: Handler> Worker<'_, H> {
         span.record("trace_id", envelope::trace_id_of(&span));
         let took = Took { started, pending };
         if delivered > self.spec.settings.max_deliver {
-            let error = "dead-lettering failed on the last delivery";
+            // The spare delivery: the handler has had all its deliveries and the last one was
+            // never settled. Say why that can be, for whoever reads the dead letter.
+            let error = "every delivery used up: the last one ended unsettled (the instance \
+                         handling it stopped, or storing its dead letter failed)";
             return self
                 .dead_letter(&message, error, delivered, took)
                 .instrument(span)

@@ -8,7 +8,7 @@
 //! settings. Settings chosen here, and why:
 //! - file storage everywhere: a killed server must lose nothing;
 //! - `duplicate_window` 10 minutes: longer than a message's whole redelivery life
-//!   (`max_deliver` × `ack_wait` with the defaults is 2.5 minutes), so a re-publish after a
+//!   (`max_deliver` × `ack_wait` with the defaults is 50 s), so a re-publish after a
 //!   crash is always recognised as a duplicate;
 //! - intake messages up to 1 MiB are stored, so that intake itself can reject anything over
 //!   the contract's 64 KiB with `TOO_LARGE` instead of the publisher getting a bare error;

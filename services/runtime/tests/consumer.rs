@@ -1,7 +1,7 @@
 //! The consumer loop (`tandem_runtime::consumer::run`) against a real nats-server, with small
 //! test handlers: finite redelivery ending in `TANDEM_DLQ`, immediate dead letters, a retry that
-//! then succeeds, a consumer deleted under the loop, a server killed and restarted, and a
-//! graceful shutdown while messages flow.
+//! then succeeds, a consumer deleted under the loop, a server killed and restarted, progress
+//! reports keeping slow work from redelivery, and a graceful shutdown while messages flow.
 //!
 //! Waiting is always on an observable condition (the handler's record, the server's consumer
 //! info or stream contents) with a deadline. The one exception is checking that something does
@@ -626,6 +626,41 @@ async fn the_loop_recreates_its_consumer_after_an_outage_longer_than_the_heartbe
     assert_eq!(handler.times_handled("after-outage"), 1);
     assert!(handler.times_handled("before-outage") >= 1);
     running.stop().await;
+}
+
+#[tokio::test]
+async fn work_longer_than_ack_wait_running_or_queued_behind_its_key_is_delivered_once() {
+    init_test_log();
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    // Two messages of one key, each taking 1.5 s against an ack_wait of 1 s: the first runs
+    // past its ack_wait, the second waits behind it past its own. Unless the loop reports
+    // progress on both, the server redelivers them while they are in hand.
+    for payload in ["slow-1", "slow-2"] {
+        publish(&js, "one-key", payload, HeaderMap::new()).await;
+    }
+    let handler = Arc::new(Recorder::with(
+        Behaviour::Succeed,
+        Duration::from_millis(1_500),
+        None,
+    ));
+    let running = start(&server, spec(1, 16), handler.clone()).await;
+    wait_until_consumed(&js, STREAM, DURABLE, Duration::from_secs(20)).await;
+    running.stop().await;
+
+    let deliveries: Vec<(String, i64)> = handler
+        .calls()
+        .into_iter()
+        .map(|call| (call.payload, call.delivered))
+        .collect();
+    assert_eq!(
+        deliveries,
+        [("slow-1".to_string(), 1), ("slow-2".to_string(), 1)],
+        "each message delivered once, in order"
+    );
+    let info = consumer_info(&js).await.expect("consumer");
+    assert_eq!(info.num_redelivered, 0, "nothing redelivered: {info:?}");
 }
 
 #[tokio::test]
