@@ -8,7 +8,11 @@
 //!   retried forever.
 //! - Up to `batch` messages are in hand at once and handled concurrently, except that those
 //!   with the same [`Handler::ordering_key`] (a situation) go one after another in stream
-//!   order; a slow message (a webhook retrying) holds back only its own key.
+//!   order; a slow message (a webhook retrying) holds back only its own key. A redelivered
+//!   message older than the one of its key running (its first holder crashed, or it was
+//!   retried) runs beside it instead: queued behind a newer message that may be waiting for it
+//!   (leadership waits for a report's predecessor), it would stall both. Handlers already take
+//!   a key's messages concurrently when two instances hold them, so this asks nothing new.
 //! - Every third of `ack_wait` the server is told that each message in hand, running or
 //!   queued behind its key, is still in progress: however long it takes, it is not redelivered
 //!   to another instance while this one holds it. So `ack_wait` only has to cover a crashed
@@ -160,6 +164,43 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
+/// The messages of one ordering key in hand: the stream sequence of the one running, and the
+/// key's later ones waiting behind it, in stream order.
+struct KeyInHand {
+    running: u64,
+    queued: VecDeque<(u64, Message)>,
+}
+
+impl KeyInHand {
+    fn running(sequence: u64) -> Self {
+        Self {
+            running: sequence,
+            queued: VecDeque::new(),
+        }
+    }
+
+    /// Queues a message in stream order: a redelivery may arrive after newer ones.
+    fn queue(&mut self, sequence: u64, message: Message) {
+        let at = self
+            .queued
+            .partition_point(|(queued, _)| *queued < sequence);
+        self.queued.insert(at, (sequence, message));
+    }
+
+    /// The next message to run, once the running one is done.
+    fn start_next(&mut self) -> Option<Message> {
+        let (sequence, message) = self.queued.pop_front()?;
+        self.running = sequence;
+        Some(message)
+    }
+}
+
+/// A message's sequence in its stream (0 for one without JetStream metadata, which a pull
+/// consumer never yields).
+fn stream_sequence(message: &Message) -> u64 {
+    message.info().map_or(0, |info| info.stream_sequence)
+}
+
 /// Tells the server that every message in `held` is still being worked on (`+WPI` on its
 /// reply subject, as `AckKind::Progress` does), which restarts its `ack_wait`.
 async fn report_progress(client: &Client, held: &BTreeSet<Subject>) {
@@ -220,7 +261,7 @@ impl<H: Handler> Worker<'_, H> {
         // has the reply subject of each, for the progress reports.
         let limit = spec.settings.batch.max(1);
         let mut running = FuturesUnordered::new();
-        let mut queued: HashMap<String, VecDeque<Message>> = HashMap::new();
+        let mut keys: HashMap<String, KeyInHand> = HashMap::new();
         let mut held: BTreeSet<Subject> = BTreeSet::new();
         let client = js.client();
         let every = (spec.settings.ack_wait() / 3).max(Duration::from_millis(100));
@@ -241,10 +282,13 @@ impl<H: Handler> Worker<'_, H> {
                     if let Some(reply) = reply {
                         held.remove(&reply);
                     }
-                    match queued.get_mut(&key).and_then(VecDeque::pop_front) {
-                        Some(next) => running.push(self.process_keyed(key, next)),
-                        None => {
-                            queued.remove(&key);
+                    // A message run beside its key's (no key here) leaves the queue alone.
+                    if let Some(key) = key {
+                        match keys.get_mut(&key).and_then(KeyInHand::start_next) {
+                            Some(next) => running.push(self.process_keyed(Some(key), next)),
+                            None => {
+                                keys.remove(&key);
+                            }
                         }
                     }
                 }
@@ -257,11 +301,15 @@ impl<H: Handler> Worker<'_, H> {
                             held.insert(reply.clone());
                         }
                         let key = self.handler.ordering_key(&message);
-                        match queued.get_mut(&key) {
-                            Some(behind) => behind.push_back(message),
+                        let sequence = stream_sequence(&message);
+                        match keys.get_mut(&key) {
+                            Some(in_hand) if sequence < in_hand.running => {
+                                running.push(self.process_keyed(None, message));
+                            }
+                            Some(in_hand) => in_hand.queue(sequence, message),
                             None => {
-                                queued.insert(key.clone(), VecDeque::new());
-                                running.push(self.process_keyed(key, message));
+                                keys.insert(key.clone(), KeyInHand::running(sequence));
+                                running.push(self.process_keyed(Some(key), message));
                             }
                         }
                     }
@@ -271,9 +319,14 @@ impl<H: Handler> Worker<'_, H> {
         stopping.unwrap_or(Ok(()))
     }
 
-    /// Handles `message` and gives back its ordering key, so the next of that key can start,
-    /// and its reply subject, which no longer needs progress reports.
-    async fn process_keyed(&self, key: String, message: Message) -> (String, Option<Subject>) {
+    /// Handles `message` and gives back its ordering key (`None` when it ran beside its key's
+    /// queue), so the next of that key can start, and its reply subject, which no longer needs
+    /// progress reports.
+    async fn process_keyed(
+        &self,
+        key: Option<String>,
+        message: Message,
+    ) -> (Option<String>, Option<Subject>) {
         let reply = message.reply.clone();
         self.process(message).await;
         (key, reply)

@@ -1,7 +1,8 @@
 //! The consumer loop (`tandem_runtime::consumer::run`) against a real nats-server, with small
 //! test handlers: finite redelivery ending in `TANDEM_DLQ`, immediate dead letters, a retry that
 //! then succeeds, a consumer deleted under the loop, a server killed and restarted, progress
-//! reports keeping slow work from redelivery, and a graceful shutdown while messages flow.
+//! reports keeping slow work from redelivery, a redelivered message running beside a newer one
+//! of its key, and a graceful shutdown while messages flow.
 //!
 //! Waiting is always on an observable condition (the handler's record, the server's consumer
 //! info or stream contents) with a deadline. The one exception is checking that something does
@@ -206,14 +207,14 @@ struct Running {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-async fn start(server: &NatsServer, spec: ConsumerSpec, handler: Arc<Recorder>) -> Running {
+async fn start<H: Handler>(server: &NatsServer, spec: ConsumerSpec, handler: Arc<H>) -> Running {
     start_with(server, spec, handler, Shutdown::new()).await
 }
 
-async fn start_with(
+async fn start_with<H: Handler>(
     server: &NatsServer,
     spec: ConsumerSpec,
-    handler: Arc<Recorder>,
+    handler: Arc<H>,
     shutdown: Shutdown,
 ) -> Running {
     let client = server.client().await;
@@ -661,6 +662,62 @@ async fn work_longer_than_ack_wait_running_or_queued_behind_its_key_is_delivered
     );
     let info = consumer_info(&js).await.expect("consumer");
     assert_eq!(info.num_redelivered, 0, "nothing redelivered: {info:?}");
+}
+
+/// Leadership's case in small: `waiting` may only be handled after `late`, its predecessor in
+/// the stream, and waits up to 10 s for it; `late` fails its first call, so it comes back while
+/// `waiting` already runs.
+#[derive(Default)]
+struct WaitsForPredecessor {
+    late_calls: Mutex<u32>,
+    late_done: tokio::sync::watch::Sender<bool>,
+    handled: Mutex<Vec<String>>,
+}
+
+impl Handler for WaitsForPredecessor {
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let payload = String::from_utf8_lossy(&message.payload).into_owned();
+        if payload == "late" {
+            let first_call = {
+                let mut calls = self.late_calls.lock().expect("calls");
+                *calls += 1;
+                *calls == 1
+            };
+            if first_call {
+                return Err(HandlerError::Retry(anyhow!("late fails its first call")));
+            }
+            self.handled.lock().expect("handled").push(payload);
+            self.late_done.send_replace(true);
+        } else {
+            let mut late_done = self.late_done.subscribe();
+            let _ = tokio::time::timeout(Duration::from_secs(10), late_done.wait_for(|done| *done))
+                .await;
+            self.handled.lock().expect("handled").push(payload);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_redelivered_message_does_not_wait_behind_a_newer_one_of_its_key() {
+    init_test_log();
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    for payload in ["late", "waiting"] {
+        publish(&js, "one-key", payload, HeaderMap::new()).await;
+    }
+    let handler = Arc::new(WaitsForPredecessor::default());
+    let running = start(&server, spec(2, 16), handler.clone()).await;
+    wait_until_consumed(&js, STREAM, DURABLE, Duration::from_secs(20)).await;
+    running.stop().await;
+
+    // Queued behind `waiting`, the redelivered `late` would run only after `waiting` gave up.
+    assert_eq!(
+        *handler.handled.lock().expect("handled"),
+        ["late", "waiting"],
+        "the predecessor, redelivered, ran beside the message waiting for it"
+    );
 }
 
 #[tokio::test]
