@@ -164,11 +164,40 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
+/// Where a message stands, read once from its reply subject when it arrives.
+#[derive(Clone, Copy)]
+struct Delivery {
+    stream_sequence: u64,
+    /// How often it has been delivered, this time included.
+    delivered: i64,
+    /// How many messages waited behind it on the consumer then: for the metrics.
+    pending: u64,
+}
+
+impl Delivery {
+    /// A message without JetStream metadata (which a pull consumer never yields) counts as a
+    /// first delivery of sequence 0.
+    fn of(message: &Message) -> Self {
+        match message.info() {
+            Ok(info) => Self {
+                stream_sequence: info.stream_sequence,
+                delivered: info.delivered,
+                pending: info.pending,
+            },
+            Err(_) => Self {
+                stream_sequence: 0,
+                delivered: 1,
+                pending: 0,
+            },
+        }
+    }
+}
+
 /// The messages of one ordering key in hand: the stream sequence of the one running, and the
 /// key's later ones waiting behind it, in stream order.
 struct KeyInHand {
     running: u64,
-    queued: VecDeque<(u64, Message)>,
+    queued: VecDeque<(Delivery, Message)>,
 }
 
 impl KeyInHand {
@@ -180,25 +209,20 @@ impl KeyInHand {
     }
 
     /// Queues a message in stream order: a redelivery may arrive after newer ones.
-    fn queue(&mut self, sequence: u64, message: Message) {
+    fn queue(&mut self, delivery: Delivery, message: Message) {
+        let sequence = delivery.stream_sequence;
         let at = self
             .queued
-            .partition_point(|(queued, _)| *queued < sequence);
-        self.queued.insert(at, (sequence, message));
+            .partition_point(|(queued, _)| queued.stream_sequence < sequence);
+        self.queued.insert(at, (delivery, message));
     }
 
     /// The next message to run, once the running one is done.
-    fn start_next(&mut self) -> Option<Message> {
-        let (sequence, message) = self.queued.pop_front()?;
-        self.running = sequence;
-        Some(message)
+    fn start_next(&mut self) -> Option<(Delivery, Message)> {
+        let next = self.queued.pop_front()?;
+        self.running = next.0.stream_sequence;
+        Some(next)
     }
-}
-
-/// A message's sequence in its stream (0 for one without JetStream metadata, which a pull
-/// consumer never yields).
-fn stream_sequence(message: &Message) -> u64 {
-    message.info().map_or(0, |info| info.stream_sequence)
 }
 
 /// Tells the server that every message in `held` is still being worked on (`+WPI` on its
@@ -285,7 +309,9 @@ impl<H: Handler> Worker<'_, H> {
                     // A message run beside its key's (no key here) leaves the queue alone.
                     if let Some(key) = key {
                         match keys.get_mut(&key).and_then(KeyInHand::start_next) {
-                            Some(next) => running.push(self.process_keyed(Some(key), next)),
+                            Some((delivery, next)) => {
+                                running.push(self.process_keyed(Some(key), delivery, next));
+                            }
                             None => {
                                 keys.remove(&key);
                             }
@@ -301,15 +327,16 @@ impl<H: Handler> Worker<'_, H> {
                             held.insert(reply.clone());
                         }
                         let key = self.handler.ordering_key(&message);
-                        let sequence = stream_sequence(&message);
+                        let delivery = Delivery::of(&message);
                         match keys.get_mut(&key) {
-                            Some(in_hand) if sequence < in_hand.running => {
-                                running.push(self.process_keyed(None, message));
+                            Some(in_hand) if delivery.stream_sequence < in_hand.running => {
+                                running.push(self.process_keyed(None, delivery, message));
                             }
-                            Some(in_hand) => in_hand.queue(sequence, message),
+                            Some(in_hand) => in_hand.queue(delivery, message),
                             None => {
+                                let sequence = delivery.stream_sequence;
                                 keys.insert(key.clone(), KeyInHand::running(sequence));
-                                running.push(self.process_keyed(Some(key), message));
+                                running.push(self.process_keyed(Some(key), delivery, message));
                             }
                         }
                     }
@@ -325,19 +352,21 @@ impl<H: Handler> Worker<'_, H> {
     async fn process_keyed(
         &self,
         key: Option<String>,
+        delivery: Delivery,
         message: Message,
     ) -> (Option<String>, Option<Subject>) {
         let reply = message.reply.clone();
-        self.process(message).await;
+        self.process(delivery, message).await;
         (key, reply)
     }
 
-    async fn process(&self, message: Message) {
+    async fn process(&self, delivery: Delivery, message: Message) {
         let started = tokio::time::Instant::now();
-        let (stream_sequence, delivered, pending) = match message.info() {
-            Ok(info) => (info.stream_sequence, info.delivered, info.pending),
-            Err(_) => (0, 1, 0),
-        };
+        let Delivery {
+            stream_sequence,
+            delivered,
+            pending,
+        } = delivery;
         let span = tracing::info_span!(
             "handle",
             otel.name = format!("{} process {}", self.spec.service, message.subject),
