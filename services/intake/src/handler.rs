@@ -23,7 +23,7 @@ use tandem_proto::{
     v1::{IntakeSituation, Reason, SituationAccepted, SituationRejected, SituationReport},
 };
 use tandem_runtime::{
-    consumer::{Handler, HandlerError},
+    consumer::{Handler, HandlerError, Place},
     envelope::Envelope,
     kv_key, metrics,
     records::Records,
@@ -190,10 +190,14 @@ enum Outcome {
 impl Handler for IntakeHandler {
     /// Reports on one situation are handled in stream order, so revisions sent in order are
     /// accepted in order.
-    fn ordering_key(&self, message: &Message) -> String {
-        match SituationIdOnly::decode(message.payload.as_ref()) {
+    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
+        let key = match SituationIdOnly::decode(message.payload.as_ref()) {
             Ok(key) => key.situation_id,
             Err(_) => message.subject.to_string(),
+        };
+        Place {
+            key,
+            position: stream_sequence,
         }
     }
 

@@ -17,7 +17,7 @@ use async_nats::jetstream::Message;
 use prost::Message as _;
 use tandem_proto::v1::SituationAccepted;
 use tandem_runtime::{
-    consumer::{Handler, HandlerError},
+    consumer::{Handler, HandlerError, Place},
     envelope,
 };
 
@@ -35,12 +35,17 @@ pub(crate) struct LeadershipHandler {
 }
 
 impl Handler for LeadershipHandler {
-    /// One situation's reports are determined in stream order (intake names the situation in
-    /// `ce-subject`).
-    fn ordering_key(&self, message: &Message) -> String {
-        envelope::header(message.headers.as_ref(), "ce-subject")
+    /// One situation's reports (intake names it in `ce-subject`) are taken in the order intake
+    /// numbered them, which is not always stream order: with two intake instances, acceptance
+    /// 2 can reach the stream before acceptance 1, and queued behind 2, which waits for it, 1
+    /// would wait out the gap. An event that does not decode goes first, to its dead letter.
+    fn place(&self, message: &Message, _stream_sequence: u64) -> Place {
+        let key = envelope::header(message.headers.as_ref(), "ce-subject")
             .unwrap_or(message.subject.as_str())
-            .to_string()
+            .to_string();
+        let position = NumberOnly::decode(message.payload.as_ref())
+            .map_or(0, |number| number.situation_sequence);
+        Place { key, position }
     }
 
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
@@ -106,4 +111,12 @@ impl Handler for LeadershipHandler {
         }
         Ok(())
     }
+}
+
+/// Field 3 of a SituationAccepted and nothing else: its place is read without decoding (and
+/// allocating) the report, which `handle` decodes once.
+#[derive(Clone, PartialEq, prost::Message)]
+struct NumberOnly {
+    #[prost(uint64, tag = "3")]
+    situation_sequence: u64,
 }

@@ -25,12 +25,23 @@ struct Leadership {
 
 impl Leadership {
     fn start(server: &NatsServer, policy_file: Option<std::path::PathBuf>) -> Self {
+        Self::start_with(LeadershipConfig {
+            policy_file,
+            ..Self::config(server)
+        })
+    }
+
+    /// Test settings: quick redelivery and a short wait for a missing predecessor.
+    fn config(server: &NatsServer) -> LeadershipConfig {
         let mut config = LeadershipConfig::default();
         config.common.nats.url = server.url();
         config.common.consumer.ack_wait_secs = 5;
         config.common.consumer.retry_base_ms = 20;
         config.gap_wait_ms = 2_000;
-        config.policy_file = policy_file;
+        config
+    }
+
+    fn start_with(config: LeadershipConfig) -> Self {
         let shutdown = Shutdown::new();
         let task = tokio::spawn(tandem_leadership::run(config, shutdown.clone()));
         Self { shutdown, task }
@@ -223,6 +234,51 @@ async fn a_redelivered_report_does_not_bump_the_sequence() {
     assert_eq!(
         record(&js, "LBY-1").await.determination.map(|d| d.sequence),
         Some(1)
+    );
+    leadership.stop().await;
+}
+
+#[tokio::test]
+async fn acceptances_announced_out_of_their_numbering_do_not_wait_for_each_other() {
+    init_test_log();
+    // Two intake instances can announce a situation's acceptance 2 before its acceptance 1
+    // (each announces after its own write). One leadership instance holding both must take 1
+    // first rather than queue it behind 2, which waits for 1: a wait as long as the gap wait
+    // (a minute here, longer than this test waits for the consumer) would fail the test.
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    let leadership = Leadership::start_with(LeadershipConfig {
+        gap_wait_ms: 60_000,
+        ..Leadership::config(&server)
+    });
+    let first = report(Agency::Iom, "SDN-4", 1, 100, 900);
+    let second = report(Agency::Unhcr, "SDN-4", 1, 800, 200);
+    accept(&js, &second, 2, "acceptance-2").await;
+    accept(&js, &first, 1, "acceptance-1").await;
+    wait_until_consumed(
+        &js,
+        topology::EVENTS_STREAM,
+        "tandem-leadership",
+        Duration::from_secs(20),
+    )
+    .await;
+
+    let steps: Vec<(u64, Vec<String>)> = determinations(&js)
+        .await
+        .into_iter()
+        .map(|(_, d)| {
+            let based_on = d.based_on.iter().map(|b| b.report_id.clone()).collect();
+            (d.sequence, based_on)
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (1, vec![first.report_id.clone()]),
+            (2, vec![first.report_id.clone(), second.report_id.clone()]),
+        ],
+        "acceptance 1, then 2 on top of it"
     );
     leadership.stop().await;
 }

@@ -10,7 +10,7 @@ use async_nats::jetstream::Message;
 use prost::Message as _;
 use tandem_proto::v1::LeadershipDetermination;
 use tandem_runtime::{
-    consumer::{Handler, HandlerError},
+    consumer::{Handler, HandlerError, Place},
     envelope,
 };
 
@@ -22,12 +22,17 @@ pub(crate) struct DeterminationHandler {
 }
 
 impl Handler for DeterminationHandler {
-    /// Determinations of one situation are handled in order, so "new discrepancy" compares
-    /// each with the one before it.
-    fn ordering_key(&self, message: &Message) -> String {
-        match LeadershipDetermination::decode(message.payload.clone()) {
-            Ok(determination) => determination.situation_id,
-            Err(_) => message.subject.to_string(),
+    /// Determinations of one situation are handled in their order.
+    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
+        match SituationStep::decode(message.payload.as_ref()) {
+            Ok(step) => Place {
+                key: step.situation_id,
+                position: step.sequence,
+            },
+            Err(_) => Place {
+                key: message.subject.to_string(),
+                position: stream_sequence,
+            },
         }
     }
 
@@ -52,6 +57,16 @@ impl Handler for DeterminationHandler {
             .await
             .map_err(HandlerError::Retry)
     }
+}
+
+/// Fields 1 and 2 of a LeadershipDetermination and nothing else: its place is read without
+/// decoding (and allocating) the whole determination, which `handle` decodes once.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SituationStep {
+    #[prost(string, tag = "1")]
+    situation_id: String,
+    #[prost(uint64, tag = "2")]
+    sequence: u64,
 }
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`); empty when there

@@ -7,12 +7,14 @@
 //!   Either way the message ends in `TANDEM_DLQ` with its error rather than being dropped or
 //!   retried forever.
 //! - Up to `batch` messages are in hand at once and handled concurrently, except that those
-//!   with the same [`Handler::ordering_key`] (a situation) go one after another in stream
-//!   order; a slow message (a webhook retrying) holds back only its own key. A redelivered
-//!   message older than the one of its key running (its first holder crashed, or it was
-//!   retried) runs beside it instead: queued behind a newer message that may be waiting for it
-//!   (leadership waits for a report's predecessor), it would stall both. Handlers already take
-//!   a key's messages concurrently when two instances hold them, so this asks nothing new.
+//!   with the same key (a situation; [`Handler::place`]) go one after another in their
+//!   position's order (stream order unless the handler knows better); a slow message (a
+//!   webhook retrying) holds back only its own key. A message placed before the one of its
+//!   key running (a redelivery whose first holder crashed, or an acceptance another intake
+//!   instance announced late) runs beside it instead: queued behind a later message that may
+//!   be waiting for it (leadership waits for a report's predecessor), it would stall both.
+//!   Handlers already take a key's messages concurrently when two instances hold them, so this
+//!   asks nothing new.
 //! - Every third of `ack_wait` the server is told that each message in hand, running or
 //!   queued behind its key, is still in progress: however long it takes, it is not redelivered
 //!   to another instance while this one holds it. So `ack_wait` only has to cover a crashed
@@ -69,12 +71,27 @@ impl From<anyhow::Error> for HandlerError {
     }
 }
 
+/// Where a message goes among those in hand: messages with equal keys are handled one after
+/// another, by position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// What must not be handled concurrently in one instance: a situation.
+    pub key: String,
+    /// The message's position among its key's messages.
+    pub position: u64,
+}
+
 /// What a service does with each message of its consumer.
 pub trait Handler: Send + Sync + 'static {
-    /// Messages with equal keys are handled one after another, in stream order. The default
-    /// key is the subject.
-    fn ordering_key(&self, message: &Message) -> String {
-        message.subject.to_string()
+    /// Where `message`, stored at `stream_sequence`, goes among those in hand. The default is
+    /// its subject as key and its stream sequence as position; a handler whose messages carry
+    /// their own order (leadership: the acceptance number) gives that, since stream order can
+    /// differ from it when several instances publish them.
+    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
+        Place {
+            key: message.subject.to_string(),
+            position: stream_sequence,
+        }
     }
 
     /// Handles one message. Returning `Ok` means its effects are stored and it may be acked.
@@ -193,35 +210,41 @@ impl Delivery {
     }
 }
 
-/// The messages of one ordering key in hand: the stream sequence of the one running, and the
-/// key's later ones waiting behind it, in stream order.
+/// A message in hand, waiting behind its key's running one.
+struct Queued {
+    position: u64,
+    delivery: Delivery,
+    message: Message,
+}
+
+/// The messages of one key in hand: the position of the one running, and the key's later ones
+/// waiting behind it, by position.
 struct KeyInHand {
     running: u64,
-    queued: VecDeque<(Delivery, Message)>,
+    queued: VecDeque<Queued>,
 }
 
 impl KeyInHand {
-    fn running(sequence: u64) -> Self {
+    fn running(position: u64) -> Self {
         Self {
-            running: sequence,
+            running: position,
             queued: VecDeque::new(),
         }
     }
 
-    /// Queues a message in stream order: a redelivery may arrive after newer ones.
-    fn queue(&mut self, delivery: Delivery, message: Message) {
-        let sequence = delivery.stream_sequence;
+    /// Queues a message by position: a redelivery may arrive after later ones.
+    fn queue(&mut self, queued: Queued) {
         let at = self
             .queued
-            .partition_point(|(queued, _)| queued.stream_sequence < sequence);
-        self.queued.insert(at, (delivery, message));
+            .partition_point(|other| other.position <= queued.position);
+        self.queued.insert(at, queued);
     }
 
     /// The next message to run, once the running one is done.
     fn start_next(&mut self) -> Option<(Delivery, Message)> {
         let next = self.queued.pop_front()?;
-        self.running = next.0.stream_sequence;
-        Some(next)
+        self.running = next.position;
+        Some((next.delivery, next.message))
     }
 }
 
@@ -280,7 +303,7 @@ impl<H: Handler> Worker<'_, H> {
             .await?;
         tracing::info!(service = spec.service, consumer = %spec.durable, "consuming");
         let mut messages = messages;
-        // Up to `batch` messages in hand: one running per ordering key, the key's later ones
+        // Up to `batch` messages in hand: one running per key, the key's later ones
         // queued behind it, so a slow message holds back its own key and nothing else. `held`
         // has the reply subject of each, for the progress reports.
         let limit = spec.settings.batch.max(1);
@@ -326,16 +349,16 @@ impl<H: Handler> Worker<'_, H> {
                         if let Some(reply) = &message.reply {
                             held.insert(reply.clone());
                         }
-                        let key = self.handler.ordering_key(&message);
                         let delivery = Delivery::of(&message);
+                        let Place { key, position } =
+                            self.handler.place(&message, delivery.stream_sequence);
                         match keys.get_mut(&key) {
-                            Some(in_hand) if delivery.stream_sequence < in_hand.running => {
+                            Some(in_hand) if position < in_hand.running => {
                                 running.push(self.process_keyed(None, delivery, message));
                             }
-                            Some(in_hand) => in_hand.queue(delivery, message),
+                            Some(in_hand) => in_hand.queue(Queued { position, delivery, message }),
                             None => {
-                                let sequence = delivery.stream_sequence;
-                                keys.insert(key.clone(), KeyInHand::running(sequence));
+                                keys.insert(key.clone(), KeyInHand::running(position));
                                 running.push(self.process_keyed(Some(key), delivery, message));
                             }
                         }
@@ -346,7 +369,7 @@ impl<H: Handler> Worker<'_, H> {
         stopping.unwrap_or(Ok(()))
     }
 
-    /// Handles `message` and gives back its ordering key (`None` when it ran beside its key's
+    /// Handles `message` and gives back its key (`None` when it ran beside its key's
     /// queue), so the next of that key can start, and its reply subject, which no longer needs
     /// progress reports.
     async fn process_keyed(
