@@ -101,6 +101,10 @@ pub struct ConsumerConfig {
     pub retry_base_ms: u64,
     /// Most messages handled at once by one instance.
     pub batch: usize,
+    /// Seconds one handling of a message may take before it is abandoned and the message
+    /// retried: far beyond any handler's own bounded work (notify's webhook retries take up to
+    /// about 6 minutes), so only a handler stuck for ever reaches it.
+    pub handler_timeout_secs: u64,
 }
 
 impl Default for ConsumerConfig {
@@ -110,6 +114,7 @@ impl Default for ConsumerConfig {
             ack_wait_secs: 10,
             retry_base_ms: 500,
             batch: 256,
+            handler_timeout_secs: 900,
         }
     }
 }
@@ -118,6 +123,11 @@ impl ConsumerConfig {
     /// `ack_wait` as a duration.
     pub fn ack_wait(&self) -> Duration {
         Duration::from_secs(self.ack_wait_secs.max(1))
+    }
+
+    /// `handler_timeout` as a duration.
+    pub fn handler_timeout(&self) -> Duration {
+        Duration::from_secs(self.handler_timeout_secs.max(1))
     }
 
     /// The delay before delivery number `delivered + 1`: exponential from `retry_base_ms`,

@@ -18,7 +18,8 @@
 //! - Every third of `ack_wait` the server is told that each message in hand, running or
 //!   queued behind its key, is still in progress: however long it takes, it is not redelivered
 //!   to another instance while this one holds it. So `ack_wait` only has to cover a crashed
-//!   instance, and can be short enough for its messages to come back within seconds.
+//!   instance, and can be short enough for its messages to come back within seconds. A
+//!   handling that outlasts `handler_timeout` (stuck, not slow) is abandoned and retried.
 //! - async-nats pull streams yield errors without ending (missed heartbeats, a deleted
 //!   consumer, a server restart); the loop then drops the stream and opens it again with
 //!   backoff, creating the consumer if it is gone. The server keeps the consumer's position, so
@@ -423,7 +424,18 @@ impl<H: Handler> Worker<'_, H> {
                 .instrument(span)
                 .await;
         }
-        let result = self.handler.handle(&message).instrument(span.clone()).await;
+        // Progress reports keep a message from being redelivered however long its handler
+        // runs, so a handler stuck for ever would hold it, and its key, for ever. Abandoning
+        // it is what a crash of this instance would do, which handlers are built to survive.
+        let timeout = self.spec.settings.handler_timeout();
+        let handling = self.handler.handle(&message).instrument(span.clone());
+        let result = tokio::time::timeout(timeout, handling)
+            .await
+            .unwrap_or_else(|_| {
+                Err(HandlerError::Retry(anyhow::anyhow!(
+                    "handling took longer than {timeout:?} and was abandoned"
+                )))
+            });
         let settle = async {
             match result {
                 Ok(()) => {

@@ -70,6 +70,7 @@ fn spec(ack_wait_secs: u64, batch: usize) -> ConsumerSpec {
             ack_wait_secs,
             retry_base_ms: 10,
             batch,
+            handler_timeout_secs: 60,
         },
     }
 }
@@ -82,6 +83,8 @@ enum Behaviour {
     DeadLetter,
     /// `Retry` on a message's first call, success afterwards.
     FailFirstCall,
+    /// The handler's very first call never returns; success otherwise.
+    HangFirstCall,
 }
 
 /// One call of the handler.
@@ -157,7 +160,7 @@ impl Handler for Recorder {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let info = message.info().expect("a JetStream message");
         let payload = String::from_utf8_lossy(&message.payload).into_owned();
-        let call_number = {
+        let (call_number, first_call_of_all) = {
             let mut calls = self.calls.lock().expect("calls");
             calls.push(Call {
                 payload: payload.clone(),
@@ -165,7 +168,8 @@ impl Handler for Recorder {
                 delivered: info.delivered,
                 at: Instant::now(),
             });
-            calls.iter().filter(|call| call.payload == payload).count()
+            let call_number = calls.iter().filter(|call| call.payload == payload).count();
+            (call_number, calls.len() == 1)
         };
         if !self.work.is_zero() {
             tokio::time::sleep(self.work).await;
@@ -180,7 +184,8 @@ impl Handler for Recorder {
             Behaviour::FailFirstCall if call_number == 1 => Err(HandlerError::Retry(anyhow!(
                 "first attempt at {payload} failed"
             ))),
-            Behaviour::Succeed | Behaviour::FailFirstCall => {
+            Behaviour::HangFirstCall if first_call_of_all => std::future::pending().await,
+            Behaviour::Succeed | Behaviour::FailFirstCall | Behaviour::HangFirstCall => {
                 let successes = {
                     let mut handled = self.handled.lock().expect("handled");
                     handled.push((payload, info.stream_sequence));
@@ -662,6 +667,43 @@ async fn work_longer_than_ack_wait_running_or_queued_behind_its_key_is_delivered
     );
     let info = consumer_info(&js).await.expect("consumer");
     assert_eq!(info.num_redelivered, 0, "nothing redelivered: {info:?}");
+}
+
+#[tokio::test]
+async fn a_handler_stuck_for_ever_is_abandoned_and_its_message_retried() {
+    init_test_log();
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    // The first call of `stuck` never returns. Progress reports keep the server from
+    // redelivering it (ack_wait 1 s), so only the loop's handler timeout can free it; `next`,
+    // of the same key, waits behind it until then.
+    for payload in ["stuck", "next"] {
+        publish(&js, "one-key", payload, HeaderMap::new()).await;
+    }
+    let handler = Recorder::new(Behaviour::HangFirstCall);
+    let mut spec = spec(1, 16);
+    spec.settings.handler_timeout_secs = 2;
+    let running = start(&server, spec, handler.clone()).await;
+    wait_until_consumed(&js, STREAM, DURABLE, Duration::from_secs(20)).await;
+    let counters = running.stop().await;
+
+    let stuck = handler.calls_of("stuck");
+    let deliveries: Vec<i64> = stuck.iter().map(|call| call.delivered).collect();
+    assert_eq!(deliveries, [1, 2], "abandoned, then retried");
+    let next = handler.calls_of("next");
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert!(
+        next[0].at.duration_since(stuck[0].at) >= Duration::from_secs(2),
+        "next waited behind stuck until it was abandoned"
+    );
+    assert_eq!(handler.times_handled("stuck"), 1);
+    assert_eq!(handler.times_handled("next"), 1);
+    assert_eq!(counters.retried.load(Ordering::Relaxed), 1);
+    assert!(
+        stream_messages(&js, topology::DLQ_STREAM).await.is_empty(),
+        "nothing dead-lettered"
+    );
 }
 
 /// Leadership's case in small: `waiting` may only be handled after `late`, its predecessor in
