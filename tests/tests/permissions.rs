@@ -740,9 +740,26 @@ async fn leadership_runs_as_its_own_user() {
         shutdown,
     };
     wait_registered(&admin, &leadership, "tandem-leadership").await;
-    for (number, agency) in [(1, Agency::Iom), (2, Agency::Unhcr)] {
+    // Acceptance 2 first: leadership holds it, waiting for 1 and following the record's
+    // subject meanwhile, which its user must be allowed too; then 1.
+    for (number, agency) in [(2, Agency::Unhcr), (1, Agency::Iom)] {
         let report = report(agency, &format!("l-{number}"), 1);
         announce_accepted(&admin_js, &report, &format!("accepted-{number}"), number).await;
+        if number == 2 {
+            let deadline = Instant::now() + DEADLINE;
+            while admin_js
+                .get_stream(topology::EVENTS_STREAM)
+                .await
+                .expect("stream")
+                .consumer_info("tandem-leadership")
+                .await
+                .map_or(true, |info| info.num_ack_pending == 0)
+            {
+                assert!(Instant::now() < deadline, "acceptance 2 never taken");
+                // Polling the server's counters: there is no event for "delivered".
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
     wait_until_consumed(
         &admin_js,

@@ -247,7 +247,12 @@ mod tests {
             .subscribe("$JS.API.DIRECT.GET.>")
             .await
             .expect("subscribe");
-        client.flush().await.expect("flush");
+        // A round trip on the same connection, so the server has the subscription before the
+        // wait reads (`flush` only empties the client's buffer).
+        async_nats::jetstream::new(client.clone())
+            .get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("stream info");
         // A timeout far longer than the test may take: only the other instance's write, seen
         // through the watch, can end the wait in time.
         let wait = waiting.wait_until_reflected("S-1", 1, Duration::from_secs(30));
