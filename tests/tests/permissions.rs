@@ -205,6 +205,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     let directory = topology::ensure_bucket(
         &admin_js,
         topology::bucket(topology::DIRECTORY_BUCKET, "directory", 1, &storage),
+        topology::Reads::AnyReplica,
     )
     .await
     .expect("directory bucket");

@@ -51,6 +51,7 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 1,
                 storage,
             ),
+            topology::Reads::Leader,
         )
     })
     .await?;

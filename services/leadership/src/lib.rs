@@ -101,6 +101,7 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
                 5,
                 storage,
             ),
+            topology::Reads::Leader,
         )
     })
     .await?;

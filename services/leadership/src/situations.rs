@@ -216,6 +216,7 @@ mod tests {
         let bucket = topology::ensure_bucket(
             &js,
             topology::bucket(topology::LEADERSHIP_BUCKET, "test", 5, &storage),
+            topology::Reads::Leader,
         )
         .await
         .expect("leadership bucket");
@@ -244,7 +245,7 @@ mod tests {
         // The record's reads, as the server receives them.
         let client = server.client().await;
         let mut reads = client
-            .subscribe("$JS.API.DIRECT.GET.>")
+            .subscribe("$JS.API.STREAM.MSG.GET.KV_tandem-leadership")
             .await
             .expect("subscribe");
         // A round trip on the same connection, so the server has the subscription before the

@@ -484,6 +484,7 @@ impl Directory {
                 1,
                 storage,
             ),
+            topology::Reads::AnyReplica,
         )
         .await?;
         Ok(Self {

@@ -130,6 +130,7 @@ impl Store {
                 1,
                 storage,
             ),
+            topology::Reads::AnyReplica,
         )
         .await?;
         Ok(Self {

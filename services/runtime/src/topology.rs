@@ -12,7 +12,8 @@
 //!   crash is always recognised as a duplicate;
 //! - intake messages up to 1 MiB are stored, so that intake itself can reject anything over
 //!   the contract's 64 KiB with `TOO_LARGE` instead of the publisher getting a bare error;
-//! - no age limit on `TANDEM_EVENTS`: the data service rebuilds its state from it.
+//! - no age limit on `TANDEM_EVENTS`: the data service rebuilds its state from it;
+//! - intake's and leadership's buckets answer reads from their leader only ([`Reads`]).
 
 use std::time::Duration;
 
@@ -146,9 +147,26 @@ pub async fn ensure_streams_and_bucket(
     js: &jetstream::Context,
     streams: impl IntoIterator<Item = stream::Config>,
     bucket: kv::Config,
+    reads: Reads,
 ) -> anyhow::Result<kv::Store> {
     ensure_streams(js, streams).await?;
-    ensure_bucket(js, bucket).await
+    ensure_bucket(js, bucket, reads).await
+}
+
+/// Which servers answer a bucket's reads (its stream's `allow_direct`, which async-nats
+/// follows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// The stream's leader only (`STREAM.MSG.GET`): a read sees every write acknowledged before
+    /// it. For intake's and leadership's records, whose readers also decide without writing
+    /// (leadership waiting for a report's predecessor): on a cluster, a replica answering from
+    /// behind made such a reader wait for a write that had long been made, until its
+    /// deliveries ran out.
+    Leader,
+    /// Any replica (direct get), with the key in the subject, so that permissions can limit a
+    /// user to some keys (each agency's half of the directory and of notify's records). A
+    /// replica may answer from a moment ago; these readers only decide by compare-and-set.
+    AnyReplica,
 }
 
 /// Opens bucket `config.bucket`, creating it when missing.
@@ -159,6 +177,7 @@ pub async fn ensure_streams_and_bucket(
 pub async fn ensure_bucket(
     js: &jetstream::Context,
     config: kv::Config,
+    reads: Reads,
 ) -> anyhow::Result<kv::Store> {
     let name = config.bucket.clone();
     let stream = stream::Config {
@@ -171,10 +190,18 @@ pub async fn ensure_bucket(
         discard: stream::DiscardPolicy::New,
         allow_rollup: true,
         deny_delete: true,
-        allow_direct: true,
+        allow_direct: reads == Reads::AnyReplica,
         ..Default::default()
     };
-    ensure_stream(js, stream).await?;
+    let stream = ensure_stream(js, stream).await?;
+    if stream.cached_info().config.allow_direct && reads == Reads::Leader {
+        // Created by a tandem before 2026-11-30; a service may not edit streams.
+        tracing::warn!(
+            bucket = %name,
+            "the bucket's replicas answer reads; on a cluster they can answer from behind. \
+             As an operator: nats stream edit KV_{name} --no-allow-direct"
+        );
+    }
     js.get_key_value(&name)
         .await
         .with_context(|| format!("cannot open bucket {name}"))

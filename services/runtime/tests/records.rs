@@ -16,6 +16,7 @@ async fn instance(server: &NatsServer) -> Records<IntakeSituation> {
     let store = topology::ensure_bucket(
         &js,
         topology::bucket("test-records", "test", 1, &StorageConfig::default()),
+        topology::Reads::Leader,
     )
     .await
     .expect("bucket");
