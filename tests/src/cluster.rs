@@ -12,6 +12,14 @@ use tempfile::TempDir;
 
 use crate::process::{ServerProcess, free_ports};
 
+/// The server binary of cluster nodes: `NATS_CLUSTER_SERVER_BIN` when set, else the one every
+/// test uses. `scripts/test` sets it to a current release, since Debian's 2.9.10 loses
+/// acknowledged writes when a cluster node dies (README, Reliability) and would fail the
+/// cluster tests now and then for its own reason.
+pub fn cluster_server_bin() -> PathBuf {
+    std::env::var_os("NATS_CLUSTER_SERVER_BIN").map_or_else(crate::nats_server_bin, PathBuf::from)
+}
+
 /// The cluster name every node joins.
 pub const CLUSTER_NAME: &str = "tandem-test";
 
@@ -77,7 +85,13 @@ impl NatsCluster {
 
     fn start_node(&mut self, index: usize) {
         let node = &mut self.nodes[index];
-        node.process = Some(ServerProcess::start(&node.config, &[], &node.name));
+        let binary = cluster_server_bin();
+        node.process = Some(ServerProcess::start_binary(
+            &binary,
+            &node.config,
+            &[],
+            &node.name,
+        ));
     }
 
     /// How many nodes the cluster has (running or not).

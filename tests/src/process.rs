@@ -33,7 +33,12 @@ impl ServerProcess {
     /// When the server cannot be started or is not ready within 30 s; the panic message holds
     /// the server's last log lines.
     pub fn start(config: &Path, extra_args: &[&str], label: &str) -> Self {
-        let mut child = Command::new(nats_server_bin())
+        Self::start_binary(&nats_server_bin(), config, extra_args, label)
+    }
+
+    /// [`ServerProcess::start`] with the server binary `binary`.
+    pub fn start_binary(binary: &Path, config: &Path, extra_args: &[&str], label: &str) -> Self {
+        let mut child = Command::new(binary)
             .arg("-c")
             .arg(config)
             .args(extra_args)
