@@ -158,10 +158,9 @@ pub async fn ensure_streams_and_bucket(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reads {
     /// The stream's leader only (`STREAM.MSG.GET`): a read sees every write acknowledged before
-    /// it. For intake's and leadership's records, whose readers also decide without writing
-    /// (leadership waiting for a report's predecessor): on a cluster, a replica answering from
-    /// behind made such a reader wait for a write that had long been made, until its
-    /// deliveries ran out.
+    /// it. For intake's and leadership's records, whose readers also decide without writing:
+    /// leadership, told by a replica answering from behind that a report's predecessor is not
+    /// reflected yet, would wait for a write already made until its gap wait ran out.
     Leader,
     /// Any replica (direct get), with the key in the subject, so that permissions can limit a
     /// user to some keys (each agency's half of the directory and of notify's records). A
