@@ -4,6 +4,11 @@
 //! - **bare 4-hop**: four relays, each pulling from one JetStream subject and publishing to the
 //!   next with an acknowledged publish, then acking — no work, batched and pipelined as the
 //!   services are. Its messages per second through all four hops is the limit to compare with.
+//! - **contract floor**: the same relays arranged as the contract's services, storing each event
+//!   the contract names once and nothing else (see [`contract_floor`]): what any implementation
+//!   of the contract must make JetStream do per report. It splits the ratio to the bare relay
+//!   into what the contract costs (`floor_to_bare_ratio`) and what tandem adds on top of it
+//!   (`pipeline_to_floor_ratio`).
 //! - **pipeline**: the service binaries (found next to this `tandem`) as their own processes,
 //!   notify once per agency with the demo's focal points, fed N realistic reports (IOM, UNHCR
 //!   and a partner, several revisions per situation) as fast as the stream takes them; reports
@@ -81,8 +86,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut figures: Vec<(String, f64, &str)> = Vec::new();
 
     // Each throughput is the best of `rounds` runs, taken in turn (bare, tracing off, tracing
-    // on) so that whatever else the machine does weighs on all three alike.
+    // on, floor) so that whatever else the machine does weighs on all four alike.
     let (mut bare_runs, mut off_runs, mut on_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floor_runs = Vec::new();
+    let reports = Arc::new(reports(args.reports));
     for _ in 0..args.rounds.max(1) {
         bare_runs.push(
             with_server(|config, server| async move {
@@ -91,15 +98,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .await?,
         );
         for (tracing, runs) in [(false, &mut off_runs), (true, &mut on_runs)] {
+            let reports = reports.clone();
             runs.push(
                 with_server(|config, server| async move {
-                    pipeline(&config, server, args.reports, tracing).await
+                    pipeline(&config, server, &reports, tracing).await
                 })
                 .await?,
             );
         }
+        // As many notifications as the pipeline delivered in this round.
+        let notifications_per_report =
+            off_runs.last().map_or(0, |run| run.notifications) as f64 / args.reports.max(1) as f64;
+        floor_runs.push(
+            with_server(|config, server| {
+                let reports = reports.clone();
+                async move {
+                    contract_floor(&config, server, &reports, notifications_per_report).await
+                }
+            })
+            .await?,
+        );
     }
     let (bare, bare_cpu) = best(bare_runs, |run| run.0)?;
+    let (floor, floor_cpu) = best(floor_runs, |run| run.0)?;
     let off = best(off_runs, |run| run.throughput)?;
     let on = best(on_runs, |run| run.throughput)?;
     figures.push(("bare_4hop_msgs_per_s".into(), bare, "msgs/s"));
@@ -107,6 +128,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     figures.push((
         "pipeline_to_bare_ratio".into(),
         off.throughput / bare,
+        "ratio",
+    ));
+    figures.push(("contract_floor_reports_per_s".into(), floor, "reports/s"));
+    figures.push(("floor_to_bare_ratio".into(), floor / bare, "ratio"));
+    figures.push((
+        "pipeline_to_floor_ratio".into(),
+        off.throughput / floor,
         "ratio",
     ));
     figures.push((
@@ -146,6 +174,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Where the processor time goes, whatever else the machine is doing.
     for (process, micros) in bare_cpu {
         figures.push((format!("bare_cpu_us_per_msg_{process}"), micros, "us"));
+    }
+    for (process, micros) in floor_cpu {
+        figures.push((format!("floor_cpu_us_per_report_{process}"), micros, "us"));
     }
     for (process, micros) in off.cpu_per_report {
         figures.push((
@@ -255,44 +286,15 @@ async fn bare_four_hops(
         })
         .await?;
     for hop in 1..=4 {
-        let consumer = stream
-            .create_consumer(pull::Config {
-                durable_name: Some(format!("hop{hop}")),
-                filter_subject: format!("bench.hop.{hop}"),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                max_ack_pending: 2048,
-                ..Default::default()
-            })
-            .await?;
-        let js = js.clone();
-        tokio::spawn(async move {
-            let Ok(messages) = consumer
-                .stream()
-                .max_messages_per_batch(256)
-                .messages()
-                .await
-            else {
-                return;
-            };
-            let mut batches = messages.ready_chunks(256);
-            while let Some(batch) = batches.next().await {
-                let batch: Vec<_> = batch.into_iter().filter_map(Result::ok).collect();
-                let mut acks = Vec::with_capacity(batch.len());
-                for message in &batch {
-                    let publish = PublishMessage::build().payload(message.payload.clone());
-                    if let Ok(ack) = js
-                        .send_publish(format!("bench.hop.{}", hop + 1), publish)
-                        .await
-                    {
-                        acks.push(ack);
-                    }
-                }
-                futures::future::join_all(acks.into_iter().map(IntoFuture::into_future)).await;
-                for message in batch {
-                    let _ = message.ack().await;
-                }
-            }
-        });
+        let next = format!("bench.hop.{}", hop + 1);
+        relay(
+            &js,
+            &stream,
+            &format!("hop{hop}"),
+            &format!("bench.hop.{hop}"),
+            move |message| vec![(next.clone(), message.payload.clone())],
+        )
+        .await?;
     }
     let mut arrivals = client.subscribe("bench.hop.5").await?;
     let payload = SituationReport::default().encode_to_vec();
@@ -309,6 +311,197 @@ async fn bare_four_hops(
     count(&mut arrivals, messages, Duration::from_secs(300)).await?;
     let throughput = messages as f64 / started.elapsed().as_secs_f64();
     Ok((throughput, cpu.per_item(messages)))
+}
+
+/// The least any implementation of the contract makes JetStream do for the pipeline's reports:
+/// the four services as relays with no work (see [`relay`]), each event the contract names one
+/// stored message carrying the report's bytes:
+/// - intake: submission → accepted event;
+/// - leadership: accepted → the situation's state in a KV-like stream (one message per key) and
+///   a determination;
+/// - notify, once per agency: determination → `notifications_per_report / 2` notifications,
+///   each with its delivered status;
+/// - publish: an ordered consumer of the event stream (accepted and determined), no acks.
+///
+/// Reports per second until both notify relays and the follower have every determination.
+async fn contract_floor(
+    config: &NatsConfig,
+    server: u32,
+    reports: &[SituationReport],
+    notifications_per_report: f64,
+) -> anyhow::Result<(f64, Vec<(String, f64)>)> {
+    let client = nats::try_connect(config, "tandem-bench").await?;
+    let js = jetstream::new(client.clone());
+    let stream = |name: &str, subjects: &[&str]| jetstream::stream::Config {
+        name: name.into(),
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    };
+    let intake = js
+        .create_stream(stream("FLOOR_INTAKE", &["floor.intake.>"]))
+        .await?;
+    let events = js
+        .create_stream(stream(
+            "FLOOR_EVENTS",
+            &["floor.accepted.>", "floor.determined.>"],
+        ))
+        .await?;
+    js.create_stream(jetstream::stream::Config {
+        max_messages_per_subject: 1,
+        ..stream("FLOOR_STATE", &["floor.state.>"])
+    })
+    .await?;
+    js.create_stream(stream("FLOOR_NOTIFY", &["floor.notify.>"]))
+        .await?;
+
+    // The situation rides in the last subject token, so no relay decodes anything.
+    let situation = |message: &jetstream::Message| {
+        let subject = message.subject.as_str();
+        subject.rsplit('.').next().unwrap_or_default().to_string()
+    };
+    relay(&js, &intake, "intake", "floor.intake.>", move |message| {
+        vec![(
+            format!("floor.accepted.{}", situation(message)),
+            message.payload.clone(),
+        )]
+    })
+    .await?;
+    relay(
+        &js,
+        &events,
+        "leadership",
+        "floor.accepted.>",
+        move |message| {
+            let situation = situation(message);
+            vec![
+                (format!("floor.state.{situation}"), message.payload.clone()),
+                (
+                    format!("floor.determined.{situation}"),
+                    message.payload.clone(),
+                ),
+            ]
+        },
+    )
+    .await?;
+    let total = reports.len();
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<()>();
+    for agency in ["iom", "unhcr"] {
+        let per_determination = notifications_per_report / 2.0;
+        let (mut seen, done) = (0usize, done.clone());
+        relay(&js, &events, agency, "floor.determined.>", move |message| {
+            // Notifications spread evenly: one whenever the running total passes a whole number.
+            let due = ((seen + 1) as f64 * per_determination).floor()
+                > (seen as f64 * per_determination).floor();
+            seen += 1;
+            if seen == total {
+                let _ = done.send(());
+            }
+            match due {
+                true => vec![
+                    (
+                        format!("floor.notify.out.{agency}"),
+                        message.payload.clone(),
+                    ),
+                    (
+                        format!("floor.notify.status.{agency}"),
+                        message.payload.clone(),
+                    ),
+                ],
+                false => Vec::new(),
+            }
+        })
+        .await?;
+    }
+    let mut follower = events
+        .create_consumer(pull::OrderedConfig::default())
+        .await?
+        .messages()
+        .await?;
+    tokio::spawn(async move {
+        let mut determined = 0;
+        while let Some(Ok(message)) = follower.next().await {
+            if message.subject.starts_with("floor.determined.") {
+                determined += 1;
+                if determined == total {
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
+
+    let cpu = CpuMeter::start(vec![
+        ("nats_server".into(), server),
+        ("relays".into(), std::process::id()),
+    ]);
+    let started = Instant::now();
+    publish_all(
+        &js,
+        reports.iter().map(|report| {
+            let (_, payload, id) = submission(report);
+            (format!("floor.intake.{}", report.situation_id), payload, id)
+        }),
+    )
+    .await?;
+    tokio::time::timeout(Duration::from_secs(300), async {
+        for _ in 0..3 {
+            finished.recv().await;
+        }
+    })
+    .await
+    .context("the contract floor did not finish in 300 s")?;
+    let throughput = total as f64 / started.elapsed().as_secs_f64();
+    Ok((throughput, cpu.per_item(total)))
+}
+
+/// Starts a relay on a durable consumer of `stream` (`name`, filtered to `filter`): it pulls in
+/// batches, publishes what `forward` makes of each message (acknowledged publishes, all of a
+/// batch in flight at once), then acks the batch. No decoding, no state: the least a hop costs.
+async fn relay(
+    js: &jetstream::Context,
+    stream: &jetstream::stream::Stream,
+    name: &str,
+    filter: &str,
+    mut forward: impl FnMut(&jetstream::Message) -> Vec<(String, bytes::Bytes)> + Send + 'static,
+) -> anyhow::Result<()> {
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(name.into()),
+            filter_subject: filter.into(),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            max_ack_pending: 2048,
+            ..Default::default()
+        })
+        .await?;
+    let js = js.clone();
+    tokio::spawn(async move {
+        let Ok(messages) = consumer
+            .stream()
+            .max_messages_per_batch(256)
+            .messages()
+            .await
+        else {
+            return;
+        };
+        let mut batches = messages.ready_chunks(256);
+        while let Some(batch) = batches.next().await {
+            let batch: Vec<_> = batch.into_iter().filter_map(Result::ok).collect();
+            let mut acks = Vec::with_capacity(batch.len());
+            for message in &batch {
+                for (subject, payload) in forward(message) {
+                    let publish = PublishMessage::build().payload(payload);
+                    if let Ok(ack) = js.send_publish(subject, publish).await {
+                        acks.push(ack);
+                    }
+                }
+            }
+            futures::future::join_all(acks.into_iter().map(IntoFuture::into_future)).await;
+            for message in batch {
+                let _ = message.ack().await;
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Publishes `(subject, payload, Nats-Msg-Id)`s with up to 1,000 acknowledgements in flight.
@@ -517,9 +710,10 @@ fn service_names() -> Vec<&'static str> {
 async fn pipeline(
     config: &NatsConfig,
     server: u32,
-    total: usize,
+    reports: &[SituationReport],
     tracing: bool,
 ) -> anyhow::Result<PipelineRun> {
+    let total = reports.len();
     let endpoint = match tracing {
         true => Some(otlp_sink().await?),
         false => None,
@@ -542,8 +736,6 @@ async fn pipeline(
             }
         }
     });
-    let reports = reports(total);
-
     let mut processes = services.pids();
     processes.push(("nats_server".into(), server));
     let cpu = CpuMeter::start(processes);

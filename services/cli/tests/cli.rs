@@ -393,6 +393,9 @@ fn bench_reports_every_figure_of_the_issue_as_json_lines() {
         "pipeline_reports_per_s",
         "bare_4hop_msgs_per_s",
         "pipeline_to_bare_ratio",
+        "contract_floor_reports_per_s",
+        "floor_to_bare_ratio",
+        "pipeline_to_floor_ratio",
         "latency_p50_ms",
         "latency_p99_ms",
         "latency_max_ms",
@@ -422,6 +425,14 @@ fn bench_reports_every_figure_of_the_issue_as_json_lines() {
         (value("pipeline_to_bare_ratio") - ratio).abs() <= 0.01,
         "{stdout}"
     );
+    let ratio = value("pipeline_reports_per_s") / value("contract_floor_reports_per_s");
+    assert!(
+        (value("pipeline_to_floor_ratio") - ratio).abs() <= 0.01,
+        "{stdout}"
+    );
+    // The floor is the contract's events and nothing else: the services, which also validate,
+    // decide and keep state, cannot beat it.
+    assert!(value("pipeline_to_floor_ratio") < 1.0, "{stdout}");
     assert!(value("latency_p50_ms") <= value("latency_p99_ms"));
     assert!(value("latency_p99_ms") <= value("latency_max_ms"));
     assert_eq!(figures["pipeline_reports_per_s"].1, "reports/s");
