@@ -37,7 +37,7 @@ use std::{
 use anyhow::{Context as _, bail};
 use async_nats::{
     Client,
-    jetstream::{self, consumer::pull, message::PublishMessage},
+    jetstream::{self, consumer::pull, context::PublishAckFuture, message::PublishMessage},
 };
 use futures::StreamExt as _;
 use prost::Message as _;
@@ -857,7 +857,14 @@ async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result
     };
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut pending = Vec::new();
+    // Acknowledgements are awaited aside, so that waiting for them never holds back the next
+    // report: the reports arrive at the offered rate, not in bursts after each wait.
+    let (acks, mut unacknowledged) = tokio::sync::mpsc::unbounded_channel::<PublishAckFuture>();
+    let acknowledged = tokio::spawn(async move {
+        while let Some(ack) = unacknowledged.recv().await {
+            let _ = ack.await;
+        }
+    });
     for i in 0..total {
         ticks.tick().await;
         let mut report = reports(1).remove(0);
@@ -871,12 +878,10 @@ async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result
         if let Some(id) = id {
             publish = publish.message_id(id);
         }
-        pending.push(js.send_publish(subject, publish).await?);
-        if pending.len() >= 100 {
-            futures::future::join_all(pending.drain(..).map(IntoFuture::into_future)).await;
-        }
+        let _ = acks.send(js.send_publish(subject, publish).await?);
     }
-    futures::future::join_all(pending.into_iter().map(IntoFuture::into_future)).await;
+    drop(acks);
+    acknowledged.await?;
     let mut latencies = receiver.await?;
     drop(services);
     if latencies.len() < total {
