@@ -16,7 +16,7 @@ use crate::process::{ServerProcess, free_ports};
 /// test uses. `scripts/test` sets it to a current release, since Debian's 2.9.10 loses
 /// acknowledged writes when a cluster node dies (README, Reliability) and would fail the
 /// cluster tests now and then for its own reason.
-pub fn cluster_server_bin() -> PathBuf {
+fn cluster_server_bin() -> PathBuf {
     std::env::var_os("NATS_CLUSTER_SERVER_BIN").map_or_else(crate::nats_server_bin, PathBuf::from)
 }
 

@@ -355,11 +355,6 @@ async fn contract_floor(
     js.create_stream(stream("FLOOR_NOTIFY", &["floor.notify.>"]))
         .await?;
 
-    // The situation rides in the last subject token, so no relay decodes anything.
-    let situation = |message: &jetstream::Message| {
-        let subject = message.subject.as_str();
-        subject.rsplit('.').next().unwrap_or_default().to_string()
-    };
     relay(&js, &intake, "intake", "floor.intake.>", move |message| {
         vec![(
             format!("floor.accepted.{}", situation(message)),
@@ -452,6 +447,13 @@ async fn contract_floor(
     .context("the contract floor did not finish in 300 s")?;
     let throughput = total as f64 / started.elapsed().as_secs_f64();
     Ok((throughput, cpu.per_item(total)))
+}
+
+/// The situation of a floor message: it rides in the subject's last token, so that no relay
+/// decodes anything.
+fn situation(message: &jetstream::Message) -> &str {
+    let subject = message.subject.as_str();
+    subject.rsplit('.').next().unwrap_or_default()
 }
 
 /// Starts a relay on a durable consumer of `stream` (`name`, filtered to `filter`): it pulls in
