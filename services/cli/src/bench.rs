@@ -616,7 +616,9 @@ impl Services {
             .parent()
             .map(PathBuf::from)
             .context("no directory of tandem")?;
-        let mut children = Vec::new();
+        // Held as `Services` from the start, so that those started are killed if a later one
+        // cannot be: left running, they would keep this process's stderr open.
+        let mut services = Self(Vec::new());
         for (binary, args, name) in SERVICES {
             let path = dir.join(binary);
             if !path.is_file() {
@@ -639,9 +641,9 @@ impl Services {
                     .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
                     .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
             }
-            children.push((name, command.spawn()?));
+            services.0.push((name, command.spawn()?));
         }
-        Ok(Self(children))
+        Ok(services)
     }
 
     /// Each service's name and process id.
