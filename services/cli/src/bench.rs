@@ -16,8 +16,10 @@
 //!   notification is delivered (notify's consumers have nothing left) and the data service
 //!   announced a version that holds them. Run with tracing off, then on (OTLP http/protobuf to
 //!   a local sink), for the ratio.
-//! - **latency**: reports on new situations offered at a fixed rate; time from publish to the
-//!   determination arriving, p50/p99/max.
+//! - **latency**: reports offered at a fixed rate; time from publish to the determination
+//!   arriving, p50/p99/max. Once for the throughput runs' mix (`latency_*`), once for reports
+//!   that each open a new situation (`latency_new_situations_*`), the heaviest kind: each
+//!   changes its determination and notifies both agencies' coordinators.
 //! - **peak RSS** of each service process (`VmHWM`), from the tracing-off run.
 //! - Each throughput is the best of `--rounds` runs (3), taken in turn.
 //! - **processor time** per report of each process, the nats-server's included (and per
@@ -89,7 +91,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // on, floor) so that whatever else the machine does weighs on all four alike.
     let (mut bare_runs, mut off_runs, mut on_runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut floor_runs = Vec::new();
-    let reports = Arc::new(reports(args.reports));
+    let mix = Arc::new(reports(args.reports));
     for _ in 0..args.rounds.max(1) {
         bare_runs.push(
             with_server(|config, server| async move {
@@ -98,7 +100,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .await?,
         );
         for (tracing, runs) in [(false, &mut off_runs), (true, &mut on_runs)] {
-            let reports = reports.clone();
+            let reports = mix.clone();
             runs.push(
                 with_server(|config, server| async move {
                     pipeline(&config, server, &reports, tracing).await
@@ -111,7 +113,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             off_runs.last().map_or(0, |run| run.notifications) as f64 / args.reports.max(1) as f64;
         floor_runs.push(
             with_server(|config, server| {
-                let reports = reports.clone();
+                let reports = mix.clone();
                 async move {
                     contract_floor(&config, server, &reports, notifications_per_report).await
                 }
@@ -149,14 +151,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "msgs",
     ));
 
-    let (p50, p99, max) =
-        with_server(
-            |config, _| async move { latency(&config, args.rate, args.latency_secs).await },
-        )
-        .await?;
-    figures.push(("latency_p50_ms".into(), p50, "ms"));
-    figures.push(("latency_p99_ms".into(), p99, "ms"));
-    figures.push(("latency_max_ms".into(), max, "ms"));
+    // The latency of the throughput runs' mix, and of reports that each open a new situation.
+    let offered = (args.rate * args.latency_secs) as usize;
+    let new_situations: Vec<SituationReport> = (0..offered)
+        .map(|i| SituationReport {
+            report_id: format!("latency-{i}"),
+            situation_id: format!("LATENCY-{i}"),
+            ..reports(1).remove(0)
+        })
+        .collect();
+    for (feed, name) in [
+        (reports(offered), "latency"),
+        (new_situations, "latency_new_situations"),
+    ] {
+        let (p50, p99, max) =
+            with_server(|config, _| async move { latency(&config, feed, args.rate).await }).await?;
+        figures.push((format!("{name}_p50_ms"), p50, "ms"));
+        figures.push((format!("{name}_p99_ms"), p99, "ms"));
+        figures.push((format!("{name}_max_ms"), max, "ms"));
+    }
 
     figures.push((
         "pipeline_reports_per_s_tracing_on".into(),
@@ -823,7 +836,15 @@ async fn drained(js: &jetstream::Context, durable: &str) -> anyhow::Result<()> {
     }
 }
 
-async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result<(f64, f64, f64)> {
+/// Time from publish to determination of each of `feed`'s reports, offered at `rate` a second:
+/// p50, p99 and max, in milliseconds. Every accepted report makes one determination, the first
+/// to name it among those it is based on (a report can be named only by its own determination
+/// and later ones of its situation).
+async fn latency(
+    config: &NatsConfig,
+    feed: Vec<SituationReport>,
+    rate: u64,
+) -> anyhow::Result<(f64, f64, f64)> {
     let client: Client = nats::try_connect(config, "tandem-bench").await?;
     let js = jetstream::new(client.clone());
     demo::import_directory(&js).await?;
@@ -831,7 +852,7 @@ async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result
     ready::wait_for_services(&client, &service_names(), Duration::from_secs(60)).await?;
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut determinations = client.subscribe(topology::DETERMINED_FILTER).await?;
-    let total = (rate * seconds) as usize;
+    let total = feed.len();
     let receiver = {
         let sent = sent.clone();
         tokio::spawn(async move {
@@ -845,15 +866,13 @@ async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result
                 let Ok(determination) = LeadershipDetermination::decode(message.payload) else {
                     continue;
                 };
-                let Some(first) = determination.based_on.first() else {
-                    continue;
+                let Ok(mut sent) = sent.lock() else {
+                    break;
                 };
-                if let Some(at) = sent
-                    .lock()
-                    .ok()
-                    .and_then(|sent| sent.get(&first.report_id).copied())
-                {
-                    latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                for basis in &determination.based_on {
+                    if let Some(at) = sent.remove(&basis.report_id) {
+                        latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                    }
                 }
             }
             latencies
@@ -869,12 +888,9 @@ async fn latency(config: &NatsConfig, rate: u64, seconds: u64) -> anyhow::Result
             let _ = ack.await;
         }
     });
-    for i in 0..total {
+    for report in &feed {
         ticks.tick().await;
-        let mut report = reports(1).remove(0);
-        report.report_id = format!("latency-{i}");
-        report.situation_id = format!("LATENCY-{i}");
-        let (subject, payload, id) = submission(&report);
+        let (subject, payload, id) = submission(report);
         if let Ok(mut sent) = sent.lock() {
             sent.insert(report.report_id.clone(), Instant::now());
         }
