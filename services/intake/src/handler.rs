@@ -88,7 +88,7 @@ impl IntakeHandler {
         for _ in 0..CAS_ATTEMPTS {
             let loaded = match fresh {
                 true => self.situations.load_fresh(&key).await?,
-                false => self.situations.load(&key).await?,
+                false => self.situations.load(&key),
             };
             let decision = state::decide(
                 loaded.value.as_deref(),

@@ -67,7 +67,7 @@ impl Situations {
         for _ in 0..CAS_ATTEMPTS {
             let loaded = match fresh {
                 true => self.records.load_fresh(&key).await?,
-                false => self.records.load(&key).await?,
+                false => self.records.load(&key),
             };
             let (mut record, revision) = (loaded.value, loaded.revision);
             let mut repaired = false;

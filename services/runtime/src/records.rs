@@ -8,6 +8,9 @@
 //! - when another instance wrote the record meanwhile, the write fails as a lost race, the
 //!   remembered copy is forgotten, and the caller reads the bucket again and retries — the
 //!   bucket stays the one truth, shared by every instance;
+//! - a key the instance does not remember is presumed absent, so a new situation's record is
+//!   created with no read first; when the key holds a record after all, the create fails as a
+//!   lost race like any other;
 //! - a decision that writes nothing (a rejection, a wait for a predecessor) is not checked by
 //!   any compare-and-set, so callers make it only on a [`Loaded::fresh`] record, read from the
 //!   bucket.
@@ -58,16 +61,25 @@ impl<T: prost::Message + Default + Clone> Records<T> {
         &self.store
     }
 
-    /// The record under `key`: the remembered copy when there is one, else read from the bucket.
-    pub async fn load(&self, key: &str) -> Result<Loaded<T>, HandlerError> {
-        if let Some((value, revision)) = self.remembered().get(key).cloned() {
-            return Ok(Loaded {
+    /// The record under `key` as this instance knows it: the remembered copy, or none when it
+    /// remembers none. A key it has not seen is presumed absent, which it is for a new
+    /// situation, so that the record is created without a read that would find nothing. When
+    /// the key holds a record after all, the create fails as a lost race and the caller reads
+    /// the bucket; and nothing is decided on an absence that no create checks, since the
+    /// result is not [`Loaded::fresh`].
+    pub fn load(&self, key: &str) -> Loaded<T> {
+        match self.remembered().get(key).cloned() {
+            Some((value, revision)) => Loaded {
                 value: Some(value),
                 revision,
                 fresh: false,
-            });
+            },
+            None => Loaded {
+                value: None,
+                revision: 0,
+                fresh: false,
+            },
         }
-        self.load_fresh(key).await
     }
 
     /// The record under `key` as the bucket holds it now.

@@ -42,8 +42,13 @@ async fn a_write_against_a_stale_copy_loses_and_the_bucket_keeps_the_other_insta
 
     let first = a.write("s1", record(1), 0).await.expect("create");
     assert!(first.is_some(), "the first create succeeds");
-    // Both now hold revision 1: `a` from its write, `b` from reading the bucket.
-    let seen_by_b = b.load("s1").await.expect("load");
+    // `b` has not seen the record: it presumes none, and a create on that presumption loses.
+    let presumed_by_b = b.load("s1");
+    assert!(!presumed_by_b.fresh && presumed_by_b.value.is_none());
+    let lost = b.write("s1", record(9), presumed_by_b.revision).await;
+    assert_eq!(lost.expect("a lost race is not an error"), None);
+    // Read from the bucket, it holds a's record at revision 1.
+    let seen_by_b = b.load_fresh("s1").await.expect("load");
     assert!(seen_by_b.fresh);
     assert_eq!(count(&seen_by_b), Some(1));
 
@@ -53,7 +58,7 @@ async fn a_write_against_a_stale_copy_loses_and_the_bucket_keeps_the_other_insta
         .await
         .expect("update");
     assert!(by_b.is_some());
-    let remembered_by_a = a.load("s1").await.expect("load");
+    let remembered_by_a = a.load("s1");
     assert!(!remembered_by_a.fresh, "a's own write is remembered");
     assert_eq!(count(&remembered_by_a), Some(1));
 
@@ -63,12 +68,12 @@ async fn a_write_against_a_stale_copy_loses_and_the_bucket_keeps_the_other_insta
         .await
         .expect("a lost race is not an error");
     assert_eq!(lost, None);
-    let reread = a.load("s1").await.expect("load");
-    assert!(reread.fresh, "a lost race forgets the remembered copy");
-    assert_eq!(count(&reread), Some(2));
-
-    // Creating what already exists is a lost race too.
-    assert_eq!(a.write("s1", record(9), 0).await.expect("create"), None);
+    assert_eq!(
+        count(&a.load("s1")),
+        None,
+        "a lost race forgets the remembered copy"
+    );
+    assert_eq!(count(&a.load_fresh("s1").await.expect("load")), Some(2));
 }
 
 #[tokio::test]
@@ -80,7 +85,7 @@ async fn a_corrupt_record_is_a_dead_letter_not_a_retry() {
         .put("bad", vec![0xff, 0xff, 0xff].into())
         .await
         .expect("put");
-    let error = match records.load("bad").await {
+    let error = match records.load_fresh("bad").await {
         Ok(_) => panic!("a record that does not decode was loaded"),
         Err(error) => error,
     };
@@ -122,12 +127,8 @@ async fn a_changed_record_is_written_with_compare_and_set_like_any_other() {
         .expect("write")
         .expect("not raced");
     assert_eq!(changed.accepted_count, 2);
-    assert_eq!(count(&b.load("s1").await.expect("load")), Some(2));
-    assert_eq!(
-        count(&a.load("s1").await.expect("load")),
-        Some(2),
-        "remembered"
-    );
+    assert_eq!(count(&b.load_fresh("s1").await.expect("load")), Some(2));
+    assert_eq!(count(&a.load("s1")), Some(2), "remembered");
 
     // Against a revision that moved on, it loses and the bucket keeps the newer record.
     b.write("s1", record(3), changed_revision)
@@ -139,5 +140,5 @@ async fn a_changed_record_is_written_with_compare_and_set_like_any_other() {
         .await
         .expect("a lost race is not an error");
     assert_eq!(lost, None);
-    assert_eq!(count(&a.load("s1").await.expect("load")), Some(3));
+    assert_eq!(count(&a.load_fresh("s1").await.expect("load")), Some(3));
 }
