@@ -153,11 +153,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // The latency of the throughput runs' mix, and of reports that each open a new situation.
     let offered = (args.rate * args.latency_secs) as usize;
+    let template = reports(1).remove(0);
     let new_situations: Vec<SituationReport> = (0..offered)
         .map(|i| SituationReport {
             report_id: format!("latency-{i}"),
             situation_id: format!("LATENCY-{i}"),
-            ..reports(1).remove(0)
+            ..template.clone()
         })
         .collect();
     for (feed, name) in [

@@ -33,8 +33,9 @@ use crate::consumer::HandlerError;
 /// How many records an instance remembers: a few MiB of memory at most.
 pub const REMEMBERED: usize = 4096;
 
-/// A record as read: its value (none when the key holds nothing), its KV revision (0 when the
-/// key was never written), and whether it was just read from the bucket.
+/// A record as read: its value (none when the key holds nothing, or when it is presumed to
+/// because the instance does not remember it), its KV revision (0 when the key was never
+/// written, or is presumed not to be), and whether it was just read from the bucket.
 pub struct Loaded<T> {
     pub value: Option<Arc<T>>,
     pub revision: u64,
@@ -68,17 +69,14 @@ impl<T: prost::Message + Default + Clone> Records<T> {
     /// the bucket; and nothing is decided on an absence that no create checks, since the
     /// result is not [`Loaded::fresh`].
     pub fn load(&self, key: &str) -> Loaded<T> {
-        match self.remembered().get(key).cloned() {
-            Some((value, revision)) => Loaded {
-                value: Some(value),
-                revision,
-                fresh: false,
-            },
-            None => Loaded {
-                value: None,
-                revision: 0,
-                fresh: false,
-            },
+        let (value, revision) = match self.remembered().get(key).cloned() {
+            Some((value, revision)) => (Some(value), revision),
+            None => (None, 0),
+        };
+        Loaded {
+            value,
+            revision,
+            fresh: false,
         }
     }
 
