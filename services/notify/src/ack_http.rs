@@ -89,10 +89,7 @@ pub(crate) async fn serve(
     let app = Router::new()
         .route("/ack/{id}", get(confirm_page).post(acknowledge))
         .with_state(Arc::new(AppState { links, js }));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.triggered().await })
-        .await?;
-    Ok(())
+    Ok(tandem_runtime::http::serve(listener, app, shutdown).await?)
 }
 
 fn refused() -> (StatusCode, Html<String>) {

@@ -41,16 +41,14 @@ const JSON: &str = "application/json";
 const LIVE_CACHE: &str = "public, no-cache";
 const IMMUTABLE_CACHE: &str = "public, max-age=31536000, immutable";
 
-/// Serves the API on `listener` until `shutdown`, finishing requests in flight.
+/// Serves the API on `listener` until `shutdown`, finishing requests in flight (within
+/// [`tandem_runtime::http::DRAIN`]).
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(async move { shutdown.triggered().await })
-        .await?;
-    Ok(())
+    Ok(tandem_runtime::http::serve(listener, router(shared), shutdown).await?)
 }
 
 fn router(shared: Arc<Shared>) -> Router {

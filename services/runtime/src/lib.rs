@@ -5,6 +5,7 @@
 //! - [`topology`]: the names, subjects and settings of every stream and bucket, and their
 //!   idempotent creation.
 //! - [`envelope`]: CloudEvents binary-mode headers and W3C trace-context propagation.
+//! - [`http`]: serving HTTP until shutdown, with a bound on the drain.
 //! - [`consumer`]: the durable pull-consumer loop: ack after effects, finite redelivery with
 //!   backoff, dead letters, re-creation on stream errors.
 //! - [`dead_letter`]: publishing poison messages to `TANDEM_DLQ`.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod consumer;
 pub mod dead_letter;
 pub mod envelope;
+pub mod http;
 pub mod kv_key;
 pub mod kv_scan;
 pub mod metrics;

@@ -85,10 +85,7 @@ pub async fn serve(
         .route("/metrics", get(render))
         .with_state(registry);
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.triggered().await })
-            .await;
-        if let Err(error) = served {
+        if let Err(error) = crate::http::serve(listener, app, shutdown).await {
             tracing::warn!(%error, "the /metrics endpoint stopped");
         }
     });
