@@ -299,16 +299,18 @@ async fn bare_four_hops(
             ..Default::default()
         })
         .await?;
+    let mut relays = Relays::default();
     for hop in 1..=4 {
         let next = format!("bench.hop.{}", hop + 1);
-        relay(
-            &js,
-            &stream,
-            &format!("hop{hop}"),
-            &format!("bench.hop.{hop}"),
-            move |message| vec![(next.clone(), message.payload.clone())],
-        )
-        .await?;
+        relays
+            .start(
+                &js,
+                &stream,
+                &format!("hop{hop}"),
+                &format!("bench.hop.{hop}"),
+                move |message| vec![(next.clone(), message.payload.clone())],
+            )
+            .await?;
     }
     let mut arrivals = client.subscribe("bench.hop.5").await?;
     let payload = SituationReport::default().encode_to_vec();
@@ -317,18 +319,22 @@ async fn bare_four_hops(
         ("relay".into(), std::process::id()),
     ]);
     let started = Instant::now();
-    publish_all(
-        &js,
-        (0..messages).map(|_| ("bench.hop.1".to_string(), payload.clone(), None)),
-    )
-    .await?;
-    count(&mut arrivals, messages, Duration::from_secs(300)).await?;
+    relays
+        .until(async {
+            publish_all(
+                &js,
+                (0..messages).map(|_| ("bench.hop.1".to_string(), payload.clone(), None)),
+            )
+            .await?;
+            count(&mut arrivals, messages, Duration::from_secs(300)).await
+        })
+        .await?;
     let throughput = messages as f64 / started.elapsed().as_secs_f64();
     Ok((throughput, cpu.per_item(messages)))
 }
 
 /// The least any implementation of the contract makes JetStream do for the pipeline's reports:
-/// the four services as relays with no work (see [`relay`]), each event the contract names one
+/// the four services as relays with no work (see [`Relays::start`]), each event the contract names one
 /// stored message carrying the report's bytes:
 /// - intake: submission → accepted event;
 /// - leadership: accepted → the situation's state in a KV-like stream (one message per key) and
@@ -369,58 +375,62 @@ async fn contract_floor(
     js.create_stream(stream("FLOOR_NOTIFY", &["floor.notify.>"]))
         .await?;
 
-    relay(&js, &intake, "intake", "floor.intake.>", move |message| {
-        vec![(
-            format!("floor.accepted.{}", situation(message)),
-            message.payload.clone(),
-        )]
-    })
-    .await?;
-    relay(
-        &js,
-        &events,
-        "leadership",
-        "floor.accepted.>",
-        move |message| {
-            let situation = situation(message);
-            vec![
-                (format!("floor.state.{situation}"), message.payload.clone()),
-                (
-                    format!("floor.determined.{situation}"),
-                    message.payload.clone(),
-                ),
-            ]
-        },
-    )
-    .await?;
+    let mut relays = Relays::default();
+    relays
+        .start(&js, &intake, "intake", "floor.intake.>", move |message| {
+            vec![(
+                format!("floor.accepted.{}", situation(message)),
+                message.payload.clone(),
+            )]
+        })
+        .await?;
+    relays
+        .start(
+            &js,
+            &events,
+            "leadership",
+            "floor.accepted.>",
+            move |message| {
+                let situation = situation(message);
+                vec![
+                    (format!("floor.state.{situation}"), message.payload.clone()),
+                    (
+                        format!("floor.determined.{situation}"),
+                        message.payload.clone(),
+                    ),
+                ]
+            },
+        )
+        .await?;
     let total = reports.len();
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<()>();
     for agency in ["iom", "unhcr"] {
         let per_determination = notifications_per_report / 2.0;
         let (mut seen, done) = (0usize, done.clone());
-        relay(&js, &events, agency, "floor.determined.>", move |message| {
-            // Notifications spread evenly: one whenever the running total passes a whole number.
-            let due = ((seen + 1) as f64 * per_determination).floor()
-                > (seen as f64 * per_determination).floor();
-            seen += 1;
-            if seen == total {
-                let _ = done.send(());
-            }
-            match due {
-                true => vec![
-                    (
-                        format!("floor.notify.out.{agency}"),
-                        message.payload.clone(),
-                    ),
-                    (
-                        format!("floor.notify.status.{agency}"),
-                        message.payload.clone(),
-                    ),
-                ],
-                false => Vec::new(),
-            }
-        })
-        .await?;
+        relays
+            .start(&js, &events, agency, "floor.determined.>", move |message| {
+                // Notifications spread evenly: one whenever the running total passes a whole number.
+                let due = ((seen + 1) as f64 * per_determination).floor()
+                    > (seen as f64 * per_determination).floor();
+                seen += 1;
+                if seen == total {
+                    let _ = done.send(());
+                }
+                match due {
+                    true => vec![
+                        (
+                            format!("floor.notify.out.{agency}"),
+                            message.payload.clone(),
+                        ),
+                        (
+                            format!("floor.notify.status.{agency}"),
+                            message.payload.clone(),
+                        ),
+                    ],
+                    false => Vec::new(),
+                }
+            })
+            .await?;
     }
     let mut follower = events
         .create_consumer(pull::OrderedConfig::default())
@@ -429,12 +439,17 @@ async fn contract_floor(
         .await?;
     tokio::spawn(async move {
         let mut determined = 0;
-        while let Some(Ok(message)) = follower.next().await {
-            if message.subject.starts_with("floor.determined.") {
-                determined += 1;
-                if determined == total {
-                    let _ = done.send(());
+        while let Some(message) = follower.next().await {
+            match message {
+                Ok(message) if message.subject.starts_with("floor.determined.") => {
+                    determined += 1;
+                    if determined == total {
+                        let _ = done.send(());
+                    }
                 }
+                Ok(_) => {}
+                // An error the ordered consumer yields does not end it.
+                Err(error) => tracing::warn!(%error, "the floor's follower: pull error"),
             }
         }
     });
@@ -444,21 +459,25 @@ async fn contract_floor(
         ("relays".into(), std::process::id()),
     ]);
     let started = Instant::now();
-    publish_all(
-        &js,
-        reports.iter().map(|report| {
-            let (_, payload, id) = submission(report);
-            (format!("floor.intake.{}", report.situation_id), payload, id)
-        }),
-    )
-    .await?;
-    tokio::time::timeout(Duration::from_secs(300), async {
-        for _ in 0..3 {
-            finished.recv().await;
-        }
-    })
-    .await
-    .context("the contract floor did not finish in 300 s")?;
+    relays
+        .until(async {
+            publish_all(
+                &js,
+                reports.iter().map(|report| {
+                    let (_, payload, id) = submission(report);
+                    (format!("floor.intake.{}", report.situation_id), payload, id)
+                }),
+            )
+            .await?;
+            tokio::time::timeout(Duration::from_secs(300), async {
+                for _ in 0..3 {
+                    finished.recv().await;
+                }
+            })
+            .await
+            .context("the contract floor did not finish in 300 s")
+        })
+        .await?;
     let throughput = total as f64 / started.elapsed().as_secs_f64();
     Ok((throughput, cpu.per_item(total)))
 }
@@ -470,54 +489,89 @@ fn situation(message: &jetstream::Message) -> &str {
     subject.rsplit('.').next().unwrap_or_default()
 }
 
-/// Starts a relay on a durable consumer of `stream` (`name`, filtered to `filter`): it pulls in
-/// batches, publishes what `forward` makes of each message (acknowledged publishes, all of a
-/// batch in flight at once), then acks the batch. No decoding, no state: the least a hop costs.
-async fn relay(
-    js: &jetstream::Context,
-    stream: &jetstream::stream::Stream,
-    name: &str,
-    filter: &str,
-    mut forward: impl FnMut(&jetstream::Message) -> Vec<(String, bytes::Bytes)> + Send + 'static,
-) -> anyhow::Result<()> {
-    let consumer = stream
-        .create_consumer(pull::Config {
-            durable_name: Some(name.into()),
-            filter_subject: filter.into(),
-            ack_policy: jetstream::consumer::AckPolicy::Explicit,
-            max_ack_pending: 2048,
-            ..Default::default()
-        })
-        .await?;
-    let js = js.clone();
-    tokio::spawn(async move {
-        let Ok(messages) = consumer
-            .stream()
-            .max_messages_per_batch(256)
-            .messages()
-            .await
-        else {
-            return;
-        };
-        let mut batches = messages.ready_chunks(256);
-        while let Some(batch) = batches.next().await {
-            let batch: Vec<_> = batch.into_iter().filter_map(Result::ok).collect();
-            let mut acks = Vec::with_capacity(batch.len());
-            for message in &batch {
-                for (subject, payload) in forward(message) {
-                    let publish = PublishMessage::build().payload(payload);
-                    if let Ok(ack) = js.send_publish(subject, publish).await {
-                        acks.push(ack);
+/// The relays of one measurement, each a task; dropping the set stops them.
+#[derive(Default)]
+struct Relays(tokio::task::JoinSet<anyhow::Result<()>>);
+
+impl Relays {
+    /// Starts a relay on a durable consumer of `stream` (`name`, filtered to `filter`): it
+    /// pulls in batches, publishes what `forward` makes of each message (acknowledged
+    /// publishes, all of a batch in flight at once), then acks the batch. No decoding, no
+    /// state: the least a hop costs.
+    async fn start(
+        &mut self,
+        js: &jetstream::Context,
+        stream: &jetstream::stream::Stream,
+        name: &str,
+        filter: &str,
+        mut forward: impl FnMut(&jetstream::Message) -> Vec<(String, bytes::Bytes)> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let consumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(name.into()),
+                filter_subject: filter.into(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                max_ack_pending: 2048,
+                ..Default::default()
+            })
+            .await?;
+        let (js, name) = (js.clone(), name.to_string());
+        self.0.spawn(async move {
+            let messages = consumer
+                .stream()
+                .max_messages_per_batch(256)
+                .messages()
+                .await?;
+            let mut batches = messages.ready_chunks(256);
+            while let Some(batch) = batches.next().await {
+                let mut pulled = Vec::with_capacity(batch.len());
+                for message in batch {
+                    match message {
+                        Ok(message) => pulled.push(message),
+                        // The pull stream goes on after an error (a missed heartbeat, say).
+                        Err(error) => tracing::warn!(relay = name, %error, "pull error"),
                     }
                 }
+                let mut acks = Vec::with_capacity(pulled.len());
+                for message in &pulled {
+                    for (subject, payload) in forward(message) {
+                        let publish = PublishMessage::build().payload(payload);
+                        acks.push(js.send_publish(subject, publish).await?);
+                    }
+                }
+                for ack in
+                    futures::future::join_all(acks.into_iter().map(IntoFuture::into_future)).await
+                {
+                    ack.with_context(|| format!("relay {name}: a publish was not stored"))?;
+                }
+                for message in pulled {
+                    message
+                        .ack()
+                        .await
+                        .map_err(|error| anyhow::anyhow!(error))
+                        .with_context(|| format!("relay {name}: an ack failed"))?;
+                }
             }
-            futures::future::join_all(acks.into_iter().map(IntoFuture::into_future)).await;
-            for message in batch {
-                let _ = message.ack().await;
-            }
+            Ok(())
+        });
+        Ok(())
+    }
+
+    /// Runs `work`, failing instead with the error of any relay that stops first: a relay that
+    /// lost a message would otherwise show only as a run that never finishes.
+    async fn until<T>(
+        &mut self,
+        work: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        tokio::select! {
+            result = work => result,
+            Some(stopped) = self.0.join_next() => Err(match stopped {
+                Ok(Err(error)) => error,
+                Ok(Ok(())) => anyhow::anyhow!("a relay's pull stream ended"),
+                Err(panicked) => panicked.into(),
+            }),
         }
-    });
-    Ok(())
+    }
 }
 
 /// Publishes `(subject, payload, Nats-Msg-Id)`s with up to 1,000 acknowledgements in flight.
