@@ -940,8 +940,9 @@ async fn latency(
     let (acks, mut unacknowledged) = tokio::sync::mpsc::unbounded_channel::<PublishAckFuture>();
     let acknowledged = tokio::spawn(async move {
         while let Some(ack) = unacknowledged.recv().await {
-            let _ = ack.await;
+            ack.await.context("a report was not stored")?;
         }
+        anyhow::Ok(())
     });
     for report in &feed {
         ticks.tick().await;
@@ -953,10 +954,11 @@ async fn latency(
         if let Some(id) = id {
             publish = publish.message_id(id);
         }
+        // A send fails only when a failed acknowledgement ended the waiter: its error follows.
         let _ = acks.send(js.send_publish(subject, publish).await?);
     }
     drop(acks);
-    acknowledged.await?;
+    acknowledged.await??;
     let mut latencies = receiver.await?;
     drop(services);
     if latencies.len() < total {
