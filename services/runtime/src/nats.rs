@@ -205,7 +205,7 @@ fn without_userinfo(urls: &str) -> String {
 }
 
 /// The oldest nats-server release tandem is not known to lose data on. tandem's chaos test on
-/// Debian 12's nats-server 2.9.10 (README, Reliability) found acknowledged KV writes gone after
+/// Debian 12's nats-server 2.9.10 (docs/reliability.md) found acknowledged KV writes gone after
 /// the server was SIGKILLed and restarted, and two compare-and-set writes of one key both
 /// accepted while a node of a 3-node cluster restarted; the same runs on 2.15.1 lose nothing.
 const OLDEST_SOUND_SERVER: semver::Version = semver::Version::new(2, 10, 0);
@@ -224,7 +224,7 @@ fn warn_once_if_known_faulty(version: &str) {
     if is_known_faulty(version) && !WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(
             server_version = version,
-            "nats-server {version} is older than {OLDEST_SOUND_SERVER}: after a server crash it can lose acknowledged writes (see the README, Reliability); run a current release in production"
+            "nats-server {version} is older than {OLDEST_SOUND_SERVER}: after a server crash it can lose acknowledged writes (see docs/reliability.md); run a current release in production"
         );
     }
 }
