@@ -10,9 +10,9 @@
 //! consumer is waited for until it has handled everything, and the streams are read back to
 //! check the invariants:
 //!
-//! 1. **One outcome per report**: every stored report (`TANDEM_INTAKE`) has exactly one
+//! 1. **One outcome per report**: every stored report (the intake streams) has exactly one
 //!    `SituationAccepted` or `SituationRejected` in `TANDEM_EVENTS` (matched through intake's
-//!    outcome id `intake-outcome:<intake sequence>` and the report id); deliberately invalid and
+//!    outcome id `intake-outcome:<intake stream>:<sequence>` and the report id); deliberately invalid and
 //!    undecodable reports are rejected with their reason; a valid or deliberately stale report
 //!    is accepted or rejected as `STALE_REVISION` only when a revision at least as new from its
 //!    organisation was accepted (two intake instances may take one situation's reports in
@@ -837,9 +837,12 @@ async fn read_stream(js: &jetstream::Context, name: &str) -> Vec<jetstream::Mess
 async fn durable_consumers(js: &jetstream::Context) -> Vec<(String, String, u64, usize)> {
     let mut found = Vec::new();
     for name in [
-        topology::INTAKE_STREAM,
+        topology::INTAKE_IOM_STREAM,
+        topology::INTAKE_UNHCR_STREAM,
+        topology::INTAKE_PARTNERS_STREAM,
         topology::EVENTS_STREAM,
-        topology::NOTIFY_STREAM,
+        topology::ACKS_IOM_STREAM,
+        topology::ACKS_UNHCR_STREAM,
         topology::DLQ_STREAM,
     ] {
         let Ok(stream) = js.get_stream(name).await else {
@@ -874,12 +877,14 @@ async fn drain(
 ) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + timeout;
     let order = [
-        (topology::INTAKE_STREAM, "tandem-intake"),
+        (topology::INTAKE_IOM_STREAM, "tandem-intake-iom"),
+        (topology::INTAKE_UNHCR_STREAM, "tandem-intake-unhcr"),
+        (topology::INTAKE_PARTNERS_STREAM, "tandem-intake-partners"),
         (topology::EVENTS_STREAM, "tandem-leadership"),
         (topology::EVENTS_STREAM, "tandem-notify-iom"),
         (topology::EVENTS_STREAM, "tandem-notify-unhcr"),
-        (topology::NOTIFY_STREAM, "tandem-notify-iom-acks"),
-        (topology::NOTIFY_STREAM, "tandem-notify-unhcr-acks"),
+        (topology::ACKS_IOM_STREAM, "tandem-notify-iom-acks"),
+        (topology::ACKS_UNHCR_STREAM, "tandem-notify-unhcr-acks"),
     ];
     for (stream, consumer) in order {
         loop {
@@ -985,12 +990,13 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     let storage = tandem_runtime::config::StorageConfig {
         replicas: bus.replicas(),
     };
-    for stream in [
-        topology::intake_stream(&storage),
+    for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
         topology::notify_stream(&storage),
+        topology::acks_stream("iom", &storage),
+        topology::acks_stream("unhcr", &storage),
         topology::dlq_stream(&storage),
-    ] {
+    ]) {
         topology::ensure_stream(&js, stream).await.expect("stream");
     }
     // Asked once the streams exist: a cluster client may connect only on its first request.
@@ -1027,7 +1033,10 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     let drained = began.elapsed();
 
     // Read everything back.
-    let intake = read_stream(&js, topology::INTAKE_STREAM).await;
+    let mut intake = Vec::new();
+    for (stream, _, _) in topology::INTAKE_STREAMS {
+        intake.extend(read_stream(&js, stream).await);
+    }
     let events = read_stream(&js, topology::EVENTS_STREAM).await;
     let notify = read_stream(&js, topology::NOTIFY_STREAM).await;
     let dead_letters = read_stream(&js, topology::DLQ_STREAM).await;
@@ -1243,24 +1252,29 @@ impl Check {
             .enumerate()
             .map(|(index, report)| (report.msg_id(), index))
             .collect();
-        // Intake stream sequence → planned report.
-        let mut stored: HashMap<u64, usize> = HashMap::new();
+        // Intake's outcome id of each stored message → planned report.
+        let mut stored: HashMap<String, usize> = HashMap::new();
         let mut times_stored = vec![0u32; reports.len()];
         for message in intake {
             let id = envelope::header(message.headers.as_ref(), envelope::MSG_ID).unwrap_or("");
-            let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+            let outcome_id = message
+                .info()
+                .map(|i| topology::intake_outcome_id(i.stream, i.stream_sequence))
+                .unwrap_or_default();
             match planned.get(id) {
                 Some(index) => {
-                    stored.insert(sequence, *index);
+                    stored.insert(outcome_id, *index);
                     times_stored[*index] += 1;
                 }
-                None => self.violation(format!("TANDEM_INTAKE holds a report nobody sent: {id:?}")),
+                None => self.violation(format!(
+                    "an intake stream holds a report nobody sent: {id:?}"
+                )),
             }
         }
         for (index, times) in times_stored.iter().enumerate() {
             if *times != 1 {
                 self.violation(format!(
-                    "report {} is stored {times} times in TANDEM_INTAKE",
+                    "report {} is stored {times} times in its intake stream",
                     reports[index].msg_id()
                 ));
                 if *times == 0 {
@@ -1281,11 +1295,7 @@ impl Check {
                 continue;
             }
             let id = envelope::header(message.headers.as_ref(), envelope::MSG_ID).unwrap_or("");
-            let Some(index) = id
-                .strip_prefix("intake-outcome:")
-                .and_then(|s| s.parse::<u64>().ok())
-                .and_then(|sequence| stored.get(&sequence).copied())
-            else {
+            let Some(index) = stored.get(id).copied() else {
                 self.violation(format!(
                     "an outcome names no stored report: {id:?} on {}",
                     message.subject
@@ -1852,7 +1862,9 @@ impl Check {
             }
         }
         for expected in [
-            "tandem-intake",
+            "tandem-intake-iom",
+            "tandem-intake-unhcr",
+            "tandem-intake-partners",
             "tandem-leadership",
             "tandem-notify-iom",
             "tandem-notify-unhcr",

@@ -168,11 +168,10 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
     // The streams exist before anyone publishes (the services create them too; creation is
     // idempotent). Meta-leader changes right after start can fail a first attempt.
     let storage = common(String::new()).storage;
-    for stream in [
-        topology::intake_stream(&storage),
+    for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
         topology::dlq_stream(&storage),
-    ] {
+    ]) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while let Err(error) = topology::ensure_stream(&js, stream.clone()).await {
             assert!(
@@ -193,10 +192,10 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
         assert_eq!(info.config.num_replicas, 3, "{} is R3", stream.name);
     }
 
-    // The node killed is the leader of TANDEM_INTAKE: publishes in flight then fail and the
+    // The node killed is the leader of TANDEM_INTAKE_IOM (the reports are IOM's): publishes in flight then fail and the
     // stream must elect a new leader.
     let leader = js
-        .get_stream(topology::INTAKE_STREAM)
+        .get_stream(topology::INTAKE_IOM_STREAM)
         .await
         .expect("stream")
         .info()
@@ -205,7 +204,7 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
         .cluster
         .clone()
         .and_then(|c| c.leader)
-        .expect("TANDEM_INTAKE has a leader");
+        .expect("TANDEM_INTAKE_IOM has a leader");
     let victim = (0..cluster.size())
         .find(|i| cluster.name(*i) == leader)
         .expect("the leader is a node");
@@ -276,7 +275,7 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
         if from == restart_at {
             // Everything published so far is handled on the two remaining nodes before the
             // victim comes back: the services failed over and kept working.
-            settled(&js, topology::INTAKE_STREAM, "tandem-intake").await;
+            settled(&js, topology::INTAKE_IOM_STREAM, "tandem-intake-iom").await;
             settled(&js, topology::EVENTS_STREAM, "tandem-leadership").await;
             intake.assert_running("intake");
             leadership.assert_running("leadership");
@@ -292,12 +291,12 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
     let published_in = started.elapsed();
 
     // Nothing lost, nothing stored twice: one stored report per report, on distinct sequences.
-    let stored = stream_messages(&js, topology::INTAKE_STREAM).await;
+    let stored = stream_messages(&js, topology::INTAKE_IOM_STREAM).await;
     assert_eq!(stored.len(), REPORTS, "each report stored exactly once");
     let distinct: HashSet<u64> = sequences.values().copied().collect();
     assert_eq!(distinct.len(), REPORTS);
 
-    settled(&js, topology::INTAKE_STREAM, "tandem-intake").await;
+    settled(&js, topology::INTAKE_IOM_STREAM, "tandem-intake-iom").await;
     settled(&js, topology::EVENTS_STREAM, "tandem-leadership").await;
     intake.assert_running("intake");
     leadership.assert_running("leadership");
@@ -322,7 +321,10 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
             let report = event.report.expect("report");
             assert_eq!(
                 id,
-                format!("intake-outcome:{}", sequences[&report.report_id])
+                topology::intake_outcome_id(
+                    topology::INTAKE_IOM_STREAM,
+                    sequences[&report.report_id]
+                )
             );
             outcomes
                 .entry(report.report_id.clone())
@@ -336,7 +338,10 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
             let event = SituationRejected::decode(message.payload.clone()).expect("decodes");
             assert_eq!(
                 id,
-                format!("intake-outcome:{}", sequences[&event.report_id])
+                topology::intake_outcome_id(
+                    topology::INTAKE_IOM_STREAM,
+                    sequences[&event.report_id]
+                )
             );
             let index: usize = event
                 .report_id
@@ -431,7 +436,7 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
             .expect("restarted node"),
     );
     let mut intake_stream = node_js
-        .get_stream(topology::INTAKE_STREAM)
+        .get_stream(topology::INTAKE_IOM_STREAM)
         .await
         .expect("stream seen from the restarted node");
     let info = intake_stream.info().await.expect("info");

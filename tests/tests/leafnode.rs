@@ -23,9 +23,9 @@ async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
     let hub = SecureServer::start();
     let admin = hub.connect("admin", "admin-dev-password", None).await;
     let admin_js = jetstream::new(admin.clone());
-    topology::ensure_stream(&admin_js, topology::intake_stream(&Default::default()))
+    topology::ensure_streams(&admin_js, topology::intake_streams(&Default::default()))
         .await
-        .expect("TANDEM_INTAKE");
+        .expect("intake streams");
     topology::ensure_stream(&admin_js, topology::events_stream(&Default::default()))
         .await
         .expect("TANDEM_EVENTS");
@@ -86,7 +86,7 @@ async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
             }
         }
     };
-    assert_eq!(ack.stream, topology::INTAKE_STREAM);
+    assert_eq!(ack.stream, topology::INTAKE_IOM_STREAM);
 
     // Posing as UNHCR through the leaf is refused by the hub.
     let posed = async {
@@ -99,9 +99,12 @@ async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
     .await;
     assert!(posed.is_err(), "IOM's leaf must not reach UNHCR's intake");
     assert_eq!(
-        stream_messages(&admin_js, topology::INTAKE_STREAM)
+        stream_messages(&admin_js, topology::INTAKE_IOM_STREAM)
             .await
-            .len(),
+            .len()
+            + stream_messages(&admin_js, topology::INTAKE_UNHCR_STREAM)
+                .await
+                .len(),
         1
     );
 

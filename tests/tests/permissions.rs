@@ -56,6 +56,15 @@ async fn submit(js: &jetstream::Context, org: &str, report: &SituationReport) ->
     .unwrap_or_else(|error| panic!("{org} gets no acknowledgement: {error}"))
 }
 
+/// How many reports the intake streams hold.
+async fn intake_stored(js: &jetstream::Context) -> usize {
+    let mut stored = 0;
+    for (stream, _, _) in topology::INTAKE_STREAMS {
+        stored += stream_messages(js, stream).await.len();
+    }
+    stored
+}
+
 /// A service's settings on `server`. No credentials: the server is started with
 /// `no_auth_user: <service>`, so the connection is that service's user with its permissions.
 /// (tandem-runtime cannot send a user and password yet; see deploy/nats/README.md.)
@@ -152,12 +161,13 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     let admin_js = jetstream::new(admin.clone());
 
     let storage = Default::default();
-    for stream in [
-        topology::intake_stream(&storage),
+    for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
         topology::dlq_stream(&storage),
         topology::notify_stream(&storage),
-    ] {
+        topology::acks_stream("iom", &storage),
+        topology::acks_stream("unhcr", &storage),
+    ]) {
         topology::ensure_stream(&admin_js, stream)
             .await
             .expect("stream");
@@ -172,7 +182,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         .expect("subscribe");
     iom.flush().await.expect("flush");
     let ack = submit(&iom_js, "iom", &report(Agency::Iom, "sec-ok-1", 1)).await;
-    assert_eq!(ack.stream, topology::INTAKE_STREAM);
+    assert_eq!(ack.stream, topology::INTAKE_IOM_STREAM);
     // Its rejections reach it (intake itself is run as its own user in the tests below).
     admin_js
         .publish("tandem.situation.rejected.iom", "rejection".into())
@@ -304,12 +314,10 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         .expect("publish")
         .await
         .expect("IOM's ack is stored");
-    assert_eq!(ack.stream, topology::NOTIFY_STREAM);
+    assert_eq!(ack.stream, topology::ACKS_IOM_STREAM);
 
     // --- Refused: agencies.
-    let before = stream_messages(&admin_js, topology::INTAKE_STREAM)
-        .await
-        .len();
+    let before = intake_stored(&admin_js).await;
     refused_request(
         &server,
         &iom,
@@ -335,9 +343,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     )
     .await;
     assert_eq!(
-        stream_messages(&admin_js, topology::INTAKE_STREAM)
-            .await
-            .len(),
+        intake_stored(&admin_js).await,
         before,
         "nothing posed was stored"
     );
@@ -361,7 +367,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         "$JS.API.STREAM.MSG.GET.KV_tandem-directory",
         "$JS.API.CONSUMER.CREATE.TANDEM_EVENTS",
         "$JS.API.STREAM.DELETE.TANDEM_EVENTS",
-        "$JS.API.STREAM.PURGE.TANDEM_INTAKE",
+        "$JS.API.STREAM.PURGE.TANDEM_INTAKE_IOM",
         "$JS.API.STREAM.INFO.TANDEM_EVENTS",
     ] {
         refused_request(&server, &iom, "iom", subject, "{}").await;
@@ -492,12 +498,12 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     ] {
         for subject in [
             "$JS.API.STREAM.DELETE.TANDEM_EVENTS",
-            "$JS.API.STREAM.DELETE.TANDEM_INTAKE",
+            "$JS.API.STREAM.DELETE.TANDEM_INTAKE_IOM",
             "$JS.API.STREAM.PURGE.TANDEM_EVENTS",
-            "$JS.API.STREAM.PURGE.TANDEM_INTAKE",
+            "$JS.API.STREAM.PURGE.TANDEM_INTAKE_IOM",
             "$JS.API.STREAM.UPDATE.TANDEM_EVENTS",
             "$JS.API.STREAM.MSG.DELETE.TANDEM_EVENTS",
-            "$JS.API.CONSUMER.DELETE.TANDEM_INTAKE.tandem-intake",
+            "$JS.API.CONSUMER.DELETE.TANDEM_INTAKE_IOM.tandem-intake-iom",
             "$JS.API.STREAM.DELETE.KV_tandem-directory",
         ] {
             refused_request(&server, client, user, subject, "{}").await;
@@ -508,7 +514,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         &server,
         &intake,
         "intake",
-        "$JS.API.CONSUMER.CREATE.TANDEM_EVENTS.tandem-intake.tandem.situation.>",
+        "$JS.API.CONSUMER.CREATE.TANDEM_EVENTS.tandem-intake-iom.tandem.situation.>",
         "{}",
     )
     .await;
@@ -516,7 +522,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         &server,
         &intake,
         "intake",
-        "$JS.API.CONSUMER.CREATE.TANDEM_INTAKE.tandem-intake.tandem.>",
+        "$JS.API.CONSUMER.CREATE.TANDEM_INTAKE_IOM.tandem-intake-iom.tandem.>",
         "{}",
     )
     .await;
@@ -524,7 +530,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         &server,
         &leadership,
         "leadership",
-        "$JS.API.CONSUMER.CREATE.TANDEM_INTAKE.tandem-leadership.tandem.intake.>",
+        "$JS.API.CONSUMER.CREATE.TANDEM_INTAKE_IOM.tandem-leadership.tandem.intake.>",
         "{}",
     )
     .await;
@@ -532,7 +538,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         &server,
         &leadership,
         "leadership",
-        "$JS.API.CONSUMER.CREATE.TANDEM_NOTIFY.x.tandem.notify.>",
+        "$JS.API.CONSUMER.CREATE.TANDEM_ACKS_IOM.x.tandem.notify.>",
         "{}",
     )
     .await;
@@ -540,7 +546,15 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         &server,
         &notify_iom,
         "notify-iom",
-        "$JS.API.CONSUMER.CREATE.TANDEM_NOTIFY.tandem-notify-iom-acks.tandem.notify.ack.>",
+        "$JS.API.CONSUMER.CREATE.TANDEM_ACKS_IOM.tandem-notify-iom-acks.tandem.notify.ack.>",
+        "{}",
+    )
+    .await;
+    refused_request(
+        &server,
+        &notify_iom,
+        "notify-iom",
+        "$JS.API.CONSUMER.CREATE.TANDEM_ACKS_UNHCR.tandem-notify-unhcr-acks.tandem.notify.ack.unhcr.>",
         "{}",
     )
     .await;
@@ -702,8 +716,8 @@ async fn intake_runs_as_its_own_user_and_iom_reads_its_rejection() {
     assert_eq!(rejected.report_id, "e2e-bad");
     wait_until_consumed(
         &admin_js,
-        topology::INTAKE_STREAM,
-        "tandem-intake",
+        topology::INTAKE_IOM_STREAM,
+        "tandem-intake-iom",
         DEADLINE,
     )
     .await;
@@ -714,7 +728,7 @@ async fn intake_runs_as_its_own_user_and_iom_reads_its_rejection() {
         .expect("the good report is accepted");
     assert_eq!(
         accepted.headers.get("Nats-Msg-Id").map(|v| v.to_string()),
-        Some(format!("intake-outcome:{}", ack.sequence))
+        Some(topology::intake_outcome_id(&ack.stream, ack.sequence))
     );
     // The service API answers through intake's user too.
     admin

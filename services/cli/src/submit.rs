@@ -58,7 +58,7 @@ pub struct Submission {
 /// The status of a submission.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
-    /// Stored in `TANDEM_INTAKE`; the outcome was not awaited.
+    /// Stored in the organisation's intake stream; the outcome was not awaited.
     Submitted,
     /// Intake accepted it.
     Accepted,
@@ -228,7 +228,7 @@ impl Submitter {
                 return Ok(());
             };
             let deadline = tokio::time::Instant::now() + wait;
-            let expected_id = format!("intake-outcome:{}", ack.sequence);
+            let expected_id = topology::intake_outcome_id(&ack.stream, ack.sequence);
             let found = tokio::time::timeout_at(deadline, async {
                 while let Some(message) = outcomes.next().await {
                     if envelope::header(message.headers.as_ref(), envelope::MSG_ID)

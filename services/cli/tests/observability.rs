@@ -148,11 +148,10 @@ async fn server_with_streams() -> (NatsServer, async_nats::jetstream::Context) {
     let server = NatsServer::start();
     let js = server.jetstream().await;
     let storage = Default::default();
-    for stream in [
-        topology::intake_stream(&storage),
+    for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
         topology::dlq_stream(&storage),
-    ] {
+    ]) {
         topology::ensure_stream(&js, stream).await.expect("stream");
     }
     (server, js)
@@ -419,8 +418,8 @@ async fn metrics_and_json_logs_tell_the_operator_what_happened() {
     }
     tandem_testkit::wait_until_consumed(
         &js,
-        topology::INTAKE_STREAM,
-        "tandem-intake",
+        topology::INTAKE_IOM_STREAM,
+        "tandem-intake-iom",
         Duration::from_secs(30),
     )
     .await;

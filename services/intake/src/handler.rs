@@ -2,8 +2,8 @@
 //! compare-and-set, announce the outcome.
 //!
 //! Exactly one outcome per stored report, across redeliveries, crashes and several instances:
-//! - every outcome's `Nats-Msg-Id` is the stored report's place in `TANDEM_INTAKE`
-//!   (`intake-outcome:<sequence>`), so whatever a redelivery decides, the stream keeps only the
+//! - every outcome's `Nats-Msg-Id` is the stored report's place in its intake stream
+//!   (`intake-outcome:<stream>:<sequence>`), so whatever a redelivery decides, the stream keeps only the
 //!   first announcement. (A report redelivered after an instance died may by then be stale, a
 //!   newer revision having been accepted meanwhile; the id keeps it from being answered twice.)
 //! - the record is written before the announcement and remembers the sequence of the accepted
@@ -124,10 +124,9 @@ impl IntakeHandler {
     async fn accept(
         &self,
         report: SituationReport,
-        stream_sequence: u64,
+        id: &str,
         situation_sequence: u64,
     ) -> Result<(), HandlerError> {
-        let id = outcome_id(stream_sequence);
         let subject = topology::accepted_subject(&report.country);
         let situation_id = report.situation_id.clone();
         let event_agency = report.reporting_agency();
@@ -140,7 +139,7 @@ impl IntakeHandler {
             service: SERVICE,
             event: "situation.accepted",
             subject: &situation_id,
-            id: &id,
+            id,
         }
         .publish(&self.js, subject, event.encode_to_vec().into())
         .await?;
@@ -156,9 +155,8 @@ impl IntakeHandler {
         &self,
         event: SituationRejected,
         organisation: &str,
-        stream_sequence: u64,
+        id: &str,
     ) -> Result<(), HandlerError> {
-        let id = outcome_id(stream_sequence);
         let codes: Vec<&str> = event.reasons.iter().map(|r| r.code.as_str()).collect();
         let span = tracing::Span::current();
         span.record("outcome", "rejected");
@@ -168,7 +166,7 @@ impl IntakeHandler {
             service: SERVICE,
             event: "situation.rejected",
             subject: &event.situation_id,
-            id: &id,
+            id,
         }
         .publish(
             &self.js,
@@ -209,7 +207,11 @@ impl Handler for IntakeHandler {
             )));
         };
         let organisation = topology::organisation_token(agency, &org).unwrap_or_default();
-        let stream_sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        let (stream, stream_sequence) = message
+            .info()
+            .map(|info| (info.stream.to_string(), info.stream_sequence))
+            .unwrap_or_default();
+        let id = topology::intake_outcome_id(&stream, stream_sequence);
         let span = tracing::Span::current();
         span.record("agency", organisation.as_str());
 
@@ -225,7 +227,7 @@ impl Handler for IntakeHandler {
             };
         let Some(report) = report else {
             let event = rejection(None, bytes_problem.into_iter().collect());
-            return self.reject(event, &organisation, stream_sequence).await;
+            return self.reject(event, &organisation, &id).await;
         };
         span.record("situation.id", report.situation_id.as_str());
         span.record("report.id", report.report_id.as_str());
@@ -244,7 +246,7 @@ impl Handler for IntakeHandler {
                 .await?
             {
                 Some(Outcome::Accepted(number)) => {
-                    return self.accept(report, stream_sequence, number).await;
+                    return self.accept(report, &id, number).await;
                 }
                 Some(Outcome::Rejected(mut stateful)) => {
                     // One reason per field: a country that is not even a code is not also
@@ -263,7 +265,7 @@ impl Handler for IntakeHandler {
             }
         }
         let event = rejection(Some(&report), reasons);
-        self.reject(event, &organisation, stream_sequence).await
+        self.reject(event, &organisation, &id).await
     }
 }
 
@@ -273,11 +275,6 @@ impl Handler for IntakeHandler {
 struct SituationIdOnly {
     #[prost(string, tag = "2")]
     situation_id: String,
-}
-
-/// The `Nats-Msg-Id` of the outcome of the report stored at `stream_sequence`.
-fn outcome_id(stream_sequence: u64) -> String {
-    format!("intake-outcome:{stream_sequence}")
 }
 
 /// The KV key of a situation's record.

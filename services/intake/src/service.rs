@@ -40,11 +40,10 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let situations = nats::set_up(&shutdown, || {
         topology::ensure_streams_and_bucket(
             &js,
-            [
-                topology::intake_stream(storage),
+            topology::intake_streams(storage).into_iter().chain([
                 topology::events_stream(storage),
                 topology::dlq_stream(storage),
-            ],
+            ]),
             topology::bucket(
                 topology::INTAKE_BUCKET,
                 "Intake: the country and last accepted revisions of each situation",
@@ -65,18 +64,34 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
         shutdown.clone(),
     )
     .await?;
-    let spec = ConsumerSpec {
-        service: SERVICE,
-        stream: topology::INTAKE_STREAM,
-        durable: "tandem-intake".into(),
-        filter_subject: topology::INTAKE_FILTER.into(),
-        settings: config.common.consumer.clone(),
-    };
     let handler = Arc::new(handler::IntakeHandler::new(
         js.clone(),
         Records::new(situations),
     ));
-    let result = consumer::run(js, spec, handler, counters, shutdown).await;
+    // One durable per intake stream (each tenant's deduplication is its own); the handler and
+    // its records are shared, and compare-and-set orders reports of one situation across them.
+    let consumers = topology::INTAKE_STREAMS.map(|(stream, subject, durable)| {
+        let spec = ConsumerSpec {
+            service: SERVICE,
+            stream,
+            durable: durable.into(),
+            filter_subject: subject.into(),
+            settings: config.common.consumer.clone(),
+        };
+        consumer::run(
+            js.clone(),
+            spec,
+            handler.clone(),
+            counters.clone(),
+            shutdown.clone(),
+        )
+    });
+    let [iom, unhcr, partners] = consumers;
+    let result = tokio::try_join!(iom, unhcr, partners).map(|_| ());
+    if result.is_err() {
+        // One consumer failed: stop the others too rather than run a third of a service.
+        shutdown.trigger();
+    }
     // Acks are fire-and-forget publishes: make sure the last ones left before we go.
     let _ = client.flush().await;
     result

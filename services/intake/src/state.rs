@@ -25,7 +25,8 @@ pub enum Decision {
     Reject(Vec<Reason>),
 }
 
-/// Decides on `report` from `organisation` (its subject token), stored at `stream_sequence`.
+/// Decides on `report` from `organisation` (its subject token), stored at `stream_sequence` of
+/// the organisation's intake stream.
 /// `valid` says whether the stateless rules passed.
 pub fn decide(
     current: Option<&IntakeSituation>,
@@ -38,7 +39,10 @@ pub fn decide(
         situation
             .recent
             .iter()
-            .find(|accepted| accepted.stream_sequence == stream_sequence)
+            // Each organisation's reports are in one stream: its sequence names the message.
+            .find(|accepted| {
+                accepted.stream_sequence == stream_sequence && accepted.organisation == organisation
+            })
     }) {
         return Decision::AlreadyAccepted(recorded.situation_sequence);
     }
@@ -211,5 +215,13 @@ mod tests {
         };
         let codes: Vec<_> = reasons.iter().map(|r| r.code.as_str()).collect();
         assert_eq!(codes, ["CONFLICT", "STALE_REVISION"]);
+    }
+
+    #[test]
+    fn reports_of_two_organisations_at_the_same_sequence_are_two_messages() {
+        // IOM's and UNHCR's reports are in streams of their own, whose sequences overlap.
+        let after_iom = accepted(None, &report("iom-1", 1, "COL"), "iom", 7);
+        let next = accepted(Some(&after_iom), &report("unhcr-1", 1, "COL"), "unhcr", 7);
+        assert_eq!(next.accepted_count, 2);
     }
 }

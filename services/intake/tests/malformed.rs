@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use prost::Message as _;
 use tandem_intake::validate;
 use tandem_proto::v1::{Agency, PopulationFigure, SituationReport};
+use tandem_runtime::topology;
 use tandem_testkit::NatsServer;
 
 /// A protobuf field key: `(field number << 3) | wire type`.
@@ -201,7 +202,7 @@ async fn a_running_intake_rejects_the_whole_corpus_and_keeps_going() {
     assert_eq!(outcomes.len(), corpus.len() + 1, "one outcome per message");
     // Outcomes of different situations may come in any order: match them by stored message.
     let outcome_of = |sequence: u64| {
-        let id = format!("intake-outcome:{sequence}");
+        let id = topology::intake_outcome_id(topology::INTAKE_IOM_STREAM, sequence);
         outcomes
             .iter()
             .find(|o| o.headers().get("Nats-Msg-Id").map(|v| v.as_str()) == Some(id.as_str()))

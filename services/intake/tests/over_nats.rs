@@ -58,7 +58,7 @@ async fn an_accepted_report_is_announced_once_with_its_envelope() {
     );
     assert_eq!(
         header("Nats-Msg-Id").as_deref(),
-        Some(format!("intake-outcome:{}", first.sequence).as_str())
+        Some(topology::intake_outcome_id(&first.stream, first.sequence).as_str())
     );
     assert_eq!(header("ce-id"), header("Nats-Msg-Id"));
     assert!(header("ce-time").is_some_and(|t| t.ends_with('Z')));
@@ -215,8 +215,8 @@ async fn a_message_intake_cannot_process_goes_to_the_dead_letter_stream() {
 
     wait_until_consumed(
         &js,
-        topology::INTAKE_STREAM,
-        "tandem-intake",
+        topology::INTAKE_IOM_STREAM,
+        "tandem-intake-iom",
         Duration::from_secs(30),
     )
     .await;
@@ -226,7 +226,7 @@ async fn a_message_intake_cannot_process_goes_to_the_dead_letter_stream() {
     let letter = DeadLetter::decode(letters[0].payload.clone()).expect("dead letter");
     assert_eq!(letter.service, "intake");
     assert_eq!(letter.subject, "tandem.intake.iom.report");
-    assert_eq!(letter.stream, topology::INTAKE_STREAM);
+    assert_eq!(letter.stream, topology::INTAKE_IOM_STREAM);
     assert_eq!(letter.stream_sequence, ack.sequence);
     assert!(
         letter.error.contains("S-BROKEN") && letter.error.contains("corrupt"),

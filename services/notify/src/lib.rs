@@ -57,6 +57,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
             [
                 topology::events_stream(storage),
                 topology::notify_stream(storage),
+                topology::acks_stream(agency.token(), storage),
                 topology::dlq_stream(storage),
             ],
         )
@@ -112,6 +113,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     .await?;
 
     let settings = config.common.consumer.clone();
+    let acks_stream = topology::acks_stream_name(agency.token());
     let determinations = consumer::run(
         js.clone(),
         ConsumerSpec {
@@ -131,7 +133,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
         js.clone(),
         ConsumerSpec {
             service: SERVICE,
-            stream: topology::NOTIFY_STREAM,
+            stream: acks_stream,
             durable: format!("{name}-acks"),
             filter_subject: ack_filter(config.agency.token()),
             settings,

@@ -10,6 +10,12 @@
 //! - `duplicate_window` 10 minutes: longer than a message's whole redelivery life
 //!   (`max_deliver` × `ack_wait` with the defaults is 50 s), so a re-publish after a
 //!   crash is always recognised as a duplicate;
+//! - JetStream deduplicates by `Nats-Msg-Id` per stream, so every stream a tenant can write to
+//!   has that tenant alone as its writer (with tandem's own service, in the ack streams): IOM's
+//!   reports and UNHCR's have a stream each, and so have each agency's acknowledgements. The
+//!   partners share one stream, so a partner's `Nats-Msg-Id` must be one no other partner can
+//!   guess (a random id kept with the report and reused on every retry); and whatever the
+//!   stream stores, intake answers each (organisation, report id) once;
 //! - intake messages up to 1 MiB are stored, so that intake itself can reject anything over
 //!   the contract's 64 KiB with `TOO_LARGE` instead of the publisher getting a bare error;
 //! - no age limit on `TANDEM_EVENTS`: the data service rebuilds its state from it;
@@ -24,11 +30,29 @@ use crate::config::StorageConfig;
 
 pub use tandem_proto::subjects::*;
 
-/// Reports as agency systems publish them.
-pub const INTAKE_STREAM: &str = "TANDEM_INTAKE";
+/// IOM's reports as its systems publish them.
+pub const INTAKE_IOM_STREAM: &str = "TANDEM_INTAKE_IOM";
+/// UNHCR's reports as its systems publish them.
+pub const INTAKE_UNHCR_STREAM: &str = "TANDEM_INTAKE_UNHCR";
+/// Every partner organisation's reports.
+pub const INTAKE_PARTNERS_STREAM: &str = "TANDEM_INTAKE_PARTNERS";
+/// The intake streams: (stream, the subjects it stores, its intake durable's name).
+pub const INTAKE_STREAMS: [(&str, &str, &str); 3] = [
+    (INTAKE_IOM_STREAM, INTAKE_SUBJECTS[0], "tandem-intake-iom"),
+    (
+        INTAKE_UNHCR_STREAM,
+        INTAKE_SUBJECTS[1],
+        "tandem-intake-unhcr",
+    ),
+    (
+        INTAKE_PARTNERS_STREAM,
+        INTAKE_SUBJECTS[2],
+        "tandem-intake-partners",
+    ),
+];
 /// Accepted and rejected reports, determinations, dataset versions.
 pub const EVENTS_STREAM: &str = "TANDEM_EVENTS";
-/// Notifications, acknowledgements and delivery status.
+/// Notifications and delivery status: written by tandem only.
 pub const NOTIFY_STREAM: &str = "TANDEM_NOTIFY";
 /// Messages a service could not process.
 pub const DLQ_STREAM: &str = "TANDEM_DLQ";
@@ -44,16 +68,26 @@ pub const DATA_OBJECT_STORE: &str = "tandem-data";
 
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
-/// `TANDEM_INTAKE`.
-pub fn intake_stream(storage: &StorageConfig) -> stream::Config {
-    stream::Config {
-        name: INTAKE_STREAM.into(),
-        description: Some("Situation reports as agency systems publish them".into()),
-        subjects: INTAKE_SUBJECTS.iter().map(|s| s.to_string()).collect(),
-        max_message_size: 1024 * 1024,
-        max_age: Duration::from_secs(90 * 24 * 3600),
-        ..base_stream(storage)
-    }
+/// The intake streams ([`INTAKE_STREAMS`]).
+pub fn intake_streams(storage: &StorageConfig) -> Vec<stream::Config> {
+    INTAKE_STREAMS
+        .iter()
+        .map(|(name, subject, _)| stream::Config {
+            name: (*name).into(),
+            description: Some("Situation reports as agency systems publish them".into()),
+            subjects: vec![(*subject).into()],
+            max_message_size: 1024 * 1024,
+            max_age: Duration::from_secs(90 * 24 * 3600),
+            ..base_stream(storage)
+        })
+        .collect()
+}
+
+/// The `Nats-Msg-Id` of intake's outcome (accepted or rejected) of the report stored at
+/// `sequence` of intake stream `stream`: whoever published the report can expect it from the
+/// stream's publish acknowledgement.
+pub fn intake_outcome_id(stream: &str, sequence: u64) -> String {
+    format!("intake-outcome:{stream}:{sequence}")
 }
 
 /// `TANDEM_EVENTS`.
@@ -74,8 +108,37 @@ pub fn events_stream(storage: &StorageConfig) -> stream::Config {
 pub fn notify_stream(storage: &StorageConfig) -> stream::Config {
     stream::Config {
         name: NOTIFY_STREAM.into(),
-        description: Some("Notifications, acknowledgements and delivery status".into()),
-        subjects: vec!["tandem.notify.>".into()],
+        description: Some("Notifications and delivery status".into()),
+        subjects: vec![
+            "tandem.notify.out.>".into(),
+            "tandem.notify.status.>".into(),
+        ],
+        max_age: Duration::from_secs(90 * 24 * 3600),
+        ..base_stream(storage)
+    }
+}
+
+/// IOM's acknowledgements of its notifications: written by IOM and its notify service only.
+pub const ACKS_IOM_STREAM: &str = "TANDEM_ACKS_IOM";
+/// UNHCR's acknowledgements of its notifications: written by UNHCR and its notify service only.
+pub const ACKS_UNHCR_STREAM: &str = "TANDEM_ACKS_UNHCR";
+
+/// The stream of the acknowledgements of agency `token` (`iom` or `unhcr`): each agency's
+/// acknowledgements have a deduplication of their own.
+pub fn acks_stream_name(token: &str) -> &'static str {
+    if token == "iom" {
+        ACKS_IOM_STREAM
+    } else {
+        ACKS_UNHCR_STREAM
+    }
+}
+
+/// [`acks_stream_name`]'s settings.
+pub fn acks_stream(agency: &str, storage: &StorageConfig) -> stream::Config {
+    stream::Config {
+        name: acks_stream_name(agency).into(),
+        description: Some(format!("Acknowledgements of {agency}'s notifications")),
+        subjects: vec![format!("tandem.notify.ack.{agency}.>")],
         max_age: Duration::from_secs(90 * 24 * 3600),
         ..base_stream(storage)
     }

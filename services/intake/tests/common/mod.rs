@@ -49,11 +49,10 @@ pub fn start_intake(server: &NatsServer) -> Intake {
 /// idempotent, so the test does not race intake's start).
 pub async fn ensure_streams(js: &jetstream::Context) {
     let storage = Default::default();
-    for stream in [
-        topology::intake_stream(&storage),
+    for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
         topology::dlq_stream(&storage),
-    ] {
+    ]) {
         topology::ensure_stream(js, stream).await.expect("stream");
     }
 }
@@ -121,13 +120,9 @@ impl Outcome {
 
 /// Every outcome intake announced so far, once intake has handled everything published.
 pub async fn outcomes(js: &jetstream::Context) -> Vec<Outcome> {
-    tandem_testkit::wait_until_consumed(
-        js,
-        topology::INTAKE_STREAM,
-        "tandem-intake",
-        Duration::from_secs(60),
-    )
-    .await;
+    for (stream, _, durable) in topology::INTAKE_STREAMS {
+        tandem_testkit::wait_until_consumed(js, stream, durable, Duration::from_secs(60)).await;
+    }
     tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
         .await
         .into_iter()
