@@ -1,0 +1,234 @@
+//! Tenants as hostile tenants would act, against a real nats-server running the shipped accounts
+//! (`deploy/nats/accounts.conf`): each attack is refused or harmless. Run on another server
+//! release with `NATS_SERVER_BIN`.
+//!
+//! JetStream deduplicates by `Nats-Msg-Id` per stream, so a tenant that could write to a stream
+//! another tenant (or tandem) writes to could make the other's message a "duplicate" that is
+//! never stored. Each tenant account therefore writes to streams of its own.
+
+use std::time::Duration;
+
+use async_nats::{HeaderMap, jetstream, jetstream::publish::PublishAck};
+use prost::Message as _;
+use tandem_proto::v1::{Agency, SituationReport};
+use tandem_runtime::topology;
+use tandem_testkit::{init_test_log, secure::SecureServer, stream_messages};
+
+fn msg_id(id: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", id);
+    headers
+}
+
+/// Publishes `payload` on `subject` with `Nats-Msg-Id: id` and returns the stream's
+/// acknowledgement.
+async fn publish(js: &jetstream::Context, subject: &str, id: &str, payload: Vec<u8>) -> PublishAck {
+    js.publish_with_headers(subject.to_string(), msg_id(id), payload.into())
+        .await
+        .expect("publish")
+        .await
+        .unwrap_or_else(|error| panic!("no acknowledgement on {subject}: {error}"))
+}
+
+fn report(agency: Agency, report_id: &str) -> Vec<u8> {
+    let report: SituationReport =
+        tandem_testkit::reports::valid_report(agency, report_id, "HOSTILE-1", 1);
+    report.encode_to_vec()
+}
+
+/// The shipped server with every stream tandem creates, made by the operator.
+async fn server_with_streams() -> (SecureServer, jetstream::Context) {
+    let server = SecureServer::start();
+    let admin = server.connect("admin", "admin-dev-password", None).await;
+    let admin_js = jetstream::new(admin);
+    let storage = Default::default();
+    topology::ensure_streams(
+        &admin_js,
+        topology::intake_streams(&storage).into_iter().chain([
+            topology::notify_stream(&storage),
+            topology::acks_stream("iom", &storage),
+            topology::acks_stream("unhcr", &storage),
+        ]),
+    )
+    .await
+    .expect("streams");
+    (server, admin_js)
+}
+
+#[tokio::test]
+async fn iom_cannot_make_a_unhcr_report_a_duplicate() {
+    init_test_log();
+    let (server, admin_js) = server_with_streams().await;
+    let iom = jetstream::new(server.connect("iom", "iom-dev-password", None).await);
+    let unhcr = jetstream::new(server.connect("unhcr", "unhcr-dev-password", None).await);
+
+    // IOM squats the id UNHCR's systems will use for their next report.
+    let squat = publish(
+        &iom,
+        "tandem.intake.iom.report",
+        "unhcr:r-1",
+        b"junk".to_vec(),
+    )
+    .await;
+    assert_eq!(squat.stream, topology::INTAKE_IOM_STREAM);
+
+    let unhcr_report = report(Agency::Unhcr, "r-1");
+    let real = publish(
+        &unhcr,
+        "tandem.intake.unhcr.report",
+        "unhcr:r-1",
+        unhcr_report.clone(),
+    )
+    .await;
+    assert_eq!(real.stream, topology::INTAKE_UNHCR_STREAM);
+    assert!(!real.duplicate, "UNHCR's report was taken for IOM's squat");
+    let stored = stream_messages(&admin_js, topology::INTAKE_UNHCR_STREAM).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].payload.as_ref(), unhcr_report.as_slice());
+
+    // UNHCR's own retry is still recognised as a duplicate: deduplication works within a tenant.
+    let retry = publish(
+        &unhcr,
+        "tandem.intake.unhcr.report",
+        "unhcr:r-1",
+        unhcr_report,
+    )
+    .await;
+    assert!(retry.duplicate);
+}
+
+#[tokio::test]
+async fn a_partner_cannot_squat_another_partners_unguessable_id() {
+    init_test_log();
+    let (server, admin_js) = server_with_streams().await;
+    let nrc = jetstream::new(
+        server
+            .connect("nrc", "nrc-dev-password", Some("_INBOX_NRC"))
+            .await,
+    );
+    let drc = jetstream::new(
+        server
+            .connect("drc", "drc-dev-password", Some("_INBOX_DRC"))
+            .await,
+    );
+    // Partners share TANDEM_INTAKE_PARTNERS; docs/agency-systems.md tells each to use a
+    // random Nats-Msg-Id kept with the report. DRC squats every id it can guess.
+    for guess in ["partner.nrc:r-1", "nrc:r-1", "r-1"] {
+        publish(
+            &drc,
+            "tandem.intake.partner.drc.report",
+            guess,
+            b"junk".to_vec(),
+        )
+        .await;
+    }
+    let id = format!("partner.nrc:r-1:{:032x}", rand::random::<u128>());
+    let real = publish(
+        &nrc,
+        "tandem.intake.partner.nrc.report",
+        &id,
+        report(Agency::Partner, "r-1"),
+    )
+    .await;
+    assert_eq!(real.stream, topology::INTAKE_PARTNERS_STREAM);
+    assert!(!real.duplicate, "NRC's report was taken for DRC's squat");
+    let stored = stream_messages(&admin_js, topology::INTAKE_PARTNERS_STREAM).await;
+    assert_eq!(stored.len(), 4, "three squats and NRC's report");
+    assert_eq!(
+        stored[3].subject.as_str(),
+        "tandem.intake.partner.nrc.report"
+    );
+    let retry = publish(
+        &nrc,
+        "tandem.intake.partner.nrc.report",
+        &id,
+        report(Agency::Partner, "r-1"),
+    )
+    .await;
+    assert!(retry.duplicate, "NRC's own retry is stored once");
+}
+
+#[tokio::test]
+async fn an_agency_cannot_pre_empt_tandems_ids_or_the_other_agencys_acks() {
+    init_test_log();
+    let (server, admin_js) = server_with_streams().await;
+    let iom = jetstream::new(server.connect("iom", "iom-dev-password", None).await);
+    let unhcr = server.connect("unhcr", "unhcr-dev-password", None).await;
+    let notify_unhcr = jetstream::new(
+        server
+            .connect(
+                "notify-unhcr",
+                "notify-unhcr-dev-password",
+                Some("_INBOX_NOTIFY_UNHCR"),
+            )
+            .await,
+    );
+
+    // IOM writes acknowledgements under the ids UNHCR's ack link and UNHCR's systems use:
+    // they land in IOM's own stream.
+    for id in ["ack:unhcr.n-1:link", "unhcr:ack:unhcr.n-1"] {
+        let squat = publish(&iom, "tandem.notify.ack.iom.n-1", id, b"junk".to_vec()).await;
+        assert_eq!(squat.stream, topology::ACKS_IOM_STREAM);
+    }
+    // UNHCR's ack link (notify-unhcr's own user, as in secure mode) stores its ack.
+    let link = publish(
+        &notify_unhcr,
+        "tandem.notify.ack.unhcr.n-1",
+        "ack:unhcr.n-1:link",
+        b"link".to_vec(),
+    )
+    .await;
+    assert_eq!(link.stream, topology::ACKS_UNHCR_STREAM);
+    assert!(!link.duplicate, "the ack link's id was pre-empted by IOM");
+    // And so does UNHCR's own system.
+    let own = jetstream::new(unhcr)
+        .publish_with_headers(
+            "tandem.notify.ack.unhcr.n-1",
+            msg_id("unhcr:ack:unhcr.n-1"),
+            "ack".into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("UNHCR's ack is stored");
+    assert!(!own.duplicate);
+    assert_eq!(
+        stream_messages(&admin_js, topology::ACKS_UNHCR_STREAM)
+            .await
+            .len(),
+        2
+    );
+
+    // Tenants write to no stream of tandem's own (notifications, status): their ids are
+    // tandem's alone.
+    let client = iom.client();
+    for subject in ["tandem.notify.out.iom.x", "tandem.notify.status.iom"] {
+        client
+            .publish(subject, "forged".into())
+            .await
+            .expect("sent; the server refuses");
+        client.flush().await.expect("flush");
+        server
+            .wait_for_violation("iom", subject, Duration::from_secs(5))
+            .await;
+    }
+    // A notify user acknowledges its own agency's notifications only.
+    let cross = notify_unhcr.client();
+    cross
+        .publish("tandem.notify.ack.iom.n-1", "forged".into())
+        .await
+        .expect("sent; the server refuses");
+    cross.flush().await.expect("flush");
+    server
+        .wait_for_violation(
+            "notify-unhcr",
+            "tandem.notify.ack.iom.n-1",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(
+        stream_messages(&admin_js, topology::NOTIFY_STREAM)
+            .await
+            .is_empty()
+    );
+}
