@@ -989,6 +989,7 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     let js = bus.jetstream().await;
     let storage = tandem_runtime::config::StorageConfig {
         replicas: bus.replicas(),
+        ..Default::default()
     };
     for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),

@@ -232,3 +232,85 @@ async fn an_agency_cannot_pre_empt_tandems_ids_or_the_other_agencys_acks() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agency_filling_its_stream_is_told_so_and_the_others_go_on() {
+    init_test_log();
+    let server = SecureServer::start_with("no_auth_user: intake");
+    let admin = server.connect("admin", "admin-dev-password", None).await;
+    let admin_js = jetstream::new(admin);
+    // The operator's limit, small enough to reach in a test.
+    let storage = tandem_runtime::config::StorageConfig {
+        intake_max_bytes: 256 * 1024,
+        ..Default::default()
+    };
+    topology::ensure_streams(&admin_js, topology::intake_streams(&storage))
+        .await
+        .expect("streams");
+    let mut config = tandem_intake::IntakeConfig::default();
+    config.common.nats.url = server.url();
+    config.common.storage = storage;
+    let shutdown = tandem_runtime::Shutdown::new();
+    let intake = tokio::spawn(tandem_intake::run(config, shutdown.clone()));
+
+    let iom = jetstream::new(server.connect("iom", "iom-dev-password", None).await);
+    let mut refusal = None;
+    for attempt in 0..64 {
+        let stored = async {
+            iom.publish_with_headers(
+                "tandem.intake.iom.report",
+                msg_id(&format!("iom:flood-{attempt}")),
+                vec![b'x'; 32 * 1024].into(),
+            )
+            .await?
+            .await
+            .map_err(anyhow::Error::from)
+        }
+        .await;
+        if let Err(error) = stored {
+            refusal = Some(format!("{error:#}"));
+            break;
+        }
+    }
+    let refusal = refusal.expect("IOM's stream never filled up");
+    assert!(
+        refusal.contains("maximum bytes exceeded"),
+        "IOM is told its stream is full: {refusal}"
+    );
+
+    // UNHCR's report is stored and answered meanwhile.
+    let unhcr = jetstream::new(server.connect("unhcr", "unhcr-dev-password", None).await);
+    let ack = publish(
+        &unhcr,
+        "tandem.intake.unhcr.report",
+        "unhcr:after-flood",
+        report(Agency::Unhcr, "after-flood"),
+    )
+    .await;
+    let expected = topology::intake_outcome_id(&ack.stream, ack.sequence);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answered = match admin_js.get_stream(topology::EVENTS_STREAM).await {
+            Ok(_) => stream_messages(&admin_js, topology::EVENTS_STREAM)
+                .await
+                .iter()
+                .any(|m| {
+                    m.subject.as_str() == "tandem.situation.accepted.COL"
+                        && m.headers.get("Nats-Msg-Id").map(|v| v.as_str())
+                            == Some(expected.as_str())
+                }),
+            Err(_) => false,
+        };
+        if answered {
+            break;
+        }
+        assert!(!intake.is_finished(), "intake stopped");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "UNHCR's report was not accepted while IOM's stream was full"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.trigger();
+    intake.await.expect("task").expect("intake stops cleanly");
+}

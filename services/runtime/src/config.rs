@@ -74,16 +74,44 @@ impl Default for NatsConfig {
 }
 
 /// How streams and buckets are created when a service finds them missing.
+///
+/// Every stream and bucket has a size limit, so no tenant can fill JetStream and stop the
+/// others: a full stream refuses new messages (the publisher gets the server's "maximum bytes
+/// exceeded") and keeps what it holds. Limits apply when a stream is created; change a running
+/// one with `nats stream edit <stream> --max-bytes`. The server reserves each limit in full, so
+/// their sum (about 6 GiB with the defaults) must fit the server's `max_file_store`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct StorageConfig {
     /// Replicas of every stream and bucket: 1 on a single server, 3 on a cluster.
     pub replicas: usize,
+    /// Bytes each tenant account's intake stream may hold (default 256 MiB).
+    pub intake_max_bytes: i64,
+    /// Bytes `TANDEM_EVENTS` may hold (default 2 GiB).
+    pub events_max_bytes: i64,
+    /// Bytes `TANDEM_NOTIFY` and each agency's acknowledgement stream may hold (default 256 MiB).
+    pub notify_max_bytes: i64,
+    /// Bytes `TANDEM_DLQ` may hold (default 256 MiB).
+    pub dlq_max_bytes: i64,
+    /// Bytes each key-value bucket may hold (default 256 MiB).
+    pub bucket_max_bytes: i64,
+    /// Bytes the dataset object store may hold (default 1 GiB).
+    pub data_max_bytes: i64,
 }
+
+const MIB: i64 = 1024 * 1024;
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { replicas: 1 }
+        Self {
+            replicas: 1,
+            intake_max_bytes: 256 * MIB,
+            events_max_bytes: 2048 * MIB,
+            notify_max_bytes: 256 * MIB,
+            dlq_max_bytes: 256 * MIB,
+            bucket_max_bytes: 256 * MIB,
+            data_max_bytes: 1024 * MIB,
+        }
     }
 }
 

@@ -19,6 +19,9 @@
 //! - intake messages up to 1 MiB are stored, so that intake itself can reject anything over
 //!   the contract's 64 KiB with `TOO_LARGE` instead of the publisher getting a bare error;
 //! - no age limit on `TANDEM_EVENTS`: the data service rebuilds its state from it;
+//! - a size limit on every stream and bucket ([`StorageConfig`]), with `discard: new`: a full
+//!   stream refuses the publisher ("maximum bytes exceeded") rather than dropping what it
+//!   holds, and a tenant filling its own intake stream stops no one else;
 //! - intake's and leadership's buckets answer reads from their leader only ([`Reads`]).
 
 use std::time::Duration;
@@ -78,6 +81,7 @@ pub fn intake_streams(storage: &StorageConfig) -> Vec<stream::Config> {
             subjects: vec![(*subject).into()],
             max_message_size: 1024 * 1024,
             max_age: Duration::from_secs(90 * 24 * 3600),
+            max_bytes: storage.intake_max_bytes,
             ..base_stream(storage)
         })
         .collect()
@@ -100,6 +104,7 @@ pub fn events_stream(storage: &StorageConfig) -> stream::Config {
             "tandem.leadership.>".into(),
             "tandem.data.>".into(),
         ],
+        max_bytes: storage.events_max_bytes,
         ..base_stream(storage)
     }
 }
@@ -114,6 +119,7 @@ pub fn notify_stream(storage: &StorageConfig) -> stream::Config {
             "tandem.notify.status.>".into(),
         ],
         max_age: Duration::from_secs(90 * 24 * 3600),
+        max_bytes: storage.notify_max_bytes,
         ..base_stream(storage)
     }
 }
@@ -140,6 +146,7 @@ pub fn acks_stream(agency: &str, storage: &StorageConfig) -> stream::Config {
         description: Some(format!("Acknowledgements of {agency}'s notifications")),
         subjects: vec![format!("tandem.notify.ack.{agency}.>")],
         max_age: Duration::from_secs(90 * 24 * 3600),
+        max_bytes: storage.notify_max_bytes,
         ..base_stream(storage)
     }
 }
@@ -151,6 +158,7 @@ pub fn dlq_stream(storage: &StorageConfig) -> stream::Config {
         description: Some("Messages a service could not process, with the error".into()),
         subjects: vec!["tandem.dlq.>".into()],
         max_age: Duration::from_secs(30 * 24 * 3600),
+        max_bytes: storage.dlq_max_bytes,
         ..base_stream(storage)
     }
 }
@@ -158,6 +166,8 @@ pub fn dlq_stream(storage: &StorageConfig) -> stream::Config {
 fn base_stream(storage: &StorageConfig) -> stream::Config {
     stream::Config {
         storage: stream::StorageType::File,
+        // Full is full: the publisher is told, and nothing stored is dropped to make room.
+        discard: stream::DiscardPolicy::New,
         num_replicas: storage.replicas,
         duplicate_window: DUPLICATE_WINDOW,
         ..Default::default()
@@ -172,6 +182,7 @@ pub fn bucket(name: &str, description: &str, history: i64, storage: &StorageConf
         history,
         storage: stream::StorageType::File,
         num_replicas: storage.replicas,
+        max_bytes: storage.bucket_max_bytes,
         ..Default::default()
     }
 }
@@ -247,6 +258,7 @@ pub async fn ensure_bucket(
         description: Some(config.description),
         subjects: vec![format!("$KV.{name}.>")],
         max_messages_per_subject: config.history.max(1),
+        max_bytes: config.max_bytes,
         storage: config.storage,
         num_replicas: config.num_replicas.max(1),
         discard: stream::DiscardPolicy::New,
@@ -282,6 +294,7 @@ pub async fn ensure_object_store(
                 bucket: name.into(),
                 storage: stream::StorageType::File,
                 num_replicas: storage.replicas,
+                max_bytes: storage.data_max_bytes,
                 ..Default::default()
             };
             match js.create_object_store(config).await {
