@@ -70,6 +70,12 @@ pub fn rejected_subject(organisation: &str) -> String {
     format!("tandem.situation.rejected.{organisation}")
 }
 
+/// Where the reporting organisation (its subject token) hears the outcome of each of its
+/// reports, accepted or rejected (`ce-type` tells which), on its own credentials.
+pub fn outcome_subject(organisation: &str) -> String {
+    format!("tandem.outcome.{organisation}")
+}
+
 /// Where a determination of a situation in `country` is announced.
 pub fn determined_subject(country: &str) -> String {
     format!("tandem.leadership.determined.{country}")

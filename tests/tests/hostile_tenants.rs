@@ -314,3 +314,117 @@ async fn an_agency_filling_its_stream_is_told_so_and_the_others_go_on() {
     shutdown.trigger();
     intake.await.expect("task").expect("intake stops cleanly");
 }
+
+/// `tandem submit --wait --json` of `report` with the credentials of `user`, as an agency
+/// system's operator would run it: the JSON line it prints.
+async fn submit_as(
+    server: &SecureServer,
+    user: &str,
+    inbox_prefix: Option<&str>,
+    report: &SituationReport,
+) -> serde_json::Value {
+    let mut command = tokio::process::Command::new(tandem_testkit::services::binary("tandem"));
+    command
+        .args(["submit", "--wait", "--json", "--timeout", "20", "-"])
+        .env("NATS_URL", server.url())
+        .env("NATS_USER", user)
+        .env("NATS_PASSWORD", format!("{user}-dev-password"))
+        .env_remove("NATS_INBOX_PREFIX")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(prefix) = inbox_prefix {
+        command.env("NATS_INBOX_PREFIX", prefix);
+    }
+    let mut child = command.spawn().expect("tandem runs");
+    let json = serde_json::to_string(report).expect("report as JSON");
+    tokio::io::AsyncWriteExt::write_all(&mut child.stdin.take().expect("stdin"), json.as_bytes())
+        .await
+        .expect("write the report");
+    let output = child.wait_with_output().await.expect("tandem ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "{user}: no JSON line: {stdout} / {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_organisation_hears_its_own_outcomes_on_its_own_credentials() {
+    init_test_log();
+    let server = SecureServer::start();
+    let shutdown = tandem_runtime::Shutdown::new();
+    let mut intake = tandem_intake::IntakeConfig::default();
+    intake.common.nats.url = server.url();
+    intake.common.nats.user = Some("intake".into());
+    intake.common.nats.password = Some("intake-dev-password".into());
+    let mut leadership = tandem_leadership::LeadershipConfig::default();
+    leadership.common.nats.url = server.url();
+    leadership.common.nats.user = Some("leadership".into());
+    leadership.common.nats.password = Some("leadership-dev-password".into());
+    let intake = tokio::spawn(tandem_intake::run(intake, shutdown.clone()));
+    let leadership = tokio::spawn(tandem_leadership::run(leadership, shutdown.clone()));
+
+    // Snoops, each on an outcome subject that is not its own: refused.
+    let unhcr = server.connect("unhcr", "unhcr-dev-password", None).await;
+    let drc = server
+        .connect("drc", "drc-dev-password", Some("_INBOX_DRC"))
+        .await;
+    for (client, user, subject) in [
+        (&unhcr, "unhcr", "tandem.outcome.iom"),
+        (&drc, "drc", "tandem.outcome.partner.nrc"),
+        (&drc, "drc", "tandem.leadership.determined.COL"),
+    ] {
+        let _refused = client.subscribe(subject).await.expect("sent");
+        server
+            .wait_for_violation(user, subject, Duration::from_secs(5))
+            .await;
+    }
+
+    let valid = |agency, id: &str| {
+        let mut report = tandem_testkit::reports::valid_report(agency, id, "OUTCOME-1", 1);
+        if agency == Agency::Partner {
+            report.reporter_org = "nrc".into();
+        }
+        report
+    };
+    let iom = submit_as(&server, "iom", None, &valid(Agency::Iom, "o-iom")).await;
+    assert_eq!(iom["status"], "ACCEPTED", "{iom}");
+    assert!(
+        iom["determination"].is_object(),
+        "IOM hears the determination: {iom}"
+    );
+    let unhcr_answer = submit_as(&server, "unhcr", None, &valid(Agency::Unhcr, "o-unhcr")).await;
+    assert_eq!(unhcr_answer["status"], "ACCEPTED", "{unhcr_answer}");
+    assert!(unhcr_answer["determination"].is_object(), "{unhcr_answer}");
+    let nrc = submit_as(
+        &server,
+        "nrc",
+        Some("_INBOX_NRC"),
+        &valid(Agency::Partner, "o-nrc"),
+    )
+    .await;
+    assert_eq!(nrc["status"], "ACCEPTED", "{nrc}");
+    let mut stale = valid(Agency::Unhcr, "o-unhcr-stale");
+    stale.revision = 1;
+    let rejected = submit_as(&server, "unhcr", None, &stale).await;
+    assert_eq!(rejected["status"], "REJECTED", "{rejected}");
+    assert_eq!(
+        rejected["reasons"][0]["code"], "STALE_REVISION",
+        "{rejected}"
+    );
+
+    // The snoops heard nothing, and no tenant was refused while doing its own work.
+    for user in ["iom", "nrc"] {
+        assert!(
+            server.violations_by(user).is_empty(),
+            "{user}: {:#?}",
+            server.violations_by(user)
+        );
+    }
+    shutdown.trigger();
+    intake.await.expect("task").expect("intake");
+    leadership.await.expect("task").expect("leadership");
+}

@@ -2,11 +2,11 @@
 //!
 //! Allowed: intake, leadership, publish and notify run with their own users and carry a report end to
 //! end; an agency publishes its reports and gets the JetStream acknowledgement, reads its own
-//! rejections and notifications, acknowledges its own notifications; each notify user reads its
-//! own agency's half of the directory.
+//! rejections, outcomes, every determination and its notifications, acknowledges its own
+//! notifications; each notify user reads its own agency's half of the directory.
 //!
 //! Refused (the server logs a permission violation, and nothing reaches the data): an agency
-//! publishing as another, reading another's rejections or notifications, touching JetStream,
+//! publishing as another, reading another's rejections, outcomes or notifications, touching JetStream,
 //! the directory or `TANDEM_EVENTS` at all; a service purging or deleting a stream, creating
 //! consumers on subjects that are not its own, publishing another service's events; a notify
 //! user reading the other agency's directory entries.
@@ -353,7 +353,10 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         refused_subscription(&server, &iom, "iom", "tandem.notify.out.unhcr.>").await;
     refused_subscription(&server, &iom, "iom", "tandem.notify.status.unhcr").await;
     refused_subscription(&server, &iom, "iom", "tandem.situation.accepted.>").await;
-    refused_subscription(&server, &iom, "iom", "tandem.leadership.determined.>").await;
+    // Every determination is IOM's to read (the joint outcome of both agencies' reports); the
+    // partners' are refused in the hostile-tenant suite.
+    refused_subscription(&server, &iom, "iom", "tandem.outcome.unhcr").await;
+    refused_subscription(&server, &iom, "iom", "tandem.outcome.partner.>").await;
     refused_request(
         &server,
         &iom,

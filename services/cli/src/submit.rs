@@ -197,10 +197,21 @@ impl Submitter {
         let span = tracing::info_span!("submit", otel.kind = "producer", report.id = %report.report_id, situation.id = %report.situation_id, agency = %organisation);
         async {
             // Listen before publishing, so neither outcome nor determination can slip past.
+            // The organisation's own outcome subject, which its own credentials may read; the
+            // determinations only for the agencies, which receive every determination.
             let (mut outcomes, mut determinations) = match wait {
                 Some(_) => (
-                    Some(self.client.subscribe("tandem.situation.>").await?),
-                    Some(self.client.subscribe(topology::DETERMINED_FILTER).await?),
+                    Some(
+                        self.client
+                            .subscribe(topology::outcome_subject(&organisation))
+                            .await?,
+                    ),
+                    match agency {
+                        Agency::Iom | Agency::Unhcr => {
+                            Some(self.client.subscribe(topology::DETERMINED_FILTER).await?)
+                        }
+                        _ => None,
+                    },
                 ),
                 None => (None, None),
             };
@@ -241,7 +252,10 @@ impl Submitter {
             })
             .await;
             match found {
-                Ok(Some(message)) if message.subject.starts_with("tandem.situation.accepted.") => {
+                Ok(Some(message))
+                    if envelope::header(message.headers.as_ref(), "ce-type")
+                        == Some("org.tandem.situation.accepted.v1") =>
+                {
                     submission.status = Status::Accepted;
                     if let Some(determinations) = determinations.as_mut() {
                         let report_id = report.report_id.as_str();

@@ -124,29 +124,36 @@ impl IntakeHandler {
     async fn accept(
         &self,
         report: SituationReport,
+        organisation: &str,
         id: &str,
         situation_sequence: u64,
     ) -> Result<(), HandlerError> {
         let subject = topology::accepted_subject(&report.country);
         let situation_id = report.situation_id.clone();
-        let event_agency = report.reporting_agency();
         let event = SituationAccepted {
             report: Some(report),
             accepted_at: Some(timestamp::now()),
             situation_sequence,
         };
-        Envelope {
+        let envelope = Envelope {
             service: SERVICE,
             event: "situation.accepted",
             subject: &situation_id,
             id,
-        }
-        .publish(&self.js, subject, event.encode_to_vec().into())
-        .await?;
+        };
+        let payload = event.encode_to_vec();
+        envelope
+            .publish(&self.js, subject, payload.clone().into())
+            .await?;
+        envelope
+            .announce(
+                &self.js.client(),
+                topology::outcome_subject(organisation),
+                payload.into(),
+            )
+            .await?;
         tracing::Span::current().record("outcome", "accepted");
-        let organisation =
-            topology::organisation_token(event_agency, "").unwrap_or_else(|| "partner".into());
-        self.count(&organisation, "accepted");
+        self.count(organisation, "accepted");
         tracing::info!(situation.id = %situation_id, "report accepted");
         Ok(())
     }
@@ -162,18 +169,27 @@ impl IntakeHandler {
         span.record("outcome", "rejected");
         self.count(organisation, "rejected");
         span.record("error", codes.join(","));
-        Envelope {
+        let envelope = Envelope {
             service: SERVICE,
             event: "situation.rejected",
             subject: &event.situation_id,
             id,
-        }
-        .publish(
-            &self.js,
-            topology::rejected_subject(organisation),
-            event.encode_to_vec().into(),
-        )
-        .await?;
+        };
+        let payload = event.encode_to_vec();
+        envelope
+            .publish(
+                &self.js,
+                topology::rejected_subject(organisation),
+                payload.clone().into(),
+            )
+            .await?;
+        envelope
+            .announce(
+                &self.js.client(),
+                topology::outcome_subject(organisation),
+                payload.into(),
+            )
+            .await?;
         tracing::info!(report.id = %event.report_id, reasons = ?codes, "report rejected");
         Ok(())
     }
@@ -246,7 +262,7 @@ impl Handler for IntakeHandler {
                 .await?
             {
                 Some(Outcome::Accepted(number)) => {
-                    return self.accept(report, &id, number).await;
+                    return self.accept(report, &organisation, &id, number).await;
                 }
                 Some(Outcome::Rejected(mut stateful)) => {
                     // One reason per field: a country that is not even a code is not also

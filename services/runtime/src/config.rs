@@ -1,7 +1,8 @@
 //! Layered configuration: defaults, then an optional TOML or YAML file, then the environment,
 //! then command-line flags, each overriding the one before.
 //!
-//! Environment: `NATS_URL` and `NATS_CREDS` (the names every NATS tool uses), and `TANDEM_*`
+//! Environment: `NATS_URL`, `NATS_CREDS`, `NATS_USER`, `NATS_PASSWORD` and
+//! `NATS_INBOX_PREFIX` (the names NATS tools use), and `TANDEM_*`
 //! for everything else, with `__` between nested keys: `TANDEM_CONSUMER__MAX_DELIVER=5` sets
 //! `consumer.max_deliver`, `TANDEM_PUBLISH_ADDR` sets the top-level `publish_addr`. The
 //! OpenTelemetry variables (`OTEL_*`) are read by [`crate::telemetry`].
@@ -28,7 +29,7 @@ pub struct NatsConfig {
     /// Password of `user`. `NATS_PASSWORD`.
     pub password: Option<String>,
     /// Prefix of reply inboxes (default `_INBOX`): users whose replies must not be readable by
-    /// others get their own (see deploy/nats/accounts.conf).
+    /// others get their own (see deploy/nats/tenants.conf). `NATS_INBOX_PREFIX`.
     pub inbox_prefix: Option<String>,
     /// A PEM file of CA certificates to trust for TLS.
     pub tls_ca: Option<PathBuf>,
@@ -233,6 +234,17 @@ where
             Env::raw()
                 .only(&["NATS_CREDS"])
                 .map(|_| "nats.creds".into()),
+        )
+        .merge(Env::raw().only(&["NATS_USER"]).map(|_| "nats.user".into()))
+        .merge(
+            Env::raw()
+                .only(&["NATS_PASSWORD"])
+                .map(|_| "nats.password".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["NATS_INBOX_PREFIX"])
+                .map(|_| "nats.inbox_prefix".into()),
         )
         .merge(Env::prefixed("TANDEM_").ignore(&["CONFIG"]).split("__"));
     if let Some(url) = &args.nats_url {

@@ -62,6 +62,21 @@ impl Envelope<'_> {
         let ack = js.send_publish(subject, publish).await?.await?;
         Ok(ack)
     }
+
+    /// Sends `payload` on `subject` with these headers, without storing it: a copy of a stored
+    /// event for readers who cannot read the stream (a tenant's own outcomes). A redelivery
+    /// may send it again, with the same `Nats-Msg-Id`.
+    pub async fn announce(
+        &self,
+        client: &async_nats::Client,
+        subject: String,
+        payload: Bytes,
+    ) -> anyhow::Result<()> {
+        client
+            .publish_with_headers(subject, self.headers(), payload)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Writes the current span's trace context into `headers` as `traceparent` / `tracestate`.
