@@ -30,7 +30,8 @@ async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
         .await
         .expect("TANDEM_EVENTS");
 
-    // The shipped leaf configuration, pointed at this hub and a free local port.
+    // The shipped leaf configuration, pointed at this hub and a free local port, over plain
+    // TCP: this hub has no certificate (deploy_files.rs has the server check the TLS settings).
     let dir = tempfile::tempdir().expect("dir");
     let local_port = free_ports(1)[0];
     let shipped = std::fs::read_to_string(
@@ -38,8 +39,17 @@ async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
             .join("../deploy/nats/leafnode-agency.conf"),
     )
     .expect("leafnode-agency.conf");
-    assert!(shipped.contains("listen: 127.0.0.1:4222") && shipped.contains("@tandem-hub:7422"));
+    assert!(
+        shipped.contains("listen: 127.0.0.1:4222")
+            && shipped.contains("\"tls://iom:")
+            && shipped.contains("@tandem-hub:7422")
+    );
     let config = shipped
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("tls:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("\"tls://iom:", "\"nats-leaf://iom:")
         .replace(
             "listen: 127.0.0.1:4222",
             &format!("listen: 127.0.0.1:{local_port}"),
