@@ -753,8 +753,57 @@ const SERVER_CONFIGS: [&str; 4] = [
     "cluster-node3.conf",
 ];
 
+/// A size as NATS and Kubernetes write it (`8GB`, `256MB`, `16Gi`), in bytes.
+fn bytes(size: &str) -> u64 {
+    let size = size.trim().trim_matches('"');
+    let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match &size[digits.len()..] {
+        "" | "B" => 1,
+        "K" | "KB" | "Ki" => 1 << 10,
+        "M" | "MB" | "Mi" => 1 << 20,
+        "G" | "GB" | "Gi" => 1 << 30,
+        "T" | "TB" | "Ti" => 1 << 40,
+        other => panic!("unknown unit {other} in {size}"),
+    };
+    digits.parse::<u64>().expect("a number") * unit
+}
+
+/// The value of `key` in a `{ key: value, ... }` line or a `key: value` line.
+fn setting<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = &line[line.find(&format!("{key}:"))? + key.len() + 1..];
+    rest.split([',', '}']).next().map(str::trim)
+}
+
 #[test]
 fn every_shipped_nats_server_includes_the_accounts_and_keeps_monitoring_on_loopback() {
+    // The limits every server takes with the accounts.
+    let tenants = read("deploy/nats/tenants.conf");
+    let lines = nats_lines(&tenants);
+    let top = in_block(&lines, "");
+    for limit in ["max_connections:", "max_subscriptions:", "max_pending:"] {
+        assert!(top.iter().any(|line| line.starts_with(limit)), "{limit}");
+    }
+    let jetstream = in_block(&lines, "accounts.TANDEM.jetstream")
+        .pop()
+        .expect("TANDEM's JetStream");
+    for limit in ["max_streams", "max_consumers"] {
+        assert!(
+            setting(jetstream, limit).is_some(),
+            "TANDEM's JetStream has no {limit}"
+        );
+    }
+    let account_file = bytes(setting(jetstream, "max_file").expect("TANDEM's max_file"));
+    let account_memory = bytes(setting(jetstream, "max_mem").expect("TANDEM's max_mem"));
+    // Only TANDEM has JetStream.
+    for account in ["IOM", "UNHCR", "PARTNERS", "SYS"] {
+        assert!(
+            lines.iter().all(|(path, line)| {
+                !path.starts_with(&format!("accounts.{account}")) || !line.starts_with("jetstream")
+            }),
+            "{account}"
+        );
+    }
+
     for file in SERVER_CONFIGS {
         let lines = nats_lines(&read(&format!("deploy/nats/{file}")));
         let top = in_block(&lines, "");
@@ -773,32 +822,25 @@ fn every_shipped_nats_server_includes_the_accounts_and_keeps_monitoring_on_loopb
             monitoring[0]
         );
         assert!(top.contains(&"max_payload: 2MB"), "{file}");
+        // A server whose store is smaller than the account's limit refuses to start.
+        let store = in_block(&lines, "jetstream");
+        let size = |key: &str| {
+            store
+                .iter()
+                .find_map(|line| setting(line, key))
+                .map(bytes)
+                .unwrap_or_else(|| panic!("{file}: no {key}"))
+        };
+        assert!(size("max_file_store") >= account_file, "{file}");
+        assert!(size("max_memory_store") >= account_memory, "{file}");
     }
-    // The limits every server takes with the accounts.
-    let tenants = read("deploy/nats/tenants.conf");
-    let lines = nats_lines(&tenants);
-    let top = in_block(&lines, "");
-    for limit in ["max_connections:", "max_subscriptions:", "max_pending:"] {
-        assert!(top.iter().any(|line| line.starts_with(limit)), "{limit}");
-    }
-    let jetstream = in_block(&lines, "accounts.TANDEM.jetstream")
-        .pop()
-        .expect("TANDEM's JetStream");
-    for limit in ["max_mem:", "max_file:", "max_streams:", "max_consumers:"] {
-        assert!(
-            jetstream.contains(limit),
-            "TANDEM's JetStream has no {limit}"
-        );
-    }
-    // Only TANDEM has JetStream.
-    for account in ["IOM", "UNHCR", "PARTNERS", "SYS"] {
-        assert!(
-            lines.iter().all(|(path, line)| {
-                !path.starts_with(&format!("accounts.{account}")) || !line.starts_with("jetstream")
-            }),
-            "{account}"
-        );
-    }
+    let values: Value =
+        serde_norway::from_str(&read("deploy/k8s/nats-values.yaml")).expect("values parse");
+    let store = &values["config"]["jetstream"];
+    let size = |path: &[&str]| bytes(str_at(store, path).expect("a store size"));
+    assert!(size(&["fileStore", "maxSize"]) >= account_file);
+    assert!(size(&["fileStore", "pvc", "size"]) >= size(&["fileStore", "maxSize"]));
+    assert!(size(&["memoryStore", "maxSize"]) >= account_memory);
 }
 
 #[test]
