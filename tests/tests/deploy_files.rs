@@ -888,84 +888,13 @@ fn the_cluster_and_leaf_configurations_take_tls_on_every_listener() {
     );
 }
 
-/// Writes a throwaway CA and a server certificate it signed (ca.crt, server.crt, server.key)
-/// into `dir`.
-fn throwaway_certificates(dir: &std::path::Path) {
-    let openssl = |args: &[&str]| {
-        let output = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs (it makes this test's certificates)");
-        assert!(
-            output.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    let key = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &key,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=tandem test CA",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &key,
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=nats",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "1",
-    ]);
-}
-
 #[test]
 fn the_real_server_accepts_every_shipped_nats_configuration() {
     let binary = tandem_runtime::nats::server_binary().expect("nats-server is installed");
     let dir = tempfile::tempdir().expect("a directory");
     let tls = dir.path().join("tls");
     std::fs::create_dir(&tls).expect("tls directory");
-    throwaway_certificates(&tls);
+    tandem_testkit::certs::throwaway(&tls);
     std::fs::write(
         dir.path().join("tenants.conf"),
         read("deploy/nats/tenants.conf"),
