@@ -1,7 +1,8 @@
 //! Connecting to NATS: [`connect`] (waits until the server answers, warns once when its
 //! release is one tandem's chaos test showed losing writes), [`retry`] (what a service needs
 //! at start, retried with backoff; [`set_up`] for its streams and buckets), where the `nats-server` binary is ([`server_binary`]), and a
-//! shipped server configuration made to run locally ([`localise_config`]).
+//! shipped server configuration made to run locally ([`localise_config`], written with the
+//! accounts it includes by [`write_local_config`]).
 
 use std::{
     future::Future,
@@ -129,8 +130,10 @@ pub fn server_binary() -> Option<std::path::PathBuf> {
 
 /// A nats-server configuration (such as `deploy/nats/accounts.conf`) made to run here: `config`
 /// with its client port set to `port`, its leaf-node port to `leaf_port`, its
-/// monitoring port removed and its JetStream store moved to `store_dir`. Errors when a line to
-/// replace is missing, so the tests notice when the file's layout changes.
+/// monitoring listener removed (several local servers must not contend for one port) and its
+/// JetStream store moved to `store_dir`. Errors when a line to replace is missing, so the tests
+/// notice when the file's layout changes. The result still includes `tenants.conf` by a relative path:
+/// [`write_local_config`] writes both.
 pub fn localise_config(
     config: &str,
     port: u16,
@@ -140,7 +143,10 @@ pub fn localise_config(
     let mut found = (false, false, false);
     let lines: Vec<String> = config
         .lines()
-        .filter(|line| !line.trim_start().starts_with("http_port:"))
+        .filter(|line| {
+            let trimmed = line.trim_start();
+            !(trimmed.starts_with("http:") || trimmed.starts_with("http_port:"))
+        })
         .map(|line| {
             let trimmed = line.trim_start();
             if line.starts_with("port:") {
@@ -164,6 +170,25 @@ pub fn localise_config(
         "no one-line `leafnodes {{ listen: ... }}` in the configuration"
     );
     Ok(lines.join("\n") + "\n")
+}
+
+/// Writes `config` localised as [`localise_config`] does to `dir/file_name`, and `tenants` (the
+/// accounts it includes) beside it as `dir/tenants.conf`; returns the configuration's path.
+pub fn write_local_config(
+    dir: &std::path::Path,
+    file_name: &str,
+    config: &str,
+    tenants: &str,
+    ports: (u16, u16),
+    store_dir: &std::path::Path,
+) -> anyhow::Result<std::path::PathBuf> {
+    let text = localise_config(config, ports.0, ports.1, store_dir)?;
+    let path = dir.join(file_name);
+    let tenants_path = dir.join("tenants.conf");
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&tenants_path, tenants)
+        .with_context(|| format!("cannot write {}", tenants_path.display()))?;
+    Ok(path)
 }
 
 /// `urls` (comma-separated) without any `user:password@`, for messages: logs hold no secrets.
