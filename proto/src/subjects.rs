@@ -3,7 +3,7 @@
 
 use crate::v1::Agency;
 
-/// Subjects of `TANDEM_INTAKE`: one per agency, and one per partner organisation.
+/// Subjects of the intake streams: one per agency, and one per partner organisation.
 pub const INTAKE_SUBJECTS: [&str; 3] = [
     "tandem.intake.iom.report",
     "tandem.intake.unhcr.report",
@@ -31,7 +31,7 @@ pub fn organisation_token(agency: Agency, reporter_org: &str) -> Option<String> 
     }
 }
 
-/// The organisation a subject of `TANDEM_INTAKE` belongs to: (agency, partner name).
+/// The organisation an intake subject belongs to: (agency, partner name).
 pub fn organisation_of_intake_subject(subject: &str) -> Option<(Agency, String)> {
     let rest = subject
         .strip_prefix("tandem.intake.")?

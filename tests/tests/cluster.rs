@@ -446,7 +446,7 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
     leadership.stop("leadership").await;
     eprintln!(
         "cluster: {REPORTS} reports ({invalid} invalid), {accepted} accepted, {} determinations \
-         over {} situations; {retried} publish retries; node {} (TANDEM_INTAKE's leader) killed, restarted at {outage:?}; \
+         over {} situations; {retried} publish retries; node {} (TANDEM_INTAKE_IOM's leader) killed, restarted at {outage:?}; \
          published in {published_in:?}, all settled in {:?}",
         determinations.len(),
         per_situation.len(),
