@@ -58,11 +58,12 @@ impl NatsCluster {
             let name = format!("n{}", index + 1);
             let store = dir.path().join(format!("{name}-store"));
             let config = dir.path().join(format!("{name}.conf"));
-            // Small JetStream limits: the machine is shared and the tests store little.
+            // The file store admits tandem's default stream and bucket limits (about 6 GiB,
+            // reserved, not written); the tests store little.
             let text = format!(
                 "server_name: \"{name}\"\n\
                  listen: \"127.0.0.1:{client}\"\n\
-                 jetstream {{\n  store_dir: \"{store}\"\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}}\n\
+                 jetstream {{\n  store_dir: \"{store}\"\n  max_memory_store: 64MB\n  max_file_store: 8GB\n}}\n\
                  cluster {{\n  name: \"{CLUSTER_NAME}\"\n  listen: \"127.0.0.1:{route}\"\n  routes: [{routes}]\n}}\n",
                 client = client_ports[index],
                 store = store.display(),
