@@ -30,9 +30,12 @@ fn invalid_leads(report_id: &str, size: usize) -> Vec<u8> {
     bytes
 }
 
-/// The outcomes announced for the report stored as `sequence`, with the encoded size of each.
+/// The outcomes announced for the IOM report stored as `sequence`, with the encoded size of each.
 async fn answers_to(js: &async_nats::jetstream::Context, sequence: u64) -> Vec<(usize, Outcome)> {
-    let id = format!("intake-outcome:{sequence}");
+    let id = tandem_runtime::topology::intake_outcome_id(
+        tandem_runtime::topology::INTAKE_IOM_STREAM,
+        sequence,
+    );
     outcomes(js)
         .await
         .into_iter()
