@@ -47,10 +47,10 @@ impl Latency {
     pub fn of(mut latencies: Vec<f64>) -> Option<Self> {
         latencies.sort_by(f64::total_cmp);
         let last = latencies.len().checked_sub(1)?;
-        let at = |q: f64| latencies[(last as f64 * q) as usize];
+        let at = |percent: usize| latencies[last * percent / 100];
         Some(Self {
-            p50_ms: at(0.50),
-            p99_ms: at(0.99),
+            p50_ms: at(50),
+            p99_ms: at(99),
             max_ms: latencies[last],
         })
     }

@@ -1,9 +1,7 @@
 //! Determinations in words, for people: the CLI (`situation get`, `submit --wait`, `watch`) and
 //! notification texts all say who leads and why the same way.
 
-use tandem_proto::v1::{
-    Agency, Arrangement, Classification, LeadershipDetermination, LeadershipFunction,
-};
+use tandem_proto::v1::{Arrangement, Classification, LeadershipDetermination, LeadershipFunction};
 
 use crate::policy::names::{Agencies, classification_words};
 
@@ -95,9 +93,4 @@ pub fn function_words(function: LeadershipFunction) -> &'static str {
         LeadershipFunction::CccmCluster => "CCCM cluster",
         LeadershipFunction::Unspecified => "unspecified function",
     }
-}
-
-/// Whether `agency` is among the leads.
-pub fn leads(determination: &LeadershipDetermination, agency: Agency) -> bool {
-    determination.lead_agencies.contains(&(agency as i32))
 }

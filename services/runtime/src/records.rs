@@ -37,8 +37,11 @@ pub const REMEMBERED: usize = 4096;
 /// because the instance does not remember it), its KV revision (0 when the key was never
 /// written, or is presumed not to be), and whether it was just read from the bucket.
 pub struct Loaded<T> {
+    /// The record, if any.
     pub value: Option<Arc<T>>,
+    /// Its KV revision.
     pub revision: u64,
+    /// Whether it was just read from the bucket.
     pub fresh: bool,
 }
 
@@ -49,6 +52,7 @@ pub struct Records<T> {
 }
 
 impl<T: prost::Message + Default + Clone> Records<T> {
+    /// The records of `store`, none remembered yet.
     pub fn new(store: kv::Store) -> Self {
         let capacity = NonZeroUsize::new(REMEMBERED).unwrap_or(NonZeroUsize::MIN);
         Self {

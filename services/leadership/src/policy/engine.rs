@@ -407,8 +407,9 @@ fn write_assignments(functions: &Functions, out: &mut Vec<FunctionAssignment>) {
         if !holders.is_empty() {
             let assignment = reuse(out, used);
             used += 1;
-            // FUNCTION_SLOTS is 8, so the index fits an i32.
-            assignment.function = function as i32;
+            #[expect(clippy::cast_possible_wrap, reason = "FUNCTION_SLOTS is 8")]
+            let function = function as i32;
+            assignment.function = function;
             holders.write_into(&mut assignment.agencies);
         }
     }
