@@ -1,7 +1,7 @@
-//! Throughput of the leadership policy engine (the aim: ≥ 1,000,000 determinations/s on one
-//! core). Run with `cargo bench -p tandem-leadership --bench policy` (add `-- --quick` for a
-//! short run); criterion prints the rate as `thrpt: … Kelem/s` or `Melem/s`, one element being
-//! one determination.
+//! Throughput of the leadership policy engine (target in docs/performance.md: ≥ 1,000,000
+//! determinations/s on one core). Run with `cargo bench -p tandem-leadership --bench policy`
+//! (add `-- --quick` for a short run); criterion prints the rate as `thrpt: … Kelem/s` or
+//! `Melem/s`, one element being one determination.
 //!
 //! The situation is a realistic one: a cross-border mixed movement reported by IOM, UNHCR and a
 //! partner (three reports, six population groups, one IOM/UNHCR discrepancy), with a previous
