@@ -12,7 +12,7 @@
 //!   race instead of overwriting each other; the record is the one this instance remembers
 //!   (see `tandem_runtime::records`), read again only when another instance changed it.
 
-use std::time::SystemTime;
+use std::{future::ready, time::SystemTime};
 
 use anyhow::anyhow;
 use async_nats::jetstream::{self, Message};
@@ -26,7 +26,7 @@ use tandem_runtime::{
     consumer::{Handler, HandlerError, Place},
     envelope::Envelope,
     kv_key, metrics,
-    records::Records,
+    records::{self, Records, Updated},
     topology,
 };
 
@@ -35,9 +35,6 @@ use crate::{
     state::{self, Decision},
     validate,
 };
-
-/// How often a lost compare-and-set race is retried at once before the message is redelivered.
-const CAS_ATTEMPTS: usize = 16;
 
 pub(crate) struct IntakeHandler {
     js: jetstream::Context,
@@ -84,41 +81,32 @@ impl IntakeHandler {
         valid: bool,
     ) -> Result<Option<Outcome>, HandlerError> {
         let key = situation_key(&report.situation_id);
-        let mut fresh = false;
-        for _ in 0..CAS_ATTEMPTS {
-            let loaded = match fresh {
-                true => self.situations.load_fresh(&key).await?,
-                false => self.situations.load(&key),
-            };
-            let decision = state::decide(
-                loaded.value.as_deref(),
-                report,
-                organisation,
-                stream_sequence,
-                valid,
-            );
-            let next = match decision {
-                Decision::Accept(next) => next,
-                // A decision that writes nothing is checked by no compare-and-set: make it on
-                // the record as the bucket holds it, not on a remembered copy.
-                _ if !loaded.fresh => {
-                    fresh = true;
-                    continue;
-                }
-                Decision::AlreadyAccepted(number) => return Ok(Some(Outcome::Accepted(number))),
-                Decision::Duplicate => return Ok(None),
-                Decision::Reject(reasons) => return Ok(Some(Outcome::Rejected(reasons))),
-            };
-            match self.situations.write(&key, next, loaded.revision).await? {
-                Some((_, written)) => return Ok(Some(Outcome::Accepted(written.accepted_count))),
-                // Another instance wrote the record meanwhile: read it and decide again.
-                None => fresh = true,
-            }
-        }
-        Err(HandlerError::Retry(anyhow!(
-            "situation {} kept changing under {CAS_ATTEMPTS} attempts",
-            report.situation_id
-        )))
+        let updated = self
+            .situations
+            .update(&key, |current| {
+                let decision = state::decide(
+                    current.as_deref(),
+                    report,
+                    organisation,
+                    stream_sequence,
+                    valid,
+                );
+                ready(Ok::<_, HandlerError>(match decision {
+                    Decision::Accept(next) => records::Decision::Write(next, ()),
+                    Decision::AlreadyAccepted(number) => {
+                        records::Decision::Keep(Some(Outcome::Accepted(number)))
+                    }
+                    Decision::Duplicate => records::Decision::Keep(None),
+                    Decision::Reject(reasons) => {
+                        records::Decision::Keep(Some(Outcome::Rejected(reasons)))
+                    }
+                }))
+            })
+            .await?;
+        Ok(match updated {
+            Updated::Written { record, .. } => Some(Outcome::Accepted(record.accepted_count)),
+            Updated::Kept { answer, .. } => answer,
+        })
     }
 
     async fn accept(
