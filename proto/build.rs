@@ -1,5 +1,5 @@
 //! Compiles `tandem/v1/*.proto` with protox (pure Rust, so no system `protoc`), generates the
-//! prost types and the pbjson serde impls that give DESIGN.md's JSON mapping.
+//! prost types and the pbjson serde impls that give docs/design.md's JSON mapping.
 
 use std::{env, path::PathBuf};
 

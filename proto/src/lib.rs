@@ -1,11 +1,12 @@
-//! The `tandem.v1` event contract (DESIGN.md, "Event contract").
+//! The `tandem.v1` event contract (docs/design.md, "Event contract").
 //!
 //! - [`v1`]: the prost messages generated from `proto/tandem/v1/*.proto`, with serde impls giving
 //!   the proto3 JSON mapping: proto field names (snake_case) out, snake_case or lowerCamelCase in,
 //!   enums by their full names, timestamps as RFC 3339.
 //! - [`json`]: moving between JSON and messages.
 //! - [`timestamp`]: conversions between protobuf timestamps and `SystemTime`.
-//! - [`subjects`]: the NATS subjects the messages travel on (DESIGN.md, "Subjects, streams, buckets").
+//! - [`subjects`]: the NATS subjects the messages travel on (docs/design.md, "Subjects,
+//!   streams, buckets").
 
 /// Generated messages of package `tandem.v1`.
 #[allow(clippy::all, missing_docs)]
@@ -19,7 +20,7 @@ pub use prost::Message;
 
 pub mod subjects;
 
-/// JSON in DESIGN.md's mapping.
+/// JSON in docs/design.md's mapping.
 pub mod json {
     use serde::{Serialize, de::DeserializeOwned};
 

@@ -1,4 +1,4 @@
-//! DESIGN.md's JSON mapping ("Event contract"): proto field names (snake_case) out,
+//! docs/design.md's JSON mapping ("Event contract"): proto field names (snake_case) out,
 //! snake_case or lowerCamelCase in, enum values as their full names, RFC 3339 timestamps;
 //! and input the mapping cannot take is an error that says what is wrong.
 

@@ -14,7 +14,7 @@ use crate::process::{ServerProcess, free_ports};
 
 /// The server binary of cluster nodes: `NATS_CLUSTER_SERVER_BIN` when set, else the one every
 /// test uses. `scripts/test` sets it to a current release, since Debian's 2.9.10 loses
-/// acknowledged writes when a cluster node dies (README, Reliability) and would fail the
+/// acknowledged writes when a cluster node dies (docs/reliability.md) and would fail the
 /// cluster tests now and then for its own reason.
 fn cluster_server_bin() -> PathBuf {
     std::env::var_os("NATS_CLUSTER_SERVER_BIN").map_or_else(crate::nats_server_bin, PathBuf::from)

@@ -1,6 +1,6 @@
-//! A server running the deployment's secure configuration, `deploy/nats/accounts.conf`: the
-//! accounts (TANDEM, IOM, UNHCR, PARTNERS, SYS), their users, exports, imports and permissions,
-//! exactly as shipped, with only its port and JetStream store moved into the test's own space.
+//! A server running the deployment's secure configuration, `deploy/nats/accounts.conf` and the
+//! accounts it includes, `deploy/nats/tenants.conf` (TANDEM, IOM, UNHCR, PARTNERS, SYS), their
+//! users, exports, imports and permissions, exactly as shipped, with only its port and JetStream store moved into the test's own space.
 //!
 //! The server's log is kept: a permission violation is refused silently on the wire (the
 //! message is dropped, the client gets an asynchronous `-ERR`), and the log line
@@ -21,7 +21,16 @@ pub fn accounts_conf_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/accounts.conf")
 }
 
+/// The accounts the shipped configurations include.
+pub fn tenants_conf_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/tenants.conf")
+}
+
 pub use tandem_runtime::nats::localise_config as localise;
+
+fn read_shipped(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
 
 /// A nats-server running `deploy/nats/accounts.conf` on a free port; killed on drop.
 pub struct SecureServer {
@@ -49,18 +58,21 @@ impl SecureServer {
     /// As [`SecureServer::start`].
     pub fn start_with(extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("cannot make a directory for the server");
-        let text = std::fs::read_to_string(accounts_conf_path())
-            .context("cannot read deploy/nats/accounts.conf")
+        let ports = free_ports(2);
+        let (port, leaf_port) = (ports[0], ports[1]);
+        let config = read_shipped(&accounts_conf_path())
             .and_then(|text| {
-                let ports = free_ports(2);
-                let localised = localise(&text, ports[0], ports[1], &dir.path().join("jetstream"))?;
-                Ok((localised, ports[0], ports[1]))
-            });
-        let (mut text, port, leaf_port) = text.expect("cannot prepare accounts.conf");
-        text.push_str(extra);
-        text.push('\n');
-        let config = dir.path().join("accounts.conf");
-        std::fs::write(&config, text).expect("cannot write the configuration");
+                let tenants = read_shipped(&tenants_conf_path())?;
+                tandem_runtime::nats::write_local_config(
+                    dir.path(),
+                    "accounts.conf",
+                    &(text + extra + "\n"),
+                    &tenants,
+                    (port, leaf_port),
+                    &dir.path().join("jetstream"),
+                )
+            })
+            .expect("cannot prepare accounts.conf");
         let process = ServerProcess::start(&config, &[], "secure");
         Self {
             process,

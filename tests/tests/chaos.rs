@@ -1,4 +1,5 @@
-//! Chaos: tandem loses nothing and duplicates nothing while its processes crash (issue 7).
+//! Chaos: tandem loses nothing and duplicates nothing while its processes crash
+//! (docs/reliability.md).
 //!
 //! The four service binaries run as their own processes, several instances each on the same
 //! durable consumers: 2× intake, 2× leadership, 2× notify for IOM, 2× notify for UNHCR, 2×
@@ -23,7 +24,7 @@
 //!    acceptances 1..k.
 //! 3. **Each notification delivered once per recipient and channel**: the directory (NATS
 //!    channel only) is imported before the services start; from the determinations the test
-//!    computes, with its own reading of DESIGN.md's rules, who must be told what (a changed
+//!    computes, with its own reading of docs/design.md's rules, who must be told what (a changed
 //!    determination → each agency's country coordinators, else regional, else HQ; discrepancy
 //!    groups absent from the situation's previous determination → each agency's data focal
 //!    points, same fall-back) and compares with the notifications on `tandem.notify.out.>`
@@ -538,9 +539,9 @@ fn focal_points() -> Vec<FocalPoint> {
         .collect()
 }
 
-/// Who of `agency` is told something addressed to `role` in `country` (DESIGN.md: missing a
-/// focal point for a country falls back to the regional coordinator, then HQ; an empty
-/// country list covers every country).
+/// Who of `agency` is told something addressed to `role` in `country` (docs/design.md,
+/// "Notifications": missing a focal point for a country falls back to the regional
+/// coordinator, then HQ; an empty country list covers every country).
 fn expected_recipients<'a>(
     directory: &'a [FocalPoint],
     agency: &str,
@@ -1551,7 +1552,7 @@ impl Check {
         steps
     }
 
-    /// Invariant 3: every notification DESIGN.md's rules call for was delivered once, over
+    /// Invariant 3: every notification docs/design.md's rules call for was delivered once, over
     /// NATS, and nothing else was.
     fn notified_once(&mut self, steps: &Steps, notify: &[jetstream::Message]) -> Notified {
         let directory = focal_points();
@@ -1876,7 +1877,7 @@ impl Check {
     }
 }
 
-/// Reconciles the figures of one situation's latest revisions, as DESIGN.md says: per group,
+/// Reconciles the figures of one situation's latest revisions, as docs/design.md says: per group,
 /// the figure of its authoritative agency when that agency reported one, else the most recently
 /// reported (by `reported_at`; every report here has its own).
 fn reconciled_figures<'a>(
@@ -1920,7 +1921,7 @@ fn reconciled_figures<'a>(
     figures
 }
 
-/// The row `GET /v1/situations` must show for `situation` (DESIGN.md, "Data publication").
+/// The row `GET /v1/situations` must show for `situation` (docs/design.md, "Data publication").
 fn expected_row(
     situation: &str,
     reports: &BTreeMap<(i32, &str), &Acceptance>,

@@ -80,14 +80,22 @@ pub async fn start_secure(
     let store = state_dir.join("nats-secure");
     std::fs::create_dir_all(&store)
         .with_context(|| format!("cannot create {}", store.display()))?;
-    let text = nats::localise_config(ACCOUNTS_CONF, port, leaf_port, &store)?;
-    let file = state_dir.join("nats-secure.conf");
-    std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    let file = nats::write_local_config(
+        state_dir,
+        "nats-secure.conf",
+        ACCOUNTS_CONF,
+        TENANTS_CONF,
+        (port, leaf_port),
+        &store,
+    )?;
     spawn(vec!["-c".into(), file.into_os_string()], config, state_dir).await
 }
 
 /// The secure single-server configuration, as shipped.
 const ACCOUNTS_CONF: &str = include_str!("../../../deploy/nats/accounts.conf");
+
+/// The accounts `ACCOUNTS_CONF` includes, as shipped.
+const TENANTS_CONF: &str = include_str!("../../../deploy/nats/tenants.conf");
 
 async fn spawn(
     args: Vec<std::ffi::OsString>,

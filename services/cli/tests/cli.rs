@@ -364,7 +364,7 @@ fn up_secure_runs_every_service_as_its_own_user_without_a_permission_violation()
 #[test]
 fn bench_reports_every_figure_of_the_issue_as_json_lines() {
     // A small run: the figures' presence and consistency, not their size (that is measured on
-    // a release build and written in the README).
+    // a release build and written in docs/performance.md).
     let output = Command::new(TANDEM)
         .args(["bench", "--reports", "300", "--rate", "200"])
         .args(["--latency-secs", "1", "--rounds", "1", "--json"])

@@ -1,4 +1,4 @@
-//! The rules of DESIGN.md's SituationReport table, as pure functions: bytes in, every reason
+//! The rules of docs/design.md's SituationReport table, as pure functions: bytes in, every reason
 //! out. Nothing here does I/O, so each rule is tested at its boundary without a server; the
 //! rules that need state (revision order, one country per situation) are in [`crate::state`].
 

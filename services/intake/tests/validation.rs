@@ -1,4 +1,4 @@
-//! Every rule of DESIGN.md's SituationReport table, accepted and rejected at its boundary,
+//! Every rule of docs/design.md's SituationReport table, accepted and rejected at its boundary,
 //! without a server: `validate` is pure.
 
 use std::time::{Duration, SystemTime};

@@ -1,5 +1,5 @@
-//! Throughput of the leadership policy engine (issue 3: ≥ 1,000,000 determinations/s on one
-//! core). Run with `cargo bench -p tandem-leadership --bench policy` (add `-- --quick` for a
+//! Throughput of the leadership policy engine (target in docs/performance.md: ≥ 1,000,000
+//! determinations/s on one core). Run with `cargo bench -p tandem-leadership --bench policy` (add `-- --quick` for a
 //! short run); criterion prints the rate as `thrpt: … Kelem/s` or `Melem/s`, one element being
 //! one determination.
 //!

@@ -1,5 +1,5 @@
 //! Who leads a response: the leadership decision of the IOM/UNHCR Framework of Engagement
-//! (DESIGN.md, "Leadership policy v1"), as a library and as a service.
+//! (docs/design.md, "Leadership policy v1"), as a library and as a service.
 //!
 //! - [`policy`]: the policy engine, a pure library (no I/O, no async). It reconciles the latest
 //!   report of each organisation on a situation and applies a versioned policy file

@@ -1,5 +1,5 @@
 //! The notify service: every coordinator who must know about a determination is told, once per
-//! channel, and followed up until someone acknowledges (DESIGN.md, "Notifications").
+//! channel, and followed up until someone acknowledges (docs/design.md, "Notifications").
 //!
 //! - [`config`]: [`NotifyConfig`]: agency, deadlines per role, webhook, SMTP, ack link.
 //! - [`directory`]: the focal points in KV `tandem-directory`: import (JSON/YAML, validated

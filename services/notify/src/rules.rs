@@ -1,4 +1,4 @@
-//! The recipient rules of DESIGN.md, pure: who of one agency's directory is told about a
+//! The recipient rules of docs/design.md, pure: who of one agency's directory is told about a
 //! determination, what each notification says, and who is next when nobody acknowledges.
 //!
 //! - A changed determination → the agency's country coordinators for the country.

@@ -1,4 +1,4 @@
-//! Webhook delivery: the notification as JSON (DESIGN.md's mapping), signed with the
+//! Webhook delivery: the notification as JSON (docs/design.md's mapping), signed with the
 //! recipient's secret, retried with exponential backoff and jitter.
 //!
 //! Headers: `Content-Type: application/json`, `Idempotency-Key: <notification_id>` (the same on

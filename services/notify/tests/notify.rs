@@ -1,5 +1,5 @@
 //! Notify over a real nats-server, with an in-process webhook receiver and SMTP server: the
-//! stories of issue 4, told as a coordinator would see them.
+//! stories of docs/design.md ("Notifications"), told as a coordinator would see them.
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! Disclosure control: the one rule that decides what of a situation's figures may be published.
 //!
-//! DESIGN.md ("Data publication"), following UNHCR's practice: a count of 1 to 4 people is
+//! docs/design.md ("Data publication"), following UNHCR's practice: a count of 1 to 4 people is
 //! published as `*` and left out of the total, so neither the cell nor the total (nor their
 //! difference) reveals it; a total that leaves something out is marked. Zero is published:
 //! "nobody" identifies nobody. Every output format (CSV, JSON, stored versions) renders the

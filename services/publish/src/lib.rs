@@ -1,7 +1,7 @@
 //! The data publication service: the agencies' joint picture of every situation (figures and
 //! who leads) as a disclosure-controlled dataset, served over HTTP as HXL-tagged CSV and JSON,
 //! and stored as versioned snapshots in object store `tandem-data`, each announced with
-//! `DatasetPublished` on `tandem.data.published` (DESIGN.md, "Data publication").
+//! `DatasetPublished` on `tandem.data.published` (docs/design.md, "Data publication").
 //!
 //! - [`disclosure`]: the one small-count suppression rule every output goes through, pure.
 //! - [`dataset`]: rows, columns with their HXL hashtags, CSV and JSON renderings, pure.

@@ -200,7 +200,8 @@ impl Situation {
     fn row(&self, id: &str) -> Option<Row> {
         let determination = self.determination.as_ref()?;
         // P-codes come from the most recently reported report, as the other facts of the
-        // situation do in reconciliation (DESIGN.md); stream order breaks ties.
+        // situation do in reconciliation (docs/design.md, "Several reports on one
+        // situation"); stream order breaks ties.
         let latest = self
             .reports
             .values()

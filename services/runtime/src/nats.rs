@@ -1,7 +1,8 @@
 //! Connecting to NATS: [`connect`] (waits until the server answers, warns once when its
 //! release is one tandem's chaos test showed losing writes), [`retry`] (what a service needs
 //! at start, retried with backoff; [`set_up`] for its streams and buckets), where the `nats-server` binary is ([`server_binary`]), and a
-//! shipped server configuration made to run locally ([`localise_config`]).
+//! shipped server configuration made to run locally ([`localise_config`], written with the
+//! accounts it includes by [`write_local_config`]).
 
 use std::{
     future::Future,
@@ -129,8 +130,10 @@ pub fn server_binary() -> Option<std::path::PathBuf> {
 
 /// A nats-server configuration (such as `deploy/nats/accounts.conf`) made to run here: `config`
 /// with its client port set to `port`, its leaf-node port to `leaf_port`, its
-/// monitoring port removed and its JetStream store moved to `store_dir`. Errors when a line to
-/// replace is missing, so the tests notice when the file's layout changes.
+/// monitoring listener removed (several local servers must not contend for one port) and its
+/// JetStream store moved to `store_dir`. Errors when a line to replace is missing, so the tests
+/// notice when the file's layout changes. The result still includes `tenants.conf` by a relative path:
+/// [`write_local_config`] writes both.
 pub fn localise_config(
     config: &str,
     port: u16,
@@ -140,7 +143,10 @@ pub fn localise_config(
     let mut found = (false, false, false);
     let lines: Vec<String> = config
         .lines()
-        .filter(|line| !line.trim_start().starts_with("http_port:"))
+        .filter(|line| {
+            let trimmed = line.trim_start();
+            !(trimmed.starts_with("http:") || trimmed.starts_with("http_port:"))
+        })
         .map(|line| {
             let trimmed = line.trim_start();
             if line.starts_with("port:") {
@@ -166,6 +172,25 @@ pub fn localise_config(
     Ok(lines.join("\n") + "\n")
 }
 
+/// Writes `config` localised as [`localise_config`] does to `dir/file_name`, and `tenants` (the
+/// accounts it includes) beside it as `dir/tenants.conf`; returns the configuration's path.
+pub fn write_local_config(
+    dir: &std::path::Path,
+    file_name: &str,
+    config: &str,
+    tenants: &str,
+    ports: (u16, u16),
+    store_dir: &std::path::Path,
+) -> anyhow::Result<std::path::PathBuf> {
+    let text = localise_config(config, ports.0, ports.1, store_dir)?;
+    let path = dir.join(file_name);
+    let tenants_path = dir.join("tenants.conf");
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&tenants_path, tenants)
+        .with_context(|| format!("cannot write {}", tenants_path.display()))?;
+    Ok(path)
+}
+
 /// `urls` (comma-separated) without any `user:password@`, for messages: logs hold no secrets.
 fn without_userinfo(urls: &str) -> String {
     urls.split(',')
@@ -180,7 +205,7 @@ fn without_userinfo(urls: &str) -> String {
 }
 
 /// The oldest nats-server release tandem is not known to lose data on. tandem's chaos test on
-/// Debian 12's nats-server 2.9.10 (README, Reliability) found acknowledged KV writes gone after
+/// Debian 12's nats-server 2.9.10 (docs/reliability.md) found acknowledged KV writes gone after
 /// the server was SIGKILLed and restarted, and two compare-and-set writes of one key both
 /// accepted while a node of a 3-node cluster restarted; the same runs on 2.15.1 lose nothing.
 const OLDEST_SOUND_SERVER: semver::Version = semver::Version::new(2, 10, 0);
@@ -199,7 +224,7 @@ fn warn_once_if_known_faulty(version: &str) {
     if is_known_faulty(version) && !WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(
             server_version = version,
-            "nats-server {version} is older than {OLDEST_SOUND_SERVER}: after a server crash it can lose acknowledged writes (see the README, Reliability); run a current release in production"
+            "nats-server {version} is older than {OLDEST_SOUND_SERVER}: after a server crash it can lose acknowledged writes (see docs/reliability.md); run a current release in production"
         );
     }
 }

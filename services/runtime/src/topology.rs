@@ -1,4 +1,4 @@
-//! Every stream and bucket of DESIGN.md in one place, with the settings each stream is created
+//! Every stream and bucket of docs/design.md in one place, with the settings each stream is created
 //! with when a service finds it missing. The subjects messages are published on and consumed
 //! from are the contract crate's ([`tandem_proto::subjects`], re-exported here), so that pure
 //! code naming them (intake's rules under the fuzzer) does not pull in NATS.

@@ -1,7 +1,7 @@
-//! The rules of DESIGN.md's "Leadership policy v1", applied to a reconciled situation:
+//! The rules of docs/design.md's "Leadership policy v1", applied to a reconciled situation:
 //! [`determine`] and [`same_outcome`].
 //!
-//! The rule table and the choices made where DESIGN.md is silent are in the documentation of
+//! The rule table and the choices made where docs/design.md is silent are in the documentation of
 //! the parent module, [`super`], where readers of the public API see them.
 
 use tandem_proto::Timestamp;

@@ -56,7 +56,7 @@ pub(crate) struct RuleText {
     pub(crate) template: Template,
 }
 
-/// A parsed and validated leadership policy (DESIGN.md, "Leadership policy v1"): thresholds,
+/// A parsed and validated leadership policy (docs/design.md, "Leadership policy v1"): thresholds,
 /// hysteresis, discrepancy tolerance, the population sets, the authority table and the rule
 /// texts. Only [`Policy::from_toml`] and [`Policy::default_v1`] make one, so every `Policy` in
 /// the program has passed every check.

@@ -31,7 +31,7 @@
 //! | 4 `mixed_movement` | in between, on the move | `MIXED_MOVEMENT` | `JOINT_PLATFORM` | IOM + UNHCR | joint |
 //! | 4 `respective_mandates` | in between, not on the move | `RESPECTIVE_MANDATES` | `RESPECTIVE_MANDATES` | IOM + UNHCR | joint |
 //!
-//! # Choices where DESIGN.md is silent
+//! # Choices where docs/design.md is silent
 //!
 //! Each with its reason:
 //!

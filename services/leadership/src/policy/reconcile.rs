@@ -1,5 +1,5 @@
 //! Reconciliation: several organisations' reports on one situation become one set of figures
-//! (DESIGN.md, "Several reports on one situation").
+//! (docs/design.md, "Several reports on one situation").
 //!
 //! - The **most recent report** (latest `reported_at`) supplies scope, driver, phase,
 //!   `on_the_move`, the designation, the situation id and the country.
