@@ -23,7 +23,7 @@ use tandem_proto::{
     v1::{IntakeSituation, Reason, SituationAccepted, SituationRejected, SituationReport},
 };
 use tandem_runtime::{
-    consumer::{Handler, HandlerError, Place},
+    consumer::{Delivery, Handler, HandlerError, Place},
     envelope::Envelope,
     kv_key, metrics,
     records::{self, Records, Updated},
@@ -178,18 +178,18 @@ enum Outcome {
 impl Handler for IntakeHandler {
     /// Reports on one situation are handled in stream order, so revisions sent in order are
     /// accepted in order.
-    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
+    fn place(&self, message: &Message, delivery: &Delivery) -> Place {
         let key = match SituationIdOnly::decode(message.payload.as_ref()) {
             Ok(key) => key.situation_id,
             Err(_) => message.subject.to_string(),
         };
         Place {
             key,
-            position: stream_sequence,
+            position: delivery.stream_sequence,
         }
     }
 
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, delivery: Delivery) -> Result<(), HandlerError> {
         let Some((agency, org)) = topology::organisation_of_intake_subject(&message.subject) else {
             return Err(HandlerError::DeadLetter(anyhow!(
                 "{} is not an intake subject",
@@ -197,7 +197,7 @@ impl Handler for IntakeHandler {
             )));
         };
         let organisation = topology::organisation_token(agency, &org).unwrap_or_default();
-        let stream_sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        let stream_sequence = delivery.stream_sequence;
         let span = tracing::Span::current();
         span.record("agency", organisation.as_str());
 

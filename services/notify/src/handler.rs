@@ -10,7 +10,7 @@ use async_nats::jetstream::Message;
 use prost::Message as _;
 use tandem_proto::v1::LeadershipDetermination;
 use tandem_runtime::{
-    consumer::{Handler, HandlerError, Place},
+    consumer::{Delivery, Handler, HandlerError, Place},
     envelope,
 };
 
@@ -23,7 +23,7 @@ pub(crate) struct DeterminationHandler {
 
 impl Handler for DeterminationHandler {
     /// Determinations of one situation are handled in their order.
-    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
+    fn place(&self, message: &Message, delivery: &Delivery) -> Place {
         match SituationStep::decode(message.payload.as_ref()) {
             Ok(step) => Place {
                 key: step.situation_id,
@@ -31,12 +31,12 @@ impl Handler for DeterminationHandler {
             },
             Err(_) => Place {
                 key: message.subject.to_string(),
-                position: stream_sequence,
+                position: delivery.stream_sequence,
             },
         }
     }
 
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, _: Delivery) -> Result<(), HandlerError> {
         let determination =
             LeadershipDetermination::decode(message.payload.clone()).map_err(|error| {
                 HandlerError::DeadLetter(anyhow!("not a LeadershipDetermination: {error}"))
@@ -87,7 +87,7 @@ pub(crate) struct AckHandler {
 }
 
 impl Handler for AckHandler {
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, _: Delivery) -> Result<(), HandlerError> {
         let id = notifier::acked_id(&message.subject).map_err(HandlerError::DeadLetter)?;
         // Only the channel is kept: a free-text payload could name a person.
         let via = match message.payload.as_ref() {
