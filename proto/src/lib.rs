@@ -5,6 +5,7 @@
 //!   enums by their full names, timestamps as RFC 3339.
 //! - [`json`]: moving between JSON and messages.
 //! - [`timestamp`]: conversions between protobuf timestamps and `SystemTime`.
+//! - [`partial`]: decoders of the one or two fields consumers order messages by.
 //! - [`subjects`]: the NATS subjects the messages travel on (docs/design.md, "Subjects,
 //!   streams, buckets").
 
@@ -18,6 +19,7 @@ pub mod v1 {
 pub use pbjson_types::Timestamp;
 pub use prost::Message;
 
+pub mod partial;
 pub mod subjects;
 
 /// JSON in docs/design.md's mapping.

@@ -19,6 +19,7 @@ use async_nats::jetstream::{self, Message};
 use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message as _;
 use tandem_proto::{
+    partial::ReportSituation,
     timestamp,
     v1::{IntakeSituation, Reason, SituationAccepted, SituationRejected, SituationReport},
 };
@@ -179,7 +180,7 @@ impl Handler for IntakeHandler {
     /// Reports on one situation are handled in stream order, so revisions sent in order are
     /// accepted in order.
     fn place(&self, message: &Message, delivery: &Delivery) -> Place {
-        let key = match SituationIdOnly::decode(message.payload.as_ref()) {
+        let key = match ReportSituation::decode(message.payload.as_ref()) {
             Ok(key) => key.situation_id,
             Err(_) => message.subject.to_string(),
         };
@@ -253,14 +254,6 @@ impl Handler for IntakeHandler {
         let event = rejection(Some(&report), reasons);
         self.reject(event, &organisation, stream_sequence).await
     }
-}
-
-/// Field 2 of a SituationReport and nothing else: the ordering key is read without decoding
-/// (and allocating) the whole report, which `handle` decodes once.
-#[derive(Clone, PartialEq, prost::Message)]
-struct SituationIdOnly {
-    #[prost(string, tag = "2")]
-    situation_id: String,
 }
 
 /// The `Nats-Msg-Id` of the outcome of the report stored at `stream_sequence`.

@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::anyhow;
 use async_nats::jetstream::Message;
 use prost::Message as _;
-use tandem_proto::v1::SituationAccepted;
+use tandem_proto::{partial::AcceptedNumber, v1::SituationAccepted};
 use tandem_runtime::{
     consumer::{Delivery, Handler, HandlerError, Place},
     envelope,
@@ -43,7 +43,7 @@ impl Handler for LeadershipHandler {
         let key = envelope::header(message.headers.as_ref(), "ce-subject")
             .unwrap_or(message.subject.as_str())
             .to_string();
-        let position = NumberOnly::decode(message.payload.as_ref())
+        let position = AcceptedNumber::decode(message.payload.as_ref())
             .map_or(0, |number| number.situation_sequence);
         Place { key, position }
     }
@@ -110,12 +110,4 @@ impl Handler for LeadershipHandler {
         }
         Ok(())
     }
-}
-
-/// Field 3 of a SituationAccepted and nothing else: its place is read without decoding (and
-/// allocating) the report, which `handle` decodes once.
-#[derive(Clone, PartialEq, prost::Message)]
-struct NumberOnly {
-    #[prost(uint64, tag = "3")]
-    situation_sequence: u64,
 }

@@ -14,8 +14,7 @@ use crate::{
     situations::{Applied, Situations},
 };
 
-/// The request subject.
-pub const REEVALUATE_SUBJECT: &str = "tandem.svc.leadership.reevaluate";
+pub use tandem_proto::subjects::REEVALUATE_SUBJECT;
 
 /// The answer to a re-evaluation request.
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use async_nats::jetstream::Message;
 use prost::Message as _;
-use tandem_proto::v1::LeadershipDetermination;
+use tandem_proto::{partial::DeterminationStep, v1::LeadershipDetermination};
 use tandem_runtime::{
     consumer::{Delivery, Handler, HandlerError, Place},
     envelope,
@@ -24,7 +24,7 @@ pub(crate) struct DeterminationHandler {
 impl Handler for DeterminationHandler {
     /// Determinations of one situation are handled in their order.
     fn place(&self, message: &Message, delivery: &Delivery) -> Place {
-        match SituationStep::decode(message.payload.as_ref()) {
+        match DeterminationStep::decode(message.payload.as_ref()) {
             Ok(step) => Place {
                 key: step.situation_id,
                 position: step.sequence,
@@ -57,16 +57,6 @@ impl Handler for DeterminationHandler {
             .await
             .map_err(HandlerError::Retry)
     }
-}
-
-/// Fields 1 and 2 of a LeadershipDetermination and nothing else: its place is read without
-/// decoding (and allocating) the whole determination, which `handle` decodes once.
-#[derive(Clone, PartialEq, prost::Message)]
-struct SituationStep {
-    #[prost(string, tag = "1")]
-    situation_id: String,
-    #[prost(uint64, tag = "2")]
-    sequence: u64,
 }
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`); empty when there

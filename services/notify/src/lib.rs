@@ -38,7 +38,6 @@ use tandem_runtime::{
 };
 
 pub use config::{NotifyAgency, NotifyConfig};
-pub use notifier::{ack_filter, ack_subject, out_subject, status_subject};
 
 /// The service's name in events, dead letters and traces.
 pub const SERVICE: &str = "notify";
@@ -133,7 +132,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
             service: SERVICE,
             stream: topology::NOTIFY_STREAM,
             durable: format!("{name}-acks"),
-            filter_subject: ack_filter(config.agency.token()),
+            filter_subject: tandem_proto::subjects::notify_ack_filter(config.agency.token()),
             settings,
         },
         Arc::new(handler::AckHandler {
