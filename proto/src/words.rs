@@ -99,6 +99,9 @@ mod tests {
         values.sort_unstable();
         values.dedup();
         assert_eq!(values, (1..=9).collect::<Vec<_>>());
-        assert!(PopulationGroup::try_from(10).is_err(), "a group is missing here");
+        assert!(
+            PopulationGroup::try_from(10).is_err(),
+            "a group is missing here"
+        );
     }
 }
