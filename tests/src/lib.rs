@@ -8,6 +8,7 @@
 //! - [`stream_messages`], [`wait_until_consumed`]: reading what a stream holds, and waiting
 //!   (on the server's own counters, not on a clock) until a service has handled everything.
 //! - [`init_test_log`]: tracing output for a test, only when `TEST_LOG` is set.
+//! - [`certs`]: throwaway TLS certificates, for servers run with the shipped TLS settings.
 //! - [`process`]: a nats-server started from a configuration file, with its log kept.
 //! - [`cluster`]: a 3-node JetStream cluster on loopback; one node can be killed and restarted.
 //! - [`secure`]: a server running `deploy/nats/accounts.conf` (accounts, users, permissions) on a
@@ -27,6 +28,7 @@ use std::{
 
 use tempfile::TempDir;
 
+pub mod certs;
 pub mod cluster;
 pub mod process;
 pub mod reports;

@@ -20,7 +20,18 @@ const DEADLINE: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
     init_test_log();
-    let hub = SecureServer::start();
+    // The hub listens for leaf nodes over TLS, with a certificate of a throwaway CA.
+    let dir = tempfile::tempdir().expect("dir");
+    tandem_testkit::certs::throwaway(dir.path());
+    let tls = dir.path().display();
+    let hub_leaf_port = free_ports(1)[0];
+    // (The later `leafnodes` block replaces the configuration's own.)
+    let hub = SecureServer::start_with(&format!(
+        r#"leafnodes {{
+  listen: "127.0.0.1:{hub_leaf_port}"
+  tls {{ cert_file: "{tls}/server.crt", key_file: "{tls}/server.key" }}
+}}"#
+    ));
     let admin = hub.connect("admin", "admin-dev-password", None).await;
     let admin_js = jetstream::new(admin.clone());
     topology::ensure_stream(&admin_js, topology::intake_stream(&Default::default()))
@@ -30,24 +41,27 @@ async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
         .await
         .expect("TANDEM_EVENTS");
 
-    // The shipped leaf configuration, pointed at this hub and a free local port.
-    let dir = tempfile::tempdir().expect("dir");
+    // The shipped leaf configuration, pointed at this hub, the throwaway CA and a free local
+    // port.
     let local_port = free_ports(1)[0];
     let shipped = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../deploy/nats/leafnode-agency.conf"),
     )
     .expect("leafnode-agency.conf");
-    assert!(shipped.contains("listen: 127.0.0.1:4222") && shipped.contains("@tandem-hub:7422"));
+    assert!(
+        shipped.contains("listen: 127.0.0.1:4222")
+            && shipped.contains("\"tls://iom:")
+            && shipped.contains("@tandem-hub:7422")
+            && shipped.contains("/etc/nats/tls/ca.crt")
+    );
     let config = shipped
         .replace(
             "listen: 127.0.0.1:4222",
             &format!("listen: 127.0.0.1:{local_port}"),
         )
-        .replace(
-            "@tandem-hub:7422",
-            &format!("@127.0.0.1:{}", hub.leaf_port()),
-        );
+        .replace("@tandem-hub:7422", &format!("@127.0.0.1:{hub_leaf_port}"))
+        .replace("/etc/nats/tls/", &format!("{tls}/"));
     let path = dir.path().join("leaf.conf");
     std::fs::write(&path, config).expect("write");
     let _leaf = ServerProcess::start(&path, &[], "iom-leaf");

@@ -231,7 +231,26 @@ fn warn_once_if_known_faulty(version: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_known_faulty, without_userinfo};
+    use super::{is_known_faulty, localise_config, without_userinfo};
+
+    #[test]
+    fn the_shipped_single_server_runs_here_without_its_monitoring_port() {
+        let shipped = include_str!("../../../deploy/nats/accounts.conf");
+        assert!(shipped.lines().any(|line| line.starts_with("http:")));
+        let local = localise_config(shipped, 5000, 5001, std::path::Path::new("/tmp/store"))
+            .expect("localised");
+        let lines: Vec<&str> = local.lines().collect();
+        assert!(lines.contains(&"port: 5000"));
+        assert!(lines.contains(&"leafnodes { listen: \"127.0.0.1:5001\" }"));
+        assert!(lines.contains(&"  store_dir: \"/tmp/store\""));
+        assert!(lines.contains(&"include ./tenants.conf"));
+        assert!(
+            lines
+                .iter()
+                .all(|line| !line.starts_with("http") && !line.contains("8222")),
+            "{local}"
+        );
+    }
 
     #[test]
     fn urls_in_messages_lose_their_credentials() {
