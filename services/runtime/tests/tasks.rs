@@ -9,15 +9,10 @@ use anyhow::anyhow;
 use tandem_runtime::{Shutdown, tasks::Tasks};
 
 /// A task that runs until told to stop, and says whether it was.
-fn until_stopped(
-    stop: Shutdown,
-    stopped: Arc<AtomicBool>,
-) -> impl Future<Output = anyhow::Result<()>> {
-    async move {
-        stop.triggered().await;
-        stopped.store(true, Ordering::SeqCst);
-        Ok(())
-    }
+async fn until_stopped(stop: Shutdown, stopped: Arc<AtomicBool>) -> anyhow::Result<()> {
+    stop.triggered().await;
+    stopped.store(true, Ordering::SeqCst);
+    Ok(())
 }
 
 #[tokio::test]
