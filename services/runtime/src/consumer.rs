@@ -6,7 +6,8 @@
 //!   delay, at most `max_deliver` times) or [`HandlerError::DeadLetter`] (no point retrying).
 //!   Either way the message ends in `TANDEM_DLQ` with its error rather than being dropped or
 //!   retried forever.
-//! - Up to `batch` messages are in hand at once and handled concurrently, except that those
+//! - Up to `batch` messages, and no more once their payloads reach `batch_bytes` (one pull asks
+//!   for no more either), are in hand at once and handled concurrently, except that those
 //!   with the same key (a situation; [`Handler::place`]) go one after another in their
 //!   position's order (stream order unless the handler knows better); a slow message (a
 //!   webhook retrying) holds back only its own key. A message placed before the one of its
@@ -27,7 +28,7 @@
 //!   and idempotent handlers make that replay harmless.
 
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     future::Future,
     sync::{
         Arc,
@@ -84,19 +85,24 @@ pub struct Place {
 
 /// What a service does with each message of its consumer.
 pub trait Handler: Send + Sync + 'static {
-    /// Where `message`, stored at `stream_sequence`, goes among those in hand. The default is
+    /// Where `message`, delivered as `delivery` says, goes among those in hand. The default is
     /// its subject as key and its stream sequence as position; a handler whose messages carry
     /// their own order (leadership: the acceptance number) gives that, since stream order can
     /// differ from it when several instances publish them.
-    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
+    fn place(&self, message: &Message, delivery: &Delivery) -> Place {
         Place {
             key: message.subject.to_string(),
-            position: stream_sequence,
+            position: delivery.stream_sequence,
         }
     }
 
-    /// Handles one message. Returning `Ok` means its effects are stored and it may be acked.
-    fn handle(&self, message: &Message) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    /// Handles one message, delivered as `delivery` says. Returning `Ok` means its effects are
+    /// stored and it may be acked.
+    fn handle(
+        &self,
+        message: &Message,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
 /// Which consumer to run.
@@ -182,32 +188,29 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
-/// Where a message stands, read once from its reply subject when it arrives.
-#[derive(Clone, Copy)]
-struct Delivery {
-    stream_sequence: u64,
-    /// How often it has been delivered, this time included.
-    delivered: i64,
+/// Where a message stands, read once from its JetStream metadata (its reply subject) when it
+/// arrives, and handed to the handler with the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its place in the stream: the same on every redelivery, so a stable id for its effects.
+    pub stream_sequence: u64,
+    /// How often it has been delivered, this time included (1 the first time).
+    pub delivered: i64,
     /// How many messages waited behind it on the consumer then: for the metrics.
-    pending: u64,
+    pub pending: u64,
 }
 
 impl Delivery {
-    /// A message without JetStream metadata (which a pull consumer never yields) counts as a
-    /// first delivery of sequence 0.
-    fn of(message: &Message) -> Self {
-        match message.info() {
-            Ok(info) => Self {
-                stream_sequence: info.stream_sequence,
-                delivered: info.delivered,
-                pending: info.pending,
-            },
-            Err(_) => Self {
-                stream_sequence: 0,
-                delivered: 1,
-                pending: 0,
-            },
-        }
+    /// The delivery facts of `message`; none when it carries no JetStream metadata, which a
+    /// pull consumer never yields. The loop dead-letters such a message rather than hand its
+    /// handler an invented sequence (two of them would share every id made from it).
+    pub fn of(message: &Message) -> Option<Self> {
+        let info = message.info().ok()?;
+        Some(Self {
+            stream_sequence: info.stream_sequence,
+            delivered: info.delivered,
+            pending: info.pending,
+        })
     }
 }
 
@@ -251,9 +254,9 @@ impl KeyInHand {
 
 /// Tells the server that every message in `held` is still being worked on (`+WPI` on its
 /// reply subject, as `AckKind::Progress` does), which restarts its `ack_wait`.
-async fn report_progress(client: &Client, held: &BTreeSet<Subject>) {
+async fn report_progress(client: &Client, held: &BTreeMap<Subject, usize>) {
     let in_progress = Bytes::from(AckKind::Progress);
-    for reply in held {
+    for reply in held.keys() {
         if let Err(error) = client.publish(reply.clone(), in_progress.clone()).await {
             tracing::debug!(%error, "progress not sent; the message may be redelivered");
             return;
@@ -296,9 +299,15 @@ impl<H: Handler> Worker<'_, H> {
             ..Default::default()
         };
         let consumer = stream.get_or_create_consumer(&spec.durable, config).await?;
+        // A pull must have room for the stream's largest message (with its headers and subject),
+        // which the server never splits; a smaller `batch_bytes` would stall the consumer.
+        let largest = usize::try_from(stream.cached_info().config.max_message_size)
+            .unwrap_or_else(|_| js.client().server_info().max_payload);
+        let pull_bytes = spec.settings.batch_bytes.max(largest + 64 * 1024);
         let messages = consumer
             .stream()
             .max_messages_per_batch(spec.settings.batch)
+            .max_bytes_per_batch(pull_bytes)
             .heartbeat(Duration::from_secs(5))
             .expires(Duration::from_secs(30))
             .messages()
@@ -307,11 +316,14 @@ impl<H: Handler> Worker<'_, H> {
         let mut messages = messages;
         // Up to `batch` messages in hand: one running per key, the key's later ones
         // queued behind it, so a slow message holds back its own key and nothing else. `held`
-        // has the reply subject of each, for the progress reports.
+        // has the reply subject of each, for the progress reports, and its payload size.
         let limit = spec.settings.batch.max(1);
         let mut running = FuturesUnordered::new();
         let mut keys: HashMap<String, KeyInHand> = HashMap::new();
-        let mut held: BTreeSet<Subject> = BTreeSet::new();
+        let mut held: BTreeMap<Subject, usize> = BTreeMap::new();
+        // The payload bytes in `held`: no more is taken once they reach `batch_bytes`, so large
+        // messages handled slowly do not pile up in memory.
+        let mut held_bytes = 0;
         let client = js.client();
         let every = (spec.settings.ack_wait() / 3).max(Duration::from_millis(100));
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -329,13 +341,13 @@ impl<H: Handler> Worker<'_, H> {
                 _ = shutdown.triggered(), if stopping.is_none() => stopping = Some(Ok(())),
                 Some((key, reply)) = running.next(), if !running.is_empty() => {
                     if let Some(reply) = reply {
-                        held.remove(&reply);
+                        held_bytes -= held.remove(&reply).unwrap_or_default();
                     }
                     // A message run beside its key's (no key here) leaves the queue alone.
                     if let Some(key) = key {
                         match keys.get_mut(&key).and_then(KeyInHand::start_next) {
                             Some((delivery, next)) => {
-                                running.push(self.process_keyed(Some(key), delivery, next));
+                                running.push(self.process_keyed(Some(key), Some(delivery), next));
                             }
                             None => {
                                 keys.remove(&key);
@@ -344,24 +356,32 @@ impl<H: Handler> Worker<'_, H> {
                     }
                 }
                 _ = progress.tick() => report_progress(&client, &held).await,
-                item = messages.next(), if stopping.is_none() && held.len() < limit => match item {
+                item = messages.next(),
+                    if stopping.is_none()
+                        && held.len() < limit
+                        && held_bytes < spec.settings.batch_bytes => match item {
                     None => stopping = Some(Err(anyhow::anyhow!("message stream ended"))),
                     Some(Err(error)) => stopping = Some(Err(anyhow::Error::from(error))),
                     Some(Ok(message)) => {
                         if let Some(reply) = &message.reply {
-                            held.insert(reply.clone());
+                            let bytes = message.payload.len();
+                            held_bytes += bytes;
+                            held_bytes -= held.insert(reply.clone(), bytes).unwrap_or_default();
                         }
-                        let delivery = Delivery::of(&message);
-                        let Place { key, position } =
-                            self.handler.place(&message, delivery.stream_sequence);
+                        let Some(delivery) = Delivery::of(&message) else {
+                            running.push(self.process_keyed(None, None, message));
+                            continue;
+                        };
+                        let Place { key, position } = self.handler.place(&message, &delivery);
+                        let delivered = Some(delivery);
                         match keys.get_mut(&key) {
                             Some(in_hand) if position < in_hand.running => {
-                                running.push(self.process_keyed(None, delivery, message));
+                                running.push(self.process_keyed(None, delivered, message));
                             }
                             Some(in_hand) => in_hand.queue(Queued { position, delivery, message }),
                             None => {
                                 keys.insert(key.clone(), KeyInHand::running(position));
-                                running.push(self.process_keyed(Some(key), delivery, message));
+                                running.push(self.process_keyed(Some(key), delivered, message));
                             }
                         }
                     }
@@ -372,12 +392,12 @@ impl<H: Handler> Worker<'_, H> {
     }
 
     /// Handles `message` and gives back its key (`None` when it ran beside its key's
-    /// queue), so the next of that key can start, and its reply subject, which no longer needs
-    /// progress reports.
+    /// queue, or has no place), so the next of that key can start, and its reply subject, which
+    /// no longer needs progress reports.
     async fn process_keyed(
         &self,
         key: Option<String>,
-        delivery: Delivery,
+        delivery: Option<Delivery>,
         message: Message,
     ) -> (Option<String>, Option<Subject>) {
         let reply = message.reply.clone();
@@ -385,8 +405,17 @@ impl<H: Handler> Worker<'_, H> {
         (key, reply)
     }
 
-    async fn process(&self, delivery: Delivery, message: Message) {
+    async fn process(&self, delivery: Option<Delivery>, message: Message) {
         let started = tokio::time::Instant::now();
+        let Some(delivery) = delivery else {
+            let error = "the message carries no JetStream metadata (stream sequence, delivery \
+                         count), so it cannot be handled idempotently";
+            let took = Took {
+                started,
+                pending: 0,
+            };
+            return self.dead_letter(&message, error, 1, took).await;
+        };
         let Delivery {
             stream_sequence,
             delivered,
@@ -429,7 +458,10 @@ impl<H: Handler> Worker<'_, H> {
         // runs, so a handler stuck for ever would hold it, and its key, for ever. Abandoning
         // it is what a crash of this instance would do, which handlers are built to survive.
         let timeout = self.spec.settings.handler_timeout();
-        let handling = self.handler.handle(&message).instrument(span.clone());
+        let handling = self
+            .handler
+            .handle(&message, delivery)
+            .instrument(span.clone());
         let result = tokio::time::timeout(timeout, handling)
             .await
             .unwrap_or_else(|_| {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_nats::service::ServiceExt as _;
 use futures::StreamExt as _;
+use tandem_proto::subjects;
 
 use crate::{consumer::Counters, shutdown::Shutdown};
 
@@ -28,11 +29,11 @@ pub async fn register(
         .service_builder()
         .description(description)
         .stats_handler(move |_endpoint, _stats| stats.to_json())
-        .start(format!("tandem-{service}"), env!("CARGO_PKG_VERSION"))
+        .start(subjects::service_name(service), env!("CARGO_PKG_VERSION"))
         .await
         .map_err(|error| anyhow::anyhow!("cannot register with the NATS service API: {error}"))?;
     let mut status = registered
-        .endpoint(format!("tandem.svc.{service}.status"))
+        .endpoint(subjects::service_status_subject(service))
         .await
         .map_err(|error| anyhow::anyhow!("cannot add the status endpoint: {error}"))?;
     tokio::spawn(async move {
@@ -64,7 +65,7 @@ pub async fn wait_for_services(
 ) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     for service in services {
-        let subject = format!("$SRV.PING.tandem-{service}");
+        let subject = tandem_proto::subjects::service_ping_subject(service);
         loop {
             let ping = tokio::time::timeout(
                 std::time::Duration::from_secs(1),
