@@ -5,6 +5,8 @@
 //!   enums by their full names, timestamps as RFC 3339.
 //! - [`json`]: moving between JSON and messages.
 //! - [`timestamp`]: conversions between protobuf timestamps and `SystemTime`.
+//! - [`partial`]: decoders of the one or two fields consumers order messages by.
+//! - [`words`]: enum values in words for people, and the population groups a report carries.
 //! - [`subjects`]: the NATS subjects the messages travel on (docs/design.md, "Subjects,
 //!   streams, buckets").
 
@@ -18,7 +20,9 @@ pub mod v1 {
 pub use pbjson_types::Timestamp;
 pub use prost::Message;
 
+pub mod partial;
 pub mod subjects;
+pub mod words;
 
 /// JSON in docs/design.md's mapping.
 pub mod json {
@@ -46,8 +50,9 @@ pub mod timestamp {
     pub fn from_system_time(time: SystemTime) -> Timestamp {
         let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
         Timestamp {
-            seconds: since_epoch.as_secs() as i64,
-            nanos: since_epoch.subsec_nanos() as i32,
+            seconds: i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
+            // Below 10⁹, so it always fits.
+            nanos: i32::try_from(since_epoch.subsec_nanos()).unwrap_or(999_999_999),
         }
     }
 

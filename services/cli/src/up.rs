@@ -11,11 +11,11 @@ use tandem_publish::PublishConfig;
 use tandem_runtime::{
     Shutdown,
     config::{self, CommonArgs, NatsConfig},
-    metrics, nats, telemetry,
+    metrics, nats, service_api, telemetry,
 };
 use tokio::task::JoinSet;
 
-use crate::{demo, local_nats, ready};
+use crate::{demo, local_nats};
 
 /// Arguments of `tandem up`.
 #[derive(clap::Args)]
@@ -48,6 +48,10 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     let mut leadership: LeadershipConfig = config::load(common)?;
     let mut publish: PublishConfig = config::load(common)?;
     let mut notify: NotifyConfig = config::load(common)?;
+    // A development stack on one machine: its webhook receivers are local too.
+    if !args.secure {
+        notify.webhook.allow_loopback = true;
+    }
     let telemetry = telemetry::init_with_level("tandem", intake.common.log_format, "warn")?;
     let state_dir = args.state_dir.map_or_else(default_state_dir, Ok)?;
     let (local_nats, nats) = if args.secure {
@@ -131,7 +135,7 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         async move {
             let client = nats::connect(&nats, "tandem-up", &shutdown).await?;
-            ready::wait_for_services(&client, &SERVICES, Duration::from_secs(60)).await?;
+            service_api::wait_for_services(&client, &SERVICES, Duration::from_secs(60)).await?;
             eprintln!(
                 "tandem: ready — {} answering on {}; data on http://{publish_addr}/v1/situations.csv. \
                  Ctrl-C stops (in-flight work is finished first).",

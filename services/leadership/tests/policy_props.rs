@@ -1,11 +1,10 @@
 //! Properties of the policy engine over generated situations, malformed values included:
 //! the output is deterministic and independent of the order of the reports; the classification
 //! is monotonic in the protection share when nothing else changes; every determination has at
-//! least one lead and one rationale entry and is well formed; writing into a reused
-//! determination gives exactly what a fresh one would.
+//! least one lead and one rationale entry and is well formed.
 
 use proptest::prelude::*;
-use tandem_leadership::policy::{Policy, determine, determine_into, same_outcome};
+use tandem_leadership::policy::{Policy, determine, same_outcome};
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
     Agency, Classification, LeadershipDetermination, PopulationFigure, PopulationGroup, Scope,
@@ -222,18 +221,6 @@ proptest! {
             }
         }
         prop_assert!(same_outcome(&d, &d));
-    }
-
-    #[test]
-    fn determine_into_a_used_determination_equals_a_fresh_one(
-        first in reports(),
-        second in reports(),
-        previous in previous(),
-    ) {
-        let policy = Policy::default_v1();
-        let mut reused = determine(&policy, &first, None, now());
-        determine_into(&policy, &second, previous.as_ref(), now(), &mut reused);
-        prop_assert_eq!(reused, determine(&policy, &second, previous.as_ref(), now()));
     }
 
     #[test]

@@ -50,6 +50,7 @@ impl Publish {
             common,
             publish_addr: "127.0.0.1:0".into(),
             publish_interval_ms: interval.as_millis() as u64,
+            ..PublishConfig::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -171,7 +172,8 @@ pub fn report(
 ) -> SituationReport {
     SituationReport {
         reported_at: Some(timestamp::from_system_time(
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 3600 * revision as u64),
+            SystemTime::UNIX_EPOCH
+                + Duration::from_secs(1_767_225_600 + 3600 * u64::from(revision)),
         )),
         admin1_pcode: "CO05".into(),
         admin2_pcode: "CO05001".into(),
