@@ -8,7 +8,8 @@
 //! - [`store`]: notify's own state in KV `tandem-notify`: records, timers, delivery claims.
 //! - `notifier`: the effects: webhook and e-mail deliveries claimed with compare-and-set (NATS
 //!   deliveries are deduplicated by the stream), status events, acknowledgements, escalations.
-//! - [`webhook`], [`email`]: the HTTP and SMTP channels (the NATS channel is a publish).
+//! - [`webhook`], [`email`]: the HTTP and SMTP channels (the NATS channel is a publish);
+//!   [`destination`]: where webhooks may go (public `https://` only, checked again on connect).
 //! - `handler`: the consumers of determinations and acknowledgements.
 //! - `escalation`: the timers, from KV, surviving restarts.
 //! - [`ack_http`]: the signed acknowledgement link.
@@ -17,6 +18,7 @@
 
 pub mod ack_http;
 pub mod config;
+pub mod destination;
 pub mod directory;
 pub mod email;
 mod escalation;
@@ -34,11 +36,12 @@ use async_nats::jetstream;
 use tandem_runtime::{
     Shutdown,
     consumer::{self, ConsumerSpec, Counters},
-    nats, service_api, topology,
+    nats, service_api,
+    tasks::Tasks,
+    topology,
 };
 
 pub use config::{NotifyAgency, NotifyConfig};
-pub use notifier::{ack_filter, ack_subject, out_subject, status_subject};
 
 /// The service's name in events, dead letters and traces.
 pub const SERVICE: &str = "notify";
@@ -112,6 +115,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     .await?;
 
     let settings = config.common.consumer.clone();
+    let mut tasks = Tasks::new(&shutdown);
     let determinations = consumer::run(
         js.clone(),
         ConsumerSpec {
@@ -125,37 +129,36 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
             notifier: notifier.clone(),
         }),
         counters.clone(),
-        shutdown.clone(),
+        tasks.stop(),
     );
+    tasks.spawn("determination consumer", determinations);
     let acks = consumer::run(
         js.clone(),
         ConsumerSpec {
             service: SERVICE,
             stream: topology::NOTIFY_STREAM,
             durable: format!("{name}-acks"),
-            filter_subject: ack_filter(config.agency.token()),
+            filter_subject: tandem_proto::subjects::notify_ack_filter(config.agency.token()),
             settings,
         },
         Arc::new(handler::AckHandler {
             notifier: notifier.clone(),
         }),
         counters.clone(),
-        shutdown.clone(),
+        tasks.stop(),
     );
-    let timers = escalation::run(store, notifier, config.timer_tick(), shutdown.clone());
-    let links = async {
-        match (links, listener) {
-            (Some(links), Some(listener)) => {
-                ack_http::serve(listener, links, js.clone(), shutdown.clone()).await
-            }
-            _ => Ok(()),
-        }
-    };
-    let result = tokio::try_join!(determinations, acks, timers, links).map(|_| ());
-    if result.is_err() {
-        // One part failed: stop the others too rather than run half a service.
-        shutdown.trigger();
+    tasks.spawn("acknowledgement consumer", acks);
+    tasks.spawn(
+        "escalation timers",
+        escalation::run(store, notifier, config.timer_tick(), tasks.stop()),
+    );
+    if let (Some(links), Some(listener)) = (links, listener) {
+        tasks.spawn(
+            "acknowledgement links",
+            ack_http::serve(listener, links, js.clone(), tasks.stop()),
+        );
     }
+    let result = tasks.run().await;
     // Acks are fire-and-forget publishes: make sure the last ones left before we go.
     let _ = client.flush().await;
     result
