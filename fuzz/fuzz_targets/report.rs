@@ -1,7 +1,8 @@
 //! Fuzz target `report`: arbitrary bytes submitted on an intake subject go down intake's real
-//! path (`validate::decode`, `validate::validate`, `state::decide`, in the order the handler
-//! calls them). Nothing may panic, and every rejection must carry at least one reason with a
-//! known code and a message; an accepted report must survive the JSON mapping.
+//! path (`validate::decode`, `validate::validate`, `state::decide`, `validate::rejection`, in
+//! the order the handler calls them). Nothing may panic, every rejection must carry at least one
+//! reason with a known code and a message and stay under its encoded bound; an accepted report
+//! must survive the JSON mapping.
 //!
 //! The first input byte picks the publishing organisation (IOM, UNHCR, a fixed partner, or the
 //! partner the report itself names); the rest is the message payload.
@@ -16,8 +17,8 @@ use tandem_intake::{
     validate,
 };
 use tandem_proto::{
-    json, subjects,
-    v1::{Reason, SituationReport},
+    Message as _, json, subjects,
+    v1::{Agency, SituationReport},
 };
 
 /// A fixed "now" (2026-05-28), so that every input is judged the same way on every run.
@@ -35,6 +36,8 @@ const CODES: &[&str] = &[
     "PERSONAL_DATA",
     "TOO_LARGE",
     "UNDECODABLE",
+    "TOO_MANY",
+    "MORE_REASONS",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -43,12 +46,20 @@ fuzz_target!(|data: &[u8]| {
     };
     let now = UNIX_EPOCH + Duration::from_secs(NOW_SECS);
 
-    let (report, bytes_problem) = validate::decode(payload);
-    let Some(report) = report else {
-        // Undecodable: the handler rejects with the bytes' problem as the only reason.
-        let reasons: Vec<Reason> = bytes_problem.into_iter().collect();
-        check_rejection(&reasons, payload);
-        return;
+    let report = match validate::decode(payload) {
+        Ok(report) => report,
+        Err(refused) => {
+            // Undecodable or too large: the handler rejects with that reason alone.
+            let rejection = validate::rejection(
+                &refused.report_id,
+                &refused.situation_id,
+                (Agency::Iom, ""),
+                refused.reason.into(),
+                now,
+            );
+            check_rejection(rejection, payload);
+            return;
+        }
     };
 
     let subject = match selector % 4 {
@@ -64,10 +75,19 @@ fuzz_target!(|data: &[u8]| {
     let organisation = subjects::organisation_token(agency, &org)
         .expect("an intake subject names an organisation");
 
-    let mut reasons: Vec<Reason> = bytes_problem.into_iter().collect();
-    reasons.extend(validate::validate(&report, (agency, &org), now));
-    if reasons.iter().any(|r| r.field == "situation_id") {
-        check_rejection(&reasons, payload);
+    let mut reasons = validate::validate(&report, (agency, &org), now);
+    let reject = |reasons| {
+        let rejection = validate::rejection(
+            &report.report_id,
+            &report.situation_id,
+            (agency, &org),
+            reasons,
+            now,
+        );
+        check_rejection(rejection, payload);
+    };
+    if reasons.names("situation_id") {
+        reject(reasons);
         return;
     }
 
@@ -80,20 +100,31 @@ fuzz_target!(|data: &[u8]| {
         }
         Decision::Reject(stateful) => {
             assert!(!valid, "a valid first report was rejected: {stateful:?}");
-            let mut all = reasons;
-            all.extend(stateful);
-            check_rejection(&all, payload);
+            for reason in stateful {
+                if !reasons.names(&reason.field) {
+                    reasons.push(reason);
+                }
+            }
+            reject(reasons);
         }
         other => panic!("a first report cannot be {other:?}"),
     }
 });
 
-/// A rejection must say why: at least one reason, each with a known code and a message.
-fn check_rejection(reasons: &[Reason], payload: &[u8]) {
+/// A rejection must say why: at least one reason, each with a known code and a message, and
+/// all of it within its bound.
+fn check_rejection(rejection: tandem_proto::v1::SituationRejected, payload: &[u8]) {
+    let reasons = &rejection.reasons;
     assert!(
         !reasons.is_empty(),
         "rejected without a reason ({} bytes)",
         payload.len()
+    );
+    assert!(reasons.len() <= validate::MAX_REASONS + 1, "{reasons:?}");
+    assert!(
+        rejection.encoded_len() <= validate::MAX_REJECTION_BYTES,
+        "a rejection of {} bytes",
+        rejection.encoded_len()
     );
     for reason in reasons {
         assert!(

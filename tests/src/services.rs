@@ -172,6 +172,11 @@ impl ServiceProcess {
         self.child.as_mut()?.try_wait().ok().flatten()
     }
 
+    /// The operating system's id of the running process, to read what `/proc` says of it.
+    pub fn id(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// How many times the process was started.
     pub fn starts(&self) -> u32 {
         self.starts

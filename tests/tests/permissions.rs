@@ -798,6 +798,7 @@ async fn publish_runs_as_its_own_user() {
         common: common(&server),
         publish_addr: "127.0.0.1:0".into(),
         publish_interval_ms: 100,
+        ..PublishConfig::default()
     };
     let publish = Running {
         name: "publish",

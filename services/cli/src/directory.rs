@@ -6,7 +6,10 @@ use std::{io::Read as _, path::PathBuf, process::ExitCode};
 
 use anyhow::Context as _;
 use async_nats::{Client, jetstream};
-use tandem_notify::directory::{self, Directory, EntrySummary};
+use tandem_notify::{
+    config::WebhookConfig,
+    directory::{self, Directory, EntrySummary},
+};
 
 use crate::exit;
 
@@ -19,6 +22,14 @@ pub enum DirectoryCommand {
     Import {
         /// The file.
         file: PathBuf,
+        /// Accept webhooks to loopback addresses, over plain http:// too (development only;
+        /// the notifier needs `webhook.allow_loopback` as well).
+        #[arg(long)]
+        allow_loopback: bool,
+        /// Accept webhooks to this host inside the operator's network although it is not
+        /// public (repeatable; the notifier needs it in `webhook.allowed_internal_hosts`).
+        #[arg(long = "allow-internal-host", value_name = "HOST")]
+        allowed_internal_hosts: Vec<String>,
     },
     /// One line per focal point, without secrets, webhook paths or mailboxes.
     List {
@@ -37,7 +48,11 @@ pub enum DirectoryCommand {
 pub async fn run(client: &Client, command: DirectoryCommand) -> anyhow::Result<ExitCode> {
     let js = jetstream::new(client.clone());
     match command {
-        DirectoryCommand::Import { file } => {
+        DirectoryCommand::Import {
+            file,
+            allow_loopback,
+            allowed_internal_hosts,
+        } => {
             let text = if file.as_os_str() == "-" {
                 let mut text = String::new();
                 std::io::stdin().read_to_string(&mut text)?;
@@ -46,7 +61,12 @@ pub async fn run(client: &Client, command: DirectoryCommand) -> anyhow::Result<E
                 std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read {}", file.display()))?
             };
-            let entries = match directory::parse(&text) {
+            let webhooks = WebhookConfig {
+                allow_loopback,
+                allowed_internal_hosts,
+                ..WebhookConfig::default()
+            };
+            let entries = match directory::parse_with(&text, &webhooks) {
                 Ok(entries) => entries,
                 Err(errors) => {
                     eprintln!("tandem: {errors}");

@@ -48,6 +48,10 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     let mut leadership: LeadershipConfig = config::load(common)?;
     let mut publish: PublishConfig = config::load(common)?;
     let mut notify: NotifyConfig = config::load(common)?;
+    // A development stack on one machine: its webhook receivers are local too.
+    if !args.secure {
+        notify.webhook.allow_loopback = true;
+    }
     let telemetry = telemetry::init_with_level("tandem", intake.common.log_format, "warn")?;
     let state_dir = args.state_dir.map_or_else(default_state_dir, Ok)?;
     let (local_nats, nats) = if args.secure {

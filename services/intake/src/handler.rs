@@ -213,31 +213,28 @@ impl Handler for IntakeHandler {
         let span = tracing::Span::current();
         span.record("agency", organisation.as_str());
 
-        let (report, bytes_problem) = validate::decode(&message.payload);
-        let rejection =
-            |report: Option<&SituationReport>, reasons: Vec<Reason>| SituationRejected {
-                report_id: report.map(|r| r.report_id.clone()).unwrap_or_default(),
-                reporting_agency: agency as i32,
-                reporter_org: org.clone(),
-                situation_id: report.map(|r| r.situation_id.clone()).unwrap_or_default(),
-                reasons,
-                rejected_at: Some(timestamp::now()),
-            };
-        let Some(report) = report else {
-            let event = rejection(None, bytes_problem.into_iter().collect());
-            return self.reject(event, &organisation, stream_sequence).await;
+        let now = SystemTime::now();
+        let report = match validate::decode(&message.payload) {
+            Ok(report) => report,
+            Err(refused) => {
+                let event = validate::rejection(
+                    &refused.report_id,
+                    &refused.situation_id,
+                    (agency, &org),
+                    refused.reason.into(),
+                    now,
+                );
+                return self.reject(event, &organisation, stream_sequence).await;
+            }
         };
-        span.record("situation.id", report.situation_id.as_str());
-        span.record("report.id", report.report_id.as_str());
+        // Cut like the rejection's ids: spans and logs hold no unbounded value of a report.
+        let situation_id = validate::cut(&report.situation_id, validate::MAX_SITUATION_ID);
+        span.record("situation.id", situation_id.as_ref());
+        let report_id = validate::cut(&report.report_id, validate::MAX_REPORT_ID);
+        span.record("report.id", report_id.as_ref());
 
-        let mut reasons: Vec<Reason> = bytes_problem.into_iter().collect();
-        reasons.extend(validate::validate(
-            &report,
-            (agency, &org),
-            SystemTime::now(),
-        ));
-        let situation_id_ok = !reasons.iter().any(|r| r.field == "situation_id");
-        if situation_id_ok {
+        let mut reasons = validate::validate(&report, (agency, &org), now);
+        if !reasons.names("situation_id") {
             let valid = reasons.is_empty();
             match self
                 .check_and_record(&report, &organisation, stream_sequence, valid)
@@ -246,11 +243,14 @@ impl Handler for IntakeHandler {
                 Some(Outcome::Accepted(number)) => {
                     return self.accept(report, stream_sequence, number).await;
                 }
-                Some(Outcome::Rejected(mut stateful)) => {
+                Some(Outcome::Rejected(stateful)) => {
                     // One reason per field: a country that is not even a code is not also
                     // "another country".
-                    stateful.retain(|r| !reasons.iter().any(|s| s.field == r.field));
-                    reasons.extend(stateful);
+                    for reason in stateful {
+                        if !reasons.names(&reason.field) {
+                            reasons.push(reason);
+                        }
+                    }
                 }
                 None => {
                     span.record("outcome", "duplicate");
@@ -262,7 +262,13 @@ impl Handler for IntakeHandler {
                 }
             }
         }
-        let event = rejection(Some(&report), reasons);
+        let event = validate::rejection(
+            &report.report_id,
+            &report.situation_id,
+            (agency, &org),
+            reasons,
+            now,
+        );
         self.reject(event, &organisation, stream_sequence).await
     }
 }

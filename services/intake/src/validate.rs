@@ -1,14 +1,30 @@
-//! The rules of docs/design.md's SituationReport table, as pure functions: bytes in, every reason
-//! out. Nothing here does I/O, so each rule is tested at its boundary without a server; the
-//! rules that need state (revision order, one country per situation) are in [`crate::state`].
+//! The rules of the SituationReport table in `docs/design.md`, as pure functions: bytes in, a
+//! bounded rejection out. Nothing here does I/O, so each rule is tested at its boundary without a
+//! server; the rules that need state (revision order, one country per situation) are in
+//! [`crate::state`].
+//!
+//! Whatever a publisher sends, the answer stays small and the work stays bounded, because a
+//! rejection is published for every stored message and a hostile one must not make it large:
+//! - bytes over [`MAX_REPORT_BYTES`] are answered `TOO_LARGE` from the two ids alone, without
+//!   decoding the rest ([`decode`]);
+//! - repeated fields have limits of their own ([`MAX_POPULATION_FIGURES`],
+//!   [`MAX_DESIGNATED_LEADS`]), each broken limit one `TOO_MANY` reason;
+//! - [`Reasons`] keeps the first [`MAX_REASONS`] reasons and one `MORE_REASONS` summary; once it
+//!   is full, the entries of repeated fields are no longer checked;
+//! - values echoed in messages are cut at [`MAX_ECHO_BYTES`] and marked, every message at
+//!   [`MAX_MESSAGE_BYTES`], and the ids of a [`rejection`] at their contract lengths;
+//!
+//! so that a rejection is always under [`MAX_REJECTION_BYTES`] encoded.
 
-use std::{sync::LazyLock, time::SystemTime};
+use std::{borrow::Cow, sync::LazyLock, time::SystemTime};
 
 use prost::Message as _;
 use regex::Regex;
 use tandem_proto::{
     subjects, timestamp,
-    v1::{Agency, Driver, Phase, PopulationGroup, Reason, Scope, SituationReport},
+    v1::{
+        Agency, Driver, Phase, PopulationGroup, Reason, Scope, SituationRejected, SituationReport,
+    },
 };
 use time::{Date, OffsetDateTime, macros::format_description};
 
@@ -18,6 +34,28 @@ pub const MAX_REPORT_BYTES: usize = 64 * 1024;
 pub const MAX_FUTURE_SKEW_SECS: u64 = 5 * 60;
 /// The largest count of one population group.
 pub const MAX_COUNT: u64 = 100_000_000;
+/// The most population figures a report may hold: each of the nine groups at most once, with room
+/// for groups the contract may add.
+pub const MAX_POPULATION_FIGURES: usize = 16;
+/// The most designated leads a report may name: IOM, UNHCR and a partner.
+pub const MAX_DESIGNATED_LEADS: usize = 3;
+/// The longest `report_id`, in bytes (the ids are ASCII).
+pub const MAX_REPORT_ID: usize = 128;
+/// The longest `situation_id`, in bytes.
+pub const MAX_SITUATION_ID: usize = 64;
+/// The longest partner name (`reporter_org`), in characters.
+pub const MAX_REPORTER_ORG: usize = 64;
+/// The most reasons a rejection lists; one `MORE_REASONS` reason after them counts the rest.
+pub const MAX_REASONS: usize = 32;
+/// The longest value of the report a reason's message repeats, in bytes; longer ones are cut on
+/// a character boundary and marked as cut.
+pub const MAX_ECHO_BYTES: usize = 128;
+/// The longest message (and field name) of a reason, in bytes: a bound that holds whatever a rule
+/// writes.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// The largest encoded rejection. [`MAX_REASONS`] + 1 reasons of at most 2 ×
+/// [`MAX_MESSAGE_BYTES`] each, and the ids, stay well under it.
+pub const MAX_REJECTION_BYTES: usize = 64 * 1024;
 
 /// A reason code of the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +80,10 @@ pub enum Code {
     TooLarge,
     /// The bytes are not a SituationReport.
     Undecodable,
+    /// A repeated field has more entries than its limit.
+    TooMany,
+    /// The rejection lists only the first reasons; this one counts the others.
+    MoreReasons,
 }
 
 impl Code {
@@ -58,6 +100,8 @@ impl Code {
             Code::PersonalData => "PERSONAL_DATA",
             Code::TooLarge => "TOO_LARGE",
             Code::Undecodable => "UNDECODABLE",
+            Code::TooMany => "TOO_MANY",
+            Code::MoreReasons => "MORE_REASONS",
         }
     }
 }
@@ -71,46 +115,202 @@ pub fn reason(field: impl Into<String>, code: Code, message: impl Into<String>) 
     }
 }
 
-/// Decodes a report. Oversized bytes are still decoded when possible, so the rejection can name
-/// the report; the second value is the reason the bytes themselves are unacceptable.
-pub fn decode(bytes: &[u8]) -> (Option<SituationReport>, Option<Reason>) {
-    let decoded = SituationReport::decode(bytes);
+/// Bytes that are not judged field by field: what the rejection can still name, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refused {
+    /// The report's `report_id` when it could be read, else empty (see [`rejection`] for its
+    /// length).
+    pub report_id: String,
+    /// The report's `situation_id` when it could be read, else empty.
+    pub situation_id: String,
+    /// `TOO_LARGE` or `UNDECODABLE`.
+    pub reason: Reason,
+}
+
+/// The ids of a report and nothing else. Its other fields are skipped, not decoded, so reading
+/// the ids of oversized bytes allocates no more than the two ids themselves, which come from the
+/// bytes in hand.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Ids {
+    #[prost(bytes = "vec", tag = "1")]
+    report_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    situation_id: Vec<u8>,
+}
+
+/// Decodes a report. Bytes over [`MAX_REPORT_BYTES`] are refused as `TOO_LARGE` before the
+/// report is decoded: only its ids are read, so the rejection can name it.
+pub fn decode(bytes: &[u8]) -> Result<SituationReport, Refused> {
     if bytes.len() > MAX_REPORT_BYTES {
-        let too_large = reason(
-            "",
-            Code::TooLarge,
-            format!(
-                "the encoded report is {} bytes; at most {MAX_REPORT_BYTES} are allowed",
-                bytes.len()
-            ),
-        );
-        return (decoded.ok(), Some(too_large));
-    }
-    match decoded {
-        Ok(report) => (Some(report), None),
-        Err(error) => (
-            None,
-            Some(reason(
+        // What is read before any broken field is kept: the ids usually come first.
+        let mut ids = Ids::default();
+        let _ = ids.merge(bytes);
+        return Err(Refused {
+            report_id: String::from_utf8_lossy(&ids.report_id).into_owned(),
+            situation_id: String::from_utf8_lossy(&ids.situation_id).into_owned(),
+            reason: reason(
                 "",
-                Code::Undecodable,
+                Code::TooLarge,
                 format!(
-                    "the bytes are not a tandem.v1.SituationReport in protobuf encoding: {error}"
+                    "the encoded report is {} bytes; at most {MAX_REPORT_BYTES} are allowed",
+                    bytes.len()
                 ),
-            )),
+            ),
+        });
+    }
+    SituationReport::decode(bytes).map_err(|error| Refused {
+        report_id: String::new(),
+        situation_id: String::new(),
+        reason: reason(
+            "",
+            Code::Undecodable,
+            format!("the bytes are not a tandem.v1.SituationReport in protobuf encoding: {error}"),
         ),
+    })
+}
+
+/// The reasons to reject a report, bounded: the first [`MAX_REASONS`] are kept, later ones are
+/// only counted, and [`Reasons::into_vec`] ends the list with one `MORE_REASONS` reason saying
+/// how many more there were.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reasons {
+    listed: Vec<Reason>,
+    /// Reasons found after the list was full.
+    more: usize,
+    /// Entries of repeated fields left unchecked because the list was full.
+    unchecked: usize,
+}
+
+impl Reasons {
+    /// Adds a reason, cutting its field and message to [`MAX_MESSAGE_BYTES`]; counts it only
+    /// when the list is full.
+    pub fn push(&mut self, mut reason: Reason) {
+        if self.is_full() {
+            self.more += 1;
+            return;
+        }
+        for text in [&mut reason.field, &mut reason.message] {
+            if let Cow::Owned(cut) = cut(text, MAX_MESSAGE_BYTES) {
+                *text = cut;
+            }
+        }
+        self.listed.push(reason);
+    }
+
+    /// Whether no reason was found: the report is valid.
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty() && self.more == 0 && self.unchecked == 0
+    }
+
+    /// Whether [`MAX_REASONS`] are listed: further ones are only counted.
+    pub fn is_full(&self) -> bool {
+        self.listed.len() >= MAX_REASONS
+    }
+
+    /// The reasons listed so far.
+    pub fn listed(&self) -> &[Reason] {
+        &self.listed
+    }
+
+    /// Whether a listed reason is about `field`.
+    pub fn names(&self, field: &str) -> bool {
+        self.listed.iter().any(|reason| reason.field == field)
+    }
+
+    /// The reasons as a rejection carries them: the listed ones, then, if any were left out,
+    /// one `MORE_REASONS` reason saying how many.
+    pub fn into_vec(mut self) -> Vec<Reason> {
+        if self.more > 0 || self.unchecked > 0 {
+            let unchecked = match self.unchecked {
+                0 => String::new(),
+                n => format!(" and {n} entries of repeated fields were not checked"),
+            };
+            self.listed.push(reason(
+                "",
+                Code::MoreReasons,
+                format!(
+                    "only the first {MAX_REASONS} reasons are listed; {} more were found{unchecked}",
+                    self.more
+                ),
+            ));
+        }
+        self.listed
+    }
+
+    /// Checks the entries of a repeated field one by one until the list is full; the entries
+    /// left are counted, not checked, so hostile lists cost no more than the listed reasons.
+    fn each<T>(&mut self, entries: &[T], mut check: impl FnMut(&mut Self, usize, &T)) {
+        for (index, entry) in entries.iter().enumerate() {
+            if self.is_full() {
+                self.unchecked += entries.len() - index;
+                return;
+            }
+            check(self, index, entry);
+        }
+    }
+}
+
+impl From<Reason> for Reasons {
+    fn from(reason: Reason) -> Self {
+        let mut reasons = Reasons::default();
+        reasons.push(reason);
+        reasons
+    }
+}
+
+/// The rejection of a report: its ids cut to their contract lengths ([`MAX_REPORT_ID`],
+/// [`MAX_SITUATION_ID`], [`MAX_REPORTER_ORG`]), so that it stays under [`MAX_REJECTION_BYTES`]
+/// whatever the report held. `organisation` is who published it: (agency, partner name).
+pub fn rejection(
+    report_id: &str,
+    situation_id: &str,
+    (agency, org): (Agency, &str),
+    reasons: Reasons,
+    rejected_at: SystemTime,
+) -> SituationRejected {
+    SituationRejected {
+        report_id: cut(report_id, MAX_REPORT_ID).into_owned(),
+        reporting_agency: agency as i32,
+        reporter_org: cut(org, MAX_REPORTER_ORG).into_owned(),
+        situation_id: cut(situation_id, MAX_SITUATION_ID).into_owned(),
+        reasons: reasons.into_vec(),
+        rejected_at: Some(timestamp::from_system_time(rejected_at)),
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    match text.len() <= max {
+        true => Cow::Borrowed(text),
+        false => Cow::Owned(text[..text.floor_char_boundary(max)].to_owned()),
+    }
+}
+
+/// A value of the report as a reason's message repeats it: quoted, and cut at
+/// [`MAX_ECHO_BYTES`] with a mark saying how long it was.
+fn echo(value: &str) -> String {
+    match cut(value, MAX_ECHO_BYTES) {
+        Cow::Borrowed(whole) => format!("{whole:?}"),
+        Cow::Owned(start) => format!("{start:?}… (cut; {} bytes in all)", value.len()),
     }
 }
 
 /// Every rule that can be checked without state. `organisation` is who published it, from the
-/// intake subject: (agency, partner name).
+/// intake subject: (agency, partner name). The single fields are checked first, so their reasons
+/// are always listed; then the limits of the repeated fields, then their entries.
 pub fn validate(
     report: &SituationReport,
     organisation: (Agency, &str),
     now: SystemTime,
-) -> Vec<Reason> {
-    let mut reasons = Vec::new();
-    check_identifier(&mut reasons, "report_id", &report.report_id, 128);
-    check_identifier(&mut reasons, "situation_id", &report.situation_id, 64);
+) -> Reasons {
+    let mut reasons = Reasons::default();
+    check_identifier(&mut reasons, "report_id", &report.report_id, MAX_REPORT_ID);
+    check_identifier(
+        &mut reasons,
+        "situation_id",
+        &report.situation_id,
+        MAX_SITUATION_ID,
+    );
     if report.revision == 0 {
         reasons.push(reason(
             "revision",
@@ -126,15 +326,40 @@ pub fn validate(
     check_enum::<Scope>(&mut reasons, "scope", report.scope);
     check_enum::<Driver>(&mut reasons, "driver", report.driver);
     check_enum::<Phase>(&mut reasons, "phase", report.phase);
-    check_population(&mut reasons, report, now);
-    for (index, lead) in report.designated_leads.iter().enumerate() {
-        check_enum::<Agency>(&mut reasons, &format!("designated_leads[{index}]"), *lead);
-    }
     check_text(&mut reasons, "notes", &report.notes, 2000);
+    check_count(
+        &mut reasons,
+        "population",
+        report.population.len(),
+        MAX_POPULATION_FIGURES,
+        "each population group is reported once",
+    );
+    check_count(
+        &mut reasons,
+        "designated_leads",
+        report.designated_leads.len(),
+        MAX_DESIGNATED_LEADS,
+        "name each designated agency once",
+    );
+    check_population(&mut reasons, report, now);
+    reasons.each(&report.designated_leads, |reasons, index, lead| {
+        check_enum::<Agency>(reasons, &format!("designated_leads[{index}]"), *lead);
+    });
     reasons
 }
 
-fn check_identifier(reasons: &mut Vec<Reason>, field: &str, value: &str, max: usize) {
+/// The limit of a repeated field.
+fn check_count(reasons: &mut Reasons, field: &str, count: usize, max: usize, why: &str) {
+    if count > max {
+        reasons.push(reason(
+            field,
+            Code::TooMany,
+            format!("{field} has {count} entries; at most {max} are allowed ({why})"),
+        ));
+    }
+}
+
+fn check_identifier(reasons: &mut Reasons, field: &str, value: &str, max: usize) {
     if value.is_empty() {
         reasons.push(reason(
             field,
@@ -155,7 +380,7 @@ fn check_identifier(reasons: &mut Vec<Reason>, field: &str, value: &str, max: us
 }
 
 fn check_agency(
-    reasons: &mut Vec<Reason>,
+    reasons: &mut Reasons,
     report: &SituationReport,
     (subject_agency, subject_org): (Agency, &str),
 ) {
@@ -203,7 +428,7 @@ fn check_agency(
     }
 }
 
-fn check_reported_at(reasons: &mut Vec<Reason>, report: &SituationReport, now: SystemTime) {
+fn check_reported_at(reasons: &mut Reasons, report: &SituationReport, now: SystemTime) {
     let Some(reported_at) = &report.reported_at else {
         reasons.push(reason(
             "reported_at",
@@ -235,7 +460,7 @@ fn check_reported_at(reasons: &mut Vec<Reason>, report: &SituationReport, now: S
 }
 
 /// Checks `country`, returning its ISO 3166-1 codes when valid.
-fn check_country(reasons: &mut Vec<Reason>, country: &str) -> Option<rust_iso3166::CountryCode> {
+fn check_country(reasons: &mut Reasons, country: &str) -> Option<rust_iso3166::CountryCode> {
     if country.is_empty() {
         reasons.push(reason(
             "country",
@@ -248,7 +473,10 @@ fn check_country(reasons: &mut Vec<Reason>, country: &str) -> Option<rust_iso316
         reasons.push(reason(
             "country",
             Code::InvalidFormat,
-            format!("country {country:?} must be an ISO 3166-1 alpha-3 code: three capital letters, e.g. COL"),
+            format!(
+                "country {} must be an ISO 3166-1 alpha-3 code: three capital letters, e.g. COL",
+                echo(country)
+            ),
         ));
         return None;
     }
@@ -264,7 +492,7 @@ fn check_country(reasons: &mut Vec<Reason>, country: &str) -> Option<rust_iso316
 }
 
 fn check_pcodes(
-    reasons: &mut Vec<Reason>,
+    reasons: &mut Reasons,
     report: &SituationReport,
     country: Option<rust_iso3166::CountryCode>,
 ) {
@@ -280,7 +508,10 @@ fn check_pcodes(
             reasons.push(reason(
                 field,
                 Code::InvalidFormat,
-                format!("{field} {value:?} must be a P-code: up to 20 capital letters and digits"),
+                format!(
+                    "{field} {} must be a P-code: up to 20 capital letters and digits",
+                    echo(value)
+                ),
             ));
         }
     }
@@ -293,8 +524,10 @@ fn check_pcodes(
             "admin1_pcode",
             Code::InvalidFormat,
             format!(
-                "admin1_pcode {admin1} must start with the country's code {} or {}",
-                country.alpha2, country.alpha3
+                "admin1_pcode {} must start with the country's code {} or {}",
+                echo(admin1),
+                country.alpha2,
+                country.alpha3
             ),
         ));
     }
@@ -309,17 +542,21 @@ fn check_pcodes(
             reasons.push(reason(
                 "admin2_pcode",
                 Code::InvalidFormat,
-                format!("admin2_pcode {admin2} must extend admin1_pcode {admin1}"),
+                format!(
+                    "admin2_pcode {} must extend admin1_pcode {}",
+                    echo(admin2),
+                    echo(admin1)
+                ),
             ));
         }
     }
 }
 
-fn check_population(reasons: &mut Vec<Reason>, report: &SituationReport, now: SystemTime) {
+fn check_population(reasons: &mut Reasons, report: &SituationReport, now: SystemTime) {
     // The latest date anywhere on Earth (UTC+14): a count dated "today" in Kiribati is not future.
     let latest_date = (OffsetDateTime::from(now) + time::Duration::hours(14)).date();
-    let mut seen = Vec::with_capacity(report.population.len());
-    for (index, figure) in report.population.iter().enumerate() {
+    let mut seen = Vec::with_capacity(MAX_POPULATION_FIGURES);
+    reasons.each(&report.population, |reasons, index, figure| {
         let field = |name: &str| format!("population[{index}].{name}");
         if let Some(group) = check_enum::<PopulationGroup>(reasons, &field("group"), figure.group) {
             if seen.contains(&group) {
@@ -331,8 +568,9 @@ fn check_population(reasons: &mut Vec<Reason>, report: &SituationReport, now: Sy
                         group.as_str_name()
                     ),
                 ));
+            } else {
+                seen.push(group);
             }
-            seen.push(group);
         }
         if figure.count > MAX_COUNT {
             reasons.push(reason(
@@ -343,10 +581,10 @@ fn check_population(reasons: &mut Vec<Reason>, report: &SituationReport, now: Sy
         }
         check_as_of(reasons, &field("as_of"), &figure.as_of, latest_date);
         check_text(reasons, &field("source"), &figure.source, 200);
-    }
+    });
 }
 
-fn check_as_of(reasons: &mut Vec<Reason>, field: &str, as_of: &str, latest_date: Date) {
+fn check_as_of(reasons: &mut Reasons, field: &str, as_of: &str, latest_date: Date) {
     if as_of.is_empty() {
         reasons.push(reason(
             field,
@@ -365,13 +603,16 @@ fn check_as_of(reasons: &mut Vec<Reason>, field: &str, as_of: &str, latest_date:
         Err(_) => reasons.push(reason(
             field,
             Code::InvalidFormat,
-            format!("{field} {as_of:?} is not a date in the form YYYY-MM-DD"),
+            format!(
+                "{field} {} is not a date in the form YYYY-MM-DD",
+                echo(as_of)
+            ),
         )),
     }
 }
 
 /// Length limit and personal-data check for free text.
-fn check_text(reasons: &mut Vec<Reason>, field: &str, text: &str, max_chars: usize) {
+fn check_text(reasons: &mut Reasons, field: &str, text: &str, max_chars: usize) {
     let chars = text.chars().count();
     if chars > max_chars {
         reasons.push(reason(
@@ -413,7 +654,7 @@ pub fn personal_data(text: &str) -> Option<&'static str> {
 }
 
 /// Checks that `value` is a known, specified value of enum `E`.
-fn check_enum<E>(reasons: &mut Vec<Reason>, field: &str, value: i32) -> Option<E>
+fn check_enum<E>(reasons: &mut Reasons, field: &str, value: i32) -> Option<E>
 where
     E: TryFrom<i32> + Default + PartialEq + Copy,
 {

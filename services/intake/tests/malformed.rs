@@ -127,6 +127,31 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             vec!["TOO_LARGE"],
         ),
         (
+            "too many population figures",
+            {
+                let mut report = report("corpus-groups", "S-CORPUS", 1);
+                report.population = (0..=validate::MAX_POPULATION_FIGURES)
+                    .map(|i| PopulationFigure {
+                        group: 1 + (i % 9) as i32,
+                        count: 1,
+                        as_of: "2026-01-01".into(),
+                        source: String::new(),
+                    })
+                    .collect();
+                report.encode_to_vec()
+            },
+            vec!["TOO_MANY", "DUPLICATE_GROUP"],
+        ),
+        (
+            "60 KB of invalid designated leads",
+            {
+                let mut report = report("corpus-leads", "S-CORPUS", 1);
+                report.designated_leads = vec![99; 60_000];
+                report.encode_to_vec()
+            },
+            vec!["TOO_MANY", "UNKNOWN_CODE", "MORE_REASONS"],
+        ),
+        (
             "garbage",
             b"\x00\x01\x02GET / HTTP/1.1\r\n".to_vec(),
             vec!["UNDECODABLE"],
@@ -162,12 +187,14 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
 #[test]
 fn every_malformed_input_gets_its_specific_rejection() {
     for (name, bytes, expected) in corpus() {
-        let (report, problem) = validate::decode(&bytes);
-        let mut codes: Vec<String> = problem.into_iter().map(|r| r.code).collect();
-        if let Some(report) = &report {
-            let reasons = validate::validate(report, (Agency::Iom, ""), SystemTime::now());
-            codes.extend(reasons.into_iter().map(|r| r.code));
-        }
+        let codes: Vec<String> = match validate::decode(&bytes) {
+            Ok(report) => validate::validate(&report, (Agency::Iom, ""), SystemTime::now())
+                .into_vec()
+                .into_iter()
+                .map(|r| r.code)
+                .collect(),
+            Err(refused) => vec![refused.reason.code],
+        };
         for code in &expected {
             assert!(
                 codes.iter().any(|c| c == code),
@@ -247,8 +274,8 @@ fn arbitrary_report() -> impl Strategy<Value = SituationReport> {
         ),
         ("[A-Za-z]{0,4}", "[A-Z0-9]{0,24}", "[A-Z0-9]{0,24}"),
         (-1i32..5, -1i32..6, -1i32..5),
-        proptest::collection::vec((-1i32..11, any::<u64>(), "[0-9-]{0,12}", ".{0,10}"), 0..12),
-        proptest::collection::vec(-1i32..5, 0..3),
+        proptest::collection::vec((-1i32..11, any::<u64>(), "[0-9-]{0,12}", ".{0,10}"), 0..20),
+        proptest::collection::vec(-1i32..5, 0..40),
         ".{0,2100}",
         any::<Option<(i64, i32)>>(),
     )
@@ -298,25 +325,31 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
 
     /// Any report, however wrong, is judged without panicking; a report is valid exactly when
-    /// no reason is given, and every reason names a known code and explains itself.
+    /// no reason is given, every reason names a known code and explains itself, and the
+    /// rejection stays under its bound.
     #[test]
     fn validation_is_total(report in arbitrary_report()) {
-        let reasons = validate::validate(&report, (Agency::Iom, ""), SystemTime::now());
-        for reason in &reasons {
-            prop_assert!(["REQUIRED", "INVALID_FORMAT", "OUT_OF_RANGE", "UNKNOWN_CODE", "DUPLICATE_GROUP", "CONFLICT", "PERSONAL_DATA"].contains(&reason.code.as_str()), "{:?}", reason);
+        let now = SystemTime::now();
+        let reasons = validate::validate(&report, (Agency::Iom, ""), now);
+        let valid = reasons.is_empty();
+        let rejection = validate::rejection(&report.report_id, &report.situation_id, (Agency::Iom, ""), reasons, now);
+        prop_assert_eq!(valid, rejection.reasons.is_empty());
+        prop_assert!(rejection.encoded_len() <= validate::MAX_REJECTION_BYTES);
+        for reason in &rejection.reasons {
+            prop_assert!(["REQUIRED", "INVALID_FORMAT", "OUT_OF_RANGE", "UNKNOWN_CODE", "DUPLICATE_GROUP", "CONFLICT", "PERSONAL_DATA", "TOO_MANY", "MORE_REASONS"].contains(&reason.code.as_str()), "{:?}", reason);
             prop_assert!(!reason.message.is_empty());
         }
         // Encoding and decoding again gives the same judgement.
-        let (decoded, problem) = validate::decode(&report.encode_to_vec());
-        if let Some(decoded) = decoded {
-            prop_assert_eq!(validate::validate(&decoded, (Agency::Iom, ""), SystemTime::now()).len() + usize::from(problem.is_some()), reasons.len() + usize::from(problem.is_some()));
+        if let Ok(decoded) = validate::decode(&report.encode_to_vec()) {
+            prop_assert_eq!(validate::validate(&decoded, (Agency::Iom, ""), now).into_vec(), rejection.reasons);
         }
     }
 
     /// Arbitrary bytes are decoded or refused, never a panic.
     #[test]
     fn decoding_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let (report, problem) = validate::decode(&bytes);
-        prop_assert!(report.is_some() || problem.is_some_and(|p| p.code == "UNDECODABLE"));
+        if let Err(refused) = validate::decode(&bytes) {
+            prop_assert_eq!(refused.reason.code, "UNDECODABLE");
+        }
     }
 }

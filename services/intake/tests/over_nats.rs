@@ -92,11 +92,12 @@ async fn a_report_with_several_problems_is_rejected_with_every_reason() {
         vec![
             ("revision".to_string(), "REQUIRED".to_string()),
             ("country".to_string(), "UNKNOWN_CODE".to_string()),
+            // The single fields first, then the repeated ones.
+            ("notes".to_string(), "PERSONAL_DATA".to_string()),
             (
                 "population[1].group".to_string(),
                 "DUPLICATE_GROUP".to_string()
             ),
-            ("notes".to_string(), "PERSONAL_DATA".to_string()),
         ]
     );
     assert_eq!(

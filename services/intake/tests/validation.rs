@@ -4,7 +4,10 @@
 use std::time::{Duration, SystemTime};
 
 use prost::Message as _;
-use tandem_intake::validate::{self, MAX_REPORT_BYTES};
+use tandem_intake::validate::{
+    self, MAX_DESIGNATED_LEADS, MAX_ECHO_BYTES, MAX_POPULATION_FIGURES, MAX_REASONS,
+    MAX_REJECTION_BYTES, MAX_REPORT_BYTES,
+};
 use tandem_proto::{
     timestamp,
     v1::{Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationReport},
@@ -58,6 +61,7 @@ fn problems(report: &SituationReport) -> Vec<(String, String)> {
 
 fn problems_as(report: &SituationReport, agency: Agency, org: &str) -> Vec<(String, String)> {
     validate::validate(report, (agency, org), now())
+        .into_vec()
         .into_iter()
         .map(|reason| {
             assert!(!reason.message.is_empty(), "every reason explains itself");
@@ -335,15 +339,15 @@ fn every_problem_is_listed_not_just_the_first() {
 
 #[test]
 fn bytes_that_are_not_a_report_are_undecodable() {
-    let (report, problem) = validate::decode(b"\xff\xff\xff\xff not protobuf");
-    assert!(report.is_none());
-    assert_eq!(problem.map(|p| p.code), Some("UNDECODABLE".into()));
+    let refused = validate::decode(b"\xff\xff\xff\xff not protobuf").expect_err("refused");
+    assert_eq!(refused.reason.code, "UNDECODABLE");
+    assert_eq!(refused.report_id, "");
 
     let mut truncated = valid().encode_to_vec();
     truncated.truncate(truncated.len() - 3);
     assert_eq!(
-        validate::decode(&truncated).1.map(|p| p.code),
-        Some("UNDECODABLE".into())
+        validate::decode(&truncated).map_err(|r| r.reason.code),
+        Err("UNDECODABLE".into())
     );
 }
 
@@ -351,11 +355,187 @@ fn bytes_that_are_not_a_report_are_undecodable() {
 fn reports_over_64_kib_are_too_large_but_still_named() {
     let mut report = valid();
     report.notes = "n".repeat(MAX_REPORT_BYTES);
-    let (decoded, problem) = validate::decode(&report.encode_to_vec());
-    assert_eq!(problem.map(|p| p.code), Some("TOO_LARGE".into()));
-    assert_eq!(decoded.map(|r| r.report_id), Some("dtm-col-2026-02".into()));
+    let refused = validate::decode(&report.encode_to_vec()).expect_err("refused");
+    assert_eq!(refused.reason.code, "TOO_LARGE");
+    assert_eq!(refused.report_id, "dtm-col-2026-02");
+    assert_eq!(refused.situation_id, "COL-VEN-2026");
 
     report.notes = "n".repeat(MAX_REPORT_BYTES - 400);
     assert!(report.encode_to_vec().len() <= MAX_REPORT_BYTES);
-    assert_eq!(validate::decode(&report.encode_to_vec()).1, None);
+    assert_eq!(validate::decode(&report.encode_to_vec()), Ok(report));
+}
+
+/// Over 64 KiB, the field rules do not run: bytes that break every rule and are not even a
+/// report after their ids get one reason, TOO_LARGE.
+#[test]
+fn a_report_over_64_kib_is_answered_too_large_without_its_field_rules() {
+    let mut report = SituationReport {
+        report_id: "bad id".into(),
+        situation_id: "S-1".into(),
+        designated_leads: vec![-7; 300_000],
+        ..Default::default()
+    }
+    .encode_to_vec();
+    // A truncated field at the end: decoding the whole report would fail.
+    report.extend([0x8a, 0x01, 0x7f]);
+    let refused = validate::decode(&report).expect_err("refused");
+    assert_eq!(refused.reason.code, "TOO_LARGE");
+    assert_eq!(
+        (refused.report_id.as_str(), refused.situation_id.as_str()),
+        ("bad id", "S-1")
+    );
+}
+
+#[test]
+fn population_and_designated_leads_have_limits_of_their_own() {
+    let groups = [
+        PopulationGroup::Refugee,
+        PopulationGroup::AsylumSeeker,
+        PopulationGroup::OtherInNeedOfProtection,
+        PopulationGroup::Stateless,
+        PopulationGroup::Migrant,
+        PopulationGroup::Idp,
+        PopulationGroup::ReturnedRefugee,
+        PopulationGroup::ReturnedIdp,
+        PopulationGroup::HostCommunity,
+    ];
+    let mut report = valid();
+    report.population = groups.iter().map(|group| figure(*group, 10)).collect();
+    report.designated_leads = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+    assert_eq!(problems(&report), vec![], "every group once is allowed");
+
+    report.population = (0..=MAX_POPULATION_FIGURES)
+        .map(|i| figure(groups[i % groups.len()], 10))
+        .collect();
+    let found = problems(&report);
+    assert_eq!(found[0], ("population".into(), "TOO_MANY".into()));
+    assert!(found[1..].iter().all(|(_, code)| code == "DUPLICATE_GROUP"));
+
+    let mut report = valid();
+    report.designated_leads = vec![Agency::Iom as i32; MAX_DESIGNATED_LEADS];
+    assert_eq!(problems(&report), vec![]);
+    report.designated_leads.push(Agency::Unhcr as i32);
+    assert_eq!(problems(&report), one("designated_leads", "TOO_MANY"));
+    let message = &validate::validate(&report, (Agency::Iom, ""), now()).into_vec()[0].message;
+    assert_eq!(
+        message,
+        &format!(
+            "designated_leads has {} entries; at most {MAX_DESIGNATED_LEADS} are allowed (name each designated agency once)",
+            MAX_DESIGNATED_LEADS + 1
+        )
+    );
+}
+
+/// The report of the attack: 60 KB of invalid designated leads used to give a 1.78 MB
+/// rejection, one reason per entry.
+#[test]
+fn a_report_of_60_kb_of_invalid_leads_gets_the_capped_reasons_and_a_count_of_the_rest() {
+    let mut report = valid();
+    report.report_id = "x".repeat(200);
+    report.designated_leads = vec![99; 60_000];
+    let bytes = report.encode_to_vec();
+    assert!(bytes.len() > 60_000 && bytes.len() <= MAX_REPORT_BYTES);
+
+    let report = validate::decode(&bytes).expect("decodes");
+    let reasons = validate::validate(&report, (Agency::Iom, ""), now());
+    let rejection = validate::rejection(
+        &report.report_id,
+        &report.situation_id,
+        (Agency::Iom, ""),
+        reasons,
+        now(),
+    );
+    let fields: Vec<(&str, &str)> = rejection
+        .reasons
+        .iter()
+        .map(|r| (r.field.as_str(), r.code.as_str()))
+        .collect();
+    assert_eq!(fields.len(), MAX_REASONS + 1);
+    assert_eq!(fields[0], ("report_id", "INVALID_FORMAT"));
+    assert_eq!(fields[1], ("designated_leads", "TOO_MANY"));
+    for (index, field) in fields[2..MAX_REASONS].iter().enumerate() {
+        assert_eq!(
+            *field,
+            (
+                format!("designated_leads[{index}]").as_str(),
+                "UNKNOWN_CODE"
+            )
+        );
+    }
+    let more = &rejection.reasons[MAX_REASONS];
+    assert_eq!(
+        (more.field.as_str(), more.code.as_str()),
+        ("", "MORE_REASONS")
+    );
+    assert_eq!(
+        more.message,
+        format!(
+            "only the first {MAX_REASONS} reasons are listed; 0 more were found and {} entries of repeated fields were not checked",
+            60_000 - (MAX_REASONS - 2)
+        )
+    );
+    assert_eq!(
+        rejection.report_id,
+        "x".repeat(128),
+        "cut to its contract length"
+    );
+    assert!(
+        rejection.encoded_len() < 4096,
+        "{}",
+        rejection.encoded_len()
+    );
+}
+
+/// Every value a message repeats is cut and marked; ids are cut to their contract lengths on a
+/// character boundary; the worst report stays far under 64 KiB.
+#[test]
+fn echoed_values_and_ids_are_cut() {
+    let long = "é".repeat(40_000);
+    let mut report = valid();
+    report.report_id = long.clone();
+    report.situation_id = long.clone();
+    report.country = long.clone();
+    report.admin1_pcode = long.clone();
+    report.admin2_pcode = long.clone();
+    report.population = (0..MAX_POPULATION_FIGURES)
+        .map(|_| PopulationFigure {
+            group: 1,
+            count: u64::MAX,
+            as_of: long.clone(),
+            source: long.clone(),
+        })
+        .collect();
+    let reasons = validate::validate(&report, (Agency::Iom, ""), now());
+    let country = reasons
+        .listed()
+        .iter()
+        .find(|r| r.field == "country")
+        .expect("country is wrong");
+    let echoed = format!("{:?}", "é".repeat(MAX_ECHO_BYTES / 2));
+    assert_eq!(
+        country.message,
+        format!(
+            "country {echoed}… (cut; 80000 bytes in all) must be an ISO 3166-1 alpha-3 code: three capital letters, e.g. COL"
+        )
+    );
+    let rejection = validate::rejection(
+        &report.report_id,
+        &report.situation_id,
+        (Agency::Partner, &"p".repeat(5_000)),
+        reasons,
+        now(),
+    );
+    assert_eq!(rejection.report_id, "é".repeat(64), "128 bytes");
+    assert_eq!(rejection.situation_id, "é".repeat(32), "64 bytes");
+    assert_eq!(rejection.reporter_org, "p".repeat(64));
+    assert_eq!(rejection.reasons.len(), MAX_REASONS + 1);
+    assert_eq!(rejection.reasons[MAX_REASONS].code, "MORE_REASONS");
+    for reason in &rejection.reasons {
+        assert!(
+            reason.message.len() <= 2 * MAX_ECHO_BYTES + 200,
+            "{reason:?}"
+        );
+    }
+    let size = rejection.encoded_len();
+    assert!(size < MAX_REJECTION_BYTES / 4, "{size} bytes");
 }

@@ -110,7 +110,7 @@ impl SlaConfig {
     }
 }
 
-/// Webhook delivery.
+/// Webhook delivery, and where webhooks may go (see [`crate::destination`]).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct WebhookConfig {
@@ -122,6 +122,12 @@ pub struct WebhookConfig {
     pub backoff_base_ms: u64,
     /// The longest wait between attempts, also for a receiver's `Retry-After`.
     pub backoff_max_ms: u64,
+    /// Whether webhooks may go to loopback addresses, over plain `http://` too: for
+    /// development and tests only (`tandem up` sets it). `TANDEM_WEBHOOK__ALLOW_LOOPBACK`.
+    pub allow_loopback: bool,
+    /// Host names (or IP addresses) inside the operator's network that webhooks may reach
+    /// although they are not public, e.g. `receiver.tandem.svc`; still over `https://`.
+    pub allowed_internal_hosts: Vec<String>,
 }
 
 impl Default for WebhookConfig {
@@ -131,11 +137,28 @@ impl Default for WebhookConfig {
             max_attempts: 6,
             backoff_base_ms: 1_000,
             backoff_max_ms: 60_000,
+            allow_loopback: false,
+            allowed_internal_hosts: Vec::new(),
         }
     }
 }
 
 impl WebhookConfig {
+    /// Whether the operator allowed `host` (a name or an IP address, any case, with or
+    /// without the root's trailing dot or an IPv6 address's brackets).
+    pub fn allows_internal_host(&self, host: &str) -> bool {
+        let canonical = |h: &str| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        };
+        let host = canonical(host);
+        self.allowed_internal_hosts
+            .iter()
+            .any(|allowed| canonical(allowed) == host)
+    }
+
     /// The delay before attempt `attempt + 1` (`attempt` ≥ 1): exponential with full jitter in
     /// its upper half, so many notifiers retrying one endpoint spread out.
     pub fn backoff(&self, attempt: u32) -> Duration {

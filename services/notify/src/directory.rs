@@ -23,7 +23,14 @@ use serde_json::Value;
 use tandem_proto::v1::Role;
 use tandem_runtime::{Shutdown, config::StorageConfig, kv_scan, topology};
 
-use crate::config::NotifyAgency;
+use crate::{
+    config::{NotifyAgency, WebhookConfig},
+    destination,
+    webhook::WebhookSecret,
+};
+
+/// Previous secrets a webhook may keep signing with during a rotation.
+pub const MAX_PREVIOUS_SECRETS: usize = 3;
 
 /// One focal point.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -88,12 +95,17 @@ impl<'de> Deserialize<'de> for RoleName {
 pub enum ChannelSpec {
     /// The notification on `tandem.notify.out.<agency>.<id>`, for the agency's own systems.
     Nats {},
-    /// An HTTP POST of the JSON notification, signed with `secret`.
+    /// An HTTP POST of the JSON notification, signed as Standard Webhooks defines
+    /// ([`crate::webhook`]).
     Webhook {
-        /// `http` or `https` URL.
+        /// A public `https://` URL ([`crate::destination`]).
         url: String,
-        /// HMAC-SHA256 key of the `X-Tandem-Signature` header.
+        /// The signing secret, `whsec_<base64>`.
         secret: String,
+        /// Secrets replaced by `secret` that still sign deliveries while the receiver moves
+        /// to the new one (a rotation); at most [`MAX_PREVIOUS_SECRETS`].
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        previous_secrets: Vec<String>,
     },
     /// A plain-text and HTML e-mail.
     Email {
@@ -201,9 +213,18 @@ pub fn render_list(entries: &[DirectoryEntry]) -> String {
 #[error("the directory file was refused ({} problem(s)); nothing was imported:\n  {}", .0.len(), .0.join("\n  "))]
 pub struct ImportErrors(pub Vec<String>);
 
-/// Parses and validates a directory file: a JSON or YAML list of entries (or an object with
-/// an `entries` list). Every problem of every entry is reported; one problem refuses the file.
+/// [`parse_with`] the default, strict webhook destinations: public `https://` URLs only.
 pub fn parse(text: &str) -> Result<Vec<DirectoryEntry>, ImportErrors> {
+    parse_with(text, &WebhookConfig::default())
+}
+
+/// Parses and validates a directory file: a JSON or YAML list of entries (or an object with
+/// an `entries` list), with webhook URLs checked against `webhooks`' destinations. Every
+/// problem of every entry is reported; one problem refuses the file.
+pub fn parse_with(
+    text: &str,
+    webhooks: &WebhookConfig,
+) -> Result<Vec<DirectoryEntry>, ImportErrors> {
     let document: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         // Not JSON: YAML (JSON is YAML too, but JSON's own parser gives better errors for it).
@@ -249,7 +270,7 @@ pub fn parse(text: &str) -> Result<Vec<DirectoryEntry>, ImportErrors> {
         {
             errors.push(format!("{label}: id: {id} appears more than once"));
         }
-        match validate_entry(item) {
+        match validate_entry(item, webhooks) {
             Ok(entry) => entries.push(entry),
             Err(problems) => errors.extend(problems.into_iter().map(|p| format!("{label}: {p}"))),
         }
@@ -264,7 +285,7 @@ pub fn parse(text: &str) -> Result<Vec<DirectoryEntry>, ImportErrors> {
     }
 }
 
-fn validate_entry(item: &Value) -> Result<DirectoryEntry, Vec<String>> {
+fn validate_entry(item: &Value, webhooks: &WebhookConfig) -> Result<DirectoryEntry, Vec<String>> {
     let mut problems = Vec::new();
     let Some(object) = item.as_object() else {
         return Err(vec!["must be an object".into()]);
@@ -341,7 +362,7 @@ fn validate_entry(item: &Value) -> Result<DirectoryEntry, Vec<String>> {
     match object.get("channels") {
         Some(Value::Array(list)) if !list.is_empty() => {
             for (index, channel) in list.iter().enumerate() {
-                match validate_channel(channel) {
+                match validate_channel(channel, webhooks) {
                     // One claim per (notification, channel kind): a second of a kind would
                     // never be sent.
                     Ok(channel)
@@ -378,7 +399,7 @@ fn validate_entry(item: &Value) -> Result<DirectoryEntry, Vec<String>> {
     }
 }
 
-fn validate_channel(channel: &Value) -> Result<ChannelSpec, Vec<String>> {
+fn validate_channel(channel: &Value, webhooks: &WebhookConfig) -> Result<ChannelSpec, Vec<String>> {
     let Some((kind, settings)) = channel
         .as_object()
         .filter(|o| o.len() == 1)
@@ -400,30 +421,50 @@ fn validate_channel(channel: &Value) -> Result<ChannelSpec, Vec<String>> {
         "nats" => Ok(ChannelSpec::Nats {}),
         "webhook" => {
             let mut problems = Vec::new();
-            let url = field("url");
-            match url.as_deref().map(reqwest::Url::parse) {
-                None => problems.push("webhook: url required".to_string()),
-                Some(Err(error)) => problems.push(format!("webhook: bad URL ({error})")),
-                Some(Ok(parsed))
-                    if !["http", "https"].contains(&parsed.scheme())
-                        || parsed.host_str().is_none() =>
-                {
-                    problems.push("webhook: bad URL (needs http:// or https:// and a host)".into())
+            for key in settings.as_object().into_iter().flat_map(|o| o.keys()) {
+                if !["url", "secret", "previous_secrets"].contains(&key.as_str()) {
+                    problems.push(format!("webhook: {key}: unknown field"));
                 }
+            }
+            let url = field("url");
+            match url
+                .as_deref()
+                .map(|url| destination::check_url(url, webhooks))
+            {
+                None => problems.push("webhook: url required".to_string()),
+                Some(Err(refusal)) => problems.push(format!("webhook: url: {refusal}")),
                 Some(Ok(_)) => {}
             }
             let secret = field("secret");
-            match &secret {
+            match secret.as_deref().map(WebhookSecret::parse) {
                 None => problems.push("webhook: secret required".into()),
-                Some(secret) if secret.len() < 16 => {
-                    problems.push("webhook: secret must be at least 16 characters".into())
+                Some(Err(problem)) => problems.push(format!("webhook: secret: {problem}")),
+                Some(Ok(_)) => {}
+            }
+            let mut previous_secrets = Vec::new();
+            match settings.get("previous_secrets") {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(list)) if list.len() <= MAX_PREVIOUS_SECRETS => {
+                    for (index, previous) in list.iter().enumerate() {
+                        match previous.as_str().map(|p| (p, WebhookSecret::parse(p.trim()))) {
+                            Some((text, Ok(_))) => previous_secrets.push(text.trim().to_string()),
+                            Some((_, Err(problem))) => problems
+                                .push(format!("webhook: previous_secrets[{index}]: {problem}")),
+                            None => problems
+                                .push(format!("webhook: previous_secrets[{index}]: must be text")),
+                        }
+                    }
                 }
-                Some(_) => {}
+                Some(_) => problems.push(format!(
+                    "webhook: previous_secrets: must be a list of at most {MAX_PREVIOUS_SECRETS} secrets"
+                )),
             }
             match (url, secret) {
-                (Some(url), Some(secret)) if problems.is_empty() => {
-                    Ok(ChannelSpec::Webhook { url, secret })
-                }
+                (Some(url), Some(secret)) if problems.is_empty() => Ok(ChannelSpec::Webhook {
+                    url,
+                    secret,
+                    previous_secrets,
+                }),
                 _ => Err(problems),
             }
         }
@@ -651,7 +692,7 @@ mod tests {
   countries: [COL]
   channels:
     - nats: {}
-    - webhook: {url: "https://hooks.example.org/tandem", secret: "0123456789abcdef0123"}
+    - webhook: {url: "https://hooks.example.org/tandem", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
     - email: {address: "ana@example.org"}
 - id: hq-unhcr
   name: HQ desk
@@ -675,7 +716,7 @@ mod tests {
     fn every_problem_is_listed_and_the_file_refused() {
         let bad = r#"[
           {"id": "a", "name": "A", "agency": "AGENCY_IOM", "role": "BOSS", "countries": ["XXX"],
-           "channels": [{"webhook": {"url": "ftp://x", "secret": "0123456789abcdef"}}]},
+           "channels": [{"webhook": {"url": "ftp://x", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}]},
           {"id": "b", "name": "B", "agency": "who", "role": "HQ",
            "channels": [{"email": {"address": "not-an-address"}}, {"pigeon": {}}]},
           {"id": "a", "name": "A2", "agency": "iom", "role": "HQ", "channels": [{"nats": {}}]}
@@ -685,7 +726,7 @@ mod tests {
         for expected in [
             "entry 1 (a): role: unknown role",
             "entry 1 (a): countries: \"XXX\"",
-            "entry 1 (a): channels[0]: webhook: bad URL",
+            "entry 1 (a): channels[0]: webhook: url: bad URL (needs https://)",
             "entry 2 (b): agency: unknown agency",
             "entry 2 (b): channels[0]: email: bad address",
             "entry 2 (b): channels[1]: unknown channel",
@@ -700,12 +741,121 @@ mod tests {
     fn debug_output_hides_secrets_and_addresses() {
         let entries = parse(GOOD).expect("valid");
         let debug = format!("{:?}", entries[0]);
-        assert!(!debug.contains("0123456789abcdef"));
+        assert!(!debug.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
         assert!(!debug.contains("ana@example.org"));
         assert!(!debug.contains("/tandem"));
         assert!(!debug.contains("Pérez"));
         let summary = serde_json::to_string(&EntrySummary::from(&entries[0])).expect("json");
-        assert!(!summary.contains("0123456789abcdef"), "{summary}");
+        assert!(
+            !summary.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            "{summary}"
+        );
         assert!(summary.contains("webhook(hooks.example.org)"), "{summary}");
+    }
+
+    fn webhook_entry(url: &str, secret: &str, previous: &str) -> String {
+        format!(
+            r#"[{{"id": "a", "name": "A", "agency": "iom", "role": "HQ",
+                 "channels": [{{"webhook": {{"url": "{url}", "secret": "{secret}"{previous}}}}}]}}]"#
+        )
+    }
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    #[test]
+    fn internal_and_plain_http_webhooks_are_refused_at_import_unless_the_operator_allows_them() {
+        for (url, expected) in [
+            (
+                "https://169.254.169.254/latest",
+                "169.254.169.254 is not a public address",
+            ),
+            ("https://10.0.0.7/hook", "10.0.0.7 is not a public address"),
+            ("https://[fd12::1]/hook", "is not a public address"),
+            (
+                "https://nats.tandem.svc.cluster.local/hook",
+                "is not a public address",
+            ),
+            (
+                "https://localhost:8080/hook",
+                "localhost is not a public address",
+            ),
+            ("http://127.0.0.1:8080/hook", "needs https://"),
+            ("http://hooks.example.org/hook", "needs https://"),
+        ] {
+            let errors = parse(&webhook_entry(url, SECRET, "")).expect_err(url).0;
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(
+                errors[0].starts_with("entry 1 (a): channels[0]: webhook: url: ")
+                    && errors[0].contains(expected),
+                "{url}: {errors:?}"
+            );
+        }
+        let development = WebhookConfig {
+            allow_loopback: true,
+            allowed_internal_hosts: vec!["nats.tandem.svc.cluster.local".into()],
+            ..WebhookConfig::default()
+        };
+        for url in [
+            "http://127.0.0.1:8080/hook",
+            "https://nats.tandem.svc.cluster.local/hook",
+        ] {
+            assert!(
+                parse_with(&webhook_entry(url, SECRET, ""), &development).is_ok(),
+                "{url}"
+            );
+        }
+        assert!(
+            parse_with(
+                &webhook_entry("https://10.0.0.7/hook", SECRET, ""),
+                &development
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn webhook_secrets_follow_the_standard_and_rotate_with_previous_ones() {
+        let url = "https://hooks.example.org/hook";
+        let rotating = format!(r#", "previous_secrets": ["{SECRET}"]"#);
+        let entries = parse(&webhook_entry(url, SECRET, &rotating)).expect("valid");
+        assert!(matches!(
+            &entries[0].channels[0],
+            ChannelSpec::Webhook { previous_secrets, .. } if previous_secrets == &[SECRET.to_string()]
+        ));
+        for (secret, previous, expected) in [
+            (
+                "0123456789abcdef0123",
+                "",
+                "webhook: secret: must start with whsec_",
+            ),
+            (
+                "whsec_c2hvcnQ=",
+                "",
+                "webhook: secret: must encode 24 to 64 bytes",
+            ),
+            (
+                SECRET,
+                r#", "previous_secrets": ["nope"]"#,
+                "previous_secrets[0]: must start",
+            ),
+            (
+                SECRET,
+                &format!(
+                    r#", "previous_secrets": ["{SECRET}", "{SECRET}", "{SECRET}", "{SECRET}"]"#
+                ),
+                "at most 3",
+            ),
+        ] {
+            let errors = parse(&webhook_entry(url, secret, previous))
+                .expect_err(expected)
+                .0;
+            assert!(errors.iter().any(|e| e.contains(expected)), "{errors:?}");
+            assert!(
+                !errors
+                    .iter()
+                    .any(|e| e.contains("0123456789abcdef") || e.contains("MfKQ9r8")),
+                "{errors:?}"
+            );
+        }
     }
 }

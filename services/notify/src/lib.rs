@@ -8,7 +8,8 @@
 //! - [`store`]: notify's own state in KV `tandem-notify`: records, timers, delivery claims.
 //! - `notifier`: the effects: webhook and e-mail deliveries claimed with compare-and-set (NATS
 //!   deliveries are deduplicated by the stream), status events, acknowledgements, escalations.
-//! - [`webhook`], [`email`]: the HTTP and SMTP channels (the NATS channel is a publish).
+//! - [`webhook`], [`email`]: the HTTP and SMTP channels (the NATS channel is a publish);
+//!   [`destination`]: where webhooks may go (public `https://` only, checked again on connect).
 //! - `handler`: the consumers of determinations and acknowledgements.
 //! - `escalation`: the timers, from KV, surviving restarts.
 //! - [`ack_http`]: the signed acknowledgement link.
@@ -17,6 +18,7 @@
 
 pub mod ack_http;
 pub mod config;
+pub mod destination;
 pub mod directory;
 pub mod email;
 mod escalation;

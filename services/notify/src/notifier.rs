@@ -263,8 +263,16 @@ impl Notifier {
                 self.publish_delivery(notification, Channel::Nats, &outcome)
                     .await
             }
-            ChannelSpec::Webhook { url, secret } => {
-                let send = self.webhook.send(notification, url, secret);
+            ChannelSpec::Webhook {
+                url,
+                secret,
+                previous_secrets,
+            } => {
+                let secrets: Vec<&str> = std::iter::once(secret)
+                    .chain(previous_secrets)
+                    .map(String::as_str)
+                    .collect();
+                let send = self.webhook.send(notification, url, &secrets);
                 self.deliver_claimed(notification, Channel::Webhook, send)
                     .await
             }

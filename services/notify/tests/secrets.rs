@@ -15,7 +15,7 @@ use tandem_notify::{NotifyAgency, directory, inbox};
 use tandem_proto::v1::NotificationState;
 use tandem_runtime::topology;
 
-const SECRET: &str = "s3cr3t-never-shown-0123456789";
+const SECRET: &str = "whsec_czNjcjN0LW5ldmVyLXNob3duLTAxMjM0NTY3ODk=";
 const NAME: &str = "Zoë Confidential";
 const ADDRESS: &str = "zoe.confidential@iom.example.org";
 const PATH_TOKEN: &str = "pathtoken-7f3a9c";
@@ -102,7 +102,8 @@ async fn directory_secrets_never_appear_in_logs_list_output_or_events() {
             .statuses()
             .await
             .iter()
-            .any(|s| s.state() == NotificationState::Failed && s.reason.contains("400")),
+            .any(|s| s.state() == NotificationState::Failed
+                && s.reason.contains("rejected by receiver")),
         "the webhook failure was reported"
     );
     iom.stop().await;

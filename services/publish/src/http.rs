@@ -3,22 +3,26 @@
 //! - Current data (`/v1/situations.csv`, `/v1/situations`, `/v1/situations/{id}`) carries a
 //!   strong `ETag` (the SHA-256 of the body) and `Cache-Control: public, no-cache`: caches keep
 //!   it but ask again each time, and an unchanged dataset costs a `304`.
-//! - Stored versions never change, so they are cacheable for a year.
+//! - Stored versions never change, so they are cacheable for a year. Their ETag is their
+//!   announced SHA-256, known in memory, so a `304` costs no NATS I/O; their bytes are read
+//!   from the object store once and kept in a bounded LRU cache ([`VersionCache`]).
 //! - Every error is JSON `{"error": code, "message": text}`; unknown or malformed query
 //!   parameters are `400`, never silently ignored, so a typo in `?contry=` does not return
-//!   every country.
+//!   every country. A `500` says only that something failed: the detail (object keys, NATS
+//!   errors) is logged, not shown to strangers.
 //! - Data endpoints answer `503` until the state is rebuilt: partial data would look complete.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::{
     Router,
-    body::Body,
-    extract::{Path, RawQuery, State},
+    body::{Body, Bytes},
+    extract::{FromRef, Path, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
+use lru::LruCache;
 use serde_json::json;
 use tandem_runtime::Shutdown;
 use tokio::io::AsyncReadExt as _;
@@ -41,17 +45,86 @@ const JSON: &str = "application/json";
 const LIVE_CACHE: &str = "public, no-cache";
 const IMMUTABLE_CACHE: &str = "public, max-age=31536000, immutable";
 
+/// What the handlers share: the service's state and the stored versions already read.
+#[derive(Clone)]
+pub(crate) struct Api {
+    shared: Arc<Shared>,
+    versions: Arc<Mutex<VersionCache>>,
+}
+
+impl Api {
+    /// The API over `shared`, keeping at most `cache_bytes` of stored versions in memory.
+    pub(crate) fn new(shared: Arc<Shared>, cache_bytes: u64) -> Self {
+        Self {
+            shared,
+            versions: Arc::new(Mutex::new(VersionCache::new(cache_bytes))),
+        }
+    }
+}
+
+impl FromRef<Api> for Arc<Shared> {
+    fn from_ref(api: &Api) -> Self {
+        api.shared.clone()
+    }
+}
+
+/// Stored versions' bytes by version number, at most `capacity` bytes in all, the least
+/// recently served dropped first. A version larger than the whole cache is not kept.
+struct VersionCache {
+    entries: LruCache<u64, Bytes>,
+    bytes: u64,
+    capacity: u64,
+}
+
+impl VersionCache {
+    fn new(capacity: u64) -> Self {
+        Self {
+            // Bounded by bytes below, not by count.
+            entries: LruCache::unbounded(),
+            bytes: 0,
+            capacity,
+        }
+    }
+
+    fn get(&mut self, version: u64) -> Option<Bytes> {
+        self.entries.get(&version).cloned()
+    }
+
+    fn insert(&mut self, version: u64, body: Bytes) {
+        let size = body.len() as u64;
+        if size > self.capacity {
+            return;
+        }
+        if let Some(replaced) = self.entries.put(version, body) {
+            self.bytes -= replaced.len() as u64;
+        }
+        self.bytes += size;
+        while self.bytes > self.capacity {
+            let Some((_, dropped)) = self.entries.pop_lru() else {
+                break;
+            };
+            self.bytes -= dropped.len() as u64;
+        }
+    }
+
+    /// A lock on the cache; a poisoned one is used anyway, since every update above leaves it
+    /// consistent before anything can panic.
+    fn lock(cache: &Mutex<Self>) -> std::sync::MutexGuard<'_, Self> {
+        cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Serves the API on `listener` until `shutdown`, finishing requests in flight (within
 /// [`tandem_runtime::http::DRAIN`]).
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
-    shared: Arc<Shared>,
+    api: Api,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    Ok(tandem_runtime::http::serve(listener, router(shared), shutdown).await?)
+    Ok(tandem_runtime::http::serve(listener, router(api), shutdown).await?)
 }
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(api: Api) -> Router {
     Router::new()
         .route(ROUTES[0], get(healthz))
         .route(ROUTES[1], get(openapi))
@@ -62,7 +135,7 @@ fn router(shared: Arc<Shared>) -> Router {
         // The router cannot match a parameter followed by `.csv`; the handler parses it.
         .route("/v1/datasets/{file}", get(dataset_file))
         .fallback(|| async { ApiError::not_found("no such resource; see /openapi.json") })
-        .with_state(shared)
+        .with_state(api)
 }
 
 /// A client or server error as JSON.
@@ -98,11 +171,13 @@ impl ApiError {
         }
     }
 
-    fn internal(message: impl Into<String>) -> Self {
+    /// A failure of the service: `detail` goes to the log, the caller gets a generic message.
+    fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "HTTP request failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
-            message: message.into(),
+            message: "the request could not be served; the error is in the service's log".into(),
         }
     }
 }
@@ -165,6 +240,34 @@ fn country_filter(query: Option<&str>) -> Result<Option<String>, ApiError> {
     Ok(Some(code))
 }
 
+/// Whether `request` says the client holds the representation tagged `etag_hash` already.
+fn holds(request: &HeaderMap, etag_hash: &str) -> bool {
+    let etag = format!("\"{etag_hash}\"");
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim())
+        // If-None-Match compares weakly (RFC 9110 13.1.2).
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+fn etag_headers(etag_hash: &str, cache_control: &'static str) -> [(header::HeaderName, String); 2] {
+    [
+        (header::ETAG, format!("\"{etag_hash}\"")),
+        (header::CACHE_CONTROL, cache_control.to_string()),
+    ]
+}
+
+fn not_modified(etag_hash: &str, cache_control: &'static str) -> Response {
+    (
+        StatusCode::NOT_MODIFIED,
+        etag_headers(etag_hash, cache_control),
+    )
+        .into_response()
+}
+
 /// `body` with its ETag, or `304 Not Modified` when the client holds it already.
 fn with_etag(
     request: &HeaderMap,
@@ -173,28 +276,19 @@ fn with_etag(
     cache_control: &'static str,
     body: impl Into<Body>,
 ) -> Response {
-    let etag = format!("\"{etag_hash}\"");
-    let matches = request
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim())
-        // If-None-Match compares weakly (RFC 9110 13.1.2).
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
-    let headers = [
-        (header::ETAG, etag),
-        (header::CACHE_CONTROL, cache_control.to_string()),
-    ];
-    if matches {
-        (StatusCode::NOT_MODIFIED, headers).into_response()
-    } else {
-        let mut response = (StatusCode::OK, headers, body.into()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        response
+    if holds(request, etag_hash) {
+        return not_modified(etag_hash, cache_control);
     }
+    let mut response = (
+        StatusCode::OK,
+        etag_headers(etag_hash, cache_control),
+        body.into(),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 fn live(request: &HeaderMap, content_type: &'static str, body: String) -> Response {
@@ -315,7 +409,7 @@ async fn datasets(
 }
 
 async fn dataset_file(
-    State(shared): State<Arc<Shared>>,
+    State(api): State<Api>,
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -329,28 +423,44 @@ async fn dataset_file(
                 "'{file}' is not a dataset version: use /v1/datasets/<version>.csv, e.g. /v1/datasets/42.csv"
             ))
         })?;
-    require_ready(&shared)?;
+    let shared = &api.shared;
+    require_ready(shared)?;
     let published = shared
         .read(|s| s.dataset(version).cloned())
         .ok_or_else(|| {
             ApiError::not_found(format!("no published version {version}; see /v1/datasets"))
         })?;
-    let store = shared.store.get().ok_or_else(ApiError::unavailable)?;
-    let mut object = store
-        .get(&published.object_key)
-        .await
-        .map_err(|e| ApiError::internal(format!("version {version} is not readable: {e}")))?;
-    let mut bytes = Vec::new();
-    object
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| ApiError::internal(format!("version {version} is not readable: {e}")))?;
-    // Serve only what was announced: a replaced or damaged object must not pass for it.
-    if dataset::sha256_hex(&bytes) != published.sha256 {
-        return Err(ApiError::internal(format!(
-            "version {version} in the object store does not match its announced SHA-256"
-        )));
+    if holds(&headers, &published.sha256) {
+        return Ok(not_modified(&published.sha256, IMMUTABLE_CACHE));
     }
+    let cached = VersionCache::lock(&api.versions).get(version);
+    let bytes = match cached {
+        Some(bytes) => bytes,
+        None => {
+            let store = shared.store.get().ok_or_else(ApiError::unavailable)?;
+            let not_readable = |e: &dyn std::fmt::Display| {
+                ApiError::internal(format!("version {version} is not readable: {e}"))
+            };
+            let mut object = store
+                .get(&published.object_key)
+                .await
+                .map_err(|e| not_readable(&e))?;
+            let mut bytes = Vec::new();
+            object
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| not_readable(&e))?;
+            // Serve only what was announced: a replaced or damaged object must not pass for it.
+            if dataset::sha256_hex(&bytes) != published.sha256 {
+                return Err(ApiError::internal(format!(
+                    "version {version} in the object store does not match its announced SHA-256"
+                )));
+            }
+            let bytes = Bytes::from(bytes);
+            VersionCache::lock(&api.versions).insert(version, bytes.clone());
+            bytes
+        }
+    };
     Ok(with_etag(
         &headers,
         &published.sha256,
@@ -401,6 +511,22 @@ mod tests {
             assert_eq!(error.status, StatusCode::BAD_REQUEST);
             assert!(!error.message.is_empty());
         }
+    }
+
+    #[test]
+    fn the_version_cache_keeps_the_most_recently_served_within_its_bytes() {
+        let mut cache = VersionCache::new(10);
+        cache.insert(1, Bytes::from_static(b"aaaa"));
+        cache.insert(2, Bytes::from_static(b"bbbb"));
+        assert!(cache.get(1).is_some(), "1 is now the most recently served");
+        cache.insert(3, Bytes::from_static(b"cccc"));
+        assert_eq!(cache.get(2), None, "the least recently served made room");
+        assert_eq!(cache.get(1), Some(Bytes::from_static(b"aaaa")));
+        assert_eq!(cache.get(3), Some(Bytes::from_static(b"cccc")));
+        assert_eq!(cache.bytes, 8);
+        cache.insert(4, Bytes::from_static(b"too large for it"));
+        assert_eq!(cache.get(4), None);
+        assert_eq!(cache.bytes, 8);
     }
 
     #[test]

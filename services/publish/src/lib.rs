@@ -8,7 +8,8 @@
 //! - [`state`]: the situations as `TANDEM_EVENTS` describes them, applied idempotently, pure.
 //! - `follow`: rebuilds the state from the start of `TANDEM_EVENTS` and keeps it current.
 //! - `versions`: stores and announces a new version at most once per interval.
-//! - `http`: the HTTP API (axum), with ETags and JSON errors; `openapi.json` describes it.
+//! - `http`: the HTTP API (axum), with ETags, JSON errors and the stored versions cached;
+//!   `openapi.json` describes it.
 //! - [`client`]: fetching the dataset over HTTP, for `tandem data get`.
 //! - [`run`] / [`serve`]: ties them together until shutdown.
 
@@ -53,6 +54,10 @@ pub struct PublishConfig {
     /// At most one dataset version is stored and announced per this many milliseconds; changes
     /// within it are gathered into one version. `TANDEM_PUBLISH_INTERVAL_MS`.
     pub publish_interval_ms: u64,
+    /// Bytes of stored dataset versions kept in memory, the least recently served dropped
+    /// first, so a version is read from the object store once rather than per request.
+    /// `TANDEM_VERSION_CACHE_BYTES`.
+    pub version_cache_bytes: u64,
 }
 
 impl Default for PublishConfig {
@@ -61,6 +66,7 @@ impl Default for PublishConfig {
             common: CommonConfig::default(),
             publish_addr: "127.0.0.1:8470".into(),
             publish_interval_ms: 5_000,
+            version_cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -148,7 +154,10 @@ pub async fn serve(
         result
     };
     let (served, worked) = tokio::join!(
-        async { stop_on_error(http::serve(listener, shared.clone(), local.clone()).await) },
+        async {
+            let api = http::Api::new(shared.clone(), config.version_cache_bytes);
+            stop_on_error(http::serve(listener, api, local.clone()).await)
+        },
         async { stop_on_error(work(&config, shared.clone(), local.clone()).await) },
     );
     worked.and(served.context("the HTTP API failed"))

@@ -668,3 +668,94 @@ async fn a_long_stream_is_rebuilt_in_order() {
     );
     publish.stop().await;
 }
+
+/// Waits until the instance lists at least one stored version.
+async fn wait_listed(publish: &Publish) {
+    eventually("a version to be listed", || async {
+        publish.json("/v1/datasets").await["versions"]
+            .as_array()
+            .is_some_and(|versions| !versions.is_empty())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stored_version_is_answered_304_and_from_memory_while_nats_is_down() {
+    let (mut server, js) = server_with_events().await;
+    let publish = Publish::start(&server, FAST).await;
+    let first = determine(
+        &js,
+        &determination("COL-1", 1, &[(PopulationGroup::Migrant, 10)]),
+    )
+    .await;
+    publish.wait_applied(first).await;
+    let version = wait_announcements(&js, 1).await.remove(0).0;
+    let stored = stored_object(&js, &version.object_key).await;
+    wait_listed(&publish).await;
+    let path = format!("/v1/datasets/{}.csv", version.version);
+    let etag = format!("\"{}\"", version.sha256);
+
+    // Never read yet, and NATS is gone: the ETag known in memory answers alone.
+    server.kill();
+    let (status, headers, body) = publish.get_with(&path, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(headers["etag"].to_str().ok(), Some(etag.as_str()));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+
+    // Read once from the store, then served from memory while NATS is gone again.
+    server.restart();
+    eventually("the version to be readable again", || async {
+        publish.get(&path).await.0 == StatusCode::OK
+    })
+    .await;
+    server.kill();
+    let (status, headers, body) = publish.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.as_bytes(), stored.as_slice());
+    assert_eq!(headers["etag"].to_str().ok(), Some(etag.as_str()));
+    server.restart();
+    publish.stop().await;
+}
+
+#[tokio::test]
+async fn a_failure_inside_the_service_is_a_generic_500_with_the_detail_only_in_the_log() {
+    let (server, js) = server_with_events().await;
+    let publish = Publish::start(&server, FAST).await;
+    let first = determine(
+        &js,
+        &determination("COL-1", 1, &[(PopulationGroup::Migrant, 10)]),
+    )
+    .await;
+    publish.wait_applied(first).await;
+    let version = wait_announcements(&js, 1).await.remove(0).0;
+    wait_listed(&publish).await;
+    // The stored object replaced behind the service's back: it no longer matches the
+    // announced SHA-256, which the service must not serve.
+    let store = js
+        .get_object_store(tandem_runtime::topology::DATA_OBJECT_STORE)
+        .await
+        .expect("object store");
+    store
+        .put(version.object_key.as_str(), &mut &b"forged,data\n"[..])
+        .await
+        .expect("replaced");
+
+    let (status, headers, body) = publish
+        .get(&format!("/v1/datasets/{}.csv", version.version))
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let error: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+    assert_eq!(error["error"], "internal");
+    let message = error["message"].as_str().expect("message");
+    for detail in [
+        version.object_key.as_str(),
+        version.sha256.as_str(),
+        "SHA-256",
+        "forged",
+    ] {
+        assert!(!message.contains(detail), "{message}");
+    }
+    publish.stop().await;
+}

@@ -101,6 +101,10 @@ pub struct ConsumerConfig {
     pub retry_base_ms: u64,
     /// Most messages handled at once by one instance.
     pub batch: usize,
+    /// Most payload bytes in hand at once, and asked for in one pull, so that a stream of large
+    /// messages (intake stores reports up to 1 MiB) does not fill an instance's memory. A pull
+    /// always has room for the stream's largest message.
+    pub batch_bytes: usize,
     /// Seconds one handling of a message may take before it is abandoned and the message
     /// retried: far beyond any handler's own bounded work (notify's webhook retries take up to
     /// about 6 minutes), so only a handler stuck for ever reaches it.
@@ -114,6 +118,7 @@ impl Default for ConsumerConfig {
             ack_wait_secs: 10,
             retry_base_ms: 500,
             batch: 256,
+            batch_bytes: 2 * 1024 * 1024,
             handler_timeout_secs: 900,
         }
     }

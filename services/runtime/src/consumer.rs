@@ -6,7 +6,8 @@
 //!   delay, at most `max_deliver` times) or [`HandlerError::DeadLetter`] (no point retrying).
 //!   Either way the message ends in `TANDEM_DLQ` with its error rather than being dropped or
 //!   retried forever.
-//! - Up to `batch` messages are in hand at once and handled concurrently, except that those
+//! - Up to `batch` messages, and no more once their payloads reach `batch_bytes` (one pull asks
+//!   for no more either), are in hand at once and handled concurrently, except that those
 //!   with the same key (a situation; [`Handler::place`]) go one after another in their
 //!   position's order (stream order unless the handler knows better); a slow message (a
 //!   webhook retrying) holds back only its own key. A message placed before the one of its
@@ -27,7 +28,7 @@
 //!   and idempotent handlers make that replay harmless.
 
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     future::Future,
     sync::{
         Arc,
@@ -251,9 +252,9 @@ impl KeyInHand {
 
 /// Tells the server that every message in `held` is still being worked on (`+WPI` on its
 /// reply subject, as `AckKind::Progress` does), which restarts its `ack_wait`.
-async fn report_progress(client: &Client, held: &BTreeSet<Subject>) {
+async fn report_progress(client: &Client, held: &BTreeMap<Subject, usize>) {
     let in_progress = Bytes::from(AckKind::Progress);
-    for reply in held {
+    for reply in held.keys() {
         if let Err(error) = client.publish(reply.clone(), in_progress.clone()).await {
             tracing::debug!(%error, "progress not sent; the message may be redelivered");
             return;
@@ -295,9 +296,15 @@ impl<H: Handler> Worker<'_, H> {
             ..Default::default()
         };
         let consumer = stream.get_or_create_consumer(&spec.durable, config).await?;
+        // A pull must have room for the stream's largest message (with its headers and subject),
+        // which the server never splits; a smaller `batch_bytes` would stall the consumer.
+        let largest = usize::try_from(stream.cached_info().config.max_message_size)
+            .unwrap_or_else(|_| js.client().server_info().max_payload);
+        let pull_bytes = spec.settings.batch_bytes.max(largest + 64 * 1024);
         let messages = consumer
             .stream()
             .max_messages_per_batch(spec.settings.batch)
+            .max_bytes_per_batch(pull_bytes)
             .heartbeat(Duration::from_secs(5))
             .expires(Duration::from_secs(30))
             .messages()
@@ -306,11 +313,14 @@ impl<H: Handler> Worker<'_, H> {
         let mut messages = messages;
         // Up to `batch` messages in hand: one running per key, the key's later ones
         // queued behind it, so a slow message holds back its own key and nothing else. `held`
-        // has the reply subject of each, for the progress reports.
+        // has the reply subject of each, for the progress reports, and its payload size.
         let limit = spec.settings.batch.max(1);
         let mut running = FuturesUnordered::new();
         let mut keys: HashMap<String, KeyInHand> = HashMap::new();
-        let mut held: BTreeSet<Subject> = BTreeSet::new();
+        let mut held: BTreeMap<Subject, usize> = BTreeMap::new();
+        // The payload bytes in `held`: no more is taken once they reach `batch_bytes`, so large
+        // messages handled slowly do not pile up in memory.
+        let mut held_bytes = 0;
         let client = js.client();
         let every = (spec.settings.ack_wait() / 3).max(Duration::from_millis(100));
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -328,7 +338,7 @@ impl<H: Handler> Worker<'_, H> {
                 _ = shutdown.triggered(), if stopping.is_none() => stopping = Some(Ok(())),
                 Some((key, reply)) = running.next(), if !running.is_empty() => {
                     if let Some(reply) = reply {
-                        held.remove(&reply);
+                        held_bytes -= held.remove(&reply).unwrap_or_default();
                     }
                     // A message run beside its key's (no key here) leaves the queue alone.
                     if let Some(key) = key {
@@ -343,12 +353,17 @@ impl<H: Handler> Worker<'_, H> {
                     }
                 }
                 _ = progress.tick() => report_progress(&client, &held).await,
-                item = messages.next(), if stopping.is_none() && held.len() < limit => match item {
+                item = messages.next(),
+                    if stopping.is_none()
+                        && held.len() < limit
+                        && held_bytes < spec.settings.batch_bytes => match item {
                     None => stopping = Some(Err(anyhow::anyhow!("message stream ended"))),
                     Some(Err(error)) => stopping = Some(Err(anyhow::Error::from(error))),
                     Some(Ok(message)) => {
                         if let Some(reply) = &message.reply {
-                            held.insert(reply.clone());
+                            let bytes = message.payload.len();
+                            held_bytes += bytes;
+                            held_bytes -= held.insert(reply.clone(), bytes).unwrap_or_default();
                         }
                         let delivery = Delivery::of(&message);
                         let Place { key, position } =

@@ -71,6 +71,7 @@ fn spec(ack_wait_secs: u64, batch: usize) -> ConsumerSpec {
             retry_base_ms: 10,
             batch,
             handler_timeout_secs: 60,
+            ..ConsumerConfig::default()
         },
     }
 }

@@ -79,7 +79,8 @@ impl World {
 
     /// Imports a directory file (JSON or YAML).
     pub async fn import(&self, text: &str) {
-        let entries = tandem_notify::directory::parse(text).expect("valid directory");
+        let entries = tandem_notify::directory::parse_with(text, &development_webhooks())
+            .expect("valid directory");
         Directory::open(&self.js, &Default::default())
             .await
             .expect("directory bucket")
@@ -100,6 +101,7 @@ impl World {
         config.webhook.timeout_ms = 2_000;
         config.webhook.backoff_base_ms = 50;
         config.webhook.backoff_max_ms = 300;
+        config.webhook.allow_loopback = true;
         config.timer_tick_ms = 100;
         config.claim_lease_secs = 10;
         config
@@ -489,4 +491,105 @@ async fn session(
             return;
         }
     }
+}
+
+/// Webhook destinations for tests: the receivers run on loopback over plain HTTP.
+pub fn development_webhooks() -> tandem_notify::config::WebhookConfig {
+    tandem_notify::config::WebhookConfig {
+        allow_loopback: true,
+        ..Default::default()
+    }
+}
+
+/// Checks `delivery` with the Standard Webhooks reference implementation (the `standardwebhooks`
+/// package from PyPI, installed into a virtual environment under `target/` on first use), as a
+/// receiver holding `secret` would `after` the delivery arrived: `Err` with the library's
+/// reason when it refuses it.
+pub fn reference_verify(secret: &str, delivery: &Received, after: Duration) -> Result<(), String> {
+    use base64::Engine as _;
+    const SCRIPT: &str = r#"
+import base64, datetime, json, sys
+import standardwebhooks.webhooks as webhooks
+request = json.load(sys.stdin)
+later = datetime.timedelta(seconds=request["after_secs"])
+class Clock(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.datetime.now(tz) + later
+webhooks.datetime = Clock
+try:
+    webhooks.Webhook(request["secret"]).verify(base64.b64decode(request["body"]), request["headers"])
+    print("valid")
+except webhooks.WebhookVerificationError as error:
+    print("refused:", error)
+"#;
+    let headers: serde_json::Map<String, serde_json::Value> =
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            .into_iter()
+            .map(|name| (name.to_string(), delivery.header(name).into()))
+            .collect();
+    let request = serde_json::json!({
+        "secret": secret,
+        "headers": headers,
+        "body": base64::engine::general_purpose::STANDARD.encode(&delivery.body),
+        "after_secs": after.as_secs(),
+    });
+    let mut child = std::process::Command::new(reference_python())
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(request.to_string().as_bytes())
+            .expect("request written");
+    }
+    let output = child.wait_with_output().expect("python finished");
+    assert!(output.status.success(), "the verifier script failed");
+    let answer = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if answer == "valid" {
+        Ok(())
+    } else {
+        Err(answer)
+    }
+}
+
+/// The Python of a virtual environment with `standardwebhooks`, created on first use. Built
+/// aside and renamed into place, so test processes starting together do not see half of one.
+fn reference_python() -> std::path::PathBuf {
+    let target = std::env::current_exe()
+        .expect("test binary path")
+        .ancestors()
+        .nth(3)
+        .expect("target directory")
+        .to_path_buf();
+    let venv = target.join("standardwebhooks-venv");
+    let python = venv.join("bin").join("python");
+    if python.is_file() {
+        return python;
+    }
+    let building = target.join(format!("standardwebhooks-venv.{}", std::process::id()));
+    let run = |program: &std::path::Path, args: &[&str]| {
+        let status = std::process::Command::new(program)
+            .args(args)
+            .status()
+            .expect("command runs");
+        assert!(status.success(), "{} {args:?} failed", program.display());
+    };
+    run(
+        std::path::Path::new("python3"),
+        &["-m", "venv", building.to_str().expect("path")],
+    );
+    run(
+        &building.join("bin").join("python"),
+        &["-m", "pip", "install", "--quiet", "standardwebhooks"],
+    );
+    // Another process may have finished first: then its environment is used.
+    if std::fs::rename(&building, &venv).is_err() {
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    python
 }

@@ -50,6 +50,7 @@ impl Publish {
             common,
             publish_addr: "127.0.0.1:0".into(),
             publish_interval_ms: interval.as_millis() as u64,
+            ..PublishConfig::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
