@@ -29,7 +29,7 @@ fn one_webhook(url: &str) -> String {
     format!(
         r#"[{{"id": "hook", "name": "N", "agency": "iom", "role": "COUNTRY_COORDINATOR",
              "countries": ["COL"],
-             "channels": [{{"webhook": {{"url": "{url}", "secret": "webhook-secret-0123456789"}}}}]}}]"#
+             "channels": [{{"webhook": {{"url": "{url}", "secret": "whsec_aW9tLXdlYmhvb2stc2VjcmV0LTAxMjM0NTY3ODk="}}}}]}}]"#
     )
 }
 
@@ -127,7 +127,8 @@ fn decode_header(value: &str) -> String {
         } else {
             None
         };
-        if !out.is_empty() && !(previous_encoded && decoded.is_some()) {
+        let joins_encoded_words = previous_encoded && decoded.is_some();
+        if !out.is_empty() && !joins_encoded_words {
             out.push(' ');
         }
         previous_encoded = decoded.is_some();
