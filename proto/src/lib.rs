@@ -5,6 +5,8 @@
 //!   enums by their full names, timestamps as RFC 3339.
 //! - [`json`]: moving between JSON and messages.
 //! - [`timestamp`]: conversions between protobuf timestamps and `SystemTime`.
+//! - [`partial`]: decoders of the one or two fields consumers order messages by.
+//! - [`words`]: enum values in words for people, and the population groups a report carries.
 //! - [`subjects`]: the NATS subjects the messages travel on (docs/design.md, "Subjects,
 //!   streams, buckets").
 
@@ -18,7 +20,9 @@ pub mod v1 {
 pub use pbjson_types::Timestamp;
 pub use prost::Message;
 
+pub mod partial;
 pub mod subjects;
+pub mod words;
 
 /// JSON in docs/design.md's mapping.
 pub mod json {

@@ -1,5 +1,6 @@
-//! The NATS subjects of the contract: where each message is published, and how an intake
-//! subject names the organisation that submitted on it.
+//! The NATS subjects of the contract, built and parsed here and nowhere else: where each
+//! message is published, how an intake subject names the organisation that submitted on it, and
+//! how an acknowledgement subject names its notification.
 
 use crate::v1::Agency;
 
@@ -80,6 +81,67 @@ pub fn dlq_subject(service: &str) -> String {
     format!("tandem.dlq.{service}")
 }
 
+/// Whether `subject` announces an accepted report.
+pub fn is_accepted_subject(subject: &str) -> bool {
+    subject.starts_with(ACCEPTED_PREFIX)
+}
+
+/// Whether `subject` announces a determination.
+pub fn is_determined_subject(subject: &str) -> bool {
+    subject.starts_with(DETERMINED_PREFIX)
+}
+
+const ACCEPTED_PREFIX: &str = "tandem.situation.accepted.";
+const DETERMINED_PREFIX: &str = "tandem.leadership.determined.";
+const NOTIFY_ACK_PREFIX: &str = "tandem.notify.ack.";
+
+/// Where notifications to `recipient` of `agency` (its subject token: `iom`, `unhcr`) are
+/// published, for the agency's own systems.
+pub fn notify_out_subject(agency: &str, recipient: &str) -> String {
+    format!("tandem.notify.out.{agency}.{recipient}")
+}
+
+/// Every notification of every agency.
+pub const NOTIFY_OUT_FILTER: &str = "tandem.notify.out.>";
+
+/// Where what became of `agency`'s notifications is announced.
+pub fn notify_status_subject(agency: &str) -> String {
+    format!("tandem.notify.status.{agency}")
+}
+
+/// Where an acknowledgement of notification `id` is sent.
+pub fn notify_ack_subject(id: &str) -> String {
+    format!("{NOTIFY_ACK_PREFIX}{id}")
+}
+
+/// Every acknowledgement of `agency`'s notifications (their ids start with the agency).
+pub fn notify_ack_filter(agency: &str) -> String {
+    format!("{NOTIFY_ACK_PREFIX}{agency}.>")
+}
+
+/// The notification id an acknowledgement subject names (unchecked: notify checks its form).
+pub fn acknowledged_id(subject: &str) -> Option<&str> {
+    subject.strip_prefix(NOTIFY_ACK_PREFIX)
+}
+
+/// Where `tandem policy apply` asks leadership to re-determine every situation.
+pub const REEVALUATE_SUBJECT: &str = "tandem.svc.leadership.reevaluate";
+
+/// The NATS service API name of `service` (`tandem-intake`).
+pub fn service_name(service: &str) -> String {
+    format!("tandem-{service}")
+}
+
+/// The service API ping of `service`, which every running instance answers.
+pub fn service_ping_subject(service: &str) -> String {
+    format!("$SRV.PING.{}", service_name(service))
+}
+
+/// The status endpoint `service` adds to the service API.
+pub fn service_status_subject(service: &str) -> String {
+    format!("tandem.svc.{service}.status")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +157,23 @@ mod tests {
             let parsed = organisation_of_intake_subject(&intake_subject(&token));
             assert_eq!(parsed, Some((agency, org.to_string())));
         }
+    }
+
+    #[test]
+    fn acknowledgements_name_their_notification_and_fall_under_their_agency() {
+        let subject = notify_ack_subject("iom.ntf-1");
+        assert_eq!(acknowledged_id(&subject), Some("iom.ntf-1"));
+        assert_eq!(acknowledged_id("tandem.notify.out.iom.x"), None);
+        let filter = notify_ack_filter("iom");
+        assert_eq!(filter.strip_suffix('>'), subject.strip_suffix("ntf-1"));
+    }
+
+    #[test]
+    fn event_subjects_are_told_apart() {
+        assert!(is_accepted_subject(&accepted_subject("COL")));
+        assert!(!is_accepted_subject(&determined_subject("COL")));
+        assert!(is_determined_subject(&determined_subject("COL")));
+        assert!(!is_determined_subject(DATA_PUBLISHED_SUBJECT));
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub async fn run(
     ready::wait_for_services(&client, services, Duration::from_secs(60)).await?;
     // Coordinators to notify, and a view of what they are told.
     import_directory(&async_nats::jetstream::new(client.clone())).await?;
-    let mut notifications = client.subscribe("tandem.notify.out.>").await?;
+    let mut notifications = client
+        .subscribe(tandem_proto::subjects::NOTIFY_OUT_FILTER)
+        .await?;
     let submitter = Submitter::new(client);
     let run = SystemTime::now()
         .duration_since(UNIX_EPOCH)

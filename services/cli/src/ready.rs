@@ -15,7 +15,7 @@ pub async fn wait_for_services(
 ) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     for service in services {
-        let subject = format!("$SRV.PING.tandem-{service}");
+        let subject = tandem_proto::subjects::service_ping_subject(service);
         loop {
             let ping = tokio::time::timeout(
                 Duration::from_secs(1),

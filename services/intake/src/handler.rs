@@ -12,21 +12,22 @@
 //!   race instead of overwriting each other; the record is the one this instance remembers
 //!   (see `tandem_runtime::records`), read again only when another instance changed it.
 
-use std::time::SystemTime;
+use std::{future::ready, time::SystemTime};
 
 use anyhow::anyhow;
 use async_nats::jetstream::{self, Message};
 use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message as _;
 use tandem_proto::{
+    partial::ReportSituation,
     timestamp,
     v1::{IntakeSituation, Reason, SituationAccepted, SituationRejected, SituationReport},
 };
 use tandem_runtime::{
-    consumer::{Handler, HandlerError, Place},
+    consumer::{Delivery, Handler, HandlerError, Place},
     envelope::Envelope,
     kv_key, metrics,
-    records::Records,
+    records::{self, Records, Updated},
     topology,
 };
 
@@ -35,9 +36,6 @@ use crate::{
     state::{self, Decision},
     validate,
 };
-
-/// How often a lost compare-and-set race is retried at once before the message is redelivered.
-const CAS_ATTEMPTS: usize = 16;
 
 pub(crate) struct IntakeHandler {
     js: jetstream::Context,
@@ -84,41 +82,32 @@ impl IntakeHandler {
         valid: bool,
     ) -> Result<Option<Outcome>, HandlerError> {
         let key = situation_key(&report.situation_id);
-        let mut fresh = false;
-        for _ in 0..CAS_ATTEMPTS {
-            let loaded = match fresh {
-                true => self.situations.load_fresh(&key).await?,
-                false => self.situations.load(&key),
-            };
-            let decision = state::decide(
-                loaded.value.as_deref(),
-                report,
-                organisation,
-                stream_sequence,
-                valid,
-            );
-            let next = match decision {
-                Decision::Accept(next) => next,
-                // A decision that writes nothing is checked by no compare-and-set: make it on
-                // the record as the bucket holds it, not on a remembered copy.
-                _ if !loaded.fresh => {
-                    fresh = true;
-                    continue;
-                }
-                Decision::AlreadyAccepted(number) => return Ok(Some(Outcome::Accepted(number))),
-                Decision::Duplicate => return Ok(None),
-                Decision::Reject(reasons) => return Ok(Some(Outcome::Rejected(reasons))),
-            };
-            match self.situations.write(&key, next, loaded.revision).await? {
-                Some((_, written)) => return Ok(Some(Outcome::Accepted(written.accepted_count))),
-                // Another instance wrote the record meanwhile: read it and decide again.
-                None => fresh = true,
-            }
-        }
-        Err(HandlerError::Retry(anyhow!(
-            "situation {} kept changing under {CAS_ATTEMPTS} attempts",
-            report.situation_id
-        )))
+        let updated = self
+            .situations
+            .update(&key, |current| {
+                let decision = state::decide(
+                    current.as_deref(),
+                    report,
+                    organisation,
+                    stream_sequence,
+                    valid,
+                );
+                ready(Ok::<_, HandlerError>(match decision {
+                    Decision::Accept(next) => records::Decision::Write(next, ()),
+                    Decision::AlreadyAccepted(number) => {
+                        records::Decision::Keep(Some(Outcome::Accepted(number)))
+                    }
+                    Decision::Duplicate => records::Decision::Keep(None),
+                    Decision::Reject(reasons) => {
+                        records::Decision::Keep(Some(Outcome::Rejected(reasons)))
+                    }
+                }))
+            })
+            .await?;
+        Ok(match updated {
+            Updated::Written { record, .. } => Some(Outcome::Accepted(record.accepted_count)),
+            Updated::Kept { answer, .. } => answer,
+        })
     }
 
     async fn accept(
@@ -190,18 +179,18 @@ enum Outcome {
 impl Handler for IntakeHandler {
     /// Reports on one situation are handled in stream order, so revisions sent in order are
     /// accepted in order.
-    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
-        let key = match SituationIdOnly::decode(message.payload.as_ref()) {
+    fn place(&self, message: &Message, delivery: &Delivery) -> Place {
+        let key = match ReportSituation::decode(message.payload.as_ref()) {
             Ok(key) => key.situation_id,
             Err(_) => message.subject.to_string(),
         };
         Place {
             key,
-            position: stream_sequence,
+            position: delivery.stream_sequence,
         }
     }
 
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, delivery: Delivery) -> Result<(), HandlerError> {
         let Some((agency, org)) = topology::organisation_of_intake_subject(&message.subject) else {
             return Err(HandlerError::DeadLetter(anyhow!(
                 "{} is not an intake subject",
@@ -209,7 +198,7 @@ impl Handler for IntakeHandler {
             )));
         };
         let organisation = topology::organisation_token(agency, &org).unwrap_or_default();
-        let stream_sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        let stream_sequence = delivery.stream_sequence;
         let span = tracing::Span::current();
         span.record("agency", organisation.as_str());
 
@@ -271,14 +260,6 @@ impl Handler for IntakeHandler {
         );
         self.reject(event, &organisation, stream_sequence).await
     }
-}
-
-/// Field 2 of a SituationReport and nothing else: the ordering key is read without decoding
-/// (and allocating) the whole report, which `handle` decodes once.
-#[derive(Clone, PartialEq, prost::Message)]
-struct SituationIdOnly {
-    #[prost(string, tag = "2")]
-    situation_id: String,
 }
 
 /// The `Nats-Msg-Id` of the outcome of the report stored at `stream_sequence`.

@@ -15,9 +15,9 @@ use std::{sync::Arc, time::Duration};
 use anyhow::anyhow;
 use async_nats::jetstream::Message;
 use prost::Message as _;
-use tandem_proto::v1::SituationAccepted;
+use tandem_proto::{partial::AcceptedNumber, v1::SituationAccepted};
 use tandem_runtime::{
-    consumer::{Handler, HandlerError, Place},
+    consumer::{Delivery, Handler, HandlerError, Place},
     envelope,
 };
 
@@ -39,16 +39,16 @@ impl Handler for LeadershipHandler {
     /// numbered them, which is not always stream order: with two intake instances, acceptance
     /// 2 can reach the stream before acceptance 1, and queued behind 2, which waits for it, 1
     /// would wait out the gap. An event that does not decode goes first, to its dead letter.
-    fn place(&self, message: &Message, _stream_sequence: u64) -> Place {
+    fn place(&self, message: &Message, _: &Delivery) -> Place {
         let key = envelope::header(message.headers.as_ref(), "ce-subject")
             .unwrap_or(message.subject.as_str())
             .to_string();
-        let position = NumberOnly::decode(message.payload.as_ref())
+        let position = AcceptedNumber::decode(message.payload.as_ref())
             .map_or(0, |number| number.situation_sequence);
         Place { key, position }
     }
 
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, delivery: Delivery) -> Result<(), HandlerError> {
         let accepted = SituationAccepted::decode(message.payload.clone()).map_err(|error| {
             HandlerError::DeadLetter(anyhow!("not a SituationAccepted: {error}"))
         })?;
@@ -59,12 +59,11 @@ impl Handler for LeadershipHandler {
         span.record("situation.id", report.situation_id.as_str());
         span.record("report.id", report.report_id.as_str());
         span.record("agency", report.reporting_agency().as_str_name());
-        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
         let number = accepted.situation_sequence;
         let change = Change::Report {
             report: &report,
             situation_sequence: number,
-            skip_gap: delivered >= self.max_deliver,
+            skip_gap: delivery.delivered >= self.max_deliver,
         };
         let mut applied = self.situations.apply(&report.situation_id, change).await?;
         if let Applied::Waiting(_) = applied {
@@ -111,12 +110,4 @@ impl Handler for LeadershipHandler {
         }
         Ok(())
     }
-}
-
-/// Field 3 of a SituationAccepted and nothing else: its place is read without decoding (and
-/// allocating) the report, which `handle` decodes once.
-#[derive(Clone, PartialEq, prost::Message)]
-struct NumberOnly {
-    #[prost(uint64, tag = "3")]
-    situation_sequence: u64,
 }

@@ -32,7 +32,9 @@ use tandem_runtime::{
     consumer::{self, ConsumerSpec, Counters},
     nats,
     records::Records,
-    service_api, topology,
+    service_api,
+    tasks::Tasks,
+    topology,
 };
 
 pub use reevaluate::{REEVALUATE_SUBJECT, ReevaluateReply};
@@ -120,11 +122,11 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
         shutdown.clone(),
     )
     .await?;
-    let reevaluation = tokio::spawn(reevaluate::serve(
-        client.clone(),
-        situations.clone(),
-        shutdown.clone(),
-    ));
+    let mut tasks = Tasks::new(&shutdown);
+    tasks.spawn(
+        "re-evaluation requests",
+        reevaluate::serve(client.clone(), situations.clone(), tasks.stop()),
+    );
     let spec = ConsumerSpec {
         service: SERVICE,
         stream: topology::EVENTS_STREAM,
@@ -137,8 +139,11 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
         gap_wait: std::time::Duration::from_millis(config.gap_wait_ms),
         max_deliver: config.common.consumer.max_deliver,
     });
-    let result = consumer::run(js, spec, handler, counters, shutdown).await;
-    reevaluation.abort();
+    tasks.spawn(
+        "accepted-report consumer",
+        consumer::run(js, spec, handler, counters, tasks.stop()),
+    );
+    let result = tasks.run().await;
     let _ = client.flush().await;
     result
 }

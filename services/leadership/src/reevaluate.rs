@@ -14,8 +14,7 @@ use crate::{
     situations::{Applied, Situations},
 };
 
-/// The request subject.
-pub const REEVALUATE_SUBJECT: &str = "tandem.svc.leadership.reevaluate";
+pub use tandem_proto::subjects::REEVALUATE_SUBJECT;
 
 /// The answer to a re-evaluation request.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -34,23 +33,19 @@ pub(crate) async fn serve(
     client: async_nats::Client,
     situations: Arc<Situations>,
     shutdown: Shutdown,
-) {
-    let mut requests = match client
+) -> anyhow::Result<()> {
+    let mut requests = client
         .queue_subscribe(REEVALUATE_SUBJECT, "tandem-leadership".into())
         .await
-    {
-        Ok(requests) => requests,
-        Err(error) => {
-            tracing::error!(%error, "cannot serve re-evaluation requests");
-            return;
-        }
-    };
+        .map_err(|error| anyhow::anyhow!("cannot serve re-evaluation requests: {error}"))?;
     loop {
         let request = tokio::select! {
-            _ = shutdown.triggered() => return,
+            _ = shutdown.triggered() => return Ok(()),
             request = requests.next() => request,
         };
-        let Some(request) = request else { return };
+        let Some(request) = request else {
+            anyhow::bail!("the re-evaluation subscription ended");
+        };
         let expected = String::from_utf8_lossy(&request.payload).trim().to_string();
         let reply = if expected.is_empty() || expected == situations.policy.version() {
             reevaluate_all(&situations).await

@@ -20,7 +20,11 @@ use tandem_proto::{
     v1::{LeadershipDetermination, LeadershipRecord},
 };
 use tandem_runtime::{
-    consumer::HandlerError, envelope::Envelope, kv_key, records::Records, topology,
+    consumer::HandlerError,
+    envelope::Envelope,
+    kv_key,
+    records::{Decision, Records, Updated},
+    topology,
 };
 
 use crate::{
@@ -40,8 +44,17 @@ pub(crate) enum Applied {
     Waiting(Gap),
 }
 
-/// How often a lost compare-and-set race is retried at once before giving up for now.
-const CAS_ATTEMPTS: usize = 16;
+/// What a decision that writes nothing found, before its effects. (One that writes tells the
+/// sequence of the determination it replaced.)
+enum Step {
+    /// An earlier accepted report has not been reflected yet.
+    Waiting(Gap),
+    /// Nothing new; `repaired` is the record whose stored determination was just published,
+    /// to be marked so.
+    Nothing {
+        repaired: Option<Arc<LeadershipRecord>>,
+    },
+}
 
 /// The KV key of a situation's record.
 pub fn record_key(situation_id: &str) -> String {
@@ -63,62 +76,65 @@ impl Situations {
         change: Change<'_>,
     ) -> Result<Applied, HandlerError> {
         let key = record_key(situation_id);
-        let mut fresh = false;
-        for _ in 0..CAS_ATTEMPTS {
-            let loaded = match fresh {
-                true => self.records.load_fresh(&key).await?,
-                false => self.records.load(&key),
-            };
-            let (mut record, revision) = (loaded.value, loaded.revision);
-            let mut repaired = false;
-            if let Some(unpublished) = record.as_mut().filter(|r| !r.published) {
-                // A predecessor stored this determination but may not have published it:
-                // sequence n goes on the stream before n + 1.
-                self.publish(unpublished).await?;
-                Arc::make_mut(unpublished).published = true;
-                repaired = true;
+        let updated = self
+            .records
+            .update(&key, |mut record| async move {
+                let mut repaired = false;
+                if let Some(unpublished) = record.as_mut().filter(|r| !r.published) {
+                    // A predecessor stored this determination but may not have published it:
+                    // sequence n goes on the stream before n + 1.
+                    self.publish(unpublished).await?;
+                    Arc::make_mut(unpublished).published = true;
+                    repaired = true;
+                }
+                let held_sequence = record
+                    .as_ref()
+                    .and_then(|r| r.determination.as_ref())
+                    .map_or(0, |d| d.sequence);
+                let now = timestamp::now();
+                Ok::<_, HandlerError>(
+                    match record::next(&self.policy, record.as_deref(), change, now) {
+                        Err(gap) => Decision::Keep(Step::Waiting(gap)),
+                        Ok(None) => Decision::Keep(Step::Nothing {
+                            repaired: record.filter(|_| repaired),
+                        }),
+                        Ok(Some(next)) => Decision::Write(next, held_sequence),
+                    },
+                )
+            })
+            .await?;
+        match updated {
+            Updated::Kept {
+                answer: Step::Waiting(gap),
+                ..
+            } => Ok(Applied::Waiting(gap)),
+            Updated::Kept {
+                answer: Step::Nothing { repaired },
+                revision,
+            } => {
+                if let Some(record) = repaired {
+                    self.mark_published(&key, record, revision).await;
+                }
+                Ok(Applied::Nothing)
             }
-            let held_sequence = record
-                .as_ref()
-                .and_then(|r| r.determination.as_ref())
-                .map_or(0, |d| d.sequence);
-            let next = match record::next(&self.policy, record.as_deref(), change, timestamp::now())
-            {
-                // Waiting and "nothing new" write nothing, so no compare-and-set checks them:
-                // decide them on the record as the bucket holds it, not on a remembered copy.
-                Err(_) | Ok(None) if !loaded.fresh => {
-                    fresh = true;
-                    continue;
-                }
-                Err(gap) => return Ok(Applied::Waiting(gap)),
-                Ok(None) => {
-                    if let Some(record) = record.filter(|_| repaired) {
-                        self.mark_published(&key, record, revision).await;
-                    }
+            Updated::Written {
+                answer: held_sequence,
+                record: next,
+                revision,
+            } => {
+                let new_determination = next
+                    .determination
+                    .clone()
+                    .filter(|d| d.sequence > held_sequence);
+                let Some(determination) = new_determination else {
+                    // Only `accepted_through` moved on.
                     return Ok(Applied::Nothing);
-                }
-                Ok(Some(next)) => next,
-            };
-            let Some((new_revision, next)) = self.records.write(&key, next, revision).await? else {
-                // Another instance changed the record meanwhile: read it and decide again.
-                fresh = true;
-                continue;
-            };
-            let new_determination = next
-                .determination
-                .clone()
-                .filter(|d| d.sequence > held_sequence);
-            let Some(determination) = new_determination else {
-                // Only `accepted_through` moved on.
-                return Ok(Applied::Nothing);
-            };
-            self.publish(&next).await?;
-            self.mark_published(&key, next, new_revision).await;
-            return Ok(Applied::Determined(Box::new(determination)));
+                };
+                self.publish(&next).await?;
+                self.mark_published(&key, next, revision).await;
+                Ok(Applied::Determined(Box::new(determination)))
+            }
         }
-        Err(HandlerError::Retry(anyhow!(
-            "situation {situation_id} kept changing under {CAS_ATTEMPTS} attempts"
-        )))
     }
 
     /// Whether the record of `situation_id` reflects its accepted reports up to `number`, as

@@ -1,11 +1,12 @@
-//! Determinations in words, for people: the CLI (`situation get`, `submit --wait`, `watch`) and
-//! notification texts all say who leads and why the same way.
+//! Determinations in words, for people: the CLI (`situation get`, `submit --wait`, `watch`)
+//! says who leads and why, with the enum words of `tandem_proto::words`.
 
-use tandem_proto::v1::{
-    Agency, Arrangement, Classification, LeadershipDetermination, LeadershipFunction,
+use tandem_proto::{
+    v1::{Agency, Classification, LeadershipDetermination},
+    words::{arrangement, classification as classification_words, function},
 };
 
-use crate::policy::names::{Agencies, classification_words};
+use crate::policy::names::Agencies;
 
 /// One line: where, what, who leads.
 /// `COL-VEN-2026 (COL): mixed movement — IOM and UNHCR lead (joint platform)`.
@@ -21,7 +22,7 @@ pub fn headline(determination: &LeadershipDetermination) -> String {
         } else {
             "leads"
         },
-        arrangement_words(determination.arrangement()),
+        arrangement(determination.arrangement()),
     )
 }
 
@@ -46,7 +47,7 @@ pub fn summary(determination: &LeadershipDetermination) -> String {
     for assignment in &determination.functions {
         text.push_str(&format!(
             "  {:<26} {}\n",
-            function_words(assignment.function()),
+            function(assignment.function()),
             agencies(&assignment.agencies)
         ));
     }
@@ -65,35 +66,6 @@ pub fn agencies(values: &[i32]) -> String {
             words
         }
         _ => "no agency".into(),
-    }
-}
-
-/// The arrangement, in words.
-pub fn arrangement_words(arrangement: Arrangement) -> &'static str {
-    match arrangement {
-        Arrangement::RefugeeCoordinationModel => "refugee coordination model",
-        Arrangement::IomLedResponse => "IOM-led response",
-        Arrangement::JointPlatform => "joint platform",
-        Arrangement::RespectiveMandates => "respective mandates",
-        Arrangement::ClusterSystem => "IASC cluster system",
-        Arrangement::JointSolutionsSupport => "joint durable solutions support",
-        Arrangement::JointAssessment => "joint assessment",
-        Arrangement::Designated => "designated leadership",
-        Arrangement::Unspecified => "no arrangement",
-    }
-}
-
-/// A leadership function, in words.
-pub fn function_words(function: LeadershipFunction) -> &'static str {
-    match function {
-        LeadershipFunction::StrategicPlanning => "strategic planning",
-        LeadershipFunction::EngagementWithStates => "engagement with States",
-        LeadershipFunction::DataManagement => "data management",
-        LeadershipFunction::ResourceMobilization => "resource mobilisation",
-        LeadershipFunction::InclusiveCoordination => "inclusive coordination",
-        LeadershipFunction::ProtectionCluster => "Protection cluster",
-        LeadershipFunction::CccmCluster => "CCCM cluster",
-        LeadershipFunction::Unspecified => "unspecified function",
     }
 }
 

@@ -21,7 +21,9 @@ use serde::Deserialize;
 use sha2::Sha256;
 use tandem_runtime::{Shutdown, envelope::MSG_ID};
 
-use crate::{notifier::ack_subject, rules::is_notification_id};
+use tandem_proto::subjects::notify_ack_subject;
+
+use crate::rules::is_notification_id;
 
 /// Makes and checks ack links.
 #[derive(Clone)]
@@ -133,7 +135,7 @@ async fn acknowledge(
     let stored = async {
         state
             .js
-            .publish_with_headers(ack_subject(&id), headers, "link".into())
+            .publish_with_headers(notify_ack_subject(&id), headers, "link".into())
             .await?
             .await?;
         anyhow::Ok(())

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use async_nats::jetstream::Message;
 use prost::Message as _;
-use tandem_proto::v1::LeadershipDetermination;
+use tandem_proto::{partial::DeterminationStep, v1::LeadershipDetermination};
 use tandem_runtime::{
-    consumer::{Handler, HandlerError, Place},
+    consumer::{Delivery, Handler, HandlerError, Place},
     envelope,
 };
 
@@ -23,20 +23,20 @@ pub(crate) struct DeterminationHandler {
 
 impl Handler for DeterminationHandler {
     /// Determinations of one situation are handled in their order.
-    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
-        match SituationStep::decode(message.payload.as_ref()) {
+    fn place(&self, message: &Message, delivery: &Delivery) -> Place {
+        match DeterminationStep::decode(message.payload.as_ref()) {
             Ok(step) => Place {
                 key: step.situation_id,
                 position: step.sequence,
             },
             Err(_) => Place {
                 key: message.subject.to_string(),
-                position: stream_sequence,
+                position: delivery.stream_sequence,
             },
         }
     }
 
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, _: Delivery) -> Result<(), HandlerError> {
         let determination =
             LeadershipDetermination::decode(message.payload.clone()).map_err(|error| {
                 HandlerError::DeadLetter(anyhow!("not a LeadershipDetermination: {error}"))
@@ -59,16 +59,6 @@ impl Handler for DeterminationHandler {
     }
 }
 
-/// Fields 1 and 2 of a LeadershipDetermination and nothing else: its place is read without
-/// decoding (and allocating) the whole determination, which `handle` decodes once.
-#[derive(Clone, PartialEq, prost::Message)]
-struct SituationStep {
-    #[prost(string, tag = "1")]
-    situation_id: String,
-    #[prost(uint64, tag = "2")]
-    sequence: u64,
-}
-
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`); empty when there
 /// is none or it is malformed.
 fn trace_id_of(traceparent: Option<&str>) -> String {
@@ -87,7 +77,7 @@ pub(crate) struct AckHandler {
 }
 
 impl Handler for AckHandler {
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, _: Delivery) -> Result<(), HandlerError> {
         let id = notifier::acked_id(&message.subject).map_err(HandlerError::DeadLetter)?;
         // Only the channel is kept: a free-text payload could name a person.
         let via = match message.payload.as_ref() {

@@ -9,7 +9,6 @@ use tandem_runtime::{config::StorageConfig, envelope::MSG_ID};
 
 use crate::{
     config::NotifyAgency,
-    notifier::ack_subject,
     store::{NotificationRecord, RecordState, Store},
 };
 
@@ -69,9 +68,13 @@ pub async fn acknowledge(
     }
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(MSG_ID, format!("ack:{id}:cli").as_str());
-    js.publish_with_headers(ack_subject(id), headers, "cli".into())
-        .await?
-        .await?;
+    js.publish_with_headers(
+        tandem_proto::subjects::notify_ack_subject(id),
+        headers,
+        "cli".into(),
+    )
+    .await?
+    .await?;
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         if let Some((record, _)) = store.record(id).await?

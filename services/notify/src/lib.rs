@@ -36,11 +36,12 @@ use async_nats::jetstream;
 use tandem_runtime::{
     Shutdown,
     consumer::{self, ConsumerSpec, Counters},
-    nats, service_api, topology,
+    nats, service_api,
+    tasks::Tasks,
+    topology,
 };
 
 pub use config::{NotifyAgency, NotifyConfig};
-pub use notifier::{ack_filter, ack_subject, out_subject, status_subject};
 
 /// The service's name in events, dead letters and traces.
 pub const SERVICE: &str = "notify";
@@ -114,6 +115,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     .await?;
 
     let settings = config.common.consumer.clone();
+    let mut tasks = Tasks::new(&shutdown);
     let determinations = consumer::run(
         js.clone(),
         ConsumerSpec {
@@ -127,37 +129,36 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
             notifier: notifier.clone(),
         }),
         counters.clone(),
-        shutdown.clone(),
+        tasks.stop(),
     );
+    tasks.spawn("determination consumer", determinations);
     let acks = consumer::run(
         js.clone(),
         ConsumerSpec {
             service: SERVICE,
             stream: topology::NOTIFY_STREAM,
             durable: format!("{name}-acks"),
-            filter_subject: ack_filter(config.agency.token()),
+            filter_subject: tandem_proto::subjects::notify_ack_filter(config.agency.token()),
             settings,
         },
         Arc::new(handler::AckHandler {
             notifier: notifier.clone(),
         }),
         counters.clone(),
-        shutdown.clone(),
+        tasks.stop(),
     );
-    let timers = escalation::run(store, notifier, config.timer_tick(), shutdown.clone());
-    let links = async {
-        match (links, listener) {
-            (Some(links), Some(listener)) => {
-                ack_http::serve(listener, links, js.clone(), shutdown.clone()).await
-            }
-            _ => Ok(()),
-        }
-    };
-    let result = tokio::try_join!(determinations, acks, timers, links).map(|_| ());
-    if result.is_err() {
-        // One part failed: stop the others too rather than run half a service.
-        shutdown.trigger();
+    tasks.spawn("acknowledgement consumer", acks);
+    tasks.spawn(
+        "escalation timers",
+        escalation::run(store, notifier, config.timer_tick(), tasks.stop()),
+    );
+    if let (Some(links), Some(listener)) = (links, listener) {
+        tasks.spawn(
+            "acknowledgement links",
+            ack_http::serve(listener, links, js.clone(), tasks.stop()),
+        );
     }
+    let result = tasks.run().await;
     // Acks are fire-and-forget publishes: make sure the last ones left before we go.
     let _ = client.flush().await;
     result

@@ -18,7 +18,7 @@ use async_nats::jetstream;
 use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message as _;
 use tandem_proto::{
-    timestamp,
+    subjects, timestamp,
     v1::{
         Channel, LeadershipDetermination, Notification, NotificationKind, NotificationState,
         NotificationStatus, Role,
@@ -40,26 +40,6 @@ use crate::{
     store::{self, Acknowledgement, Claim, ClaimState, NotificationRecord, RecordState, Store},
     webhook::{Outcome, WebhookSender},
 };
-
-/// Where notifications to `recipient` of `agency` are published.
-pub fn out_subject(agency: NotifyAgency, recipient: &str) -> String {
-    format!("tandem.notify.out.{}.{recipient}", agency.token())
-}
-
-/// Where what became of `agency`'s notifications is announced.
-pub fn status_subject(agency: NotifyAgency) -> String {
-    format!("tandem.notify.status.{}", agency.token())
-}
-
-/// Where an acknowledgement of notification `id` is sent.
-pub fn ack_subject(id: &str) -> String {
-    format!("tandem.notify.ack.{id}")
-}
-
-/// Every acknowledgement.
-pub fn ack_filter(agency: &str) -> String {
-    format!("tandem.notify.ack.{agency}.>")
-}
 
 /// One agency's notifier.
 pub(crate) struct Notifier {
@@ -392,7 +372,7 @@ impl Notifier {
         }
         .publish(
             &self.js,
-            out_subject(self.agency, &notification.recipient_id),
+            subjects::notify_out_subject(self.agency.token(), &notification.recipient_id),
             notification.encode_to_vec().into(),
         )
         .await?;
@@ -449,7 +429,7 @@ impl Notifier {
         }
         .publish(
             &self.js,
-            status_subject(self.agency),
+            subjects::notify_status_subject(self.agency.token()),
             status.encode_to_vec().into(),
         )
         .await?;
@@ -595,8 +575,7 @@ fn first_error(results: Vec<anyhow::Result<()>>) -> anyhow::Result<()> {
 
 /// The notification id of an ack subject.
 pub(crate) fn acked_id(subject: &str) -> anyhow::Result<&str> {
-    subject
-        .strip_prefix("tandem.notify.ack.")
+    subjects::acknowledged_id(subject)
         .filter(|id| crate::rules::is_notification_id(id))
         .ok_or_else(|| anyhow!("{subject} does not name a notification"))
 }

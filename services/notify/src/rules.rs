@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use tandem_proto::{
     timestamp,
     v1::{Agency, Discrepancy, LeadershipDetermination, Notification, NotificationKind, Role},
+    words,
 };
 
 use crate::{config::NotifyAgency, directory::DirectoryEntry};
@@ -189,7 +190,7 @@ pub fn summary(n: &Notification) -> String {
             for d in &n.discrepancies {
                 text.push_str(&format!(
                     "- {}: IOM {} vs UNHCR {} ({:.0}% apart)\n",
-                    words(d.group().as_str_name(), "POPULATION_GROUP_"),
+                    words::group(d.group()),
                     d.iom_count,
                     d.unhcr_count,
                     d.relative_difference * 100.0
@@ -202,8 +203,8 @@ pub fn summary(n: &Notification) -> String {
                 "Situation {} in {} is now classified as {}, coordinated as {}, led by {}.\n",
                 n.situation_id,
                 n.country,
-                words(n.classification().as_str_name(), "CLASSIFICATION_"),
-                words(n.arrangement().as_str_name(), "ARRANGEMENT_"),
+                words::classification(n.classification()),
+                words::arrangement(n.arrangement()),
                 leads
             ));
             let role = if !n.agency_leads {
@@ -221,7 +222,7 @@ pub fn summary(n: &Notification) -> String {
         for f in &n.functions {
             text.push_str(&format!(
                 "- {}: {}\n",
-                words(f.function().as_str_name(), "LEADERSHIP_FUNCTION_"),
+                words::function(f.function()),
                 agencies(&f.agencies)
             ));
         }
@@ -238,14 +239,6 @@ pub fn summary(n: &Notification) -> String {
     }
     text.push('\n');
     text
-}
-
-/// `CLASSIFICATION_MIXED_MOVEMENT` → `mixed movement`.
-fn words(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix)
-        .unwrap_or(name)
-        .to_ascii_lowercase()
-        .replace('_', " ")
 }
 
 fn agencies(values: &[i32]) -> String {
@@ -332,5 +325,33 @@ mod tests {
         assert_ne!(a, notification_id("iom", &["SIT.1:x/3", "K", "iom", "cd"]));
         assert!(a.starts_with("iom.ntf-"));
         assert!(is_notification_id(&a));
+    }
+
+    #[test]
+    fn a_summary_names_arrangements_and_functions_as_the_cli_does() {
+        use tandem_proto::v1::{
+            Arrangement, Classification, FunctionAssignment, LeadershipFunction,
+        };
+        let notification = Notification {
+            kind: NotificationKind::DeterminationChanged as i32,
+            situation_id: "S-1".into(),
+            country: "SDN".into(),
+            recipient_agency: Agency::Iom as i32,
+            agency_leads: true,
+            classification: Classification::IdpSituation as i32,
+            arrangement: Arrangement::ClusterSystem as i32,
+            lead_agencies: vec![Agency::Iom as i32, Agency::Unhcr as i32],
+            functions: vec![FunctionAssignment {
+                function: LeadershipFunction::ResourceMobilization as i32,
+                agencies: vec![Agency::Iom as i32],
+            }],
+            ..Default::default()
+        };
+        let text = summary(&notification);
+        assert!(
+            text.contains("classified as IDP situation, coordinated as IASC cluster system"),
+            "{text}"
+        );
+        assert!(text.contains("- resource mobilisation: IOM"), "{text}");
     }
 }

@@ -17,18 +17,8 @@ pub const SUPPRESSED_COUNTS: RangeInclusive<u64> = 1..=4;
 /// What is published in place of a suppressed count.
 pub const SUPPRESSED_MARK: &str = "*";
 
-/// The population groups, in the order of the dataset's columns.
-pub const GROUPS: [PopulationGroup; 9] = [
-    PopulationGroup::Refugee,
-    PopulationGroup::AsylumSeeker,
-    PopulationGroup::OtherInNeedOfProtection,
-    PopulationGroup::Stateless,
-    PopulationGroup::Migrant,
-    PopulationGroup::Idp,
-    PopulationGroup::ReturnedRefugee,
-    PopulationGroup::ReturnedIdp,
-    PopulationGroup::HostCommunity,
-];
+/// The population groups, in the order of the dataset's columns: the contract's order.
+pub use tandem_proto::words::POPULATION_GROUPS as GROUPS;
 
 /// Whether a group's count belongs in the total. Host communities are not a displaced or
 /// mobile population (the policy does not count them either), so the total leaves them out.

@@ -22,15 +22,16 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt as _;
 use prost::Message as _;
-use tandem_proto::v1::{DatasetPublished, LeadershipDetermination, SituationAccepted};
+use tandem_proto::{
+    subjects,
+    v1::{DatasetPublished, LeadershipDetermination, SituationAccepted},
+};
 use tandem_runtime::{Shutdown, consumer::Counters, envelope, topology};
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{SERVICE, Shared, dataset};
 
-const ACCEPTED_PREFIX: &str = "tandem.situation.accepted.";
-const DETERMINED_PREFIX: &str = "tandem.leadership.determined.";
 /// How often the follower looks whether the connection was re-established.
 const RECONNECTION_CHECK: Duration = Duration::from_millis(250);
 
@@ -197,14 +198,14 @@ impl Follower {
         payload: &[u8],
         sequence: u64,
     ) -> Result<Option<(String, bool)>, prost::DecodeError> {
-        if subject.starts_with(ACCEPTED_PREFIX) {
+        if subjects::is_accepted_subject(subject) {
             let accepted = SituationAccepted::decode(payload)?;
             let Some(report) = accepted.report else {
                 return Ok(Some((String::new(), false)));
             };
             let changed = self.shared.write(|s| s.apply_accepted(&report, sequence));
             Ok(Some((report.situation_id, changed)))
-        } else if subject.starts_with(DETERMINED_PREFIX) {
+        } else if subjects::is_determined_subject(subject) {
             let determination = LeadershipDetermination::decode(payload)?;
             let changed = self
                 .shared

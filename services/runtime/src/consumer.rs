@@ -85,19 +85,24 @@ pub struct Place {
 
 /// What a service does with each message of its consumer.
 pub trait Handler: Send + Sync + 'static {
-    /// Where `message`, stored at `stream_sequence`, goes among those in hand. The default is
+    /// Where `message`, delivered as `delivery` says, goes among those in hand. The default is
     /// its subject as key and its stream sequence as position; a handler whose messages carry
     /// their own order (leadership: the acceptance number) gives that, since stream order can
     /// differ from it when several instances publish them.
-    fn place(&self, message: &Message, stream_sequence: u64) -> Place {
+    fn place(&self, message: &Message, delivery: &Delivery) -> Place {
         Place {
             key: message.subject.to_string(),
-            position: stream_sequence,
+            position: delivery.stream_sequence,
         }
     }
 
-    /// Handles one message. Returning `Ok` means its effects are stored and it may be acked.
-    fn handle(&self, message: &Message) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    /// Handles one message, delivered as `delivery` says. Returning `Ok` means its effects are
+    /// stored and it may be acked.
+    fn handle(
+        &self,
+        message: &Message,
+        delivery: Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
 /// Which consumer to run.
@@ -183,32 +188,29 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
-/// Where a message stands, read once from its reply subject when it arrives.
-#[derive(Clone, Copy)]
-struct Delivery {
-    stream_sequence: u64,
-    /// How often it has been delivered, this time included.
-    delivered: i64,
+/// Where a message stands, read once from its JetStream metadata (its reply subject) when it
+/// arrives, and handed to the handler with the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its place in the stream: the same on every redelivery, so a stable id for its effects.
+    pub stream_sequence: u64,
+    /// How often it has been delivered, this time included (1 the first time).
+    pub delivered: i64,
     /// How many messages waited behind it on the consumer then: for the metrics.
-    pending: u64,
+    pub pending: u64,
 }
 
 impl Delivery {
-    /// A message without JetStream metadata (which a pull consumer never yields) counts as a
-    /// first delivery of sequence 0.
-    fn of(message: &Message) -> Self {
-        match message.info() {
-            Ok(info) => Self {
-                stream_sequence: info.stream_sequence,
-                delivered: info.delivered,
-                pending: info.pending,
-            },
-            Err(_) => Self {
-                stream_sequence: 0,
-                delivered: 1,
-                pending: 0,
-            },
-        }
+    /// The delivery facts of `message`; none when it carries no JetStream metadata, which a
+    /// pull consumer never yields. The loop dead-letters such a message rather than hand its
+    /// handler an invented sequence (two of them would share every id made from it).
+    pub fn of(message: &Message) -> Option<Self> {
+        let info = message.info().ok()?;
+        Some(Self {
+            stream_sequence: info.stream_sequence,
+            delivered: info.delivered,
+            pending: info.pending,
+        })
     }
 }
 
@@ -344,7 +346,7 @@ impl<H: Handler> Worker<'_, H> {
                     if let Some(key) = key {
                         match keys.get_mut(&key).and_then(KeyInHand::start_next) {
                             Some((delivery, next)) => {
-                                running.push(self.process_keyed(Some(key), delivery, next));
+                                running.push(self.process_keyed(Some(key), Some(delivery), next));
                             }
                             None => {
                                 keys.remove(&key);
@@ -365,17 +367,20 @@ impl<H: Handler> Worker<'_, H> {
                             held_bytes += bytes;
                             held_bytes -= held.insert(reply.clone(), bytes).unwrap_or_default();
                         }
-                        let delivery = Delivery::of(&message);
-                        let Place { key, position } =
-                            self.handler.place(&message, delivery.stream_sequence);
+                        let Some(delivery) = Delivery::of(&message) else {
+                            running.push(self.process_keyed(None, None, message));
+                            continue;
+                        };
+                        let Place { key, position } = self.handler.place(&message, &delivery);
+                        let delivered = Some(delivery);
                         match keys.get_mut(&key) {
                             Some(in_hand) if position < in_hand.running => {
-                                running.push(self.process_keyed(None, delivery, message));
+                                running.push(self.process_keyed(None, delivered, message));
                             }
                             Some(in_hand) => in_hand.queue(Queued { position, delivery, message }),
                             None => {
                                 keys.insert(key.clone(), KeyInHand::running(position));
-                                running.push(self.process_keyed(Some(key), delivery, message));
+                                running.push(self.process_keyed(Some(key), delivered, message));
                             }
                         }
                     }
@@ -386,12 +391,12 @@ impl<H: Handler> Worker<'_, H> {
     }
 
     /// Handles `message` and gives back its key (`None` when it ran beside its key's
-    /// queue), so the next of that key can start, and its reply subject, which no longer needs
-    /// progress reports.
+    /// queue, or has no place), so the next of that key can start, and its reply subject, which
+    /// no longer needs progress reports.
     async fn process_keyed(
         &self,
         key: Option<String>,
-        delivery: Delivery,
+        delivery: Option<Delivery>,
         message: Message,
     ) -> (Option<String>, Option<Subject>) {
         let reply = message.reply.clone();
@@ -399,8 +404,17 @@ impl<H: Handler> Worker<'_, H> {
         (key, reply)
     }
 
-    async fn process(&self, delivery: Delivery, message: Message) {
+    async fn process(&self, delivery: Option<Delivery>, message: Message) {
         let started = tokio::time::Instant::now();
+        let Some(delivery) = delivery else {
+            let error = "the message carries no JetStream metadata (stream sequence, delivery \
+                         count), so it cannot be handled idempotently";
+            let took = Took {
+                started,
+                pending: 0,
+            };
+            return self.dead_letter(&message, error, 1, took).await;
+        };
         let Delivery {
             stream_sequence,
             delivered,
@@ -443,7 +457,10 @@ impl<H: Handler> Worker<'_, H> {
         // runs, so a handler stuck for ever would hold it, and its key, for ever. Abandoning
         // it is what a crash of this instance would do, which handlers are built to survive.
         let timeout = self.spec.settings.handler_timeout();
-        let handling = self.handler.handle(&message).instrument(span.clone());
+        let handling = self
+            .handler
+            .handle(&message, delivery)
+            .instrument(span.clone());
         let result = tokio::time::timeout(timeout, handling)
             .await
             .unwrap_or_else(|_| {

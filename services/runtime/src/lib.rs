@@ -12,6 +12,8 @@
 //! - [`service`]: the body of every service binary's `main`.
 //! - [`service_api`]: registration with the NATS service API (`$SRV.PING/INFO/STATS`).
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
+//! - [`tasks`]: a service's long-lived tasks under one failure policy: the first to stop ends
+//!   the service, logged with its name and why.
 //! - [`telemetry`]: the tracing subscriber, with an OTLP exporter when `OTEL_*` asks for one.
 //! - [`tls`]: the process-wide TLS crypto provider every HTTP client needs.
 //! - [`kv_key`]: turning identifiers into valid KV keys.
@@ -34,6 +36,7 @@ pub mod records;
 pub mod service;
 pub mod service_api;
 pub mod shutdown;
+pub mod tasks;
 pub mod telemetry;
 pub mod tls;
 pub mod topology;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_nats::service::ServiceExt as _;
 use futures::StreamExt as _;
+use tandem_proto::subjects;
 
 use crate::{consumer::Counters, shutdown::Shutdown};
 
@@ -26,11 +27,11 @@ pub async fn register(
         .service_builder()
         .description(description)
         .stats_handler(move |_endpoint, _stats| stats.to_json())
-        .start(format!("tandem-{service}"), env!("CARGO_PKG_VERSION"))
+        .start(subjects::service_name(service), env!("CARGO_PKG_VERSION"))
         .await
         .map_err(|error| anyhow::anyhow!("cannot register with the NATS service API: {error}"))?;
     let mut status = registered
-        .endpoint(format!("tandem.svc.{service}.status"))
+        .endpoint(subjects::service_status_subject(service))
         .await
         .map_err(|error| anyhow::anyhow!("cannot add the status endpoint: {error}"))?;
     tokio::spawn(async move {

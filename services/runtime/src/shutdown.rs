@@ -31,6 +31,13 @@ impl Shutdown {
         shutdown
     }
 
+    /// A shutdown that fires with this one, and can also be triggered alone: a part's own stop.
+    pub fn child(&self) -> Self {
+        Self {
+            token: self.token.child_token(),
+        }
+    }
+
     /// Asks every task to stop.
     pub fn trigger(&self) {
         self.token.cancel();

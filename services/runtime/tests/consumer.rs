@@ -25,7 +25,7 @@ use tandem_proto::v1::{DeadLetter, Header};
 use tandem_runtime::{
     Shutdown,
     config::{ConsumerConfig, StorageConfig},
-    consumer::{ConsumerSpec, Counters, Handler, HandlerError},
+    consumer::{ConsumerSpec, Counters, Delivery, Handler, HandlerError},
     topology,
 };
 use tandem_testkit::{NatsServer, init_test_log, stream_messages, wait_until_consumed};
@@ -158,8 +158,7 @@ impl Recorder {
 }
 
 impl Handler for Recorder {
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        let info = message.info().expect("a JetStream message");
+    async fn handle(&self, message: &Message, info: Delivery) -> Result<(), HandlerError> {
         let payload = String::from_utf8_lossy(&message.payload).into_owned();
         let (call_number, first_call_of_all) = {
             let mut calls = self.calls.lock().expect("calls");
@@ -718,7 +717,7 @@ struct WaitsForPredecessor {
 }
 
 impl Handler for WaitsForPredecessor {
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+    async fn handle(&self, message: &Message, _: Delivery) -> Result<(), HandlerError> {
         let payload = String::from_utf8_lossy(&message.payload).into_owned();
         if payload == "late" {
             let first_call = {

@@ -1,11 +1,14 @@
 //! Remembered records (`tandem_runtime::records`) against a real nats-server: two instances
 //! sharing a bucket never overwrite each other's writes, whatever each remembers.
 
+use std::{future::ready, sync::Mutex};
+
 use prost::Message as _;
 use tandem_proto::v1::IntakeSituation;
 use tandem_runtime::{
     config::StorageConfig,
-    records::{Loaded, Records},
+    consumer::HandlerError,
+    records::{Decision, Loaded, Records, RecordsError, Updated},
     topology,
 };
 use tandem_testkit::NatsServer;
@@ -90,11 +93,14 @@ async fn a_corrupt_record_is_a_dead_letter_not_a_retry() {
         Err(error) => error,
     };
     assert!(
-        matches!(
-            error,
-            tandem_runtime::consumer::HandlerError::DeadLetter(ref e) if e.to_string().contains("corrupt")
-        ),
+        matches!(error, RecordsError::Corrupt { ref key, .. } if key == "bad"),
         "{error}"
+    );
+    // A handler meeting it dead-letters the message: no redelivery will make it decode.
+    let handled = HandlerError::from(error);
+    assert!(
+        matches!(handled, HandlerError::DeadLetter(ref e) if e.to_string().contains("corrupt")),
+        "{handled}"
     );
     // A good record still round-trips through the bucket.
     let fine = record(4);
@@ -141,4 +147,111 @@ async fn a_changed_record_is_written_with_compare_and_set_like_any_other() {
         .expect("a lost race is not an error");
     assert_eq!(lost, None);
     assert_eq!(count(&a.load_fresh("s1").await.expect("load")), Some(3));
+}
+
+#[tokio::test]
+async fn an_update_that_loses_to_a_writer_between_its_read_and_its_write_decides_again_on_that_write()
+ {
+    let server = NatsServer::start();
+    let (a, b) = (instance(&server).await, instance(&server).await);
+    a.write("s1", record(1), 0).await.expect("create");
+
+    // Each decision of `a` adds one to the count it sees; before the first is written, `b`
+    // writes the record.
+    let seen = Mutex::new(Vec::new());
+    let updated = a
+        .update("s1", |current| {
+            let count = current.map_or(0, |r| r.accepted_count);
+            let first = seen.lock().expect("lock").is_empty();
+            seen.lock().expect("lock").push(count);
+            let b = &b;
+            async move {
+                if first {
+                    let at = b.load_fresh("s1").await?;
+                    b.write("s1", record(5), at.revision)
+                        .await?
+                        .expect("b's write is not raced");
+                }
+                Ok::<_, RecordsError>(Decision::<_, _, ()>::Write(record(count + 1), count))
+            }
+        })
+        .await
+        .expect("update");
+
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        [1, 5],
+        "decided again on b's record"
+    );
+    match updated {
+        Updated::Written { answer, record, .. } => {
+            assert_eq!(answer, 5);
+            assert_eq!(record.accepted_count, 6);
+        }
+        Updated::Kept { .. } => panic!("the decision writes"),
+    }
+    assert_eq!(count(&b.load_fresh("s1").await.expect("load")), Some(6));
+}
+
+#[tokio::test]
+async fn a_decision_to_write_nothing_on_a_stale_remembered_record_is_made_again_on_a_fresh_one() {
+    let server = NatsServer::start();
+    let (a, b) = (instance(&server).await, instance(&server).await);
+    a.write("s1", record(1), 0).await.expect("create");
+    // `b` moves the record on; `a` still remembers count 1.
+    let at = b.load_fresh("s1").await.expect("load");
+    b.write("s1", record(2), at.revision)
+        .await
+        .expect("update")
+        .expect("not raced");
+    assert_eq!(count(&a.load("s1")), Some(1), "a remembers the stale copy");
+
+    // A decision that writes nothing: no compare-and-set would catch that it was stale.
+    let seen = Mutex::new(Vec::new());
+    let updated = a
+        .update("s1", |current| {
+            let count = current.map_or(0, |r| r.accepted_count);
+            seen.lock().expect("lock").push(count);
+            ready(Ok::<_, RecordsError>(
+                Decision::<IntakeSituation, (), _>::Keep(count),
+            ))
+        })
+        .await
+        .expect("update");
+
+    assert_eq!(*seen.lock().expect("lock"), [1, 2]);
+    match updated {
+        Updated::Kept { answer, revision } => {
+            assert_eq!(
+                answer, 2,
+                "the answer is the one made on the bucket's record"
+            );
+            assert_eq!(revision, 2);
+        }
+        Updated::Written { .. } => panic!("the decision writes nothing"),
+    }
+}
+
+#[tokio::test]
+async fn an_update_that_keeps_losing_gives_up_with_the_key() {
+    let server = NatsServer::start();
+    let (a, b) = (instance(&server).await, instance(&server).await);
+    a.write("s1", record(1), 0).await.expect("create");
+    let b = &b;
+    let result = a
+        .update("s1", |current| {
+            let count = current.map_or(0, |r| r.accepted_count);
+            async move {
+                // Another writer gets in before every write of `a`.
+                let at = b.load_fresh("s1").await?;
+                b.write("s1", record(count + 100), at.revision).await?;
+                Ok::<_, RecordsError>(Decision::<_, (), ()>::Write(record(count + 1), ()))
+            }
+        })
+        .await;
+    match result {
+        Err(RecordsError::KeptChanging { key }) => assert_eq!(key, "s1"),
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("an update that loses every race cannot succeed"),
+    }
 }

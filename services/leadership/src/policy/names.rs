@@ -1,27 +1,17 @@
-//! Names: the policy file's short names for groups and agencies, the words rationale texts use
-//! for enum values, and the small agency sets (bit masks) the engine works with.
+//! Names: the policy file's short names for groups and agencies, and the small agency sets (bit
+//! masks) the engine works with. Enum values in words are in `tandem_proto::words`.
 //!
 //! The policy file says `refugee` and `unhcr` rather than `POPULATION_GROUP_REFUGEE` and
 //! `AGENCY_UNHCR` because people edit it; the mapping is the proto name's suffix in lower case,
 //! so it cannot drift from the contract.
 
-use tandem_proto::v1::{Agency, Classification, Driver, PopulationGroup};
+use tandem_proto::v1::{Agency, PopulationGroup};
 
 /// Number of slots in arrays indexed by a `PopulationGroup` value (0 = unspecified … 9).
 pub(crate) const GROUP_SLOTS: usize = 10;
 
 /// The population groups a report can carry, in enum order.
-pub(crate) const GROUPS: [PopulationGroup; 9] = [
-    PopulationGroup::Refugee,
-    PopulationGroup::AsylumSeeker,
-    PopulationGroup::OtherInNeedOfProtection,
-    PopulationGroup::Stateless,
-    PopulationGroup::Migrant,
-    PopulationGroup::Idp,
-    PopulationGroup::ReturnedRefugee,
-    PopulationGroup::ReturnedIdp,
-    PopulationGroup::HostCommunity,
-];
+pub(crate) use tandem_proto::words::POPULATION_GROUPS as GROUPS;
 
 /// The group a raw enum value names, when it is one reports can carry.
 pub(crate) fn group_from_i32(value: i32) -> Option<PopulationGroup> {
@@ -47,49 +37,6 @@ pub(crate) fn group_from_key(key: &str) -> Option<PopulationGroup> {
 /// The policy file's names of every group, for error messages.
 pub(crate) fn group_keys() -> String {
     GROUPS.map(group_key).join(", ")
-}
-
-/// How a rationale text names a group.
-pub(crate) fn group_words(group: PopulationGroup) -> &'static str {
-    match group {
-        PopulationGroup::Refugee => "refugees",
-        PopulationGroup::AsylumSeeker => "asylum seekers",
-        PopulationGroup::OtherInNeedOfProtection => {
-            "other people in need of international protection"
-        }
-        PopulationGroup::Stateless => "stateless people",
-        PopulationGroup::Migrant => "migrants",
-        PopulationGroup::Idp => "IDPs",
-        PopulationGroup::ReturnedRefugee => "returned refugees",
-        PopulationGroup::ReturnedIdp => "returned IDPs",
-        PopulationGroup::HostCommunity => "host community members",
-        PopulationGroup::Unspecified => "people of an unspecified group",
-    }
-}
-
-/// How a rationale text names a driver.
-pub(crate) fn driver_words(driver: Driver) -> &'static str {
-    match driver {
-        Driver::Conflict => "conflict",
-        Driver::Disaster => "disaster",
-        Driver::Economic => "economic",
-        Driver::Mixed => "mixed",
-        Driver::Unspecified => "unspecified",
-    }
-}
-
-/// How a rationale text names a classification.
-pub(crate) fn classification_words(classification: Classification) -> &'static str {
-    match classification {
-        Classification::RefugeeSituation => "refugee situation",
-        Classification::MigrantSituation => "migrant situation",
-        Classification::MixedMovement => "mixed movement",
-        Classification::RespectiveMandates => "situation under the respective mandates",
-        Classification::IdpSituation => "IDP situation",
-        Classification::IdpDurableSolutions => "IDP durable solutions situation",
-        Classification::PendingJointAssessment => "situation pending joint assessment",
-        Classification::Unspecified => "unclassified situation",
-    }
 }
 
 /// A set of agencies: bit `n` stands for the `Agency` with value `n`. Iterating the bits from

@@ -13,7 +13,9 @@
 use tandem_proto::v1::{Classification, Discrepancy, Driver, PopulationGroup};
 
 use super::fixed::{Ppm, Shown, write_count, write_ratio};
-use super::names::{Agencies, classification_words, driver_words, group_words};
+use tandem_proto::words;
+
+use super::names::Agencies;
 
 /// A rule of the policy; its rationale text and clause come from the policy file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,16 +374,16 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
         Var::RefugeeThreshold => out.push_str(&facts.refugee_threshold.text),
         Var::MigrantThreshold => out.push_str(&facts.migrant_threshold.text),
         Var::Hysteresis => out.push_str(&facts.hysteresis.text),
-        Var::Previous => out.push_str(classification_words(facts.previous)),
+        Var::Previous => out.push_str(words::classification(facts.previous)),
         Var::Leads => facts.leads.write_words(out),
         Var::ReportId => out.push_str(facts.report_id),
-        Var::DriverName => out.push_str(driver_words(facts.driver)),
+        Var::DriverName => out.push_str(words::driver(facts.driver)),
         Var::Group => {
             let group = facts
                 .discrepancy
                 .and_then(|d| PopulationGroup::try_from(d.group).ok())
                 .unwrap_or(PopulationGroup::Unspecified);
-            out.push_str(group_words(group));
+            out.push_str(words::group(group));
         }
         Var::IomCount => write_count(out, facts.discrepancy.map_or(0, |d| d.iom_count).into()),
         Var::UnhcrCount => {
