@@ -50,8 +50,9 @@ pub mod timestamp {
     pub fn from_system_time(time: SystemTime) -> Timestamp {
         let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
         Timestamp {
-            seconds: since_epoch.as_secs() as i64,
-            nanos: since_epoch.subsec_nanos() as i32,
+            seconds: i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
+            // Below 10⁹, so it always fits.
+            nanos: i32::try_from(since_epoch.subsec_nanos()).unwrap_or(999_999_999),
         }
     }
 

@@ -80,6 +80,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// A plain client connection.
     pub async fn client(&self) -> async_nats::Client {
         async_nats::connect(self.url())

@@ -77,7 +77,10 @@ impl ServerProcess {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("\n");
-            panic!("nats-server {config:?} was not ready within {READY_TIMEOUT:?}:\n{tail}");
+            panic!(
+                "nats-server {} was not ready within {READY_TIMEOUT:?}:\n{tail}",
+                config.display()
+            );
         }
         Self {
             child: Some(child),

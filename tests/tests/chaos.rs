@@ -894,7 +894,9 @@ async fn drain(
             if done {
                 eprintln!(
                     "drain {:>6.1?}: {consumer} has handled everything",
-                    timeout - deadline.saturating_duration_since(tokio::time::Instant::now())
+                    timeout.saturating_sub(
+                        deadline.saturating_duration_since(tokio::time::Instant::now())
+                    )
                 );
                 break;
             }

@@ -5,12 +5,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use tandem_proto::{timestamp, v1::SituationReport};
-use tandem_runtime::{Shutdown, config::NatsConfig, nats};
+use tandem_runtime::{Shutdown, config::NatsConfig, nats, service_api};
 
 use futures::StreamExt as _;
 
 use crate::{
-    ready, render,
+    render,
     submit::{self, Status, Submitter},
 };
 
@@ -18,7 +18,7 @@ use crate::{
 const DIRECTORY: &str = include_str!("../../../deploy/demo/directory.yaml");
 
 /// Imports the demo's focal points (fictional people, NATS channels only).
-pub(crate) async fn import_directory(js: &async_nats::jetstream::Context) -> anyhow::Result<()> {
+async fn import_directory(js: &async_nats::jetstream::Context) -> anyhow::Result<()> {
     let entries = tandem_notify::directory::parse(DIRECTORY)
         .map_err(|errors| anyhow::anyhow!("bundled directory: {errors}"))?;
     tandem_notify::directory::Directory::open(js, &Default::default())
@@ -70,7 +70,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let client = nats::connect(config, "tandem-demo", shutdown).await?;
     // Reports go out once the services that answer them are up.
-    ready::wait_for_services(&client, services, Duration::from_secs(60)).await?;
+    service_api::wait_for_services(&client, services, Duration::from_secs(60)).await?;
     // Coordinators to notify, and a view of what they are told.
     import_directory(&async_nats::jetstream::new(client.clone())).await?;
     let mut notifications = client

@@ -16,13 +16,6 @@ pub struct LocalNats {
     child: Child,
 }
 
-impl LocalNats {
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
 impl Drop for LocalNats {
     fn drop(&mut self) {
         // SIGTERM would be kinder, but std has no portable way; JetStream's file store is

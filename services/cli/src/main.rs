@@ -10,7 +10,8 @@
 //!   told (modules [`directory`], [`notifications`]).
 //! - `dlq list|replay`: dead letters (module [`dlq`]).
 //! - `data get`: the published dataset, over HTTP from the publish service (module [`data`]).
-//! - `bench`: throughput, latency and memory against the bare-NATS limit (module [`bench`]).
+//! - `bench`: runs the `tandem-bench` binary (module [`bench`]), which measures throughput,
+//!   latency and memory against the bare-NATS limit.
 
 mod bench;
 mod data;
@@ -20,7 +21,6 @@ mod dlq;
 mod local_nats;
 mod notifications;
 mod policy;
-mod ready;
 mod render;
 mod situation;
 mod submit;
@@ -32,7 +32,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tandem_runtime::{
     config::{self, CommonArgs, CommonConfig},
-    nats, telemetry,
+    nats, service_api, telemetry,
 };
 
 tandem_runtime::global_allocator!();
@@ -114,7 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = match cli.command {
         Command::Up(args) => return up::run(&cli.common, args).await.map(|()| ExitCode::SUCCESS),
         Command::Data(args) => return data::run(args).await,
-        Command::Bench(args) => return bench::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => return bench::run(args),
         command => command,
     };
     let config: CommonConfig = config::load(&cli.common)?;
@@ -126,7 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
         Command::Ping { service, timeout } => {
             let wait = std::time::Duration::from_secs(timeout);
-            match ready::wait_for_services(&client, &[service.as_str()], wait).await {
+            match service_api::wait_for_services(&client, &[service.as_str()], wait).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("tandem: {error:#}");

@@ -11,11 +11,11 @@ use tandem_publish::PublishConfig;
 use tandem_runtime::{
     Shutdown,
     config::{self, CommonArgs, NatsConfig},
-    metrics, nats, telemetry,
+    metrics, nats, service_api, telemetry,
 };
 use tokio::task::JoinSet;
 
-use crate::{demo, local_nats, ready};
+use crate::{demo, local_nats};
 
 /// Arguments of `tandem up`.
 #[derive(clap::Args)]
@@ -135,7 +135,7 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         async move {
             let client = nats::connect(&nats, "tandem-up", &shutdown).await?;
-            ready::wait_for_services(&client, &SERVICES, Duration::from_secs(60)).await?;
+            service_api::wait_for_services(&client, &SERVICES, Duration::from_secs(60)).await?;
             eprintln!(
                 "tandem: ready — {} answering on {}; data on http://{publish_addr}/v1/situations.csv. \
                  Ctrl-C stops (in-flight work is finished first).",

@@ -132,7 +132,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
                 let mut report = report("corpus-groups", "S-CORPUS", 1);
                 report.population = (0..=validate::MAX_POPULATION_FIGURES)
                     .map(|i| PopulationFigure {
-                        group: 1 + (i % 9) as i32,
+                        group: 1 + i32::try_from(i % 9).expect("below 9"),
                         count: 1,
                         as_of: "2026-01-01".into(),
                         source: String::new(),

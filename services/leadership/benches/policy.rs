@@ -1,21 +1,20 @@
 //! Throughput of the leadership policy engine (target in docs/performance.md: ≥ 1,000,000
-//! determinations/s on one core). Run with `cargo bench -p tandem-leadership --bench policy` (add `-- --quick` for a
-//! short run); criterion prints the rate as `thrpt: … Kelem/s` or `Melem/s`, one element being
-//! one determination.
+//! determinations/s on one core). Run with `cargo bench -p tandem-leadership --bench policy`
+//! (add `-- --quick` for a short run); criterion prints the rate as `thrpt: … Kelem/s` or
+//! `Melem/s`, one element being one determination.
 //!
 //! The situation is a realistic one: a cross-border mixed movement reported by IOM, UNHCR and a
 //! partner (three reports, six population groups, one IOM/UNHCR discrepancy), with a previous
 //! determination so that hysteresis, `changed` and the sequence are all exercised.
 //!
 //! Benchmarks: `determine` (a fresh determination each time: about 35 heap blocks, which the
-//! contract's strings and lists require), `determine_into` (the same into a reused one),
-//! `clone_output` (allocating and freeing such a determination and nothing else: the floor for
+//! contract's strings and lists require), `clone_output` (allocating and freeing such a determination and nothing else: the floor for
 //! `determine`), and `reconcile` alone.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tandem_leadership::policy::{Policy, determine, determine_into, reconcile};
+use tandem_leadership::policy::{Policy, determine, reconcile};
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
     Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationReport,
@@ -112,21 +111,6 @@ fn bench(c: &mut Criterion) {
                 black_box(Some(&previous)),
                 black_box(at),
             )
-        })
-    });
-    // The same work writing into one reused determination, as a worker that encodes each result
-    // before the next can do: no allocation once warm.
-    let mut scratch = determine(&policy, &reports, None, at);
-    group.bench_function("determine_into", |b| {
-        b.iter(|| {
-            determine_into(
-                black_box(&policy),
-                black_box(&reports),
-                black_box(Some(&previous)),
-                black_box(at),
-                &mut scratch,
-            );
-            black_box(&scratch);
         })
     });
     // The floor: only allocating and freeing a determination of the same shape (about 35 heap

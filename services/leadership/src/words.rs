@@ -2,7 +2,7 @@
 //! says who leads and why, with the enum words of `tandem_proto::words`.
 
 use tandem_proto::{
-    v1::{Agency, Classification, LeadershipDetermination},
+    v1::{Classification, LeadershipDetermination},
     words::{arrangement, classification as classification_words, function},
 };
 
@@ -67,9 +67,4 @@ pub fn agencies(values: &[i32]) -> String {
         }
         _ => "no agency".into(),
     }
-}
-
-/// Whether `agency` is among the leads.
-pub fn leads(determination: &LeadershipDetermination, agency: Agency) -> bool {
-    determination.lead_agencies.contains(&(agency as i32))
 }

@@ -584,7 +584,7 @@ fn sequence(
             &policy,
             &[report],
             previous.as_ref(),
-            at(1_700_000_000 + step as i64),
+            at(1_700_000_000 + i64::try_from(step).expect("a few steps")),
         );
         all.push(next.clone());
         previous = Some(next);

@@ -294,7 +294,8 @@ impl<H: Handler> Worker<'_, H> {
             // One delivery more than handlers get: if storing the dead letter fails on the
             // last handled delivery, the spare one stores it without running the handler.
             max_deliver: spec.settings.max_deliver + 1,
-            max_ack_pending: (spec.settings.batch * 8) as i64,
+            max_ack_pending: i64::try_from(spec.settings.batch.saturating_mul(8))
+                .unwrap_or(i64::MAX),
             ..Default::default()
         };
         let consumer = stream.get_or_create_consumer(&spec.durable, config).await?;

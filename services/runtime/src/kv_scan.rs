@@ -224,10 +224,18 @@ async fn watch(js: &jetstream::Context, bucket: &str, filter: &str) -> anyhow::R
 /// What [`follow`] reports.
 pub enum Followed {
     /// The watch was (re)opened; `initial` current values follow (0: none).
-    Opened { initial: u64 },
+    Opened {
+        /// How many current values follow.
+        initial: u64,
+    },
     /// A value or deletion, with the messages still to come of the current values (0 once
     /// they are all in).
-    Entry { entry: KvEntry, pending: u64 },
+    Entry {
+        /// The value or deletion.
+        entry: KvEntry,
+        /// Current values still to come.
+        pending: u64,
+    },
 }
 
 /// Watches every key of `bucket` matching `filter` until `shutdown`, handing each event to

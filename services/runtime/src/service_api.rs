@@ -1,5 +1,7 @@
 //! Registration with the NATS service API, so `nats micro ls/info/stats` (and any
-//! `$SRV.PING/INFO/STATS` request) finds every running instance of every service.
+//! `$SRV.PING/INFO/STATS` request) finds every running instance of every service; and waiting
+//! until services answer there ([`wait_for_services`]), the sign that they have connected and
+//! created their streams and buckets.
 //!
 //! Every instance reports its consumer counters as the `data` of its `$SRV.STATS` reply, so
 //! operators see how work is shared; `tandem.svc.<service>.status` (outside every stream's subjects, so requests are not stored) answers the same from any one
@@ -51,5 +53,33 @@ pub async fn register(
             tracing::debug!(%error, "service API registration not withdrawn");
         }
     });
+    Ok(())
+}
+
+/// Waits until every service in `services` (`intake`, `leadership`, …) answers a ping, or
+/// fails after `timeout`.
+pub async fn wait_for_services(
+    client: &async_nats::Client,
+    services: &[&str],
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    for service in services {
+        let subject = tandem_proto::subjects::service_ping_subject(service);
+        loop {
+            let ping = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                client.request(subject.clone(), "".into()),
+            )
+            .await;
+            if matches!(ping, Ok(Ok(_))) {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!("the {service} service did not answer within {timeout:?}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     Ok(())
 }

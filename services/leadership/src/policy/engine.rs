@@ -99,15 +99,12 @@ pub fn determine(
         based_on: Vec::with_capacity(reports.len()),
         ..Default::default()
     };
-    determine_into(policy, reports, previous, determined_at, &mut determination);
+    fill(policy, reports, previous, determined_at, &mut determination);
     determination
 }
 
-/// [`determine`], writing into `out` and replacing everything it held. The result is identical
-/// to [`determine`]'s; the difference is that the strings and lists already in `out` are reused,
-/// so a caller that determines many situations in a row (a re-evaluation under a new policy, a
-/// worker encoding each result before the next) allocates next to nothing once warmed up.
-pub fn determine_into(
+/// The work of [`determine`], writing into the lists it sized.
+fn fill(
     policy: &Policy,
     reports: &[SituationReport],
     previous: Option<&LeadershipDetermination>,
@@ -407,8 +404,9 @@ fn write_assignments(functions: &Functions, out: &mut Vec<FunctionAssignment>) {
         if !holders.is_empty() {
             let assignment = reuse(out, used);
             used += 1;
-            // FUNCTION_SLOTS is 8, so the index fits an i32.
-            assignment.function = function as i32;
+            #[expect(clippy::cast_possible_wrap, reason = "FUNCTION_SLOTS is 8")]
+            let function = function as i32;
+            assignment.function = function;
             holders.write_into(&mut assignment.agencies);
         }
     }

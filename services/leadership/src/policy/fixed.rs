@@ -49,6 +49,11 @@ impl Ppm {
     /// TOML parses `0.80` to the `f64` nearest 0.8; `800000 / 10⁶` computed in `f64` is that
     /// same nearest value, so the round trip below accepts exactly the decimals a person wrote
     /// with six places or fewer and refuses anything longer.
+    #[expect(
+        clippy::cast_sign_loss,
+        clippy::float_cmp,
+        reason = "the cast is in range by the check; the exact comparison is the round trip"
+    )]
     pub(crate) fn from_decimal(value: f64) -> Option<Ppm> {
         if !value.is_finite() || !(0.0..=4000.0).contains(&value) {
             return None;

@@ -6,8 +6,7 @@
 //!   file (`deploy/policy/leadership-v1.toml` is the default); every problem is listed at once.
 //! - `reconcile`: [`reconcile`] and [`Reconciled`] — several organisations' reports on one
 //!   situation become one set of figures, with discrepancies between IOM and UNHCR.
-//! - `engine`: [`determine`] (and [`determine_into`], the same reusing an earlier result's
-//!   buffers) and [`same_outcome`] — the rules (designation, no figures, internal,
+//! - `engine`: [`determine`] and [`same_outcome`] — the rules (designation, no figures, internal,
 //!   cross-border with hysteresis), the function assignments and the rationale.
 //! - `text`: the rules' ids, the placeholders of their rationale texts, and the parsed texts.
 //! - `fixed`: exact decimal comparison and printing, so that a share of exactly 0.80 is a refugee
@@ -111,6 +110,6 @@ pub(crate) mod names;
 mod reconcile;
 mod text;
 
-pub use engine::{determine, determine_into, same_outcome};
+pub use engine::{determine, same_outcome};
 pub use load::{Policy, PolicyError, PolicyProblem};
 pub use reconcile::{Reconciled, reconcile};

@@ -94,8 +94,8 @@ pub(crate) struct Totals<'a> {
     pub(crate) uncounted: u128,
 }
 
-/// [`reconcile`], writing the lists into existing vectors (whatever they held is replaced) so
-/// that a caller determining many situations reuses their strings instead of allocating anew.
+/// [`reconcile`], writing the lists into the given vectors (whatever they held is replaced), so
+/// that [`super::determine`] fills the lists of the determination it sized up front.
 pub(crate) fn reconcile_into<'a>(
     policy: &Policy,
     reports: &'a [SituationReport],

@@ -172,7 +172,8 @@ pub fn report(
 ) -> SituationReport {
     SituationReport {
         reported_at: Some(timestamp::from_system_time(
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 3600 * revision as u64),
+            SystemTime::UNIX_EPOCH
+                + Duration::from_secs(1_767_225_600 + 3600 * u64::from(revision)),
         )),
         admin1_pcode: "CO05".into(),
         admin2_pcode: "CO05001".into(),
