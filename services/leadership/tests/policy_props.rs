@@ -174,7 +174,8 @@ fn policy() -> impl Strategy<Value = Generated> {
                         .iter()
                         .position(|(s, _)| *s == set)
                         .expect("filtered");
-                    PopulationGroup::try_from(index as i32 + 1).expect("a group")
+                    PopulationGroup::try_from(i32::try_from(index + 1).expect("nine groups"))
+                        .expect("a group")
                 };
                 Generated {
                     policy,
