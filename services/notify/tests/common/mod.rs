@@ -15,7 +15,8 @@ use axum::{
     Router,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header::RETRY_AFTER},
+    response::{IntoResponse as _, Response},
     routing::post,
 };
 use prost::Message as _;
@@ -257,6 +258,8 @@ pub fn discrepancy(group: PopulationGroup, new: bool) -> Discrepancy {
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When it arrived.
+    pub at: tokio::time::Instant,
 }
 
 impl Received {
@@ -279,6 +282,8 @@ struct HookState {
     received: HashMap<String, Vec<Received>>,
     /// Statuses to answer before answering 200, per hook name.
     script: HashMap<String, VecDeque<u16>>,
+    /// The `Retry-After` value sent with a scripted 429, per hook name.
+    retry_after: HashMap<String, String>,
 }
 
 /// An in-process webhook receiver on 127.0.0.1: `POST /hook/<name>`.
@@ -313,6 +318,15 @@ impl Hooks {
             .insert(name.into(), statuses.iter().copied().collect());
     }
 
+    /// Sends `Retry-After: value` with every scripted 429 of hook `name`.
+    pub fn retry_after(&self, name: &str, value: &str) {
+        self.state
+            .lock()
+            .expect("lock")
+            .retry_after
+            .insert(name.into(), value.into());
+    }
+
     pub fn received(&self, name: &str) -> Vec<Received> {
         self.state
             .lock()
@@ -329,19 +343,29 @@ async fn receive(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     let mut state = state.lock().expect("lock");
     state
         .received
         .entry(name.clone())
         .or_default()
-        .push(Received { headers, body });
+        .push(Received {
+            headers,
+            body,
+            at: tokio::time::Instant::now(),
+        });
     let status = state
         .script
         .get_mut(&name)
         .and_then(VecDeque::pop_front)
         .unwrap_or(200);
-    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    match state.retry_after.get(&name) {
+        Some(value) if status == StatusCode::TOO_MANY_REQUESTS => {
+            (status, [(RETRY_AFTER, value.clone())]).into_response()
+        }
+        _ => status.into_response(),
+    }
 }
 
 /// One message the SMTP receiver accepted.
@@ -357,6 +381,14 @@ pub struct Mail {
 pub struct Smtp {
     pub port: u16,
     mails: Arc<Mutex<Vec<Mail>>>,
+    script: Arc<Mutex<SmtpScript>>,
+}
+
+/// Replies the SMTP receiver gives to `MAIL FROM` before it accepts, and how many it got.
+#[derive(Default)]
+struct SmtpScript {
+    refusals: VecDeque<String>,
+    mail_commands: usize,
 }
 
 impl Smtp {
@@ -364,13 +396,29 @@ impl Smtp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let store = mails.clone();
+        let script = Arc::new(Mutex::new(SmtpScript::default()));
+        let (store, scripted) = (mails.clone(), script.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(session(socket, store.clone()));
+                tokio::spawn(session(socket, store.clone(), scripted.clone()));
             }
         });
-        Self { port, mails }
+        Self {
+            port,
+            mails,
+            script,
+        }
+    }
+
+    /// Answers the next `MAIL FROM` commands with `replies` (e.g. "451 4.3.0 busy"), then 250.
+    pub fn refuse_mail(&self, replies: &[&str]) {
+        self.script.lock().expect("lock").refusals =
+            replies.iter().map(|reply| format!("{reply}\r\n")).collect();
+    }
+
+    /// How many `MAIL FROM` commands (delivery attempts) the receiver got.
+    pub fn mail_commands(&self) -> usize {
+        self.script.lock().expect("lock").mail_commands
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -386,16 +434,27 @@ impl Smtp {
     }
 }
 
-async fn session(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
+async fn session(
+    socket: tokio::net::TcpStream,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    script: Arc<Mutex<SmtpScript>>,
+) {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read).lines();
     let _ = write.write_all(b"220 test ESMTP\r\n").await;
     let mut recipients = Vec::new();
     while let Ok(Some(line)) = lines.next_line().await {
         let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        let refusal;
         let reply: &[u8] = match verb.as_str() {
             "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
-            "HELO" | "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
+            "MAIL" => {
+                let mut script = script.lock().expect("lock");
+                script.mail_commands += 1;
+                refusal = script.refusals.pop_front();
+                refusal.as_deref().map_or(b"250 OK\r\n", str::as_bytes)
+            }
+            "HELO" | "RSET" | "NOOP" => b"250 OK\r\n",
             "RCPT" => {
                 recipients.push(
                     line.get(8..)
