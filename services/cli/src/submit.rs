@@ -155,6 +155,16 @@ fn not_a_report(message: String) -> Reason {
     }
 }
 
+/// The `Nats-Msg-Id` of a report (docs/agency-systems.md): an agency's stream is its own, so
+/// `<agency>:<report_id>` cannot be taken by anyone else; partners share one stream, so their id
+/// carries 128 random bits that another partner cannot guess and store first.
+fn message_id(agency: Agency, organisation: &str, report_id: &str) -> String {
+    match agency {
+        Agency::Partner => format!("{organisation}:{report_id}:{:032x}", rand::random::<u128>()),
+        _ => format!("{organisation}:{report_id}"),
+    }
+}
+
 /// Publishes reports and follows them to their outcome.
 pub struct Submitter {
     client: Client,
@@ -218,7 +228,7 @@ impl Submitter {
             let mut headers = HeaderMap::new();
             headers.insert(
                 envelope::MSG_ID,
-                format!("{organisation}:{}", report.report_id).as_str(),
+                message_id(agency, &organisation, &report.report_id).as_str(),
             );
             envelope::inject_current_context(&mut headers);
             let publish = PublishMessage::build()
@@ -381,6 +391,20 @@ mod tests {
             reason.message.contains("AGENCY_NOBODY"),
             "{}",
             reason.message
+        );
+    }
+
+    #[test]
+    fn an_agency_keeps_its_report_id_and_a_partner_adds_an_unguessable_part() {
+        assert_eq!(message_id(Agency::Iom, "iom", "dtm-1"), "iom:dtm-1");
+        let first = message_id(Agency::Partner, "partner.nrc", "r-1");
+        let second = message_id(Agency::Partner, "partner.nrc", "r-1");
+        let random = first.strip_prefix("partner.nrc:r-1:").expect("the prefix");
+        assert_eq!(random.len(), 32);
+        assert!(random.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(
+            first, second,
+            "two submissions share an id another partner could guess"
         );
     }
 }
