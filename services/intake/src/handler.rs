@@ -130,16 +130,7 @@ impl IntakeHandler {
             subject: &situation_id,
             id,
         };
-        let payload = event.encode_to_vec();
-        envelope
-            .publish(&self.js, subject, payload.clone().into())
-            .await?;
-        envelope
-            .announce(
-                &self.js.client(),
-                topology::outcome_subject(organisation),
-                payload.into(),
-            )
+        self.store_and_announce(&envelope, subject, organisation, event.encode_to_vec())
             .await?;
         tracing::Span::current().record("outcome", "accepted");
         self.count(organisation, "accepted");
@@ -164,22 +155,36 @@ impl IntakeHandler {
             subject: &event.situation_id,
             id,
         };
-        let payload = event.encode_to_vec();
-        envelope
-            .publish(
-                &self.js,
-                topology::rejected_subject(organisation),
-                payload.clone().into(),
-            )
-            .await?;
+        self.store_and_announce(
+            &envelope,
+            topology::rejected_subject(organisation),
+            organisation,
+            event.encode_to_vec(),
+        )
+        .await?;
+        tracing::info!(report.id = %event.report_id, reasons = ?codes, "report rejected");
+        Ok(())
+    }
+
+    /// Stores an outcome on its stream, then copies it to the organisation's own outcome
+    /// subject, which the organisation's credentials may read (the stored event is what
+    /// counts; the copy may repeat on a redelivery, with the same id).
+    async fn store_and_announce(
+        &self,
+        envelope: &Envelope<'_>,
+        subject: String,
+        organisation: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), HandlerError> {
+        let payload = prost::bytes::Bytes::from(payload);
+        envelope.publish(&self.js, subject, payload.clone()).await?;
         envelope
             .announce(
                 &self.js.client(),
                 topology::outcome_subject(organisation),
-                payload.into(),
+                payload,
             )
             .await?;
-        tracing::info!(report.id = %event.report_id, reasons = ?codes, "report rejected");
         Ok(())
     }
 }

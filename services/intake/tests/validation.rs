@@ -388,17 +388,7 @@ fn a_report_over_64_kib_is_answered_too_large_without_its_field_rules() {
 
 #[test]
 fn population_and_designated_leads_have_limits_of_their_own() {
-    let groups = [
-        PopulationGroup::Refugee,
-        PopulationGroup::AsylumSeeker,
-        PopulationGroup::OtherInNeedOfProtection,
-        PopulationGroup::Stateless,
-        PopulationGroup::Migrant,
-        PopulationGroup::Idp,
-        PopulationGroup::ReturnedRefugee,
-        PopulationGroup::ReturnedIdp,
-        PopulationGroup::HostCommunity,
-    ];
+    let groups = tandem_proto::words::POPULATION_GROUPS;
     let mut report = valid();
     report.population = groups.iter().map(|group| figure(*group, 10)).collect();
     report.designated_leads = vec![Agency::Iom as i32, Agency::Unhcr as i32];
