@@ -65,16 +65,6 @@ const SERVICES: [Service; 5] = [
 /// The focal points of the demo (fictional), so that notify has coordinators to notify.
 const DIRECTORY: &str = include_str!("../../deploy/demo/directory.yaml");
 
-/// Imports [`DIRECTORY`] before the services start, so notify has it from its start.
-async fn import_directory(js: &jetstream::Context) -> anyhow::Result<()> {
-    let entries = tandem_notify::directory::parse(DIRECTORY)
-        .map_err(|errors| anyhow::anyhow!("bundled directory: {errors}"))?;
-    tandem_notify::directory::Directory::open(js, &Default::default())
-        .await?
-        .import(&entries)
-        .await
-}
-
 /// The service binaries as processes (by the name of their figures), killed when dropped.
 struct Services(Vec<(&'static str, Child)>);
 
@@ -174,7 +164,7 @@ pub async fn throughput(
     let client = nats::try_connect(config, "tandem-bench").await?;
     let js = jetstream::new(client.clone());
     // Focal points first, so notify has them from its start.
-    import_directory(&js).await?;
+    tandem_notify::directory::import_document(&js, DIRECTORY).await?;
     let services = Services::start(config, endpoint.as_deref())?;
     service_api::wait_for_services(&client, &service_names(), Duration::from_secs(60)).await?;
     let mut determinations = client.subscribe(topology::DETERMINED_FILTER).await?;
@@ -283,7 +273,7 @@ pub async fn latency(
 ) -> anyhow::Result<Latency> {
     let client = nats::try_connect(config, "tandem-bench").await?;
     let js = jetstream::new(client.clone());
-    import_directory(&js).await?;
+    tandem_notify::directory::import_document(&js, DIRECTORY).await?;
     let services = Services::start(config, None)?;
     service_api::wait_for_services(&client, &service_names(), Duration::from_secs(60)).await?;
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();

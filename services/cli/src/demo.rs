@@ -17,16 +17,6 @@ use crate::{
 /// The demo's focal points (fictional), imported before the reports go out.
 const DIRECTORY: &str = include_str!("../../../deploy/demo/directory.yaml");
 
-/// Imports the demo's focal points (fictional people, NATS channels only).
-async fn import_directory(js: &async_nats::jetstream::Context) -> anyhow::Result<()> {
-    let entries = tandem_notify::directory::parse(DIRECTORY)
-        .map_err(|errors| anyhow::anyhow!("bundled directory: {errors}"))?;
-    tandem_notify::directory::Directory::open(js, &Default::default())
-        .await?
-        .import(&entries)
-        .await
-}
-
 /// The example reports, in the order they are submitted.
 const REPORTS: [(&str, &str); 8] = [
     (
@@ -72,7 +62,11 @@ pub async fn run(
     // Reports go out once the services that answer them are up.
     service_api::wait_for_services(&client, services, Duration::from_secs(60)).await?;
     // Coordinators to notify, and a view of what they are told.
-    import_directory(&async_nats::jetstream::new(client.clone())).await?;
+    tandem_notify::directory::import_document(
+        &async_nats::jetstream::new(client.clone()),
+        DIRECTORY,
+    )
+    .await?;
     let mut notifications = client
         .subscribe(tandem_proto::subjects::NOTIFY_OUT_FILTER)
         .await?;

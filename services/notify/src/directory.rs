@@ -490,6 +490,16 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Validates a whole directory document (JSON or YAML) and stores every entry, or none when
+/// any is invalid: how the demo and the benchmark bring in their bundled focal points.
+pub async fn import_document(js: &jetstream::Context, text: &str) -> anyhow::Result<()> {
+    let entries = parse(text).map_err(|errors| anyhow::anyhow!("directory: {errors}"))?;
+    Directory::open(js, &StorageConfig::default())
+        .await?
+        .import(&entries)
+        .await
+}
+
 /// `AGENCY_IOM`, `iom`, `AGENCY_UNHCR`, `unhcr` (any case).
 pub fn parse_agency(text: &str) -> Option<NotifyAgency> {
     let upper = text.trim().to_ascii_uppercase();
