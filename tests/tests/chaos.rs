@@ -850,12 +850,14 @@ async fn durable_consumers(js: &jetstream::Context) -> Vec<(String, String, u64,
         topology::ACKS_UNHCR_STREAM,
         topology::DLQ_STREAM,
     ] {
-        let Ok(stream) = js.get_stream(name).await else {
-            continue;
-        };
+        // A failed read fails the test: "nothing in flight" must not pass on an error.
+        let stream = js
+            .get_stream(name)
+            .await
+            .unwrap_or_else(|error| panic!("stream {name}: {error}"));
         let mut consumers = stream.consumers();
         while let Some(info) = consumers.next().await {
-            let Ok(info) = info else { continue };
+            let info = info.unwrap_or_else(|error| panic!("consumers of {name}: {error}"));
             if info.config.durable_name.is_some() {
                 found.push((
                     name.to_string(),
