@@ -266,10 +266,15 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
                 cluster.kill(victim);
             };
             let (results, ()) = tokio::join!(submit_all(&js, reports), killer);
+            let mut retried_here = 0;
             for (report_id, sequence, attempts) in results {
-                retried += attempts - 1;
+                retried_here += attempts - 1;
                 sequences.insert(report_id, sequence);
             }
+            // The kill hit publishes in flight: some were not acknowledged by the dying
+            // leader and had to be sent again.
+            assert!(retried_here > 0, "the node died with no publish in flight");
+            retried += retried_here;
             continue;
         }
         if from == restart_at {
