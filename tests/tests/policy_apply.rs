@@ -1,0 +1,242 @@
+//! A policy rollout as an operator runs it (docs/coordinators.md): leadership determined
+//! situations under policy v1; two instances are started on a v2 file and the v1 instance is
+//! stopped; `tandem policy apply --expect-version v2` has one of them re-determine every
+//! situation. The situation v2 classifies differently gets one v2 determination, the other
+//! none; reports after the switch are determined under v2 whichever instance takes them; an
+//! apply expecting another version is refused.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use prost::Message as _;
+use tandem_proto::v1::{
+    Agency, Classification, LeadershipDetermination, PopulationFigure, PopulationGroup,
+};
+use tandem_runtime::topology;
+use tandem_testkit::{
+    NatsServer,
+    reports::valid_report,
+    services::{ServiceCommand, ServiceProcess, binary},
+};
+
+/// A report by IOM on `situation` in COL with `refugees` refugees and `migrants` migrants.
+fn report(id: &str, situation: &str, refugees: u64, migrants: u64) -> Vec<u8> {
+    let mut report = valid_report(Agency::Iom, id, situation, 1);
+    report.population = [
+        (PopulationGroup::Refugee, refugees),
+        (PopulationGroup::Migrant, migrants),
+    ]
+    .into_iter()
+    .map(|(group, count)| PopulationFigure {
+        group: group as i32,
+        count,
+        as_of: "2026-01-15".into(),
+        source: "test".into(),
+    })
+    .collect();
+    report.encode_to_vec()
+}
+
+/// The shipped policy as version v2, with the refugee threshold moved from 0.80 to 0.90: a
+/// protection share of 0.82 is a refugee situation under v1 and, with the hysteresis of 0.05
+/// in its favour (≥ 0.85 to stay), no longer under v2.
+fn policy_v2(dir: &std::path::Path) -> std::path::PathBuf {
+    let v1 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/policy/leadership-v1.toml"
+    ))
+    .expect("the shipped policy");
+    let v2 = v1
+        .replacen("version = \"v1\"", "version = \"v2\"", 1)
+        .replacen("refugee = 0.80", "refugee = 0.90", 1);
+    assert!(
+        v2.contains("version = \"v2\"") && v2.contains("refugee = 0.90"),
+        "the shipped policy no longer has the lines this test edits"
+    );
+    let path = dir.join("leadership-v2.toml");
+    std::fs::write(&path, v2).expect("write the v2 policy");
+    path
+}
+
+fn leadership(
+    server: &NatsServer,
+    label: &str,
+    policy: Option<&std::path::Path>,
+) -> ServiceProcess {
+    let mut command = ServiceCommand::new("tandem-leadership", &server.url())
+        .label(label)
+        .env("RUST_LOG", "info");
+    if let Some(policy) = policy {
+        command = command.env("TANDEM_POLICY_FILE", policy.display().to_string());
+    }
+    command.spawn()
+}
+
+async fn consuming(service: &ServiceProcess) {
+    service
+        .wait_for_log("consuming", Duration::from_secs(60), |lines| {
+            lines
+                .iter()
+                .any(|line| line.contains("consuming"))
+                .then_some(())
+        })
+        .await;
+}
+
+/// Every determination published so far, in order.
+async fn determinations(js: &jetstream::Context) -> Vec<LeadershipDetermination> {
+    tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
+        .await
+        .into_iter()
+        .filter(|message| message.subject.starts_with("tandem.leadership.determined."))
+        .map(|message| {
+            LeadershipDetermination::decode(message.payload).expect("a LeadershipDetermination")
+        })
+        .collect()
+}
+
+/// Waits until `count` determinations were published.
+async fn wait_for_determinations(
+    js: &jetstream::Context,
+    count: usize,
+) -> Vec<LeadershipDetermination> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = determinations(js).await;
+        if found.len() >= count {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {count} determinations within 60 s: {found:#?}",
+            found.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn publish_report(js: &jetstream::Context, payload: Vec<u8>) {
+    js.publish(topology::intake_subject("iom"), payload.into())
+        .await
+        .expect("publish sent")
+        .await
+        .expect("stored");
+}
+
+/// `tandem policy apply` with `args`: exit code, stdout, stderr.
+fn apply(server: &NatsServer, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = std::process::Command::new(binary("tandem"))
+        .args([
+            "policy",
+            "apply",
+            "--timeout",
+            "30",
+            "--nats-url",
+            &server.url(),
+        ])
+        .args(args)
+        .output()
+        .expect("tandem runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_the_new_policy() {
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    let dir = tempfile::tempdir().expect("a directory for the policy");
+    let v2 = policy_v2(dir.path());
+    let intake = ServiceCommand::new("tandem-intake", &server.url())
+        .env("RUST_LOG", "info")
+        .spawn();
+    let mut v1 = leadership(&server, "leadership-v1", None);
+    consuming(&intake).await;
+    consuming(&v1).await;
+
+    publish_report(&js, report("r-change", "S-CHANGE", 820, 180)).await;
+    publish_report(&js, report("r-same", "S-SAME", 500, 500)).await;
+    let before = wait_for_determinations(&js, 2).await;
+    let classification = |found: &[LeadershipDetermination], situation: &str| {
+        found
+            .iter()
+            .rev()
+            .find(|d| d.situation_id == situation)
+            .map(|d| (d.classification(), d.policy_version.clone()))
+    };
+    assert_eq!(
+        classification(&before, "S-CHANGE"),
+        Some((Classification::RefugeeSituation, "v1".into()))
+    );
+    assert_eq!(
+        classification(&before, "S-SAME"),
+        Some((Classification::MixedMovement, "v1".into()))
+    );
+
+    // The rollout: two instances on v2, then the v1 instance stops.
+    let v2a = leadership(&server, "leadership-v2a", Some(&v2));
+    let v2b = leadership(&server, "leadership-v2b", Some(&v2));
+    consuming(&v2a).await;
+    consuming(&v2b).await;
+    v1.kill();
+
+    let (code, stdout, stderr) = apply(&server, &["--expect-version", "v2"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "policy v2: 2 situation(s) re-evaluated, 1 changed: S-CHANGE",
+        "{stderr}"
+    );
+    // The reply comes after the walk, so its determinations are stored by now: one, for the
+    // situation that changed, under v2.
+    let after = determinations(&js).await;
+    assert_eq!(after.len(), 3, "one new determination: {after:#?}");
+    assert_eq!(after[2].situation_id, "S-CHANGE");
+    assert_eq!(after[2].policy_version, "v2");
+    assert_ne!(after[2].classification(), Classification::RefugeeSituation);
+
+    // Applying again changes nothing, and only one instance walks (no determination twice).
+    let (code, stdout, _) = apply(&server, &["--expect-version", "v2"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stdout.trim(),
+        "policy v2: 2 situation(s) re-evaluated, 0 changed"
+    );
+    assert_eq!(determinations(&js).await.len(), 3);
+
+    // An operator expecting v1 is told the instances run v2, and nothing is re-determined.
+    let (code, _, stderr) = apply(&server, &["--expect-version", "v1"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("this instance runs policy v2, not v1"),
+        "{stderr}"
+    );
+
+    // Reports after the switch, whichever instance takes them, are determined under v2.
+    const NEW: usize = 8;
+    for number in 0..NEW {
+        publish_report(
+            &js,
+            report(
+                &format!("r-new-{number}"),
+                &format!("S-NEW-{number}"),
+                820,
+                180,
+            ),
+        )
+        .await;
+    }
+    let all = wait_for_determinations(&js, 3 + NEW).await;
+    assert_eq!(all.len(), 3 + NEW, "{all:#?}");
+    for determination in &all[3..] {
+        assert_eq!(determination.policy_version, "v2", "{determination:?}");
+        assert_eq!(
+            determination.classification(),
+            Classification::MixedMovement,
+            "a share of 0.82 is below v2's refugee threshold: {determination:?}"
+        );
+    }
+}
