@@ -240,3 +240,106 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_flowing_through_a_rollout_and_apply_are_each_determined_by_one_policy() {
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    let dir = tempfile::tempdir().expect("a directory for the policy");
+    let v2 = policy_v2(dir.path());
+    let intake = ServiceCommand::new("tandem-intake", &server.url())
+        .env("RUST_LOG", "info")
+        .spawn();
+    let mut v1 = leadership(&server, "leadership-v1", None);
+    consuming(&intake).await;
+    consuming(&v1).await;
+
+    // Reports keep coming, one situation each (share 0.82), until the apply has answered.
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let publisher = {
+        let js = js.clone();
+        tokio::spawn(async move {
+            let mut pace = tokio::time::interval(Duration::from_millis(20));
+            let mut sent = 0;
+            while !*stopped.borrow_and_update() {
+                publish_report(
+                    &js,
+                    report(
+                        &format!("r-flow-{sent}"),
+                        &format!("S-FLOW-{sent}"),
+                        820,
+                        180,
+                    ),
+                )
+                .await;
+                sent += 1;
+                tokio::select! {
+                    _ = pace.tick() => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+            sent
+        })
+    };
+    wait_for_determinations(&js, 3).await;
+
+    let v2a = leadership(&server, "leadership-v2a", Some(&v2));
+    let v2b = leadership(&server, "leadership-v2b", Some(&v2));
+    consuming(&v2a).await;
+    consuming(&v2b).await;
+    v1.kill();
+    let (code, stdout, stderr) = apply(&server, &["--expect-version", "v2"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    stop.send(true).expect("the publisher runs");
+    let sent = publisher.await.expect("publisher");
+    tandem_testkit::wait_until_consumed(
+        &js,
+        topology::EVENTS_STREAM,
+        "tandem-leadership",
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // Each determination is wholly one policy's: v1 classifies 0.82 as a refugee situation, v2
+    // as a mixed movement. Every report was determined; a situation determined under v1 before
+    // the switch was re-determined under v2 by the apply, never the other way round.
+    let all = determinations(&js).await;
+    let (mut before_switch, mut after_switch) = (0, 0);
+    for number in 0..sent {
+        let situation = format!("S-FLOW-{number}");
+        let found: Vec<(String, Classification)> = all
+            .iter()
+            .filter(|d| d.situation_id == situation)
+            .map(|d| (d.policy_version.clone(), d.classification()))
+            .collect();
+        let v1_refugee = ("v1".to_string(), Classification::RefugeeSituation);
+        let v2_mixed = ("v2".to_string(), Classification::MixedMovement);
+        if found == [v2_mixed.clone()] {
+            after_switch += 1;
+        } else {
+            assert_eq!(found, [v1_refugee, v2_mixed], "{situation} of {sent}");
+            before_switch += 1;
+        }
+    }
+    assert!(
+        before_switch > 0 && after_switch > 0,
+        "reports flowed through the switch: {before_switch} determined before, {after_switch} after"
+    );
+    assert_eq!(
+        all.len(),
+        all.iter()
+            .filter(|d| d.situation_id.starts_with("S-FLOW-"))
+            .count(),
+        "nothing else determined"
+    );
+    let dead = js
+        .get_stream(topology::DLQ_STREAM)
+        .await
+        .expect("the dead-letter stream")
+        .info()
+        .await
+        .expect("its info")
+        .state
+        .messages;
+    assert_eq!(dead, 0, "no report dead-lettered");
+}
