@@ -101,29 +101,11 @@ fn served(text: &str, into: &mut BTreeMap<String, Labels>) {
 
 /// `GET /metrics` on `127.0.0.1:port`: the body, or empty when it cannot be read yet.
 async fn scrape(port: u16) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let response = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        stream
-            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        std::io::Result::Ok(response)
-    }
-    .await
-    .unwrap_or_default();
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
+    tandem_testkit::http_get(port, "/metrics")
+        .await
+        .ok()
+        .and_then(|response| Some(response.split_once("\r\n\r\n")?.1.to_string()))
         .unwrap_or_default()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// IOM's country coordinator for COL, on NATS and on e-mail (which fails: no SMTP relay is
@@ -159,7 +141,7 @@ async fn every_metric_served_is_in_the_operating_guide_with_its_labels_and_every
     tandem_notify::directory::import_document(&js, DIRECTORY)
         .await
         .expect("directory imported");
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let ports = tandem_testkit::process::free_ports(8);
     let services: Vec<ServiceProcess> = [
         "tandem-intake",
         "tandem-leadership",
@@ -167,11 +149,11 @@ async fn every_metric_served_is_in_the_operating_guide_with_its_labels_and_every
         "tandem-publish",
     ]
     .into_iter()
-    .zip(&ports)
-    .map(|(binary, port)| {
+    .zip(ports.chunks(2))
+    .map(|(binary, ports)| {
         ServiceCommand::new(binary, &server.url())
-            .env("TANDEM_METRICS_ADDR", format!("127.0.0.1:{port}"))
-            .env("TANDEM_PUBLISH_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("TANDEM_METRICS_ADDR", format!("127.0.0.1:{}", ports[0]))
+            .env("TANDEM_PUBLISH_ADDR", format!("127.0.0.1:{}", ports[1]))
             .env("TANDEM_AGENCY", "iom")
             .env("TANDEM_SLA__COUNTRY_COORDINATOR_SECS", "1")
             .env("TANDEM_TIMER_TICK_MS", "100")
@@ -183,14 +165,7 @@ async fn every_metric_served_is_in_the_operating_guide_with_its_labels_and_every
     // Publish follows the event stream rather than consuming it; the others say when they are
     // ready.
     for service in &services[..3] {
-        service
-            .wait_for_log("consuming", Duration::from_secs(60), |lines| {
-                lines
-                    .iter()
-                    .any(|line| line.contains("consuming"))
-                    .then_some(())
-            })
-            .await;
+        service.wait_until_consuming(Duration::from_secs(60)).await;
     }
 
     let report = valid_report(Agency::Iom, "m-1", "METRICS-1", 1);
@@ -213,7 +188,7 @@ async fn every_metric_served_is_in_the_operating_guide_with_its_labels_and_every
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let served = loop {
         let mut served = BTreeMap::new();
-        for port in &ports {
+        for port in ports.iter().step_by(2) {
             self::served(&scrape(*port).await, &mut served);
         }
         let missing: Vec<_> = EXPECTED

@@ -58,6 +58,52 @@ fn policy_v2(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// A server, intake and one leadership instance on the shipped policy v1, consuming; the
+/// rollout to v2 is [`Rollout::switch_to_v2`].
+struct Rollout {
+    server: NatsServer,
+    js: jetstream::Context,
+    policy_dir: tempfile::TempDir,
+    services: Vec<ServiceProcess>,
+}
+
+impl Rollout {
+    async fn start() -> Self {
+        let server = NatsServer::start();
+        let js = server.jetstream().await;
+        let policy_dir = tempfile::tempdir().expect("a directory for the policy");
+        let services = vec![
+            ServiceCommand::new("tandem-intake", &server.url())
+                .env("RUST_LOG", "info")
+                .spawn(),
+            leadership(&server, "leadership-v1", None),
+        ];
+        for service in &services {
+            service.wait_until_consuming(WAIT).await;
+        }
+        Self {
+            server,
+            js,
+            policy_dir,
+            services,
+        }
+    }
+
+    /// Two leadership instances on policy v2, consuming; then the v1 instance stops.
+    async fn switch_to_v2(&mut self) {
+        let v2 = policy_v2(self.policy_dir.path());
+        for label in ["leadership-v2a", "leadership-v2b"] {
+            let instance = leadership(&self.server, label, Some(&v2));
+            instance.wait_until_consuming(WAIT).await;
+            self.services.push(instance);
+        }
+        self.services[1].kill();
+    }
+}
+
+/// How long a service may take to come up, and the determinations to appear.
+const WAIT: Duration = Duration::from_secs(60);
+
 fn leadership(
     server: &NatsServer,
     label: &str,
@@ -70,17 +116,6 @@ fn leadership(
         command = command.env("TANDEM_POLICY_FILE", policy.display().to_string());
     }
     command.spawn()
-}
-
-async fn consuming(service: &ServiceProcess) {
-    service
-        .wait_for_log("consuming", Duration::from_secs(60), |lines| {
-            lines
-                .iter()
-                .any(|line| line.contains("consuming"))
-                .then_some(())
-        })
-        .await;
 }
 
 /// Every determination published so far, in order.
@@ -100,7 +135,7 @@ async fn wait_for_determinations(
     js: &jetstream::Context,
     count: usize,
 ) -> Vec<LeadershipDetermination> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let found = determinations(js).await;
         if found.len() >= count {
@@ -146,16 +181,8 @@ fn apply(server: &NatsServer, args: &[&str]) -> (Option<i32>, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_the_new_policy() {
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    let dir = tempfile::tempdir().expect("a directory for the policy");
-    let v2 = policy_v2(dir.path());
-    let intake = ServiceCommand::new("tandem-intake", &server.url())
-        .env("RUST_LOG", "info")
-        .spawn();
-    let mut v1 = leadership(&server, "leadership-v1", None);
-    consuming(&intake).await;
-    consuming(&v1).await;
+    let mut world = Rollout::start().await;
+    let js = world.js.clone();
 
     publish_report(&js, report("r-change", "S-CHANGE", 820, 180)).await;
     publish_report(&js, report("r-same", "S-SAME", 500, 500)).await;
@@ -177,13 +204,10 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
     );
 
     // The rollout: two instances on v2, then the v1 instance stops.
-    let v2a = leadership(&server, "leadership-v2a", Some(&v2));
-    let v2b = leadership(&server, "leadership-v2b", Some(&v2));
-    consuming(&v2a).await;
-    consuming(&v2b).await;
-    v1.kill();
+    world.switch_to_v2().await;
+    let server = &world.server;
 
-    let (code, stdout, stderr) = apply(&server, &["--expect-version", "v2"]);
+    let (code, stdout, stderr) = apply(server, &["--expect-version", "v2"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(
         stdout.trim(),
@@ -199,7 +223,7 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
     assert_ne!(after[2].classification(), Classification::RefugeeSituation);
 
     // Applying again changes nothing, and only one instance walks (no determination twice).
-    let (code, stdout, _) = apply(&server, &["--expect-version", "v2"]);
+    let (code, stdout, _) = apply(server, &["--expect-version", "v2"]);
     assert_eq!(code, Some(0));
     assert_eq!(
         stdout.trim(),
@@ -208,7 +232,7 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
     assert_eq!(determinations(&js).await.len(), 3);
 
     // An operator expecting v1 is told the instances run v2, and nothing is re-determined.
-    let (code, _, stderr) = apply(&server, &["--expect-version", "v1"]);
+    let (code, _, stderr) = apply(server, &["--expect-version", "v1"]);
     assert_ne!(code, Some(0));
     assert!(
         stderr.contains("this instance runs policy v2, not v1"),
@@ -243,16 +267,8 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_flowing_through_a_rollout_and_apply_are_each_determined_by_one_policy() {
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    let dir = tempfile::tempdir().expect("a directory for the policy");
-    let v2 = policy_v2(dir.path());
-    let intake = ServiceCommand::new("tandem-intake", &server.url())
-        .env("RUST_LOG", "info")
-        .spawn();
-    let mut v1 = leadership(&server, "leadership-v1", None);
-    consuming(&intake).await;
-    consuming(&v1).await;
+    let mut world = Rollout::start().await;
+    let js = world.js.clone();
 
     // Reports keep coming, one situation each (share 0.82), until the apply has answered.
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -283,22 +299,15 @@ async fn reports_flowing_through_a_rollout_and_apply_are_each_determined_by_one_
     };
     wait_for_determinations(&js, 3).await;
 
-    let v2a = leadership(&server, "leadership-v2a", Some(&v2));
-    let v2b = leadership(&server, "leadership-v2b", Some(&v2));
-    consuming(&v2a).await;
-    consuming(&v2b).await;
-    v1.kill();
-    let (code, stdout, stderr) = apply(&server, &["--expect-version", "v2"]);
+    // The rollout: two instances on v2, then the v1 instance stops.
+    world.switch_to_v2().await;
+    let server = &world.server;
+    let (code, stdout, stderr) = apply(server, &["--expect-version", "v2"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     stop.send(true).expect("the publisher runs");
     let sent = publisher.await.expect("publisher");
-    tandem_testkit::wait_until_consumed(
-        &js,
-        topology::EVENTS_STREAM,
-        "tandem-leadership",
-        Duration::from_secs(60),
-    )
-    .await;
+    tandem_testkit::wait_until_consumed(&js, topology::EVENTS_STREAM, "tandem-leadership", WAIT)
+        .await;
 
     // Each determination is wholly one policy's: v1 classifies 0.82 as a refugee situation, v2
     // as a mixed movement. Every report was determined; a situation determined under v1 before

@@ -48,24 +48,10 @@ async fn a_service_started_before_jetstream_waits_for_it_then_works() {
     // JetStream arrives (same port): the service sets up, then consumes — by then every stream
     // it needs exists — and handles a report.
     server.restart();
-    intake
-        .wait_for_log("consuming after set-up", Duration::from_secs(30), |lines| {
-            lines
-                .iter()
-                .any(|line| line.contains("consuming"))
-                .then_some(())
-        })
-        .await;
+    intake.wait_until_consuming(Duration::from_secs(30)).await;
     let js = server.jetstream().await;
     let report = valid_report(Agency::Iom, "r-startup", "S-STARTUP", 1);
-    js.publish(
-        topology::intake_subject("iom"),
-        report.encode_to_vec().into(),
-    )
-    .await
-    .expect("publish sent")
-    .await
-    .expect("the intake stream stores the report");
+    submit(&js, &report).await;
     let accepted = first_message(&js, &topology::accepted_subject(&report.country)).await;
     let accepted = SituationAccepted::decode(accepted).expect("a SituationAccepted");
     assert_eq!(accepted.report.map(|r| r.report_id), Some(report.report_id));
@@ -76,20 +62,12 @@ async fn first_message(js: &jetstream::Context, subject: &str) -> bytes::Bytes {
     first_message_of(js, topology::EVENTS_STREAM, subject).await
 }
 
-/// A free port on loopback, for the publish API.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_started_before_nats_waits_for_it_then_works() {
     // A server's port, then no server on it: the services start first.
     let mut server = NatsServer::start();
     server.kill();
-    let api = free_port();
+    let api = tandem_testkit::process::free_ports(1)[0];
     let mut services: Vec<ServiceProcess> = [
         "tandem-intake",
         "tandem-leadership",
@@ -134,14 +112,7 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
     // event stream instead; it shows it works by serving the situation below).
     server.restart();
     for service in &services[..3] {
-        service
-            .wait_for_log("consuming", Duration::from_secs(60), |lines| {
-                lines
-                    .iter()
-                    .any(|line| line.contains("consuming"))
-                    .then_some(())
-            })
-            .await;
+        service.wait_until_consuming(Duration::from_secs(60)).await;
     }
 
     // And works: a report is accepted (intake), determined (leadership), notified to IOM's
@@ -155,14 +126,7 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
     .await
     .expect("directory imported");
     let report = valid_report(Agency::Iom, "r-first", "S-FIRST", 1);
-    js.publish(
-        topology::intake_subject("iom"),
-        report.encode_to_vec().into(),
-    )
-    .await
-    .expect("publish sent")
-    .await
-    .expect("the intake stream stores the report");
+    submit(&js, &report).await;
     let determination = first_message(&js, "tandem.leadership.determined.COL").await;
     let determination = tandem_proto::v1::LeadershipDetermination::decode(determination)
         .expect("a LeadershipDetermination");
@@ -174,7 +138,9 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
     assert_eq!(notification.situation_id, "S-FIRST");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let response = http_get(api, "/v1/situations/S-FIRST").await;
+        let response = tandem_testkit::http_get(api, "/v1/situations/S-FIRST")
+            .await
+            .unwrap_or_else(|error| error.to_string());
         if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
             break;
         }
@@ -194,14 +160,7 @@ async fn a_service_told_to_stop_finishes_the_messages_in_hand_then_exits() {
         .label("intake")
         .env("RUST_LOG", "info")
         .spawn();
-    intake
-        .wait_for_log("consuming", Duration::from_secs(60), |lines| {
-            lines
-                .iter()
-                .any(|line| line.contains("consuming"))
-                .then_some(())
-        })
-        .await;
+    intake.wait_until_consuming(Duration::from_secs(60)).await;
 
     // Enough reports, on as many situations, that the service holds several at once.
     const REPORTS: usize = 300;
@@ -329,18 +288,14 @@ async fn first_message_of(js: &jetstream::Context, stream: &str, subject: &str) 
     message.payload.clone()
 }
 
-/// `GET path` on `127.0.0.1:port`: the whole response, or the error.
-async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let response = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        stream
-            .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-            .await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        std::io::Result::Ok(response)
-    }
-    .await;
-    response.unwrap_or_else(|error| error.to_string())
+/// Publishes `report` on IOM's intake subject and waits until the intake stream stored it.
+async fn submit(js: &jetstream::Context, report: &tandem_proto::v1::SituationReport) {
+    js.publish(
+        topology::intake_subject("iom"),
+        report.encode_to_vec().into(),
+    )
+    .await
+    .expect("publish sent")
+    .await
+    .expect("the intake stream stores the report");
 }
