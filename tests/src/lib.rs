@@ -8,6 +8,7 @@
 //! - [`stream_messages`], [`wait_until_consumed`]: reading what a stream holds, and waiting
 //!   (on the server's own counters, not on a clock) until a service has handled everything.
 //! - [`init_test_log`]: tracing output for a test, only when `TEST_LOG` is set.
+//! - [`http_get`]: one plain HTTP request to a service's endpoint (`/metrics`, the data API).
 //! - [`certs`]: throwaway TLS certificates, for servers run with the shipped TLS settings.
 //! - [`process`]: a nats-server started from a configuration file, with its log kept.
 //! - [`cluster`]: a 3-node JetStream cluster on loopback; one node can be killed and restarted.
@@ -241,4 +242,17 @@ pub async fn wait_until_consumed(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// `GET path` on `127.0.0.1:port` over HTTP/1.0: the whole response, status line and headers
+/// included.
+pub async fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response)
 }

@@ -204,6 +204,18 @@ impl ServiceProcess {
             .collect()
     }
 
+    /// Waits until the service logs that it consumes, i.e. it set up its streams and buckets
+    /// and its consumers exist (it must log at `info`: `.env("RUST_LOG", "info")`).
+    pub async fn wait_until_consuming(&self, timeout: Duration) {
+        self.wait_for_log("consuming", timeout, |lines| {
+            lines
+                .iter()
+                .any(|line| line.contains("consuming"))
+                .then_some(())
+        })
+        .await;
+    }
+
     /// Waits until `check` finds what it looks for in the log lines, polling; panics after
     /// `timeout` with the last lines.
     pub async fn wait_for_log<T>(

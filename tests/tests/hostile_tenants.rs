@@ -428,3 +428,185 @@ async fn each_organisation_hears_its_own_outcomes_on_its_own_credentials() {
     intake.await.expect("task").expect("intake");
     leadership.await.expect("task").expect("leadership");
 }
+
+/// Intake in this process as its own user of the shipped accounts, until `shutdown`.
+fn run_intake(
+    server: &SecureServer,
+    shutdown: &tandem_runtime::Shutdown,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let mut intake = tandem_intake::IntakeConfig::default();
+    intake.common.nats.url = server.url();
+    intake.common.nats.user = Some("intake".into());
+    intake.common.nats.password = Some("intake-dev-password".into());
+    tokio::spawn(tandem_intake::run(intake, shutdown.clone()))
+}
+
+/// A valid report of partner `org`, on a situation of its own report id.
+fn partner_report(org: &str, report_id: &str) -> SituationReport {
+    let situation = format!("PARTNERS-{report_id}");
+    let mut report =
+        tandem_testkit::reports::valid_report(Agency::Partner, report_id, &situation, 1);
+    report.reporter_org = org.into();
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_can_neither_read_another_partners_outcomes_nor_speak_for_it() {
+    init_test_log();
+    let server = SecureServer::start();
+    let shutdown = tandem_runtime::Shutdown::new();
+    let intake = run_intake(&server, &shutdown);
+    let admin_js = jetstream::new(server.connect("admin", "admin-dev-password", None).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !partners_consumer_exists(&admin_js).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "intake did not set up within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let nrc = server
+        .connect("nrc", "nrc-dev-password", Some("_INBOX_NRC"))
+        .await;
+    let drc = server
+        .connect("drc", "drc-dev-password", Some("_INBOX_DRC"))
+        .await;
+
+    // DRC snoops on everything NRC hears: its replies, its outcomes, its rejections, and every
+    // partner's outcomes at once. Each subscription is refused.
+    for subject in [
+        "_INBOX_NRC.>",
+        "tandem.outcome.partner.nrc",
+        "tandem.outcome.partner.>",
+        "tandem.situation.rejected.partner.nrc",
+        "tandem.situation.rejected.partner.>",
+    ] {
+        let _refused = drc.subscribe(subject).await.expect("sent");
+        server
+            .wait_for_violation("drc", subject, Duration::from_secs(5))
+            .await;
+    }
+    // DRC publishes on NRC's intake subject: refused, nothing reaches intake.
+    drc.publish("tandem.intake.partner.nrc.report", "forged".into())
+        .await
+        .expect("sent; the server refuses");
+    drc.flush().await.expect("flush");
+    server
+        .wait_for_violation(
+            "drc",
+            "tandem.intake.partner.nrc.report",
+            Duration::from_secs(5),
+        )
+        .await;
+
+    // What each partner hears on its own outcome subject, from here on.
+    let mut nrc_outcomes = nrc
+        .subscribe("tandem.outcome.partner.nrc")
+        .await
+        .expect("NRC hears its outcomes");
+    let mut drc_outcomes = drc
+        .subscribe("tandem.outcome.partner.drc")
+        .await
+        .expect("DRC hears its outcomes");
+    nrc.flush().await.expect("flush");
+    drc.flush().await.expect("flush");
+
+    // DRC squats the report id NRC will use, on its own subject and as itself: accepted, but
+    // as DRC's report, not NRC's.
+    let squat = submit_as(
+        &server,
+        "drc",
+        Some("_INBOX_DRC"),
+        &partner_report("drc", "p-1"),
+    )
+    .await;
+    assert_eq!(squat["status"], "ACCEPTED", "{squat}");
+    // DRC speaks for NRC on its own subject (the CLI would take NRC's subject from the report,
+    // which DRC may not publish on): rejected, since the subject names the organisation.
+    let forged = publish(
+        &jetstream::new(drc.clone()),
+        "tandem.intake.partner.drc.report",
+        &format!("partner.drc:p-2:{:032x}", rand::random::<u128>()),
+        partner_report("nrc", "p-2").encode_to_vec(),
+    )
+    .await;
+    assert_eq!(forged.stream, topology::INTAKE_PARTNERS_STREAM);
+    // NRC's own report with the squatted id: its first revision, accepted as NRC's.
+    let own = submit_as(
+        &server,
+        "nrc",
+        Some("_INBOX_NRC"),
+        &partner_report("nrc", "p-1"),
+    )
+    .await;
+    assert_eq!(own["status"], "ACCEPTED", "{own}");
+
+    // Each heard exactly its own outcomes: NRC its one report (no trace of DRC's squat or
+    // forgery, which came before it), DRC its two.
+    let heard = outcome(&mut nrc_outcomes).await;
+    assert_eq!(
+        (heard.0.as_str(), heard.1.as_str(), heard.2),
+        ("p-1", "nrc", true)
+    );
+    let heard = outcome(&mut drc_outcomes).await;
+    assert_eq!(
+        (heard.0.as_str(), heard.1.as_str(), heard.2),
+        ("p-1", "drc", true)
+    );
+    let rejection = outcome(&mut drc_outcomes).await;
+    assert_eq!(
+        (rejection.0.as_str(), rejection.1.as_str(), rejection.2),
+        ("p-2", "drc", false),
+        "the forgery's rejection goes to DRC, who sent it, and names DRC"
+    );
+    assert_eq!(
+        rejection.3,
+        ["CONFLICT"],
+        "the subject names the organisation"
+    );
+    assert!(
+        server.violations_by("nrc").is_empty(),
+        "NRC was refused while doing its own work: {:#?}",
+        server.violations_by("nrc")
+    );
+    shutdown.trigger();
+    intake.await.expect("task").expect("intake stops cleanly");
+}
+
+/// The next outcome on `subscriber`: report id, the organisation it is recorded for, whether it
+/// was accepted, and the codes of a rejection's reasons.
+async fn outcome(subscriber: &mut async_nats::Subscriber) -> (String, String, bool, Vec<String>) {
+    let message = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures::StreamExt::next(subscriber),
+    )
+    .await
+    .expect("an outcome within 20 s")
+    .expect("subscription open");
+    let accepted = message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("ce-type"))
+        .map(|value| value.as_str())
+        == Some("org.tandem.situation.accepted.v1");
+    if accepted {
+        let report = tandem_proto::v1::SituationAccepted::decode(message.payload)
+            .expect("a SituationAccepted")
+            .report
+            .expect("the report");
+        (report.report_id, report.reporter_org, true, Vec::new())
+    } else {
+        let rejected = tandem_proto::v1::SituationRejected::decode(message.payload)
+            .expect("a SituationRejected");
+        let codes = rejected.reasons.iter().map(|r| r.code.clone()).collect();
+        (rejected.report_id, rejected.reporter_org, false, codes)
+    }
+}
+
+/// Whether intake's partners consumer exists, that is intake is ready for partners' reports.
+async fn partners_consumer_exists(js: &jetstream::Context) -> bool {
+    match js.get_stream(topology::INTAKE_PARTNERS_STREAM).await {
+        Ok(stream) => stream.consumer_info("tandem-intake-partners").await.is_ok(),
+        Err(_) => false,
+    }
+}

@@ -1,6 +1,8 @@
 //! A service started before JetStream is available — a server still starting, a cluster still
 //! electing its JetStream leader — waits for it, saying so, instead of exiting; once JetStream
-//! is there it sets up its streams and buckets and works.
+//! is there it sets up its streams and buckets and works. Every service started before the
+//! server itself waits for it the same way, and a service told to stop (SIGTERM) finishes the
+//! messages in hand before it exits.
 
 use std::time::Duration;
 
@@ -8,7 +10,11 @@ use async_nats::jetstream;
 use prost::Message as _;
 use tandem_proto::v1::{Agency, SituationAccepted};
 use tandem_runtime::topology;
-use tandem_testkit::{NatsServer, reports::valid_report, services::ServiceCommand};
+use tandem_testkit::{
+    NatsServer,
+    reports::valid_report,
+    services::{ServiceCommand, ServiceProcess},
+};
 
 /// How many failed set-ups the service must have logged while it kept running.
 const FAILED_SETUPS: usize = 3;
@@ -42,24 +48,10 @@ async fn a_service_started_before_jetstream_waits_for_it_then_works() {
     // JetStream arrives (same port): the service sets up, then consumes — by then every stream
     // it needs exists — and handles a report.
     server.restart();
-    intake
-        .wait_for_log("consuming after set-up", Duration::from_secs(30), |lines| {
-            lines
-                .iter()
-                .any(|line| line.contains("consuming"))
-                .then_some(())
-        })
-        .await;
+    intake.wait_until_consuming(Duration::from_secs(30)).await;
     let js = server.jetstream().await;
     let report = valid_report(Agency::Iom, "r-startup", "S-STARTUP", 1);
-    js.publish(
-        topology::intake_subject("iom"),
-        report.encode_to_vec().into(),
-    )
-    .await
-    .expect("publish sent")
-    .await
-    .expect("the intake stream stores the report");
+    submit(&js, &report).await;
     let accepted = first_message(&js, &topology::accepted_subject(&report.country)).await;
     let accepted = SituationAccepted::decode(accepted).expect("a SituationAccepted");
     assert_eq!(accepted.report.map(|r| r.report_id), Some(report.report_id));
@@ -67,10 +59,216 @@ async fn a_service_started_before_jetstream_waits_for_it_then_works() {
 
 /// The payload of the first message on `subject` in the event stream.
 async fn first_message(js: &jetstream::Context, subject: &str) -> bytes::Bytes {
-    let stream = js
-        .get_stream(topology::EVENTS_STREAM)
+    first_message_of(js, topology::EVENTS_STREAM, subject).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_started_before_nats_waits_for_it_then_works() {
+    // A server's port, then no server on it: the services start first.
+    let mut server = NatsServer::start();
+    server.kill();
+    let api = tandem_testkit::process::free_ports(1)[0];
+    let mut services: Vec<ServiceProcess> = [
+        "tandem-intake",
+        "tandem-leadership",
+        "tandem-notify",
+        "tandem-publish",
+    ]
+    .into_iter()
+    .map(|binary| {
+        ServiceCommand::new(binary, &server.url())
+            .env("RUST_LOG", "info")
+            .env("TANDEM_AGENCY", "iom")
+            .env("TANDEM_PUBLISH_ADDR", format!("127.0.0.1:{api}"))
+            .spawn()
+    })
+    .collect();
+    for service in &services {
+        service
+            .wait_for_log(
+                "NATS not reachable, twice",
+                Duration::from_secs(30),
+                |lines| {
+                    (lines
+                        .iter()
+                        .filter(|line| line.contains("NATS not reachable"))
+                        .count()
+                        >= 2)
+                        .then_some(())
+                },
+            )
+            .await;
+    }
+    for service in &mut services {
+        assert!(
+            service.exited().is_none(),
+            "{} exited instead of waiting for NATS:\n{}",
+            service.label(),
+            service.log().join("\n")
+        );
+    }
+
+    // The server arrives: each consuming service sets up and consumes (publish follows the
+    // event stream instead; it shows it works by serving the situation below).
+    server.restart();
+    for service in &services[..3] {
+        service.wait_until_consuming(Duration::from_secs(60)).await;
+    }
+
+    // And works: a report is accepted (intake), determined (leadership), notified to IOM's
+    // country coordinator (notify) and served by the data API (publish).
+    let js = server.jetstream().await;
+    tandem_notify::directory::import_document(
+        &js,
+        r#"[{"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR",
+             "countries": ["COL"], "channels": [{"nats": {}}]}]"#,
+    )
+    .await
+    .expect("directory imported");
+    let report = valid_report(Agency::Iom, "r-first", "S-FIRST", 1);
+    submit(&js, &report).await;
+    let determination = first_message(&js, "tandem.leadership.determined.COL").await;
+    let determination = tandem_proto::v1::LeadershipDetermination::decode(determination)
+        .expect("a LeadershipDetermination");
+    assert_eq!(determination.situation_id, "S-FIRST");
+    let notification =
+        first_message_of(&js, topology::NOTIFY_STREAM, "tandem.notify.out.iom.>").await;
+    let notification =
+        tandem_proto::v1::Notification::decode(notification).expect("a Notification");
+    assert_eq!(notification.situation_id, "S-FIRST");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = tandem_testkit::http_get(api, "/v1/situations/S-FIRST")
+            .await
+            .unwrap_or_else(|error| error.to_string());
+        if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "publish does not serve the situation: {response:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_told_to_stop_finishes_the_messages_in_hand_then_exits() {
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    let mut intake = ServiceCommand::new("tandem-intake", &server.url())
+        .label("intake")
+        .env("RUST_LOG", "info")
+        .spawn();
+    intake.wait_until_consuming(Duration::from_secs(60)).await;
+
+    // Enough reports, on as many situations, that the service holds several at once.
+    const REPORTS: usize = 300;
+    for number in 0..REPORTS {
+        let report = valid_report(
+            Agency::Iom,
+            &format!("r-stop-{number}"),
+            &format!("S-STOP-{number}"),
+            1,
+        );
+        js.publish(
+            topology::intake_subject("iom"),
+            report.encode_to_vec().into(),
+        )
         .await
-        .expect("intake created the event stream");
+        .expect("publish sent");
+    }
+    js.client().flush().await.expect("flush");
+
+    // SIGTERM while messages are in hand (delivered, not yet acknowledged).
+    let stream = js
+        .get_stream(topology::INTAKE_IOM_STREAM)
+        .await
+        .expect("intake's stream");
+    let in_hand = loop {
+        let info = stream
+            .consumer_info("tandem-intake-iom")
+            .await
+            .expect("intake's consumer");
+        if info.num_ack_pending > 0 {
+            break info.num_ack_pending;
+        }
+        assert!(
+            info.num_pending > 0,
+            "intake handled every report before one was seen in hand"
+        );
+    };
+    let pid = intake.id().expect("running").to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+
+    // It exits by itself, successfully, with nothing left unacknowledged: the messages in
+    // hand at the signal were finished (each has its outcome), none left to redelivery.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = intake.exited() {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "intake did not exit within 30 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "intake exited with {status}");
+
+    // What it acknowledged it finished: one outcome per acknowledged report, none for a
+    // report left unacknowledged (pulled, never started: it waits for `ack_wait`).
+    let info = stream
+        .consumer_info("tandem-intake-iom")
+        .await
+        .expect("intake's consumer");
+    let acknowledged = info.delivered.stream_sequence - info.num_ack_pending as u64;
+    let outcomes = accepted_outcomes(&js).await;
+    assert_eq!(
+        outcomes.len() as u64,
+        acknowledged,
+        "{in_hand} in hand at SIGTERM; {info:?}"
+    );
+
+    // A new instance takes what was left: every report has exactly one outcome.
+    intake.restart();
+    tandem_testkit::wait_until_consumed(
+        &js,
+        topology::INTAKE_IOM_STREAM,
+        "tandem-intake-iom",
+        Duration::from_secs(60),
+    )
+    .await;
+    let mut outcomes = accepted_outcomes(&js).await;
+    outcomes.sort();
+    let mut expected: Vec<String> = (0..REPORTS).map(|n| format!("r-stop-{n}")).collect();
+    expected.sort();
+    assert_eq!(outcomes, expected, "each report accepted exactly once");
+}
+
+/// The report ids of the acceptances in the event stream, in stream order.
+async fn accepted_outcomes(js: &jetstream::Context) -> Vec<String> {
+    tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
+        .await
+        .into_iter()
+        .filter(|message| message.subject.starts_with("tandem.situation.accepted."))
+        .map(|message| {
+            SituationAccepted::decode(message.payload)
+                .expect("a SituationAccepted")
+                .report
+                .expect("the report")
+                .report_id
+        })
+        .collect()
+}
+
+/// The payload of the first message on `subject` in `stream`.
+async fn first_message_of(js: &jetstream::Context, stream: &str, subject: &str) -> bytes::Bytes {
+    let stream = js.get_stream(stream).await.expect("the stream exists");
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
             filter_subject: subject.to_string(),
@@ -84,8 +282,20 @@ async fn first_message(js: &jetstream::Context, subject: &str) -> bytes::Bytes {
         futures::StreamExt::next(&mut messages),
     )
     .await
-    .expect("an outcome within 30 s")
+    .unwrap_or_else(|_| panic!("nothing on {subject} within 30 s"))
     .expect("the stream goes on")
     .expect("a message");
     message.payload.clone()
+}
+
+/// Publishes `report` on IOM's intake subject and waits until the intake stream stored it.
+async fn submit(js: &jetstream::Context, report: &tandem_proto::v1::SituationReport) {
+    js.publish(
+        topology::intake_subject("iom"),
+        report.encode_to_vec().into(),
+    )
+    .await
+    .expect("publish sent")
+    .await
+    .expect("the intake stream stores the report");
 }

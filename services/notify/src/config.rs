@@ -5,7 +5,7 @@
 //! with the NATS channel and webhooks; e-mail needs `smtp.host`, the ack link `ack_http.addr`.
 //! Environment: `TANDEM_AGENCY=unhcr`, `TANDEM_SLA__HQ_SECS=3600`, `TANDEM_SMTP__HOST=…`.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use tandem_proto::v1::{Agency, Role};
@@ -196,6 +196,9 @@ pub struct SmtpConfig {
     pub port: u16,
     /// STARTTLS, implicit TLS or none.
     pub security: SmtpSecurity,
+    /// A PEM file of CA certificates trusted for the relay besides the system's, for a relay
+    /// whose certificate a private CA signed.
+    pub ca_file: Option<PathBuf>,
     /// User name for SMTP AUTH; empty for none.
     pub username: String,
     /// Password for SMTP AUTH (`TANDEM_SMTP__PASSWORD`).
@@ -214,6 +217,7 @@ impl Default for SmtpConfig {
             host: String::new(),
             port: 587,
             security: SmtpSecurity::Starttls,
+            ca_file: None,
             username: String::new(),
             password: String::new(),
             from: "tandem <tandem@localhost>".into(),

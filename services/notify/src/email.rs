@@ -1,15 +1,23 @@
 //! E-mail delivery over SMTP: a plain-text and an HTML part saying what happened and how to
 //! acknowledge (the CLI, a NATS message, or the ack link when one is served).
 //!
+//! STARTTLS (the default) and implicit TLS check the relay's certificate against the system's
+//! CAs and those of `smtp.ca_file`, for a relay whose certificate a private CA signed.
+//!
 //! Temporary failures (connection errors, 4xx replies) are retried with the webhook backoff;
 //! permanent ones (5xx: unknown mailbox, refused sender) fail at once.
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use lettre::{
     AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor,
     message::{Mailbox, MultiPart, SinglePart, header::ContentType},
-    transport::smtp::authentication::Credentials,
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Certificate, Tls, TlsParameters},
+    },
 };
 use tandem_proto::v1::Notification;
 
@@ -39,14 +47,11 @@ impl EmailSender {
             });
         }
         tandem_runtime::tls::install_crypto_provider();
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host);
         let mut builder = match config.security {
-            SmtpSecurity::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?
-            }
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
-            SmtpSecurity::None => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
-            }
+            SmtpSecurity::Starttls => builder.tls(Tls::Required(tls_parameters(config)?)),
+            SmtpSecurity::Tls => builder.tls(Tls::Wrapper(tls_parameters(config)?)),
+            SmtpSecurity::None => builder,
         }
         .port(config.port)
         .timeout(Some(Duration::from_secs(config.timeout_secs.max(1))));
@@ -118,6 +123,22 @@ impl EmailSender {
             }
         }
     }
+}
+
+/// How the relay's certificate is checked: against the system's CAs and `smtp.ca_file`'s, for
+/// the relay's host name.
+fn tls_parameters(config: &SmtpConfig) -> anyhow::Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(config.host.clone());
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read smtp.ca_file {}", path.display()))?;
+        let certificate = Certificate::from_pem(&pem)
+            .ok()
+            .filter(|_| pem.windows(17).any(|w| w == b"BEGIN CERTIFICATE"))
+            .with_context(|| format!("smtp.ca_file {} holds no PEM certificate", path.display()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    Ok(builder.build()?)
 }
 
 /// The message: subject, plain text and HTML, both with the acknowledgement instructions.

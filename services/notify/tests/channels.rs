@@ -1,7 +1,8 @@
 //! Notify's channels and acknowledgements over a real nats-server, as a recipient sees them:
 //! acknowledging an escalated notification acknowledges its escalations; the e-mail's subject,
 //! plain and HTML bodies (every value escaped in HTML) and acknowledgement link; SMTP retries
-//! after a temporary refusal; webhook retries after a 429 with `Retry-After` and after a
+//! after a temporary refusal; STARTTLS to a relay whose certificate a private CA (`smtp.ca_file`)
+//! signed, and no mail to a relay that is not trusted or does not offer STARTTLS; webhook retries after a 429 with `Retry-After` and after a
 //! receiver that drops the connection.
 
 mod common;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::*;
-use tandem_notify::{NotifyAgency, inbox, store::RecordState};
+use tandem_notify::{NotifyAgency, config::SmtpSecurity, inbox, store::RecordState};
 use tandem_proto::v1::{Channel, NotificationState, RationaleEntry};
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
@@ -464,5 +465,79 @@ async fn a_webhook_receiver_dropping_the_connection_gets_the_notification_on_a_l
     );
     world.settled(NotifyAgency::Iom).await;
     assert!(answered.try_recv().is_err(), "delivered once");
+    iom.stop().await;
+}
+
+/// A relay requiring STARTTLS with a certificate from a throwaway CA (`ca.crt` in the returned
+/// directory), and the directory's one mailbox.
+async fn starttls_relay(world: &World) -> (Smtp, tempfile::TempDir) {
+    let certs = tempfile::tempdir().expect("certificate directory");
+    tandem_testkit::certs::throwaway(certs.path());
+    let read = |name: &str| std::fs::read(certs.path().join(name)).expect("certificate file");
+    let smtp = Smtp::start_starttls(&read("server.crt"), &read("server.key")).await;
+    world.import(ONE_MAILBOX).await;
+    (smtp, certs)
+}
+
+/// Notify sending to `smtp` with `security = starttls`, trusting `ca_file` besides the system's
+/// CAs, one attempt per mail.
+fn starttls_config(
+    world: &World,
+    smtp: &Smtp,
+    ca_file: Option<std::path::PathBuf>,
+) -> tandem_notify::NotifyConfig {
+    let mut config = world.config(NotifyAgency::Iom, 600);
+    smtp.configure(&mut config);
+    config.smtp.security = SmtpSecurity::Starttls;
+    config.smtp.ca_file = ca_file;
+    config.smtp.max_attempts = 1;
+    config
+}
+
+#[tokio::test]
+async fn a_relay_requiring_starttls_gets_the_mail_encrypted_when_its_ca_is_trusted() {
+    let world = World::start().await;
+    let (smtp, certs) = starttls_relay(&world).await;
+    let config = starttls_config(&world, &smtp, Some(certs.path().join("ca.crt")));
+    let iom = world.start_notify(config);
+    world.publish(&determination("COL-T", 1, "COL", true)).await;
+
+    let delivered = world.status_in(NotificationState::Delivered, WAIT).await;
+    assert_eq!(delivered.channel(), Channel::Email);
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].encrypted, "the mail came after STARTTLS");
+    assert_eq!(mails[0].recipients, ["cc@iom.example.org"]);
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn a_relay_whose_certificate_is_not_trusted_gets_no_mail() {
+    let world = World::start().await;
+    let (smtp, _certs) = starttls_relay(&world).await;
+    // The system's CAs only: the throwaway CA is not among them.
+    let iom = world.start_notify(starttls_config(&world, &smtp, None));
+    world.publish(&determination("COL-U", 1, "COL", true)).await;
+
+    let failed = world.status_in(NotificationState::Failed, WAIT).await;
+    assert_eq!(failed.channel(), Channel::Email);
+    assert_eq!(failed.reason, "SMTP connection failed after 1 attempts");
+    assert_eq!(smtp.mail_commands(), 0, "no MAIL FROM, in the clear or not");
+    assert!(smtp.mails().is_empty());
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn starttls_security_sends_nothing_to_a_relay_that_does_not_offer_it() {
+    let world = World::start().await;
+    let smtp = Smtp::start().await;
+    world.import(ONE_MAILBOX).await;
+    let iom = world.start_notify(starttls_config(&world, &smtp, None));
+    world.publish(&determination("COL-V", 1, "COL", true)).await;
+
+    let failed = world.status_in(NotificationState::Failed, WAIT).await;
+    assert_eq!(failed.channel(), Channel::Email);
+    assert_eq!(smtp.mail_commands(), 0, "nothing sent in the clear");
+    assert!(smtp.mails().is_empty());
     iom.stop().await;
 }

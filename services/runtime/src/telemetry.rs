@@ -120,6 +120,9 @@ fn install(
     let prometheus_reader = opentelemetry_prometheus::exporter()
         .with_registry(registry.clone())
         .without_target_info()
+        // Every instrument is of the one scope `tandem`: a constant label on every series
+        // would tell the operator nothing (docs/operating.md lists the labels).
+        .scope_info_enabled(false)
         .build()
         .context("cannot set up the Prometheus metrics reader")?;
     let mut meters = SdkMeterProvider::builder()

@@ -373,10 +373,12 @@ async fn receive(
 pub struct Mail {
     pub recipients: Vec<String>,
     pub data: String,
+    /// Whether it came over a connection upgraded with STARTTLS.
+    pub encrypted: bool,
 }
 
-/// A minimal in-process SMTP server on 127.0.0.1 (no TLS, no AUTH): enough of RFC 5321 for
-/// lettre to deliver.
+/// A minimal in-process SMTP server on 127.0.0.1 (no AUTH): enough of RFC 5321 for lettre to
+/// deliver, in the clear or, when started with [`Smtp::start_starttls`], only after STARTTLS.
 #[derive(Clone)]
 pub struct Smtp {
     pub port: u16,
@@ -392,7 +394,33 @@ struct SmtpScript {
 }
 
 impl Smtp {
+    /// A server that takes mail in the clear.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A server that offers STARTTLS with `cert_pem` and `key_pem` and refuses mail before the
+    /// upgrade (530), as a relay requiring encryption does.
+    pub async fn start_starttls(cert_pem: &[u8], key_pem: &[u8]) -> Self {
+        use tokio_rustls::rustls::{
+            ServerConfig,
+            crypto::ring::default_provider,
+            pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
+        };
+        let certs = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(key_pem).expect("server key PEM");
+        let config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server certificate and key");
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn start_with(starttls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
@@ -400,7 +428,13 @@ impl Smtp {
         let (store, scripted) = (mails.clone(), script.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(session(socket, store.clone(), scripted.clone()));
+                let (store, scripted) = (store.clone(), scripted.clone());
+                match starttls.clone() {
+                    None => tokio::spawn(session(socket, true, false, store, scripted)),
+                    Some(acceptor) => {
+                        tokio::spawn(starttls_session(socket, acceptor, store, scripted))
+                    }
+                };
             }
         });
         Self {
@@ -425,7 +459,7 @@ impl Smtp {
         self.mails.lock().expect("lock").clone()
     }
 
-    /// Points `config` at this server.
+    /// Points `config` at this server, in the clear.
     pub fn configure(&self, config: &mut NotifyConfig) {
         config.smtp.host = "127.0.0.1".into();
         config.smtp.port = self.port;
@@ -434,14 +468,59 @@ impl Smtp {
     }
 }
 
-async fn session(
+/// The conversation before STARTTLS: EHLO is answered with the STARTTLS extension, anything
+/// else but QUIT with 530; after the upgrade the conversation starts again, encrypted.
+async fn starttls_session(
     socket: tokio::net::TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
     mails: Arc<Mutex<Vec<Mail>>>,
     script: Arc<Mutex<SmtpScript>>,
 ) {
-    let (read, mut write) = socket.into_split();
+    let mut socket = BufReader::new(socket);
+    let _ = socket.write_all(b"220 test ESMTP\r\n").await;
+    loop {
+        let mut line = String::new();
+        if socket.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-test\r\n250 STARTTLS\r\n",
+            "STAR" => {
+                let _ = socket.write_all(b"220 ready to start TLS\r\n").await;
+                // The client waits for the 220 before its handshake, so nothing is buffered.
+                let Ok(encrypted) = acceptor.accept(socket.into_inner()).await else {
+                    return;
+                };
+                return session(encrypted, false, true, mails, script).await;
+            }
+            "QUIT" => {
+                let _ = socket.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => b"530 5.7.0 must issue a STARTTLS command first\r\n",
+        };
+        if socket.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The mail conversation on `stream`; `greet` when the connection is new (not just upgraded).
+async fn session<S>(
+    stream: S,
+    greet: bool,
+    encrypted: bool,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    script: Arc<Mutex<SmtpScript>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let mut lines = BufReader::new(read).lines();
-    let _ = write.write_all(b"220 test ESMTP\r\n").await;
+    if greet {
+        let _ = write.write_all(b"220 test ESMTP\r\n").await;
+    }
     let mut recipients = Vec::new();
     while let Ok(Some(line)) = lines.next_line().await {
         let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
@@ -478,6 +557,7 @@ async fn session(
                 mails.lock().expect("lock").push(Mail {
                     recipients: std::mem::take(&mut recipients),
                     data,
+                    encrypted,
                 });
                 b"250 queued\r\n"
             }
