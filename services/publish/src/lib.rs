@@ -27,7 +27,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, object_store::ObjectStore};
+use async_nats::jetstream;
 use serde::{Deserialize, Serialize};
 use state::State;
 use tandem_runtime::{
@@ -86,7 +86,7 @@ struct Shared {
     /// The state's version, bumped on every change, for the version publisher.
     changed: watch::Sender<u64>,
     /// Object store `tandem-data`, once NATS was reached.
-    store: OnceLock<ObjectStore>,
+    store: OnceLock<versions::DataStore>,
 }
 
 impl Shared {
@@ -180,7 +180,9 @@ async fn work(
     let storage = &config.common.storage;
     let store = nats::set_up(&shutdown, || async {
         topology::ensure_stream(&js, topology::events_stream(storage)).await?;
-        topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await
+        let objects =
+            topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await?;
+        versions::DataStore::new(&js, objects).await
     })
     .await?;
     let _ = shared.store.set(store);
