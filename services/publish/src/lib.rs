@@ -58,6 +58,10 @@ pub struct PublishConfig {
     /// first, so a version is read from the object store once rather than per request.
     /// `TANDEM_VERSION_CACHE_BYTES`.
     pub version_cache_bytes: u64,
+    /// Dataset versions kept in the object store and listed by the API: storing a new one
+    /// deletes the oldest beyond this many, so the store does not grow without end.
+    /// `TANDEM_VERSIONS_KEPT`.
+    pub versions_kept: usize,
 }
 
 impl Default for PublishConfig {
@@ -67,6 +71,7 @@ impl Default for PublishConfig {
             publish_addr: "127.0.0.1:8470".into(),
             publish_interval_ms: 5_000,
             version_cache_bytes: 64 * 1024 * 1024,
+            versions_kept: 100,
         }
     }
 }
@@ -126,7 +131,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
-        state: RwLock::new(State::default()),
+        state: RwLock::new(State::keeping_versions(config.versions_kept)),
         ready: watch::Sender::new(false),
         changed: watch::Sender::new(0),
         store: OnceLock::new(),

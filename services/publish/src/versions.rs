@@ -191,7 +191,16 @@ async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Re
         .await?;
         // Known at once, so the next window compares against it even before the follower
         // reads the announcement back.
-        shared.write(|state| state.apply_published(&event));
+        let unkept = shared.write(|state| {
+            state.apply_published(&event);
+            state.take_unkept()
+        });
+        for key in unkept {
+            // Another instance may have deleted it first: nothing is lost if this one fails.
+            if let Err(error) = store.objects.delete(&key).await {
+                tracing::debug!(object = key, error = %error, "old version not deleted");
+            }
+        }
         tracing::info!(version, rows, sha256, "dataset version published");
         Ok(())
     }
