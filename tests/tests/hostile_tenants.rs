@@ -1,6 +1,7 @@
 //! Tenants as hostile tenants would act, against a real nats-server running the shipped accounts
-//! (`deploy/nats/accounts.conf`): each attack is refused or harmless. Run on another server
-//! release with `NATS_SERVER_BIN`.
+//! (`deploy/nats/accounts.conf`): each attack is refused or harmless. `scripts/test` runs it on
+//! the default server (Debian's 2.9.10) and again on the current release it uses for clusters
+//! (`NATS_CLUSTER_SERVER_BIN` as `NATS_SERVER_BIN`).
 //!
 //! JetStream deduplicates by `Nats-Msg-Id` per stream, so a tenant that could write to a stream
 //! another tenant (or tandem) writes to could make the other's message a "duplicate" that is
