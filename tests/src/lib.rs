@@ -185,11 +185,14 @@ pub fn init_test_log() {
     }
 }
 
-/// Every message `stream` holds, in order.
+/// Every message `stream` holds, in order. Fails the test when a message cannot be read or
+/// fewer are read than the stream holds, so that "nothing stored" or "nothing leaked" cannot
+/// pass on a failed read.
 pub async fn stream_messages(
     js: &async_nats::jetstream::Context,
     stream: &str,
 ) -> Vec<async_nats::jetstream::message::StreamMessage> {
+    use async_nats::jetstream::stream::LastRawMessageErrorKind;
     let mut handle = js.get_stream(stream).await.expect("stream exists");
     let state = handle.info().await.expect("stream info").state.clone();
     let mut messages = Vec::new();
@@ -197,11 +200,20 @@ pub async fn stream_messages(
         return messages;
     }
     for sequence in state.first_sequence..=state.last_sequence {
-        // Deleted sequences (there are none in tandem's streams unless a test deletes) are skipped.
-        if let Ok(message) = handle.get_raw_message(sequence).await {
-            messages.push(message);
+        match handle.get_raw_message(sequence).await {
+            Ok(message) => messages.push(message),
+            // A deleted sequence (none in tandem's streams unless a test deletes one).
+            Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+            Err(error) => panic!("reading {stream} #{sequence} failed: {error}"),
         }
     }
+    assert_eq!(
+        messages.len() as u64,
+        state.messages,
+        "{stream} holds {} messages, {} were read",
+        state.messages,
+        messages.len()
+    );
     messages
 }
 

@@ -329,6 +329,29 @@ const TIERS: &str = r#"[
   {"id": "hq", "name": "H", "agency": "iom", "role": "HQ", "channels": [{"nats": {}}]}
 ]"#;
 
+/// Publishes a determination on `situation` (its country coordinator in [`TIERS`] is told)
+/// that nobody acknowledges, and waits until its notification has escalated twice, to HQ.
+///
+/// The marker for "no escalation happened" in place of a fixed sleep: the timer escalates, each
+/// tick, everything due, and an instance's ticks run one after another. A notification sent
+/// before the marker's was due no later, so its escalation would have been published by the
+/// tick that escalated the marker to the regional coordinator, which ended before the tick
+/// that escalated it to HQ. Once this returns, an escalation of an earlier notification that
+/// is not in `world.out()` never happened.
+async fn marker_escalated_to_hq(world: &World, situation: &str) {
+    world
+        .publish(&determination(situation, 1, "COL", true))
+        .await;
+    wait_for("the marker's escalation to HQ", WAIT, || async {
+        world
+            .out()
+            .await
+            .into_iter()
+            .find(|n| n.situation_id == situation && n.escalation_tier == 2)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_acknowledgement_stops_escalation() {
     let world = World::start().await;
@@ -352,9 +375,13 @@ async fn an_acknowledgement_stops_escalation() {
         .expect("ack");
     assert!(matches!(again, inbox::AckOutcome::AlreadyAcknowledged(_)));
 
-    // Past the deadline (2 s) and several timer ticks: still only the first notification.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let out = world.out().await;
+    marker_escalated_to_hq(&world, "COL-MARKER").await;
+    let out: Vec<_> = world
+        .out()
+        .await
+        .into_iter()
+        .filter(|n| n.situation_id == "COL-A")
+        .collect();
     assert_eq!(out.len(), 1, "no escalation after the ack: {out:?}");
     let acknowledged = world
         .statuses()
@@ -364,7 +391,12 @@ async fn an_acknowledgement_stops_escalation() {
         .count();
     assert_eq!(acknowledged, 1);
     let pending = inbox::list(&world.js, true).await.expect("list");
-    assert!(pending.is_empty());
+    assert!(
+        pending
+            .iter()
+            .all(|r| r.notification.situation_id == "COL-MARKER"),
+        "only the marker's notifications are pending: {pending:?}"
+    );
     iom.stop().await;
 }
 
@@ -576,10 +608,16 @@ async fn the_ack_link_acknowledges_with_a_valid_token_only() {
             .then_some(())
     })
     .await;
-    // Past the 2 s deadline, several ticks later: no escalation.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(world.out().await.iter().all(|n| n.escalation_tier == 0));
-    assert_eq!(smtp.mails().len(), 1);
+    marker_escalated_to_hq(&world, "COL-MARKER").await;
+    let escalated: Vec<_> = world
+        .out()
+        .await
+        .into_iter()
+        .filter(|n| n.situation_id == "COL-L" && n.escalation_tier > 0)
+        .collect();
+    assert!(escalated.is_empty(), "no escalation: {escalated:?}");
+    // The first notification's e-mail and the marker's.
+    assert_eq!(smtp.mails().len(), 2);
     iom.stop().await;
 }
 
@@ -601,8 +639,22 @@ async fn a_delivery_left_unfinished_by_a_crashed_instance_is_finished_by_another
         (!hooks.received("after-crash").is_empty()).then_some(())
     })
     .await;
-    // Dies mid-retry, its claim still "sending" and the determination unacknowledged.
+    // Dies mid-retry, its claim still "sending" and the determination unacknowledged: the
+    // server still counts the delivery to the dead instance as unacknowledged.
     crashing.task.abort();
+    let consumer = world
+        .js
+        .get_stream(tandem_runtime::topology::EVENTS_STREAM)
+        .await
+        .expect("events stream")
+        .consumer_info("tandem-notify-iom")
+        .await
+        .expect("consumer info")
+        .clone();
+    assert!(
+        consumer.num_ack_pending > 0,
+        "the crash hit no work in flight: the determination was already acknowledged"
+    );
     let survivor = world.start_notify(config);
 
     let delivered = world.status_in(NotificationState::Delivered, WAIT).await;

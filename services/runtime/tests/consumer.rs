@@ -389,16 +389,21 @@ async fn a_message_that_keeps_failing_is_dead_lettered_after_max_deliver_deliver
     );
     assert_eq!(header(letter_headers, "ce-source"), Some("/tandem/worker"));
 
-    // Nothing is retried forever: after longer than ack_wait the handler has not run again and
-    // the consumer still has nothing pending.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Nothing is retried forever: the server has settled the message (its ack floor is past
+    // it and nothing is unacknowledged), and the server redelivers only what is still
+    // unacknowledged, so no later delivery can come; the handler ran only max_deliver times.
+    let info = consumer_info(&js).await.expect("consumer");
+    assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
+    assert!(
+        info.ack_floor.stream_sequence >= sequence,
+        "the message is settled: ack floor {} before {sequence}",
+        info.ack_floor.stream_sequence
+    );
     assert_eq!(
         handler.calls().len(),
         3,
         "no delivery after the dead letter"
     );
-    let info = consumer_info(&js).await.expect("consumer");
-    assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
     assert_eq!(stream_messages(&js, topology::DLQ_STREAM).await.len(), 1);
 
     let counters = running.stop().await;
