@@ -1,6 +1,7 @@
 //! Tenants as hostile tenants would act, against a real nats-server running the shipped accounts
-//! (`deploy/nats/accounts.conf`): each attack is refused or harmless. Run on another server
-//! release with `NATS_SERVER_BIN`.
+//! (`deploy/nats/accounts.conf`): each attack is refused or harmless. `scripts/test` runs it on
+//! the default server (Debian's 2.9.10) and again on the current release it uses for clusters
+//! (`NATS_CLUSTER_SERVER_BIN` as `NATS_SERVER_BIN`).
 //!
 //! JetStream deduplicates by `Nats-Msg-Id` per stream, so a tenant that could write to a stream
 //! another tenant (or tandem) writes to could make the other's message a "duplicate" that is
@@ -608,5 +609,367 @@ async fn partners_consumer_exists(js: &jetstream::Context) -> bool {
     match js.get_stream(topology::INTAKE_PARTNERS_STREAM).await {
         Ok(stream) => stream.consumer_info("tandem-intake-partners").await.is_ok(),
         Err(_) => false,
+    }
+}
+
+/// Every service user, with the inbox prefix its permissions name.
+const SERVICE_USERS: [(&str, Option<&str>); 5] = [
+    ("intake", None),
+    ("leadership", None),
+    ("publish", None),
+    ("notify-iom", Some("_INBOX_NOTIFY_IOM")),
+    ("notify-unhcr", Some("_INBOX_NOTIFY_UNHCR")),
+];
+
+/// The services' durables: (stream, name, filter, the user that consumes it).
+const DURABLES: [(&str, &str, &str, &str); 8] = [
+    (
+        "TANDEM_INTAKE_IOM",
+        "tandem-intake-iom",
+        "tandem.intake.iom.report",
+        "intake",
+    ),
+    (
+        "TANDEM_INTAKE_UNHCR",
+        "tandem-intake-unhcr",
+        "tandem.intake.unhcr.report",
+        "intake",
+    ),
+    (
+        "TANDEM_INTAKE_PARTNERS",
+        "tandem-intake-partners",
+        "tandem.intake.partner.*.report",
+        "intake",
+    ),
+    (
+        "TANDEM_EVENTS",
+        "tandem-leadership",
+        "tandem.situation.accepted.>",
+        "leadership",
+    ),
+    (
+        "TANDEM_EVENTS",
+        "tandem-notify-iom",
+        "tandem.leadership.determined.>",
+        "notify-iom",
+    ),
+    (
+        "TANDEM_EVENTS",
+        "tandem-notify-unhcr",
+        "tandem.leadership.determined.>",
+        "notify-unhcr",
+    ),
+    (
+        "TANDEM_ACKS_IOM",
+        "tandem-notify-iom-acks",
+        "tandem.notify.ack.iom.>",
+        "notify-iom",
+    ),
+    (
+        "TANDEM_ACKS_UNHCR",
+        "tandem-notify-unhcr-acks",
+        "tandem.notify.ack.unhcr.>",
+        "notify-unhcr",
+    ),
+];
+
+/// A subject inside TANDEM that a push consumer must never be made to feed: IOM's intake
+/// stream stores it, so JetStream would file every message it delivered as an IOM report.
+const STOLEN_DELIVERY: &str = "tandem.intake.iom.report";
+
+/// The shipped server with every stream, bucket, object store and durable of tandem, made by
+/// the operator (or by each service's first start): the state of a running deployment.
+async fn server_with_everything() -> (SecureServer, jetstream::Context) {
+    let (server, admin_js) = server_with_streams().await;
+    let storage = Default::default();
+    topology::ensure_streams(
+        &admin_js,
+        [
+            topology::events_stream(&storage),
+            topology::dlq_stream(&storage),
+        ],
+    )
+    .await
+    .expect("streams");
+    for (bucket, reads) in [
+        (topology::INTAKE_BUCKET, topology::Reads::Leader),
+        (topology::LEADERSHIP_BUCKET, topology::Reads::Leader),
+        (topology::DIRECTORY_BUCKET, topology::Reads::AnyReplica),
+        ("tandem-notify", topology::Reads::AnyReplica),
+    ] {
+        topology::ensure_bucket(
+            &admin_js,
+            topology::bucket(bucket, "hostile test", 1, &storage),
+            reads,
+        )
+        .await
+        .expect("bucket");
+    }
+    topology::ensure_object_store(&admin_js, topology::DATA_OBJECT_STORE, &storage)
+        .await
+        .expect("object store");
+    for (stream, durable, filter, _) in DURABLES {
+        admin_js
+            .get_stream(stream)
+            .await
+            .expect("stream")
+            .create_consumer(jetstream::consumer::pull::Config {
+                durable_name: Some(durable.into()),
+                filter_subject: filter.into(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                max_deliver: 5,
+                ..Default::default()
+            })
+            .await
+            .expect("durable");
+    }
+    (server, admin_js)
+}
+
+/// Every stream of a running deployment.
+async fn stream_names(admin_js: &jetstream::Context) -> Vec<String> {
+    use futures::TryStreamExt as _;
+    let mut names: Vec<String> = admin_js
+        .stream_names()
+        .try_collect()
+        .await
+        .expect("stream names");
+    names.sort();
+    assert!(names.len() >= 12, "{names:?}");
+    names
+}
+
+/// What the server did with a JetStream API request.
+#[derive(Debug)]
+enum Attempt {
+    /// Refused by the user's permissions: the server logged a violation and sent no answer.
+    Refused,
+    /// Answered by JetStream (an error or not: the caller looks).
+    Answered(serde_json::Value),
+}
+
+impl Attempt {
+    /// Refused, or answered with a JetStream error.
+    fn failed(&self) -> bool {
+        match self {
+            Attempt::Refused => true,
+            Attempt::Answered(answer) => answer.get("error").is_some(),
+        }
+    }
+}
+
+/// Sends `body` on `subject` as `user` and waits for the answer or the violation.
+async fn attempt(
+    server: &SecureServer,
+    client: &async_nats::Client,
+    user: &str,
+    subject: &str,
+    body: &serde_json::Value,
+) -> Attempt {
+    use futures::StreamExt as _;
+    let logged = format!("Subject \"{subject}\"");
+    let violations = || {
+        server
+            .violations_by(user)
+            .into_iter()
+            .filter(|line| line.contains(&logged))
+            .count()
+    };
+    let before = violations();
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await.expect("subscribe");
+    client
+        .publish_with_reply(subject.to_string(), inbox, body.to_string().into())
+        .await
+        .expect("sent");
+    client.flush().await.expect("flush");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if violations() > before {
+            return Attempt::Refused;
+        }
+        if let Ok(Some(answer)) =
+            tokio::time::timeout(Duration::from_millis(20), replies.next()).await
+        {
+            return Attempt::Answered(
+                serde_json::from_slice(&answer.payload).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{user} on {subject}: neither answered nor refused"
+        );
+    }
+}
+
+/// No service user can create a consumer that delivers to a subject of its choosing (the
+/// server checks no permission on a deliver subject, so that would let JetStream publish a
+/// stream wherever the user asks), nor a consumer named after another service's durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_service_may_create_a_push_consumer_or_take_another_services_durable() {
+    init_test_log();
+    let (server, admin_js) = server_with_everything().await;
+    let streams = stream_names(&admin_js).await;
+    // A push consumer's configuration; `name` empty for an ephemeral one.
+    let push = |stream: &str, name: &str, filter: &str| {
+        let mut config = serde_json::json!({
+            "filter_subject": filter, "deliver_subject": STOLEN_DELIVERY, "ack_policy": "none",
+        });
+        if !name.is_empty() {
+            config["name"] = name.into();
+            config["durable_name"] = name.into();
+        }
+        serde_json::json!({"stream_name": stream, "config": config})
+    };
+    for (user, inbox_prefix) in SERVICE_USERS {
+        let client = server
+            .connect(user, &format!("{user}-dev-password"), inbox_prefix)
+            .await;
+        let mut tries: Vec<(String, serde_json::Value)> = Vec::new();
+        // (a) a push consumer, every way of asking for one, on every stream: a name of its
+        // own choosing, free or in the subject, with and without a filter there...
+        for stream in &streams {
+            tries.push((
+                format!("$JS.API.CONSUMER.CREATE.{stream}"),
+                push(stream, "", ""),
+            ));
+            for subject in [
+                format!("$JS.API.CONSUMER.CREATE.{stream}.evil"),
+                format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.evil"),
+            ] {
+                tries.push((subject, push(stream, "evil", "")));
+            }
+            tries.push((
+                format!("$JS.API.CONSUMER.CREATE.{stream}.evil.>"),
+                push(stream, "evil", ">"),
+            ));
+        }
+        for filter in [
+            "$KV.tandem-leadership.>",
+            "$KV.tandem-directory.iom.>",
+            "$KV.tandem-directory.unhcr.>",
+            "$KV.tandem-notify.iom.>",
+            "$KV.tandem-notify.unhcr.>",
+        ] {
+            let stream = format!("KV_{}", filter.split('.').nth(1).expect("bucket"));
+            tries.push((
+                format!("$JS.API.CONSUMER.CREATE.{stream}.evil.{filter}"),
+                push(&stream, "evil", filter),
+            ));
+        }
+        tries.push((
+            "$JS.API.CONSUMER.CREATE.OBJ_tandem-data.evil.$O.tandem-data.C.x".into(),
+            push("OBJ_tandem-data", "evil", "$O.tandem-data.C.x"),
+        ));
+        // ... and every durable, its own included, turned into a push consumer.
+        for (stream, durable, filter, _) in DURABLES {
+            tries.push((
+                format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter}"),
+                push(stream, durable, filter),
+            ));
+            tries.push((
+                format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}"),
+                push(stream, durable, filter),
+            ));
+        }
+        // (b) a pull consumer under another service's durable name, as it would consume it.
+        for (stream, durable, filter, owner) in DURABLES {
+            if owner != user {
+                tries.push((
+                    format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter}"),
+                    serde_json::json!({
+                        "stream_name": stream,
+                        "config": {"durable_name": durable, "filter_subject": filter,
+                                   "ack_policy": "explicit"}
+                    }),
+                ));
+            }
+        }
+        for (subject, body) in &tries {
+            let outcome = attempt(&server, &client, user, subject, body).await;
+            assert!(outcome.failed(), "{user} on {subject}: {outcome:?}");
+        }
+        // The pull consumers of other services are refused by the permissions themselves.
+        for (stream, durable, filter, owner) in DURABLES {
+            if owner != user {
+                let subject = format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter}");
+                assert!(
+                    server
+                        .violations_by(user)
+                        .iter()
+                        .any(|line| line.contains(&format!("Subject \"{subject}\""))),
+                    "{user} was not refused {subject} by its permissions"
+                );
+            }
+        }
+    }
+    // Nothing changed: every consumer is a durable the operator made, unchanged, and pull.
+    use futures::TryStreamExt as _;
+    for name in &streams {
+        let stream = admin_js.get_stream(name).await.expect("stream");
+        let consumers: Vec<jetstream::consumer::Info> =
+            stream.consumers().try_collect().await.expect("consumers");
+        for consumer in consumers {
+            let made = DURABLES
+                .iter()
+                .find(|(s, d, _, _)| s == name && *d == consumer.name);
+            let Some((_, _, filter, _)) = made else {
+                panic!("a consumer appeared on {name}: {consumer:?}");
+            };
+            assert_eq!(consumer.config.deliver_subject, None, "{consumer:?}");
+            assert_eq!(consumer.config.filter_subject, *filter, "{consumer:?}");
+        }
+    }
+}
+
+/// No service user can create (or change) a stream that copies another stream (`mirror`,
+/// `sources`) or republishes what it stores elsewhere (`republish`, and on servers that know
+/// them, subject transforms): every name a service may create exists once tandem runs, and
+/// the server refuses another configuration under it; no other name is allowed at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_service_may_create_a_stream_that_copies_or_republishes_another() {
+    init_test_log();
+    let (server, admin_js) = server_with_everything().await;
+    let mut names = stream_names(&admin_js).await;
+    let before: Vec<jetstream::stream::Config> = {
+        let mut configs = Vec::new();
+        for name in &names {
+            let mut stream = admin_js.get_stream(name).await.expect("stream");
+            configs.push(stream.info().await.expect("info").config.clone());
+        }
+        configs
+    };
+    names.push("EVIL".into());
+    let attacks = |name: &str| {
+        let own = format!("evil.{}", name.to_lowercase());
+        [
+            serde_json::json!({"name": name, "subjects": [own],
+                "republish": {"src": ">", "dest": STOLEN_DELIVERY}}),
+            serde_json::json!({"name": name, "sources": [{"name": "TANDEM_EVENTS"}]}),
+            serde_json::json!({"name": name, "mirror": {"name": "TANDEM_EVENTS"}}),
+            serde_json::json!({"name": name, "subjects": [own],
+                "subject_transform": {"src": ">", "dest": STOLEN_DELIVERY}}),
+        ]
+    };
+    for (user, inbox_prefix) in SERVICE_USERS {
+        let client = server
+            .connect(user, &format!("{user}-dev-password"), inbox_prefix)
+            .await;
+        for name in &names {
+            for body in attacks(name) {
+                for verb in ["CREATE", "UPDATE"] {
+                    let subject = format!("$JS.API.STREAM.{verb}.{name}");
+                    let outcome = attempt(&server, &client, user, &subject, &body).await;
+                    assert!(outcome.failed(), "{user} on {subject} {body}: {outcome:?}");
+                }
+            }
+        }
+    }
+    assert_eq!(stream_names(&admin_js).await, names[..names.len() - 1]);
+    for config in before {
+        let mut stream = admin_js.get_stream(&config.name).await.expect("stream");
+        let now = stream.info().await.expect("info").config.clone();
+        assert_eq!(now, config, "{} changed", config.name);
+        assert!(now.republish.is_none() && now.mirror.is_none() && now.sources.is_none());
     }
 }

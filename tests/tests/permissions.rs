@@ -561,7 +561,8 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         "{}",
     )
     .await;
-    // The publish service's ordered consumers must not reach the other services' durables.
+    // The publish service (which creates no consumer at all) cannot reach the other
+    // services' durables.
     refused_request(
         &server,
         &publish,
@@ -792,7 +793,7 @@ async fn leadership_runs_as_its_own_user() {
         .filter(|m| m.subject.as_str() == "tandem.leadership.determined.COL")
         .count();
     assert_eq!(determined, 2);
-    // Re-evaluation lists the bucket's keys: an ordered consumer on KV_tandem-leadership.
+    // Re-evaluation lists the bucket's keys from the stream's subjects (no consumer).
     let reply = admin
         .request(tandem_leadership::REEVALUATE_SUBJECT, "".into())
         .await
@@ -983,7 +984,7 @@ async fn notify_runs_as_its_own_user() {
         .filter(|s| s.starts_with("tandem.notify.out."))
         .collect();
     assert_eq!(sent, ["tandem.notify.out.iom.iom-col-cc"]);
-    // The escalation timers' watch (a named consumer on the agency's keys) is running.
+    // The escalation timers' watch (a core subscription to the agency's keys) is running.
     tokio::time::sleep(Duration::from_millis(500)).await;
     notify.stop().await;
     assert_no_violation(&server, "notify-iom");
@@ -1011,8 +1012,7 @@ async fn notify_runs_as_its_own_user() {
         let violations = server.violations_by("notify-iom");
         async move {
             violations.iter().any(|line| {
-                line.contains("$JS.API.CONSUMER.CREATE.KV_tandem-directory.")
-                    && line.contains(".$KV.tandem-directory.>\"")
+                line.contains("$JS.API.DIRECT.GET.KV_tandem-directory.$KV.tandem-directory.unhcr.")
             })
         }
     })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use tandem_runtime::{Shutdown, kv_key};
+use tandem_runtime::{Shutdown, kv_key, kv_scan, topology};
 
 use crate::{
     record::Change,
@@ -71,19 +71,17 @@ async fn reevaluate_all(situations: &Situations) -> ReevaluateReply {
         policy_version: situations.policy.version().to_string(),
         ..Default::default()
     };
-    let keys: Vec<String> = match situations.records.store().keys().await {
-        Ok(keys) => {
-            keys.filter_map(|key| async move { key.ok() })
-                .collect()
-                .await
-        }
-        Err(error) => {
-            reply
-                .failed
-                .push(format!("cannot list situations: {error}"));
-            return reply;
-        }
-    };
+    // Listed without a consumer (docs/security.md): the stream's subjects, then each value.
+    let keys: Vec<String> =
+        match kv_scan::scan(&situations.js, topology::LEADERSHIP_BUCKET, ">").await {
+            Ok(entries) => entries.into_iter().map(|entry| entry.key).collect(),
+            Err(error) => {
+                reply
+                    .failed
+                    .push(format!("cannot list situations: {error:#}"));
+                return reply;
+            }
+        };
     for key in keys {
         let Some(situation_id) = kv_key::unsegment(&key) else {
             continue;

@@ -1,15 +1,16 @@
 //! Following `TANDEM_EVENTS`: the state is rebuilt from the first message at start-up and kept
 //! current after.
 //!
-//! Every instance needs every event, so this is not the shared durable work-queue consumer but
-//! an ordered consumer of this instance's own, on the whole stream: nats-server 2.9 allows one
-//! subject filter per consumer, and accepted reports, determinations and dataset announcements
-//! together are most of the stream anyway; other subjects are skipped here. An ordered
-//! consumer delivers in stream order and recreates itself on gaps; should its stream end or
-//! fail, it is opened again from the sequence after the last one applied, so nothing is
-//! applied twice and nothing is skipped (and applying twice would change nothing). After a
-//! reconnection it is opened again at once: a restarted server has forgotten the ephemeral
-//! consumer, and waiting for missed heartbeats to tell would leave the data stale for seconds.
+//! Every instance needs every event, in stream order. They are read without a consumer: a
+//! user allowed to create one could give it a deliver subject of its choosing and have
+//! JetStream publish the whole stream there (docs/security.md), and publish is the service
+//! strangers reach. Each message is read by sequence (`$JS.API.STREAM.MSG.GET`, the first
+//! message at or after the next sequence to apply); once past the last, a core subscription
+//! to the subjects this service uses rings when there is more. Subjects the dataset does not
+//! use are skipped here. Should reading fail, it starts again from the sequence after the
+//! last one applied, so nothing is applied twice and nothing is skipped (and applying twice
+//! would change nothing). After a reconnection it reads again at once: events published while
+//! the connection was down rang no bell.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -17,10 +18,11 @@ use std::{
 };
 
 use async_nats::jetstream::{
-    self, Message,
-    consumer::{DeliverPolicy, pull::OrderedConfig},
+    self,
+    message::StreamMessage,
+    stream::{RawMessageErrorKind, Stream},
 };
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use prost::Message as _;
 use tandem_proto::{
     subjects,
@@ -83,6 +85,21 @@ pub(crate) async fn run(
     Ok(())
 }
 
+/// The first message of `stream` at or after `sequence`, `None` past the last.
+async fn next_from(stream: &Stream, sequence: u64) -> anyhow::Result<Option<StreamMessage>> {
+    match stream
+        .raw_message_builder()
+        .sequence(sequence)
+        .next_by_subject(">")
+        .send()
+        .await
+    {
+        Ok(message) => Ok(Some(message)),
+        Err(error) if error.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(error) => Err(anyhow::anyhow!("cannot read event {sequence}: {error}")),
+    }
+}
+
 struct Follower {
     shared: Arc<Shared>,
     counters: Arc<Counters>,
@@ -100,47 +117,45 @@ impl Follower {
         stream: &jetstream::stream::Stream,
         shutdown: &Shutdown,
     ) -> anyhow::Result<()> {
-        let config = OrderedConfig {
-            description: Some("tandem publish: state rebuild".into()),
-            deliver_policy: if self.next <= 1 {
-                DeliverPolicy::All
-            } else {
-                DeliverPolicy::ByStartSequence {
-                    start_sequence: self.next,
-                }
-            },
-            ..Default::default()
-        };
         let statistics = client.statistics();
         let connects = statistics.connects.load(Ordering::Relaxed);
-        let mut messages = stream.create_consumer(config).await?.messages().await?;
+        // The doorbell first (and known to the server), so no event after the reading below
+        // goes unnoticed.
+        let mut doorbell = futures::stream::select_all([
+            client.subscribe(subjects::ACCEPTED_FILTER).await?,
+            client.subscribe(subjects::DETERMINED_FILTER).await?,
+            client.subscribe(topology::DATA_PUBLISHED_SUBJECT).await?,
+        ]);
+        client.flush().await?;
         let mut reconnection_check = tokio::time::interval(RECONNECTION_CHECK);
         loop {
-            let message = tokio::select! {
+            // Everything stored from `self.next` on, then wait for the next event.
+            while let Some(message) = next_from(stream, self.next).await? {
+                if shutdown.is_triggered() {
+                    return Ok(());
+                }
+                let sequence = message.sequence;
+                self.apply(&message, sequence);
+                self.next = sequence + 1;
+                self.check_ready(None);
+            }
+            self.check_ready(Some(0));
+            tokio::select! {
                 _ = shutdown.triggered() => return Ok(()),
                 _ = reconnection_check.tick() => {
                     if statistics.connects.load(Ordering::Relaxed) != connects {
                         anyhow::bail!("reconnected to NATS");
                     }
-                    continue;
                 }
-                message = messages.next() => message,
-            };
-            let message = match message {
-                Some(Ok(message)) => message,
-                Some(Err(error)) => return Err(error.into()),
-                None => anyhow::bail!("event stream ended"),
-            };
-            let (sequence, pending) = match message.info() {
-                Ok(info) => (info.stream_sequence, info.pending),
-                Err(error) => anyhow::bail!("message without stream info: {error}"),
-            };
-            if sequence < self.next {
-                continue;
+                rung = doorbell.next() => {
+                    if rung.is_none() {
+                        anyhow::bail!("the event subscription ended");
+                    }
+                    // The events themselves are read from the stream, in its order; the ones
+                    // already rung are among them.
+                    while doorbell.next().now_or_never().flatten().is_some() {}
+                }
             }
-            self.apply(&message, sequence);
-            self.next = sequence + 1;
-            self.check_ready(Some(pending));
         }
     }
 
@@ -153,20 +168,21 @@ impl Follower {
     }
 
     /// Applies one event inside a span continuing its publisher's trace.
-    fn apply(&self, message: &Message, sequence: u64) {
+    fn apply(&self, message: &StreamMessage, sequence: u64) {
         let subject = message.subject.as_str();
+        let headers = Some(&message.headers);
         let span = tracing::info_span!(
             "apply",
             otel.name = format!("{SERVICE} apply {subject}"),
             otel.kind = "consumer",
             messaging.system = "nats",
             messaging.destination.name = subject,
-            messaging.message.id = envelope::header(message.headers.as_ref(), envelope::MSG_ID),
+            messaging.message.id = envelope::header(headers, envelope::MSG_ID),
             stream.sequence = sequence,
             situation.id = Empty,
             outcome = Empty,
         );
-        let _ = span.set_parent(envelope::parent_context(message.headers.as_ref()));
+        let _ = span.set_parent(envelope::parent_context(headers));
         let _entered = span.enter();
         let outcome = match self.decode_and_apply(subject, &message.payload, sequence) {
             Ok(Some((situation, changed))) => {

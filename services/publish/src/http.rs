@@ -25,7 +25,6 @@ use axum::{
 use lru::LruCache;
 use serde_json::json;
 use tandem_runtime::Shutdown;
-use tokio::io::AsyncReadExt as _;
 
 use crate::{OPENAPI, Shared, dataset};
 
@@ -441,13 +440,8 @@ async fn dataset_file(
             let not_readable = |e: &dyn std::fmt::Display| {
                 ApiError::internal(format!("version {version} is not readable: {e}"))
             };
-            let mut object = store
-                .get(&published.object_key)
-                .await
-                .map_err(|e| not_readable(&e))?;
-            let mut bytes = Vec::new();
-            object
-                .read_to_end(&mut bytes)
+            let bytes = store
+                .read(&published.object_key)
                 .await
                 .map_err(|e| not_readable(&e))?;
             // Serve only what was announced: a replaced or damaged object must not pass for it.

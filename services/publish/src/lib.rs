@@ -27,7 +27,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, object_store::ObjectStore};
+use async_nats::jetstream;
 use serde::{Deserialize, Serialize};
 use state::State;
 use tandem_runtime::{
@@ -58,6 +58,10 @@ pub struct PublishConfig {
     /// first, so a version is read from the object store once rather than per request.
     /// `TANDEM_VERSION_CACHE_BYTES`.
     pub version_cache_bytes: u64,
+    /// Dataset versions kept in the object store and listed by the API: storing a new one
+    /// deletes the oldest beyond this many, so the store does not grow without end.
+    /// `TANDEM_VERSIONS_KEPT`.
+    pub versions_kept: usize,
 }
 
 impl Default for PublishConfig {
@@ -67,6 +71,7 @@ impl Default for PublishConfig {
             publish_addr: "127.0.0.1:8470".into(),
             publish_interval_ms: 5_000,
             version_cache_bytes: 64 * 1024 * 1024,
+            versions_kept: 100,
         }
     }
 }
@@ -86,7 +91,7 @@ struct Shared {
     /// The state's version, bumped on every change, for the version publisher.
     changed: watch::Sender<u64>,
     /// Object store `tandem-data`, once NATS was reached.
-    store: OnceLock<ObjectStore>,
+    store: OnceLock<versions::DataStore>,
 }
 
 impl Shared {
@@ -126,7 +131,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
-        state: RwLock::new(State::default()),
+        state: RwLock::new(State::keeping_versions(config.versions_kept)),
         ready: watch::Sender::new(false),
         changed: watch::Sender::new(0),
         store: OnceLock::new(),
@@ -180,7 +185,9 @@ async fn work(
     let storage = &config.common.storage;
     let store = nats::set_up(&shutdown, || async {
         topology::ensure_stream(&js, topology::events_stream(storage)).await?;
-        topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await
+        let objects =
+            topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await?;
+        versions::DataStore::new(&js, objects).await
     })
     .await?;
     let _ = shared.store.set(store);

@@ -24,6 +24,10 @@ pub struct State {
     situations: BTreeMap<String, Situation>,
     datasets: BTreeMap<u64, DatasetPublished>,
     version: u64,
+    /// How many of the newest dataset versions are kept (`None`: all).
+    versions_kept: Option<usize>,
+    /// Object keys of versions no longer kept, for the version publisher to delete.
+    unkept: Vec<String>,
 }
 
 /// One situation: the latest accepted report of each organisation and the current determination.
@@ -145,6 +149,21 @@ impl State {
         true
     }
 
+    /// An empty state that keeps the newest `kept` dataset versions (at least one).
+    pub fn keeping_versions(kept: usize) -> Self {
+        Self {
+            versions_kept: Some(kept.max(1)),
+            ..Self::default()
+        }
+    }
+
+    /// The object keys of the versions dropped since the last call: each instance learns of
+    /// them from the announcements, so whichever stores the next version deletes them (the
+    /// others' deletions then find nothing to do).
+    pub fn take_unkept(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.unkept)
+    }
+
     /// Records an announced dataset version; the copy the stream stored replaces one recorded
     /// before (instances announcing the same version differ only in `published_at`, and the
     /// stream keeps the first). Returns whether anything changed.
@@ -153,6 +172,13 @@ impl State {
             return false;
         }
         self.datasets.insert(published.version, published.clone());
+        if let Some(kept) = self.versions_kept {
+            while self.datasets.len() > kept {
+                if let Some((_, dropped)) = self.datasets.pop_first() {
+                    self.unkept.push(dropped.object_key);
+                }
+            }
+        }
         true
     }
 

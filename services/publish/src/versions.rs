@@ -10,7 +10,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_nats::jetstream::{self, object_store::ObjectMetadata};
+use async_nats::jetstream::{
+    self,
+    object_store::{ObjectMetadata, ObjectStore},
+    stream::Stream,
+};
 use bytes::Bytes;
 use prost::Message as _;
 use tandem_proto::v1::DatasetPublished;
@@ -18,6 +22,56 @@ use tandem_runtime::{Shutdown, envelope::Envelope, topology};
 use tracing::Instrument as _;
 
 use crate::{SERVICE, Shared, dataset};
+
+/// Object store `tandem-data` and the stream under it, which its objects are read from.
+///
+/// `ObjectStore::get` reads an object through a consumer, and a user allowed to create one
+/// could give it a deliver subject of its choosing (docs/security.md); here each chunk is read
+/// by sequence instead (`$JS.API.STREAM.MSG.GET`, the next message on the object's chunk
+/// subject).
+pub(crate) struct DataStore {
+    /// The object store, for writing and for objects' metadata.
+    pub(crate) objects: ObjectStore,
+    stream: Stream,
+}
+
+impl DataStore {
+    /// Opens the stream of `objects`.
+    pub(crate) async fn new(js: &jetstream::Context, objects: ObjectStore) -> anyhow::Result<Self> {
+        let name = format!("OBJ_{}", topology::DATA_OBJECT_STORE);
+        let stream = js
+            .get_stream(&name)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open stream {name}: {e}"))?;
+        Ok(Self { objects, stream })
+    }
+
+    /// The bytes of object `key`, chunk by chunk.
+    pub(crate) async fn read(&self, key: &str) -> anyhow::Result<Vec<u8>> {
+        let info = self.objects.info(key).await?;
+        if info.deleted {
+            anyhow::bail!("object {key} was deleted");
+        }
+        let chunks = format!("$O.{}.C.{}", topology::DATA_OBJECT_STORE, info.nuid);
+        let mut bytes = Vec::with_capacity(info.size);
+        let mut sequence = 1;
+        for _ in 0..info.chunks {
+            let chunk = self
+                .stream
+                .raw_message_builder()
+                .sequence(sequence)
+                .next_by_subject(chunks.as_str())
+                .send()
+                .await?;
+            bytes.extend_from_slice(&chunk.payload);
+            sequence = chunk.sequence + 1;
+        }
+        if bytes.len() != info.size {
+            anyhow::bail!("object {key} has {} bytes, not {}", bytes.len(), info.size);
+        }
+        Ok(bytes)
+    }
+}
 
 /// Publishes versions until `shutdown`. Waits for the state to be rebuilt first: a half-built
 /// state is no version.
@@ -99,7 +153,7 @@ async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Re
         })?;
         // Another instance may have stored this very version already; writing it again would
         // replace the object under readers' feet for nothing.
-        let stored = store.info(&object_key).await.is_ok_and(|info| {
+        let stored = store.objects.info(&object_key).await.is_ok_and(|info| {
             !info.deleted && info.description.as_deref() == Some(description.as_str())
         });
         if !stored {
@@ -109,6 +163,7 @@ async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Re
                 ..Default::default()
             };
             store
+                .objects
                 .put(metadata, &mut csv.as_bytes())
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot store {object_key}: {e}"))?;
@@ -136,7 +191,16 @@ async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Re
         .await?;
         // Known at once, so the next window compares against it even before the follower
         // reads the announcement back.
-        shared.write(|state| state.apply_published(&event));
+        let unkept = shared.write(|state| {
+            state.apply_published(&event);
+            state.take_unkept()
+        });
+        for key in unkept {
+            // Another instance may have deleted it first: nothing is lost if this one fails.
+            if let Err(error) = store.objects.delete(&key).await {
+                tracing::debug!(object = key, error = %error, "old version not deleted");
+            }
+        }
         tracing::info!(version, rows, sha256, "dataset version published");
         Ok(())
     }

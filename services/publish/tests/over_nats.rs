@@ -12,6 +12,7 @@ use tandem_proto::{
     v1::{Agency, Discrepancy, PopulationGroup, RationaleEntry, ReportRef},
 };
 use tandem_publish::{client, dataset};
+use tandem_runtime::topology;
 
 const FAST: Duration = Duration::from_millis(300);
 
@@ -391,6 +392,57 @@ async fn a_version_is_stored_with_its_sha256_and_announced_once_per_change_windo
     assert!(gap >= interval, "versions {gap:?} apart");
     let versions = publish.json("/v1/datasets").await;
     assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2));
+    publish.stop().await;
+}
+
+#[tokio::test]
+async fn storing_a_version_deletes_the_oldest_beyond_the_retention() {
+    let (server, js) = server_with_events().await;
+    let publish = Publish::start_configured(&server, Duration::from_millis(200), |config| {
+        config.versions_kept = 2;
+    })
+    .await;
+    let mut announced = Vec::new();
+    for n in 1..=3_u64 {
+        let id = format!("KEEP-{n}");
+        accept(&js, &report(&format!("k-{n}"), &id, Agency::Iom, 1), &id).await;
+        determine(
+            &js,
+            &determination(&id, 1, &[(PopulationGroup::Migrant, 100 * n)]),
+        )
+        .await;
+        announced = wait_announcements(&js, n as usize).await;
+    }
+    let versions: Vec<u64> = announced.iter().map(|(d, _)| d.version).collect();
+    let listed = publish.json("/v1/datasets").await;
+    let listed: Vec<u64> = listed["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(listed, versions[1..], "the two newest are listed");
+    let (status, _, _) = publish
+        .get(&format!("/v1/datasets/{}.csv", versions[0]))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the oldest is no longer served"
+    );
+    let store = js
+        .get_object_store(topology::DATA_OBJECT_STORE)
+        .await
+        .expect("object store");
+    let oldest = store.info(&announced[0].0.object_key).await;
+    assert!(
+        oldest.as_ref().map_or(true, |info| info.deleted),
+        "the oldest object is deleted: {oldest:?}"
+    );
+    for (kept, _) in &announced[1..] {
+        let stored = stored_object(&js, &kept.object_key).await;
+        assert_eq!(dataset::sha256_hex(&stored), kept.sha256);
+    }
     publish.stop().await;
 }
 

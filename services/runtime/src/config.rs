@@ -98,6 +98,9 @@ pub struct StorageConfig {
     pub bucket_max_bytes: i64,
     /// Bytes the dataset object store may hold (default 1 GiB).
     pub data_max_bytes: i64,
+    /// Days each intake stream keeps a submission (default 90): reports are answered within
+    /// moments, and partners' submissions should not be kept for ever.
+    pub intake_max_age_days: u64,
 }
 
 const MIB: i64 = 1024 * 1024;
@@ -112,6 +115,7 @@ impl Default for StorageConfig {
             dlq_max_bytes: 256 * MIB,
             bucket_max_bytes: 256 * MIB,
             data_max_bytes: 1024 * MIB,
+            intake_max_age_days: 90,
         }
     }
 }

@@ -1,39 +1,35 @@
-//! Reading and watching part of a KV bucket through NAMED ephemeral consumers whose filter is in
-//! the create subject (`$JS.API.CONSUMER.CREATE.KV_<bucket>.<name>.$KV.<bucket>.<filter>`).
+//! Reading and following part of a KV bucket without creating any consumer.
 //!
-//! `kv::Store::keys()` and `kv::Store::watch*` create unnamed consumers, with the filter only in
-//! the request body: a NATS account cannot restrict those to part of a bucket, so the
-//! least-privilege users (notify's, which may read only their agency's half) are refused them.
-//! These are push consumers without acks (no `$JS.ACK` or `MSG.NEXT` rights needed), delivering
-//! to an inbox under the connection's inbox prefix; flow-control requests are answered on
-//! `$JS.FC.KV_<bucket>.>`. The consumer goes away by itself once nobody listens
-//! ([`INACTIVE_THRESHOLD`]).
+//! `kv::Store::keys()` and `kv::Store::watch*` create consumers, and a user allowed to create a
+//! consumer may give it a deliver subject of its choosing (the server checks no permission on
+//! it), so that JetStream itself publishes the bucket wherever that user asks: into another
+//! stream, or to a subject exported to an agency. No service user has that grant
+//! (docs/security.md). This module reads with calls a grant can pin to part of a bucket:
 //!
-//! [`scan`] reads the current values once; [`follow`] watches them and every change, re-opening
-//! the watch with backoff when it fails (the directory and the escalation timers in notify).
+//! - the keys: the stream's info with a subjects filter (`$JS.API.STREAM.INFO.KV_<bucket>`);
+//! - each key's value: a direct get of its last message, the subject in the API subject
+//!   (`$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`), or from the leader for a bucket
+//!   whose reads go there (`$JS.API.STREAM.MSG.GET.KV_<bucket>`);
+//! - changes: a core subscription to `$KV.<bucket>.<filter>`, each message only a doorbell for
+//!   its key, whose current value is then read as above (the stream's order is the truth, not
+//!   the order in which the doorbells arrive).
+//!
+//! [`scan`] reads the current values once; [`follow`] reads them and every change after,
+//! starting again from a scan when the watch may have missed a change (a reconnection) or
+//! failed, with backoff.
 
-use std::time::Duration;
+use std::{sync::atomic::Ordering, time::Duration};
 
 use crate::Shutdown;
 
 use anyhow::{Context as _, anyhow};
-use async_nats::{
-    StatusCode, Subscriber,
-    jetstream::{
-        self,
-        consumer::{AckPolicy, DeliverPolicy, push},
-        kv::Operation,
-    },
-};
+use async_nats::jetstream::{self, kv::Operation, message::StreamMessage, stream::Stream};
 use bytes::Bytes;
-use futures::{StreamExt as _, stream::BoxStream};
+use futures::{StreamExt as _, TryStreamExt as _};
 
-/// How often the server sends an idle heartbeat on a consumer.
-pub const IDLE_HEARTBEAT: Duration = Duration::from_secs(5);
-/// How long after its reader went away the server deletes a consumer.
-pub const INACTIVE_THRESHOLD: Duration = Duration::from_secs(10);
-/// Longest wait for the next message (data or heartbeat) before giving up.
-const MISSED_HEARTBEAT: Duration = Duration::from_secs(15);
+/// How often [`follow`] checks whether its connection was re-established (doorbells published
+/// while it was down are lost, so it reads everything again).
+const RECONNECTION_CHECK: Duration = Duration::from_secs(1);
 
 /// One key's value (or deletion) as read from the bucket's stream.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,125 +44,93 @@ pub struct KvEntry {
     pub operation: Operation,
 }
 
-struct Reader {
-    client: async_nats::Client,
-    subscriber: Subscriber,
+/// A bucket's stream, opened for reading keys one by one.
+struct Bucket {
+    stream: Stream,
     prefix: String,
-    next_consumer_sequence: u64,
-    /// How many messages the consumer had to deliver when created.
-    initial_pending: u64,
 }
 
-impl Reader {
-    async fn open(
-        js: &jetstream::Context,
-        bucket: &str,
-        filter: &str,
-        deliver_policy: DeliverPolicy,
-    ) -> anyhow::Result<Self> {
-        let client = js.client();
-        let deliver_subject = client.new_inbox();
-        let name = deliver_subject
-            .rsplit('.')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        // Subscribe first, so nothing the consumer delivers can be missed.
-        let subscriber = client
-            .subscribe(deliver_subject.clone())
+impl Bucket {
+    async fn open(js: &jetstream::Context, bucket: &str) -> anyhow::Result<Self> {
+        let stream = js
+            .get_stream(format!("KV_{bucket}"))
             .await
-            .with_context(|| format!("cannot subscribe to read KV {bucket}"))?;
-        let stream = format!("KV_{bucket}");
-        let config = push::Config {
-            deliver_subject,
-            name: Some(format!("kv_{name}")),
-            filter_subject: format!("$KV.{bucket}.{filter}"),
-            deliver_policy,
-            ack_policy: AckPolicy::None,
-            max_deliver: 1,
-            flow_control: true,
-            idle_heartbeat: IDLE_HEARTBEAT,
-            inactive_threshold: INACTIVE_THRESHOLD,
-            num_replicas: 1,
-            memory_storage: true,
-            ..Default::default()
-        };
-        let consumer = js
-            .create_consumer_on_stream(config, &stream)
-            .await
-            .map_err(|error| anyhow!("cannot read KV {bucket} ({filter}): {error}"))?;
-        let initial_pending = consumer.cached_info().num_pending;
+            .map_err(|error| anyhow!("cannot open KV {bucket}: {error}"))?;
         Ok(Self {
-            client,
-            subscriber,
+            stream,
             prefix: format!("$KV.{bucket}."),
-            next_consumer_sequence: 1,
-            initial_pending,
         })
     }
 
-    /// The next entry, with the number of messages still pending after it; `None` when the
-    /// subscription ended.
-    async fn next(&mut self) -> anyhow::Result<Option<(KvEntry, u64)>> {
-        loop {
-            let message = match tokio::time::timeout(MISSED_HEARTBEAT, self.subscriber.next()).await
-            {
-                Ok(Some(message)) => message,
-                Ok(None) => return Ok(None),
-                Err(_) => return Err(anyhow!("KV consumer missed its heartbeats")),
-            };
-            match message.status {
-                // Idle heartbeat, or a flow-control request (which carries a reply subject).
-                Some(StatusCode::IDLE_HEARTBEAT) => {
-                    if let Some(reply) = message.reply {
-                        self.client
-                            .publish(reply, Bytes::new())
-                            .await
-                            .context("cannot answer KV flow control")?;
+    /// The keys matching `filter` that have a message (a value or a deletion marker).
+    async fn keys(&self, filter: &str) -> anyhow::Result<Vec<String>> {
+        let subjects: Vec<(String, usize)> = self
+            .stream
+            .info_with_subjects(format!("{}{filter}", self.prefix))
+            .await
+            .map_err(|error| anyhow!("cannot list the keys of {}: {error}", self.prefix))?
+            .try_collect()
+            .await
+            .map_err(|error| anyhow!("cannot list the keys of {}: {error}", self.prefix))?;
+        Ok(subjects
+            .into_iter()
+            .filter_map(|(subject, _)| subject.strip_prefix(&self.prefix).map(str::to_string))
+            .collect())
+    }
+
+    /// The last message of `key`, or `None` when it has none (purged away).
+    async fn last(&self, key: &str) -> anyhow::Result<Option<KvEntry>> {
+        let subject = format!("{}{key}", self.prefix);
+        let message: Result<StreamMessage, String> =
+            if self.stream.cached_info().config.allow_direct {
+                match self.stream.direct_get_last_for_subject(&subject).await {
+                    Ok(message) => Ok(message),
+                    Err(error)
+                        if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound =>
+                    {
+                        return Ok(None);
                     }
-                    continue;
+                    Err(error) => Err(error.to_string()),
                 }
-                Some(status) => return Err(anyhow!("KV consumer status {status}")),
-                None => {}
-            }
-            let message = jetstream::Message {
-                message,
-                context: jetstream::new(self.client.clone()),
+            } else {
+                match self.stream.get_last_raw_message_by_subject(&subject).await {
+                    Ok(message) => Ok(message),
+                    Err(error)
+                        if error.kind()
+                            == jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+                    {
+                        return Ok(None);
+                    }
+                    Err(error) => Err(error.to_string()),
+                }
             };
-            let info = message.info().map_err(|e| anyhow!("bad KV message: {e}"))?;
-            if info.consumer_sequence != self.next_consumer_sequence {
-                return Err(anyhow!(
-                    "KV consumer skipped messages (got {}, expected {})",
-                    info.consumer_sequence,
-                    self.next_consumer_sequence
-                ));
-            }
-            self.next_consumer_sequence += 1;
-            let (revision, pending) = (info.stream_sequence, info.pending);
-            let operation = match message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("KV-Operation"))
-                .map(|v| v.as_str())
+        let message = message.map_err(|error| anyhow!("cannot read {subject}: {error}"))?;
+        let operation = match message.headers.get("KV-Operation").map(|v| v.as_str()) {
+            Some("DEL") => Operation::Delete,
+            Some("PURGE") => Operation::Purge,
+            _ => Operation::Put,
+        };
+        Ok(Some(KvEntry {
+            key: key.to_string(),
+            value: message.payload,
+            revision: message.sequence,
+            operation,
+        }))
+    }
+
+    /// The current value of every key matching `filter`, deletions and purges left out, in
+    /// stream order.
+    async fn scan(&self, filter: &str) -> anyhow::Result<Vec<KvEntry>> {
+        let mut entries = Vec::new();
+        for key in self.keys(filter).await? {
+            if let Some(entry) = self.last(&key).await?
+                && entry.operation == Operation::Put
             {
-                Some("DEL") => Operation::Delete,
-                Some("PURGE") => Operation::Purge,
-                _ => Operation::Put,
-            };
-            let key = message
-                .subject
-                .as_str()
-                .strip_prefix(&self.prefix)
-                .unwrap_or(message.subject.as_str())
-                .to_string();
-            let entry = KvEntry {
-                key,
-                value: message.message.payload.clone(),
-                revision,
-                operation,
-            };
-            return Ok(Some((entry, pending)));
+                entries.push(entry);
+            }
         }
+        entries.sort_by_key(|entry| entry.revision);
+        Ok(entries)
     }
 }
 
@@ -177,48 +141,7 @@ pub async fn scan(
     bucket: &str,
     filter: &str,
 ) -> anyhow::Result<Vec<KvEntry>> {
-    let mut reader = Reader::open(js, bucket, filter, DeliverPolicy::LastPerSubject).await?;
-    let mut entries = Vec::new();
-    if reader.initial_pending == 0 {
-        return Ok(entries);
-    }
-    loop {
-        let Some((entry, pending)) = reader.next().await? else {
-            return Err(anyhow!("the scan of KV {bucket} ended early"));
-        };
-        if entry.operation == Operation::Put {
-            entries.push(entry);
-        }
-        if pending == 0 {
-            return Ok(entries);
-        }
-    }
-}
-
-/// A watch of part of a bucket: the current values first, then every change.
-struct Watch {
-    /// How many current values come first (0: the watched keys hold nothing yet).
-    initial: u64,
-    /// Each value (or deletion) with the number of messages the consumer still had to deliver
-    /// after it: 0 once the current values are all in. The stream ends after an error (missed
-    /// heartbeats, skipped messages): re-open it.
-    entries: BoxStream<'static, anyhow::Result<(KvEntry, u64)>>,
-}
-
-/// Watches every key of `bucket` matching `filter`.
-async fn watch(js: &jetstream::Context, bucket: &str, filter: &str) -> anyhow::Result<Watch> {
-    let reader = Reader::open(js, bucket, filter, DeliverPolicy::LastPerSubject).await?;
-    let initial = reader.initial_pending;
-    let entries = futures::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
-        match reader.next().await {
-            Ok(Some(entry)) => Some((Ok(entry), Some(reader))),
-            Ok(None) => None,
-            Err(error) => Some((Err(error), None)),
-        }
-    })
-    .boxed();
-    Ok(Watch { initial, entries })
+    Bucket::open(js, bucket).await?.scan(filter).await
 }
 
 /// What [`follow`] reports.
@@ -238,9 +161,62 @@ pub enum Followed {
     },
 }
 
-/// Watches every key of `bucket` matching `filter` until `shutdown`, handing each event to
-/// `on`. A watch that fails (`what` names it in the warning) is re-opened with backoff, from
-/// 100 ms doubling to 10 s, and starts again from the current values.
+/// Reads the current values, then each change, until shutdown (`Ok`) or until a change may
+/// have been missed (`Err`).
+async fn follow_once(
+    js: &jetstream::Context,
+    bucket: &str,
+    filter: &str,
+    shutdown: &Shutdown,
+    on: &mut impl FnMut(Followed),
+) -> anyhow::Result<()> {
+    let client = js.client();
+    let statistics = client.statistics();
+    let connects = statistics.connects.load(Ordering::Relaxed);
+    let opened = Bucket::open(js, bucket).await?;
+    // The doorbell first (and known to the server), so no change after the scan is missed.
+    let mut doorbell = client
+        .subscribe(format!("$KV.{bucket}.{filter}"))
+        .await
+        .with_context(|| format!("cannot follow KV {bucket} ({filter})"))?;
+    client
+        .flush()
+        .await
+        .context("cannot flush the subscription")?;
+    let current = opened.scan(filter).await?;
+    let initial = u64::try_from(current.len()).unwrap_or(u64::MAX);
+    on(Followed::Opened { initial });
+    for (pending, entry) in (0..initial).rev().zip(current) {
+        on(Followed::Entry { entry, pending });
+    }
+    let mut reconnection_check = tokio::time::interval(RECONNECTION_CHECK);
+    loop {
+        let rung = tokio::select! {
+            _ = shutdown.triggered() => return Ok(()),
+            _ = reconnection_check.tick() => {
+                if statistics.connects.load(Ordering::Relaxed) != connects {
+                    anyhow::bail!("reconnected to NATS");
+                }
+                continue;
+            }
+            rung = doorbell.next() => rung,
+        };
+        let Some(rung) = rung else {
+            anyhow::bail!("the subscription ended");
+        };
+        let Some(key) = rung.subject.as_str().strip_prefix(&opened.prefix) else {
+            continue;
+        };
+        if let Some(entry) = opened.last(key).await? {
+            on(Followed::Entry { entry, pending: 0 });
+        }
+    }
+}
+
+/// Follows every key of `bucket` matching `filter` until `shutdown`, handing each event to
+/// `on`: the current values, then each change. A watch that fails (`what` names it in the
+/// warning) is re-opened with backoff, from 100 ms doubling to 10 s, and starts again from the
+/// current values.
 pub async fn follow(
     js: &jetstream::Context,
     bucket: &str,
@@ -252,26 +228,11 @@ pub async fn follow(
     const FIRST_BACKOFF: Duration = Duration::from_millis(100);
     let mut backoff = FIRST_BACKOFF;
     while !shutdown.is_triggered() {
-        match watch(js, bucket, filter).await {
-            Ok(mut watch) => {
-                on(Followed::Opened {
-                    initial: watch.initial,
-                });
-                loop {
-                    let next = tokio::select! {
-                        _ = shutdown.triggered() => return,
-                        next = watch.entries.next() => next,
-                    };
-                    let Some(Ok((entry, pending))) = next else {
-                        break;
-                    };
-                    backoff = FIRST_BACKOFF;
-                    on(Followed::Entry { entry, pending });
-                }
-            }
+        match follow_once(js, bucket, filter, shutdown, &mut on).await {
+            Ok(()) => return,
             Err(error) => tracing::warn!(
                 error = format!("{error:#}"),
-                "cannot watch {what}; retrying"
+                "cannot follow {what}; reading it again"
             ),
         }
         if !shutdown.sleep(backoff).await {

@@ -17,8 +17,8 @@
 //! - [`telemetry`]: the tracing subscriber, with an OTLP exporter when `OTEL_*` asks for one.
 //! - [`tls`]: the process-wide TLS crypto provider every HTTP client needs.
 //! - [`kv_key`]: turning identifiers into valid KV keys.
-//! - [`kv_scan`]: reading and watching part of a bucket through named consumers, as the
-//!   least-privilege users may.
+//! - [`kv_scan`]: reading and following part of a bucket without a consumer (direct gets and
+//!   a core subscription), as the least-privilege users may.
 //! - [`records`]: protobuf records in a bucket, compare-and-set against the revision an
 //!   instance remembers, so a write needs no read before it.
 //! - [`metrics`]: the services' metrics, over OTLP and on a Prometheus `/metrics` endpoint.

@@ -80,7 +80,7 @@ pub fn intake_streams(storage: &StorageConfig) -> Vec<stream::Config> {
             description: Some("Situation reports as agency systems publish them".into()),
             subjects: vec![(*subject).into()],
             max_message_size: 1024 * 1024,
-            max_age: Duration::from_secs(90 * 24 * 3600),
+            max_age: Duration::from_secs(storage.intake_max_age_days.max(1) * 24 * 3600),
             max_bytes: storage.intake_max_bytes,
             ..base_stream(storage)
         })
@@ -305,5 +305,28 @@ pub async fn ensure_object_store(
                     .with_context(|| format!("cannot create or open object store {name}")),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intake_streams_keep_submissions_for_the_configured_days() {
+        let storage = StorageConfig {
+            intake_max_age_days: 7,
+            ..StorageConfig::default()
+        };
+        for stream in intake_streams(&storage) {
+            assert_eq!(
+                stream.max_age,
+                Duration::from_secs(7 * 24 * 3600),
+                "{}",
+                stream.name
+            );
+        }
+        let default = intake_streams(&StorageConfig::default());
+        assert_eq!(default[0].max_age, Duration::from_secs(90 * 24 * 3600));
     }
 }

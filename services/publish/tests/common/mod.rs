@@ -37,21 +37,39 @@ impl Publish {
     /// Starts an instance on a random port, publishing at most one version per `interval`,
     /// and waits until it is ready.
     pub async fn start(server: &NatsServer, interval: Duration) -> Self {
-        let publish = Self::spawn(server, interval).await;
+        Self::start_configured(server, interval, |_| {}).await
+    }
+
+    /// [`Publish::start`] with the configuration changed by `configure`.
+    pub async fn start_configured(
+        server: &NatsServer,
+        interval: Duration,
+        configure: impl FnOnce(&mut PublishConfig),
+    ) -> Self {
+        let publish = Self::spawn_configured(server, interval, configure).await;
         publish.wait_ready().await;
         publish
     }
 
     /// Starts an instance without waiting for it to be ready.
     pub async fn spawn(server: &NatsServer, interval: Duration) -> Self {
+        Self::spawn_configured(server, interval, |_| {}).await
+    }
+
+    async fn spawn_configured(
+        server: &NatsServer,
+        interval: Duration,
+        configure: impl FnOnce(&mut PublishConfig),
+    ) -> Self {
         let mut common = CommonConfig::default();
         common.nats.url = server.url();
-        let config = PublishConfig {
+        let mut config = PublishConfig {
             common,
             publish_addr: "127.0.0.1:0".into(),
             publish_interval_ms: interval.as_millis() as u64,
             ..PublishConfig::default()
         };
+        configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
