@@ -45,7 +45,9 @@
 //! A service process that exits without being killed is a violation too (it is started again
 //! so the run goes on), and so is a run whose kills hit no work in flight: right after every
 //! instance of a service is killed, its durable consumers must show deliveries unacknowledged
-//! (only the dead can have held them) after at least one such kill. A summary (counts, kills, restarts, lost, duplicated) is always printed
+//! (only the dead can have held them) after at least one such kill (from half the window on,
+//! the schedule kills every leadership instance at once if it has not yet killed a whole
+//! service with consumers). A summary (counts, kills, restarts, lost, duplicated) is always printed
 //! on stderr; every violation is listed before the test fails.
 //!
 //! Settings (environment):
@@ -782,9 +784,19 @@ async fn run_chaos(
             chaos.server_restarts += 1;
             continue;
         }
-        let whole_service = rng
+        let drawn = rng
             .random_bool(0.2)
             .then(|| KINDS[rng.random_range(0..KINDS.len())].0);
+        // From half the window on, every leadership instance at once if no kill of a whole
+        // service with consumers was counted yet, so that the in-flight check is never vacuous.
+        let whole_service = if chaos.whole_service_kills == 0
+            && started.elapsed() >= window / 2
+            && drawn.is_none_or(|kind| kind == "publish")
+        {
+            Some("leadership")
+        } else {
+            drawn
+        };
         let victims: Vec<usize> = match whole_service {
             Some(kind) => (0..instances.len())
                 .filter(|i| instances[*i].kind == kind)
