@@ -218,6 +218,23 @@ pub async fn stream_messages(
     messages
 }
 
+/// The server's view of durable `consumer` of `stream`; fails the test when it cannot be read.
+/// A crash test reads `num_ack_pending` right after the kill: deliveries to the dead process
+/// that it never acknowledged prove the crash hit work in flight.
+pub async fn consumer_info(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    consumer: &str,
+) -> async_nats::jetstream::consumer::Info {
+    js.get_stream(stream)
+        .await
+        .unwrap_or_else(|error| panic!("stream {stream}: {error}"))
+        .consumer_info(consumer)
+        .await
+        .unwrap_or_else(|error| panic!("consumer {consumer} on {stream}: {error}"))
+        .clone()
+}
+
 /// Waits until durable `consumer` of `stream` has no message left to deliver and none
 /// unacknowledged, i.e. the service has finished everything stored so far.
 /// Panics after `timeout`.

@@ -43,7 +43,11 @@
 //!    reports are rejections, not dead letters).
 //!
 //! A service process that exits without being killed is a violation too (it is started again
-//! so the run goes on). A summary (counts, kills, restarts, lost, duplicated) is always printed
+//! so the run goes on), and so is a run whose kills hit no work in flight: right after every
+//! instance of a service is killed, its durable consumers must show deliveries unacknowledged
+//! (only the dead can have held them) after at least one such kill (from half the window on,
+//! the schedule kills every leadership instance at once if it has not yet killed a whole
+//! service with consumers). A summary (counts, kills, restarts, lost, duplicated) is always printed
 //! on stderr; every violation is listed before the test fails.
 //!
 //! Settings (environment):
@@ -722,6 +726,11 @@ impl Bus {
 struct Chaos {
     kills: u64,
     server_restarts: u64,
+    /// Kills of every instance of a service with durable consumers, and how many of them
+    /// left deliveries unacknowledged on those consumers (with every instance dead, only the
+    /// dead can have held them): the proof that the kills hit work in flight.
+    whole_service_kills: u64,
+    whole_service_kills_in_flight: u64,
     /// Processes that ended without being killed: (label, status, last log lines). Each is a
     /// violation (a service must ride out every fault here); they are started again, as a
     /// supervisor would, so that the run goes on to check everything else.
@@ -749,6 +758,7 @@ impl Chaos {
 /// (one time in five) every instance of one service, down for up to 0.7 s; the nats-server at
 /// a third and at two thirds of the window, down for 0.2–1 s.
 async fn run_chaos(
+    js: &jetstream::Context,
     bus: &mut Bus,
     instances: &mut [Instance],
     rng: &mut StdRng,
@@ -774,13 +784,24 @@ async fn run_chaos(
             chaos.server_restarts += 1;
             continue;
         }
-        let victims: Vec<usize> = if rng.random_bool(0.2) {
-            let (kind, _, _) = KINDS[rng.random_range(0..KINDS.len())];
-            (0..instances.len())
-                .filter(|i| instances[*i].kind == kind)
-                .collect()
+        let drawn = rng
+            .random_bool(0.2)
+            .then(|| KINDS[rng.random_range(0..KINDS.len())].0);
+        // From half the window on, every leadership instance at once if no kill of a whole
+        // service with consumers was counted yet, so that the in-flight check is never vacuous.
+        let whole_service = if chaos.whole_service_kills == 0
+            && started.elapsed() >= window / 2
+            && drawn.is_none_or(|kind| kind == "publish")
+        {
+            Some("leadership")
         } else {
-            vec![rng.random_range(0..instances.len())]
+            drawn
+        };
+        let victims: Vec<usize> = match whole_service {
+            Some(kind) => (0..instances.len())
+                .filter(|i| instances[*i].kind == kind)
+                .collect(),
+            None => vec![rng.random_range(0..instances.len())],
         };
         let names: Vec<&str> = victims
             .iter()
@@ -795,6 +816,14 @@ async fn run_chaos(
             instances[*victim].process.kill();
             chaos.kills += 1;
         }
+        if let Some(kind) = whole_service
+            && let Some(unacknowledged) = unacknowledged(js, kind).await
+        {
+            chaos.whole_service_kills += 1;
+            if unacknowledged > 0 {
+                chaos.whole_service_kills_in_flight += 1;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..700))).await;
         for victim in victims {
             instances[victim].process.restart();
@@ -805,6 +834,35 @@ async fn run_chaos(
 
 // ---------------------------------------------------------------------------------------------
 // Reading NATS
+
+/// The deliveries the durable consumers of service `kind` have not had acknowledged; `None`
+/// for a service without durable consumers, or when the server does not answer (it may be
+/// electing or starting: the kill is then not counted either way).
+async fn unacknowledged(js: &jetstream::Context, kind: &str) -> Option<usize> {
+    let consumers: Vec<(&str, &str)> = match kind {
+        "intake" => topology::INTAKE_STREAMS
+            .iter()
+            .map(|(stream, _, durable)| (*stream, *durable))
+            .collect(),
+        "leadership" => vec![(topology::EVENTS_STREAM, "tandem-leadership")],
+        "notify-iom" => vec![(topology::EVENTS_STREAM, "tandem-notify-iom")],
+        "notify-unhcr" => vec![(topology::EVENTS_STREAM, "tandem-notify-unhcr")],
+        _ => return None,
+    };
+    let mut total = 0;
+    for (stream, durable) in consumers {
+        let info = js
+            .get_stream(stream)
+            .await
+            .ok()?
+            .consumer_info(durable)
+            .await
+            .ok()?
+            .clone();
+        total += info.num_ack_pending;
+    }
+    Some(total)
+}
 
 /// Every message of stream `name`, in order, read with an ordered consumer (far faster than
 /// one direct get per message).
@@ -1026,6 +1084,7 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         settings.window,
     ));
     let mut chaos = run_chaos(
+        &js,
         &mut bus,
         &mut instances,
         &mut chaos_rng,
@@ -1054,6 +1113,13 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
 
     let mut check = Check::default();
     check.violations.extend(chaos.self_exits.iter().cloned());
+    if chaos.whole_service_kills > 0 && chaos.whole_service_kills_in_flight == 0 {
+        check.violation(format!(
+            "none of the {} kills of every instance of a service left a delivery unacknowledged: \
+             the kills hit no work in flight",
+            chaos.whole_service_kills
+        ));
+    }
     check.violations.extend(unfinished);
     let outcomes = check.one_outcome_per_report(&reports, &intake, &events);
     let steps = check.one_step_per_acceptance(&outcomes, &events);
@@ -1079,7 +1145,7 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
          of which {reordered} were sent as new revisions but overtaken by a newer one)\n\
          \x20 determinations {determinations} on {situations} situations ({rows} published rows)\n\
          \x20 notifications  {delivered} delivered ({changed} determination changed, {discrepancy} discrepancy)\n\
-         \x20 service kills  {kills} (SIGKILL), exits on their own {exits}\n\
+         \x20 service kills  {kills} (SIGKILL), exits on their own {exits}; {in_flight} of {whole} kills of a whole service left deliveries unacknowledged\n\
          \x20 server restarts {restarts}\n\
          \x20 lost {lost}, duplicated {duplicated}\n\
          \x20 time           chaos {chaos_ended:.1?}, drained at {drained:.1?}, checked at {total:.1?}",
@@ -1098,6 +1164,8 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         discrepancy = notifications.discrepancy,
         kills = chaos.kills,
         exits = chaos.self_exits.len(),
+        in_flight = chaos.whole_service_kills_in_flight,
+        whole = chaos.whole_service_kills,
         restarts = chaos.server_restarts,
         lost = check.lost,
         duplicated = check.duplicated,

@@ -10,7 +10,9 @@ use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_proto::v1::{Agency, DeadLetter};
 use tandem_runtime::topology;
-use tandem_testkit::{NatsServer, init_test_log, stream_messages, wait_until_consumed};
+use tandem_testkit::{
+    NatsServer, consumer_info, init_test_log, stream_messages, wait_until_consumed,
+};
 
 #[tokio::test]
 async fn an_accepted_report_is_announced_once_with_its_envelope() {
@@ -362,14 +364,7 @@ async fn intake_killed_mid_stream_loses_no_report_and_duplicates_no_outcome() {
     intake.wait().expect("reaped");
     // The kill hit work in progress: the server still counts deliveries to the dead process
     // that were never acknowledged (they come back after `ack_wait`).
-    let consumer = js
-        .get_stream(topology::INTAKE_IOM_STREAM)
-        .await
-        .expect("intake stream")
-        .consumer_info("tandem-intake-iom")
-        .await
-        .expect("consumer info")
-        .clone();
+    let consumer = consumer_info(&js, topology::INTAKE_IOM_STREAM, "tandem-intake-iom").await;
     assert!(
         consumer.num_ack_pending > 0,
         "the kill hit no work in flight: nothing unacknowledged"

@@ -642,15 +642,12 @@ async fn a_delivery_left_unfinished_by_a_crashed_instance_is_finished_by_another
     // Dies mid-retry, its claim still "sending" and the determination unacknowledged: the
     // server still counts the delivery to the dead instance as unacknowledged.
     crashing.task.abort();
-    let consumer = world
-        .js
-        .get_stream(tandem_runtime::topology::EVENTS_STREAM)
-        .await
-        .expect("events stream")
-        .consumer_info("tandem-notify-iom")
-        .await
-        .expect("consumer info")
-        .clone();
+    let consumer = tandem_testkit::consumer_info(
+        &world.js,
+        tandem_runtime::topology::EVENTS_STREAM,
+        "tandem-notify-iom",
+    )
+    .await;
     assert!(
         consumer.num_ack_pending > 0,
         "the crash hit no work in flight: the determination was already acknowledged"
