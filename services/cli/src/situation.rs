@@ -1,4 +1,6 @@
-//! `tandem situation get|list`: the current determinations, from KV `tandem-leadership`.
+//! `tandem situation get|list`: the current determinations, from KV `tandem-leadership`;
+//! `endorse|contest`: a review request on `tandem.review.<agency>`, answered by the agency's
+//! notify service; `history`: from the data service's `/v1/situations/{id}/history`.
 
 use std::process::ExitCode;
 
@@ -6,8 +8,13 @@ use anyhow::Context as _;
 use async_nats::{Client, jetstream};
 use futures::TryStreamExt as _;
 use prost::Message as _;
+use std::time::Duration;
+
 use tandem_leadership::{situations::record_key, words};
-use tandem_proto::v1::LeadershipRecord;
+use tandem_proto::{
+    subjects,
+    v1::{LeadershipRecord, ReviewReply, ReviewRequest, ReviewVerdict},
+};
 use tandem_runtime::{kv_key, topology};
 
 /// `tandem situation …`
@@ -23,9 +30,55 @@ pub enum SituationCommand {
     },
     /// One line per situation: id, country, classification, leads.
     List,
+    /// Endorse a situation's current determination for your agency (exit 1 when refused).
+    Endorse(ReviewArgs),
+    /// Contest a situation's current determination for your agency, with the reason (exit 1
+    /// when refused).
+    Contest(ReviewArgs),
+    /// Every determination of a situation, oldest first, with its reviews and the
+    /// notifications sent (from the data service).
+    History {
+        /// The situation id.
+        id: String,
+        /// One JSON array instead of words.
+        #[arg(long)]
+        json: bool,
+        /// The data service's address.
+        #[arg(long, env = "TANDEM_PUBLISH_ADDR", default_value = "127.0.0.1:8470")]
+        url: String,
+    },
+}
+
+/// Who reviews which situation, and what they say.
+#[derive(clap::Args)]
+pub struct ReviewArgs {
+    /// The situation id.
+    id: String,
+    /// The agency you review for: iom or unhcr (with its NATS credentials, the only one you can).
+    #[arg(long)]
+    agency: String,
+    /// Your id in the coordinator directory.
+    #[arg(long)]
+    by: String,
+    /// Why (required to contest; no personal data).
+    #[arg(long, default_value = "")]
+    comment: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
 }
 
 pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<ExitCode> {
+    let command = match command {
+        SituationCommand::Endorse(args) => {
+            return review(client, args, ReviewVerdict::Endorse).await;
+        }
+        SituationCommand::Contest(args) => {
+            return review(client, args, ReviewVerdict::Contest).await;
+        }
+        SituationCommand::History { id, json, url } => return history(&url, &id, json).await,
+        command => command,
+    };
     let records = jetstream::new(client.clone())
         .get_key_value(topology::LEADERSHIP_BUCKET)
         .await
@@ -43,6 +96,9 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
                 print!("{}", words::summary(&determination));
             }
         }
+        SituationCommand::Endorse(_)
+        | SituationCommand::Contest(_)
+        | SituationCommand::History { .. } => {}
         SituationCommand::List => {
             let mut keys: Vec<String> = records.keys().await?.try_collect().await?;
             keys.sort();
@@ -54,6 +110,82 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
                 println!("{}", words::headline(&determination));
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the agency's notify service to record a review (over `tandem.review.<agency>`, which an
+/// agency's own account can reach), and says what became of it.
+async fn review(
+    client: &Client,
+    args: ReviewArgs,
+    verdict: ReviewVerdict,
+) -> anyhow::Result<ExitCode> {
+    let Some(agency) = tandem_notify::directory::parse_agency(&args.agency) else {
+        eprintln!(
+            "tandem: --agency must be iom or unhcr, not {:?}",
+            args.agency
+        );
+        return Ok(ExitCode::from(crate::exit::FAILURE));
+    };
+    let request = ReviewRequest {
+        situation_id: args.id.clone(),
+        determination_id: String::new(),
+        by: args.by,
+        verdict: verdict as i32,
+        comment: args.comment,
+    };
+    let asked = client.request(
+        subjects::review_subject(agency.token()),
+        request.encode_to_vec().into(),
+    );
+    let answer = tokio::time::timeout(Duration::from_secs(args.timeout), asked)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from {}'s notify service within {} s",
+                agency.label(),
+                args.timeout
+            )
+        })?
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "the review request was not answered ({error}): is {}'s notify service running?",
+                agency.label()
+            )
+        })?;
+    let reply = ReviewReply::decode(answer.payload).context("the answer is not a ReviewReply")?;
+    match reply.review.filter(|_| reply.recorded) {
+        Some(recorded) => {
+            println!(
+                "recorded: {} {}s determination {}; it is now {}",
+                agency.label(),
+                match recorded.verdict() {
+                    ReviewVerdict::Contest => "contest",
+                    _ => "endorse",
+                },
+                recorded.determination_id,
+                tandem_proto::words::status(recorded.status())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("tandem: refused: {}", reply.refused);
+            Ok(ExitCode::from(crate::exit::REFUSED))
+        }
+    }
+}
+
+/// Prints the history of situation `id` from the data service at `url`.
+async fn history(url: &str, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(entries) = tandem_publish::client::history(url, id).await? else {
+        eprintln!("tandem: no determination for situation {id}");
+        return Ok(ExitCode::from(crate::exit::FAILURE));
+    };
+    if json {
+        println!("{}", serde_json::to_string(&entries)?);
+    } else {
+        print!("{}", tandem_publish::history::render(&entries));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! Following `TANDEM_EVENTS`: the state is rebuilt from the first message at start-up and kept
-//! current after.
+//! current after. The notification statuses of `TANDEM_NOTIFY`, for the situations' histories,
+//! are followed the same way by a second follower.
 //!
 //! Every instance needs every event, so this is not the shared durable work-queue consumer but
 //! an ordered consumer of this instance's own, on the whole stream: nats-server 2.9 allows one
@@ -24,7 +25,10 @@ use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_proto::{
     subjects,
-    v1::{DatasetPublished, LeadershipDetermination, SituationAccepted},
+    v1::{
+        DatasetPublished, DeterminationReview, LeadershipDetermination, NotificationStatus,
+        SituationAccepted,
+    },
 };
 use tandem_runtime::{Shutdown, consumer::Counters, envelope, topology};
 use tracing::field::Empty;
@@ -43,21 +47,52 @@ pub(crate) async fn run(
     counters: Arc<Counters>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut stream = js.get_stream(topology::EVENTS_STREAM).await?;
+    follow(js, Followed::Events, shared, counters, shutdown).await
+}
+
+/// Follows the notification statuses on `TANDEM_NOTIFY` until `shutdown`, for the histories
+/// (who was told, who acknowledged); readiness is the event stream's alone.
+pub(crate) async fn run_statuses(
+    js: jetstream::Context,
+    shared: Arc<Shared>,
+    counters: Arc<Counters>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    follow(js, Followed::Statuses, shared, counters, shutdown).await
+}
+
+/// The stream a follower reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Followed {
+    /// All of `TANDEM_EVENTS`: the dataset, the determinations and reviews.
+    Events,
+    /// `tandem.notify.status.>` of `TANDEM_NOTIFY`.
+    Statuses,
+}
+
+async fn follow(
+    js: jetstream::Context,
+    followed: Followed,
+    shared: Arc<Shared>,
+    counters: Arc<Counters>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let name = match followed {
+        Followed::Events => topology::EVENTS_STREAM,
+        Followed::Statuses => topology::NOTIFY_STREAM,
+    };
+    let mut stream = js.get_stream(name).await?;
     let info = stream.info().await?;
     let target = if info.state.messages == 0 {
         0
     } else {
         info.state.last_sequence
     };
-    tracing::info!(
-        last_sequence = target,
-        "rebuilding state from {}",
-        topology::EVENTS_STREAM
-    );
+    tracing::info!(last_sequence = target, "rebuilding state from {name}");
     let mut follower = Follower {
         shared,
         counters,
+        followed,
         target,
         next: 1,
     };
@@ -86,6 +121,7 @@ pub(crate) async fn run(
 struct Follower {
     shared: Arc<Shared>,
     counters: Arc<Counters>,
+    followed: Followed,
     /// The stream's last sequence at start-up: ready once it is applied.
     target: u64,
     /// The next stream sequence to apply.
@@ -102,6 +138,10 @@ impl Follower {
     ) -> anyhow::Result<()> {
         let config = OrderedConfig {
             description: Some("tandem publish: state rebuild".into()),
+            filter_subject: match self.followed {
+                Followed::Events => String::new(),
+                Followed::Statuses => subjects::NOTIFY_STATUS_FILTER.into(),
+            },
             deliver_policy: if self.next <= 1 {
                 DeliverPolicy::All
             } else {
@@ -145,6 +185,9 @@ impl Follower {
     }
 
     fn check_ready(&self, pending: Option<u64>) {
+        if self.followed != Followed::Events {
+            return;
+        }
         let caught_up = self.next > self.target || pending == Some(0);
         if caught_up && !self.shared.is_ready() {
             tracing::info!(applied_to = self.next - 1, "state rebuilt; ready");
@@ -207,10 +250,20 @@ impl Follower {
             Ok(Some((report.situation_id, changed)))
         } else if subjects::is_determined_subject(subject) {
             let determination = LeadershipDetermination::decode(payload)?;
+            self.shared
+                .write_histories(|h| h.apply_determination(&determination));
             let changed = self
                 .shared
                 .write(|s| s.apply_determination(&determination, sequence));
             Ok(Some((determination.situation_id, changed)))
+        } else if subjects::is_reviewed_subject(subject) {
+            let review = DeterminationReview::decode(payload)?;
+            self.shared.write_histories(|h| h.apply_review(&review));
+            Ok(Some((review.situation_id, false)))
+        } else if subjects::is_notify_status_subject(subject) {
+            let status = NotificationStatus::decode(payload)?;
+            self.shared.write_histories(|h| h.apply_status(&status));
+            Ok(Some((status.situation_id, false)))
         } else if subject == topology::DATA_PUBLISHED_SUBJECT {
             let published = DatasetPublished::decode(payload)?;
             if published.dataset != dataset::DATASET {
