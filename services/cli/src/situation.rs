@@ -11,9 +11,10 @@ use prost::Message as _;
 use std::time::Duration;
 
 use tandem_leadership::{situations::record_key, words};
+use tandem_notify::NotifyAgency;
 use tandem_proto::{
     subjects,
-    v1::{LeadershipRecord, ReviewReply, ReviewRequest, ReviewVerdict},
+    v1::{DeterminationReview, LeadershipRecord, ReviewReply, ReviewRequest, ReviewVerdict},
 };
 use tandem_runtime::{kv_key, topology};
 
@@ -115,7 +116,9 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
 }
 
 /// Asks the agency's notify service to record a review (over `tandem.review.<agency>`, which an
-/// agency's own account can reach), and says what became of it.
+/// agency's own account can reach), and says what became of it: exit 0 when recorded, 1 when
+/// refused or not answered (with another agency's credentials the server refuses the subject,
+/// so nothing answers).
 async fn review(
     client: &Client,
     args: ReviewArgs,
@@ -135,17 +138,45 @@ async fn review(
         verdict: verdict as i32,
         comment: args.comment,
     };
+    let wait = Duration::from_secs(args.timeout);
+    match request_review(client, agency, request, wait).await {
+        Ok(reply) => match reply.review.filter(|_| reply.recorded) {
+            Some(recorded) => {
+                println!("{}", describe_review(&recorded));
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("tandem: refused: {}", reply.refused);
+                Ok(ExitCode::from(crate::exit::REFUSED))
+            }
+        },
+        Err(error) => {
+            eprintln!("tandem: not recorded: {error:#}");
+            Ok(ExitCode::from(crate::exit::REFUSED))
+        }
+    }
+}
+
+/// Sends review `request` for `agency` and waits up to `wait` for the answer.
+pub async fn request_review(
+    client: &Client,
+    agency: NotifyAgency,
+    request: ReviewRequest,
+    wait: Duration,
+) -> anyhow::Result<ReviewReply> {
     let asked = client.request(
         subjects::review_subject(agency.token()),
         request.encode_to_vec().into(),
     );
-    let answer = tokio::time::timeout(Duration::from_secs(args.timeout), asked)
+    let answer = tokio::time::timeout(wait, asked)
         .await
         .map_err(|_| {
             anyhow::anyhow!(
-                "no answer from {}'s notify service within {} s",
+                "no answer on {} within {} s: is {}'s notify service running, and are these {} credentials?",
+                subjects::review_subject(agency.token()),
+                wait.as_secs(),
                 agency.label(),
-                args.timeout
+                agency.label()
             )
         })?
         .map_err(|error| {
@@ -154,26 +185,25 @@ async fn review(
                 agency.label()
             )
         })?;
-    let reply = ReviewReply::decode(answer.payload).context("the answer is not a ReviewReply")?;
-    match reply.review.filter(|_| reply.recorded) {
-        Some(recorded) => {
-            println!(
-                "recorded: {} {}s determination {}; it is now {}",
-                agency.label(),
-                match recorded.verdict() {
-                    ReviewVerdict::Contest => "contest",
-                    _ => "endorse",
-                },
-                recorded.determination_id,
-                tandem_proto::words::status(recorded.status())
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        None => {
-            eprintln!("tandem: refused: {}", reply.refused);
-            Ok(ExitCode::from(crate::exit::REFUSED))
-        }
-    }
+    ReviewReply::decode(answer.payload).context("the answer is not a ReviewReply")
+}
+
+/// A recorded review in words.
+pub fn describe_review(review: &DeterminationReview) -> String {
+    let agency = match review.agency() {
+        tandem_proto::v1::Agency::Unhcr => "UNHCR",
+        _ => "IOM",
+    };
+    let verdict = match review.verdict() {
+        ReviewVerdict::Contest => "contested",
+        _ => "endorsed",
+    };
+    format!(
+        "recorded: {agency} ({}) {verdict} determination {}; it is now {}",
+        review.by,
+        review.determination_id,
+        tandem_proto::words::status(review.status())
+    )
 }
 
 /// Prints the history of situation `id` from the data service at `url`.
