@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_proto::{
     Timestamp,
@@ -23,7 +22,8 @@ use tandem_proto::{
     },
     words,
 };
-use tandem_runtime::Shutdown;
+use tandem_runtime::{Shutdown, service_api};
+use tracing::Instrument as _;
 
 use crate::situations::Situations;
 
@@ -146,38 +146,35 @@ pub(crate) async fn serve(
     situations: Arc<Situations>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut requests = client
-        .queue_subscribe(RECORD_REVIEW_SUBJECT, "tandem-leadership".into())
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot serve review requests: {error}"))?;
-    loop {
-        let request = tokio::select! {
-            _ = shutdown.triggered() => return Ok(()),
-            request = requests.next() => request,
-        };
-        let Some(request) = request else {
-            anyhow::bail!("the review subscription ended");
-        };
-        let reply = match DeterminationReview::decode(request.payload.as_ref()) {
-            Ok(asked) => {
-                let span = tracing::info_span!("review", situation.id = %asked.situation_id, agency = asked.agency().as_str_name());
-                let _entered = span.enter();
-                match situations.review(&asked).await {
-                    Ok(reply) => reply,
-                    Err(error) => {
-                        tracing::warn!(%error, "review not recorded");
-                        refused(format!(
-                            "the review could not be recorded now ({error}); try again"
-                        ))
+    service_api::answer_requests(
+        client,
+        RECORD_REVIEW_SUBJECT.into(),
+        "tandem-leadership".into(),
+        "review requests",
+        shutdown,
+        |payload| {
+            let situations = situations.clone();
+            async move {
+                let reply = match DeterminationReview::decode(payload) {
+                    Ok(asked) => {
+                        let span = tracing::info_span!("review", situation.id = %asked.situation_id, agency = asked.agency().as_str_name());
+                        match situations.review(&asked).instrument(span).await {
+                            Ok(reply) => reply,
+                            Err(error) => {
+                                tracing::warn!(%error, "review not recorded");
+                                refused(format!(
+                                    "the review could not be recorded now ({error}); try again"
+                                ))
+                            }
+                        }
                     }
-                }
+                    Err(error) => refused(format!("not a DeterminationReview: {error}")),
+                };
+                reply.encode_to_vec().into()
             }
-            Err(error) => refused(format!("not a DeterminationReview: {error}")),
-        };
-        if let Some(inbox) = request.reply {
-            let _ = client.publish(inbox, reply.encode_to_vec().into()).await;
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// A refusal, for the reviewer.

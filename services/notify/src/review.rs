@@ -10,7 +10,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_proto::{
     subjects,
@@ -19,7 +18,7 @@ use tandem_proto::{
         ReviewVerdict, Role,
     },
 };
-use tandem_runtime::{Shutdown, kv_key, topology};
+use tandem_runtime::{Shutdown, kv_key, service_api, topology};
 use tokio::sync::OnceCell;
 
 use crate::{config::NotifyAgency, directory::DirectoryEntry};
@@ -219,36 +218,25 @@ pub(crate) async fn serve(
     determinations: Determinations,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut requests = client
-        .queue_subscribe(
-            subjects::review_subject(agency.token()),
-            format!("tandem-notify-{}", agency.token()),
-        )
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot serve review requests: {error}"))?;
-    loop {
-        let request = tokio::select! {
-            _ = shutdown.triggered() => return Ok(()),
-            request = requests.next() => request,
-        };
-        let Some(request) = request else {
-            anyhow::bail!("the review subscription ended");
-        };
-        let reply = answer(
-            &client,
-            agency,
-            &directory,
-            &determinations,
-            &request.payload,
-        )
-        .await;
-        if !reply.recorded {
-            tracing::info!(refused = %reply.refused, "review refused");
-        }
-        if let Some(inbox) = request.reply {
-            let _ = client.publish(inbox, reply.encode_to_vec().into()).await;
-        }
-    }
+    service_api::answer_requests(
+        client.clone(),
+        subjects::review_subject(agency.token()),
+        format!("tandem-notify-{}", agency.token()),
+        "review requests",
+        shutdown,
+        |payload| {
+            let (client, directory, determinations) =
+                (client.clone(), directory.clone(), determinations.clone());
+            async move {
+                let reply = answer(&client, agency, &directory, &determinations, &payload).await;
+                if !reply.recorded {
+                    tracing::info!(refused = %reply.refused, "review refused");
+                }
+                reply.encode_to_vec().into()
+            }
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
