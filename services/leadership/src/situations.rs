@@ -7,7 +7,9 @@
 //! interleave) → publish the determination → mark the record published. A crash between the
 //! write and the mark leaves `published = false`; whoever touches the situation next publishes
 //! it first, under the same `Nats-Msg-Id` (`determination:<situation>/<sequence>`), so the
-//! stream holds every sequence step once and in order.
+//! stream holds every sequence step once and in order. A review (docs/design.md, "Joint
+//! review") is recorded the same way: written with the record as unpublished, published under
+//! `review:<review id>`, then marked; the next change publishes whatever is left first.
 
 use std::{sync::Arc, time::Duration};
 
