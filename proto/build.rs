@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "tandem/v1/common.proto",
         "tandem/v1/report.proto",
+        "tandem/v1/review.proto",
         "tandem/v1/leadership.proto",
         "tandem/v1/notify.proto",
         "tandem/v1/data.proto",

@@ -110,6 +110,19 @@ pub fn notify_out_subject(agency: &str, recipient: &str) -> String {
 /// Every notification of every agency.
 pub const NOTIFY_OUT_FILTER: &str = "tandem.notify.out.>";
 
+/// What became of every notification.
+pub const NOTIFY_STATUS_FILTER: &str = "tandem.notify.status.>";
+
+/// Whether `subject` announces what became of a notification.
+pub fn is_notify_status_subject(subject: &str) -> bool {
+    subject.starts_with(NOTIFY_STATUS_FILTER.trim_end_matches('>'))
+}
+
+/// Whether `subject` announces a review.
+pub fn is_reviewed_subject(subject: &str) -> bool {
+    subject.starts_with(REVIEWED_FILTER.trim_end_matches('>'))
+}
+
 /// Where what became of `agency`'s notifications is announced.
 pub fn notify_status_subject(agency: &str) -> String {
     format!("tandem.notify.status.{agency}")
@@ -129,6 +142,32 @@ pub fn notify_ack_filter(agency: &str) -> String {
 pub fn acknowledged_id(subject: &str) -> Option<&str> {
     subject.strip_prefix(NOTIFY_ACK_PREFIX)
 }
+
+/// Every review of a determination.
+pub const REVIEWED_FILTER: &str = "tandem.leadership.reviewed.>";
+
+/// Where a review of a determination of a situation in `country` is announced.
+pub fn reviewed_subject(country: &str) -> String {
+    format!("tandem.leadership.reviewed.{country}")
+}
+
+const REVIEW_PREFIX: &str = "tandem.review.";
+
+/// Where coordinators of `agency` (its subject token: `iom`, `unhcr`) ask to endorse or contest
+/// a determination, request/reply: the agency is the subject's, never the message's, so an
+/// account that may use only its own agency's subject cannot review in the other's name.
+pub fn review_subject(agency: &str) -> String {
+    format!("{REVIEW_PREFIX}{agency}")
+}
+
+/// The agency token of a review subject.
+pub fn agency_of_review_subject(subject: &str) -> Option<&str> {
+    subject.strip_prefix(REVIEW_PREFIX)
+}
+
+/// Where notify, having checked the reviewer in the directory, asks leadership to record a
+/// review (request/reply; the request is a `DeterminationReview`, the answer a `ReviewReply`).
+pub const RECORD_REVIEW_SUBJECT: &str = "tandem.svc.leadership.review";
 
 /// Where `tandem policy apply` asks leadership to re-determine every situation.
 pub const REEVALUATE_SUBJECT: &str = "tandem.svc.leadership.reevaluate";
@@ -180,6 +219,17 @@ mod tests {
         assert!(!is_accepted_subject(&determined_subject("COL")));
         assert!(is_determined_subject(&determined_subject("COL")));
         assert!(!is_determined_subject(DATA_PUBLISHED_SUBJECT));
+        assert!(!is_determined_subject(&reviewed_subject("COL")));
+        assert!(reviewed_subject("COL").starts_with(REVIEWED_FILTER.trim_end_matches('>')));
+    }
+
+    #[test]
+    fn review_subjects_name_their_agency() {
+        assert_eq!(
+            agency_of_review_subject(&review_subject("iom")),
+            Some("iom")
+        );
+        assert_eq!(agency_of_review_subject(RECORD_REVIEW_SUBJECT), None);
     }
 
     #[test]

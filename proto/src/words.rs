@@ -2,7 +2,9 @@
 //! texts all name a classification, an arrangement, a function, a population group or a
 //! driver the same way, in British spelling. Also the population groups a report can carry.
 
-use crate::v1::{Arrangement, Classification, Driver, LeadershipFunction, PopulationGroup};
+use crate::v1::{
+    Arrangement, Classification, DeterminationStatus, Driver, LeadershipFunction, PopulationGroup,
+};
 
 /// The population groups a report can carry, in enum order.
 pub const POPULATION_GROUPS: [PopulationGroup; 9] = [
@@ -57,6 +59,16 @@ pub fn classification(classification: Classification) -> &'static str {
         Classification::IdpDurableSolutions => "IDP durable solutions situation",
         Classification::PendingJointAssessment => "situation pending joint assessment",
         Classification::Unspecified => "unclassified situation",
+    }
+}
+
+/// A determination's status, in words (`agreed by IOM and UNHCR`).
+pub fn status(status: DeterminationStatus) -> &'static str {
+    match status {
+        DeterminationStatus::Provisional => "provisional",
+        DeterminationStatus::Agreed => "agreed by IOM and UNHCR",
+        DeterminationStatus::Contested => "contested",
+        DeterminationStatus::Unspecified => "not reviewed",
     }
 }
 

@@ -3,10 +3,11 @@
 //! Allowed: intake, leadership, publish and notify run with their own users and carry a report end to
 //! end; an agency publishes its reports and gets the JetStream acknowledgement, reads its own
 //! rejections, outcomes, every determination and its notifications, acknowledges its own
-//! notifications; each notify user reads its own agency's half of the directory.
+//! notifications and reviews in its own name (answered by its notify user, which has
+//! leadership record the review); each notify user reads its own agency's half of the directory.
 //!
 //! Refused (the server logs a permission violation, and nothing reaches the data): an agency
-//! publishing as another, reading another's rejections, outcomes or notifications, touching JetStream,
+//! publishing or reviewing as another, reading another's rejections, outcomes or notifications, touching JetStream,
 //! the directory or `TANDEM_EVENTS` at all; a service purging or deleting a stream, creating
 //! consumers on subjects that are not its own, publishing another service's events; a notify
 //! user reading the other agency's directory entries.
@@ -316,7 +317,92 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
         .expect("IOM's ack is stored");
     assert_eq!(ack.stream, topology::ACKS_IOM_STREAM);
 
+    // --- Reviews: IOM asks on its own review subject and notify-iom answers through the
+    // import; notify-iom asks leadership to record it and leadership answers.
+    let mut iom_reviews = notify_iom
+        .subscribe("tandem.review.iom")
+        .await
+        .expect("notify-iom serves IOM's reviews");
+    let leadership = server
+        .connect("leadership", "leadership-dev-password", None)
+        .await;
+    let mut recordings = leadership
+        .subscribe("tandem.svc.leadership.review")
+        .await
+        .expect("leadership records reviews");
+    notify_iom.flush().await.expect("flush");
+    leadership.flush().await.expect("flush");
+    let answering = tokio::spawn({
+        let notify_iom = notify_iom.clone();
+        async move {
+            let request = iom_reviews.next().await.expect("IOM's review arrives");
+            let recorded = notify_iom
+                .request("tandem.svc.leadership.review", request.payload.clone())
+                .await
+                .expect("leadership answers notify-iom");
+            notify_iom
+                .publish(request.reply.expect("a reply subject"), recorded.payload)
+                .await
+                .expect("answer");
+        }
+    });
+    let recording = tokio::spawn(async move {
+        let request = recordings
+            .next()
+            .await
+            .expect("notify-iom's request arrives");
+        leadership
+            .publish(request.reply.expect("a reply subject"), "recorded".into())
+            .await
+            .expect("answer");
+        leadership.flush().await.expect("flush");
+    });
+    let answer = tokio::time::timeout(DEADLINE, iom.request("tandem.review.iom", "review".into()))
+        .await
+        .expect("in time")
+        .expect("IOM's review is answered through its import");
+    assert_eq!(answer.payload.as_ref(), b"recorded");
+    answering.await.expect("answering");
+    recording.await.expect("recording");
+
     // --- Refused: agencies.
+    // Reviewing in the other agency's name.
+    refused_request(
+        &server,
+        &iom,
+        "iom",
+        "tandem.review.unhcr",
+        "IOM posing as UNHCR",
+    )
+    .await;
+    refused_request(
+        &server,
+        &unhcr,
+        "unhcr",
+        "tandem.review.iom",
+        "UNHCR posing as IOM",
+    )
+    .await;
+    // Recording a review without notify's directory check, or announcing one.
+    refused_request(
+        &server,
+        &iom,
+        "iom",
+        "tandem.svc.leadership.review",
+        "unchecked",
+    )
+    .await;
+    refused_request(
+        &server,
+        &notify_iom,
+        "notify-iom",
+        "tandem.leadership.reviewed.COL",
+        "a review leadership did not record",
+    )
+    .await;
+    // Serving the other agency's reviews.
+    let _serving =
+        refused_subscription(&server, &notify_iom, "notify-iom", "tandem.review.unhcr").await;
     let before = intake_stored(&admin_js).await;
     refused_request(
         &server,

@@ -1,16 +1,20 @@
-//! `tandem up --demo`: submits the example reports bundled from `deploy/demo` and prints what
-//! becomes of each.
+//! `tandem up --demo`: submits the example reports bundled from `deploy/demo`, prints what
+//! becomes of each, then has the agencies endorse one determination (both) and contest another.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use tandem_proto::{timestamp, v1::SituationReport};
+use tandem_notify::NotifyAgency;
+use tandem_proto::{
+    timestamp,
+    v1::{ReviewRequest, ReviewVerdict, SituationReport},
+};
 use tandem_runtime::{Shutdown, config::NatsConfig, nats, service_api};
 
 use futures::StreamExt as _;
 
 use crate::{
-    render,
+    render, situation,
     submit::{self, Status, Submitter},
 };
 
@@ -53,6 +57,31 @@ const REPORTS: [(&str, &str); 8] = [
     ),
 ];
 
+/// The demo's reviews: (situation, agency, reviewer, verdict, comment).
+const REVIEWS: [(&str, NotifyAgency, &str, ReviewVerdict, &str); 3] = [
+    (
+        "COL-VEN-2026",
+        NotifyAgency::Iom,
+        "col-iom-cc",
+        ReviewVerdict::Endorse,
+        "",
+    ),
+    (
+        "COL-VEN-2026",
+        NotifyAgency::Unhcr,
+        "col-unhcr-cc",
+        ReviewVerdict::Endorse,
+        "",
+    ),
+    (
+        "BGD-ROHINGYA",
+        NotifyAgency::Iom,
+        "iom-regional-asia",
+        ReviewVerdict::Contest,
+        "IOM counts 40,000 Bangladeshi migrants in the camps' host areas; a joint assessment first",
+    ),
+];
+
 pub async fn run(
     config: &NatsConfig,
     services: &[&str],
@@ -70,7 +99,7 @@ pub async fn run(
     let mut notifications = client
         .subscribe(tandem_proto::subjects::NOTIFY_OUT_FILTER)
         .await?;
-    let submitter = Submitter::new(client);
+    let submitter = Submitter::new(client.clone());
     let run = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -93,6 +122,32 @@ pub async fn run(
         }
         println!("{file}\n{}", indent(&submit::describe(&submission)));
         // Notifications follow a determination within milliseconds; show what has come.
+        while let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
+        {
+            if let Some(line) = render::event(&message.subject, &message.payload) {
+                println!("    {line}");
+            }
+        }
+    }
+    // The agencies review: Colombia's mixed movement is endorsed by both (agreed); IOM's
+    // regional coordinator contests the Rohingya determination, which tells both agencies'
+    // regional coordinators (HQ where there is none).
+    println!("== demo: the agencies review two determinations ==\n");
+    for (situation, agency, by, verdict, comment) in REVIEWS {
+        let request = ReviewRequest {
+            situation_id: situation.into(),
+            determination_id: String::new(),
+            by: by.into(),
+            verdict: verdict as i32,
+            comment: comment.into(),
+        };
+        let reply =
+            situation::request_review(&client, agency, request, Duration::from_secs(30)).await?;
+        match reply.review.filter(|_| reply.recorded) {
+            Some(review) => println!("{situation}\n    {}", situation::describe_review(&review)),
+            None => println!("{situation}\n    refused: {}", reply.refused),
+        }
         while let Ok(Some(message)) =
             tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
         {

@@ -4,7 +4,8 @@
 //!   [`local_nats`] starting a `nats-server` when none is reachable, and [`demo`]).
 //! - `submit`: JSON reports in, outcomes out (module [`submit`]).
 //! - `watch`: every tandem event as it happens, in words (modules [`watch`], [`render`]).
-//! - `situation get|list`: current determinations (module [`situation`]).
+//! - `situation get|list|endorse|contest|history`: determinations, their review by the
+//!   agencies and their history (module [`situation`]).
 //! - `policy check|apply`: trying and deploying a leadership policy (module [`policy`]).
 //! - `directory import|list|remove`, `notifications list|ack`: coordinators and what they were
 //!   told (modules [`directory`], [`notifications`]).
@@ -91,6 +92,8 @@ enum Command {
 pub mod exit {
     /// A report was rejected.
     pub const REJECTED: u8 = 1;
+    /// A review was refused.
+    pub const REFUSED: u8 = 1;
     /// tandem could not do what was asked (NATS unreachable, bad arguments).
     pub const FAILURE: u8 = 2;
     /// An outcome did not arrive in time.

@@ -29,6 +29,9 @@ pub enum NotificationsCommand {
         /// Seconds to wait for the notify service to record it.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
+        /// Your directory id, recorded as who acknowledged (else `system`).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -46,14 +49,15 @@ pub async fn run(client: &Client, command: NotificationsCommand) -> anyhow::Resu
                 print!("{}", inbox::render_list(&records));
             }
         }
-        NotificationsCommand::Ack { id, timeout } => {
-            match inbox::acknowledge(&js, &id, Duration::from_secs(timeout)).await? {
+        NotificationsCommand::Ack { id, timeout, by } => {
+            let wait = Duration::from_secs(timeout);
+            match inbox::acknowledge_as(&js, &id, by.as_deref(), wait).await? {
                 AckOutcome::Acknowledged(_) => println!("acknowledged {id}"),
                 AckOutcome::AlreadyAcknowledged(record) => match record.acknowledged {
                     Some(ack) => {
                         println!(
-                            "{id} was already acknowledged at {} (via {})",
-                            ack.at, ack.via
+                            "{id} was already acknowledged at {} by {} (via {})",
+                            ack.at, ack.by, ack.via
                         )
                     }
                     None => println!("{id} was already acknowledged"),

@@ -1,4 +1,6 @@
-//! `tandem situation get|list`: the current determinations, from KV `tandem-leadership`.
+//! `tandem situation get|list`: the current determinations, from KV `tandem-leadership`;
+//! `endorse|contest`: a review request on `tandem.review.<agency>`, answered by the agency's
+//! notify service; `history`: from the data service's `/v1/situations/{id}/history`.
 
 use std::process::ExitCode;
 
@@ -6,8 +8,14 @@ use anyhow::Context as _;
 use async_nats::{Client, jetstream};
 use futures::TryStreamExt as _;
 use prost::Message as _;
+use std::time::Duration;
+
 use tandem_leadership::{situations::record_key, words};
-use tandem_proto::v1::LeadershipRecord;
+use tandem_notify::NotifyAgency;
+use tandem_proto::{
+    subjects,
+    v1::{DeterminationReview, LeadershipRecord, ReviewReply, ReviewRequest, ReviewVerdict},
+};
 use tandem_runtime::{kv_key, topology};
 
 /// `tandem situation …`
@@ -23,9 +31,55 @@ pub enum SituationCommand {
     },
     /// One line per situation: id, country, classification, leads.
     List,
+    /// Endorse a situation's current determination for your agency (exit 1 when refused).
+    Endorse(ReviewArgs),
+    /// Contest a situation's current determination for your agency, with the reason (exit 1
+    /// when refused).
+    Contest(ReviewArgs),
+    /// Every determination of a situation, oldest first, with its reviews and the
+    /// notifications sent (from the data service).
+    History {
+        /// The situation id.
+        id: String,
+        /// One JSON array instead of words.
+        #[arg(long)]
+        json: bool,
+        /// The data service's address.
+        #[arg(long, env = "TANDEM_PUBLISH_ADDR", default_value = "127.0.0.1:8470")]
+        url: String,
+    },
+}
+
+/// Who reviews which situation, and what they say.
+#[derive(clap::Args)]
+pub struct ReviewArgs {
+    /// The situation id.
+    id: String,
+    /// The agency you review for: iom or unhcr (with its NATS credentials, the only one you can).
+    #[arg(long)]
+    agency: String,
+    /// Your id in the coordinator directory.
+    #[arg(long)]
+    by: String,
+    /// Why (required to contest; no personal data).
+    #[arg(long, default_value = "")]
+    comment: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
 }
 
 pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<ExitCode> {
+    let command = match command {
+        SituationCommand::Endorse(args) => {
+            return review(client, args, ReviewVerdict::Endorse).await;
+        }
+        SituationCommand::Contest(args) => {
+            return review(client, args, ReviewVerdict::Contest).await;
+        }
+        SituationCommand::History { id, json, url } => return history(&url, &id, json).await,
+        command => command,
+    };
     let records = jetstream::new(client.clone())
         .get_key_value(topology::LEADERSHIP_BUCKET)
         .await
@@ -43,6 +97,9 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
                 print!("{}", words::summary(&determination));
             }
         }
+        SituationCommand::Endorse(_)
+        | SituationCommand::Contest(_)
+        | SituationCommand::History { .. } => {}
         SituationCommand::List => {
             let mut keys: Vec<String> = records.keys().await?.try_collect().await?;
             keys.sort();
@@ -54,6 +111,111 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
                 println!("{}", words::headline(&determination));
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the agency's notify service to record a review (over `tandem.review.<agency>`, which an
+/// agency's own account can reach), and says what became of it: exit 0 when recorded, 1 when
+/// refused or not answered (with another agency's credentials the server refuses the subject,
+/// so nothing answers).
+async fn review(
+    client: &Client,
+    args: ReviewArgs,
+    verdict: ReviewVerdict,
+) -> anyhow::Result<ExitCode> {
+    let Some(agency) = tandem_notify::directory::parse_agency(&args.agency) else {
+        eprintln!(
+            "tandem: --agency must be iom or unhcr, not {:?}",
+            args.agency
+        );
+        return Ok(ExitCode::from(crate::exit::FAILURE));
+    };
+    let request = ReviewRequest {
+        situation_id: args.id.clone(),
+        determination_id: String::new(),
+        by: args.by,
+        verdict: verdict as i32,
+        comment: args.comment,
+    };
+    let wait = Duration::from_secs(args.timeout);
+    match request_review(client, agency, request, wait).await {
+        Ok(reply) => match reply.review.filter(|_| reply.recorded) {
+            Some(recorded) => {
+                println!("{}", describe_review(&recorded));
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("tandem: refused: {}", reply.refused);
+                Ok(ExitCode::from(crate::exit::REFUSED))
+            }
+        },
+        Err(error) => {
+            eprintln!("tandem: not recorded: {error:#}");
+            Ok(ExitCode::from(crate::exit::REFUSED))
+        }
+    }
+}
+
+/// Sends review `request` for `agency` and waits up to `wait` for the answer.
+pub async fn request_review(
+    client: &Client,
+    agency: NotifyAgency,
+    request: ReviewRequest,
+    wait: Duration,
+) -> anyhow::Result<ReviewReply> {
+    let asked = client.request(
+        subjects::review_subject(agency.token()),
+        request.encode_to_vec().into(),
+    );
+    let answer = tokio::time::timeout(wait, asked)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer on {} within {} s: is {}'s notify service running, and are these {} credentials?",
+                subjects::review_subject(agency.token()),
+                wait.as_secs(),
+                agency.label(),
+                agency.label()
+            )
+        })?
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "the review request was not answered ({error}): is {}'s notify service running?",
+                agency.label()
+            )
+        })?;
+    ReviewReply::decode(answer.payload).context("the answer is not a ReviewReply")
+}
+
+/// A recorded review in words.
+pub fn describe_review(review: &DeterminationReview) -> String {
+    let agency = match review.agency() {
+        tandem_proto::v1::Agency::Unhcr => "UNHCR",
+        _ => "IOM",
+    };
+    let verdict = match review.verdict() {
+        ReviewVerdict::Contest => "contested",
+        _ => "endorsed",
+    };
+    format!(
+        "recorded: {agency} ({}) {verdict} determination {}; it is now {}",
+        review.by,
+        review.determination_id,
+        tandem_proto::words::status(review.status())
+    )
+}
+
+/// Prints the history of situation `id` from the data service at `url`.
+async fn history(url: &str, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(entries) = tandem_publish::client::history(url, id).await? else {
+        eprintln!("tandem: no determination for situation {id}");
+        return Ok(ExitCode::from(crate::exit::FAILURE));
+    };
+    if json {
+        println!("{}", serde_json::to_string(&entries)?);
+    } else {
+        print!("{}", tandem_publish::history::render(&entries));
     }
     Ok(ExitCode::SUCCESS)
 }

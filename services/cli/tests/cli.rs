@@ -56,6 +56,16 @@ struct Up(std::process::Child);
 impl Up {
     /// Starts `tandem up` and returns once it says it is ready.
     fn start(server: &NatsServer, demo: bool) -> (Self, BufReader<std::process::ChildStdout>) {
+        // Tests run side by side: the data service takes any free port.
+        Self::start_at(server, demo, "127.0.0.1:0")
+    }
+
+    /// Starts `tandem up` with the data service on `publish_addr`.
+    fn start_at(
+        server: &NatsServer,
+        demo: bool,
+        publish_addr: &str,
+    ) -> (Self, BufReader<std::process::ChildStdout>) {
         let url = server.url();
         let mut args = vec!["up", "--nats-url", url.as_str()];
         if demo {
@@ -63,8 +73,7 @@ impl Up {
         }
         let mut child = Command::new(TANDEM)
             .args(&args)
-            // Tests run side by side: the data service takes any free port.
-            .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+            .env("TANDEM_PUBLISH_ADDR", publish_addr)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -253,6 +262,159 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
     );
 
     assert!(up.stop().success(), "SIGTERM stops tandem up cleanly");
+}
+
+/// `tandem` with `env` set.
+fn tandem_with(server: &NatsServer, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(TANDEM)
+        .args(args)
+        .args(["--nats-url", &server.url()])
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tandem")
+}
+
+#[test]
+fn the_demo_agrees_one_determination_and_contests_another_and_reviews_answer_with_exit_codes() {
+    let server = NatsServer::start();
+    let port = tandem_testkit::process::free_ports(1)[0];
+    let publish_addr = format!("127.0.0.1:{port}");
+    let (up, mut stdout) = Up::start_at(&server, true, &publish_addr);
+    let printed = read_until(&mut stdout, "== demo done");
+    assert!(
+        printed.contains("UNHCR (col-unhcr-cc) endorsed determination COL-VEN-2026/"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("it is now agreed by IOM and UNHCR"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(
+            "IOM (iom-regional-asia) contested determination BGD-ROHINGYA/1; it is now contested"
+        ),
+        "{printed}"
+    );
+
+    let get = |id: &str| -> serde_json::Value {
+        let output = tandem(&server, &["situation", "get", id, "--json"], None);
+        serde_json::from_slice(&output.stdout).expect("json")
+    };
+    let agreed = get("COL-VEN-2026");
+    assert_eq!(agreed["status"], "DETERMINATION_STATUS_AGREED");
+    let reviewers: Vec<&str> = agreed["reviews"]
+        .as_array()
+        .expect("reviews")
+        .iter()
+        .map(|r| r["by"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(reviewers, ["col-iom-cc", "col-unhcr-cc"]);
+    assert_eq!(agreed["reviews"][0]["agency"], "AGENCY_IOM");
+    assert_eq!(agreed["reviews"][0]["verdict"], "REVIEW_VERDICT_ENDORSE");
+    assert!(agreed["reviews"][0]["at"].is_string());
+    let contested = get("BGD-ROHINGYA");
+    assert_eq!(contested["status"], "DETERMINATION_STATUS_CONTESTED");
+    assert!(
+        contested["reviews"][0]["comment"]
+            .as_str()
+            .is_some_and(|c| c.contains("joint assessment")),
+        "{contested}"
+    );
+
+    // Refused: exit 1, the reason on stderr.
+    let unknown = tandem(
+        &server,
+        &[
+            "situation",
+            "endorse",
+            "BGD-ROHINGYA",
+            "--agency",
+            "unhcr",
+            "--by",
+            "nobody",
+        ],
+        None,
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("\"nobody\" is not in UNHCR's directory"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let reasonless = tandem(
+        &server,
+        &[
+            "situation",
+            "contest",
+            "BGD-ROHINGYA",
+            "--agency",
+            "unhcr",
+            "--by",
+            "unhcr-hq",
+        ],
+        None,
+    );
+    assert_eq!(reasonless.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&reasonless.stderr).contains("needs a comment"));
+    // Recorded: exit 0. UNHCR's HQ withdraws nothing of IOM's contest: still contested.
+    let endorsed = tandem(
+        &server,
+        &[
+            "situation",
+            "endorse",
+            "BGD-ROHINGYA",
+            "--agency",
+            "unhcr",
+            "--by",
+            "unhcr-hq",
+            "--comment",
+            "fine as is",
+        ],
+        None,
+    );
+    assert_eq!(
+        endorsed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&endorsed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&endorsed.stdout).contains("it is now contested"));
+
+    // The history, from the data service: the determination with its reviews and the
+    // notifications sent, oldest first.
+    let env = [("TANDEM_PUBLISH_ADDR", publish_addr.as_str())];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let history = loop {
+        let output = tandem_with(
+            &server,
+            &["situation", "history", "BGD-ROHINGYA", "--json"],
+            &env,
+        );
+        let history: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        let reviews = history[0]["reviews"].as_array().map_or(0, Vec::len);
+        let notified = history[0]["notifications"].as_array().map_or(0, Vec::len);
+        if reviews == 2 && notified > 0 {
+            break history;
+        }
+        assert!(std::time::Instant::now() < deadline, "history: {history}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(history.as_array().map(Vec::len), Some(1));
+    assert_eq!(history[0]["determination_id"], "BGD-ROHINGYA/1");
+    assert_eq!(history[0]["status"], "DETERMINATION_STATUS_CONTESTED");
+    let kinds: Vec<&str> = history[0]["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert!(kinds.contains(&"NOTIFICATION_KIND_CONTESTED"), "{history}");
+    let first = &history[0]["notifications"][0];
+    for field in ["recipient_id", "kind", "acknowledged_by", "acknowledged_at"] {
+        assert!(first.get(field).is_some(), "{field} in {first}");
+    }
+    assert!(up.stop().success());
 }
 
 #[test]

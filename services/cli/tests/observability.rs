@@ -322,16 +322,19 @@ async fn one_report_is_one_trace_through_every_service() {
     );
 
     let publish_spans = in_trace(&spans, "tandem-publish");
+    // Events under intake's or leadership's spans, notification statuses (for the histories)
+    // under notify's.
     let known: Vec<&str> = intake
         .iter()
         .chain(&leadership)
+        .chain(&notify)
         .map(|s| s.span_id.as_str())
         .collect();
     assert!(
         publish_spans
             .iter()
             .all(|s| known.contains(&s.parent_span_id.as_str())),
-        "publish's spans hang under intake's or leadership's: {publish_spans:#?}"
+        "publish's spans hang under intake's, leadership's or notify's: {publish_spans:#?}"
     );
 
     // A rejected report: its trace says why.

@@ -11,6 +11,8 @@
 //! - `handler`: the consumer of `tandem.situation.accepted.>`; `reevaluate`: the
 //!   `tandem.svc.leadership.reevaluate` request that re-determines every situation after a policy
 //!   change.
+//! - [`review`]: endorsements and contests of determinations and the status they give, pure,
+//!   and the `tandem.svc.leadership.review` requests that record them.
 //! - [`words`]: determinations in words for people.
 //! - [`run`]: the service.
 
@@ -18,6 +20,7 @@ mod handler;
 pub mod policy;
 pub mod record;
 mod reevaluate;
+pub mod review;
 pub mod situations;
 pub mod words;
 
@@ -126,6 +129,10 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
     tasks.spawn(
         "re-evaluation requests",
         reevaluate::serve(client.clone(), situations.clone(), tasks.stop()),
+    );
+    tasks.spawn(
+        "review requests",
+        review::serve(client.clone(), situations.clone(), tasks.stop()),
     );
     let spec = ConsumerSpec {
         service: SERVICE,

@@ -6,7 +6,10 @@ use tandem_proto::{
     v1::{LeadershipRecord, SituationReport},
 };
 
-use crate::policy::{Policy, determine, same_outcome};
+use crate::{
+    policy::{Policy, determine, same_outcome},
+    review::carry_over,
+};
 
 /// Something that may call for a new determination.
 #[derive(Clone, Copy, Debug)]
@@ -92,27 +95,31 @@ pub fn next(
                 Some(held) => *held = report.clone(),
                 None => reports.push(report.clone()),
             }
-            let determination = determine(policy, &reports, previous, now);
+            let mut determination = determine(policy, &reports, previous, now);
+            carry_over(&mut determination, previous);
             Ok(Some(LeadershipRecord {
                 determination: Some(determination),
                 reports,
                 published: false,
                 accepted_through,
+                unpublished_reviews: Vec::new(),
             }))
         }
         Change::Reevaluate => {
             let Some(previous) = previous else {
                 return Ok(None);
             };
-            let determination = determine(policy, &reports, Some(previous), now);
+            let mut determination = determine(policy, &reports, Some(previous), now);
             if same_outcome(previous, &determination) {
                 return Ok(None);
             }
+            carry_over(&mut determination, Some(previous));
             Ok(Some(LeadershipRecord {
                 determination: Some(determination),
                 reports,
                 published: false,
                 accepted_through: reflected,
+                unpublished_reviews: Vec::new(),
             }))
         }
     }

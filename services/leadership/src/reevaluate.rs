@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use tandem_runtime::{Shutdown, kv_key, kv_scan, topology};
+use tandem_runtime::{Shutdown, kv_key, kv_scan, service_api, topology};
 
 use crate::{
     record::Change,
@@ -34,36 +33,34 @@ pub(crate) async fn serve(
     situations: Arc<Situations>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut requests = client
-        .queue_subscribe(REEVALUATE_SUBJECT, "tandem-leadership".into())
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot serve re-evaluation requests: {error}"))?;
-    loop {
-        let request = tokio::select! {
-            _ = shutdown.triggered() => return Ok(()),
-            request = requests.next() => request,
-        };
-        let Some(request) = request else {
-            anyhow::bail!("the re-evaluation subscription ended");
-        };
-        let expected = String::from_utf8_lossy(&request.payload).trim().to_string();
-        let reply = if expected.is_empty() || expected == situations.policy.version() {
-            reevaluate_all(&situations).await
-        } else {
-            // An instance still on another policy (mid-rollout) must not re-determine.
-            ReevaluateReply {
-                policy_version: situations.policy.version().to_string(),
-                failed: vec![format!(
-                    "this instance runs policy {}, not {expected}",
-                    situations.policy.version()
-                )],
-                ..Default::default()
+    service_api::answer_requests(
+        client,
+        REEVALUATE_SUBJECT.into(),
+        "tandem-leadership".into(),
+        "re-evaluation requests",
+        shutdown,
+        |payload| {
+            let situations = situations.clone();
+            async move {
+                let expected = String::from_utf8_lossy(&payload).trim().to_string();
+                let reply = if expected.is_empty() || expected == situations.policy.version() {
+                    reevaluate_all(&situations).await
+                } else {
+                    // An instance still on another policy (mid-rollout) must not re-determine.
+                    ReevaluateReply {
+                        policy_version: situations.policy.version().to_string(),
+                        failed: vec![format!(
+                            "this instance runs policy {}, not {expected}",
+                            situations.policy.version()
+                        )],
+                        ..Default::default()
+                    }
+                };
+                serde_json::to_vec(&reply).unwrap_or_default().into()
             }
-        };
-        if let (Some(inbox), Ok(body)) = (request.reply, serde_json::to_vec(&reply)) {
-            let _ = client.publish(inbox, body.into()).await;
-        }
-    }
+        },
+    )
+    .await
 }
 
 async fn reevaluate_all(situations: &Situations) -> ReevaluateReply {

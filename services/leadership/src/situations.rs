@@ -7,7 +7,9 @@
 //! interleave) → publish the determination → mark the record published. A crash between the
 //! write and the mark leaves `published = false`; whoever touches the situation next publishes
 //! it first, under the same `Nats-Msg-Id` (`determination:<situation>/<sequence>`), so the
-//! stream holds every sequence step once and in order.
+//! stream holds every sequence step once and in order. A review (docs/design.md, "Joint
+//! review") is recorded the same way: written with the record as unpublished, published under
+//! `review:<review id>`, then marked; the next change publishes whatever is left first.
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,8 +18,8 @@ use async_nats::jetstream;
 use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_proto::{
-    timestamp,
-    v1::{LeadershipDetermination, LeadershipRecord},
+    subjects, timestamp,
+    v1::{DeterminationReview, LeadershipDetermination, LeadershipRecord, ReviewReply},
 };
 use tandem_runtime::{
     consumer::HandlerError,
@@ -31,6 +33,7 @@ use crate::{
     SERVICE,
     policy::Policy,
     record::{self, Change, Gap},
+    review::{self, Reviewed},
 };
 
 /// What applying a change did.
@@ -56,6 +59,11 @@ enum Step {
     },
 }
 
+/// Whether `record` holds a determination or reviews not yet known to be on the stream.
+fn has_unpublished(record: &LeadershipRecord) -> bool {
+    !record.published || !record.unpublished_reviews.is_empty()
+}
+
 /// The KV key of a situation's record.
 pub fn record_key(situation_id: &str) -> String {
     kv_key::segment(situation_id)
@@ -79,14 +87,7 @@ impl Situations {
         let updated = self
             .records
             .update(&key, |mut record| async move {
-                let mut repaired = false;
-                if let Some(unpublished) = record.as_mut().filter(|r| !r.published) {
-                    // A predecessor stored this determination but may not have published it:
-                    // sequence n goes on the stream before n + 1.
-                    self.publish(unpublished).await?;
-                    Arc::make_mut(unpublished).published = true;
-                    repaired = true;
-                }
+                let repaired = self.repair(&mut record).await?;
                 let held_sequence = record
                     .as_ref()
                     .and_then(|r| r.determination.as_ref())
@@ -137,6 +138,84 @@ impl Situations {
         }
     }
 
+    /// Publishes what `record` holds but may not be on the stream yet (a predecessor stored it
+    /// and may have died before publishing: determination n and its reviews go on the stream
+    /// before anything after them), and marks it so in the copy. Whether there was any.
+    async fn repair(
+        &self,
+        record: &mut Option<Arc<LeadershipRecord>>,
+    ) -> Result<bool, HandlerError> {
+        let Some(pending) = record.as_mut().filter(|r| has_unpublished(r)) else {
+            return Ok(false);
+        };
+        self.publish(pending).await?;
+        let pending = Arc::make_mut(pending);
+        pending.published = true;
+        pending.unpublished_reviews.clear();
+        Ok(true)
+    }
+
+    /// Records review `asked` of a determination of `asked.situation_id` (docs/design.md, "Joint
+    /// review"), publishes it on `tandem.leadership.reviewed.<ISO3>`, and answers the reviewer.
+    pub(crate) async fn review(
+        &self,
+        asked: &DeterminationReview,
+    ) -> Result<ReviewReply, HandlerError> {
+        let key = record_key(&asked.situation_id);
+        let updated = self
+            .records
+            .update(&key, |mut record| async move {
+                let repaired = self.repair(&mut record).await?;
+                Ok::<_, HandlerError>(
+                    match review::review(record.as_deref(), asked, timestamp::now()) {
+                        Ok(Reviewed::Recorded(next, recorded)) => Decision::Write(*next, recorded),
+                        Ok(Reviewed::Repeated(recorded)) => Decision::Keep((
+                            ReviewReply {
+                                recorded: true,
+                                refused: String::new(),
+                                review: Some(recorded),
+                            },
+                            record.filter(|_| repaired),
+                        )),
+                        Err(why) => {
+                            Decision::Keep((review::refused(why), record.filter(|_| repaired)))
+                        }
+                    },
+                )
+            })
+            .await?;
+        match updated {
+            Updated::Kept {
+                answer: (reply, repaired),
+                revision,
+            } => {
+                if let Some(record) = repaired {
+                    self.mark_published(&key, record, revision).await;
+                }
+                Ok(reply)
+            }
+            Updated::Written {
+                answer: recorded,
+                record,
+                revision,
+            } => {
+                self.publish(&record).await?;
+                self.mark_published(&key, record, revision).await;
+                tracing::info!(
+                    review.id = %recorded.review_id,
+                    verdict = recorded.verdict().as_str_name(),
+                    status = recorded.status().as_str_name(),
+                    "review recorded"
+                );
+                Ok(ReviewReply {
+                    recorded: true,
+                    refused: String::new(),
+                    review: Some(recorded),
+                })
+            }
+        }
+    }
+
     /// Whether the record of `situation_id` reflects its accepted reports up to `number`, as
     /// the bucket holds it now (another instance may be the one reflecting them).
     async fn reflects(&self, situation_id: &str, number: u64) -> Result<bool, HandlerError> {
@@ -182,32 +261,54 @@ impl Situations {
             .unwrap_or(Ok(false))
     }
 
+    /// Publishes the record's determination unless it is marked published, then its
+    /// unpublished reviews, each under an id fixed by what it is.
     async fn publish(&self, record: &LeadershipRecord) -> Result<(), HandlerError> {
-        let Some(determination) = &record.determination else {
-            return Ok(());
-        };
-        let id = format!("determination:{}", determination.determination_id);
-        Envelope {
-            service: SERVICE,
-            event: "leadership.determined",
-            subject: &determination.situation_id,
-            id: &id,
+        if let Some(determination) = record.determination.as_ref().filter(|_| !record.published) {
+            // As announced: without the reviews, which are events of their own.
+            let announced = LeadershipDetermination {
+                reviews: Vec::new(),
+                ..determination.clone()
+            };
+            let id = format!("determination:{}", determination.determination_id);
+            Envelope {
+                service: SERVICE,
+                event: "leadership.determined",
+                subject: &determination.situation_id,
+                id: &id,
+            }
+            .publish(
+                &self.js,
+                topology::determined_subject(&determination.country),
+                announced.encode_to_vec().into(),
+            )
+            .await?;
         }
-        .publish(
-            &self.js,
-            topology::determined_subject(&determination.country),
-            determination.encode_to_vec().into(),
-        )
-        .await?;
+        for review in &record.unpublished_reviews {
+            let id = format!("review:{}", review.review_id);
+            Envelope {
+                service: SERVICE,
+                event: "leadership.reviewed",
+                subject: &review.situation_id,
+                id: &id,
+            }
+            .publish(
+                &self.js,
+                subjects::reviewed_subject(&review.country),
+                review.encode_to_vec().into(),
+            )
+            .await?;
+        }
         Ok(())
     }
 
-    /// Records that the determination is on the stream. A lost race is fine: whoever won has
-    /// seen the determination unpublished and published it first.
+    /// Records that the determination and its reviews are on the stream. A lost race is fine:
+    /// whoever won has seen them unpublished and published them first.
     async fn mark_published(&self, key: &str, record: Arc<LeadershipRecord>, revision: u64) {
-        let marked = self
-            .records
-            .write_changed(key, record, revision, |record| record.published = true);
+        let marked = self.records.write_changed(key, record, revision, |record| {
+            record.published = true;
+            record.unpublished_reviews.clear();
+        });
         if let Err(error) = marked.await {
             tracing::warn!(%error, "could not mark the determination published; the next change republishes it under the same id");
         }

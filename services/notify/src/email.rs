@@ -159,6 +159,7 @@ pub fn compose(
         notification.situation_id,
         match notification.kind() {
             tandem_proto::v1::NotificationKind::Discrepancy => "figures disagree",
+            tandem_proto::v1::NotificationKind::Contested => "leadership contested",
             _ => "leadership determined",
         }
     );

@@ -1,6 +1,7 @@
-//! The two consumers of notify: determinations (`tandem.leadership.determined.>` in
-//! `TANDEM_EVENTS`) and acknowledgements (`tandem.notify.ack.>` in `TANDEM_NOTIFY`), each a
-//! durable consumer per agency (`tandem-notify-iom`, `tandem-notify-iom-acks`), so each agency's
+//! The three consumers of notify: determinations (`tandem.leadership.determined.>` in
+//! `TANDEM_EVENTS`), reviews (`tandem.leadership.reviewed.>`, for contests) and
+//! acknowledgements (`tandem.notify.ack.<agency>.>` in `TANDEM_ACKS_<AGENCY>`), each a durable
+//! consumer per agency (`tandem-notify-iom`, `-iom-reviews`, `-iom-acks`), so each agency's
 //! instances share their own work and see every message once.
 
 use std::sync::Arc;
@@ -8,7 +9,10 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use async_nats::jetstream::Message;
 use prost::Message as _;
-use tandem_proto::{partial::DeterminationStep, v1::LeadershipDetermination};
+use tandem_proto::{
+    partial::DeterminationStep,
+    v1::{DeterminationReview, LeadershipDetermination, ReviewVerdict},
+};
 use tandem_runtime::{
     consumer::{Delivery, Handler, HandlerError, Place},
     envelope,
@@ -71,6 +75,29 @@ fn trace_id_of(traceparent: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
+/// Tells of contests, from the reviews on `tandem.leadership.reviewed.>` (durable
+/// `tandem-notify-<agency>-reviews`).
+pub(crate) struct ReviewHandler {
+    pub(crate) notifier: Arc<Notifier>,
+}
+
+impl Handler for ReviewHandler {
+    async fn handle(&self, message: &Message, _: Delivery) -> Result<(), HandlerError> {
+        let review = DeterminationReview::decode(message.payload.clone()).map_err(|error| {
+            HandlerError::DeadLetter(anyhow!("not a DeterminationReview: {error}"))
+        })?;
+        tracing::Span::current().record("situation.id", review.situation_id.as_str());
+        if review.verdict() != ReviewVerdict::Contest {
+            return Ok(());
+        }
+        let trace_id = trace_id_of(envelope::header(message.headers.as_ref(), "traceparent"));
+        self.notifier
+            .on_contest(&review, &trace_id)
+            .await
+            .map_err(HandlerError::Retry)
+    }
+}
+
 /// Records acknowledgements sent on `tandem.notify.ack.<id>`.
 pub(crate) struct AckHandler {
     pub(crate) notifier: Arc<Notifier>,
@@ -79,14 +106,53 @@ pub(crate) struct AckHandler {
 impl Handler for AckHandler {
     async fn handle(&self, message: &Message, _: Delivery) -> Result<(), HandlerError> {
         let id = notifier::acked_id(&message.subject).map_err(HandlerError::DeadLetter)?;
-        // Only the channel is kept: a free-text payload could name a person.
-        let via = match message.payload.as_ref() {
-            b"cli" => "cli",
-            b"link" => "link",
-            _ => "nats",
-        };
+        let (by, via) = acknowledger(&message.payload);
         // Another agency's notification is that agency's instances' business.
-        self.notifier.acknowledge(id, via).await?;
+        self.notifier.acknowledge(id, &by, via).await?;
         Ok(())
+    }
+}
+
+/// Who acknowledged, and through which channel, from an acknowledgement's payload:
+/// `<channel>` or `<channel> <directory id>` with channel `cli`, `link` or `nats`. Anything
+/// else is an acknowledgement over NATS by nobody named (`system`): only a well-formed
+/// directory id is kept, since free text could name a person.
+pub(crate) fn acknowledger(payload: &[u8]) -> (String, &'static str) {
+    let text = std::str::from_utf8(payload).unwrap_or_default().trim();
+    let (channel, by) = text.split_once(' ').unwrap_or((text, ""));
+    let via = match channel {
+        "cli" => "cli",
+        "link" => "link",
+        "nats" => "nats",
+        _ => return (SYSTEM.into(), "nats"),
+    };
+    let by = by.trim();
+    let by = if crate::directory::is_valid_id(by) {
+        by
+    } else {
+        SYSTEM
+    };
+    (by.to_string(), via)
+}
+
+/// Who an acknowledgement that names nobody is recorded as.
+pub const SYSTEM: &str = "system";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledgements_name_a_directory_id_or_the_system() {
+        assert_eq!(
+            acknowledger(b"link iom-cc-col"),
+            ("iom-cc-col".into(), "link")
+        );
+        assert_eq!(acknowledger(b"cli"), ("system".into(), "cli"));
+        assert_eq!(
+            acknowledger(b"cli Jane Doe <jane@example.org>"),
+            ("system".into(), "cli")
+        );
+        assert_eq!(acknowledger(b"seen"), ("system".into(), "nats"));
     }
 }

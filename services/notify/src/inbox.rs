@@ -47,10 +47,22 @@ pub enum AckOutcome {
     Sent,
 }
 
-/// Acknowledges notification `id`, waiting up to `wait` for the notifier to record it.
+/// Acknowledges notification `id` in nobody's name (recorded as `system`), waiting up to
+/// `wait` for the notifier to record it.
 pub async fn acknowledge(
     js: &jetstream::Context,
     id: &str,
+    wait: Duration,
+) -> anyhow::Result<AckOutcome> {
+    acknowledge_as(js, id, None, wait).await
+}
+
+/// Acknowledges notification `id` as `by` (a directory id; `None`: `system`), waiting up to
+/// `wait` for the notifier to record it.
+pub async fn acknowledge_as(
+    js: &jetstream::Context,
+    id: &str,
+    by: Option<&str>,
     wait: Duration,
 ) -> anyhow::Result<AckOutcome> {
     let store = Store::open(js, &StorageConfig::default(), NotifyAgency::Iom).await?;
@@ -68,10 +80,14 @@ pub async fn acknowledge(
     }
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(MSG_ID, format!("ack:{id}:cli").as_str());
+    let payload = match by {
+        Some(by) => format!("cli {by}"),
+        None => "cli".into(),
+    };
     js.publish_with_headers(
         tandem_proto::subjects::notify_ack_subject(id),
         headers,
-        "cli".into(),
+        payload.into(),
     )
     .await?
     .await?;
@@ -102,6 +118,7 @@ pub fn render_list(records: &[NotificationRecord]) -> String {
             .unwrap_or("?");
         let kind = match n.kind() {
             tandem_proto::v1::NotificationKind::Discrepancy => "discrepancy",
+            tandem_proto::v1::NotificationKind::Contested => "contested",
             _ => "determination",
         };
         let state = match record.state {

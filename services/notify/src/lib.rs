@@ -12,7 +12,9 @@
 //!   [`destination`]: where webhooks may go (public `https://` only, checked again on connect).
 //! - `handler`: the consumers of determinations and acknowledgements.
 //! - `escalation`: the timers, from KV, surviving restarts.
-//! - [`ack_http`]: the signed acknowledgement link.
+//! - [`review`]: the agency's review requests (`tandem.review.<agency>`): the reviewer checked
+//!   in the directory, the review recorded by leadership.
+//! - [`ack_http`]: the signed notification page: acknowledge, endorse, contest.
 //! - [`inbox`]: `tandem notifications list|ack`.
 //! - [`run`]: connects, creates what notify owns, and runs all of it until shutdown.
 
@@ -25,6 +27,7 @@ mod escalation;
 mod handler;
 pub mod inbox;
 mod notifier;
+pub mod review;
 pub mod rules;
 pub mod store;
 pub mod webhook;
@@ -97,12 +100,14 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
         }
         None => (None, None),
     };
+    let records = review::Determinations::new(js.clone());
     let notifier = Arc::new(notifier::Notifier::new(
         js.clone(),
         store.clone(),
-        directory,
+        directory.clone(),
         &config,
         links.clone(),
+        records.clone(),
     )?);
 
     let counters = Arc::new(Counters::default());
@@ -141,7 +146,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
             stream: acks_stream,
             durable: format!("{name}-acks"),
             filter_subject: tandem_proto::subjects::notify_ack_filter(config.agency.token()),
-            settings,
+            settings: settings.clone(),
         },
         Arc::new(handler::AckHandler {
             notifier: notifier.clone(),
@@ -150,14 +155,41 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
         tasks.stop(),
     );
     tasks.spawn("acknowledgement consumer", acks);
+    let reviews = consumer::run(
+        js.clone(),
+        ConsumerSpec {
+            service: SERVICE,
+            stream: topology::EVENTS_STREAM,
+            durable: format!("{name}-reviews"),
+            filter_subject: tandem_proto::subjects::REVIEWED_FILTER.into(),
+            settings: config.common.consumer.clone(),
+        },
+        Arc::new(handler::ReviewHandler {
+            notifier: notifier.clone(),
+        }),
+        counters.clone(),
+        tasks.stop(),
+    );
+    tasks.spawn("review consumer", reviews);
+    tasks.spawn(
+        "review requests",
+        review::serve(client.clone(), agency, directory, records, tasks.stop()),
+    );
     tasks.spawn(
         "escalation timers",
-        escalation::run(store, notifier, config.timer_tick(), tasks.stop()),
+        escalation::run(store.clone(), notifier, config.timer_tick(), tasks.stop()),
     );
     if let (Some(links), Some(listener)) = (links, listener) {
         tasks.spawn(
             "acknowledgement links",
-            ack_http::serve(listener, links, js.clone(), tasks.stop()),
+            ack_http::serve(
+                listener,
+                links,
+                client.clone(),
+                store.clone(),
+                agency,
+                tasks.stop(),
+            ),
         );
     }
     let result = tasks.run().await;

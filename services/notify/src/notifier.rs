@@ -20,8 +20,8 @@ use prost::Message as _;
 use tandem_proto::{
     subjects, timestamp,
     v1::{
-        Channel, LeadershipDetermination, Notification, NotificationKind, NotificationState,
-        NotificationStatus, Role,
+        Channel, DeterminationReview, LeadershipDetermination, Notification, NotificationKind,
+        NotificationState, NotificationStatus, Role,
     },
 };
 use tandem_runtime::{
@@ -36,6 +36,7 @@ use crate::{
     config::{NotifyAgency, NotifyConfig, SlaConfig},
     directory::{ChannelSpec, DirectoryEntry, LiveDirectory},
     email::EmailSender,
+    review::Determinations,
     rules,
     store::{self, Acknowledgement, Claim, ClaimState, NotificationRecord, RecordState, Store},
     webhook::{Outcome, WebhookSender},
@@ -57,6 +58,8 @@ pub(crate) struct Notifier {
     deliveries: Counter<u64>,
     /// `tandem_notification_escalations_total{agency}`.
     escalations: Counter<u64>,
+    /// The situations' current determinations, read for contests.
+    determinations: Determinations,
 }
 
 impl Notifier {
@@ -66,6 +69,7 @@ impl Notifier {
         directory: LiveDirectory,
         config: &NotifyConfig,
         links: Option<AckLinks>,
+        determinations: Determinations,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             js,
@@ -86,6 +90,7 @@ impl Notifier {
                 .u64_counter("tandem.notification.escalations")
                 .with_description("Notifications escalated one tier up, unacknowledged")
                 .build(),
+            determinations,
         })
     }
 
@@ -161,6 +166,44 @@ impl Notifier {
                     .into_iter()
                     .map(|(notification, entry)| self.notify(notification, entry)),
             )
+            .await,
+        )
+    }
+
+    /// Tells this agency's regional coordinators covering the country (HQ where there are none)
+    /// of contest `review`, with its reason. Both agencies' notifiers see every review, so both
+    /// agencies' coordinators are told.
+    pub(crate) async fn on_contest(
+        &self,
+        review: &DeterminationReview,
+        trace_id: &str,
+    ) -> anyhow::Result<()> {
+        let directory = self.directory.entries().await?;
+        let determination = self
+            .determinations
+            .record(&review.situation_id)
+            .await?
+            .and_then(|r| r.determination)
+            .filter(|d| d.determination_id == review.determination_id)
+            .unwrap_or_else(|| LeadershipDetermination {
+                // Superseded since: the contest is still told, with what the review names.
+                situation_id: review.situation_id.clone(),
+                determination_id: review.determination_id.clone(),
+                country: review.country.clone(),
+                ..Default::default()
+            });
+        let now = std::time::SystemTime::now();
+        let recipients = rules::recipients(&directory, Role::RegionalCoordinator, &review.country);
+        if recipients.is_empty() {
+            tracing::warn!(review.id = %review.review_id, country = %review.country, "nobody in the directory to tell of a contest: no regional coordinator or HQ covers this country");
+        }
+        first_error(
+            futures::future::join_all(recipients.into_iter().map(|entry| {
+                let sla = self.sla.for_role(entry.role.0);
+                let notification =
+                    rules::contest_notification(review, &determination, entry, trace_id, now, sla);
+                self.notify(notification, entry)
+            }))
             .await,
         )
     }
@@ -415,6 +458,8 @@ impl Notifier {
         status.recipient_agency = notification.recipient_agency;
         status.recipient_id = notification.recipient_id.clone();
         status.situation_id = notification.situation_id.clone();
+        status.determination_id = notification.determination_id.clone();
+        status.kind = notification.kind;
         status.at = Some(timestamp::now());
         let id = format!(
             "status:{}:{}:{discriminator}",
@@ -436,15 +481,18 @@ impl Notifier {
         Ok(())
     }
 
-    /// Records that notification `id` was acknowledged (`via`: cli, nats, link), stops its
-    /// timer and those of the escalations it led to. `false` when it is not this agency's.
-    pub(crate) async fn acknowledge(&self, id: &str, via: &str) -> anyhow::Result<bool> {
+    /// Records that notification `id` was acknowledged by `by` (a directory id, or `system`)
+    /// through `via` (cli, nats, link), stops its timer and those of the escalations it led
+    /// to — except a contest's, which escalates while the determination stays contested,
+    /// acknowledged or not. `false` when it is not this agency's.
+    pub(crate) async fn acknowledge(&self, id: &str, by: &str, via: &str) -> anyhow::Result<bool> {
         let mut queue = vec![id.to_string()];
         let mut known = false;
         while let Some(id) = queue.pop() {
             let acknowledged = Acknowledgement {
                 at: envelope::now_rfc3339(),
                 via: via.to_string(),
+                by: by.to_string(),
             };
             let Some((record, _)) = self
                 .store
@@ -461,11 +509,15 @@ impl Notifier {
                 continue;
             };
             known = true;
-            self.store.clear_timer(&id).await?;
+            if record.notification.kind() != NotificationKind::Contested {
+                self.store.clear_timer(&id).await?;
+            }
             self.publish_status(
                 &record.notification,
                 NotificationStatus {
                     state: NotificationState::Acknowledged as i32,
+                    acknowledged_by: by.to_string(),
+                    acknowledged_via: via.to_string(),
                     ..Default::default()
                 },
                 "",
@@ -485,16 +537,31 @@ impl Notifier {
             self.store.clear_timer(id).await?;
             return Ok(None);
         };
+        // A contest escalates while it stands, whether or not it was acknowledged.
+        let contest = record.notification.kind() == NotificationKind::Contested;
+        let open = record.state == RecordState::Pending
+            || (contest && record.state == RecordState::Acknowledged);
         match record.state {
-            RecordState::Acknowledged | RecordState::Expired => {
-                self.store.clear_timer(id).await?;
-                return Ok(None);
-            }
-            RecordState::Pending if store::now_ms() < record.escalate_at_ms => {
+            _ if open && store::now_ms() < record.escalate_at_ms => {
                 let left = record.escalate_at_ms.saturating_sub(store::now_ms());
                 return Ok(Some(Duration::from_millis(left)));
             }
-            RecordState::Pending | RecordState::Escalated => {}
+            RecordState::Acknowledged | RecordState::Expired if !open => {
+                self.store.clear_timer(id).await?;
+                return Ok(None);
+            }
+            _ => {}
+        }
+        if contest
+            && open
+            && !self
+                .determinations
+                .contested(&record.notification.situation_id)
+                .await?
+        {
+            tracing::info!(notification.id = %id, "the contest was resolved before its deadline");
+            self.store.clear_timer(id).await?;
+            return Ok(None);
         }
         let original = &record.notification;
         let directory = self.directory.entries().await?;
@@ -511,11 +578,13 @@ impl Notifier {
             .iter()
             .map(|(n, _)| n.notification_id.clone())
             .collect();
-        if record.state == RecordState::Pending {
+        if open {
             let decided = self
                 .store
                 .update_record(id, |record| {
-                    if record.state != RecordState::Pending {
+                    let still_open = record.state == RecordState::Pending
+                        || (contest && record.state == RecordState::Acknowledged);
+                    if !still_open {
                         return false;
                     }
                     if ids.is_empty() {

@@ -3,6 +3,7 @@
 //!
 //! - A changed determination → the agency's country coordinators for the country.
 //! - A new discrepancy → the agency's data focal points for the country.
+//! - A contest (by either agency) → the agency's regional coordinators covering the country.
 //! - Nobody in that role for the country → the regional coordinators covering it, else HQ.
 //! - Escalation goes one tier up from the role of the recipient who did not acknowledge:
 //!   country coordinator or data focal point → regional → HQ → nobody.
@@ -12,7 +13,10 @@ use std::time::SystemTime;
 use sha2::{Digest as _, Sha256};
 use tandem_proto::{
     timestamp,
-    v1::{Agency, Discrepancy, LeadershipDetermination, Notification, NotificationKind, Role},
+    v1::{
+        Agency, DeterminationReview, Discrepancy, LeadershipDetermination, Notification,
+        NotificationKind, Role,
+    },
     words,
 };
 
@@ -128,7 +132,43 @@ pub fn first_notification(
         acknowledge_by: Some(timestamp::from_system_time(now + acknowledge_within)),
         escalation_tier: 0,
         escalates_notification_id: String::new(),
+        contest: None,
     };
+    notification.summary = summary(&notification);
+    notification
+}
+
+/// The notification of contest `review` to `recipient` (a regional coordinator, or HQ where no
+/// regional coordinator covers the country): the contested determination as it stands in
+/// `determination`, with the contest and its reason.
+pub fn contest_notification(
+    review: &DeterminationReview,
+    determination: &LeadershipDetermination,
+    recipient: &DirectoryEntry,
+    trace_id: &str,
+    now: SystemTime,
+    acknowledge_within: std::time::Duration,
+) -> Notification {
+    let mut notification = first_notification(
+        determination,
+        NotificationKind::Contested,
+        &[],
+        recipient,
+        trace_id,
+        now,
+        acknowledge_within,
+    );
+    // One per contest (a determination may be contested more than once).
+    notification.notification_id = notification_id(
+        recipient.agency.token(),
+        &[
+            &review.review_id,
+            NotificationKind::Contested.as_str_name(),
+            recipient.agency.token(),
+            &recipient.id,
+        ],
+    );
+    notification.contest = Some(review.clone());
     notification.summary = summary(&notification);
     notification
 }
@@ -197,6 +237,26 @@ pub fn summary(n: &Notification) -> String {
                 ));
             }
             text.push_str("Please reconcile the figures with your counterpart (FoE B.3 data).\n");
+        }
+        NotificationKind::Contested => {
+            let contest = n.contest.clone().unwrap_or_default();
+            let by = match contest.agency() {
+                Agency::Iom => "IOM",
+                Agency::Unhcr => "UNHCR",
+                _ => "an agency",
+            };
+            text.push_str(&format!(
+                "{by} ({}) contests determination {} of situation {} in {}: {} coordinated as {}, led by {}.\nReason: {}\n",
+                contest.by,
+                n.determination_id,
+                n.situation_id,
+                n.country,
+                words::classification(n.classification()),
+                words::arrangement(n.arrangement()),
+                leads,
+                contest.comment
+            ));
+            text.push_str("It stays in force while the agencies resolve it; it goes to both HQs if still contested after the deadline.\n");
         }
         _ => {
             text.push_str(&format!(

@@ -56,13 +56,16 @@ pub struct NotificationRecord {
     pub escalated_to: Vec<String>,
 }
 
-/// When and how a notification was acknowledged.
+/// When, how and by whom a notification was acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     /// RFC 3339.
     pub at: String,
     /// `cli`, `nats` or `link`.
     pub via: String,
+    /// Who: a directory id, or `system` when nobody was named.
+    #[serde(default)]
+    pub by: String,
 }
 
 /// The state of one delivery claim.

@@ -1,5 +1,6 @@
 //! Following `TANDEM_EVENTS`: the state is rebuilt from the first message at start-up and kept
-//! current after.
+//! current after. The notification statuses of `TANDEM_NOTIFY`, for the situations' histories,
+//! are followed the same way by a second follower.
 //!
 //! Every instance needs every event, in stream order. They are read without a consumer: a
 //! user allowed to create one could give it a deliver subject of its choosing and have
@@ -26,7 +27,10 @@ use futures::{FutureExt as _, StreamExt as _};
 use prost::Message as _;
 use tandem_proto::{
     subjects,
-    v1::{DatasetPublished, LeadershipDetermination, SituationAccepted},
+    v1::{
+        DatasetPublished, DeterminationReview, LeadershipDetermination, NotificationStatus,
+        SituationAccepted,
+    },
 };
 use tandem_runtime::{Shutdown, consumer::Counters, envelope, topology};
 use tracing::field::Empty;
@@ -45,21 +49,75 @@ pub(crate) async fn run(
     counters: Arc<Counters>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut stream = js.get_stream(topology::EVENTS_STREAM).await?;
+    follow(js, Followed::Events, shared, counters, shutdown).await
+}
+
+/// Follows the notification statuses on `TANDEM_NOTIFY` until `shutdown`, for the histories
+/// (who was told, who acknowledged); readiness is the event stream's alone.
+pub(crate) async fn run_statuses(
+    js: jetstream::Context,
+    shared: Arc<Shared>,
+    counters: Arc<Counters>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    follow(js, Followed::Statuses, shared, counters, shutdown).await
+}
+
+/// The stream a follower reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Followed {
+    /// All of `TANDEM_EVENTS`: the dataset, the determinations and reviews.
+    Events,
+    /// `tandem.notify.status.>` of `TANDEM_NOTIFY`.
+    Statuses,
+}
+
+impl Followed {
+    /// The subjects of the stream this follower reads.
+    fn filter(self) -> &'static str {
+        match self {
+            Followed::Events => ">",
+            Followed::Statuses => subjects::NOTIFY_STATUS_FILTER,
+        }
+    }
+
+    /// The subjects whose publication rings the doorbell: those `Follower::apply` uses.
+    fn subjects(self) -> &'static [&'static str] {
+        match self {
+            Followed::Events => &[
+                subjects::ACCEPTED_FILTER,
+                subjects::DETERMINED_FILTER,
+                subjects::REVIEWED_FILTER,
+                topology::DATA_PUBLISHED_SUBJECT,
+            ],
+            Followed::Statuses => &[subjects::NOTIFY_STATUS_FILTER],
+        }
+    }
+}
+
+async fn follow(
+    js: jetstream::Context,
+    followed: Followed,
+    shared: Arc<Shared>,
+    counters: Arc<Counters>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let name = match followed {
+        Followed::Events => topology::EVENTS_STREAM,
+        Followed::Statuses => topology::NOTIFY_STREAM,
+    };
+    let mut stream = js.get_stream(name).await?;
     let info = stream.info().await?;
     let target = if info.state.messages == 0 {
         0
     } else {
         info.state.last_sequence
     };
-    tracing::info!(
-        last_sequence = target,
-        "rebuilding state from {}",
-        topology::EVENTS_STREAM
-    );
+    tracing::info!(last_sequence = target, "rebuilding state from {name}");
     let mut follower = Follower {
         shared,
         counters,
+        followed,
         target,
         next: 1,
     };
@@ -85,12 +143,16 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// The first message of `stream` at or after `sequence`, `None` past the last.
-async fn next_from(stream: &Stream, sequence: u64) -> anyhow::Result<Option<StreamMessage>> {
+/// The first message of `stream` on `filter` at or after `sequence`, `None` past the last.
+async fn next_from(
+    stream: &Stream,
+    filter: &str,
+    sequence: u64,
+) -> anyhow::Result<Option<StreamMessage>> {
     match stream
         .raw_message_builder()
         .sequence(sequence)
-        .next_by_subject(">")
+        .next_by_subject(filter)
         .send()
         .await
     {
@@ -103,6 +165,7 @@ async fn next_from(stream: &Stream, sequence: u64) -> anyhow::Result<Option<Stre
 struct Follower {
     shared: Arc<Shared>,
     counters: Arc<Counters>,
+    followed: Followed,
     /// The stream's last sequence at start-up: ready once it is applied.
     target: u64,
     /// The next stream sequence to apply.
@@ -121,16 +184,16 @@ impl Follower {
         let connects = statistics.connects.load(Ordering::Relaxed);
         // The doorbell first (and known to the server), so no event after the reading below
         // goes unnoticed.
-        let mut doorbell = futures::stream::select_all([
-            client.subscribe(subjects::ACCEPTED_FILTER).await?,
-            client.subscribe(subjects::DETERMINED_FILTER).await?,
-            client.subscribe(topology::DATA_PUBLISHED_SUBJECT).await?,
-        ]);
+        let mut doorbell = Vec::new();
+        for subject in self.followed.subjects() {
+            doorbell.push(client.subscribe(*subject).await?);
+        }
+        let mut doorbell = futures::stream::select_all(doorbell);
         client.flush().await?;
         let mut reconnection_check = tokio::time::interval(RECONNECTION_CHECK);
         loop {
             // Everything stored from `self.next` on, then wait for the next event.
-            while let Some(message) = next_from(stream, self.next).await? {
+            while let Some(message) = next_from(stream, self.followed.filter(), self.next).await? {
                 if shutdown.is_triggered() {
                     return Ok(());
                 }
@@ -160,6 +223,9 @@ impl Follower {
     }
 
     fn check_ready(&self, pending: Option<u64>) {
+        if self.followed != Followed::Events {
+            return;
+        }
         let caught_up = self.next > self.target || pending == Some(0);
         if caught_up && !self.shared.is_ready() {
             tracing::info!(applied_to = self.next - 1, "state rebuilt; ready");
@@ -223,10 +289,20 @@ impl Follower {
             Ok(Some((report.situation_id, changed)))
         } else if subjects::is_determined_subject(subject) {
             let determination = LeadershipDetermination::decode(payload)?;
+            self.shared
+                .write_histories(|h| h.apply_determination(&determination));
             let changed = self
                 .shared
                 .write(|s| s.apply_determination(&determination, sequence));
             Ok(Some((determination.situation_id, changed)))
+        } else if subjects::is_reviewed_subject(subject) {
+            let review = DeterminationReview::decode(payload)?;
+            self.shared.write_histories(|h| h.apply_review(&review));
+            Ok(Some((review.situation_id, false)))
+        } else if subjects::is_notify_status_subject(subject) {
+            let status = NotificationStatus::decode(payload)?;
+            self.shared.write_histories(|h| h.apply_status(&status));
+            Ok(Some((status.situation_id, false)))
         } else if subject == topology::DATA_PUBLISHED_SUBJECT {
             let published = DatasetPublished::decode(payload)?;
             if published.dataset != dataset::DATASET {

@@ -29,12 +29,13 @@ use tandem_runtime::Shutdown;
 use crate::{OPENAPI, Shared, dataset};
 
 /// Every route, as written in `openapi.json` (a test checks that each is described there).
-pub const ROUTES: [&str; 7] = [
+pub const ROUTES: [&str; 8] = [
     "/healthz",
     "/openapi.json",
     "/v1/situations.csv",
     "/v1/situations",
     "/v1/situations/{id}",
+    "/v1/situations/{id}/history",
     "/v1/datasets",
     "/v1/datasets/{version}.csv",
 ];
@@ -130,7 +131,8 @@ fn router(api: Api) -> Router {
         .route(ROUTES[2], get(situations_csv))
         .route(ROUTES[3], get(situations_json))
         .route(ROUTES[4], get(situation))
-        .route(ROUTES[5], get(datasets))
+        .route(ROUTES[5], get(history))
+        .route(ROUTES[6], get(datasets))
         // The router cannot match a parameter followed by `.csv`; the handler parses it.
         .route("/v1/datasets/{file}", get(dataset_file))
         .fallback(|| async { ApiError::not_found("no such resource; see /openapi.json") })
@@ -364,6 +366,15 @@ async fn situation(
     headers: HeaderMap,
 ) -> ApiResult {
     parameters(query.as_deref(), &[])?;
+    check_situation_id(&id)?;
+    require_ready(&shared)?;
+    let row = shared
+        .read(|s| s.row(&id))
+        .ok_or_else(|| ApiError::not_found(format!("no published situation '{id}'")))?;
+    Ok(live(&headers, JSON, row.to_json().to_string()))
+}
+
+fn check_situation_id(id: &str) -> Result<(), ApiError> {
     let valid = (1..=64).contains(&id.len())
         && id
             .bytes()
@@ -373,11 +384,24 @@ async fn situation(
             "a situation id is 1 to 64 of A-Z a-z 0-9 . _ : -",
         ));
     }
+    Ok(())
+}
+
+/// Every determination of a situation, oldest first, with its reviews and notifications.
+async fn history(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult {
+    parameters(query.as_deref(), &[])?;
+    check_situation_id(&id)?;
     require_ready(&shared)?;
-    let row = shared
-        .read(|s| s.row(&id))
-        .ok_or_else(|| ApiError::not_found(format!("no published situation '{id}'")))?;
-    Ok(live(&headers, JSON, row.to_json().to_string()))
+    let entries = shared
+        .read_histories(|h| h.history(&id))
+        .ok_or_else(|| ApiError::not_found(format!("no determination of situation '{id}'")))?;
+    let body = serde_json::to_string(&entries).map_err(ApiError::internal)?;
+    Ok(live(&headers, JSON, body))
 }
 
 async fn datasets(

@@ -6,7 +6,9 @@
 //! - [`disclosure`]: the one small-count suppression rule every output goes through, pure.
 //! - [`dataset`]: rows, columns with their HXL hashtags, CSV and JSON renderings, pure.
 //! - [`state`]: the situations as `TANDEM_EVENTS` describes them, applied idempotently, pure.
-//! - `follow`: rebuilds the state from the start of `TANDEM_EVENTS` and keeps it current.
+//! - [`history`]: each situation's determinations with their reviews and notifications, pure.
+//! - `follow`: rebuilds the state and the histories from the start of `TANDEM_EVENTS` (and
+//!   the notification statuses of `TANDEM_NOTIFY`) and keeps them current.
 //! - `versions`: stores and announces a new version at most once per interval.
 //! - `http`: the HTTP API (axum), with ETags, JSON errors and the stored versions cached;
 //!   `openapi.json` describes it.
@@ -17,6 +19,7 @@ pub mod client;
 pub mod dataset;
 pub mod disclosure;
 mod follow;
+pub mod history;
 mod http;
 pub mod state;
 mod versions;
@@ -92,6 +95,8 @@ struct Shared {
     changed: watch::Sender<u64>,
     /// Object store `tandem-data`, once NATS was reached.
     store: OnceLock<versions::DataStore>,
+    /// Each situation's history (not part of the dataset, so it has no version).
+    histories: RwLock<history::Histories>,
 }
 
 impl Shared {
@@ -105,6 +110,18 @@ impl Shared {
     /// Updates the state.
     fn write<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    /// Reads the histories (a poisoned lock is read anyway, as for the state).
+    fn read_histories<T>(&self, f: impl FnOnce(&history::Histories) -> T) -> T {
+        let guard = self.histories.read().unwrap_or_else(|e| e.into_inner());
+        f(&guard)
+    }
+
+    /// Updates the histories.
+    fn write_histories<T>(&self, f: impl FnOnce(&mut history::Histories) -> T) -> T {
+        let mut guard = self.histories.write().unwrap_or_else(|e| e.into_inner());
         f(&mut guard)
     }
 
@@ -135,6 +152,7 @@ pub async fn serve(
         ready: watch::Sender::new(false),
         changed: watch::Sender::new(0),
         store: OnceLock::new(),
+        histories: RwLock::default(),
     });
     // The service's own stop: the caller's shutdown, or a failure of one of its parts (which
     // must not stop the caller's other services in `tandem up`).
@@ -185,6 +203,7 @@ async fn work(
     let storage = &config.common.storage;
     let store = nats::set_up(&shutdown, || async {
         topology::ensure_stream(&js, topology::events_stream(storage)).await?;
+        topology::ensure_stream(&js, topology::notify_stream(storage)).await?;
         let objects =
             topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await?;
         versions::DataStore::new(&js, objects).await
@@ -208,9 +227,21 @@ async fn work(
         result
     };
     let interval = Duration::from_millis(config.publish_interval_ms.max(1));
-    let (followed, published) = tokio::join!(
+    let status_counters = counters.clone();
+    let (followed, statuses, published) = tokio::join!(
         async {
             stop_on_error(follow::run(js.clone(), shared.clone(), counters, shutdown.clone()).await)
+        },
+        async {
+            stop_on_error(
+                follow::run_statuses(
+                    js.clone(),
+                    shared.clone(),
+                    status_counters,
+                    shutdown.clone(),
+                )
+                .await,
+            )
         },
         async {
             stop_on_error(
@@ -221,5 +252,6 @@ async fn work(
     let _ = client.flush().await;
     followed
         .context("following TANDEM_EVENTS failed")
+        .and(statuses.context("following the notification statuses failed"))
         .and(published.context("publishing versions failed"))
 }

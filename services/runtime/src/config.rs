@@ -92,6 +92,10 @@ pub struct StorageConfig {
     pub events_max_bytes: i64,
     /// Bytes `TANDEM_NOTIFY` and each agency's acknowledgement stream may hold (default 256 MiB).
     pub notify_max_bytes: i64,
+    /// Days `TANDEM_NOTIFY` and the acknowledgement streams keep notifications, their status
+    /// and acknowledgements; 0 (the default) keeps them as long as the determinations they are
+    /// about, which `TANDEM_EVENTS` keeps for ever, so every situation's history stays whole.
+    pub notify_max_age_days: u64,
     /// Bytes `TANDEM_DLQ` may hold (default 256 MiB).
     pub dlq_max_bytes: i64,
     /// Bytes each key-value bucket may hold (default 256 MiB).
@@ -112,6 +116,7 @@ impl Default for StorageConfig {
             intake_max_bytes: 256 * MIB,
             events_max_bytes: 2048 * MIB,
             notify_max_bytes: 256 * MIB,
+            notify_max_age_days: 0,
             dlq_max_bytes: 256 * MIB,
             bucket_max_bytes: 256 * MIB,
             data_max_bytes: 1024 * MIB,

@@ -83,3 +83,38 @@ pub async fn wait_for_services(
     }
     Ok(())
 }
+
+/// Answers the requests on `subject` with `answer(payload)` until `shutdown`; instances share
+/// them in queue group `queue`, one request at a time each, so a slow answer holds back only
+/// its own instance. `what` names the requests in errors. A request without a reply subject is
+/// answered to nobody.
+pub async fn answer_requests<F, Fut>(
+    client: async_nats::Client,
+    subject: String,
+    queue: String,
+    what: &str,
+    shutdown: Shutdown,
+    mut answer: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(bytes::Bytes) -> Fut,
+    Fut: std::future::Future<Output = bytes::Bytes>,
+{
+    let mut requests = client
+        .queue_subscribe(subject, queue)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot serve {what}: {error}"))?;
+    loop {
+        let request = tokio::select! {
+            _ = shutdown.triggered() => return Ok(()),
+            request = requests.next() => request,
+        };
+        let Some(request) = request else {
+            anyhow::bail!("the subscription to {what} ended");
+        };
+        let reply = answer(request.payload).await;
+        if let Some(inbox) = request.reply {
+            let _ = client.publish(inbox, reply).await;
+        }
+    }
+}

@@ -109,6 +109,12 @@ pub fn events_stream(storage: &StorageConfig) -> stream::Config {
     }
 }
 
+/// How long notifications, their status and acknowledgements are kept (`Duration::ZERO`: no
+/// limit but the stream's size).
+fn notify_max_age(storage: &StorageConfig) -> Duration {
+    Duration::from_secs(storage.notify_max_age_days.saturating_mul(24 * 3600))
+}
+
 /// `TANDEM_NOTIFY`.
 pub fn notify_stream(storage: &StorageConfig) -> stream::Config {
     stream::Config {
@@ -118,7 +124,7 @@ pub fn notify_stream(storage: &StorageConfig) -> stream::Config {
             "tandem.notify.out.>".into(),
             "tandem.notify.status.>".into(),
         ],
-        max_age: Duration::from_secs(90 * 24 * 3600),
+        max_age: notify_max_age(storage),
         max_bytes: storage.notify_max_bytes,
         ..base_stream(storage)
     }
@@ -145,7 +151,7 @@ pub fn acks_stream(agency: &str, storage: &StorageConfig) -> stream::Config {
         name: acks_stream_name(agency).into(),
         description: Some(format!("Acknowledgements of {agency}'s notifications")),
         subjects: vec![format!("tandem.notify.ack.{agency}.>")],
-        max_age: Duration::from_secs(90 * 24 * 3600),
+        max_age: notify_max_age(storage),
         max_bytes: storage.notify_max_bytes,
         ..base_stream(storage)
     }

@@ -1,0 +1,346 @@
+//! The history of each situation (docs/design.md, "History"), pure: every determination in
+//! order, the reviews of each (who, when, what, and the status it left), and the notifications
+//! sent about it with who acknowledged them, when and how. Built from the determinations and
+//! reviews on `TANDEM_EVENTS` and the notification statuses on `TANDEM_NOTIFY`; the two streams
+//! are read independently, so each part is kept by the determination id it names and they are
+//! put together when asked. Applying is idempotent, like the dataset's state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tandem_proto::{
+    timestamp,
+    v1::{
+        DeterminationReview, LeadershipDetermination, NotificationKind, NotificationState,
+        NotificationStatus,
+    },
+};
+
+/// At most this many notifications are kept per determination (a determination notifies a
+/// handful of coordinators, then escalates a tier or two).
+const MAX_NOTIFICATIONS: usize = 256;
+/// At most this many reviews are kept per determination.
+const MAX_REVIEWS: usize = 256;
+
+/// One determination as `tandem situation get --json` shows it (its reviews, and the status
+/// they left), with the notifications sent about it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The determination, its status and reviews.
+    #[serde(flatten)]
+    pub determination: LeadershipDetermination,
+    /// The notifications sent about it, by notification id.
+    #[serde(default)]
+    pub notifications: Vec<NotificationEntry>,
+}
+
+/// A notification and who acknowledged it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NotificationEntry {
+    /// Its id.
+    pub notification_id: String,
+    /// The recipient's directory id.
+    pub recipient_id: String,
+    /// `AGENCY_IOM` or `AGENCY_UNHCR`.
+    pub recipient_agency: String,
+    /// `NOTIFICATION_KIND_…`.
+    pub kind: String,
+    /// When it was first delivered or failed (RFC 3339).
+    pub sent_at: Option<String>,
+    /// Who acknowledged it: a directory id, or `system`.
+    pub acknowledged_by: Option<String>,
+    /// Through which channel: `cli`, `link` or `nats`.
+    pub acknowledged_via: Option<String>,
+    /// When (RFC 3339).
+    pub acknowledged_at: Option<String>,
+    /// The notifications it escalated to, unacknowledged.
+    #[serde(default)]
+    pub escalated_to: Vec<String>,
+}
+
+/// Every situation's history.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histories {
+    situations: BTreeMap<String, SituationHistory>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct SituationHistory {
+    /// By sequence.
+    determinations: BTreeMap<u64, LeadershipDetermination>,
+    /// By determination id, in the order recorded.
+    reviews: BTreeMap<String, Vec<DeterminationReview>>,
+    /// By determination id, then notification id.
+    notifications: BTreeMap<String, BTreeMap<String, NotificationEntry>>,
+}
+
+impl Histories {
+    /// Applies a determination as announced.
+    pub fn apply_determination(&mut self, determination: &LeadershipDetermination) {
+        if determination.situation_id.is_empty() {
+            return;
+        }
+        self.situations
+            .entry(determination.situation_id.clone())
+            .or_default()
+            .determinations
+            .entry(determination.sequence)
+            .or_insert_with(|| LeadershipDetermination {
+                // Each review is an event of its own: they are added from those.
+                reviews: Vec::new(),
+                ..determination.clone()
+            });
+    }
+
+    /// Applies a review.
+    pub fn apply_review(&mut self, review: &DeterminationReview) {
+        if review.situation_id.is_empty() {
+            return;
+        }
+        let reviews = self
+            .situations
+            .entry(review.situation_id.clone())
+            .or_default()
+            .reviews
+            .entry(review.determination_id.clone())
+            .or_default();
+        if reviews.len() < MAX_REVIEWS && !reviews.iter().any(|r| r.review_id == review.review_id) {
+            reviews.push(review.clone());
+        }
+    }
+
+    /// Applies what became of a notification.
+    pub fn apply_status(&mut self, status: &NotificationStatus) {
+        if status.situation_id.is_empty() || status.determination_id.is_empty() {
+            return;
+        }
+        let notifications = self
+            .situations
+            .entry(status.situation_id.clone())
+            .or_default()
+            .notifications
+            .entry(status.determination_id.clone())
+            .or_default();
+        if notifications.len() >= MAX_NOTIFICATIONS
+            && !notifications.contains_key(&status.notification_id)
+        {
+            return;
+        }
+        let at = status
+            .at
+            .as_ref()
+            .and_then(timestamp::to_system_time)
+            .and_then(|t| {
+                time::OffsetDateTime::from(t)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+        let entry = notifications
+            .entry(status.notification_id.clone())
+            .or_insert_with(|| NotificationEntry {
+                notification_id: status.notification_id.clone(),
+                recipient_id: status.recipient_id.clone(),
+                recipient_agency: status.recipient_agency().as_str_name().to_string(),
+                kind: NotificationKind::try_from(status.kind)
+                    .unwrap_or_default()
+                    .as_str_name()
+                    .to_string(),
+                ..Default::default()
+            });
+        match status.state() {
+            NotificationState::Delivered | NotificationState::Failed => {
+                entry.sent_at = entry.sent_at.take().or(at);
+            }
+            NotificationState::Acknowledged if entry.acknowledged_at.is_none() => {
+                entry.acknowledged_by = Some(status.acknowledged_by.clone());
+                entry.acknowledged_via = Some(status.acknowledged_via.clone());
+                entry.acknowledged_at = at;
+            }
+            NotificationState::Escalated => {
+                let to = &status.escalated_to_notification_id;
+                if !to.is_empty() && !entry.escalated_to.contains(to) {
+                    entry.escalated_to.push(to.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The history of `situation_id`, oldest determination first; `None` when it has none.
+    pub fn history(&self, situation_id: &str) -> Option<Vec<HistoryEntry>> {
+        let situation = self.situations.get(situation_id)?;
+        if situation.determinations.is_empty() {
+            return None;
+        }
+        Some(
+            situation
+                .determinations
+                .values()
+                .map(|determination| {
+                    let id = &determination.determination_id;
+                    let mut determination = determination.clone();
+                    if let Some(reviews) = situation.reviews.get(id) {
+                        determination.reviews = reviews.clone();
+                        if let Some(last) = reviews.last() {
+                            determination.status = last.status;
+                        }
+                    }
+                    HistoryEntry {
+                        determination,
+                        notifications: situation
+                            .notifications
+                            .get(id)
+                            .map(|n| n.values().cloned().collect())
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A history in words, for `tandem situation history`.
+pub fn render(entries: &[HistoryEntry]) -> String {
+    let mut out = String::new();
+    for entry in entries {
+        let d = &entry.determination;
+        out.push_str(&format!(
+            "{} {}: {} ({}), {}{}\n",
+            d.determination_id,
+            d.determined_at
+                .as_ref()
+                .and_then(timestamp::to_system_time)
+                .and_then(|t| time::OffsetDateTime::from(t)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok())
+                .unwrap_or_default(),
+            tandem_proto::words::classification(d.classification()),
+            tandem_proto::words::arrangement(d.arrangement()),
+            tandem_proto::words::status(d.status()),
+            if d.changed {
+                ""
+            } else {
+                " (outcome unchanged)"
+            }
+        ));
+        for review in &d.reviews {
+            out.push_str(&format!(
+                "  review: {} {} {} at {}{} -> {}\n",
+                review.agency().as_str_name().trim_start_matches("AGENCY_"),
+                review.by,
+                review
+                    .verdict()
+                    .as_str_name()
+                    .trim_start_matches("REVIEW_VERDICT_")
+                    .to_lowercase(),
+                review
+                    .at
+                    .as_ref()
+                    .and_then(timestamp::to_system_time)
+                    .and_then(|t| time::OffsetDateTime::from(t)
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .ok())
+                    .unwrap_or_default(),
+                if review.comment.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {:?}", review.comment)
+                },
+                tandem_proto::words::status(review.status())
+            ));
+        }
+        for n in &entry.notifications {
+            let acknowledged = match (&n.acknowledged_by, &n.acknowledged_at) {
+                (Some(by), Some(at)) => format!(
+                    "acknowledged by {by} at {at} via {}",
+                    n.acknowledged_via.as_deref().unwrap_or("?")
+                ),
+                _ => "not acknowledged".into(),
+            };
+            out.push_str(&format!(
+                "  notified: {} {} ({}), {acknowledged}\n",
+                n.recipient_agency.trim_start_matches("AGENCY_"),
+                n.recipient_id,
+                n.kind
+                    .trim_start_matches("NOTIFICATION_KIND_")
+                    .to_lowercase()
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use tandem_proto::v1::{Agency, DeterminationStatus, ReviewVerdict};
+
+    use super::*;
+
+    fn determination(sequence: u64) -> LeadershipDetermination {
+        LeadershipDetermination {
+            situation_id: "S".into(),
+            sequence,
+            determination_id: format!("S/{sequence}"),
+            status: DeterminationStatus::Provisional as i32,
+            changed: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn parts_from_either_stream_meet_under_their_determination_in_any_order() {
+        let mut histories = Histories::default();
+        let ack = NotificationStatus {
+            notification_id: "iom.ntf-1".into(),
+            recipient_agency: Agency::Iom as i32,
+            recipient_id: "iom-cc".into(),
+            state: NotificationState::Acknowledged as i32,
+            situation_id: "S".into(),
+            determination_id: "S/1".into(),
+            acknowledged_by: "iom-cc".into(),
+            acknowledged_via: "link".into(),
+            at: Some(timestamp::now()),
+            ..Default::default()
+        };
+        histories.apply_status(&ack);
+        assert_eq!(histories.history("S"), None, "no determination yet");
+        histories.apply_determination(&determination(2));
+        histories.apply_determination(&determination(1));
+        let review = DeterminationReview {
+            review_id: "S/1/review/1".into(),
+            determination_id: "S/1".into(),
+            situation_id: "S".into(),
+            agency: Agency::Unhcr as i32,
+            by: "unhcr-cc".into(),
+            verdict: ReviewVerdict::Contest as i32,
+            comment: "figures are old".into(),
+            status: DeterminationStatus::Contested as i32,
+            ..Default::default()
+        };
+        histories.apply_review(&review);
+        histories.apply_review(&review);
+        let history = histories.history("S").expect("a history");
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].determination.determination_id, "S/1");
+        assert_eq!(
+            history[0].determination.status(),
+            DeterminationStatus::Contested
+        );
+        assert_eq!(history[0].determination.reviews, vec![review]);
+        assert_eq!(
+            history[0].notifications[0].acknowledged_by.as_deref(),
+            Some("iom-cc")
+        );
+        assert_eq!(
+            history[1].determination.status(),
+            DeterminationStatus::Provisional
+        );
+        assert!(history[1].notifications.is_empty());
+        let json = serde_json::to_value(&history[0]).expect("json");
+        assert_eq!(json["status"], "DETERMINATION_STATUS_CONTESTED");
+        assert_eq!(json["reviews"][0]["by"], "unhcr-cc");
+        assert_eq!(json["notifications"][0]["acknowledged_via"], "link");
+        let back: HistoryEntry = serde_json::from_value(json).expect("read back");
+        assert_eq!(back, history[0]);
+    }
+}
