@@ -24,6 +24,8 @@ pub mod validate;
 use std::sync::Arc;
 
 #[cfg(feature = "service")]
+use tandem_proto::roster;
+#[cfg(feature = "service")]
 use tandem_runtime::{
     Shutdown, consumer::ConsumerSpec, records::Records, service::Service, topology,
 };
@@ -39,7 +41,7 @@ pub const SERVICE: &str = "intake";
 pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let storage = &config.common.storage;
     let description = "Validates situation reports and announces them accepted or rejected";
-    Service::new(SERVICE, description, &config.common.nats, &shutdown)
+    Service::new(roster::INTAKE, description, &config.common.nats, &shutdown)
         .run(
             |js| async move {
                 let streams = topology::intake_streams(storage).into_iter().chain([

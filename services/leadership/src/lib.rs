@@ -25,6 +25,7 @@ pub mod words;
 
 use std::sync::Arc;
 
+use tandem_proto::roster;
 use tandem_runtime::{
     Shutdown, consumer::ConsumerSpec, records::Records, service::Service, topology,
 };
@@ -41,47 +42,51 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
     tracing::info!(policy = policy.version(), "leadership policy loaded");
     let storage = &config.common.storage;
     let description = "Determines who leads each situation under the Framework of Engagement";
-    Service::new(SERVICE, description, &config.common.nats, &shutdown)
-        .run(
-            |js| async move {
-                let streams = [
-                    topology::events_stream(storage),
-                    topology::dlq_stream(storage),
-                ];
-                let bucket = topology::bucket(
-                    topology::LEADERSHIP_BUCKET,
-                    "Leadership: each situation's current determination and the reports it rests on",
-                    5,
-                    storage,
-                );
-                topology::ensure_streams_and_bucket(&js, streams, bucket, topology::Reads::Leader)
-                    .await
-            },
-            |service, records| {
-                let situations = Arc::new(situations::Situations {
-                    js: service.js().clone(),
-                    records: Records::new(records),
-                    policy,
-                });
-                service.spawn(
-                    "re-evaluation requests",
-                    reevaluate::serve(service.client().clone(), situations.clone(), service.stop()),
-                );
-                let spec = ConsumerSpec {
-                    service: SERVICE,
-                    stream: topology::EVENTS_STREAM,
-                    durable: "tandem-leadership".into(),
-                    filter_subject: topology::ACCEPTED_FILTER.into(),
-                    settings: config.common.consumer.clone(),
-                };
-                let handler = Arc::new(handler::LeadershipHandler {
-                    situations,
-                    gap_wait: config.gap_wait(),
-                    max_deliver: config.common.consumer.max_deliver,
-                });
-                service.consume("accepted-report consumer", spec, handler);
-                Ok(())
-            },
-        )
-        .await
+    Service::new(
+        roster::LEADERSHIP,
+        description,
+        &config.common.nats,
+        &shutdown,
+    )
+    .run(
+        |js| async move {
+            let streams = [
+                topology::events_stream(storage),
+                topology::dlq_stream(storage),
+            ];
+            let bucket = topology::bucket(
+                topology::LEADERSHIP_BUCKET,
+                "Leadership: each situation's current determination and the reports it rests on",
+                5,
+                storage,
+            );
+            topology::ensure_streams_and_bucket(&js, streams, bucket, topology::Reads::Leader).await
+        },
+        |service, records| {
+            let situations = Arc::new(situations::Situations {
+                js: service.js().clone(),
+                records: Records::new(records),
+                policy,
+            });
+            service.spawn(
+                "re-evaluation requests",
+                reevaluate::serve(service.client().clone(), situations.clone(), service.stop()),
+            );
+            let spec = ConsumerSpec {
+                service: SERVICE,
+                stream: topology::EVENTS_STREAM,
+                durable: roster::LEADERSHIP.durables[0].into(),
+                filter_subject: topology::ACCEPTED_FILTER.into(),
+                settings: config.common.consumer.clone(),
+            };
+            let handler = Arc::new(handler::LeadershipHandler {
+                situations,
+                gap_wait: config.gap_wait(),
+                max_deliver: config.common.consumer.max_deliver,
+            });
+            service.consume("accepted-report consumer", spec, handler);
+            Ok(())
+        },
+    )
+    .await
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
+use tandem_proto::roster;
 use tandem_runtime::{Shutdown, kv_key};
 
 use crate::{
@@ -35,7 +36,7 @@ pub(crate) async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut requests = client
-        .queue_subscribe(REEVALUATE_SUBJECT, "tandem-leadership".into())
+        .queue_subscribe(REEVALUATE_SUBJECT, roster::LEADERSHIP.connection.into())
         .await
         .map_err(|error| anyhow::anyhow!("cannot serve re-evaluation requests: {error}"))?;
     loop {

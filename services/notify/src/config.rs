@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tandem_proto::v1::{Agency, Role};
+use tandem_proto::{
+    roster,
+    v1::{Agency, Role},
+};
 use tandem_runtime::config::CommonConfig;
 
 /// The agency an instance notifies for; each agency runs (and scales) its own instances.
@@ -33,6 +36,14 @@ impl NotifyAgency {
         match self {
             NotifyAgency::Iom => "iom",
             NotifyAgency::Unhcr => "unhcr",
+        }
+    }
+
+    /// Its notifier in the roster of services.
+    pub fn service(self) -> roster::Service {
+        match self {
+            NotifyAgency::Iom => roster::NOTIFY_IOM,
+            NotifyAgency::Unhcr => roster::NOTIFY_UNHCR,
         }
     }
 

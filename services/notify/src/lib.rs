@@ -69,11 +69,10 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
         None => (None, None),
     };
 
-    let name = format!("notify-{}", agency.token());
-    let durable = format!("tandem-{name}");
+    let member = agency.service();
     let storage = &config.common.storage;
     let description = "Notifies focal points of determinations and discrepancies, and escalates";
-    Service::new(name, description, &config.common.nats, &shutdown)
+    Service::new(member, description, &config.common.nats, &shutdown)
         .run(
             |js| async move {
                 topology::ensure_streams(
@@ -104,7 +103,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 let determinations = ConsumerSpec {
                     service: SERVICE,
                     stream: topology::EVENTS_STREAM,
-                    durable: durable.clone(),
+                    durable: member.durables[0].into(),
                     filter_subject: topology::DETERMINED_FILTER.into(),
                     settings: settings.clone(),
                 };
@@ -115,7 +114,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 let acks = ConsumerSpec {
                     service: SERVICE,
                     stream: topology::acks_stream_name(agency.token()),
-                    durable: format!("{durable}-acks"),
+                    durable: member.durables[1].into(),
                     filter_subject: tandem_proto::subjects::notify_ack_filter(agency.token()),
                     settings: settings.clone(),
                 };

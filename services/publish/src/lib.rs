@@ -31,6 +31,7 @@ use std::{
 use anyhow::Context as _;
 use async_nats::jetstream::object_store::ObjectStore;
 use state::State;
+use tandem_proto::roster;
 use tandem_runtime::{Shutdown, service::Service, topology};
 use tokio::sync::watch;
 
@@ -101,7 +102,7 @@ pub async fn serve(
     }
     let storage = &config.common.storage;
     let description = "Publishes the joint situation dataset over HTTP and as versioned snapshots";
-    let mut service = Service::new(SERVICE, description, &config.common.nats, &shutdown);
+    let mut service = Service::new(roster::PUBLISH, description, &config.common.nats, &shutdown);
     let api = http::Api::new(shared.clone(), config.version_cache_bytes);
     service.spawn("the HTTP API", http::serve(listener, api, service.stop()));
     service

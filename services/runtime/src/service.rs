@@ -7,6 +7,7 @@ use std::{future::Future, sync::Arc};
 
 use async_nats::jetstream;
 use serde::{Serialize, de::DeserializeOwned};
+use tandem_proto::roster;
 
 use crate::{
     Shutdown,
@@ -55,23 +56,22 @@ where
 /// `tandem_intake::run` is the smallest use: a set-up that creates intake's streams and bucket,
 /// and a wiring that hands the bucket to one handler consumed from three durables.
 pub struct Service {
-    name: String,
+    member: roster::Service,
     description: &'static str,
     nats: NatsConfig,
     tasks: Tasks,
 }
 
 impl Service {
-    /// The service `name` as the service API knows it (`intake`, `notify-iom`; its NATS
-    /// connection is named `tandem-<name>`), stopping when `shutdown` fires.
+    /// The service `member` of the roster, stopping when `shutdown` fires.
     pub fn new(
-        name: impl Into<String>,
+        member: roster::Service,
         description: &'static str,
         nats: &NatsConfig,
         shutdown: &Shutdown,
     ) -> Self {
         Self {
-            name: name.into(),
+            member,
             description,
             nats: nats.clone(),
             tasks: Tasks::new(shutdown),
@@ -108,14 +108,14 @@ impl Service {
         Fut: Future<Output = anyhow::Result<T>>,
     {
         let Self {
-            name,
+            member,
             description,
             nats,
             tasks,
         } = self;
         let stop = tasks.stop();
         let started = async {
-            let client = nats::connect(&nats, &format!("tandem-{name}"), &stop).await?;
+            let client = nats::connect(&nats, member.connection, &stop).await?;
             let js = jetstream::new(client.clone());
             let owned = nats::set_up(&stop, || set_up(js.clone())).await?;
             anyhow::Ok((client, js, owned))
@@ -141,7 +141,7 @@ impl Service {
             Ok(()) => {
                 service_api::register(
                     &client,
-                    &name,
+                    member.name,
                     description,
                     running.counters.clone(),
                     running.stop(),

@@ -13,8 +13,17 @@ use std::{
 
 use anyhow::anyhow;
 use async_nats::jetstream::stream;
+use tandem_proto::roster;
 use tandem_runtime::{Shutdown, config::NatsConfig, service::Service, service_api, topology};
 use tandem_testkit::NatsServer;
+
+/// The service under test.
+const KIT: roster::Service = roster::Service {
+    name: "kit",
+    connection: "tandem-kit",
+    inbox_prefix: None,
+    durables: &[],
+};
 
 /// Every test's bound on the service's run.
 const BOUND: Duration = Duration::from_secs(20);
@@ -50,7 +59,7 @@ async fn a_service_is_set_up_before_it_answers_and_a_failing_task_ends_it_with_i
     let (fail, failed) = tokio::sync::oneshot::channel::<()>();
     let stopped = Arc::new(AtomicBool::new(false));
     let other = stopped.clone();
-    let service = Service::new("kit", "A test service", &nats(server.url()), &shutdown);
+    let service = Service::new(KIT, "A test service", &nats(server.url()), &shutdown);
     let running = tokio::spawn(service.run(
         |js| async move {
             let config = stream::Config {
@@ -72,7 +81,7 @@ async fn a_service_is_set_up_before_it_answers_and_a_failing_task_ends_it_with_i
         },
     ));
 
-    service_api::wait_for_services(&client, &["kit"], BOUND)
+    service_api::wait_for_services(&client, &[KIT.name], BOUND)
         .await
         .expect("the service registers");
     async_nats::jetstream::new(client.clone())
@@ -102,7 +111,7 @@ async fn a_wiring_that_fails_stops_what_it_spawned_and_is_the_services_error() {
     let shutdown = Shutdown::new();
     let stopped = Arc::new(AtomicBool::new(false));
     let other = stopped.clone();
-    let service = Service::new("kit", "A test service", &nats(server.url()), &shutdown);
+    let service = Service::new(KIT, "A test service", &nats(server.url()), &shutdown);
 
     let result = tokio::time::timeout(
         BOUND,
@@ -131,7 +140,7 @@ async fn a_wiring_that_fails_stops_what_it_spawned_and_is_the_services_error() {
 #[tokio::test]
 async fn a_task_spawned_before_nats_answers_that_fails_ends_the_service_with_its_error() {
     let shutdown = Shutdown::new();
-    let mut service = Service::new("kit", "A test service", &unreachable_nats(), &shutdown);
+    let mut service = Service::new(KIT, "A test service", &unreachable_nats(), &shutdown);
     service.spawn("HTTP API", async { Err(anyhow!("address already in use")) });
 
     let result = tokio::time::timeout(
@@ -153,7 +162,7 @@ async fn a_task_spawned_before_nats_answers_that_fails_ends_the_service_with_its
 async fn a_stop_asked_for_before_nats_answers_ends_the_service_cleanly() {
     let shutdown = Shutdown::new();
     let stopped = Arc::new(AtomicBool::new(false));
-    let mut service = Service::new("kit", "A test service", &unreachable_nats(), &shutdown);
+    let mut service = Service::new(KIT, "A test service", &unreachable_nats(), &shutdown);
     service.spawn("HTTP API", until_stopped(service.stop(), stopped.clone()));
     shutdown.trigger();
 
