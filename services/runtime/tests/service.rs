@@ -43,6 +43,17 @@ fn unreachable_nats() -> NatsConfig {
     nats(format!("nats://127.0.0.1:{port}"))
 }
 
+/// Runs `service`, whose NATS never answers, to its end: it must end without being wired.
+async fn run_without_nats(service: Service) -> anyhow::Result<()> {
+    let run = service.run(
+        |_js| async { Ok(()) },
+        |_service, ()| panic!("never wired: NATS never answered"),
+    );
+    tokio::time::timeout(BOUND, run)
+        .await
+        .expect("the service ends although NATS never answers")
+}
+
 /// A task that runs until told to stop, and says whether it was.
 async fn until_stopped(stop: Shutdown, stopped: Arc<AtomicBool>) -> anyhow::Result<()> {
     stop.triggered().await;
@@ -143,15 +154,7 @@ async fn a_task_spawned_before_nats_answers_that_fails_ends_the_service_with_its
     let mut service = Service::new(KIT, "A test service", &unreachable_nats(), &shutdown);
     service.spawn("HTTP API", async { Err(anyhow!("address already in use")) });
 
-    let result = tokio::time::timeout(
-        BOUND,
-        service.run(
-            |_js| async { Ok(()) },
-            |_service, ()| panic!("never wired: NATS never answered"),
-        ),
-    )
-    .await
-    .expect("the service ends although NATS never answered");
+    let result = run_without_nats(service).await;
 
     let text = format!("{:#}", result.expect_err("a task failed"));
     assert!(text.contains("HTTP API failed"), "{text}");
@@ -166,15 +169,7 @@ async fn a_stop_asked_for_before_nats_answers_ends_the_service_cleanly() {
     service.spawn("HTTP API", until_stopped(service.stop(), stopped.clone()));
     shutdown.trigger();
 
-    let result = tokio::time::timeout(
-        BOUND,
-        service.run(
-            |_js| async { Ok(()) },
-            |_service, ()| panic!("never wired: NATS never answered"),
-        ),
-    )
-    .await
-    .expect("the service ends");
+    let result = run_without_nats(service).await;
 
     result.expect("a stop is not a failure");
     assert!(stopped.load(Ordering::SeqCst), "the HTTP API was stopped");
