@@ -102,10 +102,9 @@ pub async fn serve(
     }
     let storage = &config.common.storage;
     let description = "Publishes the joint situation dataset over HTTP and as versioned snapshots";
-    let mut service = Service::new(roster::PUBLISH, description, &config.common.nats, &shutdown);
     let api = http::Api::new(shared.clone(), config.version_cache_bytes);
-    service.spawn("the HTTP API", http::serve(listener, api, service.stop()));
-    service
+    Service::new(roster::PUBLISH, description, &config.common.nats, &shutdown)
+        .starting_with("the HTTP API", |stop| http::serve(listener, api, stop))
         .run(
             |js| async move {
                 topology::ensure_stream(&js, topology::events_stream(storage)).await?;

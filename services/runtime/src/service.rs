@@ -50,7 +50,7 @@ where
 /// One running service: connect, set up what it owns, wire its tasks, register with the
 /// service API, run the tasks under [`Tasks`]' failure policy, and flush, in that order, the
 /// same for every service. A stop asked for before NATS answers or set-up succeeds ends the
-/// service cleanly; a task that fails (even one spawned before connecting, such as publish's
+/// service cleanly; a task that fails (even one started before connecting, such as publish's
 /// HTTP API) ends it with that task's error.
 ///
 /// `tandem_intake::run` is the smallest use: a set-up that creates intake's streams and bucket,
@@ -78,19 +78,16 @@ impl Service {
         }
     }
 
-    /// The stop every task must watch.
-    pub fn stop(&self) -> Shutdown {
-        self.tasks.stop()
-    }
-
-    /// Runs `task` from now on, before NATS is reached: for what must answer while the service
-    /// starts (publish's HTTP API, whose `/healthz` says it is not ready yet).
-    pub fn spawn(
-        &mut self,
-        name: &'static str,
-        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
-    ) {
-        self.tasks.spawn(name, task);
+    /// Starts the task `name`, made by `task` from the stop it must watch, before NATS is
+    /// reached: for what must answer while the service starts (publish's HTTP API, whose
+    /// `/healthz` says it is not ready yet). It is one of the service's tasks from then on.
+    pub fn starting_with<F>(mut self, name: &'static str, task: impl FnOnce(Shutdown) -> F) -> Self
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let stop = self.tasks.stop();
+        self.tasks.spawn(name, task(stop));
+        self
     }
 
     /// Connects (retrying until NATS answers), runs `set_up` until it succeeds (the streams

@@ -151,8 +151,10 @@ async fn a_wiring_that_fails_stops_what_it_spawned_and_is_the_services_error() {
 #[tokio::test]
 async fn a_task_spawned_before_nats_answers_that_fails_ends_the_service_with_its_error() {
     let shutdown = Shutdown::new();
-    let mut service = Service::new(KIT, "A test service", &unreachable_nats(), &shutdown);
-    service.spawn("HTTP API", async { Err(anyhow!("address already in use")) });
+    let service = Service::new(KIT, "A test service", &unreachable_nats(), &shutdown)
+        .starting_with("HTTP API", |_stop| async {
+            Err(anyhow!("address already in use"))
+        });
 
     let result = run_without_nats(service).await;
 
@@ -165,8 +167,8 @@ async fn a_task_spawned_before_nats_answers_that_fails_ends_the_service_with_its
 async fn a_stop_asked_for_before_nats_answers_ends_the_service_cleanly() {
     let shutdown = Shutdown::new();
     let stopped = Arc::new(AtomicBool::new(false));
-    let mut service = Service::new(KIT, "A test service", &unreachable_nats(), &shutdown);
-    service.spawn("HTTP API", until_stopped(service.stop(), stopped.clone()));
+    let service = Service::new(KIT, "A test service", &unreachable_nats(), &shutdown)
+        .starting_with("HTTP API", |stop| until_stopped(stop, stopped.clone()));
     shutdown.trigger();
 
     let result = run_without_nats(service).await;
