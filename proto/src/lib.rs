@@ -6,6 +6,7 @@
 //! - [`json`]: moving between JSON and messages.
 //! - [`timestamp`]: conversions between protobuf timestamps and `SystemTime`.
 //! - [`partial`]: decoders of the one or two fields consumers order messages by.
+//! - [`roster`]: the services: names, NATS users and connections, durable consumers.
 //! - [`words`]: enum values in words for people, and the population groups a report carries.
 //! - [`subjects`]: the NATS subjects the messages travel on (docs/design.md, "Subjects,
 //!   streams, buckets").
@@ -21,6 +22,7 @@ pub use pbjson_types::Timestamp;
 pub use prost::Message;
 
 pub mod partial;
+pub mod roster;
 pub mod subjects;
 pub mod words;
 

@@ -19,12 +19,21 @@ pub const DETERMINED_FILTER: &str = "tandem.leadership.determined.>";
 /// Dataset announcements.
 pub const DATA_PUBLISHED_SUBJECT: &str = "tandem.data.published";
 
+/// IOM's or UNHCR's token in subjects, stream and key names (`iom`, `unhcr`); `None` for a
+/// partner (whose token is `partner.<org>`) and for an unspecified agency.
+pub fn agency_token(agency: Agency) -> Option<&'static str> {
+    match agency {
+        Agency::Iom => Some("iom"),
+        Agency::Unhcr => Some("unhcr"),
+        Agency::Partner | Agency::Unspecified => None,
+    }
+}
+
 /// The subject tokens naming a reporting organisation: `iom`, `unhcr` or `partner.<org>`.
 /// `None` for an unspecified agency or a partner without a usable name.
 pub fn organisation_token(agency: Agency, reporter_org: &str) -> Option<String> {
     match agency {
-        Agency::Iom => Some("iom".into()),
-        Agency::Unhcr => Some("unhcr".into()),
+        Agency::Iom | Agency::Unhcr => agency_token(agency).map(String::from),
         Agency::Partner if is_subject_token(reporter_org) => {
             Some(format!("partner.{reporter_org}"))
         }

@@ -3,7 +3,8 @@
 //! driver the same way, in British spelling. Also the population groups a report can carry.
 
 use crate::v1::{
-    Arrangement, Classification, DeterminationStatus, Driver, LeadershipFunction, PopulationGroup,
+    Agency, Arrangement, Classification, DeterminationStatus, Driver, LeadershipFunction,
+    PopulationGroup,
 };
 
 /// The population groups a report can carry, in enum order.
@@ -18,6 +19,16 @@ pub const POPULATION_GROUPS: [PopulationGroup; 9] = [
     PopulationGroup::ReturnedIdp,
     PopulationGroup::HostCommunity,
 ];
+
+/// IOM or UNHCR as people name them (`IOM`, `UNHCR`); `None` for a partner, which is named by
+/// its organisation or not at all depending on who reads, and for an unspecified agency.
+pub fn agency(agency: Agency) -> Option<&'static str> {
+    match agency {
+        Agency::Iom => Some("IOM"),
+        Agency::Unhcr => Some("UNHCR"),
+        Agency::Partner | Agency::Unspecified => None,
+    }
+}
 
 /// A population group, in words (`asylum seekers`).
 pub fn group(group: PopulationGroup) -> &'static str {

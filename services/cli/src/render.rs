@@ -141,10 +141,10 @@ pub fn event(subject: &str, payload: &[u8]) -> Option<String> {
 /// `IOM`, `UNHCR` or the partner's name.
 pub fn organisation(agency: i32, reporter_org: &str) -> String {
     match Agency::try_from(agency).unwrap_or_default() {
-        Agency::Iom => "IOM".into(),
-        Agency::Unhcr => "UNHCR".into(),
         Agency::Partner => format!("partner {reporter_org}"),
-        Agency::Unspecified => "an unnamed agency".into(),
+        agency => tandem_proto::words::agency(agency)
+            .unwrap_or("an unnamed agency")
+            .into(),
     }
 }
 

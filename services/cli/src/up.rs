@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
 use tandem_notify::{NotifyAgency, NotifyConfig};
+use tandem_proto::roster;
 use tandem_publish::PublishConfig;
 use tandem_runtime::{
     Shutdown,
@@ -33,15 +34,6 @@ pub struct UpArgs {
     #[arg(long, env = "TANDEM_STATE_DIR")]
     state_dir: Option<PathBuf>,
 }
-
-/// The services `tandem up` runs, by their service-API names (without `tandem-`).
-const SERVICES: [&str; 5] = [
-    "intake",
-    "leadership",
-    "notify-iom",
-    "notify-unhcr",
-    "publish",
-];
 
 pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     let mut intake: IntakeConfig = config::load(common)?;
@@ -77,25 +69,24 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         let server = local_nats::ensure(&intake.common.nats, &state_dir).await?;
         (server, intake.common.nats.clone())
     };
-    let user = |name: &str, inbox: Option<&str>| {
+    let user = |service: roster::Service| {
         if args.secure {
-            as_user(&nats, name, inbox)
+            as_user(&nats, service.name, service.inbox_prefix)
         } else {
             nats.clone()
         }
     };
-    intake.common.nats = user("intake", None);
-    leadership.common.nats = user("leadership", None);
-    publish.common.nats = user("publish", None);
-    notify.common.nats = user("notify-iom", Some("_INBOX_NOTIFY_IOM"));
-    let mut notify_unhcr_nats = user("notify-unhcr", Some("_INBOX_NOTIFY_UNHCR"));
+    intake.common.nats = user(roster::INTAKE);
+    leadership.common.nats = user(roster::LEADERSHIP);
+    publish.common.nats = user(roster::PUBLISH);
     // One notifier per agency, as each agency runs its own; the ack link, if configured, is
     // served by the first.
     let mut notify_unhcr = notify.clone();
     notify.agency = NotifyAgency::Iom;
+    notify.common.nats = user(NotifyAgency::Iom.service());
     notify_unhcr.agency = NotifyAgency::Unhcr;
     notify_unhcr.ack_http.addr = None;
-    notify_unhcr.common.nats = std::mem::take(&mut notify_unhcr_nats);
+    notify_unhcr.common.nats = user(NotifyAgency::Unhcr.service());
     let publish_addr = publish.publish_addr.clone();
     let shutdown = Shutdown::on_signals();
     if let Some(address) = &intake.common.metrics_addr {
@@ -106,27 +97,27 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     let mut services = JoinSet::new();
     spawn(
         &mut services,
-        "intake",
+        roster::INTAKE.name,
         tandem_intake::run(intake, shutdown.clone()),
     );
     spawn(
         &mut services,
-        "leadership",
+        roster::LEADERSHIP.name,
         tandem_leadership::run(leadership, shutdown.clone()),
     );
     spawn(
         &mut services,
-        "notify-iom",
+        roster::NOTIFY_IOM.name,
         tandem_notify::run(notify, shutdown.clone()),
     );
     spawn(
         &mut services,
-        "notify-unhcr",
+        roster::NOTIFY_UNHCR.name,
         tandem_notify::run(notify_unhcr, shutdown.clone()),
     );
     spawn(
         &mut services,
-        "publish",
+        roster::PUBLISH.name,
         tandem_publish::run(publish, shutdown.clone()),
     );
 
@@ -135,15 +126,16 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         async move {
             let client = nats::connect(&nats, "tandem-up", &shutdown).await?;
-            service_api::wait_for_services(&client, &SERVICES, Duration::from_secs(60)).await?;
+            service_api::wait_for_services(&client, &roster::NAMES, Duration::from_secs(60))
+                .await?;
             eprintln!(
                 "tandem: ready — {} answering on {}; data on http://{publish_addr}/v1/situations.csv. \
                  Ctrl-C stops (in-flight work is finished first).",
-                SERVICES.join(", "),
+                roster::NAMES.join(", "),
                 nats.url
             );
             if args.demo {
-                demo::run(&nats, &SERVICES, &shutdown).await?;
+                demo::run(&nats, &roster::NAMES, &shutdown).await?;
             }
             anyhow::Ok(())
         }

@@ -242,13 +242,7 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
         "{check}"
     );
 
-    for service in [
-        "intake",
-        "leadership",
-        "notify-iom",
-        "notify-unhcr",
-        "publish",
-    ] {
+    for service in tandem_proto::roster::NAMES {
         assert!(
             tandem(&server, &["ping", service], None).status.success(),
             "{service} answers a ping"

@@ -422,7 +422,7 @@ async fn metrics_and_json_logs_tell_the_operator_what_happened() {
     tandem_testkit::wait_until_consumed(
         &js,
         topology::INTAKE_IOM_STREAM,
-        "tandem-intake-iom",
+        tandem_proto::roster::INTAKE.durables[0],
         Duration::from_secs(30),
     )
     .await;

@@ -219,7 +219,7 @@ async fn a_message_intake_cannot_process_goes_to_the_dead_letter_stream() {
     wait_until_consumed(
         &js,
         topology::INTAKE_IOM_STREAM,
-        "tandem-intake-iom",
+        tandem_proto::roster::INTAKE.durables[0],
         Duration::from_secs(30),
     )
     .await;

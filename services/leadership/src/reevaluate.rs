@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tandem_proto::roster;
 use tandem_runtime::{Shutdown, kv_key, kv_scan, service_api, topology};
 
 use crate::{
@@ -36,7 +37,7 @@ pub(crate) async fn serve(
     service_api::answer_requests(
         client,
         REEVALUATE_SUBJECT.into(),
-        "tandem-leadership".into(),
+        roster::LEADERSHIP.connection.into(),
         "re-evaluation requests",
         shutdown,
         |payload| {

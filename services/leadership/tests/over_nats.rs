@@ -110,7 +110,7 @@ async fn settled(js: &jetstream::Context) {
     wait_until_consumed(
         js,
         topology::EVENTS_STREAM,
-        "tandem-leadership",
+        tandem_proto::roster::LEADERSHIP.durables[0],
         Duration::from_secs(60),
     )
     .await;
@@ -259,7 +259,7 @@ async fn acceptances_announced_out_of_their_numbering_do_not_wait_for_each_other
     wait_until_consumed(
         &js,
         topology::EVENTS_STREAM,
-        "tandem-leadership",
+        tandem_proto::roster::LEADERSHIP.durables[0],
         Duration::from_secs(20),
     )
     .await;

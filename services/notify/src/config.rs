@@ -8,7 +8,11 @@
 use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use tandem_proto::v1::{Agency, Role};
+use tandem_proto::{
+    roster, subjects,
+    v1::{Agency, Role},
+    words,
+};
 use tandem_runtime::config::CommonConfig;
 
 /// The agency an instance notifies for; each agency runs (and scales) its own instances.
@@ -30,9 +34,15 @@ impl NotifyAgency {
 
     /// The subject token and KV key prefix: `iom` or `unhcr`.
     pub fn token(self) -> &'static str {
+        // Both agencies have a token: `agency_token` is `None` only for partners.
+        subjects::agency_token(self.proto()).unwrap_or_default()
+    }
+
+    /// Its notifier in the roster of services.
+    pub fn service(self) -> roster::Service {
         match self {
-            NotifyAgency::Iom => "iom",
-            NotifyAgency::Unhcr => "unhcr",
+            NotifyAgency::Iom => roster::NOTIFY_IOM,
+            NotifyAgency::Unhcr => roster::NOTIFY_UNHCR,
         }
     }
 
@@ -46,10 +56,8 @@ impl NotifyAgency {
 
     /// The display name: `IOM` or `UNHCR`.
     pub fn label(self) -> &'static str {
-        match self {
-            NotifyAgency::Iom => "IOM",
-            NotifyAgency::Unhcr => "UNHCR",
-        }
+        // Both agencies have a name: `words::agency` is `None` only for partners.
+        words::agency(self.proto()).unwrap_or_default()
     }
 
     /// The agency of a contract value; `None` for partners and unspecified.
@@ -296,5 +304,25 @@ impl NotifyConfig {
 impl tandem_runtime::service::ServiceConfig for NotifyConfig {
     fn common(&self) -> &tandem_runtime::config::CommonConfig {
         &self.common
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_agency_has_the_contracts_token_name_and_notifier() {
+        let named = NotifyAgency::ALL.map(|a| (a.token(), a.label(), a.service().name));
+        assert_eq!(
+            named,
+            [
+                ("iom", "IOM", "notify-iom"),
+                ("unhcr", "UNHCR", "notify-unhcr")
+            ]
+        );
+        for agency in NotifyAgency::ALL {
+            assert_eq!(NotifyAgency::from_proto(agency.proto()), Some(agency));
+        }
     }
 }

@@ -35,14 +35,7 @@ pub mod webhook;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use async_nats::jetstream;
-use tandem_runtime::{
-    Shutdown,
-    consumer::{self, ConsumerSpec, Counters},
-    nats, service_api,
-    tasks::Tasks,
-    topology,
-};
+use tandem_runtime::{Shutdown, consumer::ConsumerSpec, service::Service, topology};
 
 pub use config::{NotifyAgency, NotifyConfig};
 
@@ -53,28 +46,6 @@ pub const SERVICE: &str = "notify";
 /// may run at once.
 pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let agency = config.agency;
-    let name = format!("tandem-notify-{}", agency.token());
-    let client = nats::connect(&config.common.nats, &name, &shutdown).await?;
-    let js = jetstream::new(client.clone());
-    let storage = &config.common.storage;
-    let store = nats::set_up(&shutdown, || async {
-        topology::ensure_streams(
-            &js,
-            [
-                topology::events_stream(storage),
-                topology::notify_stream(storage),
-                topology::acks_stream(agency.token(), storage),
-                topology::dlq_stream(storage),
-            ],
-        )
-        .await?;
-        // Opened (created when missing) before it is followed.
-        directory::Directory::open(&js, storage).await?;
-        store::Store::open(&js, storage, agency).await
-    })
-    .await?;
-    let directory = directory::LiveDirectory::start(&js, agency, shutdown.clone());
-
     let (links, listener) = match &config.ack_http.addr {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -100,100 +71,102 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
         }
         None => (None, None),
     };
-    let records = review::Determinations::new(js.clone());
-    let notifier = Arc::new(notifier::Notifier::new(
-        js.clone(),
-        store.clone(),
-        directory.clone(),
-        &config,
-        links.clone(),
-        records.clone(),
-    )?);
 
-    let counters = Arc::new(Counters::default());
-    service_api::register(
-        &client,
-        &format!("notify-{}", agency.token()),
-        "Notifies focal points of determinations and discrepancies, and escalates",
-        counters.clone(),
-        shutdown.clone(),
-    )
-    .await?;
-
-    let settings = config.common.consumer.clone();
-    let acks_stream = topology::acks_stream_name(agency.token());
-    let mut tasks = Tasks::new(&shutdown);
-    let determinations = consumer::run(
-        js.clone(),
-        ConsumerSpec {
-            service: SERVICE,
-            stream: topology::EVENTS_STREAM,
-            durable: name.clone(),
-            filter_subject: topology::DETERMINED_FILTER.into(),
-            settings: settings.clone(),
-        },
-        Arc::new(handler::DeterminationHandler {
-            notifier: notifier.clone(),
-        }),
-        counters.clone(),
-        tasks.stop(),
-    );
-    tasks.spawn("determination consumer", determinations);
-    let acks = consumer::run(
-        js.clone(),
-        ConsumerSpec {
-            service: SERVICE,
-            stream: acks_stream,
-            durable: format!("{name}-acks"),
-            filter_subject: tandem_proto::subjects::notify_ack_filter(config.agency.token()),
-            settings: settings.clone(),
-        },
-        Arc::new(handler::AckHandler {
-            notifier: notifier.clone(),
-        }),
-        counters.clone(),
-        tasks.stop(),
-    );
-    tasks.spawn("acknowledgement consumer", acks);
-    let reviews = consumer::run(
-        js.clone(),
-        ConsumerSpec {
-            service: SERVICE,
-            stream: topology::EVENTS_STREAM,
-            durable: format!("{name}-reviews"),
-            filter_subject: tandem_proto::subjects::REVIEWED_FILTER.into(),
-            settings: config.common.consumer.clone(),
-        },
-        Arc::new(handler::ReviewHandler {
-            notifier: notifier.clone(),
-        }),
-        counters.clone(),
-        tasks.stop(),
-    );
-    tasks.spawn("review consumer", reviews);
-    tasks.spawn(
-        "review requests",
-        review::serve(client.clone(), agency, directory, records, tasks.stop()),
-    );
-    tasks.spawn(
-        "escalation timers",
-        escalation::run(store.clone(), notifier, config.timer_tick(), tasks.stop()),
-    );
-    if let (Some(links), Some(listener)) = (links, listener) {
-        tasks.spawn(
-            "acknowledgement links",
-            ack_http::serve(
-                listener,
-                links,
-                client.clone(),
-                store.clone(),
-                agency,
-                tasks.stop(),
-            ),
-        );
-    }
-    let result = tasks.run().await;
-    // Acks are fire-and-forget publishes: make sure the last ones left before we go.
-    let _ = client.flush().await;
-    result
+    let member = agency.service();
+    let storage = &config.common.storage;
+    let description = "Notifies focal points of determinations and discrepancies, and escalates";
+    Service::new(member, description, &config.common.nats, &shutdown)
+        .run(
+            |js| async move {
+                topology::ensure_streams(
+                    &js,
+                    [
+                        topology::events_stream(storage),
+                        topology::notify_stream(storage),
+                        topology::acks_stream(agency.token(), storage),
+                        topology::dlq_stream(storage),
+                    ],
+                )
+                .await?;
+                // Opened (created when missing) before it is followed.
+                directory::Directory::open(&js, storage).await?;
+                store::Store::open(&js, storage, agency).await
+            },
+            |service, store| {
+                let js = service.js().clone();
+                let directory = directory::LiveDirectory::start(&js, agency, service.stop());
+                let records = review::Determinations::new(js.clone());
+                let notifier = Arc::new(notifier::Notifier::new(
+                    js.clone(),
+                    store.clone(),
+                    directory.clone(),
+                    &config,
+                    links.clone(),
+                    records.clone(),
+                )?);
+                let settings = &config.common.consumer;
+                let determinations = ConsumerSpec {
+                    service: SERVICE,
+                    stream: topology::EVENTS_STREAM,
+                    durable: member.durables[0].into(),
+                    filter_subject: topology::DETERMINED_FILTER.into(),
+                    settings: settings.clone(),
+                };
+                let handler = handler::DeterminationHandler {
+                    notifier: notifier.clone(),
+                };
+                service.consume("determination consumer", determinations, Arc::new(handler));
+                let acks = ConsumerSpec {
+                    service: SERVICE,
+                    stream: topology::acks_stream_name(agency.token()),
+                    durable: member.durables[1].into(),
+                    filter_subject: tandem_proto::subjects::notify_ack_filter(agency.token()),
+                    settings: settings.clone(),
+                };
+                let handler = handler::AckHandler {
+                    notifier: notifier.clone(),
+                };
+                service.consume("acknowledgement consumer", acks, Arc::new(handler));
+                let reviews = ConsumerSpec {
+                    service: SERVICE,
+                    stream: topology::EVENTS_STREAM,
+                    durable: member.durables[2].into(),
+                    filter_subject: tandem_proto::subjects::REVIEWED_FILTER.into(),
+                    settings: settings.clone(),
+                };
+                let handler = handler::ReviewHandler {
+                    notifier: notifier.clone(),
+                };
+                service.consume("review consumer", reviews, Arc::new(handler));
+                service.spawn(
+                    "review requests",
+                    review::serve(
+                        service.client().clone(),
+                        agency,
+                        directory,
+                        records,
+                        service.stop(),
+                    ),
+                );
+                service.spawn(
+                    "escalation timers",
+                    escalation::run(store.clone(), notifier, config.timer_tick(), service.stop()),
+                );
+                if let (Some(links), Some(listener)) = (links, listener) {
+                    service.spawn(
+                        "acknowledgement links",
+                        ack_http::serve(
+                            listener,
+                            links,
+                            service.client().clone(),
+                            store,
+                            agency,
+                            service.stop(),
+                        ),
+                    );
+                }
+                Ok(())
+            },
+        )
+        .await
 }

@@ -304,11 +304,9 @@ pub fn summary(n: &Notification) -> String {
 fn agencies(values: &[i32]) -> String {
     let names: Vec<&str> = values
         .iter()
-        .map(|v| match Agency::try_from(*v) {
-            Ok(Agency::Iom) => "IOM",
-            Ok(Agency::Unhcr) => "UNHCR",
-            Ok(Agency::Partner) => "a partner",
-            _ => "unspecified",
+        .map(|v| match Agency::try_from(*v).unwrap_or_default() {
+            Agency::Partner => "a partner",
+            agency => words::agency(agency).unwrap_or("unspecified"),
         })
         .collect();
     if names.is_empty() {

@@ -3,6 +3,7 @@
 //! and stored as versioned snapshots in object store `tandem-data`, each announced with
 //! `DatasetPublished` on `tandem.data.published` (docs/design.md, "Data publication").
 //!
+//! - [`config`]: [`PublishConfig`]: the HTTP address, the version interval and cache.
 //! - [`disclosure`]: the one small-count suppression rule every output goes through, pure.
 //! - [`dataset`]: rows, columns with their HXL hashtags, CSV and JSON renderings, pure.
 //! - [`state`]: the situations as `TANDEM_EVENTS` describes them, applied idempotently, pure.
@@ -16,6 +17,7 @@
 //! - [`run`] / [`serve`]: ties them together until shutdown.
 
 pub mod client;
+pub mod config;
 pub mod dataset;
 pub mod disclosure;
 mod follow;
@@ -30,60 +32,18 @@ use std::{
 };
 
 use anyhow::Context as _;
-use async_nats::jetstream;
-use serde::{Deserialize, Serialize};
 use state::State;
-use tandem_runtime::{
-    Shutdown, config::CommonConfig, consumer::Counters, nats, service::ServiceConfig, service_api,
-    topology,
-};
+use tandem_proto::roster;
+use tandem_runtime::{Shutdown, service::Service, topology};
 use tokio::sync::watch;
+
+pub use config::PublishConfig;
 
 /// The service's name in subjects, envelopes and traces.
 pub const SERVICE: &str = "publish";
 
 /// The OpenAPI 3 description of the HTTP API, as served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// The publish service's configuration.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
-pub struct PublishConfig {
-    /// NATS, storage and logging settings.
-    #[serde(flatten)]
-    pub common: CommonConfig,
-    /// Where the HTTP API listens. `TANDEM_PUBLISH_ADDR`.
-    pub publish_addr: String,
-    /// At most one dataset version is stored and announced per this many milliseconds; changes
-    /// within it are gathered into one version. `TANDEM_PUBLISH_INTERVAL_MS`.
-    pub publish_interval_ms: u64,
-    /// Bytes of stored dataset versions kept in memory, the least recently served dropped
-    /// first, so a version is read from the object store once rather than per request.
-    /// `TANDEM_VERSION_CACHE_BYTES`.
-    pub version_cache_bytes: u64,
-    /// Dataset versions kept in the object store and listed by the API: storing a new one
-    /// deletes the oldest beyond this many, so the store does not grow without end.
-    /// `TANDEM_VERSIONS_KEPT`.
-    pub versions_kept: usize,
-}
-
-impl Default for PublishConfig {
-    fn default() -> Self {
-        Self {
-            common: CommonConfig::default(),
-            publish_addr: "127.0.0.1:8470".into(),
-            publish_interval_ms: 5_000,
-            version_cache_bytes: 64 * 1024 * 1024,
-            versions_kept: 100,
-        }
-    }
-}
-
-impl ServiceConfig for PublishConfig {
-    fn common(&self) -> &CommonConfig {
-        &self.common
-    }
-}
 
 /// What the service's tasks share.
 struct Shared {
@@ -154,104 +114,51 @@ pub async fn serve(
         store: OnceLock::new(),
         histories: RwLock::default(),
     });
-    // The service's own stop: the caller's shutdown, or a failure of one of its parts (which
-    // must not stop the caller's other services in `tandem up`).
-    let local = Shutdown::new();
-    {
-        let (outer, local) = (shutdown.clone(), local.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = outer.triggered() => local.trigger(),
-                // Stopped by a failure: nothing left to pass on.
-                _ = local.triggered() => {}
-            }
-        });
-    }
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "data API listening");
     }
-    let stop_on_error = |result: anyhow::Result<()>| {
-        if result.is_err() {
-            local.trigger();
-        }
-        result
-    };
-    let (served, worked) = tokio::join!(
-        async {
-            let api = http::Api::new(shared.clone(), config.version_cache_bytes);
-            stop_on_error(http::serve(listener, api, local.clone()).await)
-        },
-        async { stop_on_error(work(&config, shared.clone(), local.clone()).await) },
-    );
-    worked.and(served.context("the HTTP API failed"))
-}
-
-/// Connects, creates what the service uses, registers, and runs the follower and the version
-/// publisher until `shutdown`.
-async fn work(
-    config: &PublishConfig,
-    shared: Arc<Shared>,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    let client = match nats::connect(&config.common.nats, "tandem-publish", &shutdown).await {
-        Ok(client) => client,
-        // Asked to stop before NATS was ever reachable: a clean stop, not a failure.
-        Err(_) if shutdown.is_triggered() => return Ok(()),
-        Err(error) => return Err(error),
-    };
-    let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
-    let store = nats::set_up(&shutdown, || async {
-        topology::ensure_stream(&js, topology::events_stream(storage)).await?;
-        topology::ensure_stream(&js, topology::notify_stream(storage)).await?;
-        let objects =
-            topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage).await?;
-        versions::DataStore::new(&js, objects).await
-    })
-    .await?;
-    let _ = shared.store.set(store);
-
-    let counters = Arc::new(Counters::default());
-    service_api::register(
-        &client,
-        SERVICE,
-        "Publishes the joint situation dataset over HTTP and as versioned snapshots",
-        counters.clone(),
-        shutdown.clone(),
-    )
-    .await?;
-    let stop_on_error = |result: anyhow::Result<()>| {
-        if result.is_err() {
-            shutdown.trigger();
-        }
-        result
-    };
-    let interval = Duration::from_millis(config.publish_interval_ms.max(1));
-    let status_counters = counters.clone();
-    let (followed, statuses, published) = tokio::join!(
-        async {
-            stop_on_error(follow::run(js.clone(), shared.clone(), counters, shutdown.clone()).await)
-        },
-        async {
-            stop_on_error(
-                follow::run_statuses(
-                    js.clone(),
-                    shared.clone(),
-                    status_counters,
-                    shutdown.clone(),
-                )
-                .await,
-            )
-        },
-        async {
-            stop_on_error(
-                versions::run(js.clone(), shared.clone(), interval, shutdown.clone()).await,
-            )
-        },
-    );
-    let _ = client.flush().await;
-    followed
-        .context("following TANDEM_EVENTS failed")
-        .and(statuses.context("following the notification statuses failed"))
-        .and(published.context("publishing versions failed"))
+    let description = "Publishes the joint situation dataset over HTTP and as versioned snapshots";
+    let api = http::Api::new(shared.clone(), config.version_cache_bytes);
+    Service::new(roster::PUBLISH, description, &config.common.nats, &shutdown)
+        .starting_with("the HTTP API", |stop| http::serve(listener, api, stop))
+        .run(
+            |js| async move {
+                topology::ensure_stream(&js, topology::events_stream(storage)).await?;
+                topology::ensure_stream(&js, topology::notify_stream(storage)).await?;
+                let objects =
+                    topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, storage)
+                        .await?;
+                versions::DataStore::new(&js, objects).await
+            },
+            |service, store| {
+                let _ = shared.store.set(store);
+                let js = service.js().clone();
+                service.spawn(
+                    "following TANDEM_EVENTS",
+                    follow::run(
+                        js.clone(),
+                        shared.clone(),
+                        service.counters(),
+                        service.stop(),
+                    ),
+                );
+                service.spawn(
+                    "following the notification statuses",
+                    follow::run_statuses(
+                        js.clone(),
+                        shared.clone(),
+                        service.counters(),
+                        service.stop(),
+                    ),
+                );
+                let interval = Duration::from_millis(config.publish_interval_ms.max(1));
+                service.spawn(
+                    "publishing versions",
+                    versions::run(js, shared, interval, service.stop()),
+                );
+                Ok(())
+            },
+        )
+        .await
 }

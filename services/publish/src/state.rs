@@ -13,6 +13,7 @@ use tandem_proto::{
         Agency, Arrangement, Classification, DatasetPublished, LeadershipDetermination,
         SituationReport,
     },
+    words,
 };
 use tandem_runtime::topology;
 
@@ -290,10 +291,8 @@ impl Situation {
 /// organisation name: reporter identities are not published.
 fn agency_name(agency: Agency) -> &'static str {
     match agency {
-        Agency::Iom => "IOM",
-        Agency::Unhcr => "UNHCR",
         Agency::Partner => "PARTNER",
-        Agency::Unspecified => "UNSPECIFIED",
+        agency => words::agency(agency).unwrap_or("UNSPECIFIED"),
     }
 }
 

@@ -9,7 +9,8 @@
 //! - [`consumer`]: the durable pull-consumer loop: ack after effects, finite redelivery with
 //!   backoff, dead letters, re-creation on stream errors.
 //! - [`dead_letter`]: publishing poison messages to `TANDEM_DLQ`.
-//! - [`service`]: the body of every service binary's `main`.
+//! - [`service`]: a service from start to stop: the body of every binary's `main`, and
+//!   [`service::Service`], which connects, sets up, wires, registers, runs and flushes.
 //! - [`service_api`]: registration with the NATS service API (`$SRV.PING/INFO/STATS`).
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
 //! - [`tasks`]: a service's long-lived tasks under one failure policy: the first to stop ends

@@ -33,13 +33,27 @@ impl Tasks {
         self.stop.clone()
     }
 
-    /// Runs `task`, known in logs and errors as `name`.
+    /// Runs `task`, known in logs and errors as `name`. The moment it stops (returning,
+    /// failing or panicking) the others are told to stop, even before [`Tasks::run`] is
+    /// awaited: a service still connecting to NATS gives up when its HTTP API failed.
     pub fn spawn(
         &mut self,
         name: &'static str,
         task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
     ) {
-        self.running.spawn(async move { (name, task.await) });
+        let stop = self.stop.clone();
+        self.running.spawn(async move {
+            let _stop_the_others = StopOnDrop(stop.clone());
+            let result = task.await;
+            let ended = match result {
+                Ok(()) if !stop.is_triggered() => {
+                    Err(anyhow!("{name} stopped before shutdown was asked for"))
+                }
+                Ok(()) => Ok(()),
+                Err(error) => Err(error.context(format!("{name} failed"))),
+            };
+            (name, ended)
+        });
     }
 
     /// Waits until every task has stopped. The first to stop stops the others; its error (or,
@@ -55,14 +69,7 @@ impl Tasks {
                     Err(anyhow!("it panicked or was cancelled: {error}")),
                 ),
             };
-            let error = match result {
-                Err(error) => Some(error.context(format!("{name} failed"))),
-                Ok(()) if !self.stop.is_triggered() => {
-                    Some(anyhow!("{name} stopped before shutdown was asked for"))
-                }
-                Ok(()) => None,
-            };
-            if let Some(error) = error {
+            if let Err(error) = result {
                 tracing::error!(
                     task = name,
                     error = format!("{error:#}"),
@@ -70,8 +77,16 @@ impl Tasks {
                 );
                 first.get_or_insert(error);
             }
-            self.stop.trigger();
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// Triggers its stop when dropped: when its task ends, however it ends.
+struct StopOnDrop(Shutdown);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.trigger();
     }
 }

@@ -29,6 +29,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv, object_store, stream};
 
+use tandem_proto::roster;
+
 use crate::config::StorageConfig;
 
 pub use tandem_proto::subjects::*;
@@ -41,16 +43,20 @@ pub const INTAKE_UNHCR_STREAM: &str = "TANDEM_INTAKE_UNHCR";
 pub const INTAKE_PARTNERS_STREAM: &str = "TANDEM_INTAKE_PARTNERS";
 /// The intake streams: (stream, the subjects it stores, its intake durable's name).
 pub const INTAKE_STREAMS: [(&str, &str, &str); 3] = [
-    (INTAKE_IOM_STREAM, INTAKE_SUBJECTS[0], "tandem-intake-iom"),
+    (
+        INTAKE_IOM_STREAM,
+        INTAKE_SUBJECTS[0],
+        roster::INTAKE.durables[0],
+    ),
     (
         INTAKE_UNHCR_STREAM,
         INTAKE_SUBJECTS[1],
-        "tandem-intake-unhcr",
+        roster::INTAKE.durables[1],
     ),
     (
         INTAKE_PARTNERS_STREAM,
         INTAKE_SUBJECTS[2],
-        "tandem-intake-partners",
+        roster::INTAKE.durables[2],
     ),
 ];
 /// Accepted and rejected reports, determinations, dataset versions.

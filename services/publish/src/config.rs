@@ -1,0 +1,47 @@
+//! The publish service's configuration: where the HTTP API listens, how often a dataset
+//! version is stored, how much of the stored versions is kept in memory, and how many are kept at all. Every setting has
+//! a working default. Environment: `TANDEM_PUBLISH_ADDR=0.0.0.0:8470`,
+//! `TANDEM_PUBLISH_INTERVAL_MS=5000`, `TANDEM_VERSION_CACHE_BYTES=…`, `TANDEM_VERSIONS_KEPT=100`.
+
+use serde::{Deserialize, Serialize};
+use tandem_runtime::{config::CommonConfig, service::ServiceConfig};
+
+/// The publish service's configuration.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PublishConfig {
+    /// NATS, storage and logging settings.
+    #[serde(flatten)]
+    pub common: CommonConfig,
+    /// Where the HTTP API listens. `TANDEM_PUBLISH_ADDR`.
+    pub publish_addr: String,
+    /// At most one dataset version is stored and announced per this many milliseconds; changes
+    /// within it are gathered into one version. `TANDEM_PUBLISH_INTERVAL_MS`.
+    pub publish_interval_ms: u64,
+    /// Bytes of stored dataset versions kept in memory, the least recently served dropped
+    /// first, so a version is read from the object store once rather than per request.
+    /// `TANDEM_VERSION_CACHE_BYTES`.
+    pub version_cache_bytes: u64,
+    /// Dataset versions kept in the object store and listed by the API: storing a new one
+    /// deletes the oldest beyond this many, so the store does not grow without end.
+    /// `TANDEM_VERSIONS_KEPT`.
+    pub versions_kept: usize,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::default(),
+            publish_addr: "127.0.0.1:8470".into(),
+            publish_interval_ms: 5_000,
+            version_cache_bytes: 64 * 1024 * 1024,
+            versions_kept: 100,
+        }
+    }
+}
+
+impl ServiceConfig for PublishConfig {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+}
