@@ -1774,7 +1774,10 @@ impl Check {
                 .by_situation
                 .get(*situation)
                 .and_then(|d| d.range(..final_step.sequence).next_back().map(|(_, d)| d));
-            let held: Vec<SituationReport> = reports.values().map(|a| a.report.clone()).collect();
+            // In the order intake accepted them, which is the order the engine reads as recency.
+            let mut in_order: Vec<&Acceptance> = reports.values().copied().collect();
+            in_order.sort_by_key(|a| a.situation_sequence);
+            let held: Vec<SituationReport> = in_order.iter().map(|a| a.report.clone()).collect();
             // The policy engine on the same revisions must agree with the final step.
             let recomputed = tandem_leadership::policy::determine(
                 &policy,

@@ -75,6 +75,8 @@ fn every_problem_is_listed_at_once() {
         ),
         ("idp = \"iom\"", "idp = \"partner\""),
         ("returned_idp = \"iom\"\n", ""),
+        ("phase = [\"iom\", \"unhcr\"]", "phase = [\"iom\", \"dtm\"]"),
+        ("on_the_move = [\"iom\", \"unhcr\"]", "on_the_move = []"),
         ("{share} ≥ refugee threshold", "{shar} ≥ refugee threshold"),
         (
             "[rules.cccm_disaster]\nclause = \"IASC cluster approach\"\n",
@@ -90,7 +92,7 @@ fn every_problem_is_listed_at_once() {
     let error = refused(&without_discrepancy_rule);
     let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
     let expected = [
-        "owner: unknown key; expected one of: version, thresholds, populations, authority, rules",
+        "owner: unknown key; expected one of: version, thresholds, populations, authority, facts, rules",
         "version: `v 2` must be 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`",
         "thresholds.refugee: is 1.50, but a protection share must lie strictly between 0 and 1",
         "thresholds.discrepancy_tolerance: must be a decimal between 0 and 1 with at most six decimal places (compared exactly)",
@@ -98,6 +100,8 @@ fn every_problem_is_listed_at_once() {
         "populations.migrant: \"tourist\" is not a population group; expected one of: refugee, asylum_seeker, other_in_need_of_protection, stateless, migrant, idp, returned_refugee, returned_idp, host_community",
         "authority.idp: is \"partner\", but the authoritative agency must be \"iom\" or \"unhcr\"",
         "authority: every counted group needs an authoritative agency (\"iom\" or \"unhcr\"); missing: returned_idp",
+        "facts.phase: \"dtm\" is not an organisation; expected \"iom\", \"unhcr\" or \"partner\"",
+        "facts.on_the_move: must name at least one organisation: \"iom\", \"unhcr\" or \"partner\"",
         "rules.cccm_disaster.clause: required key is missing",
         "rules.refugee_situation.text: unknown placeholder {shar}; this rule may use {share}, {protection}, {migrants}, {refugee_threshold}, {migrant_threshold}",
         "rules.discrepancy: required section is missing",
@@ -112,8 +116,8 @@ fn every_problem_is_listed_at_once() {
     assert_eq!(problems.len(), expected.len(), "{}", problems.join("\n"));
     // The message lists every problem, one per line.
     let message = error.to_string();
-    assert!(message.starts_with("the policy file is refused, 11 problem(s):\n  - "));
-    assert_eq!(message.lines().count(), 12);
+    assert!(message.starts_with("the policy file is refused, 13 problem(s):\n  - "));
+    assert_eq!(message.lines().count(), 14);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use super::Policy;
 use super::fixed::write_digits;
 use super::load::{AS_WRITTEN, LOWERED, RAISED};
 use super::names::{Agencies, GROUPS};
-use super::reconcile::{Totals, overwrite, reconcile_into, reuse};
+use super::reconcile::{Facts as SituationFacts, Totals, overwrite, reconcile_into, reuse};
 use super::text::{Facts, Rule};
 
 /// Number of population groups, the most figures a determination can hold.
@@ -74,7 +74,7 @@ impl Decision {
 /// Reconciles the latest report of each organisation and applies the policy.
 ///
 /// `reports` are the latest accepted report of each reporting organisation on one situation, in
-/// any order; `previous` is the situation's current determination, if any (it gives the
+/// the order intake accepted them (oldest first: the last is the most recent); `previous` is the situation's current determination, if any (it gives the
 /// sequence, the hysteresis and `changed`). Pure and total: any input, however malformed, gives a
 /// determination with at least one lead and one rationale entry, and the same input gives the
 /// same output.
@@ -113,6 +113,7 @@ fn fill(
 ) {
     let Totals {
         latest,
+        facts: situation,
         protection,
         migrants,
         displaced,
@@ -140,7 +141,7 @@ fn fill(
         migrants,
         displaced,
     };
-    let mut decision = decide(policy, latest, counts, previous_classification);
+    let mut decision = decide(policy, &situation, counts, previous_classification);
 
     // Rule 1: a designation keeps the classification but hands every function to the
     // designated agencies.
@@ -177,7 +178,7 @@ fn fill(
         previous: previous_classification,
         leads: decision.leads,
         report_id: latest.map_or("", |report| report.report_id.as_str()),
-        driver: latest.map_or(Driver::Unspecified, SituationReport::driver),
+        driver: situation.driver(),
         discrepancy: None,
     };
     let fired = designation_rules
@@ -249,7 +250,7 @@ struct Counts {
 /// Rules 2–4 (and the scope fallback).
 fn decide(
     policy: &Policy,
-    latest: Option<&SituationReport>,
+    situation: &SituationFacts<'_>,
     counts: Counts,
     previous: Classification,
 ) -> Decision {
@@ -268,22 +269,14 @@ fn decide(
             Rule::NoFigures,
         );
     }
-    let Some(latest) = latest else {
-        // Unreachable with figures present (figures come from reports); kept total anyway.
-        return Decision::joint(
-            C::PendingJointAssessment,
-            A::JointAssessment,
-            Rule::NoFigures,
-        );
-    };
-    match latest.scope() {
-        Scope::Internal if latest.phase() == Phase::Solutions => Decision::joint(
+    match situation.scope() {
+        Scope::Internal if situation.phase() == Phase::Solutions => Decision::joint(
             C::IdpDurableSolutions,
             A::JointSolutionsSupport,
             Rule::IdpDurableSolutions,
         ),
         Scope::Internal => {
-            let (cccm, cccm_rule) = if latest.driver() == Driver::Disaster {
+            let (cccm, cccm_rule) = if situation.driver() == Driver::Disaster {
                 (Agencies::IOM, Rule::CccmDisaster)
             } else {
                 (Agencies::UNHCR, Rule::CccmNotDisaster)
@@ -307,7 +300,7 @@ fn decide(
             A::JointAssessment,
             Rule::NoCrossBorderFigures,
         ),
-        Scope::CrossBorder => cross_border(policy, latest, counts, previous),
+        Scope::CrossBorder => cross_border(policy, situation.on_the_move(), counts, previous),
         Scope::Unspecified => Decision::joint(
             C::PendingJointAssessment,
             A::JointAssessment,
@@ -319,7 +312,7 @@ fn decide(
 /// Rule 4, with hysteresis. `P + M > 0` here.
 fn cross_border(
     policy: &Policy,
-    latest: &SituationReport,
+    on_the_move: bool,
     counts: Counts,
     previous: Classification,
 ) -> Decision {
@@ -357,7 +350,7 @@ fn cross_border(
                 Agencies::IOM,
                 Rule::MigrantSituation,
             )
-        } else if latest.on_the_move {
+        } else if on_the_move {
             (
                 C::MixedMovement,
                 A::JointPlatform,

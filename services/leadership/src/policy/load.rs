@@ -11,6 +11,7 @@
 //! [thresholds]   # refugee, migrant, hysteresis, discrepancy_tolerance: decimals, ≤ 6 places
 //! [populations]  # protection, migrant, displaced: lists of group names (the sets P, M, D)
 //! [authority]    # group name = "iom" | "unhcr": whose figure wins for that group
+//! [facts]        # scope, driver, phase, on_the_move = lists of "iom" | "unhcr" | "partner"
 //! [rules.<id>]   # clause, text: one table per rule, every rule required
 //! ```
 
@@ -84,8 +85,43 @@ pub struct Policy {
     /// The authoritative agency of each group, indexed by `PopulationGroup` value; empty = the
     /// most recently reported figure wins.
     pub(crate) authority: [Agencies; GROUP_SLOTS],
+    /// The organisations whose reports may set each situation fact, indexed by [`Fact`].
+    pub(crate) facts: [Agencies; FACT_COUNT],
     /// Clause and text of each rule, indexed by `Rule` discriminant.
     pub(crate) rules: [RuleText; RULE_COUNT],
+}
+
+/// A fact about a situation that one report states for the whole situation, unlike figures,
+/// which are reconciled per group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fact {
+    /// Internal or cross-border.
+    Scope,
+    /// Conflict, disaster, …
+    Driver,
+    /// Emergency, protracted, solutions.
+    Phase,
+    /// People travelling together on the same routes (the mixed-movement test).
+    OnTheMove,
+}
+
+/// Number of facts; the size of the policy's fact-authority table.
+pub(crate) const FACT_COUNT: usize = 4;
+
+impl Fact {
+    /// Every fact, in the order of [`Policy::facts`].
+    pub(crate) const ALL: [Fact; FACT_COUNT] =
+        [Fact::Scope, Fact::Driver, Fact::Phase, Fact::OnTheMove];
+
+    /// The fact's key in the policy file's `[facts]` section.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Fact::Scope => "scope",
+            Fact::Driver => "driver",
+            Fact::Phase => "phase",
+            Fact::OnTheMove => "on_the_move",
+        }
+    }
 }
 
 impl Policy {
@@ -217,7 +253,14 @@ impl Check {
         self.unknown_keys(
             table,
             "",
-            &["version", "thresholds", "populations", "authority", "rules"],
+            &[
+                "version",
+                "thresholds",
+                "populations",
+                "authority",
+                "facts",
+                "rules",
+            ],
         );
         let version = self.version(table);
         let thresholds = self
@@ -229,6 +272,9 @@ impl Check {
         let authority = self
             .section(table, "", "authority")
             .map(|section| self.authority(section, counted.as_ref()));
+        let facts = self
+            .section(table, "", "facts")
+            .and_then(|section| self.facts(section));
         let rules = self
             .section(table, "", "rules")
             .and_then(|section| self.rules(section));
@@ -251,6 +297,7 @@ impl Check {
             tolerance_shown: Shown::percent(tolerance),
             counted: counted?,
             authority: authority?,
+            facts: facts?,
             rules: rules?,
         })
     }
@@ -563,6 +610,58 @@ impl Check {
         authority
     }
 
+    /// Which organisations may set each fact: a non-empty list of `iom`, `unhcr`, `partner`.
+    fn facts(&mut self, table: &Table) -> Option<[Agencies; FACT_COUNT]> {
+        let keys = Fact::ALL.map(Fact::key);
+        self.unknown_keys(table, "facts", &keys);
+        let mut facts = [Agencies::NONE; FACT_COUNT];
+        let mut complete = true;
+        for fact in Fact::ALL {
+            let path = join("facts", fact.key());
+            let names = match table.get(fact.key()) {
+                Some(Value::Array(names)) if !names.is_empty() => names,
+                Some(Value::Array(_)) => {
+                    self.problem(
+                        path,
+                        "must name at least one organisation: \"iom\", \"unhcr\" or \"partner\"",
+                    );
+                    complete = false;
+                    continue;
+                }
+                Some(other) => {
+                    self.problem(
+                        path,
+                        format!("must be a list of organisations, not {}", other.type_str()),
+                    );
+                    complete = false;
+                    continue;
+                }
+                None => {
+                    self.problem(path, "required key is missing");
+                    complete = false;
+                    continue;
+                }
+            };
+            for name in names {
+                let organisation = match name.as_str() {
+                    Some("iom") => Agencies::IOM,
+                    Some("unhcr") => Agencies::UNHCR,
+                    Some("partner") => Agencies::PARTNER,
+                    _ => {
+                        self.problem(
+                            &path,
+                            format!("{name} is not an organisation; expected \"iom\", \"unhcr\" or \"partner\""),
+                        );
+                        complete = false;
+                        continue;
+                    }
+                };
+                facts[fact as usize] = facts[fact as usize].with(organisation);
+            }
+        }
+        complete.then_some(facts)
+    }
+
     /// Every rule's clause and text.
     fn rules(&mut self, table: &Table) -> Option<[RuleText; RULE_COUNT]> {
         let known: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
@@ -645,6 +744,7 @@ mod tests {
             assert_eq!(policy.authority[group as usize], Agencies::IOM);
         }
         assert_eq!(counted_in(&policy, HostCommunity), None);
+        assert_eq!(policy.facts, [Agencies::JOINT; FACT_COUNT]);
         assert_eq!(
             policy.rule(Rule::MixedMovement).clause,
             "FoE B.1 mixed movements"

@@ -63,9 +63,10 @@
 //!   integers (`P · 10⁶ ≥ t · (P + M)`), so 0.80 and 0.20 exactly fall where a coordinator
 //!   expects. Rationale texts print the share with two places, or more when two would put it on
 //!   the wrong side of a threshold (`0.7999`, never a contradictory `0.80 < 0.80`).
-//! - **Reconciliation details.** Ties in `reported_at` go to the greater (agency, partner name,
-//!   report id, revision); a report without `reported_at` is the oldest; within one report the
-//!   first figure of a repeated group counts. Figures of uncounted groups (host communities) are
+//! - **Reconciliation details.** Reports come oldest first in the order intake accepted them,
+//!   and only that order decides recency (`reported_at` is the reporter's clock); within one
+//!   report the first figure of a repeated group counts. A fact no allowed organisation reported
+//!   is unknown. Figures of uncounted groups (host communities) are
 //!   listed among the reconciled figures, so the data service can publish them, and IOM/UNHCR
 //!   discrepancies are checked for every group both report.
 //! - **`changed`** compares lead agencies as sets, so a previous determination stored with
@@ -112,4 +113,4 @@ mod text;
 
 pub use engine::{determine, same_outcome};
 pub use load::{Policy, PolicyError, PolicyProblem};
-pub use reconcile::{Reconciled, reconcile};
+pub use reconcile::{Facts, Reconciled, reconcile};
