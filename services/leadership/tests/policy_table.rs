@@ -331,13 +331,14 @@ fn one_case_per_rule_and_per_boundary() {
             name: "designation of IOM in a refugee situation",
             reports: vec![SituationReport {
                 designated_leads: vec![Iom as i32],
+                designation_reference: "SG decision of 12 April 2018".to_owned(),
                 ..cross(900, 100)
             }],
             classification: C::RefugeeSituation,
             arrangement: A::Designated,
             leads: &[Iom],
             rules: &["designation", "refugee_situation"],
-            text: "The most recent report (unhcr-1) records a formal designation: every leadership function goes to IOM",
+            text: "Report unhcr-1 recorded a formal designation (SG decision of 12 April 2018), in force until IOM or UNHCR revokes it: every leadership function goes to IOM",
         },
         Case {
             name: "designation, unsorted with duplicates, of an IDP situation",
@@ -517,6 +518,92 @@ fn designation_hands_every_function_to_the_designated() {
         ..cross(900, 100)
     }]);
     assert_eq!(functions(&partner), five(&[Partner]));
+}
+
+#[test]
+fn a_designation_lasts_until_iom_or_unhcr_revokes_it() {
+    let policy = Policy::default_v1();
+    let reference = "SG decision of 12 April 2018";
+    let unhcr_designates = SituationReport {
+        designated_leads: vec![Iom as i32, Unhcr as i32],
+        designation_reference: reference.to_owned(),
+        ..cross(900, 100)
+    };
+    let first = determine(&policy, &[unhcr_designates], None, at(1));
+    assert_eq!(first.arrangement(), Arrangement::Designated);
+    let designation = first.designation.clone().unwrap_or_default();
+    assert_eq!(designation.reference, reference);
+    assert_eq!(designation.report_id, "unhcr-1");
+    assert_eq!(designation.leads, agencies(&[Iom, Unhcr]));
+
+    // UNHCR's next report, without a designation, replaces the designating one: the
+    // designation stays in force and every determination under it names the reference.
+    let next_round = SituationReport {
+        report_id: "unhcr-2".to_owned(),
+        revision: 2,
+        ..cross(950, 50)
+    };
+    let iom_round = SituationReport {
+        report_id: "dtm-1".to_owned(),
+        reporting_agency: Iom as i32,
+        ..cross(950, 50)
+    };
+    let second = determine(
+        &policy,
+        std::slice::from_ref(&next_round),
+        Some(&first),
+        at(2),
+    );
+    let third = determine(
+        &policy,
+        &[next_round.clone(), iom_round.clone()],
+        Some(&second),
+        at(3),
+    );
+    for d in [&second, &third] {
+        assert_eq!(d.arrangement(), Arrangement::Designated, "{d:?}");
+        assert_eq!(d.lead_agencies, agencies(&[Iom, Unhcr]));
+        assert_eq!(d.designation, first.designation);
+        assert!(d.rationale[0].text.contains(reference), "{:?}", d.rationale);
+    }
+
+    // A partner's report cannot revoke it (intake refuses it; the engine ignores it too).
+    let partner_revokes = SituationReport {
+        report_id: "nrc-1".to_owned(),
+        reporting_agency: Partner as i32,
+        reporter_org: "nrc".to_owned(),
+        revoke_designation: true,
+        ..cross(950, 50)
+    };
+    let fourth = determine(
+        &policy,
+        &[next_round.clone(), iom_round.clone(), partner_revokes],
+        Some(&third),
+        at(4),
+    );
+    assert_eq!(fourth.arrangement(), Arrangement::Designated);
+
+    // IOM revokes it: the classification's own arrangement returns.
+    let iom_revokes = SituationReport {
+        report_id: "dtm-2".to_owned(),
+        revision: 2,
+        revoke_designation: true,
+        ..iom_round
+    };
+    let fifth = determine(
+        &policy,
+        &[next_round.clone(), iom_revokes],
+        Some(&fourth),
+        at(5),
+    );
+    assert_eq!(fifth.arrangement(), Arrangement::RefugeeCoordinationModel);
+    assert_eq!(fifth.designation, None);
+    assert!(fifth.changed);
+    let sixth = determine(&policy, &[next_round], Some(&fifth), at(6));
+    assert_eq!(
+        sixth.designation, None,
+        "a revoked designation does not return"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
-    Arrangement, Classification, Driver, FunctionAssignment, LeadershipDetermination,
+    Arrangement, Classification, Designation, Driver, FunctionAssignment, LeadershipDetermination,
     LeadershipFunction, Phase, RationaleEntry, Scope, SituationReport,
 };
 
@@ -145,11 +145,9 @@ fn fill(
 
     // Rule 1: a designation keeps the classification but hands every function to the
     // designated agencies.
-    let designated = latest.map_or(Agencies::NONE, |report| {
-        report
-            .designated_leads
-            .iter()
-            .fold(Agencies::NONE, |set, value| set.with(Agencies::of(*value)))
+    let designation = designation_in_force(reports, previous);
+    let designated = designation.as_ref().map_or(Agencies::NONE, |designation| {
+        Agencies::from_values(&designation.leads).unwrap_or(Agencies::NONE)
     });
     let mut designation_rules = [None, None];
     if !designated.is_empty() {
@@ -179,14 +177,24 @@ fn fill(
         leads: decision.leads,
         report_id: latest.map_or("", |report| report.report_id.as_str()),
         driver: situation.driver(),
+        reference: designation
+            .as_ref()
+            .map_or("", |designation| designation.reference.as_str()),
         discrepancy: None,
     };
-    let fired = designation_rules
-        .into_iter()
-        .chain(decision.fired)
-        .flatten();
+    let designation_facts = Facts {
+        report_id: designation
+            .as_ref()
+            .map_or("", |designation| designation.report_id.as_str()),
+        ..facts
+    };
     let mut entries = 0;
-    for rule in fired {
+    for rule in designation_rules.into_iter().flatten() {
+        let entry = reuse(&mut out.rationale, entries);
+        write_entry(policy, rule, &designation_facts, entry);
+        entries += 1;
+    }
+    for rule in decision.fired.into_iter().flatten() {
         write_entry(policy, rule, &facts, reuse(&mut out.rationale, entries));
         entries += 1;
     }
@@ -237,6 +245,59 @@ fn fill(
     });
     out.previous_classification = previous_classification as i32;
     out.determined_at = Some(determined_at);
+    out.designation = designation.filter(|_| !designated.is_empty());
+}
+
+/// Whether a report records a designation (a known agency designated) or revokes one, and may:
+/// only IOM and UNHCR record designations (intake refuses them from partners).
+fn records_designation(report: &SituationReport) -> bool {
+    let by_agency = matches!(
+        Agencies::of(report.reporting_agency),
+        Agencies::IOM | Agencies::UNHCR
+    );
+    let designates = report
+        .designated_leads
+        .iter()
+        .any(|lead| !Agencies::of(*lead).is_empty());
+    by_agency && (designates || report.revoke_designation)
+}
+
+/// The designation a report records, or `None` for a revocation.
+fn designation_of(report: &SituationReport) -> Option<Designation> {
+    let leads = report
+        .designated_leads
+        .iter()
+        .fold(Agencies::NONE, |set, lead| set.with(Agencies::of(*lead)));
+    if leads.is_empty() {
+        return None;
+    }
+    let mut designation = Designation {
+        reference: report.designation_reference.clone(),
+        report_id: report.report_id.clone(),
+        recorded_by: report.reporting_agency,
+        ..Default::default()
+    };
+    leads.write_into(&mut designation.leads);
+    Some(designation)
+}
+
+/// The designation in force: the newest report's, when it records or revokes one; otherwise
+/// the previous determination's, which lasts until revoked (a later report that does not
+/// mention it leaves it alone). With no previous determination, the newest report recording
+/// or revoking one among `reports` decides.
+fn designation_in_force(
+    reports: &[SituationReport],
+    previous: Option<&LeadershipDetermination>,
+) -> Option<Designation> {
+    match (reports.last(), previous) {
+        (Some(latest), _) if records_designation(latest) => designation_of(latest),
+        (_, Some(previous)) => previous.designation.clone(),
+        (_, None) => reports
+            .iter()
+            .rev()
+            .find(|report| records_designation(report))
+            .and_then(designation_of),
+    }
 }
 
 /// P, M and D after reconciliation.

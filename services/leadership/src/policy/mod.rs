@@ -19,7 +19,7 @@
 //!
 //! | rule | when | classification | arrangement | leads | functions |
 //! |---|---|---|---|---|---|
-//! | 1 `designation` | the most recent report designates leads | as rules 2–4 | `DESIGNATED` | the designated | all to the designated |
+//! | 1 `designation` | a designation is in force (recorded by IOM or UNHCR, not revoked) | as rules 2–4 | `DESIGNATED` | the designated | all to the designated |
 //! | 2 `no_figures` | P + M + D = 0 | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
 //! | `unknown_scope` | no scope (intake refuses this) | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
 //! | 3 `idp_durable_solutions` | internal, phase `SOLUTIONS` | `IDP_DURABLE_SOLUTIONS` | `JOINT_SOLUTIONS_SUPPORT` | IOM + UNHCR | joint |
@@ -42,6 +42,11 @@
 //!   them to an agency that holds no cluster would make it lead without a cluster.
 //! - **Respective mandates and joint assessment.** Every FoE function is joint: each agency
 //!   exercises it for its own mandate population, or they assess together.
+//! - **Designation in force.** The newest report's, when it is an IOM or UNHCR report that
+//!   designates a known agency or revokes; otherwise the previous determination's (so a later
+//!   report without `designated_leads` leaves it in force); without a previous determination,
+//!   the newest IOM or UNHCR report that designates or revokes. Partner reports never
+//!   designate or revoke. The determination carries it in `designation`.
 //! - **Designation.** Applies to the functions the classification brings (the five FoE functions,
 //!   plus the two clusters for an IDP situation). Unknown or unspecified values in
 //!   `designated_leads` are ignored; a designation with no known agency left is no designation.

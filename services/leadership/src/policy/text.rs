@@ -109,7 +109,7 @@ impl Rule {
             MigrantThreshold,
         ];
         match self {
-            Rule::Designation | Rule::DesignationPartnerOnly => &[Leads, ReportId],
+            Rule::Designation | Rule::DesignationPartnerOnly => &[Leads, ReportId, Reference],
             Rule::NoFigures | Rule::NoCrossBorderFigures => &COUNTS,
             Rule::UnknownScope => &[ReportId],
             Rule::IdpDurableSolutions => &[Displaced],
@@ -149,8 +149,11 @@ pub(crate) enum Var {
     Previous,
     /// `{leads}`: the lead agencies, in words.
     Leads,
-    /// `{report_id}`: the most recent report.
+    /// `{report_id}`: the most recent report (for the designation rules, the report that
+    /// recorded the designation).
     ReportId,
+    /// `{reference}`: the decision a designation records.
+    Reference,
     /// `{driver}`: the driver of displacement, in words.
     DriverName,
     /// `{group}`: the population group of a discrepancy, in words.
@@ -166,7 +169,7 @@ pub(crate) enum Var {
 }
 
 impl Var {
-    const ALL: [Var; 17] = [
+    const ALL: [Var; 18] = [
         Var::Share,
         Var::Protection,
         Var::Migrants,
@@ -178,6 +181,7 @@ impl Var {
         Var::Previous,
         Var::Leads,
         Var::ReportId,
+        Var::Reference,
         Var::DriverName,
         Var::Group,
         Var::IomCount,
@@ -199,6 +203,7 @@ impl Var {
             Var::Previous => "previous",
             Var::Leads => "leads",
             Var::ReportId => "report_id",
+            Var::Reference => "reference",
             Var::DriverName => "driver",
             Var::Group => "group",
             Var::IomCount => "iom_count",
@@ -235,6 +240,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) report_id: &'a str,
     /// The most recent report's driver.
     pub(crate) driver: Driver,
+    /// The reference of the designation in force (empty without one).
+    pub(crate) reference: &'a str,
     /// The discrepancy a `discrepancy` text is about.
     pub(crate) discrepancy: Option<&'a Discrepancy>,
 }
@@ -377,6 +384,7 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
         Var::Previous => out.push_str(words::classification(facts.previous)),
         Var::Leads => facts.leads.write_words(out),
         Var::ReportId => out.push_str(facts.report_id),
+        Var::Reference => out.push_str(facts.reference),
         Var::DriverName => out.push_str(words::driver(facts.driver)),
         Var::Group => {
             let group = facts
@@ -422,6 +430,7 @@ mod tests {
             leads: Agencies::UNHCR,
             report_id: "r-1",
             driver: Driver::Conflict,
+            reference: "",
             discrepancy: None,
         }
     }
