@@ -1,5 +1,6 @@
-//! `tandem policy check|apply`: try a policy file against every current situation, and have the
-//! running leadership service re-determine everything after a policy change.
+//! `tandem policy check|apply`: try a policy file against every current situation (and list
+//! its overrides that match none), and have the running leadership service re-determine
+//! everything after a policy change.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -63,13 +64,16 @@ async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
         .await
     else {
         println!("no situations determined yet: nothing would change");
+        unmatched_overrides(&policy, &[]);
         return Ok(ExitCode::SUCCESS);
     };
     let (mut changed, mut total) = (0, 0);
+    let mut situations = Vec::new();
     for (id, record) in situation::all(&records).await? {
         let Some(current) = &record.determination else {
             continue;
         };
+        situations.push(current.situation_id.clone());
         total += 1;
         let proposed = determine(&policy, &record.reports, Some(current), timestamp::now());
         if same_outcome(current, &proposed) {
@@ -88,7 +92,18 @@ async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
         "{changed} of {total} situation(s) would change under policy {}",
         policy.version()
     );
+    unmatched_overrides(&policy, &situations);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the policy's overrides whose situation is not among `situations`: most often a typo
+/// in the situation id, which would otherwise leave the override silently unused.
+fn unmatched_overrides(policy: &Policy, situations: &[String]) {
+    for (situation, reference) in policy.overrides() {
+        if !situations.iter().any(|known| known == situation) {
+            println!("  override for {situation} ({reference}) matches no situation");
+        }
+    }
 }
 
 async fn apply(

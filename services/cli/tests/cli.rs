@@ -232,6 +232,45 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
         check.contains("0 of 6 situation(s) would change under policy v1"),
         "{check}"
     );
+    assert!(!check.contains("matches no situation"), "{check}");
+
+    // Overrides: one for a demo situation, one for a situation id with a typo.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let with_overrides = dir.path().join("overrides.toml");
+    let shipped = std::fs::read_to_string(repo_file("deploy/policy/leadership-v1.toml"))
+        .expect("policy file");
+    let override_for = |situation: &str| {
+        format!(
+            "\n[[override]]\nsituation = \"{situation}\"\nreference = \"Agreement of {situation}\"\nsince = 2018-03-01\n[override.functions]\nstrategic_planning = [\"unhcr\", \"Resident Coordinator\", \"iom\"]\ndata_management = [\"iom\"]\n"
+        )
+    };
+    std::fs::write(
+        &with_overrides,
+        format!(
+            "{shipped}{}{}",
+            override_for("BGD-ROHINGYA"),
+            override_for("BGD-ROHINGA")
+        ),
+    )
+    .expect("write policy");
+    let check = tandem(
+        &server,
+        &["policy", "check", &with_overrides.display().to_string()],
+        None,
+    );
+    let check = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.contains("override for BGD-ROHINGA (Agreement of BGD-ROHINGA) matches no situation"),
+        "{check}"
+    );
+    assert!(
+        !check.contains("override for BGD-ROHINGYA"),
+        "the demo's Bangladesh situation matches: {check}"
+    );
+    assert!(
+        check.contains("CHANGES    BGD-ROHINGYA"),
+        "the override changes Bangladesh's leads: {check}"
+    );
 
     for service in [
         "intake",

@@ -344,6 +344,7 @@ mod tests {
             functions: vec![FunctionAssignment {
                 function: LeadershipFunction::ResourceMobilization as i32,
                 agencies: vec![Agency::Iom as i32],
+                ..Default::default()
             }],
             ..Default::default()
         };

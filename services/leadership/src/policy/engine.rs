@@ -12,16 +12,13 @@ use tandem_proto::v1::{
 
 use super::Policy;
 use super::fixed::write_digits;
-use super::load::{AS_WRITTEN, LOWERED, RAISED};
+use super::load::{AS_WRITTEN, FUNCTION_SLOTS, LOWERED, Override, RAISED};
 use super::names::{Agencies, GROUPS};
 use super::reconcile::{Facts as SituationFacts, Totals, overwrite, reconcile_into, reuse};
 use super::text::{Facts, Rule};
 
 /// Number of population groups, the most figures a determination can hold.
 const GROUP_COUNT: usize = GROUPS.len();
-
-/// Slots in a function table, indexed by `LeadershipFunction` value (0 unused).
-const FUNCTION_SLOTS: usize = 8;
 
 /// The five leadership functions of the Framework of Engagement, which apply to every situation.
 const FOE_FUNCTIONS: [LeadershipFunction; 5] = [
@@ -164,6 +161,28 @@ fn fill(
         }
     }
 
+    // An override of the situation assigns the functions it names, over the classification and
+    // any designation; the leads are then the agencies holding any function.
+    let situation_id = latest
+        .map(|report| report.situation_id.as_str())
+        .or(previous.map(|previous| previous.situation_id.as_str()))
+        .unwrap_or("");
+    let overridden = policy.override_for(situation_id, determined_at.seconds);
+    if let Some(applied) = overridden {
+        for (slot, assigned) in applied.functions.iter().enumerate() {
+            if let Some((agencies, _)) = assigned {
+                decision.functions[slot] = *agencies;
+            }
+        }
+        let holders = decision
+            .functions
+            .iter()
+            .fold(Agencies::NONE, |set, holders| set.with(*holders));
+        if !holders.is_empty() {
+            decision.leads = holders;
+        }
+    }
+
     let facts = Facts {
         protection,
         migrants,
@@ -180,6 +199,7 @@ fn fill(
         reference: designation
             .as_ref()
             .map_or("", |designation| designation.reference.as_str()),
+        since: "",
         discrepancy: None,
     };
     let designation_facts = Facts {
@@ -192,6 +212,16 @@ fn fill(
     for rule in designation_rules.into_iter().flatten() {
         let entry = reuse(&mut out.rationale, entries);
         write_entry(policy, rule, &designation_facts, entry);
+        entries += 1;
+    }
+    if let Some(applied) = overridden {
+        let override_facts = Facts {
+            reference: &applied.reference,
+            since: &applied.since,
+            ..facts
+        };
+        let entry = reuse(&mut out.rationale, entries);
+        write_entry(policy, Rule::Override, &override_facts, entry);
         entries += 1;
     }
     for rule in decision.fired.into_iter().flatten() {
@@ -213,12 +243,12 @@ fn fill(
     }
     out.rationale.truncate(entries);
 
-    // Situation and country from the most recent report; with no reports, keep the previous.
-    let (situation_id, country) = match (latest, previous) {
-        (Some(report), _) => (report.situation_id.as_str(), report.country.as_str()),
-        (None, Some(previous)) => (previous.situation_id.as_str(), previous.country.as_str()),
-        (None, None) => ("", ""),
-    };
+    // Country from the most recent report (the situation id too, above); with no reports,
+    // keep the previous.
+    let country = latest
+        .map(|report| report.country.as_str())
+        .or(previous.map(|previous| previous.country.as_str()))
+        .unwrap_or("");
     overwrite(&mut out.situation_id, situation_id);
     overwrite(&mut out.country, country);
     out.sequence = previous.map_or(1, |previous| previous.sequence.saturating_add(1));
@@ -230,7 +260,7 @@ fn fill(
     out.classification = decision.classification as i32;
     out.arrangement = decision.arrangement as i32;
     decision.leads.write_into(&mut out.lead_agencies);
-    write_assignments(&decision.functions, &mut out.functions);
+    write_assignments(&decision.functions, overridden, &mut out.functions);
     let total = protection + migrants;
     out.protection_share = if total == 0 {
         0.0
@@ -451,18 +481,28 @@ fn write_entry(policy: &Policy, rule: Rule, facts: &Facts<'_>, entry: &mut Ratio
 }
 
 /// Writes the function assignments that apply over `out`, in enum order, each with its agencies
-/// sorted.
-fn write_assignments(functions: &Functions, out: &mut Vec<FunctionAssignment>) {
+/// sorted and, under an override, the other actors it names.
+fn write_assignments(
+    functions: &Functions,
+    overridden: Option<&Override>,
+    out: &mut Vec<FunctionAssignment>,
+) {
     let mut used = 0;
-    for (function, holders) in functions.iter().enumerate() {
-        if !holders.is_empty() {
-            let assignment = reuse(out, used);
-            used += 1;
-            #[expect(clippy::cast_possible_wrap, reason = "FUNCTION_SLOTS is 8")]
-            let function = function as i32;
-            assignment.function = function;
-            holders.write_into(&mut assignment.agencies);
+    for (slot, holders) in functions.iter().enumerate() {
+        let actors = overridden
+            .and_then(|applied| applied.functions[slot].as_ref())
+            .map_or(&[][..], |(_, actors)| actors.as_slice());
+        if holders.is_empty() && actors.is_empty() {
+            continue;
         }
+        let assignment = reuse(out, used);
+        used += 1;
+        #[expect(clippy::cast_possible_wrap, reason = "FUNCTION_SLOTS is 8")]
+        let function = slot as i32;
+        assignment.function = function;
+        holders.write_into(&mut assignment.agencies);
+        assignment.actors.clear();
+        assignment.actors.extend(actors.iter().cloned());
     }
     out.truncate(used);
 }
@@ -516,10 +556,12 @@ mod tests {
                 FunctionAssignment {
                     function: 1,
                     agencies: vec![1, 2],
+                    ..Default::default()
                 },
                 FunctionAssignment {
                     function: 3,
                     agencies: vec![2, 1],
+                    ..Default::default()
                 },
             ],
             ..Default::default()

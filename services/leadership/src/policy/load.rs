@@ -13,6 +13,7 @@
 //! [authority]    # group name = "iom" | "unhcr": whose figure wins for that group
 //! [facts]        # scope, driver, phase, on_the_move = lists of "iom" | "unhcr" | "partner"
 //! [rules.<id>]   # clause, text: one table per rule, every rule required
+//! [[override]]   # optional, per situation: situation, reference, since, [override.functions]
 //! ```
 
 use std::fmt;
@@ -89,7 +90,31 @@ pub struct Policy {
     pub(crate) facts: [Agencies; FACT_COUNT],
     /// Clause and text of each rule, indexed by `Rule` discriminant.
     pub(crate) rules: [RuleText; RULE_COUNT],
+    /// The `[[override]]`s, at most one per situation.
+    pub(crate) overrides: Vec<Override>,
 }
+
+/// Slots in a function table, indexed by `LeadershipFunction` value (0 unused).
+pub(crate) const FUNCTION_SLOTS: usize = 8;
+
+/// An `[[override]]`: the functions of one situation assigned by name.
+#[derive(Clone, Debug)]
+pub(crate) struct Override {
+    /// The situation it applies to.
+    pub(crate) situation: String,
+    /// The decision or agreement it records.
+    pub(crate) reference: String,
+    /// The first day it applies, as written (`YYYY-MM-DD`).
+    pub(crate) since: String,
+    /// That day's first second, Unix time (UTC).
+    pub(crate) since_seconds: i64,
+    /// Per function slot: the agencies and other named actors holding it; `None` = the
+    /// classification decides.
+    pub(crate) functions: OverriddenFunctions,
+}
+
+/// An override's function table: per slot, the agencies and other named actors, if assigned.
+pub(crate) type OverriddenFunctions = [Option<(Agencies, Vec<String>)>; FUNCTION_SLOTS];
 
 /// A fact about a situation that one report states for the whole situation, unlike figures,
 /// which are reconciled per group.
@@ -165,6 +190,20 @@ impl Policy {
     /// The clause and text of `rule`.
     pub(crate) fn rule(&self, rule: Rule) -> &RuleText {
         &self.rules[rule as usize]
+    }
+
+    /// The situations the policy's `[[override]]`s name, each with the override's reference.
+    pub fn overrides(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.overrides
+            .iter()
+            .map(|o| (o.situation.as_str(), o.reference.as_str()))
+    }
+
+    /// The override of `situation_id` in force at `seconds` (Unix time), if any.
+    pub(crate) fn override_for(&self, situation_id: &str, seconds: i64) -> Option<&Override> {
+        self.overrides
+            .iter()
+            .find(|o| o.situation == situation_id && seconds >= o.since_seconds)
     }
 }
 
@@ -260,6 +299,7 @@ impl Check {
                 "authority",
                 "facts",
                 "rules",
+                "override",
             ],
         );
         let version = self.version(table);
@@ -272,6 +312,7 @@ impl Check {
         let authority = self
             .section(table, "", "authority")
             .map(|section| self.authority(section, counted.as_ref()));
+        let overrides = self.overrides(table.get("override"));
         let facts = self
             .section(table, "", "facts")
             .and_then(|section| self.facts(section));
@@ -299,6 +340,7 @@ impl Check {
             authority: authority?,
             facts: facts?,
             rules: rules?,
+            overrides: overrides?,
         })
     }
 
@@ -662,6 +704,147 @@ impl Check {
         complete.then_some(facts)
     }
 
+    /// The `[[override]]`s; none when the key is absent.
+    fn overrides(&mut self, value: Option<&Value>) -> Option<Vec<Override>> {
+        let Some(value) = value else {
+            return Some(Vec::new());
+        };
+        let Value::Array(items) = value else {
+            self.problem(
+                "override",
+                format!(
+                    "must be an array of tables, written [[override]], not {}",
+                    value.type_str()
+                ),
+            );
+            return None;
+        };
+        let mut overrides = Vec::with_capacity(items.len());
+        let mut complete = true;
+        for (index, item) in items.iter().enumerate() {
+            let path = format!("override[{index}]");
+            let Value::Table(table) = item else {
+                self.problem(path, format!("must be a table, not {}", item.type_str()));
+                complete = false;
+                continue;
+            };
+            match self.one_override(table, &path) {
+                Some(read) => {
+                    if overrides
+                        .iter()
+                        .any(|known: &Override| known.situation == read.situation)
+                    {
+                        self.problem(
+                            join(&path, "situation"),
+                            format!(
+                                "{} has another override already; one per situation",
+                                read.situation
+                            ),
+                        );
+                        complete = false;
+                    }
+                    overrides.push(read);
+                }
+                None => complete = false,
+            }
+        }
+        complete.then_some(overrides)
+    }
+
+    fn one_override(&mut self, table: &Table, path: &str) -> Option<Override> {
+        self.unknown_keys(
+            table,
+            path,
+            &["situation", "reference", "since", "functions"],
+        );
+        let situation = self.string(table, path, "situation").map(str::to_owned);
+        let reference = self.string(table, path, "reference").map(str::to_owned);
+        let since = match table.get("since") {
+            Some(Value::Datetime(datetime)) => {
+                match (datetime.date, &datetime.time, &datetime.offset) {
+                    (Some(date), None, None) => Some((
+                        date.to_string(),
+                        days_from_civil(i64::from(date.year), date.month, date.day) * 86_400,
+                    )),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if since.is_none() {
+            self.problem(
+                join(path, "since"),
+                "must be a date without a time, e.g. since = 2018-04-12",
+            );
+        }
+        let functions = self
+            .section(table, path, "functions")
+            .and_then(|section| self.override_functions(section, &join(path, "functions")));
+        let (since, since_seconds) = since?;
+        Some(Override {
+            situation: situation?,
+            reference: reference?,
+            since,
+            since_seconds,
+            functions: functions?,
+        })
+    }
+
+    /// `function = ["iom", "Resident Coordinator", …]` for each function an override assigns.
+    fn override_functions(&mut self, table: &Table, path: &str) -> Option<OverriddenFunctions> {
+        let mut functions: OverriddenFunctions = Default::default();
+        let mut complete = true;
+        if table.is_empty() {
+            self.problem(path, "must assign at least one function");
+            return None;
+        }
+        for (key, value) in table {
+            let key_path = join(path, key);
+            let Some(slot) = function_slot(key) else {
+                self.problem(
+                    key_path,
+                    format!(
+                        "unknown leadership function; expected one of: {}",
+                        FUNCTION_KEYS.join(", ")
+                    ),
+                );
+                complete = false;
+                continue;
+            };
+            let holders = match value {
+                Value::Array(holders) if !holders.is_empty() => holders,
+                _ => {
+                    self.problem(
+                        key_path,
+                        "must be a non-empty list of holders: \"iom\", \"unhcr\" or a named actor such as \"Resident Coordinator\"",
+                    );
+                    complete = false;
+                    continue;
+                }
+            };
+            let mut agencies = Agencies::NONE;
+            let mut actors = Vec::new();
+            for holder in holders {
+                match holder.as_str().map(str::trim) {
+                    Some("iom") => agencies = agencies.with(Agencies::IOM),
+                    Some("unhcr") => agencies = agencies.with(Agencies::UNHCR),
+                    Some(name) if !name.is_empty() && name.len() <= 100 => {
+                        actors.push(name.to_owned());
+                    }
+                    _ => {
+                        self.problem(
+                            &key_path,
+                            format!("{holder} is not a holder: write \"iom\", \"unhcr\" or a name of 1–100 characters"),
+                        );
+                        complete = false;
+                    }
+                }
+            }
+            functions[slot] = Some((agencies, actors));
+        }
+        complete.then_some(functions)
+    }
+
     /// Every rule's clause and text.
     fn rules(&mut self, table: &Table) -> Option<[RuleText; RULE_COUNT]> {
         let known: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
@@ -693,6 +876,37 @@ impl Check {
         // Exactly RULE_COUNT entries when every rule was readable.
         rules.try_into().ok()
     }
+}
+
+/// The policy-file names of the leadership functions, indexed by `LeadershipFunction` value − 1.
+const FUNCTION_KEYS: [&str; FUNCTION_SLOTS - 1] = [
+    "strategic_planning",
+    "engagement_with_states",
+    "data_management",
+    "resource_mobilization",
+    "inclusive_coordination",
+    "protection_cluster",
+    "cccm_cluster",
+];
+
+/// The function-table slot of a policy-file function name.
+fn function_slot(key: &str) -> Option<usize> {
+    FUNCTION_KEYS
+        .iter()
+        .position(|known| *known == key)
+        .map(|index| index + 1)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// `path.key`, or `key` at the top level.

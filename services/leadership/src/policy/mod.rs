@@ -30,6 +30,10 @@
 //! | 4 `mixed_movement` | in between, on the move | `MIXED_MOVEMENT` | `JOINT_PLATFORM` | IOM + UNHCR | joint |
 //! | 4 `respective_mandates` | in between, not on the move | `RESPECTIVE_MANDATES` | `RESPECTIVE_MANDATES` | IOM + UNHCR | joint |
 //!
+//! A policy `[[override]]` for the situation then assigns the functions it names (rationale
+//! entry `override`, first after any designation entries); the leads become the agencies
+//! holding any function, and other named actors are listed in the function's `actors`.
+//!
 //! # Choices where docs/design.md is silent
 //!
 //! Each with its reason:

@@ -228,6 +228,7 @@ pub fn determination(
         functions: vec![FunctionAssignment {
             function: LeadershipFunction::StrategicPlanning as i32,
             agencies: joint,
+            ..Default::default()
         }],
         protection_share: 0.5,
         rationale: vec![RationaleEntry {
