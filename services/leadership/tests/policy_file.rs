@@ -80,7 +80,7 @@ fn every_problem_is_listed_at_once() {
         ("{share} ≥ refugee threshold", "{shar} ≥ refugee threshold"),
         (
             "[rules.cccm_disaster]\nclause = \"IASC cluster approach\"\n",
-            "[rules.cccm_disaster]\n",
+            "[rules.cccm_disaster]\nclause = 3\n",
         ),
     ]);
     let without_discrepancy_rule = {
@@ -102,7 +102,7 @@ fn every_problem_is_listed_at_once() {
         "authority: every counted group needs an authoritative agency (\"iom\" or \"unhcr\"); missing: returned_idp",
         "facts.phase: \"dtm\" is not an organisation; expected \"iom\", \"unhcr\" or \"partner\"",
         "facts.on_the_move: must name at least one organisation: \"iom\", \"unhcr\" or \"partner\"",
-        "rules.cccm_disaster.clause: required key is missing",
+        "rules.cccm_disaster.clause: must be a string, not integer",
         "rules.refugee_situation.text: unknown placeholder {shar}; this rule may use {share}, {protection}, {migrants}, {refugee_threshold}, {migrant_threshold}",
         "rules.discrepancy: required section is missing",
         "rules.override: required section is missing",

@@ -369,7 +369,12 @@ proptest! {
         prop_assert!(!d.lead_agencies.is_empty(), "no lead");
         prop_assert!(!d.rationale.is_empty(), "no rationale");
         for entry in &d.rationale {
-            prop_assert!(!entry.rule_id.is_empty() && !entry.clause.is_empty() && !entry.text.is_empty());
+            prop_assert!(!entry.rule_id.is_empty() && !entry.text.is_empty());
+            // Every entry names a normative source or the parameters it rests on.
+            prop_assert!(!entry.clause.is_empty() || !entry.parameters.is_empty(), "{:?}", entry);
+            for parameter in &entry.parameters {
+                prop_assert_eq!(&parameter.policy_version, policy.version());
+            }
             prop_assert!(!entry.text.contains('{'), "unfilled placeholder in {}", entry.text);
         }
         prop_assert!(d.lead_agencies.is_sorted() && d.lead_agencies.windows(2).all(|w| w[0] != w[1]));

@@ -800,3 +800,88 @@ fn hysteresis_only_follows_a_cross_border_classification() {
     );
     assert_eq!(rule_ids(&internal), ["idp_cluster", "cccm_not_disaster"]);
 }
+
+#[test]
+fn each_rationale_entry_names_its_source_apart_from_the_parameters_it_used() {
+    let policy = Policy::default_v1();
+    let parameters = |entry: &tandem_proto::v1::RationaleEntry| -> Vec<(String, String, String)> {
+        entry
+            .parameters
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone(), p.policy_version.clone()))
+            .collect()
+    };
+    let named = |name: &str, value: &str| (name.to_owned(), value.to_owned(), "v1".to_owned());
+
+    let refugee = run(&[cross(830, 170)]);
+    assert_eq!(refugee.rationale[0].clause, "FoE B.1 mixed movements");
+    assert_eq!(
+        parameters(&refugee.rationale[0]),
+        [named("thresholds.refugee", "0.80")]
+    );
+    assert_eq!(refugee.rationale[0].reference, "");
+
+    // Previously a refugee situation, now 0.78: the hysteresis keeps it. The hysteresis entry
+    // cites no framework clause, only the parameters.
+    let kept = determine(
+        &policy,
+        &[cross(780, 220)],
+        Some(&refugee),
+        at(1_700_000_200),
+    );
+    let ids: Vec<&str> = kept.rationale.iter().map(|e| e.rule_id.as_str()).collect();
+    assert_eq!(ids, ["hysteresis", "refugee_situation"]);
+    assert_eq!(kept.rationale[0].clause, "");
+    assert_eq!(
+        parameters(&kept.rationale[0]),
+        [
+            named("thresholds.refugee", "0.80"),
+            named("thresholds.migrant", "0.20"),
+            named("thresholds.hysteresis", "0.05"),
+        ]
+    );
+    assert_eq!(
+        parameters(&kept.rationale[1]),
+        [
+            named("thresholds.refugee", "0.80"),
+            named("thresholds.hysteresis", "0.05"),
+        ]
+    );
+
+    // A designation names its reference as the source; the IDP rules use no parameters.
+    let designated = run(&[SituationReport {
+        designated_leads: vec![Iom as i32],
+        designation_reference: "SG decision of 12 April 2018".to_owned(),
+        ..report(Scope::Internal, &[(G::Idp, 10_000)])
+    }]);
+    assert_eq!(
+        designated.rationale[0].reference,
+        "SG decision of 12 April 2018"
+    );
+    assert!(
+        designated
+            .rationale
+            .iter()
+            .all(|e| e.rule_id == "designation" || e.parameters.is_empty())
+    );
+    assert_eq!(designated.rationale[1].clause, "IASC cluster approach");
+
+    // A discrepancy uses the tolerance.
+    let unhcr = SituationReport {
+        report_id: "unhcr-2".to_owned(),
+        ..cross(1_000, 100)
+    };
+    let iom = SituationReport {
+        report_id: "iom-1".to_owned(),
+        reporting_agency: Iom as i32,
+        ..cross(500, 100)
+    };
+    let discrepant = run(&[unhcr, iom]);
+    let last = discrepant.rationale.last().cloned().unwrap_or_default();
+    assert_eq!(last.rule_id, "discrepancy");
+    assert_eq!(last.clause, "FoE B.3 data");
+    assert_eq!(
+        parameters(&last),
+        [named("thresholds.discrepancy_tolerance", "0.25")]
+    );
+}

@@ -7,7 +7,7 @@
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
     Arrangement, Classification, Designation, Driver, FunctionAssignment, LeadershipDetermination,
-    LeadershipFunction, Phase, RationaleEntry, Scope, SituationReport,
+    LeadershipFunction, Phase, PolicyParameter, RationaleEntry, Scope, SituationReport,
 };
 
 use super::Policy;
@@ -476,8 +476,49 @@ fn write_entry(policy: &Policy, rule: Rule, facts: &Facts<'_>, entry: &mut Ratio
     let text = policy.rule(rule);
     overwrite(&mut entry.rule_id, rule.id());
     overwrite(&mut entry.clause, &text.clause);
+    let reference = match rule {
+        Rule::Designation | Rule::DesignationPartnerOnly | Rule::Override => facts.reference,
+        _ => "",
+    };
+    overwrite(&mut entry.reference, reference);
     entry.text.clear();
     text.template.render_into(&mut entry.text, rule, facts);
+    write_parameters(policy, rule, facts, &mut entry.parameters);
+}
+
+/// Writes the policy parameters a rule used, as the file writes them, over `out`: thresholds,
+/// hysteresis and tolerance are tandem's choices, not clauses of the framework, so an entry
+/// names them apart from its normative source.
+fn write_parameters(
+    policy: &Policy,
+    rule: Rule,
+    facts: &Facts<'_>,
+    out: &mut Vec<PolicyParameter>,
+) {
+    let moved = facts.refugee_threshold.value != policy.refugee_at[AS_WRITTEN].value
+        || facts.migrant_threshold.value != policy.migrant_at[AS_WRITTEN].value;
+    let refugee = ("thresholds.refugee", &*policy.refugee_at[AS_WRITTEN].text);
+    let migrant = ("thresholds.migrant", &*policy.migrant_at[AS_WRITTEN].text);
+    let hysteresis = ("thresholds.hysteresis", &*policy.hysteresis_shown.text);
+    let tolerance = ("thresholds.discrepancy_tolerance", &*policy.tolerance_text);
+    let used: &[(&str, &str)] = match rule {
+        Rule::Hysteresis => &[refugee, migrant, hysteresis],
+        Rule::RefugeeSituation if moved => &[refugee, hysteresis],
+        Rule::RefugeeSituation => &[refugee],
+        Rule::MigrantSituation if moved => &[migrant, hysteresis],
+        Rule::MigrantSituation => &[migrant],
+        Rule::MixedMovement | Rule::RespectiveMandates if moved => &[refugee, migrant, hysteresis],
+        Rule::MixedMovement | Rule::RespectiveMandates => &[refugee, migrant],
+        Rule::Discrepancy => &[tolerance],
+        _ => &[],
+    };
+    for (index, (name, value)) in used.iter().enumerate() {
+        let parameter = reuse(out, index);
+        overwrite(&mut parameter.name, name);
+        overwrite(&mut parameter.value, value);
+        overwrite(&mut parameter.policy_version, policy.version());
+    }
+    out.truncate(used.len());
 }
 
 /// Writes the function assignments that apply over `out`, in enum order, each with its agencies

@@ -52,7 +52,8 @@ pub(crate) enum Counted {
 /// A rule's clause and parsed text.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleText {
-    /// Where the rule comes from, e.g. "FoE B.1 mixed movements".
+    /// Where the rule comes from, e.g. "FoE B.1 mixed movements"; empty for a rule that rests
+    /// on tandem's policy parameters alone.
     pub(crate) clause: String,
     /// The rationale text.
     pub(crate) template: Template,
@@ -80,6 +81,8 @@ pub struct Policy {
     pub(crate) hysteresis_shown: Shown,
     /// The tolerance, printed as a percentage.
     pub(crate) tolerance_shown: Shown,
+    /// The tolerance as the file writes it (`0.25`), for a rationale entry's parameters.
+    pub(crate) tolerance_text: Box<str>,
     /// The set each group counts towards, indexed by `PopulationGroup` value; `None` = not
     /// counted (host communities in v1).
     pub(crate) counted: [Option<Counted>; GROUP_SLOTS],
@@ -336,6 +339,7 @@ impl Check {
             migrant_at: moved(migrant),
             hysteresis_shown: Shown::decimal(hysteresis),
             tolerance_shown: Shown::percent(tolerance),
+            tolerance_text: Shown::decimal(tolerance).text,
             counted: counted?,
             authority: authority?,
             facts: facts?,
@@ -856,7 +860,11 @@ impl Check {
                 continue;
             };
             self.unknown_keys(section, &path, &["clause", "text"]);
-            let clause = self.string(section, &path, "clause");
+            // A rule resting on tandem's parameters alone (hysteresis) names no clause.
+            let clause = match section.get("clause") {
+                None => Some(""),
+                Some(_) => self.string(section, &path, "clause"),
+            };
             let template = self.string(section, &path, "text").and_then(|text| {
                 Template::parse(rule, text)
                     .map_err(|problems| {

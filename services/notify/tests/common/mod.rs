@@ -235,6 +235,7 @@ pub fn determination(
             rule_id: "cross_border.mixed".into(),
             clause: "FoE B.1 mixed movements".into(),
             text: "Refugees and migrants travel together on the same routes.".into(),
+            ..Default::default()
         }],
         policy_version: "1".into(),
         changed,
