@@ -38,6 +38,7 @@ const CODES: &[&str] = &[
     "UNDECODABLE",
     "TOO_MANY",
     "MORE_REASONS",
+    "DESIGNATION_NOT_ALLOWED",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,28 @@
 
 use crate::v1::{
     Agency, Arrangement, Classification, DeterminationStatus, Driver, LeadershipFunction,
-    PopulationGroup,
+    PopulationGroup, RationaleEntry,
 };
+
+/// What a rationale entry rests on, in words: its clause, else the reference of its designation
+/// or override, else the policy parameters it used (`thresholds.hysteresis 0.05, policy v1`).
+pub fn rationale_source(entry: &RationaleEntry) -> String {
+    if !entry.clause.is_empty() {
+        return entry.clause.clone();
+    }
+    if !entry.reference.is_empty() {
+        return entry.reference.clone();
+    }
+    let mut words: Vec<String> = entry
+        .parameters
+        .iter()
+        .map(|parameter| format!("{} {}", parameter.name, parameter.value))
+        .collect();
+    if let Some(parameter) = entry.parameters.first() {
+        words.push(format!("policy {}", parameter.policy_version));
+    }
+    words.join(", ")
+}
 
 /// The population groups a report can carry, in enum order.
 pub const POPULATION_GROUPS: [PopulationGroup; 9] = [

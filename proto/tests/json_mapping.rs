@@ -50,6 +50,8 @@ fn full_report() -> SituationReport {
         ],
         designated_leads: vec![Agency::Iom as i32, Agency::Unhcr as i32],
         notes: "Arrivals up after the border reopened.".into(),
+        designation_reference: "SG decision of 12 April 2018".into(),
+        revoke_designation: false,
     }
 }
 
@@ -80,6 +82,7 @@ fn output_uses_proto_field_names_and_full_enum_names() {
             "admin2_pcode",
             "country",
             "designated_leads",
+            "designation_reference",
             "driver",
             "location_name",
             "notes",
@@ -197,6 +200,7 @@ fn input_accepts_both_field_name_styles_and_enums_by_name() {
         "on_the_move": true,
         "population": [{"group": "POPULATION_GROUP_IDP", "count": 52000, "as_of": "2026-01-12", "source": "DTM"}],
         "designated_leads": ["AGENCY_UNHCR"],
+        "designation_reference": "SG decision",
         "notes": "Returns started."
     }"#;
     let camel = r#"{
@@ -216,6 +220,7 @@ fn input_accepts_both_field_name_styles_and_enums_by_name() {
         "onTheMove": true,
         "population": [{"group": "POPULATION_GROUP_IDP", "count": "52000", "asOf": "2026-01-12", "source": "DTM"}],
         "designatedLeads": ["AGENCY_UNHCR"],
+        "designationReference": "SG decision",
         "notes": "Returns started."
     }"#;
     let from_snake: SituationReport = json::from_str(snake).expect("snake_case parses");
@@ -246,6 +251,8 @@ fn input_accepts_both_field_name_styles_and_enums_by_name() {
         }],
         designated_leads: vec![Agency::Unhcr as i32],
         notes: "Returns started.".into(),
+        designation_reference: "SG decision".into(),
+        revoke_designation: false,
     };
     assert_eq!(from_snake, expected);
     assert_eq!(from_camel, expected);

@@ -363,8 +363,10 @@ fn plan_reports(count: usize, rng: &mut StdRng) -> Vec<Planned> {
                 }
                 report.admin1_pcode = admin1;
             }
-            if rng.random_bool(0.01) {
+            // Only IOM and UNHCR record designations, each with its reference.
+            if rng.random_bool(0.01) && report.reporting_agency != Agency::Partner as i32 {
                 report.designated_leads = vec![Agency::Unhcr as i32];
+                report.designation_reference = "SG decision of 12 April 2018".into();
             }
             match intent {
                 Intent::Invalid("UNKNOWN_CODE") => report.country = "QQQ".into(),

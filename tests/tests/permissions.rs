@@ -1027,6 +1027,7 @@ async fn notify_runs_as_its_own_user() {
         functions: vec![tandem_proto::v1::FunctionAssignment {
             function: tandem_proto::v1::LeadershipFunction::StrategicPlanning as i32,
             agencies: joint,
+            ..Default::default()
         }],
         policy_version: "1".into(),
         changed: true,

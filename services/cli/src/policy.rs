@@ -1,16 +1,23 @@
-//! `tandem policy check|apply`: try a policy file against every current situation, and have the
+//! `tandem policy check|replay|apply`: try a policy file against every current situation (and
+//! list its overrides that match none), replay every accepted report through it, and have the
 //! running leadership service re-determine everything after a policy change.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use async_nats::{Client, jetstream};
+use futures::StreamExt as _;
+use prost::Message as _;
 use tandem_leadership::{
     REEVALUATE_SUBJECT, ReevaluateReply,
     policy::{Policy, determine, same_outcome},
+    record::{self, Change},
     words,
 };
-use tandem_proto::timestamp;
+use tandem_proto::{
+    timestamp,
+    v1::{Classification, LeadershipRecord, SituationAccepted},
+};
 use tandem_runtime::topology;
 
 use crate::{exit, situation};
@@ -23,6 +30,19 @@ pub enum PolicyCommand {
     Check {
         /// The policy file (TOML), e.g. deploy/policy/leadership-v1.toml.
         file: PathBuf,
+    },
+    /// Fold every accepted report on the event stream through a candidate policy, in the order
+    /// intake accepted them, and show where its classifications would have differed.
+    Replay {
+        /// The candidate policy file (TOML).
+        file: PathBuf,
+        /// Only list differences after reports accepted on or after this date (YYYY-MM-DD, UTC);
+        /// earlier reports are still folded, so the state they built counts.
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line per differing situation.
+        #[arg(long)]
+        json: bool,
     },
     /// Ask the running leadership service to re-determine every situation with the policy it
     /// runs; determinations are published only where the outcome changed.
@@ -40,6 +60,9 @@ pub enum PolicyCommand {
 pub async fn run(client: &Client, command: PolicyCommand) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Check { file } => check(client, &file).await,
+        PolicyCommand::Replay { file, since, json } => {
+            replay(client, &file, since.as_deref(), json).await
+        }
         PolicyCommand::Apply {
             expect_version,
             timeout,
@@ -63,13 +86,16 @@ async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
         .await
     else {
         println!("no situations determined yet: nothing would change");
+        unmatched_overrides(&policy, &[]);
         return Ok(ExitCode::SUCCESS);
     };
     let (mut changed, mut total) = (0, 0);
+    let mut situations = Vec::new();
     for (id, record) in situation::all(&records).await? {
         let Some(current) = &record.determination else {
             continue;
         };
+        situations.push(current.situation_id.clone());
         total += 1;
         let proposed = determine(&policy, &record.reports, Some(current), timestamp::now());
         if same_outcome(current, &proposed) {
@@ -88,7 +114,18 @@ async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
         "{changed} of {total} situation(s) would change under policy {}",
         policy.version()
     );
+    unmatched_overrides(&policy, &situations);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the policy's overrides whose situation is not among `situations`: most often a typo
+/// in the situation id, which would otherwise leave the override silently unused.
+fn unmatched_overrides(policy: &Policy, situations: &[String]) {
+    for (situation, reference) in policy.overrides() {
+        if !situations.iter().any(|known| known == situation) {
+            println!("  override for {situation} ({reference}) matches no situation");
+        }
+    }
 }
 
 async fn apply(
@@ -123,4 +160,155 @@ async fn apply(
     } else {
         ExitCode::from(exit::FAILURE)
     })
+}
+
+/// One situation's classification timelines under the current and the candidate policy, report
+/// by report.
+#[derive(Default)]
+struct Timelines {
+    current: Option<LeadershipRecord>,
+    candidate: Option<LeadershipRecord>,
+    differences: Vec<serde_json::Value>,
+}
+
+/// `tandem policy replay`: folds the accepted reports on `TANDEM_EVENTS`, in the order intake
+/// accepted them, through the current policy (the built-in v1, or `TANDEM_POLICY_FILE`, as
+/// the leadership service reads it) and through the candidate, and prints, per situation,
+/// each report after which the two classifications differ.
+async fn replay(
+    client: &Client,
+    file: &std::path::Path,
+    since: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let read = |path: &std::path::Path| -> anyhow::Result<Result<Policy, String>> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(Policy::from_toml(&text)
+            .map_err(|error| format!("{} is refused:\n{error}", path.display())))
+    };
+    let candidate = match read(file)? {
+        Ok(policy) => policy,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(exit::FAILURE));
+        }
+    };
+    let current = match std::env::var_os("TANDEM_POLICY_FILE") {
+        Some(path) => match read(std::path::Path::new(&path))? {
+            Ok(policy) => policy,
+            Err(message) => {
+                eprintln!("{message}");
+                return Ok(ExitCode::from(exit::FAILURE));
+            }
+        },
+        None => Policy::default_v1(),
+    };
+    let since = match since {
+        None => i64::MIN,
+        Some(date) => match parse_date(date) {
+            Some(date) => date.midnight().assume_utc().unix_timestamp(),
+            None => {
+                eprintln!("--since {date:?} is not a date in the form YYYY-MM-DD");
+                return Ok(ExitCode::from(exit::FAILURE));
+            }
+        },
+    };
+
+    let js = jetstream::new(client.clone());
+    let stream = js
+        .get_stream(topology::EVENTS_STREAM)
+        .await
+        .context("cannot open the event stream")?;
+    let consumer = stream
+        .create_consumer(jetstream::consumer::push::OrderedConfig {
+            deliver_subject: client.new_inbox(),
+            filter_subject: "tandem.situation.accepted.>".into(),
+            ..Default::default()
+        })
+        .await
+        .context("cannot read the event stream")?;
+    // The accepted reports stored now; later ones are not part of this replay.
+    let mut remaining = consumer.cached_info().num_pending;
+    let mut messages = consumer.messages().await?;
+    let mut situations: std::collections::BTreeMap<String, Timelines> = Default::default();
+    while remaining > 0 {
+        let Some(message) = messages.next().await else {
+            break;
+        };
+        let message = message.context("reading the event stream")?;
+        remaining = message.info().map_or(0, |info| info.pending);
+        let Ok(accepted) = SituationAccepted::decode(message.payload.clone()) else {
+            continue;
+        };
+        let Some(report) = accepted.report.as_ref() else {
+            continue;
+        };
+        let at = accepted.accepted_at.unwrap_or_default();
+        let change = Change::Report {
+            report,
+            situation_sequence: accepted.situation_sequence,
+            skip_gap: true,
+        };
+        let timelines = situations.entry(report.situation_id.clone()).or_default();
+        let fold = |policy: &Policy, record: &mut Option<LeadershipRecord>| {
+            if let Ok(Some(next)) = record::next(policy, record.as_ref(), change, at) {
+                *record = Some(next);
+            }
+            record
+                .as_ref()
+                .and_then(|r| r.determination.as_ref())
+                .map_or(Classification::Unspecified, |d| d.classification())
+        };
+        let now = fold(&current, &mut timelines.current);
+        let would = fold(&candidate, &mut timelines.candidate);
+        if now != would && at.seconds >= since {
+            timelines.differences.push(serde_json::json!({
+                "report_id": report.report_id,
+                "current": now.as_str_name(),
+                "candidate": would.as_str_name(),
+            }));
+        }
+    }
+    let mut differing = 0;
+    for (situation_id, timelines) in &situations {
+        if timelines.differences.is_empty() {
+            continue;
+        }
+        differing += 1;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"situation_id": situation_id, "differences": timelines.differences})
+            );
+        } else {
+            println!("{situation_id}");
+            for difference in &timelines.differences {
+                println!(
+                    "  after {}: {} now, {} under {}",
+                    difference["report_id"].as_str().unwrap_or_default(),
+                    difference["current"].as_str().unwrap_or_default(),
+                    difference["candidate"].as_str().unwrap_or_default(),
+                    candidate.version()
+                );
+            }
+        }
+    }
+    if !json {
+        println!(
+            "{differing} of {} situation(s) would have been classified differently under policy {}",
+            situations.len(),
+            candidate.version()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A `YYYY-MM-DD` date.
+fn parse_date(text: &str) -> Option<time::Date> {
+    let mut parts = text.splitn(3, '-');
+    let year = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next()?.parse().ok()?;
+    let day = parts.next()?.parse().ok()?;
+    time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()
 }

@@ -241,6 +241,86 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
         check.contains("0 of 6 situation(s) would change under policy v1"),
         "{check}"
     );
+    assert!(!check.contains("matches no situation"), "{check}");
+
+    // Overrides: one for a demo situation, one for a situation id with a typo.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let with_overrides = dir.path().join("overrides.toml");
+    let shipped = std::fs::read_to_string(repo_file("deploy/policy/leadership-v1.toml"))
+        .expect("policy file");
+    let override_for = |situation: &str| {
+        format!(
+            "\n[[override]]\nsituation = \"{situation}\"\nreference = \"Agreement of {situation}\"\nsince = 2018-03-01\n[override.functions]\nstrategic_planning = [\"unhcr\", \"Resident Coordinator\", \"iom\"]\ndata_management = [\"iom\"]\n"
+        )
+    };
+    std::fs::write(
+        &with_overrides,
+        format!(
+            "{shipped}{}{}",
+            override_for("BGD-ROHINGYA"),
+            override_for("BGD-ROHINGA")
+        ),
+    )
+    .expect("write policy");
+    let check = tandem(
+        &server,
+        &["policy", "check", &with_overrides.display().to_string()],
+        None,
+    );
+    let check = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.contains("override for BGD-ROHINGA (Agreement of BGD-ROHINGA) matches no situation"),
+        "{check}"
+    );
+    assert!(
+        !check.contains("override for BGD-ROHINGYA"),
+        "the demo's Bangladesh situation matches: {check}"
+    );
+    assert!(
+        check.contains("CHANGES    BGD-ROHINGYA"),
+        "the override changes Bangladesh's leads: {check}"
+    );
+
+    // Replay: the shipped policy finds no differences; a migrant threshold moved from 0.20 to
+    // 0.40 finds exactly the step whose share lies between the two: Colombia after IOM's
+    // report (0.25); with UNHCR's figures it is above both, Libya (0.06) below both and
+    // Bangladesh (1.00) above both.
+    let replay = |file: &str| {
+        let output = tandem(&server, &["policy", "replay", file, "--json"], None);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(replay(&repo_file("deploy/policy/leadership-v1.toml")), "");
+    let moved = dir.path().join("moved.toml");
+    std::fs::write(
+        &moved,
+        shipped
+            .replacen("version = \"v1\"", "version = \"v1-migrant-40\"", 1)
+            .replacen("migrant = 0.20", "migrant = 0.40", 1),
+    )
+    .expect("write policy");
+    let lines: Vec<serde_json::Value> = replay(&moved.display().to_string())
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["situation_id"], "COL-VEN-2026");
+    let differences = lines[0]["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0]["report_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("dtm-col-r12")),
+        "{differences:?}"
+    );
+    assert_eq!(differences[0]["current"], "CLASSIFICATION_MIXED_MOVEMENT");
+    assert_eq!(
+        differences[0]["candidate"],
+        "CLASSIFICATION_MIGRANT_SITUATION"
+    );
 
     for service in tandem_proto::roster::NAMES {
         assert!(

@@ -39,6 +39,8 @@ pub const MAX_COUNT: u64 = 100_000_000;
 pub const MAX_POPULATION_FIGURES: usize = 16;
 /// The most designated leads a report may name: IOM, UNHCR and a partner.
 pub const MAX_DESIGNATED_LEADS: usize = 3;
+/// The longest `designation_reference`, in characters.
+pub const MAX_DESIGNATION_REFERENCE: usize = 200;
 /// The longest `report_id`, in bytes (the ids are ASCII).
 pub const MAX_REPORT_ID: usize = 128;
 /// The longest `situation_id`, in bytes.
@@ -84,6 +86,8 @@ pub enum Code {
     TooMany,
     /// The rejection lists only the first reasons; this one counts the others.
     MoreReasons,
+    /// A partner designated leads or revoked a designation: only IOM and UNHCR record them.
+    DesignationNotAllowed,
 }
 
 impl Code {
@@ -102,6 +106,7 @@ impl Code {
             Code::Undecodable => "UNDECODABLE",
             Code::TooMany => "TOO_MANY",
             Code::MoreReasons => "MORE_REASONS",
+            Code::DesignationNotAllowed => "DESIGNATION_NOT_ALLOWED",
         }
     }
 }
@@ -327,6 +332,7 @@ pub fn validate(
     check_enum::<Driver>(&mut reasons, "driver", report.driver);
     check_enum::<Phase>(&mut reasons, "phase", report.phase);
     check_text(&mut reasons, "notes", &report.notes, 2000);
+    check_designation(&mut reasons, report, organisation.0);
     check_count(
         &mut reasons,
         "population",
@@ -346,6 +352,54 @@ pub fn validate(
         check_enum::<Agency>(reasons, &format!("designated_leads[{index}]"), *lead);
     });
     reasons
+}
+
+/// A designation or its revocation: from IOM or UNHCR only, a designation with the reference of
+/// the decision it records, a revocation never together with a designation. `publisher` is the
+/// agency whose intake subject the report came on (a report claiming another is refused anyway).
+fn check_designation(reasons: &mut Reasons, report: &SituationReport, publisher: Agency) {
+    check_text(
+        reasons,
+        "designation_reference",
+        &report.designation_reference,
+        MAX_DESIGNATION_REFERENCE,
+    );
+    let designates = !report.designated_leads.is_empty();
+    if publisher == Agency::Partner || report.reporting_agency == Agency::Partner as i32 {
+        for (field, says) in [
+            ("designated_leads", designates),
+            ("revoke_designation", report.revoke_designation),
+        ] {
+            if says {
+                reasons.push(reason(
+                    field,
+                    Code::DesignationNotAllowed,
+                    format!("{field} is only accepted from IOM or UNHCR: a partner organisation reports figures and facts, and a designation is recorded by the agency it was addressed to"),
+                ));
+            }
+        }
+    }
+    if designates && report.designation_reference.trim().is_empty() {
+        reasons.push(reason(
+            "designation_reference",
+            Code::Required,
+            "designation_reference is required with designated_leads: name the decision it records, e.g. \"SG decision of 12 April 2018\"",
+        ));
+    }
+    if designates && report.revoke_designation {
+        reasons.push(reason(
+            "revoke_designation",
+            Code::Conflict,
+            "revoke_designation ends a designation and designated_leads records one: send one or the other",
+        ));
+    }
+    if !designates && !report.revoke_designation && !report.designation_reference.is_empty() {
+        reasons.push(reason(
+            "designation_reference",
+            Code::Conflict,
+            "designation_reference is given but the report neither designates leads nor revokes a designation",
+        ));
+    }
 }
 
 /// The limit of a repeated field.

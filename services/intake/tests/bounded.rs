@@ -22,6 +22,7 @@ const STORED_MAX: usize = 1024 * 1024 - 1024;
 /// each) over and over: the shape of the attack, where every entry used to become a reason.
 fn invalid_leads(report_id: &str, size: usize) -> Vec<u8> {
     let mut report = report(report_id, "S-HOSTILE", 1);
+    report.designation_reference = "SG decision of 12 April 2018".into();
     let base = report.encoded_len();
     // Five bytes for the packed field's key (two) and length (three, from 16 KiB to 2 MiB).
     report.designated_leads = vec![99; size - base - 5];

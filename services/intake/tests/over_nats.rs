@@ -115,6 +115,53 @@ async fn a_report_with_several_problems_is_rejected_with_every_reason() {
 }
 
 #[tokio::test]
+async fn designations_come_from_iom_or_unhcr_with_a_reference() {
+    init_test_log();
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    let intake = start_intake(&server);
+
+    let mut unreferenced = report("iom-designates-1", "BGD-1", 1);
+    unreferenced.designated_leads = vec![Agency::Iom as i32];
+    submit(&js, &unreferenced).await;
+    let mut partner = tandem_testkit::reports::valid_report(Agency::Partner, "nrc-1", "BGD-1", 1);
+    partner.reporter_org = "nrc".into();
+    partner.designated_leads = vec![Agency::Partner as i32];
+    publish_bytes(
+        &js,
+        "partner.nrc",
+        "partner.nrc:nrc-1",
+        partner.encode_to_vec(),
+        None,
+    )
+    .await;
+    let mut referenced = report("iom-designates-2", "BGD-1", 2);
+    referenced.designated_leads = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+    referenced.designation_reference = "SG decision of 12 April 2018".into();
+    submit(&js, &referenced).await;
+
+    let outcomes = outcomes(&js).await;
+    let by_id: HashMap<&str, &Outcome> = outcomes.iter().map(|o| (o.report_id(), o)).collect();
+    assert_eq!(
+        by_id["iom-designates-1"].reasons(),
+        vec![("designation_reference".to_string(), "REQUIRED".to_string())]
+    );
+    assert_eq!(
+        by_id["nrc-1"].reasons(),
+        vec![
+            (
+                "designated_leads".to_string(),
+                "DESIGNATION_NOT_ALLOWED".to_string()
+            ),
+            ("designation_reference".to_string(), "REQUIRED".to_string()),
+        ]
+    );
+    assert!(matches!(by_id["iom-designates-2"], Outcome::Accepted(..)));
+    intake.stop().await;
+}
+
+#[tokio::test]
 async fn stale_revisions_and_a_second_country_are_rejected() {
     init_test_log();
     let server = NatsServer::start();

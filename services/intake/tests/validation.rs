@@ -42,6 +42,8 @@ fn valid() -> SituationReport {
         ],
         designated_leads: vec![],
         notes: "Figures from DTM flow monitoring round 12.".into(),
+        designation_reference: String::new(),
+        revoke_designation: false,
     }
 }
 
@@ -268,12 +270,74 @@ fn population_figures_are_checked_one_by_one() {
 #[test]
 fn designated_leads_must_be_agencies() {
     let mut report = valid();
+    report.designation_reference = "SG decision of 12 April 2018".into();
     report.designated_leads = vec![Agency::Unhcr as i32, Agency::Iom as i32];
     assert_eq!(problems(&report), vec![]);
     report.designated_leads = vec![Agency::Unhcr as i32, 12];
     assert_eq!(
         problems(&report),
         one("designated_leads[1]", "UNKNOWN_CODE")
+    );
+}
+
+#[test]
+fn only_iom_and_unhcr_record_designations_and_each_names_its_decision() {
+    let reference = "SG decision of 12 April 2018";
+    let mut report = valid();
+    report.designated_leads = vec![Agency::Iom as i32];
+    assert_eq!(
+        problems(&report),
+        one("designation_reference", "REQUIRED"),
+        "a designation without its reference"
+    );
+    report.designation_reference = reference.into();
+    assert_eq!(problems(&report), vec![]);
+    report.revoke_designation = true;
+    assert_eq!(problems(&report), one("revoke_designation", "CONFLICT"));
+    report.designated_leads.clear();
+    assert_eq!(
+        problems(&report),
+        vec![],
+        "a revocation may name its decision"
+    );
+    report.revoke_designation = false;
+    assert_eq!(problems(&report), one("designation_reference", "CONFLICT"));
+    report.designation_reference = "x".repeat(201);
+    report.designated_leads = vec![Agency::Unhcr as i32];
+    assert_eq!(
+        problems(&report),
+        one("designation_reference", "OUT_OF_RANGE")
+    );
+
+    // A partner's designation without a reference: every reason listed.
+    let mut partner = valid();
+    partner.reporting_agency = Agency::Partner as i32;
+    partner.reporter_org = "nrc".into();
+    partner.designated_leads = vec![Agency::Partner as i32];
+    partner.revoke_designation = true;
+    assert_eq!(
+        problems_as(&partner, Agency::Partner, "nrc"),
+        vec![
+            ("designated_leads".into(), "DESIGNATION_NOT_ALLOWED".into()),
+            (
+                "revoke_designation".into(),
+                "DESIGNATION_NOT_ALLOWED".into()
+            ),
+            ("designation_reference".into(), "REQUIRED".into()),
+            ("revoke_designation".into(), "CONFLICT".into()),
+        ]
+    );
+    partner.revoke_designation = false;
+    partner.designation_reference = reference.into();
+    assert_eq!(
+        problems_as(&partner, Agency::Partner, "nrc"),
+        one("designated_leads", "DESIGNATION_NOT_ALLOWED")
+    );
+    let message =
+        &validate::validate(&partner, (Agency::Partner, "nrc"), now()).into_vec()[0].message;
+    assert!(
+        message.contains("only accepted from IOM or UNHCR"),
+        "{message}"
     );
 }
 
@@ -390,6 +454,7 @@ fn a_report_over_64_kib_is_answered_too_large_without_its_field_rules() {
 fn population_and_designated_leads_have_limits_of_their_own() {
     let groups = tandem_proto::words::POPULATION_GROUPS;
     let mut report = valid();
+    report.designation_reference = "SG decision of 12 April 2018".into();
     report.population = groups.iter().map(|group| figure(*group, 10)).collect();
     report.designated_leads = vec![Agency::Iom as i32, Agency::Unhcr as i32];
     assert_eq!(problems(&report), vec![], "every group once is allowed");
@@ -402,6 +467,7 @@ fn population_and_designated_leads_have_limits_of_their_own() {
     assert!(found[1..].iter().all(|(_, code)| code == "DUPLICATE_GROUP"));
 
     let mut report = valid();
+    report.designation_reference = "SG decision of 12 April 2018".into();
     report.designated_leads = vec![Agency::Iom as i32; MAX_DESIGNATED_LEADS];
     assert_eq!(problems(&report), vec![]);
     report.designated_leads.push(Agency::Unhcr as i32);
@@ -422,6 +488,7 @@ fn population_and_designated_leads_have_limits_of_their_own() {
 fn a_report_of_60_kb_of_invalid_leads_gets_the_capped_reasons_and_a_count_of_the_rest() {
     let mut report = valid();
     report.report_id = "x".repeat(200);
+    report.designation_reference = "SG decision of 12 April 2018".into();
     report.designated_leads = vec![99; 60_000];
     let bytes = report.encode_to_vec();
     assert!(bytes.len() > 60_000 && bytes.len() <= MAX_REPORT_BYTES);

@@ -81,8 +81,8 @@ pub fn next(
                 }
             }
             let accepted_through = reflected.max(situation_sequence);
-            match reports.iter_mut().find(|held| same_organisation(held)) {
-                Some(held) if held.revision >= report.revision => {
+            if let Some(held) = reports.iter().position(same_organisation) {
+                if reports[held].revision >= report.revision {
                     let advanced =
                         record
                             .filter(|_| situation_sequence != 0)
@@ -92,9 +92,13 @@ pub fn next(
                             });
                     return Ok(advanced);
                 }
-                Some(held) => *held = report.clone(),
-                None => reports.push(report.clone()),
+                reports.remove(held);
             }
+            // The record keeps the reports in the order they were reflected, which is the order
+            // intake accepted them: the engine reads the last as the most recent. (A
+            // predecessor reflected after a skipped gap counts as the most recent; that only
+            // happens when its delivery failed for longer than the consumer's retries.)
+            reports.push(report.clone());
             let mut determination = determine(policy, &reports, previous, now);
             carry_over(&mut determination, previous);
             Ok(Some(LeadershipRecord {

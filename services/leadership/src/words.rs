@@ -52,7 +52,11 @@ pub fn summary(determination: &LeadershipDetermination) -> String {
         ));
     }
     for entry in &determination.rationale {
-        text.push_str(&format!("  why: {} [{}]\n", entry.text, entry.clause));
+        text.push_str(&format!(
+            "  why: {} [{}]\n",
+            entry.text,
+            tandem_proto::words::rationale_source(entry)
+        ));
     }
     text
 }

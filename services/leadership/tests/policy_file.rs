@@ -75,10 +75,12 @@ fn every_problem_is_listed_at_once() {
         ),
         ("idp = \"iom\"", "idp = \"partner\""),
         ("returned_idp = \"iom\"\n", ""),
+        ("phase = [\"iom\", \"unhcr\"]", "phase = [\"iom\", \"dtm\"]"),
+        ("on_the_move = [\"iom\", \"unhcr\"]", "on_the_move = []"),
         ("{share} ≥ refugee threshold", "{shar} ≥ refugee threshold"),
         (
             "[rules.cccm_disaster]\nclause = \"IASC cluster approach\"\n",
-            "[rules.cccm_disaster]\n",
+            "[rules.cccm_disaster]\nclause = 3\n",
         ),
     ]);
     let without_discrepancy_rule = {
@@ -90,7 +92,7 @@ fn every_problem_is_listed_at_once() {
     let error = refused(&without_discrepancy_rule);
     let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
     let expected = [
-        "owner: unknown key; expected one of: version, thresholds, populations, authority, rules",
+        "owner: unknown key; expected one of: version, thresholds, populations, authority, facts, rules, override",
         "version: `v 2` must be 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`",
         "thresholds.refugee: is 1.50, but a protection share must lie strictly between 0 and 1",
         "thresholds.discrepancy_tolerance: must be a decimal between 0 and 1 with at most six decimal places (compared exactly)",
@@ -98,9 +100,12 @@ fn every_problem_is_listed_at_once() {
         "populations.migrant: \"tourist\" is not a population group; expected one of: refugee, asylum_seeker, other_in_need_of_protection, stateless, migrant, idp, returned_refugee, returned_idp, host_community",
         "authority.idp: is \"partner\", but the authoritative agency must be \"iom\" or \"unhcr\"",
         "authority: every counted group needs an authoritative agency (\"iom\" or \"unhcr\"); missing: returned_idp",
-        "rules.cccm_disaster.clause: required key is missing",
+        "facts.phase: \"dtm\" is not an organisation; expected \"iom\", \"unhcr\" or \"partner\"",
+        "facts.on_the_move: must name at least one organisation: \"iom\", \"unhcr\" or \"partner\"",
+        "rules.cccm_disaster.clause: must be a string, not integer",
         "rules.refugee_situation.text: unknown placeholder {shar}; this rule may use {share}, {protection}, {migrants}, {refugee_threshold}, {migrant_threshold}",
         "rules.discrepancy: required section is missing",
+        "rules.override: required section is missing",
     ];
     for line in expected {
         assert!(
@@ -112,8 +117,8 @@ fn every_problem_is_listed_at_once() {
     assert_eq!(problems.len(), expected.len(), "{}", problems.join("\n"));
     // The message lists every problem, one per line.
     let message = error.to_string();
-    assert!(message.starts_with("the policy file is refused, 11 problem(s):\n  - "));
-    assert_eq!(message.lines().count(), 12);
+    assert!(message.starts_with("the policy file is refused, 14 problem(s):\n  - "));
+    assert_eq!(message.lines().count(), 15);
 }
 
 #[test]
@@ -207,5 +212,139 @@ fn an_edited_policy_changes_the_outcome_and_is_recorded() {
     assert_eq!(
         under_v2.rationale[0].text,
         "Protection share 0.75 ≥ refugee threshold 0.70 (75 in UNHCR's mandate population, 25 migrants): refugee situation (pilot wording)."
+    );
+}
+
+/// The tripartite arrangement of the policy file's example, as an override.
+const TRIPARTITE: &str = r#"
+[[override]]
+situation = "BGD-ROHINGYA"
+reference = "Joint Response Plan coordination arrangement, 2018"
+since = 2018-03-01
+[override.functions]
+strategic_planning = ["unhcr", "Resident Coordinator", "iom"]
+data_management = ["iom"]
+engagement_with_states = ["unhcr"]
+"#;
+
+#[test]
+fn an_override_splits_functions_and_names_its_reference() {
+    use tandem_proto::v1::{Arrangement, LeadershipFunction as F};
+    let policy =
+        Policy::from_toml(&format!("{V1}{TRIPARTITE}")).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        policy.overrides().collect::<Vec<_>>(),
+        [(
+            "BGD-ROHINGYA",
+            "Joint Response Plan coordination arrangement, 2018"
+        )]
+    );
+    let refugees = SituationReport {
+        report_id: "unhcr-bgd-1".into(),
+        situation_id: "BGD-ROHINGYA".into(),
+        revision: 1,
+        reporting_agency: Agency::Unhcr as i32,
+        country: "BGD".into(),
+        scope: Scope::CrossBorder as i32,
+        population: vec![PopulationFigure {
+            group: PopulationGroup::Refugee as i32,
+            count: 1_000_000,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // 2019-01-01: the override is in force.
+    let at = Timestamp {
+        seconds: 1_546_300_800,
+        nanos: 0,
+    };
+    let d = determine(&policy, std::slice::from_ref(&refugees), None, at);
+    assert_eq!(d.classification(), Classification::RefugeeSituation);
+    assert_eq!(d.arrangement(), Arrangement::RefugeeCoordinationModel);
+    let holders = |function: F| {
+        d.functions
+            .iter()
+            .find(|f| f.function == function as i32)
+            .map(|f| (f.agencies.clone(), f.actors.clone()))
+            .unwrap_or_default()
+    };
+    let (iom, unhcr) = (Agency::Iom as i32, Agency::Unhcr as i32);
+    assert_eq!(
+        holders(F::StrategicPlanning),
+        (vec![iom, unhcr], vec!["Resident Coordinator".to_owned()])
+    );
+    assert_eq!(holders(F::DataManagement), (vec![iom], vec![]));
+    assert_eq!(holders(F::EngagementWithStates), (vec![unhcr], vec![]));
+    // Functions the override does not name follow the classification.
+    assert_eq!(holders(F::ResourceMobilization), (vec![unhcr], vec![]));
+    assert_eq!(d.lead_agencies, [iom, unhcr]);
+    assert_eq!(d.rationale[0].rule_id, "override");
+    assert!(
+        d.rationale[0].text.contains(
+            "Joint Response Plan coordination arrangement, 2018, in force since 2018-03-01"
+        ),
+        "{}",
+        d.rationale[0].text
+    );
+    // The day before it starts, and for another situation, the classification alone decides.
+    let before = Timestamp {
+        seconds: 1_519_862_400 - 1,
+        nanos: 0,
+    };
+    let earlier = determine(&policy, std::slice::from_ref(&refugees), None, before);
+    assert_eq!(holders_of(&earlier, F::DataManagement), vec![unhcr]);
+    let elsewhere = SituationReport {
+        situation_id: "BGD-OTHER".into(),
+        ..refugees
+    };
+    let other = determine(&policy, &[elsewhere], None, at);
+    assert_eq!(holders_of(&other, F::DataManagement), vec![unhcr]);
+}
+
+fn holders_of(
+    d: &tandem_proto::v1::LeadershipDetermination,
+    function: tandem_proto::v1::LeadershipFunction,
+) -> Vec<i32> {
+    d.functions
+        .iter()
+        .find(|f| f.function == function as i32)
+        .map(|f| f.agencies.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_malformed_override_is_refused_with_every_problem() {
+    let bad = TRIPARTITE
+        .replace("since = 2018-03-01", "since = \"March 2018\"")
+        .replace("data_management = [\"iom\"]", "data_managment = [\"iom\"]")
+        .replace(
+            "engagement_with_states = [\"unhcr\"]",
+            "engagement_with_states = []",
+        );
+    let error = refused(&format!("{V1}{bad}{TRIPARTITE}"));
+    let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("override[0].since: must be a date")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                .starts_with("override[0].functions.data_managment: unknown leadership function")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p
+            .starts_with("override[0].functions.engagement_with_states: must be a non-empty list")),
+        "{problems:?}"
+    );
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    let twice = refused(&format!("{V1}{TRIPARTITE}{TRIPARTITE}"));
+    assert_eq!(
+        twice.problems()[0].to_string(),
+        "override[1].situation: BGD-ROHINGYA has another override already; one per situation"
     );
 }

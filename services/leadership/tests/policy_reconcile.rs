@@ -1,6 +1,8 @@
-//! Reconciliation of IOM's, UNHCR's and a partner's reports on one situation: the authoritative
-//! agency's figure wins for its groups, otherwise the most recent; situation facts come from the
-//! most recent report; IOM/UNHCR figures that differ by more than 25% are a discrepancy.
+//! Reconciliation of IOM's, UNHCR's and a partner's reports on one situation, given in the order
+//! intake accepted them: the authoritative agency's figure wins for its groups, otherwise the
+//! most recently accepted; situation facts come from the most recently accepted report of an
+//! organisation allowed to set them (IOM and UNHCR by default), never from the reporter's clock;
+//! IOM/UNHCR figures that differ by more than 25% are a discrepancy.
 
 use tandem_leadership::policy::{Policy, determine, reconcile};
 use tandem_proto::Timestamp;
@@ -185,12 +187,13 @@ fn the_determination_reads_the_most_recent_report_and_explains_the_discrepancies
         },
     );
     // P = 26,195, M = 40,000: share 0.40. The partner's report is the most recent and says
-    // people are not travelling together: respective mandates, not a mixed movement.
-    assert_eq!(d.classification(), Classification::RespectiveMandates);
+    // people are not travelling together, but partners contribute figures only: UNHCR's report
+    // (on the move) sets the fact, so this is a mixed movement.
+    assert_eq!(d.classification(), Classification::MixedMovement);
     assert_eq!(d.situation_id, "darien");
     assert_eq!(d.country, "PAN");
     let ids: Vec<&str> = d.rationale.iter().map(|e| e.rule_id.as_str()).collect();
-    assert_eq!(ids, ["respective_mandates", "discrepancy", "discrepancy"]);
+    assert_eq!(ids, ["mixed_movement", "discrepancy", "discrepancy"]);
     assert!(
         d.rationale[0]
             .text
@@ -232,32 +235,84 @@ fn the_determination_reads_the_most_recent_report_and_explains_the_discrepancies
 }
 
 #[test]
-fn order_of_reports_and_ties_do_not_matter() {
+fn acceptance_order_decides_recency_not_the_reporters_clock() {
     let policy = Policy::default_v1();
     let at = Timestamp {
         seconds: 9,
         nanos: 0,
     };
-    let reports = three_reports();
-    let expected = determine(&policy, &reports, None, at);
-    let mut reversed = reports.clone();
-    reversed.reverse();
-    assert_eq!(determine(&policy, &reversed, None, at), expected);
-    let mut rotated = reports.clone();
-    rotated.rotate_left(1);
-    assert_eq!(determine(&policy, &rotated, None, at), expected);
+    // Two partners report stateless people; the one accepted last wins, although the other's
+    // clock says it reported later.
+    let ahead = report(Agency::Partner, "alpha", "a-1", 500, &[(G::Stateless, 10)]);
+    let behind = report(Agency::Partner, "beta", "b-1", 5, &[(G::Stateless, 20)]);
+    let accepted_last = determine(&policy, &[ahead.clone(), behind.clone()], None, at);
+    assert_eq!(accepted_last.figures[0].report_id, "b-1");
+    let swapped = determine(&policy, &[behind, ahead], None, at);
+    assert_eq!(swapped.figures[0].report_id, "a-1");
 
-    // Two partners reporting at the same instant: the tie is broken by the organisation's
-    // name, whatever the order.
-    let tie = vec![
-        report(Agency::Partner, "alpha", "a-1", 5, &[(G::Stateless, 10)]),
-        report(Agency::Partner, "beta", "b-1", 5, &[(G::Stateless, 20)]),
-    ];
-    let mut tie_reversed = tie.clone();
-    tie_reversed.reverse();
-    let first = determine(&policy, &tie, None, at);
-    assert_eq!(determine(&policy, &tie_reversed, None, at), first);
-    assert_eq!(first.figures[0].report_id, "b-1");
+    // UNHCR's clock runs an hour ahead: IOM's report, accepted after it, still sets the facts.
+    let unhcr_ahead = SituationReport {
+        phase: Phase::Emergency as i32,
+        ..report(Agency::Unhcr, "", "u-1", 3_600 + 100, &[(G::Refugee, 500)])
+    };
+    let iom_later = SituationReport {
+        phase: Phase::Protracted as i32,
+        on_the_move: false,
+        ..report(Agency::Iom, "", "i-1", 100, &[(G::Migrant, 500)])
+    };
+    let in_order = [unhcr_ahead.clone(), iom_later.clone()];
+    let reconciled = reconcile(&policy, &in_order);
+    assert_eq!(reconciled.facts.phase(), Phase::Protracted);
+    assert!(!reconciled.facts.on_the_move());
+    assert_eq!(reconciled.latest.map(|r| r.report_id.as_str()), Some("i-1"));
+    let swapped = [iom_later, unhcr_ahead];
+    let reversed = reconcile(&policy, &swapped);
+    assert_eq!(reversed.facts.phase(), Phase::Emergency);
+    assert!(reversed.facts.on_the_move());
+}
+
+#[test]
+fn partner_reports_do_not_change_scope_or_phase_under_the_default_policy() {
+    let policy = Policy::default_v1();
+    let at = Timestamp {
+        seconds: 9,
+        nanos: 0,
+    };
+    let internal = |agency, org: &str, id: &str, phase: Phase| SituationReport {
+        scope: Scope::Internal as i32,
+        driver: Driver::Conflict as i32,
+        phase: phase as i32,
+        ..report(agency, org, id, 10, &[(G::Idp, 1_000)])
+    };
+    let iom = internal(Agency::Iom, "", "dtm-1", Phase::Emergency);
+    let partner = SituationReport {
+        scope: Scope::CrossBorder as i32,
+        ..internal(Agency::Partner, "nrc", "nrc-1", Phase::Solutions)
+    };
+    let d = determine(&policy, &[iom.clone(), partner.clone()], None, at);
+    assert_eq!(d.classification(), Classification::IdpSituation);
+    // Its report is still reconciled (its figures count where IOM and UNHCR gave none).
+    assert!(d.based_on.iter().any(|r| r.report_id == "nrc-1"));
+    // With no IOM or UNHCR report, the facts are unknown: IOM and UNHCR assess jointly.
+    let alone = determine(&policy, std::slice::from_ref(&partner), None, at);
+    assert_eq!(
+        alone.classification(),
+        Classification::PendingJointAssessment
+    );
+    assert_eq!(alone.rationale[0].rule_id, "unknown_scope");
+    // A policy that lets partners set the phase follows the partner.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/policy/leadership-v1.toml"
+    ))
+    .unwrap_or_else(|error| panic!("policy file: {error}"));
+    let trusting = Policy::from_toml(&text.replace(
+        "phase = [\"iom\", \"unhcr\"]",
+        "phase = [\"iom\", \"unhcr\", \"partner\"]",
+    ))
+    .unwrap_or_else(|error| panic!("{error}"));
+    let d = determine(&trusting, &[iom, partner], None, at);
+    assert_eq!(d.classification(), Classification::IdpDurableSolutions);
 }
 
 #[test]

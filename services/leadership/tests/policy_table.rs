@@ -331,13 +331,14 @@ fn one_case_per_rule_and_per_boundary() {
             name: "designation of IOM in a refugee situation",
             reports: vec![SituationReport {
                 designated_leads: vec![Iom as i32],
+                designation_reference: "SG decision of 12 April 2018".to_owned(),
                 ..cross(900, 100)
             }],
             classification: C::RefugeeSituation,
             arrangement: A::Designated,
             leads: &[Iom],
             rules: &["designation", "refugee_situation"],
-            text: "The most recent report (unhcr-1) records a formal designation: every leadership function goes to IOM",
+            text: "Report unhcr-1 recorded a formal designation (SG decision of 12 April 2018), in force until IOM or UNHCR revokes it: every leadership function goes to IOM",
         },
         Case {
             name: "designation, unsorted with duplicates, of an IDP situation",
@@ -517,6 +518,92 @@ fn designation_hands_every_function_to_the_designated() {
         ..cross(900, 100)
     }]);
     assert_eq!(functions(&partner), five(&[Partner]));
+}
+
+#[test]
+fn a_designation_lasts_until_iom_or_unhcr_revokes_it() {
+    let policy = Policy::default_v1();
+    let reference = "SG decision of 12 April 2018";
+    let unhcr_designates = SituationReport {
+        designated_leads: vec![Iom as i32, Unhcr as i32],
+        designation_reference: reference.to_owned(),
+        ..cross(900, 100)
+    };
+    let first = determine(&policy, &[unhcr_designates], None, at(1));
+    assert_eq!(first.arrangement(), Arrangement::Designated);
+    let designation = first.designation.clone().unwrap_or_default();
+    assert_eq!(designation.reference, reference);
+    assert_eq!(designation.report_id, "unhcr-1");
+    assert_eq!(designation.leads, agencies(&[Iom, Unhcr]));
+
+    // UNHCR's next report, without a designation, replaces the designating one: the
+    // designation stays in force and every determination under it names the reference.
+    let next_round = SituationReport {
+        report_id: "unhcr-2".to_owned(),
+        revision: 2,
+        ..cross(950, 50)
+    };
+    let iom_round = SituationReport {
+        report_id: "dtm-1".to_owned(),
+        reporting_agency: Iom as i32,
+        ..cross(950, 50)
+    };
+    let second = determine(
+        &policy,
+        std::slice::from_ref(&next_round),
+        Some(&first),
+        at(2),
+    );
+    let third = determine(
+        &policy,
+        &[next_round.clone(), iom_round.clone()],
+        Some(&second),
+        at(3),
+    );
+    for d in [&second, &third] {
+        assert_eq!(d.arrangement(), Arrangement::Designated, "{d:?}");
+        assert_eq!(d.lead_agencies, agencies(&[Iom, Unhcr]));
+        assert_eq!(d.designation, first.designation);
+        assert!(d.rationale[0].text.contains(reference), "{:?}", d.rationale);
+    }
+
+    // A partner's report cannot revoke it (intake refuses it; the engine ignores it too).
+    let partner_revokes = SituationReport {
+        report_id: "nrc-1".to_owned(),
+        reporting_agency: Partner as i32,
+        reporter_org: "nrc".to_owned(),
+        revoke_designation: true,
+        ..cross(950, 50)
+    };
+    let fourth = determine(
+        &policy,
+        &[next_round.clone(), iom_round.clone(), partner_revokes],
+        Some(&third),
+        at(4),
+    );
+    assert_eq!(fourth.arrangement(), Arrangement::Designated);
+
+    // IOM revokes it: the classification's own arrangement returns.
+    let iom_revokes = SituationReport {
+        report_id: "dtm-2".to_owned(),
+        revision: 2,
+        revoke_designation: true,
+        ..iom_round
+    };
+    let fifth = determine(
+        &policy,
+        &[next_round.clone(), iom_revokes],
+        Some(&fourth),
+        at(5),
+    );
+    assert_eq!(fifth.arrangement(), Arrangement::RefugeeCoordinationModel);
+    assert_eq!(fifth.designation, None);
+    assert!(fifth.changed);
+    let sixth = determine(&policy, &[next_round], Some(&fifth), at(6));
+    assert_eq!(
+        sixth.designation, None,
+        "a revoked designation does not return"
+    );
 }
 
 #[test]
@@ -712,4 +799,89 @@ fn hysteresis_only_follows_a_cross_border_classification() {
         at(1_700_000_600),
     );
     assert_eq!(rule_ids(&internal), ["idp_cluster", "cccm_not_disaster"]);
+}
+
+#[test]
+fn each_rationale_entry_names_its_source_apart_from_the_parameters_it_used() {
+    let policy = Policy::default_v1();
+    let parameters = |entry: &tandem_proto::v1::RationaleEntry| -> Vec<(String, String, String)> {
+        entry
+            .parameters
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone(), p.policy_version.clone()))
+            .collect()
+    };
+    let named = |name: &str, value: &str| (name.to_owned(), value.to_owned(), "v1".to_owned());
+
+    let refugee = run(&[cross(830, 170)]);
+    assert_eq!(refugee.rationale[0].clause, "FoE B.1 mixed movements");
+    assert_eq!(
+        parameters(&refugee.rationale[0]),
+        [named("thresholds.refugee", "0.80")]
+    );
+    assert_eq!(refugee.rationale[0].reference, "");
+
+    // Previously a refugee situation, now 0.78: the hysteresis keeps it. The hysteresis entry
+    // cites no framework clause, only the parameters.
+    let kept = determine(
+        &policy,
+        &[cross(780, 220)],
+        Some(&refugee),
+        at(1_700_000_200),
+    );
+    let ids: Vec<&str> = kept.rationale.iter().map(|e| e.rule_id.as_str()).collect();
+    assert_eq!(ids, ["hysteresis", "refugee_situation"]);
+    assert_eq!(kept.rationale[0].clause, "");
+    assert_eq!(
+        parameters(&kept.rationale[0]),
+        [
+            named("thresholds.refugee", "0.80"),
+            named("thresholds.migrant", "0.20"),
+            named("thresholds.hysteresis", "0.05"),
+        ]
+    );
+    assert_eq!(
+        parameters(&kept.rationale[1]),
+        [
+            named("thresholds.refugee", "0.80"),
+            named("thresholds.hysteresis", "0.05"),
+        ]
+    );
+
+    // A designation names its reference as the source; the IDP rules use no parameters.
+    let designated = run(&[SituationReport {
+        designated_leads: vec![Iom as i32],
+        designation_reference: "SG decision of 12 April 2018".to_owned(),
+        ..report(Scope::Internal, &[(G::Idp, 10_000)])
+    }]);
+    assert_eq!(
+        designated.rationale[0].reference,
+        "SG decision of 12 April 2018"
+    );
+    assert!(
+        designated
+            .rationale
+            .iter()
+            .all(|e| e.rule_id == "designation" || e.parameters.is_empty())
+    );
+    assert_eq!(designated.rationale[1].clause, "IASC cluster approach");
+
+    // A discrepancy uses the tolerance.
+    let unhcr = SituationReport {
+        report_id: "unhcr-2".to_owned(),
+        ..cross(1_000, 100)
+    };
+    let iom = SituationReport {
+        report_id: "iom-1".to_owned(),
+        reporting_agency: Iom as i32,
+        ..cross(500, 100)
+    };
+    let discrepant = run(&[unhcr, iom]);
+    let last = discrepant.rationale.last().cloned().unwrap_or_default();
+    assert_eq!(last.rule_id, "discrepancy");
+    assert_eq!(last.clause, "FoE B.3 data");
+    assert_eq!(
+        parameters(&last),
+        [named("thresholds.discrepancy_tolerance", "0.25")]
+    );
 }

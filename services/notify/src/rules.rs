@@ -290,7 +290,11 @@ pub fn summary(n: &Notification) -> String {
     if !n.rationale.is_empty() {
         text.push_str("Why:\n");
         for r in &n.rationale {
-            text.push_str(&format!("- {} ({})\n", r.text, r.clause));
+            text.push_str(&format!(
+                "- {} ({})\n",
+                r.text,
+                tandem_proto::words::rationale_source(r)
+            ));
         }
     }
     text.push_str(&format!("Determination {}", n.determination_id));
@@ -402,6 +406,7 @@ mod tests {
             functions: vec![FunctionAssignment {
                 function: LeadershipFunction::ResourceMobilization as i32,
                 agencies: vec![Agency::Iom as i32],
+                ..Default::default()
             }],
             ..Default::default()
         };

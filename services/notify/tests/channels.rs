@@ -238,6 +238,7 @@ async fn the_email_says_what_happened_escapes_every_value_in_html_and_carries_th
         rule_id: "mixed_movement".into(),
         clause: format!("clause {hostile}"),
         text: format!("text {hostile}"),
+        ..Default::default()
     }];
     world.publish(&determination).await;
     let mail = wait_for("the e-mail", WAIT, || async {

@@ -207,6 +207,7 @@ async fn notes_internal_ids_and_reporter_names_never_appear_in_any_output() {
         rule_id: "plantedrationale".into(),
         clause: "plantedrationale".into(),
         text: "plantedrationale".into(),
+        ..Default::default()
     }];
     determined.discrepancies = vec![Discrepancy {
         group: PopulationGroup::Migrant as i32,

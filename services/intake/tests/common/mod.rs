@@ -88,7 +88,8 @@ pub async fn submit(js: &jetstream::Context, report: &SituationReport) -> Publis
 /// An outcome read back from TANDEM_EVENTS.
 #[derive(Debug)]
 pub enum Outcome {
-    Accepted(SituationAccepted, HeaderMap),
+    /// Boxed: an accepted event carries the whole report.
+    Accepted(Box<SituationAccepted>, HeaderMap),
     Rejected(SituationRejected, HeaderMap),
 }
 
@@ -130,7 +131,7 @@ pub async fn outcomes(js: &jetstream::Context) -> Vec<Outcome> {
             let subject = message.subject.as_str();
             if subject.starts_with("tandem.situation.accepted.") {
                 let event = SituationAccepted::decode(message.payload).expect("accepted decodes");
-                Some(Outcome::Accepted(event, message.headers))
+                Some(Outcome::Accepted(Box::new(event), message.headers))
             } else if subject.starts_with("tandem.situation.rejected.") {
                 let event = SituationRejected::decode(message.payload).expect("rejected decodes");
                 Some(Outcome::Rejected(event, message.headers))

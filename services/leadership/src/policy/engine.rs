@@ -6,22 +6,19 @@
 
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
-    Arrangement, Classification, Driver, FunctionAssignment, LeadershipDetermination,
-    LeadershipFunction, Phase, RationaleEntry, Scope, SituationReport,
+    Arrangement, Classification, Designation, Driver, FunctionAssignment, LeadershipDetermination,
+    LeadershipFunction, Phase, PolicyParameter, RationaleEntry, Scope, SituationReport,
 };
 
 use super::Policy;
 use super::fixed::write_digits;
-use super::load::{AS_WRITTEN, LOWERED, RAISED};
+use super::load::{AS_WRITTEN, FUNCTION_SLOTS, LOWERED, Override, RAISED};
 use super::names::{Agencies, GROUPS};
-use super::reconcile::{Totals, overwrite, reconcile_into, reuse};
+use super::reconcile::{Facts as SituationFacts, Totals, overwrite, reconcile_into, reuse};
 use super::text::{Facts, Rule};
 
 /// Number of population groups, the most figures a determination can hold.
 const GROUP_COUNT: usize = GROUPS.len();
-
-/// Slots in a function table, indexed by `LeadershipFunction` value (0 unused).
-const FUNCTION_SLOTS: usize = 8;
 
 /// The five leadership functions of the Framework of Engagement, which apply to every situation.
 const FOE_FUNCTIONS: [LeadershipFunction; 5] = [
@@ -74,7 +71,7 @@ impl Decision {
 /// Reconciles the latest report of each organisation and applies the policy.
 ///
 /// `reports` are the latest accepted report of each reporting organisation on one situation, in
-/// any order; `previous` is the situation's current determination, if any (it gives the
+/// the order intake accepted them (oldest first: the last is the most recent); `previous` is the situation's current determination, if any (it gives the
 /// sequence, the hysteresis and `changed`). Pure and total: any input, however malformed, gives a
 /// determination with at least one lead and one rationale entry, and the same input gives the
 /// same output.
@@ -113,6 +110,7 @@ fn fill(
 ) {
     let Totals {
         latest,
+        facts: situation,
         protection,
         migrants,
         displaced,
@@ -140,15 +138,13 @@ fn fill(
         migrants,
         displaced,
     };
-    let mut decision = decide(policy, latest, counts, previous_classification);
+    let mut decision = decide(policy, &situation, counts, previous_classification);
 
     // Rule 1: a designation keeps the classification but hands every function to the
     // designated agencies.
-    let designated = latest.map_or(Agencies::NONE, |report| {
-        report
-            .designated_leads
-            .iter()
-            .fold(Agencies::NONE, |set, value| set.with(Agencies::of(*value)))
+    let designation = designation_in_force(reports, previous);
+    let designated = designation.as_ref().map_or(Agencies::NONE, |designation| {
+        Agencies::from_values(&designation.leads).unwrap_or(Agencies::NONE)
     });
     let mut designation_rules = [None, None];
     if !designated.is_empty() {
@@ -165,6 +161,28 @@ fn fill(
         }
     }
 
+    // An override of the situation assigns the functions it names, over the classification and
+    // any designation; the leads are then the agencies holding any function.
+    let situation_id = latest
+        .map(|report| report.situation_id.as_str())
+        .or(previous.map(|previous| previous.situation_id.as_str()))
+        .unwrap_or("");
+    let overridden = policy.override_for(situation_id, determined_at.seconds);
+    if let Some(applied) = overridden {
+        for (slot, assigned) in applied.functions.iter().enumerate() {
+            if let Some((agencies, _)) = assigned {
+                decision.functions[slot] = *agencies;
+            }
+        }
+        let holders = decision
+            .functions
+            .iter()
+            .fold(Agencies::NONE, |set, holders| set.with(*holders));
+        if !holders.is_empty() {
+            decision.leads = holders;
+        }
+    }
+
     let facts = Facts {
         protection,
         migrants,
@@ -177,15 +195,36 @@ fn fill(
         previous: previous_classification,
         leads: decision.leads,
         report_id: latest.map_or("", |report| report.report_id.as_str()),
-        driver: latest.map_or(Driver::Unspecified, SituationReport::driver),
+        driver: situation.driver(),
+        reference: designation
+            .as_ref()
+            .map_or("", |designation| designation.reference.as_str()),
+        since: "",
         discrepancy: None,
     };
-    let fired = designation_rules
-        .into_iter()
-        .chain(decision.fired)
-        .flatten();
+    let designation_facts = Facts {
+        report_id: designation
+            .as_ref()
+            .map_or("", |designation| designation.report_id.as_str()),
+        ..facts
+    };
     let mut entries = 0;
-    for rule in fired {
+    for rule in designation_rules.into_iter().flatten() {
+        let entry = reuse(&mut out.rationale, entries);
+        write_entry(policy, rule, &designation_facts, entry);
+        entries += 1;
+    }
+    if let Some(applied) = overridden {
+        let override_facts = Facts {
+            reference: &applied.reference,
+            since: &applied.since,
+            ..facts
+        };
+        let entry = reuse(&mut out.rationale, entries);
+        write_entry(policy, Rule::Override, &override_facts, entry);
+        entries += 1;
+    }
+    for rule in decision.fired.into_iter().flatten() {
         write_entry(policy, rule, &facts, reuse(&mut out.rationale, entries));
         entries += 1;
     }
@@ -204,12 +243,12 @@ fn fill(
     }
     out.rationale.truncate(entries);
 
-    // Situation and country from the most recent report; with no reports, keep the previous.
-    let (situation_id, country) = match (latest, previous) {
-        (Some(report), _) => (report.situation_id.as_str(), report.country.as_str()),
-        (None, Some(previous)) => (previous.situation_id.as_str(), previous.country.as_str()),
-        (None, None) => ("", ""),
-    };
+    // Country from the most recent report (the situation id too, above); with no reports,
+    // keep the previous.
+    let country = latest
+        .map(|report| report.country.as_str())
+        .or(previous.map(|previous| previous.country.as_str()))
+        .unwrap_or("");
     overwrite(&mut out.situation_id, situation_id);
     overwrite(&mut out.country, country);
     out.sequence = previous.map_or(1, |previous| previous.sequence.saturating_add(1));
@@ -221,7 +260,7 @@ fn fill(
     out.classification = decision.classification as i32;
     out.arrangement = decision.arrangement as i32;
     decision.leads.write_into(&mut out.lead_agencies);
-    write_assignments(&decision.functions, &mut out.functions);
+    write_assignments(&decision.functions, overridden, &mut out.functions);
     let total = protection + migrants;
     out.protection_share = if total == 0 {
         0.0
@@ -236,6 +275,59 @@ fn fill(
     });
     out.previous_classification = previous_classification as i32;
     out.determined_at = Some(determined_at);
+    out.designation = designation.filter(|_| !designated.is_empty());
+}
+
+/// Whether a report records a designation (a known agency designated) or revokes one, and may:
+/// only IOM and UNHCR record designations (intake refuses them from partners).
+fn records_designation(report: &SituationReport) -> bool {
+    let by_agency = matches!(
+        Agencies::of(report.reporting_agency),
+        Agencies::IOM | Agencies::UNHCR
+    );
+    let designates = report
+        .designated_leads
+        .iter()
+        .any(|lead| !Agencies::of(*lead).is_empty());
+    by_agency && (designates || report.revoke_designation)
+}
+
+/// The designation a report records, or `None` for a revocation.
+fn designation_of(report: &SituationReport) -> Option<Designation> {
+    let leads = report
+        .designated_leads
+        .iter()
+        .fold(Agencies::NONE, |set, lead| set.with(Agencies::of(*lead)));
+    if leads.is_empty() {
+        return None;
+    }
+    let mut designation = Designation {
+        reference: report.designation_reference.clone(),
+        report_id: report.report_id.clone(),
+        recorded_by: report.reporting_agency,
+        ..Default::default()
+    };
+    leads.write_into(&mut designation.leads);
+    Some(designation)
+}
+
+/// The designation in force: the newest report's, when it records or revokes one; otherwise
+/// the previous determination's, which lasts until revoked (a later report that does not
+/// mention it leaves it alone). With no previous determination, the newest report recording
+/// or revoking one among `reports` decides.
+fn designation_in_force(
+    reports: &[SituationReport],
+    previous: Option<&LeadershipDetermination>,
+) -> Option<Designation> {
+    match (reports.last(), previous) {
+        (Some(latest), _) if records_designation(latest) => designation_of(latest),
+        (_, Some(previous)) => previous.designation.clone(),
+        (_, None) => reports
+            .iter()
+            .rev()
+            .find(|report| records_designation(report))
+            .and_then(designation_of),
+    }
 }
 
 /// P, M and D after reconciliation.
@@ -249,7 +341,7 @@ struct Counts {
 /// Rules 2–4 (and the scope fallback).
 fn decide(
     policy: &Policy,
-    latest: Option<&SituationReport>,
+    situation: &SituationFacts<'_>,
     counts: Counts,
     previous: Classification,
 ) -> Decision {
@@ -268,22 +360,14 @@ fn decide(
             Rule::NoFigures,
         );
     }
-    let Some(latest) = latest else {
-        // Unreachable with figures present (figures come from reports); kept total anyway.
-        return Decision::joint(
-            C::PendingJointAssessment,
-            A::JointAssessment,
-            Rule::NoFigures,
-        );
-    };
-    match latest.scope() {
-        Scope::Internal if latest.phase() == Phase::Solutions => Decision::joint(
+    match situation.scope() {
+        Scope::Internal if situation.phase() == Phase::Solutions => Decision::joint(
             C::IdpDurableSolutions,
             A::JointSolutionsSupport,
             Rule::IdpDurableSolutions,
         ),
         Scope::Internal => {
-            let (cccm, cccm_rule) = if latest.driver() == Driver::Disaster {
+            let (cccm, cccm_rule) = if situation.driver() == Driver::Disaster {
                 (Agencies::IOM, Rule::CccmDisaster)
             } else {
                 (Agencies::UNHCR, Rule::CccmNotDisaster)
@@ -307,7 +391,7 @@ fn decide(
             A::JointAssessment,
             Rule::NoCrossBorderFigures,
         ),
-        Scope::CrossBorder => cross_border(policy, latest, counts, previous),
+        Scope::CrossBorder => cross_border(policy, situation.on_the_move(), counts, previous),
         Scope::Unspecified => Decision::joint(
             C::PendingJointAssessment,
             A::JointAssessment,
@@ -319,7 +403,7 @@ fn decide(
 /// Rule 4, with hysteresis. `P + M > 0` here.
 fn cross_border(
     policy: &Policy,
-    latest: &SituationReport,
+    on_the_move: bool,
     counts: Counts,
     previous: Classification,
 ) -> Decision {
@@ -357,7 +441,7 @@ fn cross_border(
                 Agencies::IOM,
                 Rule::MigrantSituation,
             )
-        } else if latest.on_the_move {
+        } else if on_the_move {
             (
                 C::MixedMovement,
                 A::JointPlatform,
@@ -392,23 +476,74 @@ fn write_entry(policy: &Policy, rule: Rule, facts: &Facts<'_>, entry: &mut Ratio
     let text = policy.rule(rule);
     overwrite(&mut entry.rule_id, rule.id());
     overwrite(&mut entry.clause, &text.clause);
+    let reference = match rule {
+        Rule::Designation | Rule::DesignationPartnerOnly | Rule::Override => facts.reference,
+        _ => "",
+    };
+    overwrite(&mut entry.reference, reference);
     entry.text.clear();
     text.template.render_into(&mut entry.text, rule, facts);
+    write_parameters(policy, rule, facts, &mut entry.parameters);
+}
+
+/// Writes the policy parameters a rule used, as the file writes them, over `out`: thresholds,
+/// hysteresis and tolerance are tandem's choices, not clauses of the framework, so an entry
+/// names them apart from its normative source.
+fn write_parameters(
+    policy: &Policy,
+    rule: Rule,
+    facts: &Facts<'_>,
+    out: &mut Vec<PolicyParameter>,
+) {
+    let moved = facts.refugee_threshold.value != policy.refugee_at[AS_WRITTEN].value
+        || facts.migrant_threshold.value != policy.migrant_at[AS_WRITTEN].value;
+    let refugee = ("thresholds.refugee", &*policy.refugee_at[AS_WRITTEN].text);
+    let migrant = ("thresholds.migrant", &*policy.migrant_at[AS_WRITTEN].text);
+    let hysteresis = ("thresholds.hysteresis", &*policy.hysteresis_shown.text);
+    let tolerance = ("thresholds.discrepancy_tolerance", &*policy.tolerance_text);
+    let used: &[(&str, &str)] = match rule {
+        Rule::Hysteresis => &[refugee, migrant, hysteresis],
+        Rule::RefugeeSituation if moved => &[refugee, hysteresis],
+        Rule::RefugeeSituation => &[refugee],
+        Rule::MigrantSituation if moved => &[migrant, hysteresis],
+        Rule::MigrantSituation => &[migrant],
+        Rule::MixedMovement | Rule::RespectiveMandates if moved => &[refugee, migrant, hysteresis],
+        Rule::MixedMovement | Rule::RespectiveMandates => &[refugee, migrant],
+        Rule::Discrepancy => &[tolerance],
+        _ => &[],
+    };
+    for (index, (name, value)) in used.iter().enumerate() {
+        let parameter = reuse(out, index);
+        overwrite(&mut parameter.name, name);
+        overwrite(&mut parameter.value, value);
+        overwrite(&mut parameter.policy_version, policy.version());
+    }
+    out.truncate(used.len());
 }
 
 /// Writes the function assignments that apply over `out`, in enum order, each with its agencies
-/// sorted.
-fn write_assignments(functions: &Functions, out: &mut Vec<FunctionAssignment>) {
+/// sorted and, under an override, the other actors it names.
+fn write_assignments(
+    functions: &Functions,
+    overridden: Option<&Override>,
+    out: &mut Vec<FunctionAssignment>,
+) {
     let mut used = 0;
-    for (function, holders) in functions.iter().enumerate() {
-        if !holders.is_empty() {
-            let assignment = reuse(out, used);
-            used += 1;
-            #[expect(clippy::cast_possible_wrap, reason = "FUNCTION_SLOTS is 8")]
-            let function = function as i32;
-            assignment.function = function;
-            holders.write_into(&mut assignment.agencies);
+    for (slot, holders) in functions.iter().enumerate() {
+        let actors = overridden
+            .and_then(|applied| applied.functions[slot].as_ref())
+            .map_or(&[][..], |(_, actors)| actors.as_slice());
+        if holders.is_empty() && actors.is_empty() {
+            continue;
         }
+        let assignment = reuse(out, used);
+        used += 1;
+        #[expect(clippy::cast_possible_wrap, reason = "FUNCTION_SLOTS is 8")]
+        let function = slot as i32;
+        assignment.function = function;
+        holders.write_into(&mut assignment.agencies);
+        assignment.actors.clear();
+        assignment.actors.extend(actors.iter().cloned());
     }
     out.truncate(used);
 }
@@ -462,10 +597,12 @@ mod tests {
                 FunctionAssignment {
                     function: 1,
                     agencies: vec![1, 2],
+                    ..Default::default()
                 },
                 FunctionAssignment {
                     function: 3,
                     agencies: vec![2, 1],
+                    ..Default::default()
                 },
             ],
             ..Default::default()

@@ -11,7 +11,9 @@
 //! [thresholds]   # refugee, migrant, hysteresis, discrepancy_tolerance: decimals, ≤ 6 places
 //! [populations]  # protection, migrant, displaced: lists of group names (the sets P, M, D)
 //! [authority]    # group name = "iom" | "unhcr": whose figure wins for that group
+//! [facts]        # scope, driver, phase, on_the_move = lists of "iom" | "unhcr" | "partner"
 //! [rules.<id>]   # clause, text: one table per rule, every rule required
+//! [[override]]   # optional, per situation: situation, reference, since, [override.functions]
 //! ```
 
 use std::fmt;
@@ -50,7 +52,8 @@ pub(crate) enum Counted {
 /// A rule's clause and parsed text.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleText {
-    /// Where the rule comes from, e.g. "FoE B.1 mixed movements".
+    /// Where the rule comes from, e.g. "FoE B.1 mixed movements"; empty for a rule that rests
+    /// on tandem's policy parameters alone.
     pub(crate) clause: String,
     /// The rationale text.
     pub(crate) template: Template,
@@ -78,14 +81,75 @@ pub struct Policy {
     pub(crate) hysteresis_shown: Shown,
     /// The tolerance, printed as a percentage.
     pub(crate) tolerance_shown: Shown,
+    /// The tolerance as the file writes it (`0.25`), for a rationale entry's parameters.
+    pub(crate) tolerance_text: Box<str>,
     /// The set each group counts towards, indexed by `PopulationGroup` value; `None` = not
     /// counted (host communities in v1).
     pub(crate) counted: [Option<Counted>; GROUP_SLOTS],
     /// The authoritative agency of each group, indexed by `PopulationGroup` value; empty = the
     /// most recently reported figure wins.
     pub(crate) authority: [Agencies; GROUP_SLOTS],
+    /// The organisations whose reports may set each situation fact, indexed by [`Fact`].
+    pub(crate) facts: [Agencies; FACT_COUNT],
     /// Clause and text of each rule, indexed by `Rule` discriminant.
     pub(crate) rules: [RuleText; RULE_COUNT],
+    /// The `[[override]]`s, at most one per situation.
+    pub(crate) overrides: Vec<Override>,
+}
+
+/// Slots in a function table, indexed by `LeadershipFunction` value (0 unused).
+pub(crate) const FUNCTION_SLOTS: usize = 8;
+
+/// An `[[override]]`: the functions of one situation assigned by name.
+#[derive(Clone, Debug)]
+pub(crate) struct Override {
+    /// The situation it applies to.
+    pub(crate) situation: String,
+    /// The decision or agreement it records.
+    pub(crate) reference: String,
+    /// The first day it applies, as written (`YYYY-MM-DD`).
+    pub(crate) since: String,
+    /// That day's first second, Unix time (UTC).
+    pub(crate) since_seconds: i64,
+    /// Per function slot: the agencies and other named actors holding it; `None` = the
+    /// classification decides.
+    pub(crate) functions: OverriddenFunctions,
+}
+
+/// An override's function table: per slot, the agencies and other named actors, if assigned.
+pub(crate) type OverriddenFunctions = [Option<(Agencies, Vec<String>)>; FUNCTION_SLOTS];
+
+/// A fact about a situation that one report states for the whole situation, unlike figures,
+/// which are reconciled per group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fact {
+    /// Internal or cross-border.
+    Scope,
+    /// Conflict, disaster, …
+    Driver,
+    /// Emergency, protracted, solutions.
+    Phase,
+    /// People travelling together on the same routes (the mixed-movement test).
+    OnTheMove,
+}
+
+/// Number of facts; the size of the policy's fact-authority table.
+pub(crate) const FACT_COUNT: usize = 4;
+
+impl Fact {
+    /// Every fact, in the order of [`Policy::facts`].
+    pub(crate) const ALL: [Fact; FACT_COUNT] =
+        [Fact::Scope, Fact::Driver, Fact::Phase, Fact::OnTheMove];
+
+    /// The fact's key in the policy file's `[facts]` section.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Fact::Scope => "scope",
+            Fact::Driver => "driver",
+            Fact::Phase => "phase",
+            Fact::OnTheMove => "on_the_move",
+        }
+    }
 }
 
 impl Policy {
@@ -129,6 +193,20 @@ impl Policy {
     /// The clause and text of `rule`.
     pub(crate) fn rule(&self, rule: Rule) -> &RuleText {
         &self.rules[rule as usize]
+    }
+
+    /// The situations the policy's `[[override]]`s name, each with the override's reference.
+    pub fn overrides(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.overrides
+            .iter()
+            .map(|o| (o.situation.as_str(), o.reference.as_str()))
+    }
+
+    /// The override of `situation_id` in force at `seconds` (Unix time), if any.
+    pub(crate) fn override_for(&self, situation_id: &str, seconds: i64) -> Option<&Override> {
+        self.overrides
+            .iter()
+            .find(|o| o.situation == situation_id && seconds >= o.since_seconds)
     }
 }
 
@@ -217,7 +295,15 @@ impl Check {
         self.unknown_keys(
             table,
             "",
-            &["version", "thresholds", "populations", "authority", "rules"],
+            &[
+                "version",
+                "thresholds",
+                "populations",
+                "authority",
+                "facts",
+                "rules",
+                "override",
+            ],
         );
         let version = self.version(table);
         let thresholds = self
@@ -229,6 +315,10 @@ impl Check {
         let authority = self
             .section(table, "", "authority")
             .map(|section| self.authority(section, counted.as_ref()));
+        let overrides = self.overrides(table.get("override"));
+        let facts = self
+            .section(table, "", "facts")
+            .and_then(|section| self.facts(section));
         let rules = self
             .section(table, "", "rules")
             .and_then(|section| self.rules(section));
@@ -249,9 +339,12 @@ impl Check {
             migrant_at: moved(migrant),
             hysteresis_shown: Shown::decimal(hysteresis),
             tolerance_shown: Shown::percent(tolerance),
+            tolerance_text: Shown::decimal(tolerance).text,
             counted: counted?,
             authority: authority?,
+            facts: facts?,
             rules: rules?,
+            overrides: overrides?,
         })
     }
 
@@ -563,6 +656,199 @@ impl Check {
         authority
     }
 
+    /// Which organisations may set each fact: a non-empty list of `iom`, `unhcr`, `partner`.
+    fn facts(&mut self, table: &Table) -> Option<[Agencies; FACT_COUNT]> {
+        let keys = Fact::ALL.map(Fact::key);
+        self.unknown_keys(table, "facts", &keys);
+        let mut facts = [Agencies::NONE; FACT_COUNT];
+        let mut complete = true;
+        for fact in Fact::ALL {
+            let path = join("facts", fact.key());
+            let names = match table.get(fact.key()) {
+                Some(Value::Array(names)) if !names.is_empty() => names,
+                Some(Value::Array(_)) => {
+                    self.problem(
+                        path,
+                        "must name at least one organisation: \"iom\", \"unhcr\" or \"partner\"",
+                    );
+                    complete = false;
+                    continue;
+                }
+                Some(other) => {
+                    self.problem(
+                        path,
+                        format!("must be a list of organisations, not {}", other.type_str()),
+                    );
+                    complete = false;
+                    continue;
+                }
+                None => {
+                    self.problem(path, "required key is missing");
+                    complete = false;
+                    continue;
+                }
+            };
+            for name in names {
+                let organisation = match name.as_str() {
+                    Some("iom") => Agencies::IOM,
+                    Some("unhcr") => Agencies::UNHCR,
+                    Some("partner") => Agencies::PARTNER,
+                    _ => {
+                        self.problem(
+                            &path,
+                            format!("{name} is not an organisation; expected \"iom\", \"unhcr\" or \"partner\""),
+                        );
+                        complete = false;
+                        continue;
+                    }
+                };
+                facts[fact as usize] = facts[fact as usize].with(organisation);
+            }
+        }
+        complete.then_some(facts)
+    }
+
+    /// The `[[override]]`s; none when the key is absent.
+    fn overrides(&mut self, value: Option<&Value>) -> Option<Vec<Override>> {
+        let Some(value) = value else {
+            return Some(Vec::new());
+        };
+        let Value::Array(items) = value else {
+            self.problem(
+                "override",
+                format!(
+                    "must be an array of tables, written [[override]], not {}",
+                    value.type_str()
+                ),
+            );
+            return None;
+        };
+        let mut overrides = Vec::with_capacity(items.len());
+        let mut complete = true;
+        for (index, item) in items.iter().enumerate() {
+            let path = format!("override[{index}]");
+            let Value::Table(table) = item else {
+                self.problem(path, format!("must be a table, not {}", item.type_str()));
+                complete = false;
+                continue;
+            };
+            match self.one_override(table, &path) {
+                Some(read) => {
+                    if overrides
+                        .iter()
+                        .any(|known: &Override| known.situation == read.situation)
+                    {
+                        self.problem(
+                            join(&path, "situation"),
+                            format!(
+                                "{} has another override already; one per situation",
+                                read.situation
+                            ),
+                        );
+                        complete = false;
+                    }
+                    overrides.push(read);
+                }
+                None => complete = false,
+            }
+        }
+        complete.then_some(overrides)
+    }
+
+    fn one_override(&mut self, table: &Table, path: &str) -> Option<Override> {
+        self.unknown_keys(
+            table,
+            path,
+            &["situation", "reference", "since", "functions"],
+        );
+        let situation = self.string(table, path, "situation").map(str::to_owned);
+        let reference = self.string(table, path, "reference").map(str::to_owned);
+        let since = match table.get("since") {
+            Some(Value::Datetime(datetime)) => {
+                match (datetime.date, &datetime.time, &datetime.offset) {
+                    (Some(date), None, None) => Some((
+                        date.to_string(),
+                        days_from_civil(i64::from(date.year), date.month, date.day) * 86_400,
+                    )),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if since.is_none() {
+            self.problem(
+                join(path, "since"),
+                "must be a date without a time, e.g. since = 2018-04-12",
+            );
+        }
+        let functions = self
+            .section(table, path, "functions")
+            .and_then(|section| self.override_functions(section, &join(path, "functions")));
+        let (since, since_seconds) = since?;
+        Some(Override {
+            situation: situation?,
+            reference: reference?,
+            since,
+            since_seconds,
+            functions: functions?,
+        })
+    }
+
+    /// `function = ["iom", "Resident Coordinator", …]` for each function an override assigns.
+    fn override_functions(&mut self, table: &Table, path: &str) -> Option<OverriddenFunctions> {
+        let mut functions: OverriddenFunctions = Default::default();
+        let mut complete = true;
+        if table.is_empty() {
+            self.problem(path, "must assign at least one function");
+            return None;
+        }
+        for (key, value) in table {
+            let key_path = join(path, key);
+            let Some(slot) = function_slot(key) else {
+                self.problem(
+                    key_path,
+                    format!(
+                        "unknown leadership function; expected one of: {}",
+                        FUNCTION_KEYS.join(", ")
+                    ),
+                );
+                complete = false;
+                continue;
+            };
+            let holders = match value {
+                Value::Array(holders) if !holders.is_empty() => holders,
+                _ => {
+                    self.problem(
+                        key_path,
+                        "must be a non-empty list of holders: \"iom\", \"unhcr\" or a named actor such as \"Resident Coordinator\"",
+                    );
+                    complete = false;
+                    continue;
+                }
+            };
+            let mut agencies = Agencies::NONE;
+            let mut actors = Vec::new();
+            for holder in holders {
+                match holder.as_str().map(str::trim) {
+                    Some("iom") => agencies = agencies.with(Agencies::IOM),
+                    Some("unhcr") => agencies = agencies.with(Agencies::UNHCR),
+                    Some(name) if !name.is_empty() && name.len() <= 100 => {
+                        actors.push(name.to_owned());
+                    }
+                    _ => {
+                        self.problem(
+                            &key_path,
+                            format!("{holder} is not a holder: write \"iom\", \"unhcr\" or a name of 1–100 characters"),
+                        );
+                        complete = false;
+                    }
+                }
+            }
+            functions[slot] = Some((agencies, actors));
+        }
+        complete.then_some(functions)
+    }
+
     /// Every rule's clause and text.
     fn rules(&mut self, table: &Table) -> Option<[RuleText; RULE_COUNT]> {
         let known: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
@@ -574,7 +860,11 @@ impl Check {
                 continue;
             };
             self.unknown_keys(section, &path, &["clause", "text"]);
-            let clause = self.string(section, &path, "clause");
+            // A rule resting on tandem's parameters alone (hysteresis) names no clause.
+            let clause = match section.get("clause") {
+                None => Some(""),
+                Some(_) => self.string(section, &path, "clause"),
+            };
             let template = self.string(section, &path, "text").and_then(|text| {
                 Template::parse(rule, text)
                     .map_err(|problems| {
@@ -594,6 +884,37 @@ impl Check {
         // Exactly RULE_COUNT entries when every rule was readable.
         rules.try_into().ok()
     }
+}
+
+/// The policy-file names of the leadership functions, indexed by `LeadershipFunction` value − 1.
+const FUNCTION_KEYS: [&str; FUNCTION_SLOTS - 1] = [
+    "strategic_planning",
+    "engagement_with_states",
+    "data_management",
+    "resource_mobilization",
+    "inclusive_coordination",
+    "protection_cluster",
+    "cccm_cluster",
+];
+
+/// The function-table slot of a policy-file function name.
+fn function_slot(key: &str) -> Option<usize> {
+    FUNCTION_KEYS
+        .iter()
+        .position(|known| *known == key)
+        .map(|index| index + 1)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// `path.key`, or `key` at the top level.
@@ -645,6 +966,7 @@ mod tests {
             assert_eq!(policy.authority[group as usize], Agencies::IOM);
         }
         assert_eq!(counted_in(&policy, HostCommunity), None);
+        assert_eq!(policy.facts, [Agencies::JOINT; FACT_COUNT]);
         assert_eq!(
             policy.rule(Rule::MixedMovement).clause,
             "FoE B.1 mixed movements"

@@ -19,7 +19,7 @@
 //!
 //! | rule | when | classification | arrangement | leads | functions |
 //! |---|---|---|---|---|---|
-//! | 1 `designation` | the most recent report designates leads | as rules 2–4 | `DESIGNATED` | the designated | all to the designated |
+//! | 1 `designation` | a designation is in force (recorded by IOM or UNHCR, not revoked) | as rules 2–4 | `DESIGNATED` | the designated | all to the designated |
 //! | 2 `no_figures` | P + M + D = 0 | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
 //! | `unknown_scope` | no scope (intake refuses this) | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
 //! | 3 `idp_durable_solutions` | internal, phase `SOLUTIONS` | `IDP_DURABLE_SOLUTIONS` | `JOINT_SOLUTIONS_SUPPORT` | IOM + UNHCR | joint |
@@ -29,6 +29,10 @@
 //! | 4 `migrant_situation` | share ≤ migrant threshold | `MIGRANT_SITUATION` | `IOM_LED_RESPONSE` | IOM | IOM |
 //! | 4 `mixed_movement` | in between, on the move | `MIXED_MOVEMENT` | `JOINT_PLATFORM` | IOM + UNHCR | joint |
 //! | 4 `respective_mandates` | in between, not on the move | `RESPECTIVE_MANDATES` | `RESPECTIVE_MANDATES` | IOM + UNHCR | joint |
+//!
+//! A policy `[[override]]` for the situation then assigns the functions it names (rationale
+//! entry `override`, first after any designation entries); the leads become the agencies
+//! holding any function, and other named actors are listed in the function's `actors`.
 //!
 //! # Choices where docs/design.md is silent
 //!
@@ -42,6 +46,11 @@
 //!   them to an agency that holds no cluster would make it lead without a cluster.
 //! - **Respective mandates and joint assessment.** Every FoE function is joint: each agency
 //!   exercises it for its own mandate population, or they assess together.
+//! - **Designation in force.** The newest report's, when it is an IOM or UNHCR report that
+//!   designates a known agency or revokes; otherwise the previous determination's (so a later
+//!   report without `designated_leads` leaves it in force); without a previous determination,
+//!   the newest IOM or UNHCR report that designates or revokes. Partner reports never
+//!   designate or revoke. The determination carries it in `designation`.
 //! - **Designation.** Applies to the functions the classification brings (the five FoE functions,
 //!   plus the two clusters for an IDP situation). Unknown or unspecified values in
 //!   `designated_leads` are ignored; a designation with no known agency left is no designation.
@@ -63,9 +72,10 @@
 //!   integers (`P · 10⁶ ≥ t · (P + M)`), so 0.80 and 0.20 exactly fall where a coordinator
 //!   expects. Rationale texts print the share with two places, or more when two would put it on
 //!   the wrong side of a threshold (`0.7999`, never a contradictory `0.80 < 0.80`).
-//! - **Reconciliation details.** Ties in `reported_at` go to the greater (agency, partner name,
-//!   report id, revision); a report without `reported_at` is the oldest; within one report the
-//!   first figure of a repeated group counts. Figures of uncounted groups (host communities) are
+//! - **Reconciliation details.** Reports come oldest first in the order intake accepted them,
+//!   and only that order decides recency (`reported_at` is the reporter's clock); within one
+//!   report the first figure of a repeated group counts. A fact no allowed organisation reported
+//!   is unknown. Figures of uncounted groups (host communities) are
 //!   listed among the reconciled figures, so the data service can publish them, and IOM/UNHCR
 //!   discrepancies are checked for every group both report.
 //! - **`changed`** compares lead agencies as sets, so a previous determination stored with
@@ -112,4 +122,4 @@ mod text;
 
 pub use engine::{determine, same_outcome};
 pub use load::{Policy, PolicyError, PolicyProblem};
-pub use reconcile::{Reconciled, reconcile};
+pub use reconcile::{Facts, Reconciled, reconcile};

@@ -71,6 +71,11 @@ impl Agencies {
         Agencies(self.0 | other.0)
     }
 
+    /// Whether every agency of `other` is in the set.
+    pub(crate) fn contains(self, other: Agencies) -> bool {
+        self.0 & other.0 == other.0
+    }
+
     /// Whether the set is empty.
     pub(crate) fn is_empty(self) -> bool {
         self.0 == 0

@@ -1,36 +1,38 @@
 //! Reconciliation: several organisations' reports on one situation become one set of figures
-//! (docs/design.md, "Several reports on one situation").
+//! and facts (docs/design.md, "Several reports on one situation").
 //!
-//! - The **most recent report** (latest `reported_at`) supplies scope, driver, phase,
-//!   `on_the_move`, the designation, the situation id and the country.
+//! Reports come in the order intake accepted them, oldest first: that order, never the
+//! reporter's own `reported_at` (a clock up to five minutes ahead is accepted), decides which
+//! report is the most recent.
+//!
+//! - Each **fact** (scope, driver, phase, `on_the_move`) comes from the most recently accepted
+//!   report of an organisation the policy's `[facts]` table allows to set it (IOM and UNHCR in
+//!   v1); with none, the fact is unknown. The situation id and country come from the most
+//!   recently accepted report of anyone.
 //! - For each population group, the figure of the group's **authoritative agency** (the policy's
 //!   authority table: UNHCR for the P groups, IOM for migrants and IDPs in v1) wins when that
-//!   agency reported one; otherwise the most recently reported figure wins.
+//!   agency reported one; otherwise the most recently accepted figure wins.
 //! - Where IOM and UNHCR both report a group and differ by more than the policy's tolerance of
 //!   the larger figure, the group is a **discrepancy** (framework area 3, joint data).
 //!
-//! The caller passes the latest accepted report of each organisation in any order. So that the
-//! outcome never depends on that order, "more recent" is a total order over everything the
-//! outcome reads: `reported_at`, then agency, partner name, report id and revision, then the
-//! report's content. Two reports equal under it are interchangeable. A report missing its
-//! `reported_at` counts as the oldest. The same order decides between two figures of one group
-//! from one agency (several partner organisations, or duplicates the service should never send),
-//! and within one report the first figure of a group counts (intake refuses duplicates).
+//! Within one report the first figure of a group counts (intake refuses duplicates).
 
-use std::cmp::Ordering;
-
-use tandem_proto::v1::{Discrepancy, ReconciledFigure, ReportRef, SituationReport};
+use tandem_proto::v1::{
+    Discrepancy, Driver, Phase, ReconciledFigure, ReportRef, Scope, SituationReport,
+};
 
 use super::Policy;
 use super::fixed::Ppm;
-use super::load::Counted;
+use super::load::{Counted, Fact};
 use super::names::{Agencies, GROUP_SLOTS, GROUPS, group_from_i32};
 
 /// The reconciled state of one situation: what the policy rules read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reconciled<'a> {
-    /// The most recent report; `None` when there were no reports.
+    /// The most recently accepted report; `None` when there were no reports.
     pub latest: Option<&'a SituationReport>,
+    /// The facts, each from the most recent report allowed to set it.
+    pub facts: Facts<'a>,
     /// One figure per population group reported (host communities included, though they do not
     /// count towards P, M or D), sorted by group.
     pub figures: Vec<ReconciledFigure>,
@@ -60,8 +62,47 @@ impl Reconciled<'_> {
     }
 }
 
-/// Reconciles the latest report of each organisation on one situation. Pure: same reports, in
-/// any order, same result.
+/// The situation's facts, each with the report it comes from (`None`: no report allowed to set
+/// it said anything, so the fact is unspecified).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Facts<'a> {
+    /// The report giving the scope.
+    pub scope: Option<&'a SituationReport>,
+    /// The report giving the driver.
+    pub driver: Option<&'a SituationReport>,
+    /// The report giving the phase.
+    pub phase: Option<&'a SituationReport>,
+    /// The report saying whether people are on the move together.
+    pub on_the_move: Option<&'a SituationReport>,
+}
+
+impl Facts<'_> {
+    /// The scope, unspecified when no report may set it.
+    pub fn scope(&self) -> Scope {
+        self.scope
+            .map_or(Scope::Unspecified, SituationReport::scope)
+    }
+
+    /// The driver, unspecified when no report may set it.
+    pub fn driver(&self) -> Driver {
+        self.driver
+            .map_or(Driver::Unspecified, SituationReport::driver)
+    }
+
+    /// The phase, unspecified when no report may set it.
+    pub fn phase(&self) -> Phase {
+        self.phase
+            .map_or(Phase::Unspecified, SituationReport::phase)
+    }
+
+    /// Whether people are on the move together; false when no report may say.
+    pub fn on_the_move(&self) -> bool {
+        self.on_the_move.is_some_and(|report| report.on_the_move)
+    }
+}
+
+/// Reconciles the latest report of each organisation on one situation, given in the order
+/// intake accepted them (oldest first). Pure: same reports, same result.
 pub fn reconcile<'a>(policy: &Policy, reports: &'a [SituationReport]) -> Reconciled<'a> {
     let mut figures = Vec::new();
     let mut discrepancies = Vec::new();
@@ -75,6 +116,7 @@ pub fn reconcile<'a>(policy: &Policy, reports: &'a [SituationReport]) -> Reconci
     );
     Reconciled {
         latest: totals.latest,
+        facts: totals.facts,
         figures,
         discrepancies,
         based_on,
@@ -88,6 +130,7 @@ pub fn reconcile<'a>(policy: &Policy, reports: &'a [SituationReport]) -> Reconci
 /// What [`reconcile_into`] returns besides the lists it fills.
 pub(crate) struct Totals<'a> {
     pub(crate) latest: Option<&'a SituationReport>,
+    pub(crate) facts: Facts<'a>,
     pub(crate) protection: u128,
     pub(crate) migrants: u128,
     pub(crate) displaced: u128,
@@ -111,16 +154,26 @@ pub(crate) fn reconcile_into<'a>(
         iom: Option<(usize, u64)>,
         unhcr: Option<(usize, u64)>,
     }
+    // Later reports are more recent, so each slot simply keeps the last figure it sees.
     let mut slots = [Slot::default(); GROUP_SLOTS];
-    let mut latest: Option<usize> = None;
-    let newer = |candidate: usize, held: Option<(usize, u64)>| {
-        held.is_none_or(|(index, _)| recency(&reports[candidate], &reports[index]).is_gt())
-    };
+    let mut facts = Facts::default();
+    for report in reports {
+        let agency = Agencies::of(report.reporting_agency);
+        for fact in Fact::ALL {
+            if agency.is_empty() || !policy.facts[fact as usize].contains(agency) {
+                continue;
+            }
+            let slot = match fact {
+                Fact::Scope => &mut facts.scope,
+                Fact::Driver => &mut facts.driver,
+                Fact::Phase => &mut facts.phase,
+                Fact::OnTheMove => &mut facts.on_the_move,
+            };
+            *slot = Some(report);
+        }
+    }
 
     for (index, report) in reports.iter().enumerate() {
-        if latest.is_none_or(|held| recency(report, &reports[held]).is_gt()) {
-            latest = Some(index);
-        }
         let agency = Agencies::of(report.reporting_agency);
         let mut seen = 0u16;
         for figure in &report.population {
@@ -134,20 +187,19 @@ pub(crate) fn reconcile_into<'a>(
             seen |= bit;
             let entry = Some((index, figure.count));
             let slot = &mut slots[group as usize];
-            if newer(index, slot.any) {
-                slot.any = entry;
-            }
-            if agency == Agencies::IOM && newer(index, slot.iom) {
+            slot.any = entry;
+            if agency == Agencies::IOM {
                 slot.iom = entry;
             }
-            if agency == Agencies::UNHCR && newer(index, slot.unhcr) {
+            if agency == Agencies::UNHCR {
                 slot.unhcr = entry;
             }
         }
     }
 
     let mut totals = Totals {
-        latest: latest.map(|index| &reports[index]),
+        latest: reports.last(),
+        facts,
         protection: 0,
         migrants: 0,
         displaced: 0,
@@ -240,46 +292,6 @@ fn differs(a: u64, b: u64, tolerance: Ppm) -> bool {
         && tolerance
             .ratio_vs(u128::from(a.abs_diff(b)), larger)
             .is_gt()
-}
-
-/// Orders reports from oldest to most recent; see the module documentation.
-fn recency(a: &SituationReport, b: &SituationReport) -> Ordering {
-    let stamp = |report: &SituationReport| {
-        report
-            .reported_at
-            .as_ref()
-            .map_or((i64::MIN, i32::MIN), |at| (at.seconds, at.nanos))
-    };
-    stamp(a)
-        .cmp(&stamp(b))
-        .then_with(|| a.reporting_agency.cmp(&b.reporting_agency))
-        .then_with(|| a.reporter_org.cmp(&b.reporter_org))
-        .then_with(|| a.report_id.cmp(&b.report_id))
-        .then_with(|| a.revision.cmp(&b.revision))
-        .then_with(|| same_key_content(a, b))
-}
-
-/// Last resort between two reports with the same key (which the service never sends): compare
-/// everything else the determination reads, so even then the input order cannot matter.
-fn same_key_content(a: &SituationReport, b: &SituationReport) -> Ordering {
-    a.situation_id
-        .cmp(&b.situation_id)
-        .then_with(|| a.country.cmp(&b.country))
-        .then_with(|| a.scope.cmp(&b.scope))
-        .then_with(|| a.driver.cmp(&b.driver))
-        .then_with(|| a.phase.cmp(&b.phase))
-        .then_with(|| a.on_the_move.cmp(&b.on_the_move))
-        .then_with(|| a.designated_leads.cmp(&b.designated_leads))
-        .then_with(|| {
-            let figures = |report: &SituationReport| {
-                report
-                    .population
-                    .iter()
-                    .map(|figure| (figure.group, figure.count))
-                    .collect::<Vec<_>>()
-            };
-            figures(a).cmp(&figures(b))
-        })
 }
 
 #[cfg(test)]

@@ -51,10 +51,12 @@ pub(crate) enum Rule {
     RespectiveMandates,
     /// Joint data: IOM and UNHCR figures for a group differ beyond the tolerance.
     Discrepancy,
+    /// The policy's `[[override]]` for the situation assigns the functions it names.
+    Override,
 }
 
 /// Number of rules; the size of the policy's rule table.
-pub(crate) const RULE_COUNT: usize = 15;
+pub(crate) const RULE_COUNT: usize = 16;
 
 impl Rule {
     /// Every rule, in the order of the policy file and of `Rule`'s discriminants.
@@ -74,6 +76,7 @@ impl Rule {
         Rule::MixedMovement,
         Rule::RespectiveMandates,
         Rule::Discrepancy,
+        Rule::Override,
     ];
 
     /// The rule's key in the policy file, which is also its `rule_id` in a rationale entry.
@@ -94,6 +97,7 @@ impl Rule {
             Rule::MixedMovement => "mixed_movement",
             Rule::RespectiveMandates => "respective_mandates",
             Rule::Discrepancy => "discrepancy",
+            Rule::Override => "override",
         }
     }
 
@@ -109,7 +113,7 @@ impl Rule {
             MigrantThreshold,
         ];
         match self {
-            Rule::Designation | Rule::DesignationPartnerOnly => &[Leads, ReportId],
+            Rule::Designation | Rule::DesignationPartnerOnly => &[Leads, ReportId, Reference],
             Rule::NoFigures | Rule::NoCrossBorderFigures => &COUNTS,
             Rule::UnknownScope => &[ReportId],
             Rule::IdpDurableSolutions => &[Displaced],
@@ -122,6 +126,7 @@ impl Rule {
             | Rule::MixedMovement
             | Rule::RespectiveMandates => &CROSS_BORDER,
             Rule::Discrepancy => &[Group, IomCount, UnhcrCount, Difference, Tolerance],
+            Rule::Override => &[Reference, Since],
         }
     }
 }
@@ -149,8 +154,13 @@ pub(crate) enum Var {
     Previous,
     /// `{leads}`: the lead agencies, in words.
     Leads,
-    /// `{report_id}`: the most recent report.
+    /// `{report_id}`: the most recent report (for the designation rules, the report that
+    /// recorded the designation).
     ReportId,
+    /// `{reference}`: the decision a designation records, or an override's reference.
+    Reference,
+    /// `{since}`: the date an override applies from.
+    Since,
     /// `{driver}`: the driver of displacement, in words.
     DriverName,
     /// `{group}`: the population group of a discrepancy, in words.
@@ -166,7 +176,7 @@ pub(crate) enum Var {
 }
 
 impl Var {
-    const ALL: [Var; 17] = [
+    const ALL: [Var; 19] = [
         Var::Share,
         Var::Protection,
         Var::Migrants,
@@ -178,6 +188,8 @@ impl Var {
         Var::Previous,
         Var::Leads,
         Var::ReportId,
+        Var::Reference,
+        Var::Since,
         Var::DriverName,
         Var::Group,
         Var::IomCount,
@@ -199,6 +211,8 @@ impl Var {
             Var::Previous => "previous",
             Var::Leads => "leads",
             Var::ReportId => "report_id",
+            Var::Reference => "reference",
+            Var::Since => "since",
             Var::DriverName => "driver",
             Var::Group => "group",
             Var::IomCount => "iom_count",
@@ -235,6 +249,10 @@ pub(crate) struct Facts<'a> {
     pub(crate) report_id: &'a str,
     /// The most recent report's driver.
     pub(crate) driver: Driver,
+    /// The reference of the designation in force, or of the override for the override's entry.
+    pub(crate) reference: &'a str,
+    /// The start date of the override in force, `YYYY-MM-DD` (empty without one).
+    pub(crate) since: &'a str,
     /// The discrepancy a `discrepancy` text is about.
     pub(crate) discrepancy: Option<&'a Discrepancy>,
 }
@@ -377,6 +395,8 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
         Var::Previous => out.push_str(words::classification(facts.previous)),
         Var::Leads => facts.leads.write_words(out),
         Var::ReportId => out.push_str(facts.report_id),
+        Var::Reference => out.push_str(facts.reference),
+        Var::Since => out.push_str(facts.since),
         Var::DriverName => out.push_str(words::driver(facts.driver)),
         Var::Group => {
             let group = facts
@@ -422,6 +442,8 @@ mod tests {
             leads: Agencies::UNHCR,
             report_id: "r-1",
             driver: Driver::Conflict,
+            reference: "",
+            since: "",
             discrepancy: None,
         }
     }

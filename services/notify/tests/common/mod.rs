@@ -228,12 +228,14 @@ pub fn determination(
         functions: vec![FunctionAssignment {
             function: LeadershipFunction::StrategicPlanning as i32,
             agencies: joint,
+            ..Default::default()
         }],
         protection_share: 0.5,
         rationale: vec![RationaleEntry {
             rule_id: "cross_border.mixed".into(),
             clause: "FoE B.1 mixed movements".into(),
             text: "Refugees and migrants travel together on the same routes.".into(),
+            ..Default::default()
         }],
         policy_version: "1".into(),
         changed,
