@@ -183,6 +183,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<Reason>)> {
             {
                 let mut report = report("corpus-leads", "S-CORPUS", 1);
                 report.designated_leads = vec![99; 60_000];
+                report.designation_reference = "SG decision of 12 April 2018".into();
                 report.encode_to_vec()
             },
             leads_reasons,
@@ -212,6 +213,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<Reason>)> {
     let mut out_of_range_group = report("corpus-g", "S-CORPUS", 1);
     out_of_range_group.population[0].group = 4_000;
     out_of_range_group.designated_leads = vec![-3];
+    out_of_range_group.designation_reference = "SG decision of 12 April 2018".into();
     cases.push((
         "group and designated lead out of range",
         out_of_range_group.encode_to_vec(),
@@ -456,7 +458,10 @@ const BREAKS: [&[Break]; 14] = [
     )],
     &[(
         "designated_leads[0]",
-        |r| r.designated_leads = vec![9],
+        |r| {
+            r.designated_leads = vec![9];
+            r.designation_reference = "SG decision of 12 April 2018".into();
+        },
         "UNKNOWN_CODE",
     )],
 ];
