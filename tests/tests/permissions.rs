@@ -642,10 +642,12 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     );
 }
 
-/// Starts `accounts.conf` with `service` as the user of unauthenticated connections, and an
-/// admin connection.
+/// Starts `accounts.conf` with `service` as the user of unauthenticated connections, runs
+/// `tandem setup`'s step as the admin (no service may create a stream or consumer), and opens
+/// an admin connection.
 async fn server_for(service: &str) -> (SecureServer, async_nats::Client, jetstream::Context) {
     let server = SecureServer::start_with(&format!("no_auth_user: {service}"));
+    server.set_up().await;
     let admin = server.connect("admin", "admin-dev-password", None).await;
     let admin_js = jetstream::new(admin.clone());
     (server, admin, admin_js)

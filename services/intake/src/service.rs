@@ -37,6 +37,7 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let client = nats::connect(&config.common.nats, "tandem-intake", &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
+    let (bucket, reads) = topology::intake_bucket(storage);
     let situations = nats::set_up(&shutdown, || {
         topology::ensure_streams_and_bucket(
             &js,
@@ -44,13 +45,8 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 topology::events_stream(storage),
                 topology::dlq_stream(storage),
             ]),
-            topology::bucket(
-                topology::INTAKE_BUCKET,
-                "Intake: the country and last accepted revisions of each situation",
-                1,
-                storage,
-            ),
-            topology::Reads::Leader,
+            bucket.clone(),
+            reads,
         )
     })
     .await?;
@@ -70,14 +66,8 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
     ));
     // One durable per intake stream (each tenant's deduplication is its own); the handler and
     // its records are shared, and compare-and-set orders reports of one situation across them.
-    let consumers = topology::INTAKE_STREAMS.map(|(stream, subject, durable)| {
-        let spec = ConsumerSpec {
-            service: SERVICE,
-            stream,
-            durable: durable.into(),
-            filter_subject: subject.into(),
-            settings: config.common.consumer.clone(),
-        };
+    let consumers = topology::intake_durables().map(|durable| {
+        let spec = ConsumerSpec::of(durable, config.common.consumer.clone());
         consumer::run(
             js.clone(),
             spec,

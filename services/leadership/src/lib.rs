@@ -90,6 +90,7 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
     let client = nats::connect(&config.common.nats, "tandem-leadership", &shutdown).await?;
     let js = jetstream::new(client.clone());
     let storage = &config.common.storage;
+    let (bucket, reads) = topology::leadership_bucket(storage);
     let records = nats::set_up(&shutdown, || {
         topology::ensure_streams_and_bucket(
             &js,
@@ -97,13 +98,8 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
                 topology::events_stream(storage),
                 topology::dlq_stream(storage),
             ],
-            topology::bucket(
-                topology::LEADERSHIP_BUCKET,
-                "Leadership: each situation's current determination and the reports it rests on",
-                5,
-                storage,
-            ),
-            topology::Reads::Leader,
+            bucket.clone(),
+            reads,
         )
     })
     .await?;
@@ -127,13 +123,10 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
         "re-evaluation requests",
         reevaluate::serve(client.clone(), situations.clone(), tasks.stop()),
     );
-    let spec = ConsumerSpec {
-        service: SERVICE,
-        stream: topology::EVENTS_STREAM,
-        durable: "tandem-leadership".into(),
-        filter_subject: topology::ACCEPTED_FILTER.into(),
-        settings: config.common.consumer.clone(),
-    };
+    let spec = ConsumerSpec::of(
+        topology::leadership_durable(),
+        config.common.consumer.clone(),
+    );
     let handler = Arc::new(handler::LeadershipHandler {
         situations,
         gap_wait: std::time::Duration::from_millis(config.gap_wait_ms),

@@ -116,17 +116,11 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     .await?;
 
     let settings = config.common.consumer.clone();
-    let acks_stream = topology::acks_stream_name(agency.token());
+    let [determined, acked] = topology::notify_durables(agency.token());
     let mut tasks = Tasks::new(&shutdown);
     let determinations = consumer::run(
         js.clone(),
-        ConsumerSpec {
-            service: SERVICE,
-            stream: topology::EVENTS_STREAM,
-            durable: name.clone(),
-            filter_subject: topology::DETERMINED_FILTER.into(),
-            settings: settings.clone(),
-        },
+        ConsumerSpec::of(determined, settings.clone()),
         Arc::new(handler::DeterminationHandler {
             notifier: notifier.clone(),
         }),
@@ -136,13 +130,7 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
     tasks.spawn("determination consumer", determinations);
     let acks = consumer::run(
         js.clone(),
-        ConsumerSpec {
-            service: SERVICE,
-            stream: acks_stream,
-            durable: format!("{name}-acks"),
-            filter_subject: tandem_proto::subjects::notify_ack_filter(config.agency.token()),
-            settings,
-        },
+        ConsumerSpec::of(acked, settings),
         Arc::new(handler::AckHandler {
             notifier: notifier.clone(),
         }),

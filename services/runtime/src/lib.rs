@@ -9,6 +9,8 @@
 //! - [`consumer`]: the durable pull-consumer loop: ack after effects, finite redelivery with
 //!   backoff, dead letters, re-creation on stream errors.
 //! - [`dead_letter`]: publishing poison messages to `TANDEM_DLQ`.
+//! - [`setup`]: every stream, bucket, object store and durable of a deployment, made once by
+//!   the admin (`tandem setup`), since service users may create none.
 //! - [`service`]: the body of every service binary's `main`.
 //! - [`service_api`]: registration with the NATS service API (`$SRV.PING/INFO/STATS`).
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
@@ -35,6 +37,7 @@ pub mod nats;
 pub mod records;
 pub mod service;
 pub mod service_api;
+pub mod setup;
 pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;
