@@ -912,7 +912,10 @@ async fn no_service_may_create_a_durable_before_setup_made_it() {
     let (server, admin_js) = server_with_everything().await;
     for durable in topology::durables() {
         let stream = admin_js.get_stream(durable.stream).await.expect("stream");
-        stream.delete_consumer(&durable.name).await.expect("deleted");
+        stream
+            .delete_consumer(&durable.name)
+            .await
+            .expect("deleted");
     }
     for (user, inbox_prefix) in SERVICE_USERS {
         let client = server
