@@ -1056,8 +1056,7 @@ async fn a_service_whose_streams_or_durable_are_missing_is_told_to_run_setup() {
     let spec = tandem_runtime::consumer::ConsumerSpec::of(durable, Default::default());
     let error = tandem_runtime::consumer::open_or_create_durable(&intake, &spec)
         .await
-        .err()
-        .expect("intake created its durable");
+        .expect_err("intake created its durable");
     let said = format!("{error:#}");
     assert!(
         said.contains("consumer tandem-intake-iom on TANDEM_INTAKE_IOM does not exist")
