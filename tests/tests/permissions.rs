@@ -1036,7 +1036,8 @@ async fn a_service_whose_streams_or_durable_are_missing_is_told_to_run_setup() {
         .expect_err("intake created a stream");
     let said = format!("{error:#}");
     assert!(
-        said.contains("stream TANDEM_INTAKE_IOM does not exist") && said.contains("tandem setup"),
+        said.contains("stream TANDEM_INTAKE_IOM is missing and could not be created")
+            && said.contains("tandem setup"),
         "{said}"
     );
     server
@@ -1059,7 +1060,7 @@ async fn a_service_whose_streams_or_durable_are_missing_is_told_to_run_setup() {
         .expect_err("intake created its durable");
     let said = format!("{error:#}");
     assert!(
-        said.contains("consumer tandem-intake-iom on TANDEM_INTAKE_IOM does not exist")
+        said.contains("consumer tandem-intake-iom on TANDEM_INTAKE_IOM is missing")
             && said.contains("tandem setup"),
         "{said}"
     );

@@ -435,8 +435,7 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
     assert_eq!(refused.status.code(), Some(2));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        said.contains("does not exist and this user may not create it")
-            && said.contains("tandem setup"),
+        said.contains("is missing and could not be created") && said.contains("tandem setup"),
         "{said}"
     );
 

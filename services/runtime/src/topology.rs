@@ -196,13 +196,15 @@ pub enum Found {
     Existed,
 }
 
-/// What a service says when something it needs is missing and it may not make it: the shipped
+/// What a service says when something it needs is missing and it could not make it (most
+/// often: it may not): the shipped
 /// accounts let no service create a stream or a consumer (docs/security.md), so an operator
 /// runs `tandem setup` first.
 pub fn missing(what: &str) -> String {
     format!(
-        "{what} does not exist and this user may not create it: run `tandem setup` with the NATS \
-         admin's credentials first (docs/operating.md)"
+        "{what} is missing and could not be created (service users of the shipped accounts may \
+         not create it: run `tandem setup` with the NATS admin's credentials first, \
+         docs/operating.md)"
     )
 }
 
