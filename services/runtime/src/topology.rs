@@ -369,51 +369,63 @@ pub async fn open_or_create_object_store(
     }
 }
 
-/// Intake's bucket: the country and last accepted revisions of each situation.
-pub fn intake_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
-    let config = bucket(
+/// Notify's records: notifications, escalation timers, delivery claims.
+pub const NOTIFY_BUCKET: &str = "tandem-notify";
+
+/// Every bucket: name, description, revisions kept per key, and who answers reads.
+const BUCKETS: [(&str, &str, i64, Reads); 4] = [
+    (
         INTAKE_BUCKET,
         "Intake: the country and last accepted revisions of each situation",
         1,
-        storage,
-    );
-    (config, Reads::Leader)
+        Reads::Leader,
+    ),
+    (
+        LEADERSHIP_BUCKET,
+        "Leadership: each situation's current determination and the reports it rests on",
+        5,
+        Reads::Leader,
+    ),
+    (
+        DIRECTORY_BUCKET,
+        "Focal points of both agencies: personal data, read only by the notify service",
+        1,
+        Reads::AnyReplica,
+    ),
+    (
+        NOTIFY_BUCKET,
+        "Notify: notifications, escalation timers, delivery claims",
+        1,
+        Reads::AnyReplica,
+    ),
+];
+
+/// Bucket `name` of [`BUCKETS`], with its settings.
+fn named_bucket(name: &str, storage: &StorageConfig) -> (kv::Config, Reads) {
+    buckets(storage)
+        .into_iter()
+        .find(|(config, _)| config.bucket == name)
+        .expect("every bucket name has its row in BUCKETS")
+}
+
+/// Intake's bucket: the country and last accepted revisions of each situation.
+pub fn intake_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
+    named_bucket(INTAKE_BUCKET, storage)
 }
 
 /// Leadership's bucket: each situation's determination.
 pub fn leadership_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
-    let config = bucket(
-        LEADERSHIP_BUCKET,
-        "Leadership: each situation's current determination and the reports it rests on",
-        5,
-        storage,
-    );
-    (config, Reads::Leader)
+    named_bucket(LEADERSHIP_BUCKET, storage)
 }
 
 /// The coordinator directory.
 pub fn directory_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
-    let config = bucket(
-        DIRECTORY_BUCKET,
-        "Focal points of both agencies: personal data, read only by the notify service",
-        1,
-        storage,
-    );
-    (config, Reads::AnyReplica)
+    named_bucket(DIRECTORY_BUCKET, storage)
 }
-
-/// Notify's records: notifications, escalation timers, delivery claims.
-pub const NOTIFY_BUCKET: &str = "tandem-notify";
 
 /// [`NOTIFY_BUCKET`].
 pub fn notify_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
-    let config = bucket(
-        NOTIFY_BUCKET,
-        "Notify: notifications, escalation timers, delivery claims",
-        1,
-        storage,
-    );
-    (config, Reads::AnyReplica)
+    named_bucket(NOTIFY_BUCKET, storage)
 }
 
 /// The agencies that run a notify service of their own, by token.
@@ -430,12 +442,9 @@ pub fn streams(storage: &StorageConfig) -> Vec<stream::Config> {
 
 /// Every bucket of a deployment.
 pub fn buckets(storage: &StorageConfig) -> [(kv::Config, Reads); 4] {
-    [
-        intake_bucket(storage),
-        leadership_bucket(storage),
-        directory_bucket(storage),
-        notify_bucket(storage),
-    ]
+    BUCKETS.map(|(name, description, history, reads)| {
+        (bucket(name, description, history, storage), reads)
+    })
 }
 
 /// A durable consumer a service runs: fixed names, so that permissions can name them.
@@ -520,5 +529,30 @@ mod tests {
         }
         let default = intake_streams(&StorageConfig::default());
         assert_eq!(default[0].max_age, Duration::from_secs(90 * 24 * 3600));
+    }
+
+    #[test]
+    fn each_service_bucket_and_durable_is_one_of_the_deployment() {
+        let storage = StorageConfig::default();
+        let names: Vec<String> = buckets(&storage).map(|(c, _)| c.bucket).into();
+        for (config, _) in [
+            intake_bucket(&storage),
+            leadership_bucket(&storage),
+            directory_bucket(&storage),
+            notify_bucket(&storage),
+        ] {
+            assert!(names.contains(&config.bucket), "{}", config.bucket);
+        }
+        assert_eq!(leadership_bucket(&storage).0.history, 5);
+        assert_eq!(directory_bucket(&storage).1, Reads::AnyReplica);
+        let all = durables();
+        let mut unique: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len());
+        let streams: Vec<String> = streams(&storage).into_iter().map(|s| s.name).collect();
+        for durable in &all {
+            assert!(streams.iter().any(|s| s == durable.stream), "{durable:?}");
+        }
     }
 }
