@@ -1,5 +1,7 @@
-//! Every stream and bucket of docs/design.md in one place, with the settings each stream is created
-//! with when a service finds it missing. The subjects messages are published on and consumed
+//! Every stream, bucket and durable of docs/design.md in one place, with the settings each is
+//! created with by `tandem setup` ([`crate::setup`]), or by a service that finds it missing and
+//! may create it (a development server without accounts: the shipped accounts let no service
+//! create a stream or a consumer). The subjects messages are published on and consumed
 //! from are the contract crate's ([`tandem_proto::subjects`], re-exported here), so that pure
 //! code naming them (intake's rules under the fuzzer) does not pull in NATS.
 //!
