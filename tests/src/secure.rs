@@ -82,6 +82,22 @@ impl SecureServer {
         }
     }
 
+    /// Makes every stream, bucket, object store and durable as the admin, as `tandem setup`
+    /// does before a deployment's services start (they may create none).
+    ///
+    /// # Panics
+    /// When the admin cannot connect or set-up fails.
+    pub async fn set_up(&self) -> Vec<tandem_runtime::setup::Step> {
+        let admin = self.connect("admin", "admin-dev-password", None).await;
+        tandem_runtime::setup::run(
+            &async_nats::jetstream::new(admin),
+            &Default::default(),
+            &Default::default(),
+        )
+        .await
+        .expect("tandem setup as the admin")
+    }
+
     /// The client URL without credentials.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)

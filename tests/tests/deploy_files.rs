@@ -197,13 +197,39 @@ fn the_compose_file_wires_nats_jaeger_and_the_services_consistently() {
         assert!(jaeger_ports.contains(&port), "Jaeger port {port}");
     }
 
+    // `tandem setup` as the admin, once NATS is up; every service waits for it to finish.
+    let setup = &compose["services"]["setup"];
+    assert_eq!(
+        seq_of_str(&setup["command"]),
+        ["tandem", "setup"],
+        "the setup step"
+    );
+    assert_eq!(
+        str_at(setup, &["depends_on", "nats", "condition"]),
+        Some("service_healthy")
+    );
+    let setup_env = compose_env(setup);
+    assert_eq!(env_value(&setup_env, "TANDEM_NATS__USER"), Some("admin"));
+    assert_eq!(
+        env_value(&setup_env, "NATS_URL"),
+        Some(format!("nats://nats:{}", nats_port()).as_str())
+    );
+
     let mut seen_binaries = BTreeSet::new();
-    for name in names.iter().filter(|n| !["nats", "jaeger"].contains(n)) {
+    for name in names
+        .iter()
+        .filter(|n| !["nats", "jaeger", "setup"].contains(n))
+    {
         let service = &compose["services"][*name];
         let binary = service["command"][0].as_str().expect("command");
         assert!(SERVICES.contains(&binary), "{name} runs {binary}");
         seen_binaries.insert(binary);
         assert_eq!(str_at(service, &["image"]), Some("tandem:dev"), "{name}");
+        assert_eq!(
+            str_at(service, &["depends_on", "setup", "condition"]),
+            Some("service_completed_successfully"),
+            "{name} starts after tandem setup"
+        );
         assert_eq!(
             str_at(service, &["build", "dockerfile"]),
             Some("deploy/docker/Dockerfile")
@@ -251,6 +277,14 @@ fn the_compose_file_wires_nats_jaeger_and_the_services_consistently() {
         }
     }
     assert_eq!(seen_binaries, SERVICES.iter().copied().collect());
+}
+
+/// A sequence of strings (a command).
+fn seq_of_str(value: &Value) -> Vec<&str> {
+    value
+        .as_sequence()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// Every document of a multi-document YAML file.
@@ -447,11 +481,12 @@ fn every_kubernetes_pod_is_locked_down_and_connects_as_its_own_user_over_tls() {
         Some("true")
     );
     let ca = str_at(config_map, &["data", "TANDEM_NATS__TLS_CA"]).expect("the CA services trust");
-    let workloads: Vec<&Value> = ["Deployment", "StatefulSet", "DaemonSet"]
+    // The five services, and the admin's `tandem setup` Job (its secret holds the admin).
+    let workloads: Vec<&Value> = ["Deployment", "StatefulSet", "DaemonSet", "Job"]
         .iter()
         .flat_map(|kind| of_kind(&documents, kind))
         .collect();
-    assert_eq!(workloads.len(), 5);
+    assert_eq!(workloads.len(), 6);
     for workload in workloads {
         let name = str_at(workload, &["metadata", "name"]).expect("name");
         let pod = &workload["spec"]["template"]["spec"];

@@ -37,29 +37,19 @@ fn report(agency: Agency, report_id: &str) -> Vec<u8> {
     report.encode_to_vec()
 }
 
-/// The shipped server with every stream tandem creates, made by the operator.
-async fn server_with_streams() -> (SecureServer, jetstream::Context) {
+/// The shipped server with every stream, bucket, object store and durable of tandem, made by
+/// the operator's `tandem setup`: the state of a deployment.
+async fn server_with_everything() -> (SecureServer, jetstream::Context) {
     let server = SecureServer::start();
+    server.set_up().await;
     let admin = server.connect("admin", "admin-dev-password", None).await;
-    let admin_js = jetstream::new(admin);
-    let storage = Default::default();
-    topology::ensure_streams(
-        &admin_js,
-        topology::intake_streams(&storage).into_iter().chain([
-            topology::notify_stream(&storage),
-            topology::acks_stream("iom", &storage),
-            topology::acks_stream("unhcr", &storage),
-        ]),
-    )
-    .await
-    .expect("streams");
-    (server, admin_js)
+    (server, jetstream::new(admin))
 }
 
 #[tokio::test]
 async fn iom_cannot_make_a_unhcr_report_a_duplicate() {
     init_test_log();
-    let (server, admin_js) = server_with_streams().await;
+    let (server, admin_js) = server_with_everything().await;
     let iom = jetstream::new(server.connect("iom", "iom-dev-password", None).await);
     let unhcr = jetstream::new(server.connect("unhcr", "unhcr-dev-password", None).await);
 
@@ -101,7 +91,7 @@ async fn iom_cannot_make_a_unhcr_report_a_duplicate() {
 #[tokio::test]
 async fn a_partner_cannot_squat_another_partners_unguessable_id() {
     init_test_log();
-    let (server, admin_js) = server_with_streams().await;
+    let (server, admin_js) = server_with_everything().await;
     let nrc = jetstream::new(
         server
             .connect("nrc", "nrc-dev-password", Some("_INBOX_NRC"))
@@ -152,7 +142,7 @@ async fn a_partner_cannot_squat_another_partners_unguessable_id() {
 #[tokio::test]
 async fn an_agency_cannot_pre_empt_tandems_ids_or_the_other_agencys_acks() {
     init_test_log();
-    let (server, admin_js) = server_with_streams().await;
+    let (server, admin_js) = server_with_everything().await;
     let iom = jetstream::new(server.connect("iom", "iom-dev-password", None).await);
     let unhcr = server.connect("unhcr", "unhcr-dev-password", None).await;
     let notify_unhcr = jetstream::new(
@@ -245,9 +235,9 @@ async fn an_agency_filling_its_stream_is_told_so_and_the_others_go_on() {
         intake_max_bytes: 256 * 1024,
         ..Default::default()
     };
-    topology::ensure_streams(&admin_js, topology::intake_streams(&storage))
+    tandem_runtime::setup::run(&admin_js, &storage, &Default::default())
         .await
-        .expect("streams");
+        .expect("tandem setup");
     let mut config = tandem_intake::IntakeConfig::default();
     config.common.nats.url = server.url();
     config.common.storage = storage;
@@ -356,6 +346,7 @@ async fn submit_as(
 async fn each_organisation_hears_its_own_outcomes_on_its_own_credentials() {
     init_test_log();
     let server = SecureServer::start();
+    server.set_up().await;
     let shutdown = tandem_runtime::Shutdown::new();
     let mut intake = tandem_intake::IntakeConfig::default();
     intake.common.nats.url = server.url();
@@ -455,17 +446,9 @@ fn partner_report(org: &str, report_id: &str) -> SituationReport {
 async fn a_partner_can_neither_read_another_partners_outcomes_nor_speak_for_it() {
     init_test_log();
     let server = SecureServer::start();
+    server.set_up().await;
     let shutdown = tandem_runtime::Shutdown::new();
     let intake = run_intake(&server, &shutdown);
-    let admin_js = jetstream::new(server.connect("admin", "admin-dev-password", None).await);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !partners_consumer_exists(&admin_js).await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "intake did not set up within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let nrc = server
         .connect("nrc", "nrc-dev-password", Some("_INBOX_NRC"))
         .await;
@@ -604,14 +587,6 @@ async fn outcome(subscriber: &mut async_nats::Subscriber) -> (String, String, bo
     }
 }
 
-/// Whether intake's partners consumer exists, that is intake is ready for partners' reports.
-async fn partners_consumer_exists(js: &jetstream::Context) -> bool {
-    match js.get_stream(topology::INTAKE_PARTNERS_STREAM).await {
-        Ok(stream) => stream.consumer_info("tandem-intake-partners").await.is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// Every service user, with the inbox prefix its permissions name.
 const SERVICE_USERS: [(&str, Option<&str>); 5] = [
     ("intake", None),
@@ -677,53 +652,17 @@ const DURABLES: [(&str, &str, &str, &str); 8] = [
 /// stream stores it, so JetStream would file every message it delivered as an IOM report.
 const STOLEN_DELIVERY: &str = "tandem.intake.iom.report";
 
-/// The shipped server with every stream, bucket, object store and durable of tandem, made by
-/// the operator (or by each service's first start): the state of a running deployment.
-async fn server_with_everything() -> (SecureServer, jetstream::Context) {
-    let (server, admin_js) = server_with_streams().await;
-    let storage = Default::default();
-    topology::ensure_streams(
-        &admin_js,
-        [
-            topology::events_stream(&storage),
-            topology::dlq_stream(&storage),
-        ],
-    )
-    .await
-    .expect("streams");
-    for (bucket, reads) in [
-        (topology::INTAKE_BUCKET, topology::Reads::Leader),
-        (topology::LEADERSHIP_BUCKET, topology::Reads::Leader),
-        (topology::DIRECTORY_BUCKET, topology::Reads::AnyReplica),
-        ("tandem-notify", topology::Reads::AnyReplica),
-    ] {
-        topology::ensure_bucket(
-            &admin_js,
-            topology::bucket(bucket, "hostile test", 1, &storage),
-            reads,
-        )
-        .await
-        .expect("bucket");
+/// A push consumer's creation request, delivering to [`STOLEN_DELIVERY`]; `name` empty for an
+/// ephemeral one.
+fn push(stream: &str, name: &str, filter: &str) -> serde_json::Value {
+    let mut config = serde_json::json!({
+        "filter_subject": filter, "deliver_subject": STOLEN_DELIVERY, "ack_policy": "none",
+    });
+    if !name.is_empty() {
+        config["name"] = name.into();
+        config["durable_name"] = name.into();
     }
-    topology::ensure_object_store(&admin_js, topology::DATA_OBJECT_STORE, &storage)
-        .await
-        .expect("object store");
-    for (stream, durable, filter, _) in DURABLES {
-        admin_js
-            .get_stream(stream)
-            .await
-            .expect("stream")
-            .create_consumer(jetstream::consumer::pull::Config {
-                durable_name: Some(durable.into()),
-                filter_subject: filter.into(),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                max_deliver: 5,
-                ..Default::default()
-            })
-            .await
-            .expect("durable");
-    }
-    (server, admin_js)
+    serde_json::json!({"stream_name": stream, "config": config})
 }
 
 /// Every stream of a running deployment.
@@ -810,17 +749,6 @@ async fn no_service_may_create_a_push_consumer_or_take_another_services_durable(
     init_test_log();
     let (server, admin_js) = server_with_everything().await;
     let streams = stream_names(&admin_js).await;
-    // A push consumer's configuration; `name` empty for an ephemeral one.
-    let push = |stream: &str, name: &str, filter: &str| {
-        let mut config = serde_json::json!({
-            "filter_subject": filter, "deliver_subject": STOLEN_DELIVERY, "ack_policy": "none",
-        });
-        if !name.is_empty() {
-            config["name"] = name.into();
-            config["durable_name"] = name.into();
-        }
-        serde_json::json!({"stream_name": stream, "config": config})
-    };
     for (user, inbox_prefix) in SERVICE_USERS {
         let client = server
             .connect(user, &format!("{user}-dev-password"), inbox_prefix)
@@ -971,5 +899,64 @@ async fn no_service_may_create_a_stream_that_copies_or_republishes_another() {
         let now = stream.info().await.expect("info").config.clone();
         assert_eq!(now, config, "{} changed", config.name);
         assert!(now.republish.is_none() && now.mirror.is_none() && now.sources.is_none());
+    }
+}
+
+/// Before the durables exist (streams made, `tandem setup` not finished or never run), no
+/// service user can create any durable, its own included: a grant naming the durable would not
+/// stop the body from asking for a push consumer that delivers into IOM's intake stream (the
+/// server checks no permission on a deliver subject), so no service has such a grant at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_service_may_create_a_durable_before_setup_made_it() {
+    init_test_log();
+    let (server, admin_js) = server_with_everything().await;
+    for durable in topology::durables() {
+        let stream = admin_js.get_stream(durable.stream).await.expect("stream");
+        stream
+            .delete_consumer(&durable.name)
+            .await
+            .expect("deleted");
+    }
+    for (user, inbox_prefix) in SERVICE_USERS {
+        let client = server
+            .connect(user, &format!("{user}-dev-password"), inbox_prefix)
+            .await;
+        for durable in topology::durables() {
+            let (stream, name, filter) = (durable.stream, &durable.name, &durable.filter);
+            let pull = serde_json::json!({
+                "stream_name": stream,
+                "config": {"durable_name": name, "filter_subject": filter, "ack_policy": "explicit"}
+            });
+            for (subject, body) in [
+                (
+                    format!("$JS.API.CONSUMER.CREATE.{stream}.{name}.{filter}"),
+                    push(stream, name, filter),
+                ),
+                (
+                    format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{name}"),
+                    push(stream, name, filter),
+                ),
+                (
+                    format!("$JS.API.CONSUMER.CREATE.{stream}.{name}.{filter}"),
+                    pull,
+                ),
+            ] {
+                let outcome = attempt(&server, &client, user, &subject, &body).await;
+                assert!(
+                    matches!(outcome, Attempt::Refused),
+                    "{user} on {subject}: {outcome:?}"
+                );
+            }
+        }
+    }
+    use futures::TryStreamExt as _;
+    for name in stream_names(&admin_js).await {
+        let stream = admin_js.get_stream(&name).await.expect("stream");
+        let consumers: Vec<jetstream::consumer::Info> =
+            stream.consumers().try_collect().await.expect("consumers");
+        assert!(
+            consumers.is_empty(),
+            "consumers appeared on {name}: {consumers:?}"
+        );
     }
 }

@@ -728,10 +728,12 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     );
 }
 
-/// Starts `accounts.conf` with `service` as the user of unauthenticated connections, and an
-/// admin connection.
+/// Starts `accounts.conf` with `service` as the user of unauthenticated connections, runs
+/// `tandem setup`'s step as the admin (no service may create a stream or consumer), and opens
+/// an admin connection.
 async fn server_for(service: &str) -> (SecureServer, async_nats::Client, jetstream::Context) {
     let server = SecureServer::start_with(&format!("no_auth_user: {service}"));
+    server.set_up().await;
     let admin = server.connect("admin", "admin-dev-password", None).await;
     let admin_js = jetstream::new(admin.clone());
     (server, admin, admin_js)
@@ -1105,4 +1107,53 @@ async fn notify_runs_as_its_own_user() {
     })
     .await;
     assert_no_auth_is(&server, "notify-iom").await;
+}
+
+/// A service started before `tandem setup` ran is told so: it may create no stream or
+/// consumer, and the error names the command that makes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_whose_streams_or_durable_are_missing_is_told_to_run_setup() {
+    init_test_log();
+    let server = SecureServer::start();
+    let intake = jetstream::new(server.connect("intake", "intake-dev-password", None).await);
+    let storage = Default::default();
+    let stream = topology::intake_streams(&storage).remove(0);
+    let error = topology::ensure_stream(&intake, stream.clone())
+        .await
+        .expect_err("intake created a stream");
+    let said = format!("{error:#}");
+    assert!(
+        said.contains("stream TANDEM_INTAKE_IOM is missing and could not be created")
+            && said.contains("tandem setup"),
+        "{said}"
+    );
+    server
+        .wait_for_violation(
+            "intake",
+            "$JS.API.STREAM.CREATE.TANDEM_INTAKE_IOM",
+            DEADLINE,
+        )
+        .await;
+
+    // The stream made by the admin, the durable not yet.
+    let admin_js = jetstream::new(server.connect("admin", "admin-dev-password", None).await);
+    topology::ensure_stream(&admin_js, stream)
+        .await
+        .expect("stream");
+    let [durable, ..] = topology::intake_durables();
+    let spec = tandem_runtime::consumer::ConsumerSpec::of(durable, Default::default());
+    let error = tandem_runtime::consumer::open_or_create_durable(&intake, &spec)
+        .await
+        .expect_err("intake created its durable");
+    let said = format!("{error:#}");
+    assert!(
+        said.contains("consumer tandem-intake-iom on TANDEM_INTAKE_IOM is missing")
+            && said.contains("tandem setup"),
+        "{said}"
+    );
+    let stream = admin_js
+        .get_stream(topology::INTAKE_IOM_STREAM)
+        .await
+        .expect("stream");
+    assert!(stream.consumer_info("tandem-intake-iom").await.is_err());
 }

@@ -71,6 +71,8 @@ struct World {
 impl World {
     async fn start() -> Self {
         let server = SecureServer::start();
+        // As in a deployment: the admin makes the streams and durables (services may not).
+        server.set_up().await;
         let admin = server.connect("admin", "admin-dev-password", None).await;
         let admin_js = jetstream::new(admin.clone());
         let entries = tandem_notify::directory::parse(DIRECTORY).expect("valid directory");

@@ -2,6 +2,8 @@
 //!
 //! - `up`: the whole stack in one process against a local NATS (module [`up`], with
 //!   [`local_nats`] starting a `nats-server` when none is reachable, and [`demo`]).
+//! - `setup`: every stream, bucket, object store and durable, made as the NATS admin before
+//!   the services start (module [`setup`]).
 //! - `submit`: JSON reports in, outcomes out (module [`submit`]).
 //! - `watch`: every tandem event as it happens, in words (modules [`watch`], [`render`]).
 //! - `situation get|list|endorse|contest|history`: determinations, their review by the
@@ -23,6 +25,7 @@ mod local_nats;
 mod notifications;
 mod policy;
 mod render;
+mod setup;
 mod situation;
 mod submit;
 mod up;
@@ -53,6 +56,10 @@ enum Command {
     /// Run every service in this process against NATS_URL, starting a local nats-server
     /// (with JetStream, state in --state-dir) when none is reachable.
     Up(up::UpArgs),
+    /// Create every stream, bucket, object store and durable consumer the services need, as
+    /// the NATS admin (NATS_URL with NATS_USER/NATS_PASSWORD or NATS_CREDS); what exists is
+    /// left as it is. Run before starting services under the shipped accounts.
+    Setup,
     /// Submit situation reports from a JSON file (or - for stdin): one object, an array, or one
     /// object per line.
     Submit(submit::SubmitArgs),
@@ -125,6 +132,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = nats::try_connect(&config.nats, "tandem-cli").await?;
     let code = match command {
         Command::Up(_) | Command::Data(_) | Command::Bench(_) => ExitCode::SUCCESS,
+        Command::Setup => setup::run(&client, &config)
+            .await
+            .map(|()| ExitCode::SUCCESS)?,
         Command::Submit(args) => submit::run(&client, args).await?,
         Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
         Command::Ping { service, timeout } => {

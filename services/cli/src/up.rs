@@ -4,6 +4,7 @@
 use std::{future::Future, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
+use async_nats::jetstream;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
 use tandem_notify::{NotifyAgency, NotifyConfig};
@@ -12,7 +13,7 @@ use tandem_publish::PublishConfig;
 use tandem_runtime::{
     Shutdown,
     config::{self, CommonArgs, NatsConfig},
-    metrics, nats, service_api, telemetry,
+    metrics, nats, service_api, setup, telemetry,
 };
 use tokio::task::JoinSet;
 
@@ -61,6 +62,16 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         let port = local_nats::local_port(&admin.url)
             .context("--secure needs a local NATS_URL (nats://127.0.0.1:PORT)")?;
         let server = local_nats::start_secure(&admin, port, &state_dir).await?;
+        // The service users may create no stream or consumer: the admin makes them first, as
+        // `tandem setup` does in production.
+        let client = nats::try_connect(&admin, "tandem-setup").await?;
+        setup::run(
+            &jetstream::new(client),
+            &intake.common.storage,
+            &intake.common.consumer,
+        )
+        .await
+        .context("cannot set up streams and consumers as the admin")?;
         eprintln!(
             "tandem: secure mode — accounts of deploy/nats/accounts.conf, each service as its own user (development passwords: deploy/nats/README.md)"
         );

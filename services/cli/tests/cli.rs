@@ -652,3 +652,65 @@ fn bench_without_tandem_bench_says_how_to_build_it() {
         "{stderr}"
     );
 }
+
+/// `tandem setup` on the shipped accounts: a service user may not run it (and is told why);
+/// the admin makes every stream, bucket, object store and durable, and a second run leaves
+/// them all as they are.
+#[test]
+fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
+    let server = tandem_testkit::secure::SecureServer::start();
+    let setup_as = |user: &str| {
+        Command::new(TANDEM)
+            .args(["setup", "--nats-url", &server.url()])
+            .env("NATS_USER", user)
+            .env("NATS_PASSWORD", format!("{user}-dev-password"))
+            .output()
+            .expect("run tandem setup")
+    };
+    let refused = setup_as("intake");
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("is missing and could not be created") && said.contains("tandem setup"),
+        "{said}"
+    );
+
+    let first = setup_as("admin");
+    assert!(first.status.success(), "{first:?}");
+    let printed = String::from_utf8_lossy(&first.stdout);
+    for line in [
+        "created stream TANDEM_INTAKE_IOM",
+        "created stream TANDEM_ACKS_UNHCR",
+        "created bucket tandem-notify",
+        "created object store tandem-data",
+        "created consumer TANDEM_EVENTS/tandem-leadership",
+        "created consumer TANDEM_ACKS_IOM/tandem-notify-iom-acks",
+        "tandem setup: 21 created, 0 left as they were",
+    ] {
+        assert!(printed.lines().any(|l| l == line), "{line}:\n{printed}");
+    }
+    let again = setup_as("admin");
+    assert!(again.status.success(), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("tandem setup: 0 created, 21 left as they were"),
+        "{again:?}"
+    );
+
+    // What it printed is on the server: every durable, pull, with its service's filter.
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let admin = server.connect("admin", "admin-dev-password", None).await;
+            let js = async_nats::jetstream::new(admin);
+            for durable in tandem_runtime::topology::durables() {
+                let stream = js.get_stream(durable.stream).await.expect("stream");
+                let info = stream
+                    .consumer_info(&durable.name)
+                    .await
+                    .expect("the durable exists");
+                assert_eq!(info.config.filter_subject, durable.filter);
+                assert_eq!(info.config.deliver_subject, None);
+            }
+        });
+}

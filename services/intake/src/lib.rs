@@ -48,14 +48,8 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
                     topology::events_stream(storage),
                     topology::dlq_stream(storage),
                 ]);
-                let bucket = topology::bucket(
-                    topology::INTAKE_BUCKET,
-                    "Intake: the country and last accepted revisions of each situation",
-                    1,
-                    storage,
-                );
-                topology::ensure_streams_and_bucket(&js, streams, bucket, topology::Reads::Leader)
-                    .await
+                let (bucket, reads) = topology::intake_bucket(storage);
+                topology::ensure_streams_and_bucket(&js, streams, bucket, reads).await
             },
             |service, situations| {
                 let handler = Arc::new(handler::IntakeHandler::new(
@@ -65,15 +59,10 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 // One durable per intake stream (each tenant's deduplication is its own); the
                 // handler and its records are shared, and compare-and-set orders reports of
                 // one situation across them.
-                for (stream, subject, durable) in topology::INTAKE_STREAMS {
-                    let spec = ConsumerSpec {
-                        service: SERVICE,
-                        stream,
-                        durable: durable.into(),
-                        filter_subject: subject.into(),
-                        settings: config.common.consumer.clone(),
-                    };
-                    service.consume(durable, spec, handler.clone());
+                for durable in topology::intake_durables() {
+                    let stream = durable.stream;
+                    let spec = ConsumerSpec::of(durable, config.common.consumer.clone());
+                    service.consume(stream, spec, handler.clone());
                 }
                 Ok(())
             },

@@ -57,13 +57,8 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
                 topology::events_stream(storage),
                 topology::dlq_stream(storage),
             ];
-            let bucket = topology::bucket(
-                topology::LEADERSHIP_BUCKET,
-                "Leadership: each situation's current determination and the reports it rests on",
-                5,
-                storage,
-            );
-            topology::ensure_streams_and_bucket(&js, streams, bucket, topology::Reads::Leader).await
+            let (bucket, reads) = topology::leadership_bucket(storage);
+            topology::ensure_streams_and_bucket(&js, streams, bucket, reads).await
         },
         |service, records| {
             let situations = Arc::new(situations::Situations {
@@ -79,13 +74,10 @@ pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result
                 "review requests",
                 review::serve(service.client().clone(), situations.clone(), service.stop()),
             );
-            let spec = ConsumerSpec {
-                service: SERVICE,
-                stream: topology::EVENTS_STREAM,
-                durable: roster::LEADERSHIP.durables[0].into(),
-                filter_subject: topology::ACCEPTED_FILTER.into(),
-                settings: config.common.consumer.clone(),
-            };
+            let spec = ConsumerSpec::of(
+                topology::leadership_durable(),
+                config.common.consumer.clone(),
+            );
             let handler = Arc::new(handler::LeadershipHandler {
                 situations,
                 gap_wait: config.gap_wait(),

@@ -527,17 +527,8 @@ pub struct Directory {
 impl Directory {
     /// Opens (creating when missing) the directory bucket.
     pub async fn open(js: &jetstream::Context, storage: &StorageConfig) -> anyhow::Result<Self> {
-        let store = topology::ensure_bucket(
-            js,
-            topology::bucket(
-                topology::DIRECTORY_BUCKET,
-                "Focal points of both agencies: personal data, read only by the notify service",
-                1,
-                storage,
-            ),
-            topology::Reads::AnyReplica,
-        )
-        .await?;
+        let (bucket, reads) = topology::directory_bucket(storage);
+        let store = topology::ensure_bucket(js, bucket, reads).await?;
         Ok(Self {
             store,
             js: js.clone(),

@@ -105,35 +105,18 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
                     records.clone(),
                 )?);
                 let settings = &config.common.consumer;
-                let determinations = ConsumerSpec {
-                    service: SERVICE,
-                    stream: topology::EVENTS_STREAM,
-                    durable: member.durables[0].into(),
-                    filter_subject: topology::DETERMINED_FILTER.into(),
-                    settings: settings.clone(),
-                };
+                let [determined, acked, reviewed] = topology::notify_durables(agency.token());
+                let determinations = ConsumerSpec::of(determined, settings.clone());
                 let handler = handler::DeterminationHandler {
                     notifier: notifier.clone(),
                 };
                 service.consume("determination consumer", determinations, Arc::new(handler));
-                let acks = ConsumerSpec {
-                    service: SERVICE,
-                    stream: topology::acks_stream_name(agency.token()),
-                    durable: member.durables[1].into(),
-                    filter_subject: tandem_proto::subjects::notify_ack_filter(agency.token()),
-                    settings: settings.clone(),
-                };
+                let acks = ConsumerSpec::of(acked, settings.clone());
                 let handler = handler::AckHandler {
                     notifier: notifier.clone(),
                 };
                 service.consume("acknowledgement consumer", acks, Arc::new(handler));
-                let reviews = ConsumerSpec {
-                    service: SERVICE,
-                    stream: topology::EVENTS_STREAM,
-                    durable: member.durables[2].into(),
-                    filter_subject: tandem_proto::subjects::REVIEWED_FILTER.into(),
-                    settings: settings.clone(),
-                };
+                let reviews = ConsumerSpec::of(reviewed, settings.clone());
                 let handler = handler::ReviewHandler {
                     notifier: notifier.clone(),
                 };

@@ -23,7 +23,7 @@ use tandem_runtime::{Shutdown, config::StorageConfig, kv_scan, topology};
 use crate::config::NotifyAgency;
 
 /// The bucket of notify's own state (not personal data: recipients appear by id only).
-pub const NOTIFY_BUCKET: &str = "tandem-notify";
+pub use topology::NOTIFY_BUCKET;
 
 /// Where a notification stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,17 +125,8 @@ impl Store {
         storage: &StorageConfig,
         agency: NotifyAgency,
     ) -> anyhow::Result<Self> {
-        let kv = topology::ensure_bucket(
-            js,
-            topology::bucket(
-                NOTIFY_BUCKET,
-                "Notify: notifications, escalation timers, delivery claims",
-                1,
-                storage,
-            ),
-            topology::Reads::AnyReplica,
-        )
-        .await?;
+        let (bucket, reads) = topology::notify_bucket(storage);
+        let kv = topology::ensure_bucket(js, bucket, reads).await?;
         Ok(Self {
             kv,
             js: js.clone(),

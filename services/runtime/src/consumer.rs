@@ -41,7 +41,7 @@ use async_nats::{
     Client, Subject,
     jetstream::{
         self, AckKind, Message,
-        consumer::{AckPolicy, DeliverPolicy, pull},
+        consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
     },
 };
 use bytes::Bytes;
@@ -49,9 +49,15 @@ use futures::{StreamExt as _, stream::FuturesUnordered};
 use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use anyhow::Context as _;
+
 use crate::{
-    config::ConsumerConfig, dead_letter::DeadLetters, envelope, metrics::ConsumerInstruments,
+    config::ConsumerConfig,
+    dead_letter::DeadLetters,
+    envelope,
+    metrics::ConsumerInstruments,
     shutdown::Shutdown,
+    topology::{self, Durable, Found},
 };
 
 /// Why a handler could not process a message.
@@ -118,6 +124,63 @@ pub struct ConsumerSpec {
     pub filter_subject: String,
     /// Delivery settings.
     pub settings: ConsumerConfig,
+}
+
+impl ConsumerSpec {
+    /// The spec of `durable`, run with `settings`.
+    pub fn of(durable: Durable, settings: ConsumerConfig) -> Self {
+        Self {
+            service: durable.service,
+            stream: durable.stream,
+            durable: durable.name,
+            filter_subject: durable.filter,
+            settings,
+        }
+    }
+
+    /// The durable's settings on the server.
+    fn config(&self) -> pull::Config {
+        pull::Config {
+            durable_name: Some(self.durable.clone()),
+            description: Some(format!("tandem {} service", self.service)),
+            filter_subject: self.filter_subject.clone(),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.settings.ack_wait(),
+            // One delivery more than handlers get: if storing the dead letter fails on the
+            // last handled delivery, the spare one stores it without running the handler.
+            max_deliver: self.settings.max_deliver + 1,
+            max_ack_pending: i64::try_from(self.settings.batch.saturating_mul(8))
+                .unwrap_or(i64::MAX),
+            ..Default::default()
+        }
+    }
+}
+
+/// Opens `spec`'s stream and durable, creating the durable when missing and the user may (the
+/// admin running `tandem setup`, or a development server without accounts). Looked up first,
+/// so that a user without the right never asks.
+pub async fn open_or_create_durable(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+) -> anyhow::Result<(jetstream::stream::Stream, PullConsumer, Found)> {
+    let stream = js
+        .get_stream(spec.stream)
+        .await
+        .with_context(|| topology::missing(&format!("stream {}", spec.stream)))?;
+    if let Ok(consumer) = stream.get_consumer(&spec.durable).await {
+        return Ok((stream, consumer, Found::Existed));
+    }
+    match stream.create_consumer(spec.config()).await {
+        Ok(consumer) => Ok((stream, consumer, Found::Created)),
+        // Another instance made it between our look and our create.
+        Err(error) => match stream.get_consumer(&spec.durable).await {
+            Ok(consumer) => Ok((stream, consumer, Found::Existed)),
+            Err(_) => Err(anyhow::Error::new(error)).with_context(|| {
+                topology::missing(&format!("consumer {} on {}", spec.durable, spec.stream))
+            }),
+        },
+    }
 }
 
 /// Running totals of one consumer, for the service API's stats.
@@ -283,22 +346,7 @@ impl<H: Handler> Worker<'_, H> {
     /// Pulls and handles messages until shutdown (`Ok`) or a stream error (`Err`).
     async fn consume(&self, js: &jetstream::Context, shutdown: &Shutdown) -> anyhow::Result<()> {
         let spec = self.spec;
-        let stream = js.get_stream(spec.stream).await?;
-        let config = pull::Config {
-            durable_name: Some(spec.durable.clone()),
-            description: Some(format!("tandem {} service", spec.service)),
-            filter_subject: spec.filter_subject.clone(),
-            deliver_policy: DeliverPolicy::All,
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: spec.settings.ack_wait(),
-            // One delivery more than handlers get: if storing the dead letter fails on the
-            // last handled delivery, the spare one stores it without running the handler.
-            max_deliver: spec.settings.max_deliver + 1,
-            max_ack_pending: i64::try_from(spec.settings.batch.saturating_mul(8))
-                .unwrap_or(i64::MAX),
-            ..Default::default()
-        };
-        let consumer = stream.get_or_create_consumer(&spec.durable, config).await?;
+        let (stream, consumer, _) = open_or_create_durable(js, spec).await?;
         // A pull must have room for the stream's largest message (with its headers and subject),
         // which the server never splits; a smaller `batch_bytes` would stall the consumer.
         let largest = usize::try_from(stream.cached_info().config.max_message_size)

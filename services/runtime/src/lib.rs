@@ -9,8 +9,11 @@
 //! - [`consumer`]: the durable pull-consumer loop: ack after effects, finite redelivery with
 //!   backoff, dead letters, re-creation on stream errors.
 //! - [`dead_letter`]: publishing poison messages to `TANDEM_DLQ`.
+//! - [`setup`]: every stream, bucket, object store and durable of a deployment, made once by
+//!   the admin (`tandem setup`), since service users may create none.
 //! - [`service`]: a service from start to stop: the body of every binary's `main`, and
-//!   [`service::Service`], which connects, sets up, wires, registers, runs and flushes.
+//!   [`service::Service`], which connects, sets up (looking up what `tandem setup` made),
+//!   wires, registers, runs and flushes.
 //! - [`service_api`]: registration with the NATS service API (`$SRV.PING/INFO/STATS`).
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT.
 //! - [`tasks`]: a service's long-lived tasks under one failure policy: the first to stop ends
@@ -36,6 +39,7 @@ pub mod nats;
 pub mod records;
 pub mod service;
 pub mod service_api;
+pub mod setup;
 pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;

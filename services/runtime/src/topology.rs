@@ -1,5 +1,7 @@
-//! Every stream and bucket of docs/design.md in one place, with the settings each stream is created
-//! with when a service finds it missing. The subjects messages are published on and consumed
+//! Every stream, bucket and durable of docs/design.md in one place, with the settings each is
+//! created with by `tandem setup` ([`crate::setup`]), or by a service that finds it missing and
+//! may create it (a development server without accounts: the shipped accounts let no service
+//! create a stream or a consumer). The subjects messages are published on and consumed
 //! from are the contract crate's ([`tandem_proto::subjects`], re-exported here), so that pure
 //! code naming them (intake's rules under the fuzzer) does not pull in NATS.
 //!
@@ -199,21 +201,58 @@ pub fn bucket(name: &str, description: &str, history: i64, storage: &StorageConf
     }
 }
 
+/// Whether set-up made a stream, bucket, object store or consumer, or found it there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Made now.
+    Created,
+    /// There already, left as it was.
+    Existed,
+}
+
+/// What a service says when something it needs is missing and it could not make it (most
+/// often: it may not): the shipped
+/// accounts let no service create a stream or a consumer (docs/security.md), so an operator
+/// runs `tandem setup` first.
+pub fn missing(what: &str) -> String {
+    format!(
+        "{what} is missing and could not be created (service users of the shipped accounts may \
+         not create it: run `tandem setup` with the NATS admin's credentials first, \
+         docs/operating.md)"
+    )
+}
+
 /// Creates `config`'s stream unless it exists. Safe to call from several instances at once.
 pub async fn ensure_stream(
     js: &jetstream::Context,
     config: stream::Config,
 ) -> anyhow::Result<stream::Stream> {
+    open_or_create_stream(js, config)
+        .await
+        .map(|(stream, _)| stream)
+}
+
+/// [`ensure_stream`], saying whether it made the stream.
+pub async fn open_or_create_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> anyhow::Result<(stream::Stream, Found)> {
     let name = config.name.clone();
-    match js.get_or_create_stream(config).await {
-        Ok(stream) => Ok(stream),
+    // Looked up first, so that a user without the right to create (every service user of the
+    // shipped accounts) never asks to when the stream is there.
+    if let Ok(stream) = js.get_stream(&name).await {
+        return Ok((stream, Found::Existed));
+    }
+    match js.create_stream(config).await {
+        Ok(stream) => Ok((stream, Found::Created)),
         // Another instance created it between our look and our create ("already in use",
         // "subjects overlap"): open what it made.
         Err(error) => js
             .get_stream(&name)
             .await
-            .map_err(|_| error)
-            .with_context(|| format!("cannot create or open stream {name}")),
+            .map(|stream| (stream, Found::Existed))
+            .map_err(|_| anyhow::Error::new(error))
+            .with_context(|| missing(&format!("stream {name}"))),
     }
 }
 
@@ -264,6 +303,17 @@ pub async fn ensure_bucket(
     config: kv::Config,
     reads: Reads,
 ) -> anyhow::Result<kv::Store> {
+    open_or_create_bucket(js, config, reads)
+        .await
+        .map(|(store, _)| store)
+}
+
+/// [`ensure_bucket`], saying whether it made the bucket.
+pub async fn open_or_create_bucket(
+    js: &jetstream::Context,
+    config: kv::Config,
+    reads: Reads,
+) -> anyhow::Result<(kv::Store, Found)> {
     let name = config.bucket.clone();
     let stream = stream::Config {
         name: format!("KV_{name}"),
@@ -279,7 +329,7 @@ pub async fn ensure_bucket(
         allow_direct: reads == Reads::AnyReplica,
         ..Default::default()
     };
-    let stream = ensure_stream(js, stream).await?;
+    let (stream, found) = open_or_create_stream(js, stream).await?;
     if stream.cached_info().config.allow_direct && reads == Reads::Leader {
         // Created by a tandem before 2026-11-30; a service may not edit streams.
         tracing::warn!(
@@ -288,9 +338,11 @@ pub async fn ensure_bucket(
              As an operator: nats stream edit KV_{name} --no-allow-direct"
         );
     }
-    js.get_key_value(&name)
+    let store = js
+        .get_key_value(&name)
         .await
-        .with_context(|| format!("cannot open bucket {name}"))
+        .with_context(|| format!("cannot open bucket {name}"))?;
+    Ok((store, found))
 }
 
 /// Opens object store `name`, creating it when missing.
@@ -299,25 +351,183 @@ pub async fn ensure_object_store(
     name: &str,
     storage: &StorageConfig,
 ) -> anyhow::Result<object_store::ObjectStore> {
-    match js.get_object_store(name).await {
-        Ok(store) => Ok(store),
-        Err(_) => {
-            let config = object_store::Config {
-                bucket: name.into(),
-                storage: stream::StorageType::File,
-                num_replicas: storage.replicas,
-                max_bytes: storage.data_max_bytes,
-                ..Default::default()
-            };
-            match js.create_object_store(config).await {
-                Ok(store) => Ok(store),
-                Err(_) => js
-                    .get_object_store(name)
-                    .await
-                    .with_context(|| format!("cannot create or open object store {name}")),
-            }
-        }
+    open_or_create_object_store(js, name, storage)
+        .await
+        .map(|(store, _)| store)
+}
+
+/// [`ensure_object_store`], saying whether it made the store.
+pub async fn open_or_create_object_store(
+    js: &jetstream::Context,
+    name: &str,
+    storage: &StorageConfig,
+) -> anyhow::Result<(object_store::ObjectStore, Found)> {
+    if let Ok(store) = js.get_object_store(name).await {
+        return Ok((store, Found::Existed));
     }
+    let config = object_store::Config {
+        bucket: name.into(),
+        storage: stream::StorageType::File,
+        num_replicas: storage.replicas,
+        max_bytes: storage.data_max_bytes,
+        ..Default::default()
+    };
+    match js.create_object_store(config).await {
+        Ok(store) => Ok((store, Found::Created)),
+        Err(error) => js
+            .get_object_store(name)
+            .await
+            .map(|store| (store, Found::Existed))
+            .map_err(|_| anyhow::Error::new(error))
+            .with_context(|| missing(&format!("object store {name}"))),
+    }
+}
+
+/// Notify's records: notifications, escalation timers, delivery claims.
+pub const NOTIFY_BUCKET: &str = "tandem-notify";
+
+/// Every bucket: name, description, revisions kept per key, and who answers reads.
+const BUCKETS: [(&str, &str, i64, Reads); 4] = [
+    (
+        INTAKE_BUCKET,
+        "Intake: the country and last accepted revisions of each situation",
+        1,
+        Reads::Leader,
+    ),
+    (
+        LEADERSHIP_BUCKET,
+        "Leadership: each situation's current determination and the reports it rests on",
+        5,
+        Reads::Leader,
+    ),
+    (
+        DIRECTORY_BUCKET,
+        "Focal points of both agencies: personal data, read only by the notify service",
+        1,
+        Reads::AnyReplica,
+    ),
+    (
+        NOTIFY_BUCKET,
+        "Notify: notifications, escalation timers, delivery claims",
+        1,
+        Reads::AnyReplica,
+    ),
+];
+
+/// Bucket `name` of [`BUCKETS`], with its settings.
+fn named_bucket(name: &str, storage: &StorageConfig) -> (kv::Config, Reads) {
+    buckets(storage)
+        .into_iter()
+        .find(|(config, _)| config.bucket == name)
+        .expect("every bucket name has its row in BUCKETS")
+}
+
+/// Intake's bucket: the country and last accepted revisions of each situation.
+pub fn intake_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
+    named_bucket(INTAKE_BUCKET, storage)
+}
+
+/// Leadership's bucket: each situation's determination.
+pub fn leadership_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
+    named_bucket(LEADERSHIP_BUCKET, storage)
+}
+
+/// The coordinator directory.
+pub fn directory_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
+    named_bucket(DIRECTORY_BUCKET, storage)
+}
+
+/// [`NOTIFY_BUCKET`].
+pub fn notify_bucket(storage: &StorageConfig) -> (kv::Config, Reads) {
+    named_bucket(NOTIFY_BUCKET, storage)
+}
+
+/// The agencies that run a notify service of their own, by token.
+pub const NOTIFY_AGENCIES: [&str; 2] = ["iom", "unhcr"];
+
+/// Every stream of a deployment.
+pub fn streams(storage: &StorageConfig) -> Vec<stream::Config> {
+    let mut streams = intake_streams(storage);
+    streams.extend([events_stream(storage), notify_stream(storage)]);
+    streams.extend(NOTIFY_AGENCIES.map(|agency| acks_stream(agency, storage)));
+    streams.push(dlq_stream(storage));
+    streams
+}
+
+/// Every bucket of a deployment.
+pub fn buckets(storage: &StorageConfig) -> [(kv::Config, Reads); 4] {
+    BUCKETS.map(|(name, description, history, reads)| {
+        (bucket(name, description, history, storage), reads)
+    })
+}
+
+/// A durable consumer a service runs: fixed names, so that permissions can name them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Durable {
+    /// The consuming service (`intake`, `leadership`, `notify`).
+    pub service: &'static str,
+    /// The stream consumed.
+    pub stream: &'static str,
+    /// The durable's name, shared by every instance of the service.
+    pub name: String,
+    /// Its subject filter within the stream.
+    pub filter: String,
+}
+
+/// Intake's durables, one per intake stream.
+pub fn intake_durables() -> [Durable; 3] {
+    INTAKE_STREAMS.map(|(stream, subject, name)| Durable {
+        service: "intake",
+        stream,
+        name: name.into(),
+        filter: subject.into(),
+    })
+}
+
+/// Leadership's durable on accepted reports.
+pub fn leadership_durable() -> Durable {
+    Durable {
+        service: "leadership",
+        stream: EVENTS_STREAM,
+        name: roster::LEADERSHIP.durables[0].into(),
+        filter: ACCEPTED_FILTER.into(),
+    }
+}
+
+/// The durables of agency `token`'s notify service: determinations, its acknowledgements, and
+/// reviews (for contests).
+pub fn notify_durables(token: &str) -> [Durable; 3] {
+    let name = format!("tandem-notify-{token}");
+    [
+        Durable {
+            service: "notify",
+            stream: EVENTS_STREAM,
+            name: name.clone(),
+            filter: DETERMINED_FILTER.into(),
+        },
+        Durable {
+            service: "notify",
+            stream: acks_stream_name(token),
+            name: format!("{name}-acks"),
+            filter: notify_ack_filter(token),
+        },
+        Durable {
+            service: "notify",
+            stream: EVENTS_STREAM,
+            name: format!("{name}-reviews"),
+            filter: tandem_proto::subjects::REVIEWED_FILTER.into(),
+        },
+    ]
+}
+
+/// Every durable of a deployment.
+pub fn durables() -> Vec<Durable> {
+    let mut durables = intake_durables().to_vec();
+    durables.push(leadership_durable());
+    for agency in NOTIFY_AGENCIES {
+        durables.extend(notify_durables(agency));
+    }
+    durables
 }
 
 #[cfg(test)]
@@ -340,5 +550,30 @@ mod tests {
         }
         let default = intake_streams(&StorageConfig::default());
         assert_eq!(default[0].max_age, Duration::from_secs(90 * 24 * 3600));
+    }
+
+    #[test]
+    fn each_service_bucket_and_durable_is_one_of_the_deployment() {
+        let storage = StorageConfig::default();
+        let names: Vec<String> = buckets(&storage).map(|(c, _)| c.bucket).into();
+        for (config, _) in [
+            intake_bucket(&storage),
+            leadership_bucket(&storage),
+            directory_bucket(&storage),
+            notify_bucket(&storage),
+        ] {
+            assert!(names.contains(&config.bucket), "{}", config.bucket);
+        }
+        assert_eq!(leadership_bucket(&storage).0.history, 5);
+        assert_eq!(directory_bucket(&storage).1, Reads::AnyReplica);
+        let all = durables();
+        let mut unique: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len());
+        let streams: Vec<String> = streams(&storage).into_iter().map(|s| s.name).collect();
+        for durable in &all {
+            assert!(streams.iter().any(|s| s == durable.stream), "{durable:?}");
+        }
     }
 }
