@@ -377,7 +377,7 @@ fn plan_reports(count: usize, rng: &mut StdRng) -> Vec<Planned> {
                     ][rng.random_range(0..3)]
                     .clone();
                     report.designation_reference = "SG decision of 12 April 2018".into();
-                } else if rng.random_bool(0.01) {
+                } else if rng.random_bool(0.03) {
                     report.revoke_designation = true;
                 }
             }
@@ -1148,6 +1148,15 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         ));
     }
     let rows = check.dataset_as_computed(&outcomes, &steps, &datasets);
+    let cases = steps.policy_cases();
+    if steps.count >= 5_000 && (cases.carried == 0 || cases.revoked == 0 || cases.partner_only == 0)
+    {
+        check.violation(format!(
+            "the reports did not exercise the policy's record rules: {cases:?} (a designation \
+             carried through a later report, one revoked, and a step with partner reports only \
+             are each expected in a run this size)"
+        ));
+    }
     check.nothing_in_flight(&consumers, &dead_letters);
     check.diagnose_unreflected(&js).await;
 
@@ -1159,6 +1168,8 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
          \x20 rejected       {rejected} ({invalid} invalid or undecodable as meant, {stale} stale revisions, \
          of which {reordered} were sent as new revisions but overtaken by a newer one)\n\
          \x20 determinations {determinations} on {situations} situations ({rows} published rows)\n\
+         \x20 policy         {under} steps under a designation ({carried} carried through a later report), \
+         {revoked} designations revoked, {partner_only} steps on partner reports only\n\
          \x20 notifications  {delivered} delivered ({changed} determination changed, {discrepancy} discrepancy)\n\
          \x20 service kills  {kills} (SIGKILL), exits on their own {exits}; {in_flight} of {whole} kills of a whole service left deliveries unacknowledged\n\
          \x20 server restarts {restarts}\n\
@@ -1174,6 +1185,10 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         reordered = outcomes.reordered,
         determinations = steps.count,
         situations = steps.situations,
+        under = cases.under,
+        carried = cases.carried,
+        revoked = cases.revoked,
+        partner_only = cases.partner_only,
         delivered = notifications.delivered,
         changed = notifications.changed,
         discrepancy = notifications.discrepancy,
@@ -1307,6 +1322,38 @@ struct Steps {
     /// Per situation, what this test's reading of the policy gives for each accepted report,
     /// by situation sequence.
     modelled: BTreeMap<String, BTreeMap<u64, Modelled>>,
+}
+
+/// How often the modelled steps met the policy's rules that depend on earlier reports or on
+/// who reported: for the summary, and to tell a run that never exercised them.
+#[derive(Debug, Default)]
+struct PolicyCases {
+    /// Steps with a designation in force.
+    under: usize,
+    /// Steps whose designation was in force at the previous step and stayed.
+    carried: usize,
+    /// Steps that ended a designation in force.
+    revoked: usize,
+    /// Steps without any IOM or UNHCR report, so without scope.
+    partner_only: usize,
+}
+
+impl Steps {
+    fn policy_cases(&self) -> PolicyCases {
+        let mut cases = PolicyCases::default();
+        for modelled in self.modelled.values() {
+            let mut before: Option<&Modelled> = None;
+            for step in modelled.values() {
+                let was = before.and_then(|b| b.designation.as_ref());
+                cases.under += usize::from(step.designation.is_some());
+                cases.carried += usize::from(was.is_some() && was == step.designation.as_ref());
+                cases.revoked += usize::from(was.is_some() && step.designation.is_none());
+                cases.partner_only += usize::from(!step.facts_known);
+                before = Some(step);
+            }
+        }
+        cases
+    }
 }
 
 /// What invariant 3 counted.
@@ -1550,6 +1597,8 @@ impl Check {
                 .designation
                 .as_ref()
                 .map(|d| d.leads.iter().copied().collect()),
+            // A determination does not say this; it is not compared.
+            facts_known: model.facts_known,
         };
         if (
             &found.decided,
@@ -2039,6 +2088,9 @@ struct Modelled {
     /// The leads of the designation in force, if any: recorded by an IOM or UNHCR report,
     /// kept through later reports until an IOM or UNHCR report revokes it.
     designation: Option<BTreeSet<i32>>,
+    /// Whether an IOM or UNHCR report gave the situation's facts (scope, driver, phase, on the
+    /// move); without one there is no scope yet.
+    facts_known: bool,
 }
 
 /// UNHCR's mandate population (P), migrants (M) and the internally displaced (D).
@@ -2190,6 +2242,7 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
         discrepancies,
         country: newest.country,
         designation,
+        facts_known: facts.is_some(),
     }
 }
 
