@@ -22,9 +22,11 @@
 //!    leadership's determinations are sequence 1..n, each exactly once, determination k resting
 //!    (`based_on`) on exactly the latest accepted revision of each organisation among
 //!    acceptances 1..k, and giving the classification, arrangement, lead agencies, `changed`
-//!    flag and discrepancy groups that this test's own reading of docs/design.md's policy
-//!    ("Leadership policy v1": thresholds, hysteresis, designation; "Several reports on one
-//!    situation") gives for those revisions — not the leadership service's policy engine.
+//!    flag, discrepancy groups and designation in force that this test's own reading of
+//!    docs/design.md's policy ("Leadership policy v1": thresholds, hysteresis, designations
+//!    kept until IOM or UNHCR revokes them; "Several reports on one situation": recency by
+//!    acceptance order, scope, driver, phase and on-the-move from IOM and UNHCR only) gives
+//!    for those revisions — not the leadership service's policy engine.
 //! 3. **Each notification delivered once per recipient and channel**: the directory (NATS
 //!    channel only) is imported before the services start; from the determinations the test
 //!    computes, with its own reading of docs/design.md's rules, who must be told what (a step
@@ -34,7 +36,8 @@
 //!    (`TANDEM_NOTIFY`) and the `DELIVERED` statuses: none missing, none twice, none unexpected.
 //! 4. **The published dataset is the one the reports give**: each publish instance's
 //!    `GET /v1/situations` equals the rows computed here from the latest accepted revisions:
-//!    figures reconciled independently (authoritative agency's figure, else the most recent),
+//!    figures reconciled independently (authoritative agency's figure, else the most recently
+//!    accepted),
 //!    disclosed by the test's own reading of the rule (1–4 published as `*` and left out of
 //!    the total, host communities never in it), classification, arrangement and leads as the
 //!    test's policy reading gives them.
@@ -89,7 +92,7 @@ use prost::Message as _;
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 use serde_json::{Value, json};
 use tandem_proto::{
-    Timestamp, timestamp,
+    timestamp,
     v1::{
         Agency, Arrangement, Classification, Driver, LeadershipDetermination, Notification,
         NotificationKind, NotificationState, NotificationStatus, Phase, PopulationFigure,
@@ -363,10 +366,20 @@ fn plan_reports(count: usize, rng: &mut StdRng) -> Vec<Planned> {
                 }
                 report.admin1_pcode = admin1;
             }
-            // Only IOM and UNHCR record designations, each with its reference.
-            if rng.random_bool(0.01) && report.reporting_agency != Agency::Partner as i32 {
-                report.designated_leads = vec![Agency::Unhcr as i32];
-                report.designation_reference = "SG decision of 12 April 2018".into();
+            // Only IOM and UNHCR record designations, each with its reference, and revoke them;
+            // a designation stays in force through the reports between.
+            if report.reporting_agency != Agency::Partner as i32 {
+                if rng.random_bool(0.02) {
+                    report.designated_leads = [
+                        vec![Agency::Unhcr as i32],
+                        vec![Agency::Iom as i32],
+                        vec![Agency::Iom as i32, Agency::Unhcr as i32],
+                    ][rng.random_range(0..3)]
+                    .clone();
+                    report.designation_reference = "SG decision of 12 April 2018".into();
+                } else if rng.random_bool(0.03) {
+                    report.revoke_designation = true;
+                }
             }
             match intent {
                 Intent::Invalid("UNKNOWN_CODE") => report.country = "QQQ".into(),
@@ -1135,6 +1148,15 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         ));
     }
     let rows = check.dataset_as_computed(&outcomes, &steps, &datasets);
+    let cases = steps.policy_cases();
+    if steps.count >= 5_000 && (cases.carried == 0 || cases.revoked == 0 || cases.partner_only == 0)
+    {
+        check.violation(format!(
+            "the reports did not exercise the policy's record rules: {cases:?} (a designation \
+             carried through a later report, one revoked, and a step with partner reports only \
+             are each expected in a run this size)"
+        ));
+    }
     check.nothing_in_flight(&consumers, &dead_letters);
     check.diagnose_unreflected(&js).await;
 
@@ -1146,6 +1168,8 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
          \x20 rejected       {rejected} ({invalid} invalid or undecodable as meant, {stale} stale revisions, \
          of which {reordered} were sent as new revisions but overtaken by a newer one)\n\
          \x20 determinations {determinations} on {situations} situations ({rows} published rows)\n\
+         \x20 policy         {under} steps under a designation ({carried} carried through a later report), \
+         {revoked} designations revoked, {partner_only} steps on partner reports only\n\
          \x20 notifications  {delivered} delivered ({changed} determination changed, {discrepancy} discrepancy)\n\
          \x20 service kills  {kills} (SIGKILL), exits on their own {exits}; {in_flight} of {whole} kills of a whole service left deliveries unacknowledged\n\
          \x20 server restarts {restarts}\n\
@@ -1161,6 +1185,10 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
         reordered = outcomes.reordered,
         determinations = steps.count,
         situations = steps.situations,
+        under = cases.under,
+        carried = cases.carried,
+        revoked = cases.revoked,
+        partner_only = cases.partner_only,
         delivered = notifications.delivered,
         changed = notifications.changed,
         discrepancy = notifications.discrepancy,
@@ -1294,6 +1322,38 @@ struct Steps {
     /// Per situation, what this test's reading of the policy gives for each accepted report,
     /// by situation sequence.
     modelled: BTreeMap<String, BTreeMap<u64, Modelled>>,
+}
+
+/// How often the modelled steps met the policy's rules that depend on earlier reports or on
+/// who reported: for the summary, and to tell a run that never exercised them.
+#[derive(Debug, Default)]
+struct PolicyCases {
+    /// Steps with a designation in force.
+    under: usize,
+    /// Steps whose designation was in force at the previous step and stayed.
+    carried: usize,
+    /// Steps that ended a designation in force.
+    revoked: usize,
+    /// Steps without any IOM or UNHCR report, so without scope.
+    partner_only: usize,
+}
+
+impl Steps {
+    fn policy_cases(&self) -> PolicyCases {
+        let mut cases = PolicyCases::default();
+        for modelled in self.modelled.values() {
+            let mut before: Option<&Modelled> = None;
+            for step in modelled.values() {
+                let was = before.and_then(|b| b.designation.as_ref());
+                cases.under += usize::from(step.designation.is_some());
+                cases.carried += usize::from(was.is_some() && was == step.designation.as_ref());
+                cases.revoked += usize::from(was.is_some() && step.designation.is_none());
+                cases.partner_only += usize::from(!step.facts_known);
+                before = Some(step);
+            }
+        }
+        cases
+    }
 }
 
 /// What invariant 3 counted.
@@ -1533,17 +1593,25 @@ impl Check {
                 .map(|d| d.group)
                 .collect(),
             country: determination.country.clone(),
+            designation: determination
+                .designation
+                .as_ref()
+                .map(|d| d.leads.iter().copied().collect()),
+            // A determination does not say this; it is not compared.
+            facts_known: model.facts_known,
         };
         if (
             &found.decided,
             found.changed,
             &found.discrepancies,
             &found.country,
+            &found.designation,
         ) != (
             &model.decided,
             model.changed,
             &model.discrepancies,
             &model.country,
+            &model.designation,
         ) {
             self.violation(format!(
                 "{situation}: determination {} is {found:?}, the policy gives {model:?}",
@@ -1612,7 +1680,8 @@ impl Check {
             }
             let mut revisions: HashMap<(i32, &str), u32> = HashMap::new();
             let mut latest: BTreeMap<(i32, &str), ReportKey> = BTreeMap::new();
-            let mut held: BTreeMap<(i32, &str), &SituationReport> = BTreeMap::new();
+            // Each organisation's latest accepted revision, with the number of its acceptance.
+            let mut held: BTreeMap<(i32, &str), (u64, &SituationReport)> = BTreeMap::new();
             let mut modelled: BTreeMap<u64, Modelled> = BTreeMap::new();
             let steps_of = determinations.get(*situation);
             for (number, acceptance) in numbered {
@@ -1627,9 +1696,12 @@ impl Check {
                     ));
                 }
                 latest.insert(org, report_key(report));
-                held.insert(org, report);
-                let held: Vec<&SituationReport> = held.values().copied().collect();
-                let model = model_step(&held, modelled.values().next_back());
+                held.insert(org, (*number, report));
+                let mut in_order: Vec<(u64, &SituationReport)> = held.values().copied().collect();
+                in_order.sort_by_key(|(number, _)| *number);
+                let in_order: Vec<&SituationReport> =
+                    in_order.into_iter().map(|(_, r)| r).collect();
+                let model = model_step(&in_order, modelled.values().next_back());
                 let determination = steps_of.and_then(|s| s.get(number));
                 if let Some(determination) = determination {
                     self.as_modelled(situation, determination, &model);
@@ -1894,7 +1966,9 @@ impl Check {
             ) else {
                 continue; // Reported in invariant 2.
             };
-            let figures = reconciled_figures(reports.values().map(|a| &a.report));
+            let mut in_order: Vec<&Acceptance> = reports.values().copied().collect();
+            in_order.sort_by_key(|a| a.situation_sequence);
+            let figures = reconciled_figures(in_order.iter().map(|a| &a.report));
             let final_figures: BTreeMap<i32, u64> = final_step
                 .figures
                 .iter()
@@ -2011,6 +2085,12 @@ struct Modelled {
     discrepancies: BTreeSet<i32>,
     /// The country the reports give.
     country: String,
+    /// The leads of the designation in force, if any: recorded by an IOM or UNHCR report,
+    /// kept through later reports until an IOM or UNHCR report revokes it.
+    designation: Option<BTreeSet<i32>>,
+    /// Whether an IOM or UNHCR report gave the situation's facts (scope, driver, phase, on the
+    /// move); without one there is no scope yet.
+    facts_known: bool,
 }
 
 /// UNHCR's mandate population (P), migrants (M) and the internally displaced (D).
@@ -2023,8 +2103,9 @@ const PROTECTION_GROUPS: [PopulationGroup; 5] = [
 ];
 const DISPLACED_GROUPS: [PopulationGroup; 2] = [PopulationGroup::Idp, PopulationGroup::ReturnedIdp];
 
-/// The step the rules give for `held` (the latest accepted revision of each organisation),
-/// after a step classified `previous`.
+/// The step the rules give for `held` (the latest accepted revision of each organisation, in
+/// the order intake accepted them, so the last is the report this step reflects), after the
+/// step `previous`.
 fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelled {
     use Arrangement as A;
     use Classification as C;
@@ -2038,19 +2119,17 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
     let p = sum(&PROTECTION_GROUPS);
     let m = sum(&[PopulationGroup::Migrant]);
     let d = sum(&DISPLACED_GROUPS);
-    let latest = held
-        .iter()
-        .copied()
-        .max_by_key(|r| {
-            let at = r.reported_at.unwrap_or_default();
-            ((at.seconds, at.nanos), report_key(r))
-        })
-        .cloned()
-        .unwrap_or_default();
+    // Recency is acceptance order. Scope, driver, phase and `on_the_move` come from the most
+    // recently accepted IOM or UNHCR report ([facts]); partners give figures only, so a
+    // situation only a partner reported has no scope yet.
+    let newest = held.last().copied().cloned().unwrap_or_default();
+    let by_agency =
+        |r: &SituationReport| matches!(r.reporting_agency(), Agency::Iom | Agency::Unhcr);
+    let facts = held.iter().rev().copied().find(|r| by_agency(r));
+    let scope = facts.map_or(Scope::Unspecified, |r| r.scope());
     let set = |agencies: &[Agency]| agencies.iter().map(|a| *a as i32).collect::<BTreeSet<_>>();
     let joint = set(&[Agency::Iom, Agency::Unhcr]);
     let previous_classification = previous.map(|p| p.decided.classification);
-    let scope = latest.scope();
     let mut decided = if p + m + d == 0
         || scope == Scope::Unspecified
         || (scope == Scope::CrossBorder && p + m == 0)
@@ -2061,7 +2140,7 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
             leads: joint.clone(),
         }
     } else if scope == Scope::Internal {
-        if latest.phase() == Phase::Solutions {
+        if facts.is_some_and(|r| r.phase() == Phase::Solutions) {
             Decided {
                 classification: C::IdpDurableSolutions,
                 arrangement: A::JointSolutionsSupport,
@@ -2069,7 +2148,7 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
             }
         } else {
             // Protection cluster → UNHCR, CCCM → IOM for a disaster, else UNHCR.
-            let cccm = if latest.driver() == Driver::Disaster {
+            let cccm = if facts.is_some_and(|r| r.driver() == Driver::Disaster) {
                 Agency::Iom
             } else {
                 Agency::Unhcr
@@ -2100,7 +2179,7 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
                 arrangement: A::IomLedResponse,
                 leads: set(&[Agency::Iom]),
             }
-        } else if latest.on_the_move {
+        } else if facts.is_some_and(|r| r.on_the_move) {
             Decided {
                 classification: C::MixedMovement,
                 arrangement: A::JointPlatform,
@@ -2114,8 +2193,9 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
             }
         }
     };
-    // Rule 1: a designation in the most recent report hands the lead to the designated.
-    let designated: BTreeSet<i32> = latest
+    // Rule 1: a designation recorded by IOM or UNHCR stays in force through later reports
+    // until IOM or UNHCR revokes it; while in force, the designated hold the lead.
+    let designated: BTreeSet<i32> = newest
         .designated_leads
         .iter()
         .copied()
@@ -2125,9 +2205,18 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
                 .contains(a)
         })
         .collect();
-    if !designated.is_empty() {
+    let designation = if !by_agency(&newest) {
+        previous.and_then(|p| p.designation.clone())
+    } else if newest.revoke_designation {
+        None
+    } else if !designated.is_empty() && !newest.designation_reference.is_empty() {
+        Some(designated)
+    } else {
+        previous.and_then(|p| p.designation.clone())
+    };
+    if let Some(leads) = &designation {
         decided.arrangement = A::Designated;
-        decided.leads = designated;
+        decided.leads = leads.clone();
     }
     // IOM's and UNHCR's own figures (the first of a repeated group), compared exactly.
     let own = |agency: Agency| -> BTreeMap<i32, u64> {
@@ -2151,7 +2240,9 @@ fn model_step(held: &[&SituationReport], previous: Option<&Modelled>) -> Modelle
         changed: previous.is_none_or(|p| p.decided != decided),
         decided,
         discrepancies,
-        country: latest.country,
+        country: newest.country,
+        designation,
+        facts_known: facts.is_some(),
     }
 }
 
@@ -2173,9 +2264,9 @@ const COLUMNS: [(PopulationGroup, &str, bool); 9] = [
     (PopulationGroup::HostCommunity, "host_community", false),
 ];
 
-/// Reconciles the figures of one situation's latest revisions, as docs/design.md says: per group,
-/// the figure of its authoritative agency when that agency reported one, else the most recently
-/// reported (by `reported_at`; every report here has its own).
+/// Reconciles the figures of one situation's latest revisions, given in the order intake
+/// accepted them, as docs/design.md says: per group, the figure of its authoritative agency when
+/// that agency reported one, else the most recently accepted (never by `reported_at`).
 fn reconciled_figures<'a>(
     reports: impl Iterator<Item = &'a SituationReport> + Clone,
 ) -> BTreeMap<PopulationGroup, u64> {
@@ -2190,11 +2281,6 @@ fn reconciled_figures<'a>(
         }
         _ => None,
     };
-    let when = |report: &SituationReport| {
-        report
-            .reported_at
-            .map_or((0, 0), |t: Timestamp| (t.seconds, t.nanos))
-    };
     let mut figures = BTreeMap::new();
     for (group, _, _) in COLUMNS {
         let reporting = reports.clone().filter_map(|report| {
@@ -2207,10 +2293,8 @@ fn reconciled_figures<'a>(
         let authoritative = reporting
             .clone()
             .filter(|(report, _)| Some(report.reporting_agency()) == authority(group))
-            .max_by_key(|(report, _)| when(report));
-        if let Some((_, count)) =
-            authoritative.or_else(|| reporting.max_by_key(|(report, _)| when(report)))
-        {
+            .last();
+        if let Some((_, count)) = authoritative.or_else(|| reporting.last()) {
             figures.insert(group, count);
         }
     }
