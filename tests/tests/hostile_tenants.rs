@@ -597,7 +597,7 @@ const SERVICE_USERS: [(&str, Option<&str>); 5] = [
 ];
 
 /// The services' durables: (stream, name, filter, the user that consumes it).
-const DURABLES: [(&str, &str, &str, &str); 8] = [
+const DURABLES: [(&str, &str, &str, &str); 10] = [
     (
         "TANDEM_INTAKE_IOM",
         "tandem-intake-iom",
@@ -632,6 +632,18 @@ const DURABLES: [(&str, &str, &str, &str); 8] = [
         "TANDEM_EVENTS",
         "tandem-notify-unhcr",
         "tandem.leadership.determined.>",
+        "notify-unhcr",
+    ),
+    (
+        "TANDEM_EVENTS",
+        "tandem-notify-iom-reviews",
+        "tandem.leadership.reviewed.>",
+        "notify-iom",
+    ),
+    (
+        "TANDEM_EVENTS",
+        "tandem-notify-unhcr-reviews",
+        "tandem.leadership.reviewed.>",
         "notify-unhcr",
     ),
     (

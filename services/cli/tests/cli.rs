@@ -685,7 +685,8 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
         "created object store tandem-data",
         "created consumer TANDEM_EVENTS/tandem-leadership",
         "created consumer TANDEM_ACKS_IOM/tandem-notify-iom-acks",
-        "tandem setup: 21 created, 0 left as they were",
+        "created consumer TANDEM_EVENTS/tandem-notify-unhcr-reviews",
+        "tandem setup: 23 created, 0 left as they were",
     ] {
         assert!(printed.lines().any(|l| l == line), "{line}:\n{printed}");
     }
@@ -693,7 +694,7 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
     assert!(again.status.success(), "{again:?}");
     assert!(
         String::from_utf8_lossy(&again.stdout)
-            .contains("tandem setup: 0 created, 21 left as they were"),
+            .contains("tandem setup: 0 created, 23 left as they were"),
         "{again:?}"
     );
 
