@@ -2309,12 +2309,10 @@ fn expected_row(
     model: &Modelled,
     figures: &BTreeMap<PopulationGroup, u64>,
 ) -> Value {
+    // The most recently accepted report's P-codes (docs/design.md: recency is acceptance order).
     let latest = reports
         .values()
-        .max_by_key(|a| {
-            let at = a.report.reported_at.unwrap_or_default();
-            ((at.seconds, at.nanos), a.event_sequence)
-        })
+        .max_by_key(|a| a.event_sequence)
         .map(|a| &a.report);
     let name = |agency: i32| match Agency::try_from(agency).unwrap_or(Agency::Unspecified) {
         Agency::Iom => "IOM",

@@ -226,13 +226,10 @@ impl State {
 impl Situation {
     fn row(&self, id: &str) -> Option<Row> {
         let determination = self.determination.as_ref()?;
-        // P-codes come from the most recently reported report, as the other facts of the
-        // situation do in reconciliation (docs/design.md, "Several reports on one
-        // situation"); stream order breaks ties.
-        let latest = self
-            .reports
-            .values()
-            .max_by_key(|r| (r.reported_at, r.stream_sequence));
+        // P-codes come from the report accepted last, as the other facts of the situation do
+        // in reconciliation (docs/design.md, "Several reports on one situation"): never from
+        // the reporter's own clock.
+        let latest = self.reports.values().max_by_key(|r| r.stream_sequence);
         let country = if determination.country.is_empty() {
             latest.map(|r| r.country.clone()).unwrap_or_default()
         } else {
@@ -394,14 +391,15 @@ mod tests {
     }
 
     #[test]
-    fn pcodes_follow_the_latest_report_and_agencies_accumulate() {
+    fn pcodes_follow_the_report_accepted_last_and_agencies_accumulate() {
         let mut state = State::default();
         state.apply_accepted(&report(Agency::Iom, 1, 1_767_225_600, "CO05"), 1);
         state.apply_accepted(&report(Agency::Unhcr, 1, 1_767_312_000, "CO08"), 2);
+        // Accepted last, though its reporter dates it earliest.
         state.apply_accepted(&report(Agency::Iom, 2, 1_767_139_200, "CO11"), 3);
         state.apply_determination(&determination(1, 3), 4);
         let row = state.row("COL-1").expect("row");
-        assert_eq!(row.admin1_pcode, "CO08");
+        assert_eq!(row.admin1_pcode, "CO11");
         assert_eq!(row.last_reported, "2026-01-02");
         assert_eq!(row.source_agencies, vec!["IOM", "UNHCR"]);
         assert_eq!(row.figures.cells[4], Cell::Suppressed);

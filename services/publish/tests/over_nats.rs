@@ -29,11 +29,12 @@ async fn the_csv_has_an_hxl_row_and_one_row_per_situation_after_revisions_and_ag
         &determination("COL-1", 1, &[(PopulationGroup::Migrant, 100)]),
     )
     .await;
+    accept(&js, &report("unhcr-1", "COL-1", Agency::Unhcr, 1), "o2").await;
+    // IOM's revision is accepted last: its P-codes are the situation's.
     let mut revised = report("iom-2", "COL-1", Agency::Iom, 2);
     revised.admin1_pcode = "CO08".into();
     revised.admin2_pcode = String::new();
-    accept(&js, &revised, "o2").await;
-    accept(&js, &report("unhcr-1", "COL-1", Agency::Unhcr, 1), "o3").await;
+    accept(&js, &revised, "o3").await;
     let latest = determination(
         "COL-1",
         3,
@@ -78,7 +79,7 @@ async fn the_csv_has_an_hxl_row_and_one_row_per_situation_after_revisions_and_ag
     assert_eq!(
         cell(&records, col1, "admin1_pcode"),
         "CO08",
-        "the latest report's P-code"
+        "the P-code of the report accepted last"
     );
     assert_eq!(cell(&records, col1, "admin2_pcode"), "");
     assert_eq!(
