@@ -21,6 +21,13 @@ use tandem_proto::{
 const MAX_NOTIFICATIONS: usize = 256;
 /// At most this many reviews are kept per determination.
 const MAX_REVIEWS: usize = 256;
+/// At most this many determinations of one situation are kept in memory, the oldest dropped
+/// first with their reviews and notifications (`TANDEM_EVENTS` keeps them all).
+pub const MAX_DETERMINATIONS: usize = 1_000;
+/// At most this many determinations of one situation may have reviews or notifications kept;
+/// more than [`MAX_DETERMINATIONS`], since the statuses stream is read apart from the events and
+/// may run ahead of them.
+const MAX_DETERMINATIONS_WITH_PARTS: usize = 2 * MAX_DETERMINATIONS;
 
 /// One determination as `tandem situation get --json` shows it (its reviews, and the status
 /// they left), with the notifications sent about it.
@@ -80,9 +87,11 @@ impl Histories {
         if determination.situation_id.is_empty() {
             return;
         }
-        self.situations
+        let situation = self
+            .situations
             .entry(determination.situation_id.clone())
-            .or_default()
+            .or_default();
+        situation
             .determinations
             .entry(determination.sequence)
             .or_insert_with(|| LeadershipDetermination {
@@ -90,6 +99,12 @@ impl Histories {
                 reviews: Vec::new(),
                 ..determination.clone()
             });
+        if situation.determinations.len() > MAX_DETERMINATIONS
+            && let Some((_, dropped)) = situation.determinations.pop_first()
+        {
+            situation.reviews.remove(&dropped.determination_id);
+            situation.notifications.remove(&dropped.determination_id);
+        }
     }
 
     /// Applies a review.
@@ -97,13 +112,13 @@ impl Histories {
         if review.situation_id.is_empty() {
             return;
         }
-        let reviews = self
+        let situation = self
             .situations
             .entry(review.situation_id.clone())
-            .or_default()
-            .reviews
-            .entry(review.determination_id.clone())
             .or_default();
+        let Some(reviews) = part_of(&mut situation.reviews, &review.determination_id) else {
+            return;
+        };
         if reviews.len() < MAX_REVIEWS && !reviews.iter().any(|r| r.review_id == review.review_id) {
             reviews.push(review.clone());
         }
@@ -114,13 +129,14 @@ impl Histories {
         if status.situation_id.is_empty() || status.determination_id.is_empty() {
             return;
         }
-        let notifications = self
+        let situation = self
             .situations
             .entry(status.situation_id.clone())
-            .or_default()
-            .notifications
-            .entry(status.determination_id.clone())
             .or_default();
+        let Some(notifications) = part_of(&mut situation.notifications, &status.determination_id)
+        else {
+            return;
+        };
         if notifications.len() >= MAX_NOTIFICATIONS
             && !notifications.contains_key(&status.notification_id)
         {
@@ -270,6 +286,18 @@ pub fn render(entries: &[HistoryEntry]) -> String {
     out
 }
 
+/// The reviews or notifications of `determination_id` in `parts`; `None` when it has none yet
+/// and the situation already has parts for [`MAX_DETERMINATIONS_WITH_PARTS`] determinations.
+fn part_of<'a, T: Default>(
+    parts: &'a mut BTreeMap<String, T>,
+    determination_id: &str,
+) -> Option<&'a mut T> {
+    if parts.len() >= MAX_DETERMINATIONS_WITH_PARTS && !parts.contains_key(determination_id) {
+        return None;
+    }
+    Some(parts.entry(determination_id.to_string()).or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use tandem_proto::v1::{Agency, DeterminationStatus, ReviewVerdict};
@@ -285,6 +313,35 @@ mod tests {
             changed: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_situation_keeps_its_newest_determinations_with_their_parts() {
+        let mut histories = Histories::default();
+        let review_of = |sequence: u64| DeterminationReview {
+            review_id: format!("S/{sequence}/review/1"),
+            determination_id: format!("S/{sequence}"),
+            situation_id: "S".into(),
+            ..Default::default()
+        };
+        histories.apply_review(&review_of(1));
+        for sequence in 1..=u64::try_from(MAX_DETERMINATIONS).expect("fits") + 1 {
+            histories.apply_determination(&determination(sequence));
+        }
+        histories.apply_review(&review_of(2));
+        let history = histories.history("S").expect("a history");
+        assert_eq!(history.len(), MAX_DETERMINATIONS);
+        assert_eq!(history[0].determination.determination_id, "S/2");
+        assert_eq!(history[0].determination.reviews, vec![review_of(2)]);
+        assert!(!histories.situations["S"].reviews.contains_key("S/1"));
+        // Parts of determinations not (yet) read are bounded too.
+        for sequence in 0..MAX_DETERMINATIONS_WITH_PARTS as u64 {
+            histories.apply_review(&review_of(10_000 + sequence));
+        }
+        assert_eq!(
+            histories.situations["S"].reviews.len(),
+            MAX_DETERMINATIONS_WITH_PARTS
+        );
     }
 
     #[test]
