@@ -2,7 +2,7 @@
 //! says who leads and why, with the enum words of `tandem_proto::words`.
 
 use tandem_proto::{
-    v1::{Classification, LeadershipDetermination},
+    v1::{Classification, FunctionAssignment, LeadershipDetermination},
     words::{arrangement, classification as classification_words, function},
 };
 
@@ -48,7 +48,7 @@ pub fn summary(determination: &LeadershipDetermination) -> String {
         text.push_str(&format!(
             "  {:<26} {}\n",
             function(assignment.function()),
-            agencies(&assignment.agencies)
+            holders(assignment)
         ));
     }
     for entry in &determination.rationale {
@@ -61,6 +61,17 @@ pub fn summary(determination: &LeadershipDetermination) -> String {
     text
 }
 
+/// Who holds a function: its agencies, then the other actors a policy override names
+/// (`UNHCR, Resident Coordinator`).
+pub fn holders(assignment: &FunctionAssignment) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if !assignment.agencies.is_empty() || assignment.actors.is_empty() {
+        words.push(agencies(&assignment.agencies));
+    }
+    words.extend(assignment.actors.iter().cloned());
+    words.join(", ")
+}
+
 /// `IOM`, `UNHCR`, `IOM and UNHCR`, …
 pub fn agencies(values: &[i32]) -> String {
     match Agencies::from_values(values) {
@@ -70,5 +81,31 @@ pub fn agencies(values: &[i32]) -> String {
             words
         }
         _ => "no agency".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tandem_proto::v1::{Agency, LeadershipFunction};
+
+    use super::*;
+
+    #[test]
+    fn a_function_held_under_an_override_names_its_actors() {
+        let assignment = |agencies: Vec<i32>, actors: &[&str]| FunctionAssignment {
+            function: LeadershipFunction::InclusiveCoordination as i32,
+            agencies,
+            actors: actors.iter().map(ToString::to_string).collect(),
+        };
+        let both = assignment(vec![Agency::Unhcr as i32], &["Resident Coordinator"]);
+        assert_eq!(holders(&both), "UNHCR, Resident Coordinator");
+        let actors_only = assignment(vec![], &["Resident Coordinator"]);
+        assert_eq!(holders(&actors_only), "Resident Coordinator");
+        assert_eq!(holders(&assignment(vec![], &[])), "no agency");
+        let determination = LeadershipDetermination {
+            functions: vec![both],
+            ..Default::default()
+        };
+        assert!(summary(&determination).contains("UNHCR, Resident Coordinator"));
     }
 }

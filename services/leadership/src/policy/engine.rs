@@ -568,6 +568,20 @@ pub fn same_outcome(a: &LeadershipDetermination, b: &LeadershipDetermination) ->
         && a.arrangement == b.arrangement
         && same_leads
         && same_functions
+        && actors(a) == actors(b)
+}
+
+/// The named actors (not agencies) holding each function, in a comparable form.
+fn actors(determination: &LeadershipDetermination) -> std::collections::BTreeSet<(i32, &str)> {
+    determination
+        .functions
+        .iter()
+        .flat_map(|f| {
+            f.actors
+                .iter()
+                .map(move |actor| (f.function, actor.as_str()))
+        })
+        .collect()
 }
 
 /// A determination's functions as a table, merging repeated functions; `None` when a function
@@ -616,6 +630,11 @@ mod tests {
         b.functions[0].agencies = vec![2];
         assert!(!same_outcome(&a, &b));
         a.functions[1].agencies = vec![2];
+        assert!(same_outcome(&a, &b));
+        // An override handing a function to a named actor is a change of who leads.
+        b.functions[1].actors = vec!["Resident Coordinator".into()];
+        assert!(!same_outcome(&a, &b));
+        a.functions[0].actors = vec!["Resident Coordinator".into()];
         assert!(same_outcome(&a, &b));
         b.classification = Classification::RespectiveMandates as i32;
         assert!(!same_outcome(&a, &b));
