@@ -567,10 +567,16 @@ async fn bad_requests_get_a_4xx_with_a_message() {
         ),
         ("/v1/situations/COL-1?country=COL", StatusCode::BAD_REQUEST),
         ("/v1/situations/bad%20id", StatusCode::BAD_REQUEST),
+        (
+            "/v1/situations/COL-1/history?country=COL",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/v1/situations/bad%20id/history", StatusCode::BAD_REQUEST),
         ("/v1/datasets?page=2", StatusCode::BAD_REQUEST),
         ("/v1/datasets/latest.csv", StatusCode::BAD_REQUEST),
         ("/v1/datasets/999999.csv", StatusCode::NOT_FOUND),
         ("/v1/situations/NOPE-1", StatusCode::NOT_FOUND),
+        ("/v1/situations/NOPE-1/history", StatusCode::NOT_FOUND),
         ("/v2/situations", StatusCode::NOT_FOUND),
     ] {
         let (got, headers, body) = publish.get(path).await;
@@ -621,6 +627,7 @@ async fn the_service_is_unready_until_its_state_is_rebuilt() {
         "/v1/situations.csv",
         "/v1/situations",
         "/v1/situations/COL-1",
+        "/v1/situations/COL-1/history",
         "/v1/datasets",
     ] {
         let (status, headers, body) = publish.get(path).await;
