@@ -80,6 +80,12 @@ impl Report {
         self
     }
 
+    /// Whether the people are on the move.
+    pub fn on_the_move(mut self, on_the_move: bool) -> Self {
+        self.0.on_the_move = on_the_move;
+        self
+    }
+
     /// The first- and second-level P-codes.
     pub fn pcodes(mut self, admin1: &str, admin2: &str) -> Self {
         self.0.admin1_pcode = admin1.into();

@@ -20,6 +20,9 @@ use crate::{
     services::{ServiceCommand, ServiceProcess},
 };
 
+/// How many of each service's last log lines a failing test prints.
+const LOG_TAIL: usize = 40;
+
 /// How long the services may take to come up: a cold start on a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -148,13 +151,14 @@ impl StackBuilder {
         if let Err(error) =
             tandem_runtime::service_api::wait_for_services(&client, &names, START_TIMEOUT).await
         {
-            panic!("{error}; logs:\n{}", stack.logs());
+            panic!("{error}; logs:\n{}", stack.logs(LOG_TAIL));
         }
         stack
     }
 }
 
-/// A nats-server and tandem's services on it, killed on drop; see the module doc.
+/// A nats-server and tandem's services on it, killed on drop (printing the end of each
+/// service's log when the test failed); see the module doc.
 pub struct TestStack {
     env: Vec<(String, String)>,
     /// The test's own server.
@@ -205,11 +209,15 @@ impl TestStack {
             .unwrap_or_else(|| panic!("no service {label} in this stack"))
     }
 
-    /// Every service's log, for a failure message.
-    pub fn logs(&self) -> String {
+    /// The last `lines` lines of every service's log, for a failure message.
+    pub fn logs(&self, lines: usize) -> String {
         self.services
             .iter()
-            .map(|service| format!("--- {}\n{}", service.label(), service.log().join("\n")))
+            .map(|service| {
+                let log = service.log();
+                let tail = &log[log.len().saturating_sub(lines)..];
+                format!("--- {}\n{}", service.label(), tail.join("\n"))
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -278,6 +286,14 @@ impl TestStack {
                 .publish_addr
                 .clone()
                 .expect("the stack runs publish (StackBuilder::publish)"),
+        }
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("the services' last log lines:\n{}", self.logs(LOG_TAIL));
         }
     }
 }
