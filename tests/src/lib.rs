@@ -19,7 +19,8 @@
 //! - [`cluster`]: a 3-node JetStream cluster on loopback; one node can be killed and restarted.
 //! - [`secure`]: a server running `deploy/nats/accounts.conf` (accounts, users, permissions) on a
 //!   free port, with its permission-violation log lines.
-//! - [`reports`]: a valid report, and announcing one as accepted the way intake does.
+//! - [`reports`]: the one report builder, and announcing a report as accepted the way intake
+//!   does.
 //! - [`spans`]: this process's spans captured in memory, for tests of what a service traces.
 //! - [`services`]: the service binaries run as child processes, killable (SIGKILL) and
 //!   restartable, with their logs kept.
