@@ -69,6 +69,13 @@ pub const PUBLISH: Service = Service {
     durables: &[],
 };
 
+/// The notify service of agency `token` (`iom`, `unhcr`), if it runs one.
+pub fn notify(token: &str) -> Option<Service> {
+    [NOTIFY_IOM, NOTIFY_UNHCR]
+        .into_iter()
+        .find(|service| service.name.strip_prefix("notify-") == Some(token))
+}
+
 /// Every service, in the order `tandem up` starts them.
 pub const ALL: [Service; 5] = [INTAKE, LEADERSHIP, NOTIFY_IOM, NOTIFY_UNHCR, PUBLISH];
 
@@ -94,5 +101,13 @@ mod tests {
             }
         }
         assert_eq!(NAMES, ALL.map(|service| service.name));
+    }
+
+    #[test]
+    fn each_agency_token_finds_its_own_notify_service() {
+        assert_eq!(notify("iom"), Some(NOTIFY_IOM));
+        assert_eq!(notify("unhcr"), Some(NOTIFY_UNHCR));
+        assert_eq!(notify("nrc"), None);
+        assert_eq!(notify(""), None);
     }
 }

@@ -162,7 +162,6 @@ impl NatsCluster {
     /// # Panics
     /// After `timeout`.
     pub async fn wait_for_jetstream(&self, timeout: Duration) {
-        let deadline = tokio::time::Instant::now() + timeout;
         for index in 0..self.size() {
             if self.nodes[index].process.is_none() {
                 continue;
@@ -170,7 +169,8 @@ impl NatsCluster {
             let client = async_nats::connect(self.url(index))
                 .await
                 .expect("cannot connect to a cluster node");
-            loop {
+            let what = format!("JetStream on node {} available", self.nodes[index].name);
+            crate::eventually(what, timeout, || async {
                 // `$JS.API.INFO` answers with an error (or not at all) until there is a meta
                 // leader. The raw request is used because async-nats 0.51 cannot parse 2.9's
                 // account info.
@@ -179,19 +179,11 @@ impl NatsCluster {
                     client.request("$JS.API.INFO", "".into()),
                 )
                 .await;
-                if let Ok(Ok(message)) = answer
-                    && serde_json::from_slice::<serde_json::Value>(&message.payload)
-                        .is_ok_and(|v| v.get("error").is_none())
-                {
-                    break;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "JetStream on node {} not available within {timeout:?}",
-                    self.nodes[index].name
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+                matches!(answer, Ok(Ok(message))
+                    if serde_json::from_slice::<serde_json::Value>(&message.payload)
+                        .is_ok_and(|v| v.get("error").is_none()))
+            })
+            .await;
         }
     }
 }

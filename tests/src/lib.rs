@@ -1,5 +1,8 @@
 //! The test harness: every test gets its own real `nats-server`, never a mock bus.
 //!
+//! - [`stack`]: the one test world: a server with the services a test asks for as child
+//!   processes, and typed clients ([`clients`]): submit, outcomes, determinations, the
+//!   dataset, notifications.
 //! - [`NatsServer`]: one server with JetStream on a random port and its own store directory,
 //!   killed and removed on drop; it can be killed and restarted on the same port and store to
 //!   test what survives a server restart.
@@ -7,6 +10,8 @@
 //!   `/usr/sbin/nats-server`), failing with a clear message when there is none.
 //! - [`stream_messages`], [`wait_until_consumed`]: reading what a stream holds, and waiting
 //!   (on the server's own counters, not on a clock) until a service has handled everything.
+//! - [`eventually`]: the one way a test waits: a condition polled until it holds, with a
+//!   bounded timeout and a message that says what did not happen.
 //! - [`init_test_log`]: tracing output for a test, only when `TEST_LOG` is set.
 //! - [`http_get`]: one plain HTTP request to a service's endpoint (`/metrics`, the data API).
 //! - [`certs`]: throwaway TLS certificates, for servers run with the shipped TLS settings.
@@ -14,7 +19,8 @@
 //! - [`cluster`]: a 3-node JetStream cluster on loopback; one node can be killed and restarted.
 //! - [`secure`]: a server running `deploy/nats/accounts.conf` (accounts, users, permissions) on a
 //!   free port, with its permission-violation log lines.
-//! - [`reports`]: a valid report, and announcing one as accepted the way intake does.
+//! - [`reports`]: the one report builder, and announcing a report as accepted the way intake
+//!   does.
 //! - [`spans`]: this process's spans captured in memory, for tests of what a service traces.
 //! - [`services`]: the service binaries run as child processes, killable (SIGKILL) and
 //!   restartable, with their logs kept.
@@ -29,13 +35,19 @@ use std::{
 
 use tempfile::TempDir;
 
+pub use eventually::{Condition, DEADLINE, eventually};
+pub use stack::TestStack;
+
 pub mod certs;
+pub mod clients;
 pub mod cluster;
+mod eventually;
 pub mod process;
 pub mod reports;
 pub mod secure;
 pub mod services;
 pub mod spans;
+pub mod stack;
 
 /// The nats-server binary (see `tandem_runtime::nats::server_binary`), or a panic that says
 /// how to get one.
@@ -244,21 +256,16 @@ pub async fn wait_until_consumed(
     consumer: &str,
     timeout: Duration,
 ) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Ok(handle) = js.get_stream(stream).await
-            && let Ok(info) = handle.consumer_info(consumer).await
-            && info.num_ack_pending == 0
-            && info.num_pending == 0
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "consumer {consumer} on {stream} did not finish within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        format_args!("consumer {consumer} on {stream} to finish"),
+        timeout,
+        || async {
+            let handle = js.get_stream(stream).await.ok()?;
+            let info = handle.consumer_info(consumer).await.ok()?;
+            (info.num_ack_pending == 0 && info.num_pending == 0).then_some(())
+        },
+    )
+    .await;
 }
 
 /// `GET path` on `127.0.0.1:port` over HTTP/1.0: the whole response, status line and headers

@@ -6,10 +6,7 @@
 //! message is dropped, the client gets an asynchronous `-ERR`), and the log line
 //! (`Publish Violation - User "iom", Subject "..."`) is the reliable witness.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use tempfile::TempDir;
@@ -164,22 +161,16 @@ impl SecureServer {
     /// # Panics
     /// After `timeout` without one.
     pub async fn wait_for_violation(&self, user: &str, subject: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
         let subject = format!("Subject \"{subject}\"");
-        loop {
-            if let Some(line) = self
+        let what = format!("a violation by user {user} on {subject} logged");
+        crate::eventually(what, timeout, || {
+            let found = self
                 .violations_by(user)
                 .into_iter()
                 .find(|line| line.contains(&subject))
-            {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no violation logged for user {user} on {subject} within {timeout:?}; violations: {:#?}",
-                self.violations()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+                .ok_or_else(|| format!("violations: {:#?}", self.violations()));
+            std::future::ready(found)
+        })
+        .await
     }
 }

@@ -224,21 +224,18 @@ impl ServiceProcess {
         timeout: Duration,
         mut check: impl FnMut(&[String]) -> Option<T>,
     ) -> T {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        let what = format!("{}: {what} logged", self.label());
+        crate::eventually(what, timeout, || {
             let lines = self.log();
-            if let Some(found) = check(&lines) {
-                return found;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-                panic!(
-                    "{}: {what} not logged within {timeout:?}; last lines:\n{tail}",
-                    self.label()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            let found = check(&lines).ok_or_else(|| {
+                format!(
+                    "last lines:\n{}",
+                    lines[lines.len().saturating_sub(20)..].join("\n")
+                )
+            });
+            std::future::ready(found)
+        })
+        .await
     }
 }
 

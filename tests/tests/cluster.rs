@@ -16,13 +16,12 @@ use prost::Message as _;
 use tandem_intake::IntakeConfig;
 use tandem_leadership::LeadershipConfig;
 use tandem_proto::v1::{
-    Agency, LeadershipDetermination, PopulationFigure, PopulationGroup, SituationAccepted,
-    SituationRejected, SituationReport,
+    Agency, LeadershipDetermination, PopulationGroup, SituationAccepted, SituationRejected,
+    SituationReport,
 };
 use tandem_runtime::{Shutdown, config::CommonConfig, topology};
 use tandem_testkit::{
-    cluster::NatsCluster, init_test_log, reports::valid_report, stream_messages,
-    wait_until_consumed,
+    cluster::NatsCluster, init_test_log, reports::Report, stream_messages, wait_until_consumed,
 };
 
 /// Reports published in the test.
@@ -57,28 +56,21 @@ fn report(index: usize) -> SituationReport {
             u32::try_from(index / SITUATIONS + 1).expect("small"),
         )
     };
-    SituationReport {
-        population: vec![
-            PopulationFigure {
-                group: PopulationGroup::Migrant as i32,
-                count: 1_000 + index as u64,
-                as_of: "2026-01-15".into(),
-                source: "DTM".into(),
-            },
-            PopulationFigure {
-                group: PopulationGroup::Refugee as i32,
-                count: 500,
-                as_of: "2026-01-15".into(),
-                source: "DTM".into(),
-            },
+    Report::new(
+        Agency::Iom,
+        &format!("cluster-{index}"),
+        &situation,
+        revision,
+    )
+    .figures(
+        "2026-01-15",
+        "DTM",
+        &[
+            (PopulationGroup::Migrant, 1_000 + index as u64),
+            (PopulationGroup::Refugee, 500),
         ],
-        ..valid_report(
-            Agency::Iom,
-            &format!("cluster-{index}"),
-            &situation,
-            revision,
-        )
-    }
+    )
+    .build()
 }
 
 /// Publishes `report` as IOM and returns its stream sequence, retrying a failed publish with

@@ -13,7 +13,7 @@ use async_nats::{HeaderMap, jetstream, jetstream::publish::PublishAck};
 use prost::Message as _;
 use tandem_proto::v1::{Agency, SituationReport};
 use tandem_runtime::topology;
-use tandem_testkit::{init_test_log, secure::SecureServer, stream_messages};
+use tandem_testkit::{init_test_log, reports::Report, secure::SecureServer, stream_messages};
 
 fn msg_id(id: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -375,13 +375,9 @@ async fn each_organisation_hears_its_own_outcomes_on_its_own_credentials() {
             .await;
     }
 
-    let valid = |agency, id: &str| {
-        let mut report = tandem_testkit::reports::valid_report(agency, id, "OUTCOME-1", 1);
-        if agency == Agency::Partner {
-            report.reporter_org = "nrc".into();
-        }
-        report
-    };
+    // A partner's report is NRC's.
+    let valid =
+        |agency, id: &str| tandem_testkit::reports::valid_report(agency, id, "OUTCOME-1", 1);
     let iom = submit_as(&server, "iom", None, &valid(Agency::Iom, "o-iom")).await;
     assert_eq!(iom["status"], "ACCEPTED", "{iom}");
     assert!(
@@ -436,10 +432,9 @@ fn run_intake(
 /// A valid report of partner `org`, on a situation of its own report id.
 fn partner_report(org: &str, report_id: &str) -> SituationReport {
     let situation = format!("PARTNERS-{report_id}");
-    let mut report =
-        tandem_testkit::reports::valid_report(Agency::Partner, report_id, &situation, 1);
-    report.reporter_org = org.into();
-    report
+    Report::new(Agency::Partner, report_id, &situation, 1)
+        .org(org)
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,12 +12,7 @@ use std::{
 
 use prost::Message as _;
 use tandem_proto::v1::Agency;
-use tandem_runtime::topology;
-use tandem_testkit::{
-    NatsServer,
-    reports::valid_report,
-    services::{ServiceCommand, ServiceProcess},
-};
+use tandem_testkit::{TestStack, eventually, reports::valid_report};
 
 /// A metric as documented or served: its label names, and for each the values seen (served)
 /// or listed (documented; empty when the table lists none).
@@ -136,37 +131,14 @@ const EXPECTED: &[(&str, &str, &str)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_served_is_in_the_operating_guide_with_its_labels_and_every_row_is_served() {
     let documented = documented();
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    tandem_notify::directory::import_document(&js, DIRECTORY)
-        .await
-        .expect("directory imported");
-    let ports = tandem_testkit::process::free_ports(8);
-    let services: Vec<ServiceProcess> = [
-        "tandem-intake",
-        "tandem-leadership",
-        "tandem-notify",
-        "tandem-publish",
-    ]
-    .into_iter()
-    .zip(ports.chunks(2))
-    .map(|(binary, ports)| {
-        ServiceCommand::new(binary, &server.url())
-            .env("TANDEM_METRICS_ADDR", format!("127.0.0.1:{}", ports[0]))
-            .env("TANDEM_PUBLISH_ADDR", format!("127.0.0.1:{}", ports[1]))
-            .env("TANDEM_AGENCY", "iom")
-            .env("TANDEM_SLA__COUNTRY_COORDINATOR_SECS", "1")
-            .env("TANDEM_TIMER_TICK_MS", "100")
-            // Info, for the line that says the service consumes.
-            .env("RUST_LOG", "info")
-            .spawn()
-    })
-    .collect();
-    // Publish follows the event stream rather than consuming it; the others say when they are
-    // ready.
-    for service in &services[..3] {
-        service.wait_until_consuming(Duration::from_secs(60)).await;
-    }
+    let stack = TestStack::builder()
+        .all()
+        .directory(DIRECTORY)
+        .metrics()
+        .env("TANDEM_SLA__COUNTRY_COORDINATOR_SECS", "1")
+        .env("TANDEM_TIMER_TICK_MS", "100")
+        .start()
+        .await;
 
     let report = valid_report(Agency::Iom, "m-1", "METRICS-1", 1);
     let invalid = valid_report(Agency::Iom, "m-2", "METRICS-2", 0);
@@ -176,44 +148,34 @@ async fn every_metric_served_is_in_the_operating_guide_with_its_labels_and_every
         (invalid.encode_to_vec(), "m-2"),
         (report.encode_to_vec(), "m-1-again"),
     ] {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id);
-        js.publish_with_headers(topology::intake_subject("iom"), headers, payload.into())
-            .await
-            .expect("publish sent")
-            .await
-            .expect("stored");
+        stack.submit_bytes("iom", id, payload).await;
     }
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let served = loop {
-        let mut served = BTreeMap::new();
-        for port in ports.iter().step_by(2) {
-            self::served(&scrape(*port).await, &mut served);
-        }
-        let missing: Vec<_> = EXPECTED
-            .iter()
-            .filter(|(metric, label, value)| {
-                !served
-                    .get(*metric)
-                    .and_then(|labels: &Labels| labels.get(*label))
-                    .is_some_and(|values| values.contains(*value))
-            })
-            .collect();
-        if missing.is_empty() {
-            break served;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not served within 60 s: {missing:?}; served: {served:#?}; logs:\n{}",
-            services
+    let served = eventually(
+        "every expected label value served",
+        Duration::from_secs(60),
+        || async {
+            let mut served = BTreeMap::new();
+            for port in stack.metrics_ports() {
+                self::served(&scrape(*port).await, &mut served);
+            }
+            let missing: Vec<_> = EXPECTED
                 .iter()
-                .map(|s| s.log().join("\n"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+                .filter(|(metric, label, value)| {
+                    !served
+                        .get(*metric)
+                        .and_then(|labels: &Labels| labels.get(*label))
+                        .is_some_and(|values| values.contains(*value))
+                })
+                .collect();
+            if missing.is_empty() {
+                Ok(served)
+            } else {
+                Err(format!("missing: {missing:?}; served: {served:#?}"))
+            }
+        },
+    )
+    .await;
 
     for (metric, labels) in &served {
         let listed = documented.get(metric).unwrap_or_else(|| {

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use async_nats::{HeaderMap, jetstream, jetstream::publish::PublishAck};
+use async_nats::{HeaderMap, jetstream};
 use futures::StreamExt as _;
 use prost::Message as _;
 use tandem_intake::IntakeConfig;
@@ -27,11 +27,9 @@ use tandem_proto::{
 use tandem_publish::PublishConfig;
 use tandem_runtime::{Shutdown, config::CommonConfig, topology};
 use tandem_testkit::{
-    init_test_log, reports::announce_accepted, secure::SecureServer, stream_messages,
-    wait_until_consumed,
+    DEADLINE, clients::submit, eventually, init_test_log, reports::announce_accepted,
+    secure::SecureServer, stream_messages, wait_until_consumed,
 };
-
-const DEADLINE: Duration = Duration::from_secs(30);
 
 fn report(agency: Agency, report_id: &str, revision: u32) -> SituationReport {
     tandem_testkit::reports::valid_report(agency, report_id, "SEC-1", revision)
@@ -41,20 +39,6 @@ fn msg_id(id: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", id);
     headers
-}
-
-/// Publishes `report` on organisation `org`'s intake subject (`Nats-Msg-Id` `<org>:<report id>`)
-/// and waits for the stream's acknowledgement, which `org`'s user must get.
-async fn submit(js: &jetstream::Context, org: &str, report: &SituationReport) -> PublishAck {
-    js.publish_with_headers(
-        topology::intake_subject(org),
-        msg_id(&format!("{org}:{}", report.report_id)),
-        report.encode_to_vec().into(),
-    )
-    .await
-    .expect("publish")
-    .await
-    .unwrap_or_else(|error| panic!("{org} gets no acknowledgement: {error}"))
 }
 
 /// How many reports the intake streams hold.
@@ -92,19 +76,6 @@ impl Running {
                 .unwrap_or_else(|error| panic!("{} failed: {error:#}", self.name)),
             Err(_) => panic!("{} did not stop", self.name),
         }
-    }
-}
-
-/// Awaits `condition` (polled) until `DEADLINE`.
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -742,16 +713,14 @@ async fn server_for(service: &str) -> (SecureServer, async_nats::Client, jetstre
 /// Waits until `service` answers `$SRV.PING` (it registers once its streams, buckets and
 /// consumer exist), failing early if it stopped.
 async fn wait_registered(admin: &async_nats::Client, running: &Running, service: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    while admin
-        .request(format!("$SRV.PING.{service}"), "".into())
-        .await
-        .is_err()
-    {
+    eventually(format!("{service} registers"), DEADLINE, || async {
         assert!(!running.task.is_finished(), "{service} stopped");
-        assert!(Instant::now() < deadline, "{service} did not register");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        admin
+            .request(format!("$SRV.PING.{service}"), "".into())
+            .await
+            .is_ok()
+    })
+    .await;
 }
 
 /// The unauthenticated connection really is `user`, with `user`'s limits (not a wider one).
@@ -853,19 +822,17 @@ async fn leadership_runs_as_its_own_user() {
         let report = report(agency, &format!("l-{number}"), 1);
         announce_accepted(&admin_js, &report, &format!("accepted-{number}"), number).await;
         if number == 2 {
-            let deadline = Instant::now() + DEADLINE;
-            while admin_js
-                .get_stream(topology::EVENTS_STREAM)
-                .await
-                .expect("stream")
-                .consumer_info("tandem-leadership")
-                .await
-                .map_or(true, |info| info.num_ack_pending == 0)
-            {
-                assert!(Instant::now() < deadline, "acceptance 2 never taken");
-                // Polling the server's counters: there is no event for "delivered".
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            // Polling the server's counters: there is no event for "delivered".
+            eventually("acceptance 2 taken", DEADLINE, || async {
+                admin_js
+                    .get_stream(topology::EVENTS_STREAM)
+                    .await
+                    .expect("stream")
+                    .consumer_info("tandem-leadership")
+                    .await
+                    .is_ok_and(|info| info.num_ack_pending > 0)
+            })
+            .await;
         }
     }
     wait_until_consumed(
@@ -948,15 +915,19 @@ async fn publish_runs_as_its_own_user() {
         )
         .await
         .expect("published");
-    eventually("publish stores and announces a dataset version", || {
-        let admin_js = admin_js.clone();
-        async move {
-            stream_messages(&admin_js, topology::EVENTS_STREAM)
-                .await
-                .iter()
-                .any(|m| m.subject.as_str() == topology::DATA_PUBLISHED_SUBJECT)
-        }
-    })
+    eventually(
+        "publish stores and announces a dataset version",
+        DEADLINE,
+        || {
+            let admin_js = admin_js.clone();
+            async move {
+                stream_messages(&admin_js, topology::EVENTS_STREAM)
+                    .await
+                    .iter()
+                    .any(|m| m.subject.as_str() == topology::DATA_PUBLISHED_SUBJECT)
+            }
+        },
+    )
     .await;
     let store = admin_js
         .get_object_store(topology::DATA_OBJECT_STORE)
@@ -1097,7 +1068,7 @@ async fn notify_runs_as_its_own_user() {
             .is_err(),
         "notify-iom may not scan the whole directory"
     );
-    eventually("the refused scan is logged", || {
+    eventually("the refused scan is logged", DEADLINE, || {
         let violations = server.violations_by("notify-iom");
         async move {
             violations.iter().any(|line| {

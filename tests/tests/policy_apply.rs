@@ -8,33 +8,30 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
-use prost::Message as _;
 use tandem_proto::v1::{
-    Agency, Classification, LeadershipDetermination, PopulationFigure, PopulationGroup,
+    Agency, Classification, LeadershipDetermination, PopulationGroup, SituationReport,
 };
 use tandem_runtime::topology;
 use tandem_testkit::{
-    NatsServer,
-    reports::valid_report,
-    services::{ServiceCommand, ServiceProcess, binary},
+    TestStack,
+    clients::{determinations, submit},
+    eventually,
+    reports::Report,
+    services::binary,
 };
 
 /// A report by IOM on `situation` in COL with `refugees` refugees and `migrants` migrants.
-fn report(id: &str, situation: &str, refugees: u64, migrants: u64) -> Vec<u8> {
-    let mut report = valid_report(Agency::Iom, id, situation, 1);
-    report.population = [
-        (PopulationGroup::Refugee, refugees),
-        (PopulationGroup::Migrant, migrants),
-    ]
-    .into_iter()
-    .map(|(group, count)| PopulationFigure {
-        group: group as i32,
-        count,
-        as_of: "2026-01-15".into(),
-        source: "test".into(),
-    })
-    .collect();
-    report.encode_to_vec()
+fn report(id: &str, situation: &str, refugees: u64, migrants: u64) -> SituationReport {
+    Report::new(Agency::Iom, id, situation, 1)
+        .figures(
+            "2026-01-15",
+            "test",
+            &[
+                (PopulationGroup::Refugee, refugees),
+                (PopulationGroup::Migrant, migrants),
+            ],
+        )
+        .build()
 }
 
 /// The shipped policy as version v2, with the refugee threshold moved from 0.80 to 0.90: a
@@ -58,34 +55,21 @@ fn policy_v2(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// A server, intake and one leadership instance on the shipped policy v1, consuming; the
-/// rollout to v2 is [`Rollout::switch_to_v2`].
+/// A server, intake and one leadership instance on the shipped policy v1; the rollout to v2
+/// is [`Rollout::switch_to_v2`].
 struct Rollout {
-    server: NatsServer,
+    stack: TestStack,
     js: jetstream::Context,
     policy_dir: tempfile::TempDir,
-    services: Vec<ServiceProcess>,
 }
 
 impl Rollout {
     async fn start() -> Self {
-        let server = NatsServer::start();
-        let js = server.jetstream().await;
-        let policy_dir = tempfile::tempdir().expect("a directory for the policy");
-        let services = vec![
-            ServiceCommand::new("tandem-intake", &server.url())
-                .env("RUST_LOG", "info")
-                .spawn(),
-            leadership(&server, "leadership-v1", None),
-        ];
-        for service in &services {
-            service.wait_until_consuming(WAIT).await;
-        }
+        let stack = TestStack::builder().intake().leadership().start().await;
         Self {
-            server,
-            js,
-            policy_dir,
-            services,
+            js: stack.js.clone(),
+            stack,
+            policy_dir: tempfile::tempdir().expect("a directory for the policy"),
         }
     }
 
@@ -93,73 +77,42 @@ impl Rollout {
     async fn switch_to_v2(&mut self) {
         let v2 = policy_v2(self.policy_dir.path());
         for label in ["leadership-v2a", "leadership-v2b"] {
-            let instance = leadership(&self.server, label, Some(&v2));
-            instance.wait_until_consuming(WAIT).await;
-            self.services.push(instance);
+            let instance = self
+                .stack
+                .command("tandem-leadership")
+                .label(label)
+                .env("TANDEM_POLICY_FILE", v2.display().to_string());
+            self.stack.add(instance).await;
         }
-        self.services[1].kill();
+        self.stack.service("leadership").kill();
     }
 }
 
-/// How long a service may take to come up, and the determinations to appear.
+/// How long the determinations may take to appear.
 const WAIT: Duration = Duration::from_secs(60);
-
-fn leadership(
-    server: &NatsServer,
-    label: &str,
-    policy: Option<&std::path::Path>,
-) -> ServiceProcess {
-    let mut command = ServiceCommand::new("tandem-leadership", &server.url())
-        .label(label)
-        .env("RUST_LOG", "info");
-    if let Some(policy) = policy {
-        command = command.env("TANDEM_POLICY_FILE", policy.display().to_string());
-    }
-    command.spawn()
-}
-
-/// Every determination published so far, in order.
-async fn determinations(js: &jetstream::Context) -> Vec<LeadershipDetermination> {
-    tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
-        .await
-        .into_iter()
-        .filter(|message| message.subject.starts_with("tandem.leadership.determined."))
-        .map(|message| {
-            LeadershipDetermination::decode(message.payload).expect("a LeadershipDetermination")
-        })
-        .collect()
-}
 
 /// Waits until `count` determinations were published.
 async fn wait_for_determinations(
     js: &jetstream::Context,
     count: usize,
 ) -> Vec<LeadershipDetermination> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    eventually(format!("{count} determinations"), WAIT, || async {
         let found = determinations(js).await;
         if found.len() >= count {
-            return found;
+            Ok(found)
+        } else {
+            Err(format!("{found:#?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {count} determinations within 60 s: {found:#?}",
-            found.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
-async fn publish_report(js: &jetstream::Context, payload: Vec<u8>) {
-    js.publish(topology::intake_subject("iom"), payload.into())
-        .await
-        .expect("publish sent")
-        .await
-        .expect("stored");
+async fn publish_report(js: &jetstream::Context, report: SituationReport) {
+    submit(js, "iom", &report).await;
 }
 
 /// `tandem policy apply` with `args`: exit code, stdout, stderr.
-fn apply(server: &NatsServer, args: &[&str]) -> (Option<i32>, String, String) {
+fn apply(stack: &TestStack, args: &[&str]) -> (Option<i32>, String, String) {
     let output = std::process::Command::new(binary("tandem"))
         .args([
             "policy",
@@ -167,7 +120,7 @@ fn apply(server: &NatsServer, args: &[&str]) -> (Option<i32>, String, String) {
             "--timeout",
             "30",
             "--nats-url",
-            &server.url(),
+            &stack.server.url(),
         ])
         .args(args)
         .output()
@@ -205,9 +158,9 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
 
     // The rollout: two instances on v2, then the v1 instance stops.
     world.switch_to_v2().await;
-    let server = &world.server;
+    let stack = &world.stack;
 
-    let (code, stdout, stderr) = apply(server, &["--expect-version", "v2"]);
+    let (code, stdout, stderr) = apply(stack, &["--expect-version", "v2"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(
         stdout.trim(),
@@ -223,7 +176,7 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
     assert_ne!(after[2].classification(), Classification::RefugeeSituation);
 
     // Applying again changes nothing, and only one instance walks (no determination twice).
-    let (code, stdout, _) = apply(server, &["--expect-version", "v2"]);
+    let (code, stdout, _) = apply(stack, &["--expect-version", "v2"]);
     assert_eq!(code, Some(0));
     assert_eq!(
         stdout.trim(),
@@ -232,7 +185,7 @@ async fn policy_apply_after_a_rollout_to_two_instances_re_determines_once_under_
     assert_eq!(determinations(&js).await.len(), 3);
 
     // An operator expecting v1 is told the instances run v2, and nothing is re-determined.
-    let (code, _, stderr) = apply(server, &["--expect-version", "v1"]);
+    let (code, _, stderr) = apply(stack, &["--expect-version", "v1"]);
     assert_ne!(code, Some(0));
     assert!(
         stderr.contains("this instance runs policy v2, not v1"),
@@ -301,8 +254,8 @@ async fn reports_flowing_through_a_rollout_and_apply_are_each_determined_by_one_
 
     // The rollout: two instances on v2, then the v1 instance stops.
     world.switch_to_v2().await;
-    let server = &world.server;
-    let (code, stdout, stderr) = apply(server, &["--expect-version", "v2"]);
+    let stack = &world.stack;
+    let (code, stdout, stderr) = apply(stack, &["--expect-version", "v2"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     stop.send(true).expect("the publisher runs");
     let sent = publisher.await.expect("publisher");

@@ -12,8 +12,6 @@
 //!   subject is not the agency's to use);
 //! - the history (data service) lists the reviews and the acknowledgements with who.
 
-use std::time::{Duration, Instant};
-
 use async_nats::jetstream;
 use prost::Message as _;
 use tandem_leadership::LeadershipConfig;
@@ -21,16 +19,17 @@ use tandem_notify::{NotifyAgency, NotifyConfig, config::SlaConfig, directory::Di
 use tandem_proto::{
     subjects,
     v1::{
-        Agency, DeterminationStatus, LeadershipRecord, Notification, NotificationKind,
-        PopulationFigure, PopulationGroup, ReviewReply, ReviewRequest, ReviewVerdict, Scope,
-        SituationReport,
+        Agency, DeterminationStatus, LeadershipRecord, NotificationKind, PopulationGroup,
+        ReviewReply, ReviewRequest, ReviewVerdict,
     },
 };
 use tandem_publish::PublishConfig;
-use tandem_runtime::{Shutdown, config::CommonConfig, kv_key, topology};
-use tandem_testkit::{init_test_log, reports::announce_accepted, secure::SecureServer};
-
-const DEADLINE: Duration = Duration::from_secs(30);
+use tandem_runtime::{Shutdown, config::CommonConfig};
+use tandem_testkit::{
+    DEADLINE, clients, eventually, init_test_log,
+    reports::{Report, announce_accepted},
+    secure::SecureServer,
+};
 
 /// The regional coordinators' deadline: short, so a contest escalates within the test.
 const REGIONAL_DEADLINE_SECS: u64 = 2;
@@ -139,7 +138,7 @@ impl World {
             "tandem-notify-unhcr",
             "tandem-publish",
         ] {
-            eventually(&format!("{service} registers"), || {
+            eventually(format!("{service} registers"), DEADLINE, || {
                 let admin = admin.clone();
                 async move {
                     admin
@@ -175,51 +174,40 @@ impl World {
         migrants: u64,
         sequence: u64,
     ) {
-        let report = SituationReport {
-            scope: Scope::CrossBorder as i32,
-            population: vec![
-                PopulationFigure {
-                    group: PopulationGroup::Refugee as i32,
-                    count: refugees,
-                    as_of: "2026-01-31".into(),
-                    source: String::new(),
-                },
-                PopulationFigure {
-                    group: PopulationGroup::Migrant as i32,
-                    count: migrants,
-                    as_of: "2026-01-31".into(),
-                    source: String::new(),
-                },
+        let report = Report::new(
+            agency,
+            &format!("{situation}-{}-{revision}", agency.as_str_name()),
+            situation,
+            revision,
+        )
+        .figures(
+            "2026-01-31",
+            "",
+            &[
+                (PopulationGroup::Refugee, refugees),
+                (PopulationGroup::Migrant, migrants),
             ],
-            on_the_move: true,
-            ..tandem_testkit::reports::valid_report(
-                agency,
-                &format!("{situation}-{}-{revision}", agency.as_str_name()),
-                situation,
-                revision,
-            )
-        };
+        )
+        .build();
         self.accepted += 1;
         let id = format!("accepted:{situation}:{}", self.accepted);
         // Unnumbered: applied as it comes, which is in order here.
         announce_accepted(&self.admin_js, &report, &id, 0).await;
-        eventually(&format!("determination {situation}/{sequence}"), || async {
-            self.record(situation)
-                .await
-                .and_then(|r| r.determination)
-                .is_some_and(|d| d.sequence >= sequence)
-        })
+        eventually(
+            format!("determination {situation}/{sequence}"),
+            DEADLINE,
+            || async {
+                self.record(situation)
+                    .await
+                    .and_then(|r| r.determination)
+                    .is_some_and(|d| d.sequence >= sequence)
+            },
+        )
         .await;
     }
 
     async fn record(&self, situation: &str) -> Option<LeadershipRecord> {
-        let bucket = self
-            .admin_js
-            .get_key_value(topology::LEADERSHIP_BUCKET)
-            .await
-            .ok()?;
-        let bytes = bucket.get(kv_key::segment(situation)).await.ok()??;
-        LeadershipRecord::decode(bytes).ok()
+        clients::leadership_record(&self.admin_js, situation).await
     }
 
     async fn status(&self, situation: &str) -> DeterminationStatus {
@@ -249,20 +237,6 @@ impl World {
         ReviewReply::decode(answer.payload).expect("a ReviewReply")
     }
 
-    /// The notifications stored in `TANDEM_NOTIFY` (subject, notification).
-    async fn notifications(&self) -> Vec<(String, Notification)> {
-        tandem_testkit::stream_messages(&self.admin_js, topology::NOTIFY_STREAM)
-            .await
-            .into_iter()
-            .filter(|m| m.subject.starts_with("tandem.notify.out."))
-            .filter_map(|m| {
-                Notification::decode(m.payload.clone())
-                    .ok()
-                    .map(|n| (m.subject.to_string(), n))
-            })
-            .collect()
-    }
-
     async fn stop(self) {
         self.shutdown.trigger();
         for (name, task) in self.tasks {
@@ -290,19 +264,6 @@ impl World {
                 .collect();
             assert!(refused.is_empty(), "{user} was refused: {refused:#?}");
         }
-    }
-}
-
-/// Awaits `condition` (polled) until `DEADLINE`.
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -420,8 +381,7 @@ async fn both_agencies_agree_a_contest_escalates_and_the_history_says_who() {
     let told = |wanted: &'static str| {
         let world = &world;
         async move {
-            world
-                .notifications()
+            clients::notifications(&world.admin_js)
                 .await
                 .into_iter()
                 .find(|(subject, n)| {
@@ -430,9 +390,11 @@ async fn both_agencies_agree_a_contest_escalates_and_the_history_says_who() {
         }
     };
     for regional in ["iom.iom-americas-rc", "unhcr.unhcr-americas-rc"] {
-        eventually(&format!("{regional} is told of the contest"), || async {
-            told(regional).await.is_some()
-        })
+        eventually(
+            format!("{regional} is told of the contest"),
+            DEADLINE,
+            || async { told(regional).await.is_some() },
+        )
         .await;
         let (_, notification) = told(regional).await.expect("told");
         assert!(
@@ -460,7 +422,8 @@ async fn both_agencies_agree_a_contest_escalates_and_the_history_says_who() {
     ));
     for hq in ["iom.iom-hq", "unhcr.unhcr-hq"] {
         eventually(
-            &format!("{hq} is told once the contest outlives its deadline"),
+            format!("{hq} is told once the contest outlives its deadline"),
+            DEADLINE,
             || async { told(hq).await.is_some_and(|(_, n)| n.escalation_tier == 1) },
         )
         .await;
@@ -507,22 +470,23 @@ async fn both_agencies_agree_a_contest_escalates_and_the_history_says_who() {
                     && n.acknowledged_via.as_deref() == Some("cli")
             })
     };
-    let deadline = Instant::now() + DEADLINE;
-    let history = loop {
-        let history = tandem_publish::client::history(&world.publish_addr, "COL-A")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        if acknowledged_with_who(&history) {
-            break history;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the history shows the acknowledgement: {history:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let history = eventually(
+        "the history shows the acknowledgement",
+        DEADLINE,
+        || async {
+            let history = tandem_publish::client::history(&world.publish_addr, "COL-A")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if acknowledged_with_who(&history) {
+                Ok(history)
+            } else {
+                Err(format!("{history:#?}"))
+            }
+        },
+    )
+    .await;
     let first = &history[0].determination;
     let who: Vec<(&str, ReviewVerdict)> = first
         .reviews

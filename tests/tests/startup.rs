@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use prost::Message as _;
-use tandem_proto::v1::{Agency, SituationAccepted};
+use tandem_proto::v1::Agency;
 use tandem_runtime::topology;
 use tandem_testkit::{
-    NatsServer,
+    DEADLINE, NatsServer, TestStack,
+    clients::{self, Outcome},
+    eventually,
     reports::valid_report,
     services::{ServiceCommand, ServiceProcess},
 };
@@ -51,15 +53,13 @@ async fn a_service_started_before_jetstream_waits_for_it_then_works() {
     intake.wait_until_consuming(Duration::from_secs(30)).await;
     let js = server.jetstream().await;
     let report = valid_report(Agency::Iom, "r-startup", "S-STARTUP", 1);
-    submit(&js, &report).await;
-    let accepted = first_message(&js, &topology::accepted_subject(&report.country)).await;
-    let accepted = SituationAccepted::decode(accepted).expect("a SituationAccepted");
-    assert_eq!(accepted.report.map(|r| r.report_id), Some(report.report_id));
-}
-
-/// The payload of the first message on `subject` in the event stream.
-async fn first_message(js: &jetstream::Context, subject: &str) -> bytes::Bytes {
-    first_message_of(js, topology::EVENTS_STREAM, subject).await
+    clients::submit(&js, "iom", &report).await;
+    let outcome = eventually("an outcome", DEADLINE, || async {
+        clients::outcomes(&js).await.into_iter().next()
+    })
+    .await;
+    assert!(matches!(outcome, Outcome::Accepted(..)), "{outcome:?}");
+    assert_eq!(outcome.report_id(), report.report_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,41 +126,36 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
     .await
     .expect("directory imported");
     let report = valid_report(Agency::Iom, "r-first", "S-FIRST", 1);
-    submit(&js, &report).await;
-    let determination = first_message(&js, "tandem.leadership.determined.COL").await;
-    let determination = tandem_proto::v1::LeadershipDetermination::decode(determination)
-        .expect("a LeadershipDetermination");
+    clients::submit(&js, "iom", &report).await;
+    let determination = eventually("a determination", DEADLINE, || async {
+        clients::determinations(&js).await.into_iter().next()
+    })
+    .await;
     assert_eq!(determination.situation_id, "S-FIRST");
-    let notification =
-        first_message_of(&js, topology::NOTIFY_STREAM, "tandem.notify.out.iom.>").await;
-    let notification =
-        tandem_proto::v1::Notification::decode(notification).expect("a Notification");
+    let (subject, notification) = eventually("a notification", DEADLINE, || async {
+        clients::notifications(&js).await.into_iter().next()
+    })
+    .await;
+    assert!(subject.starts_with("tandem.notify.out.iom."), "{subject}");
     assert_eq!(notification.situation_id, "S-FIRST");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually("publish serves the situation", DEADLINE, || async {
         let response = tandem_testkit::http_get(api, "/v1/situations/S-FIRST")
             .await
             .unwrap_or_else(|error| error.to_string());
         if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
-            break;
+            Ok(())
+        } else {
+            Err(response)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "publish does not serve the situation: {response:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_told_to_stop_finishes_the_messages_in_hand_then_exits() {
-    let server = NatsServer::start();
-    let js = server.jetstream().await;
-    let mut intake = ServiceCommand::new("tandem-intake", &server.url())
-        .label("intake")
-        .env("RUST_LOG", "info")
-        .spawn();
-    intake.wait_until_consuming(Duration::from_secs(60)).await;
+    let mut stack = TestStack::builder().intake().start().await;
+    let js = stack.js.clone();
+    let intake = stack.service("intake");
 
     // Enough reports, on as many situations, that the service holds several at once.
     const REPORTS: usize = 300;
@@ -207,17 +202,10 @@ async fn a_service_told_to_stop_finishes_the_messages_in_hand_then_exits() {
 
     // It exits by itself, successfully, with nothing left unacknowledged: the messages in
     // hand at the signal were finished (each has its outcome), none left to redelivery.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = intake.exited() {
-            break status;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "intake did not exit within 30 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = eventually("intake to exit after SIGTERM", DEADLINE, || {
+        std::future::ready(intake.exited())
+    })
+    .await;
     assert!(status.success(), "intake exited with {status}");
 
     // What it acknowledged it finished: one outcome per acknowledged report, none for a
@@ -252,50 +240,10 @@ async fn a_service_told_to_stop_finishes_the_messages_in_hand_then_exits() {
 
 /// The report ids of the acceptances in the event stream, in stream order.
 async fn accepted_outcomes(js: &jetstream::Context) -> Vec<String> {
-    tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
+    clients::outcomes(js)
         .await
         .into_iter()
-        .filter(|message| message.subject.starts_with("tandem.situation.accepted."))
-        .map(|message| {
-            SituationAccepted::decode(message.payload)
-                .expect("a SituationAccepted")
-                .report
-                .expect("the report")
-                .report_id
-        })
+        .filter(|outcome| matches!(outcome, Outcome::Accepted(..)))
+        .map(|outcome| outcome.report_id().to_string())
         .collect()
-}
-
-/// The payload of the first message on `subject` in `stream`.
-async fn first_message_of(js: &jetstream::Context, stream: &str, subject: &str) -> bytes::Bytes {
-    let stream = js.get_stream(stream).await.expect("the stream exists");
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            filter_subject: subject.to_string(),
-            ..Default::default()
-        })
-        .await
-        .expect("ordered consumer");
-    let mut messages = consumer.messages().await.expect("messages");
-    let message = tokio::time::timeout(
-        Duration::from_secs(30),
-        futures::StreamExt::next(&mut messages),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("nothing on {subject} within 30 s"))
-    .expect("the stream goes on")
-    .expect("a message");
-    message.payload.clone()
-}
-
-/// Publishes `report` on IOM's intake subject and waits until the intake stream stored it.
-async fn submit(js: &jetstream::Context, report: &tandem_proto::v1::SituationReport) {
-    js.publish(
-        topology::intake_subject("iom"),
-        report.encode_to_vec().into(),
-    )
-    .await
-    .expect("publish sent")
-    .await
-    .expect("the intake stream stores the report");
 }

@@ -18,12 +18,11 @@ use opentelemetry_proto::tonic::{
     common::v1::any_value::Value,
 };
 use prost::Message as _;
-use tandem_proto::v1::{
-    Agency, Driver, Phase, PopulationFigure, PopulationGroup, Scope, SituationReport,
-};
+use tandem_proto::v1::{Agency, Driver, Phase, PopulationGroup, Scope, SituationReport};
 use tandem_runtime::topology;
 use tandem_testkit::{
     NatsServer,
+    reports::Report,
     services::{ServiceCommand, ServiceProcess},
 };
 
@@ -123,24 +122,13 @@ fn start(name: &str, server: &NatsServer, otlp: &str) -> ServiceProcess {
 }
 
 fn report(id: &str, revision: u32) -> SituationReport {
-    SituationReport {
-        report_id: id.into(),
-        situation_id: "TRACE-1".into(),
-        revision,
-        reporting_agency: Agency::Iom as i32,
-        reported_at: Some(tandem_proto::timestamp::now()),
-        country: "LBY".into(),
-        scope: Scope::CrossBorder as i32,
-        driver: Driver::Economic as i32,
-        phase: Phase::Protracted as i32,
-        population: vec![PopulationFigure {
-            group: PopulationGroup::Migrant as i32,
-            count: 5000,
-            as_of: "2026-01-01".into(),
-            source: String::new(),
-        }],
-        ..Default::default()
-    }
+    Report::new(Agency::Iom, id, "TRACE-1", revision)
+        .reported_at(std::time::SystemTime::now())
+        .country("LBY")
+        .situation(Scope::CrossBorder, Driver::Economic, Phase::Protracted)
+        .on_the_move(false)
+        .figures("2026-01-01", "", &[(PopulationGroup::Migrant, 5000)])
+        .build()
 }
 
 /// A nats-server with the streams intake reads and writes.
@@ -187,18 +175,16 @@ async fn wait_for(
     what: &str,
     check: impl Fn(&[ReceivedSpan]) -> bool,
 ) -> Vec<ReceivedSpan> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    tandem_testkit::eventually(what, Duration::from_secs(60), || {
         let spans = received.lock().expect("lock").clone();
-        if check(&spans) {
-            return spans;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: never came; spans so far: {spans:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let found = if check(&spans) {
+            Ok(spans)
+        } else {
+            Err(format!("spans so far: {spans:#?}"))
+        };
+        std::future::ready(found)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ async fn a_1_mib_report_of_invalid_values_is_answered_too_large_in_a_small_rejec
     ensure_streams(&js).await;
     let intake = start_intake(&server);
 
-    let ack = publish_bytes(
+    let ack = submit_bytes(
         &js,
         "iom",
         "iom:huge",
@@ -94,7 +94,7 @@ async fn a_60_kb_report_of_invalid_leads_gets_the_capped_reasons_and_a_count_of_
         .expect("a report")
         .designated_leads
         .len();
-    let ack = publish_bytes(&js, "iom", "iom:leads-60k", bytes, None).await;
+    let ack = submit_bytes(&js, "iom", "iom:leads-60k", bytes, None).await;
     let mut found = answers_to(&js, ack.sequence).await;
     assert_eq!(found.len(), 1, "one answer: {found:?}");
     let (size, found) = found.remove(0);
@@ -151,7 +151,12 @@ async fn intake_memory_stays_bounded_under_a_stream_of_1_mib_hostile_reports() {
     let intake = ServiceCommand::new("tandem-intake", &server.url()).spawn();
 
     for i in 0..5 {
-        submit(&js, &report(&format!("normal-{i}"), &format!("S-{i}"), 1)).await;
+        submit(
+            &js,
+            "iom",
+            &report(&format!("normal-{i}"), &format!("S-{i}"), 1),
+        )
+        .await;
     }
     assert_eq!(outcomes(&js).await.len(), 5);
     let baseline = peak_kib(&intake);
@@ -163,7 +168,7 @@ async fn intake_memory_stays_bounded_under_a_stream_of_1_mib_hostile_reports() {
             .map(|i| {
                 let (js, hostile) = (js.clone(), hostile.clone());
                 async move {
-                    publish_bytes(&js, "iom", &format!("iom:hostile-{i}"), hostile, None).await
+                    submit_bytes(&js, "iom", &format!("iom:hostile-{i}"), hostile, None).await
                 }
             })
             .buffer_unordered(8)

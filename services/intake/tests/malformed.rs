@@ -257,10 +257,10 @@ async fn a_running_intake_rejects_the_whole_corpus_and_keeps_going() {
     let corpus = corpus();
     let mut sequences = Vec::new();
     for (i, (_, bytes, _)) in corpus.iter().enumerate() {
-        let ack = publish_bytes(&js, "iom", &format!("iom:corpus-{i}"), bytes.clone(), None).await;
+        let ack = submit_bytes(&js, "iom", &format!("iom:corpus-{i}"), bytes.clone(), None).await;
         sequences.push(ack.sequence);
     }
-    submit(&js, &report("after-corpus", "S-AFTER", 1)).await;
+    submit(&js, "iom", &report("after-corpus", "S-AFTER", 1)).await;
     let outcomes = outcomes(&js).await;
     assert_eq!(outcomes.len(), corpus.len() + 1, "one outcome per message");
     // Outcomes of different situations may come in any order: match them by stored message.

@@ -24,13 +24,13 @@ async fn an_accepted_report_is_announced_once_with_its_envelope() {
     let intake = start_intake(&server);
 
     let report = report("iom-col-1", "COL-2026-01", 1);
-    let first = submit(&js, &report).await;
-    let second = submit(&js, &report).await;
+    let first = submit(&js, "iom", &report).await;
+    let second = submit(&js, "iom", &report).await;
     assert!(!first.duplicate);
     assert!(second.duplicate, "the same Nats-Msg-Id is stored once");
     // The same report id under another message id (a resubmission after the duplicate window):
     // nothing new to announce.
-    publish_bytes(
+    submit_bytes(
         &js,
         "iom",
         "iom:iom-col-1:again",
@@ -79,7 +79,7 @@ async fn a_report_with_several_problems_is_rejected_with_every_reason() {
     bad.country = "XYZ".into();
     bad.notes = "ask juan@example.org".into();
     bad.population.push(bad.population[0].clone());
-    submit(&js, &bad).await;
+    submit(&js, "iom", &bad).await;
 
     let outcomes = outcomes(&js).await;
     assert_eq!(outcomes.len(), 1);
@@ -124,11 +124,11 @@ async fn designations_come_from_iom_or_unhcr_with_a_reference() {
 
     let mut unreferenced = report("iom-designates-1", "BGD-1", 1);
     unreferenced.designated_leads = vec![Agency::Iom as i32];
-    submit(&js, &unreferenced).await;
+    submit(&js, "iom", &unreferenced).await;
     let mut partner = tandem_testkit::reports::valid_report(Agency::Partner, "nrc-1", "BGD-1", 1);
     partner.reporter_org = "nrc".into();
     partner.designated_leads = vec![Agency::Partner as i32];
-    publish_bytes(
+    submit_bytes(
         &js,
         "partner.nrc",
         "partner.nrc:nrc-1",
@@ -139,7 +139,7 @@ async fn designations_come_from_iom_or_unhcr_with_a_reference() {
     let mut referenced = report("iom-designates-2", "BGD-1", 2);
     referenced.designated_leads = vec![Agency::Iom as i32, Agency::Unhcr as i32];
     referenced.designation_reference = "SG decision of 12 April 2018".into();
-    submit(&js, &referenced).await;
+    submit(&js, "iom", &referenced).await;
 
     let outcomes = outcomes(&js).await;
     let by_id: HashMap<&str, &Outcome> = outcomes.iter().map(|o| (o.report_id(), o)).collect();
@@ -169,12 +169,12 @@ async fn stale_revisions_and_a_second_country_are_rejected() {
     ensure_streams(&js).await;
     let intake = start_intake(&server);
 
-    submit(&js, &report("r2", "S-1", 2)).await;
-    submit(&js, &report("r1", "S-1", 1)).await;
+    submit(&js, "iom", &report("r2", "S-1", 2)).await;
+    submit(&js, "iom", &report("r1", "S-1", 1)).await;
     let mut elsewhere = report("r3", "S-1", 3);
     elsewhere.country = "PER".into();
-    submit(&js, &elsewhere).await;
-    submit(&js, &report("r4", "S-1", 4)).await;
+    submit(&js, "iom", &elsewhere).await;
+    submit(&js, "iom", &report("r4", "S-1", 4)).await;
 
     let outcomes = outcomes(&js).await;
     let summary: Vec<(&str, Vec<(String, String)>)> = outcomes
@@ -201,7 +201,7 @@ async fn garbage_and_oversized_bytes_are_rejected_and_intake_goes_on() {
     ensure_streams(&js).await;
     let intake = start_intake(&server);
 
-    publish_bytes(
+    submit_bytes(
         &js,
         "unhcr",
         "unhcr:garbage",
@@ -212,10 +212,10 @@ async fn garbage_and_oversized_bytes_are_rejected_and_intake_goes_on() {
     let mut huge = report("big-1", "S-9", 1);
     huge.reporting_agency = Agency::Unhcr as i32;
     huge.notes = "x".repeat(70 * 1024);
-    publish_bytes(&js, "unhcr", "unhcr:big-1", huge.encode_to_vec(), None).await;
+    submit_bytes(&js, "unhcr", "unhcr:big-1", huge.encode_to_vec(), None).await;
     let mut fine = report("fine-1", "S-9", 1);
     fine.reporting_agency = Agency::Unhcr as i32;
-    publish_bytes(&js, "unhcr", "unhcr:fine-1", fine.encode_to_vec(), None).await;
+    submit_bytes(&js, "unhcr", "unhcr:fine-1", fine.encode_to_vec(), None).await;
 
     let outcomes = outcomes(&js).await;
     assert_eq!(outcomes.len(), 3);
@@ -248,7 +248,7 @@ async fn a_message_intake_cannot_process_goes_to_the_dead_letter_stream() {
     let js = server.jetstream().await;
     ensure_streams(&js).await;
     let intake = start_intake(&server);
-    submit(&js, &report("ok-1", "S-OK", 1)).await;
+    submit(&js, "iom", &report("ok-1", "S-OK", 1)).await;
     outcomes(&js).await;
 
     // A record no version of intake wrote: handling can never succeed.
@@ -261,7 +261,7 @@ async fn a_message_intake_cannot_process_goes_to_the_dead_letter_stream() {
         .await
         .expect("put");
     let poison = report("poison-1", "S-BROKEN", 1);
-    let ack = submit(&js, &poison).await;
+    let ack = submit(&js, "iom", &poison).await;
 
     wait_until_consumed(
         &js,
@@ -392,7 +392,7 @@ async fn intake_killed_mid_stream_loses_no_report_and_duplicates_no_outcome() {
         })
         .collect();
     for report in &reports[..REPORTS / 2] {
-        submit(&js, report).await;
+        submit(&js, "iom", report).await;
     }
     // Kill it (SIGKILL) once it is part-way through the first half.
     let events = js
@@ -417,7 +417,7 @@ async fn intake_killed_mid_stream_loses_no_report_and_duplicates_no_outcome() {
         "the kill hit no work in flight: nothing unacknowledged"
     );
     for report in &reports[REPORTS / 2..] {
-        submit(&js, report).await;
+        submit(&js, "iom", report).await;
     }
     let mut restarted = spawn_intake_process(&server);
     let outcomes = outcomes(&js).await;
@@ -458,7 +458,7 @@ async fn two_instances_share_the_work_without_duplicate_outcomes() {
         })
         .collect();
     for report in &reports {
-        submit(&js, report).await;
+        submit(&js, "iom", report).await;
     }
     let outcomes = outcomes(&js).await;
     assert_one_outcome_each(&outcomes, &reports);

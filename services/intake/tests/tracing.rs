@@ -82,7 +82,7 @@ async fn the_publishers_traceparent_is_the_parent_of_intakes_span_and_travels_on
     let intake = start_intake(&server);
 
     let report = report("trace-accepted-1", "COL-TRACE-1", 1);
-    publish_bytes(
+    submit_bytes(
         &js,
         "iom",
         "iom:trace-accepted-1",
@@ -150,7 +150,7 @@ async fn a_rejected_reports_span_carries_the_rejection() {
 
     let mut bad = report("trace-rejected-1", "COL-TRACE-2", 0);
     bad.country = "XYZ".into();
-    publish_bytes(
+    submit_bytes(
         &js,
         "iom",
         "iom:trace-rejected-1",
@@ -197,7 +197,7 @@ async fn a_report_without_traceparent_starts_a_trace_at_intake() {
     ensure_streams(&js).await;
     let intake = start_intake(&server);
 
-    submit(&js, &report("trace-root-1", "COL-TRACE-3", 1)).await;
+    submit(&js, "iom", &report("trace-root-1", "COL-TRACE-3", 1)).await;
     let outcomes = outcomes(&js).await;
     assert_eq!(outcomes.len(), 1);
 
@@ -253,7 +253,7 @@ async fn assert_the_binary_carries_the_trace_on(rust_log: Option<&str>) {
     ensure_streams(&js).await;
     let _intake = IntakeProcess::start(&server, rust_log);
     let report = report("trace-process-1", "COL-TRACE-4", 1);
-    publish_bytes(
+    submit_bytes(
         &js,
         "iom",
         "iom:trace-process-1",

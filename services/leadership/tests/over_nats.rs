@@ -1,22 +1,24 @@
 //! The leadership service against a real nats-server: determinations in KV and on the stream,
 //! idempotence under redelivery, several instances, and re-evaluation after a policy change.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, SystemTime},
+};
 
 use async_nats::jetstream;
 use prost::Message as _;
 use tandem_leadership::{
     LeadershipConfig, REEVALUATE_SUBJECT, ReevaluateReply, situations::record_key,
 };
-use tandem_proto::{
-    Timestamp,
-    v1::{
-        Agency, Classification, LeadershipDetermination, LeadershipRecord, PopulationFigure,
-        PopulationGroup, Scope, SituationReport,
-    },
+use tandem_proto::v1::{
+    Agency, Classification, Driver, LeadershipDetermination, LeadershipRecord, Phase,
+    PopulationGroup, Scope, SituationReport,
 };
 use tandem_runtime::{Shutdown, topology};
-use tandem_testkit::{NatsServer, init_test_log, stream_messages, wait_until_consumed};
+use tandem_testkit::{
+    NatsServer, init_test_log, reports::Report, stream_messages, wait_until_consumed,
+};
 
 struct Leadership {
     shutdown: Shutdown,
@@ -73,32 +75,20 @@ fn report(
     refugees: u64,
     migrants: u64,
 ) -> SituationReport {
-    SituationReport {
-        report_id: format!("{}-{situation}-{revision}", agency.as_str_name()),
-        situation_id: situation.into(),
-        revision,
-        reporting_agency: agency as i32,
-        reported_at: Some(Timestamp {
-            seconds: 1_770_000_000 + i64::from(revision) * 60 + agency as i64,
-            nanos: 0,
-        }),
-        country: "COL".into(),
-        scope: Scope::CrossBorder as i32,
-        on_the_move: true,
-        population: vec![
-            PopulationFigure {
-                group: PopulationGroup::Refugee as i32,
-                count: refugees,
-                ..Default::default()
-            },
-            PopulationFigure {
-                group: PopulationGroup::Migrant as i32,
-                count: migrants,
-                ..Default::default()
-            },
-        ],
-        ..Default::default()
-    }
+    let seconds = 1_770_000_000 + u64::from(revision) * 60 + agency as u64;
+    let id = format!("{}-{situation}-{revision}", agency.as_str_name());
+    Report::new(agency, &id, situation, revision)
+        .reported_at(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+        .situation(Scope::CrossBorder, Driver::Unspecified, Phase::Unspecified)
+        .figures(
+            "",
+            "",
+            &[
+                (PopulationGroup::Refugee, refugees),
+                (PopulationGroup::Migrant, migrants),
+            ],
+        )
+        .build()
 }
 
 /// Publishes an accepted report as intake would, numbered `number` within its situation.

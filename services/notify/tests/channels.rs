@@ -18,24 +18,6 @@ use tokio::{
     net::TcpListener,
 };
 
-const WAIT: Duration = Duration::from_secs(30);
-
-const TIERS: &str = r#"[
-  {"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
-  {"id": "rc", "name": "R", "agency": "iom", "role": "REGIONAL_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
-  {"id": "hq", "name": "H", "agency": "iom", "role": "HQ", "channels": [{"nats": {}}]}
-]"#;
-
-fn one_webhook(url: &str) -> String {
-    format!(
-        r#"[{{"id": "hook", "name": "N", "agency": "iom", "role": "COUNTRY_COORDINATOR",
-             "countries": ["COL"],
-             "channels": [{{"webhook": {{"url": "{url}", "secret": "whsec_aW9tLXdlYmhvb2stc2VjcmV0LTAxMjM0NTY3ODk="}}}}]}}]"#
-    )
-}
-
-const ONE_MAILBOX: &str = r#"[{"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"email": {"address": "cc@iom.example.org"}}]}]"#;
-
 #[tokio::test]
 async fn acknowledging_an_escalated_notification_also_acknowledges_its_escalation() {
     let world = World::start().await;
@@ -46,18 +28,7 @@ async fn acknowledging_an_escalated_notification_also_acknowledges_its_escalatio
     config.sla.regional_coordinator_secs = 600;
     let iom = world.start_notify(config);
     world.publish(&determination("COL-X", 1, "COL", true)).await;
-    let escalation = wait_for(
-        "the escalation to the regional coordinator",
-        WAIT,
-        || async {
-            world
-                .out()
-                .await
-                .into_iter()
-                .find(|n| n.recipient_id == "rc")
-        },
-    )
-    .await;
+    let escalation = world.first_to("rc").await;
     let original = escalation.escalates_notification_id.clone();
 
     // The country coordinator acknowledges late, after the escalation went out.
@@ -69,7 +40,7 @@ async fn acknowledging_an_escalated_notification_also_acknowledges_its_escalatio
         "{outcome:?}"
     );
 
-    let records = wait_for("both records acknowledged", WAIT, || async {
+    let records = eventually("both records acknowledged", WAIT, || async {
         let records = inbox::list(&world.js, false).await.expect("list");
         let state = |id: &str| {
             records
@@ -221,14 +192,9 @@ async fn the_email_says_what_happened_escapes_every_value_in_html_and_carries_th
     let world = World::start().await;
     let smtp = Smtp::start().await;
     world.import(ONE_MAILBOX).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
     let mut config = world.config(NotifyAgency::Iom, 600);
     smtp.configure(&mut config);
-    config.ack_http.addr = Some(format!("127.0.0.1:{port}"));
-    config.ack_http.secret = "link-secret-for-tests".into();
+    let port = serve_ack_links(&mut config);
     let iom = world.start_notify(config);
 
     // Markup in every free-text value a determination carries into the mail.
@@ -241,7 +207,7 @@ async fn the_email_says_what_happened_escapes_every_value_in_html_and_carries_th
         ..Default::default()
     }];
     world.publish(&determination).await;
-    let mail = wait_for("the e-mail", WAIT, || async {
+    let mail = eventually("the e-mail", WAIT, || async {
         smtp.mails().into_iter().next()
     })
     .await;
@@ -320,15 +286,22 @@ async fn the_email_says_what_happened_escapes_every_value_in_html_and_carries_th
         .await
         .expect("ack");
     assert_eq!(response.status(), 200);
-    wait_for("the acknowledgement", WAIT, || async {
-        inbox::list(&world.js, true)
-            .await
-            .expect("list")
-            .is_empty()
-            .then_some(())
-    })
-    .await;
+    world.wait_all_acknowledged().await;
     iom.stop().await;
+}
+
+/// IOM's notifier mailing [`ONE_MAILBOX`] through `smtp`, up to 4 attempts, and a
+/// determination of `situation` for it to tell.
+async fn notify_by_mail(world: &World, smtp: &Smtp, situation: &str) -> Notify {
+    world.import(ONE_MAILBOX).await;
+    let mut config = world.config(NotifyAgency::Iom, 600);
+    smtp.configure(&mut config);
+    config.smtp.max_attempts = 4;
+    let iom = world.start_notify(config);
+    world
+        .publish(&determination(situation, 1, "COL", true))
+        .await;
+    iom
 }
 
 #[tokio::test]
@@ -336,12 +309,7 @@ async fn an_smtp_server_refusing_for_now_gets_the_mail_on_a_later_attempt() {
     let world = World::start().await;
     let smtp = Smtp::start().await;
     smtp.refuse_mail(&["451 4.3.0 try again later", "421 4.7.0 busy"]);
-    world.import(ONE_MAILBOX).await;
-    let mut config = world.config(NotifyAgency::Iom, 600);
-    smtp.configure(&mut config);
-    config.smtp.max_attempts = 4;
-    let iom = world.start_notify(config);
-    world.publish(&determination("COL-S", 1, "COL", true)).await;
+    let iom = notify_by_mail(&world, &smtp, "COL-S").await;
 
     let delivered = world.status_in(NotificationState::Delivered, WAIT).await;
     assert_eq!(delivered.channel(), Channel::Email);
@@ -356,12 +324,7 @@ async fn a_permanent_smtp_refusal_is_not_retried() {
     let world = World::start().await;
     let smtp = Smtp::start().await;
     smtp.refuse_mail(&["550 5.7.1 sender refused", "550 5.7.1 sender refused"]);
-    world.import(ONE_MAILBOX).await;
-    let mut config = world.config(NotifyAgency::Iom, 600);
-    smtp.configure(&mut config);
-    config.smtp.max_attempts = 4;
-    let iom = world.start_notify(config);
-    world.publish(&determination("COL-P", 1, "COL", true)).await;
+    let iom = notify_by_mail(&world, &smtp, "COL-P").await;
 
     let failed = world.status_in(NotificationState::Failed, WAIT).await;
     assert_eq!(failed.channel(), Channel::Email);
@@ -378,7 +341,7 @@ async fn a_webhook_answering_429_is_retried_after_its_retry_after() {
     let hooks = Hooks::start().await;
     hooks.script("busy", &[429]);
     hooks.retry_after("busy", "2");
-    world.import(&one_webhook(&hooks.url("busy"))).await;
+    world.import(&one_webhook("hook", &hooks.url("busy"))).await;
     let mut config = world.config(NotifyAgency::Iom, 600);
     // Without Retry-After the next attempt would come after 25–50 ms.
     config.webhook.backoff_max_ms = 10_000;
@@ -449,7 +412,7 @@ async fn dropping_receiver(drops: usize) -> (String, tokio::sync::mpsc::Unbounde
 async fn a_webhook_receiver_dropping_the_connection_gets_the_notification_on_a_later_attempt() {
     let world = World::start().await;
     let (url, mut answered) = dropping_receiver(2).await;
-    world.import(&one_webhook(&url)).await;
+    world.import(&one_webhook("hook", &url)).await;
     let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
     world.publish(&determination("COL-N", 1, "COL", true)).await;
 

@@ -15,8 +15,6 @@ use tandem_notify::{
 use tandem_proto::v1::{Channel, NotificationKind, NotificationState, PopulationGroup};
 use tandem_runtime::Shutdown;
 
-const WAIT: Duration = Duration::from_secs(30);
-const IOM_SECRET: &str = "whsec_aW9tLXdlYmhvb2stc2VjcmV0LTAxMjM0NTY3ODk=";
 const UNHCR_SECRET: &str = "whsec_dW5oY3Itd2ViaG9vay1zZWNyZXQtOTg3NjU0MzIxMA==";
 
 fn directory(hooks: &Hooks) -> String {
@@ -86,7 +84,7 @@ async fn a_mixed_movement_reaches_both_agencies_country_coordinators_once_each_s
         .publish(&determination("COL-2026-01", 1, "COL", true))
         .await;
 
-    let statuses = wait_for("five deliveries", WAIT, || async {
+    let statuses = eventually("five deliveries", WAIT, || async {
         let statuses = world.statuses().await;
         let delivered = statuses
             .iter()
@@ -260,25 +258,16 @@ async fn directory_changes_reach_a_running_notifier_and_only_its_own_agencys() {
     world.import(&entry("unhcr-hq", "unhcr")).await;
     world.import(&entry("iom-hq", "iom")).await;
     // The UNHCR entry was stored first: once the IOM one is seen, it would have been too.
-    wait_for("the new IOM entry", WAIT, || async {
+    eventually("the new IOM entry", WAIT, || async {
         (ids().await == ["iom-hq"]).then_some(())
     })
     .await;
     world.import(&entry("iom-hq-2", "iom")).await;
     assert!(directory.remove("iom-hq").await.expect("removed"));
-    wait_for("the removal", WAIT, || async {
+    eventually("the removal", WAIT, || async {
         (ids().await == ["iom-hq-2"]).then_some(())
     })
     .await;
-}
-
-fn one_webhook_directory(hooks: &Hooks, hook: &str) -> String {
-    format!(
-        r#"[{{"id": "{hook}", "name": "N", "agency": "iom", "role": "COUNTRY_COORDINATOR",
-             "countries": ["COL"],
-             "channels": [{{"webhook": {{"url": "{}", "secret": "{IOM_SECRET}"}}}}]}}]"#,
-        hooks.url(hook)
-    )
 }
 
 #[tokio::test]
@@ -286,7 +275,9 @@ async fn a_webhook_failing_twice_with_503_is_delivered_exactly_once() {
     let world = World::start().await;
     let hooks = Hooks::start().await;
     hooks.script("flaky", &[503, 503]);
-    world.import(&one_webhook_directory(&hooks, "flaky")).await;
+    world
+        .import(&one_webhook("flaky", &hooks.url("flaky")))
+        .await;
     let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
     world.publish(&determination("COL-W", 1, "COL", true)).await;
 
@@ -311,7 +302,9 @@ async fn a_webhook_answering_400_is_not_retried_and_reported_failed() {
     let world = World::start().await;
     let hooks = Hooks::start().await;
     hooks.script("broken", &[400, 400, 400]);
-    world.import(&one_webhook_directory(&hooks, "broken")).await;
+    world
+        .import(&one_webhook("broken", &hooks.url("broken")))
+        .await;
     let iom = world.start_notify(world.config(NotifyAgency::Iom, 600));
     world.publish(&determination("COL-B", 1, "COL", true)).await;
 
@@ -322,12 +315,6 @@ async fn a_webhook_answering_400_is_not_retried_and_reported_failed() {
     assert_eq!(hooks.received("broken").len(), 1, "no retry after a 400");
     iom.stop().await;
 }
-
-const TIERS: &str = r#"[
-  {"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
-  {"id": "rc", "name": "R", "agency": "iom", "role": "REGIONAL_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
-  {"id": "hq", "name": "H", "agency": "iom", "role": "HQ", "channels": [{"nats": {}}]}
-]"#;
 
 /// Publishes a determination on `situation` (its country coordinator in [`TIERS`] is told)
 /// that nobody acknowledges, and waits until its notification has escalated twice, to HQ.
@@ -342,7 +329,7 @@ async fn marker_escalated_to_hq(world: &World, situation: &str) {
     world
         .publish(&determination(situation, 1, "COL", true))
         .await;
-    wait_for("the marker's escalation to HQ", WAIT, || async {
+    eventually("the marker's escalation to HQ", WAIT, || async {
         world
             .out()
             .await
@@ -358,7 +345,7 @@ async fn an_acknowledgement_stops_escalation() {
     world.import(TIERS).await;
     let iom = world.start_notify(world.config(NotifyAgency::Iom, 2));
     world.publish(&determination("COL-A", 1, "COL", true)).await;
-    let first = wait_for("the notification", WAIT, || async {
+    let first = eventually("the notification", WAIT, || async {
         world.out().await.into_iter().next()
     })
     .await;
@@ -407,7 +394,7 @@ async fn without_an_ack_it_escalates_once_per_tier_also_across_a_restart() {
     let config = world.config(NotifyAgency::Iom, 2);
     let iom = world.start_notify(config.clone());
     world.publish(&determination("COL-E", 1, "COL", true)).await;
-    let first = wait_for("the first notification", WAIT, || async {
+    let first = eventually("the first notification", WAIT, || async {
         world.out().await.into_iter().next()
     })
     .await;
@@ -416,25 +403,14 @@ async fn without_an_ack_it_escalates_once_per_tier_also_across_a_restart() {
     iom.stop().await;
     let iom = world.start_notify(config.clone());
 
-    let regional = wait_for(
-        "the escalation to the regional coordinator",
-        WAIT,
-        || async {
-            world
-                .out()
-                .await
-                .into_iter()
-                .find(|n| n.recipient_id == "rc")
-        },
-    )
-    .await;
+    let regional = world.first_to("rc").await;
     assert_eq!(regional.escalation_tier, 1);
     assert_eq!(regional.escalates_notification_id, first.notification_id);
     assert!(regional.summary.contains("ESCALATION"));
     iom.stop().await;
     let iom = world.start_notify(config);
 
-    let hq = wait_for("the escalation to HQ", WAIT, || async {
+    let hq = eventually("the escalation to HQ", WAIT, || async {
         world
             .out()
             .await
@@ -445,7 +421,7 @@ async fn without_an_ack_it_escalates_once_per_tier_also_across_a_restart() {
     assert_eq!(hq.escalation_tier, 2);
     assert_eq!(hq.escalates_notification_id, regional.notification_id);
     // HQ is the last tier: once its deadline passes, the chain ends.
-    let records = wait_for("HQ's deadline to pass", WAIT, || async {
+    let records = eventually("HQ's deadline to pass", WAIT, || async {
         let records = inbox::list(&world.js, false).await.expect("list");
         records
             .iter()
@@ -494,7 +470,7 @@ async fn two_instances_per_agency_deliver_each_notification_once() {
     }
     // Every IOM country-coordinator notification escalates (2 s) to the regional coordinator,
     // with both IOM instances' timers racing for it.
-    let out = wait_for("every notification and escalation", WAIT, || async {
+    let out = eventually("every notification and escalation", WAIT, || async {
         let out = world.out().await;
         (out.iter().filter(|n| n.recipient_id == "iom-rc").count() >= situations).then_some(out)
     })
@@ -547,20 +523,13 @@ async fn the_ack_link_acknowledges_with_a_valid_token_only() {
     let world = World::start().await;
     let smtp = Smtp::start().await;
     world.import(TIERS).await;
-    world
-        .import(r#"[{"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"email": {"address": "cc@iom.example.org"}}]}]"#)
-        .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    world.import(ONE_MAILBOX).await;
     let mut config = world.config(NotifyAgency::Iom, 2);
     smtp.configure(&mut config);
-    config.ack_http.addr = Some(format!("127.0.0.1:{port}"));
-    config.ack_http.secret = "link-secret-for-tests".into();
+    let port = serve_ack_links(&mut config);
     let iom = world.start_notify(config);
     world.publish(&determination("COL-L", 1, "COL", true)).await;
-    let mail = wait_for("the e-mail", WAIT, || async {
+    let mail = eventually("the e-mail", WAIT, || async {
         smtp.mails().into_iter().next()
     })
     .await;
@@ -600,14 +569,7 @@ async fn the_ack_link_acknowledges_with_a_valid_token_only() {
         "neither the page nor a forged token acknowledged it"
     );
     assert_eq!(http.post(&link).send().await.expect("ack").status(), 200);
-    wait_for("the acknowledgement", WAIT, || async {
-        inbox::list(&world.js, true)
-            .await
-            .expect("list")
-            .is_empty()
-            .then_some(())
-    })
-    .await;
+    world.wait_all_acknowledged().await;
     marker_escalated_to_hq(&world, "COL-MARKER").await;
     let escalated: Vec<_> = world
         .out()
@@ -627,7 +589,7 @@ async fn a_delivery_left_unfinished_by_a_crashed_instance_is_finished_by_another
     let hooks = Hooks::start().await;
     hooks.script("after-crash", &[503, 503, 503, 503]);
     world
-        .import(&one_webhook_directory(&hooks, "after-crash"))
+        .import(&one_webhook("after-crash", &hooks.url("after-crash")))
         .await;
     let mut config = world.config(NotifyAgency::Iom, 600);
     config.webhook.backoff_base_ms = 1_000;
@@ -635,7 +597,7 @@ async fn a_delivery_left_unfinished_by_a_crashed_instance_is_finished_by_another
     config.claim_lease_secs = 2;
     let crashing = world.start_notify(config.clone());
     world.publish(&determination("COL-C", 1, "COL", true)).await;
-    wait_for("the first attempt", WAIT, || async {
+    eventually("the first attempt", WAIT, || async {
         (!hooks.received("after-crash").is_empty()).then_some(())
     })
     .await;

@@ -84,7 +84,7 @@ async fn directory_secrets_never_appear_in_logs_list_output_or_events() {
     let escalation = world
         .status_in(NotificationState::Escalated, Duration::from_secs(30))
         .await;
-    wait_for("the e-mail to HQ", Duration::from_secs(30), || async {
+    eventually("the e-mail to HQ", Duration::from_secs(30), || async {
         (smtp.mails().len() == 2).then_some(())
     })
     .await;

@@ -82,15 +82,20 @@ struct SituationHistory {
 }
 
 impl Histories {
+    /// The history of situation `id`, made when it has none; `None` for an event that names
+    /// no situation.
+    fn situation(&mut self, id: &str) -> Option<&mut SituationHistory> {
+        if id.is_empty() {
+            return None;
+        }
+        Some(self.situations.entry(id.to_string()).or_default())
+    }
+
     /// Applies a determination as announced.
     pub fn apply_determination(&mut self, determination: &LeadershipDetermination) {
-        if determination.situation_id.is_empty() {
+        let Some(situation) = self.situation(&determination.situation_id) else {
             return;
-        }
-        let situation = self
-            .situations
-            .entry(determination.situation_id.clone())
-            .or_default();
+        };
         situation
             .determinations
             .entry(determination.sequence)
@@ -109,13 +114,9 @@ impl Histories {
 
     /// Applies a review.
     pub fn apply_review(&mut self, review: &DeterminationReview) {
-        if review.situation_id.is_empty() {
+        let Some(situation) = self.situation(&review.situation_id) else {
             return;
-        }
-        let situation = self
-            .situations
-            .entry(review.situation_id.clone())
-            .or_default();
+        };
         let Some(reviews) = part_of(&mut situation.reviews, &review.determination_id) else {
             return;
         };
@@ -126,13 +127,12 @@ impl Histories {
 
     /// Applies what became of a notification.
     pub fn apply_status(&mut self, status: &NotificationStatus) {
-        if status.situation_id.is_empty() || status.determination_id.is_empty() {
+        if status.determination_id.is_empty() {
             return;
         }
-        let situation = self
-            .situations
-            .entry(status.situation_id.clone())
-            .or_default();
+        let Some(situation) = self.situation(&status.situation_id) else {
+            return;
+        };
         let Some(notifications) = part_of(&mut situation.notifications, &status.determination_id)
         else {
             return;

@@ -365,16 +365,17 @@ async fn situation(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
-    parameters(query.as_deref(), &[])?;
-    check_situation_id(&id)?;
-    require_ready(&shared)?;
+    check_situation_request(&shared, &id, query.as_deref())?;
     let row = shared
         .read(|s| s.row(&id))
         .ok_or_else(|| ApiError::not_found(format!("no published situation '{id}'")))?;
     Ok(live(&headers, JSON, row.to_json().to_string()))
 }
 
-fn check_situation_id(id: &str) -> Result<(), ApiError> {
+/// The checks of a request about one situation, in the order its answers are documented: no
+/// query parameters, a well-formed id, a service that is ready.
+fn check_situation_request(shared: &Shared, id: &str, query: Option<&str>) -> Result<(), ApiError> {
+    parameters(query, &[])?;
     let valid = (1..=64).contains(&id.len())
         && id
             .bytes()
@@ -384,7 +385,7 @@ fn check_situation_id(id: &str) -> Result<(), ApiError> {
             "a situation id is 1 to 64 of A-Z a-z 0-9 . _ : -",
         ));
     }
-    Ok(())
+    require_ready(shared)
 }
 
 /// Every determination of a situation, oldest first, with its reviews and notifications.
@@ -394,9 +395,7 @@ async fn history(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
-    parameters(query.as_deref(), &[])?;
-    check_situation_id(&id)?;
-    require_ready(&shared)?;
+    check_situation_request(&shared, &id, query.as_deref())?;
     let entries = shared
         .read_histories(|h| h.history(&id))
         .ok_or_else(|| ApiError::not_found(format!("no determination of situation '{id}'")))?;

@@ -473,7 +473,7 @@ async fn two_instances_serve_the_same_data_and_announce_a_version_once() {
     // Both instances have seen the announcement (or made the same one, which the stream
     // dropped as a duplicate) once each lists it.
     for instance in [&a, &b] {
-        eventually("the version to be listed", || async {
+        eventually("the version to be listed", DEADLINE, || async {
             instance.json("/v1/datasets").await["versions"]
                 .as_array()
                 .map(Vec::len)
@@ -516,7 +516,7 @@ async fn the_state_after_a_restart_equals_the_state_before() {
     .await;
     publish.wait_applied(last).await;
     let announced = wait_announcements(&js, 1).await;
-    eventually("the version to be listed", || async {
+    eventually("the version to be listed", DEADLINE, || async {
         publish.json("/v1/datasets").await["versions"]
             .as_array()
             .map(Vec::len)
@@ -567,10 +567,16 @@ async fn bad_requests_get_a_4xx_with_a_message() {
         ),
         ("/v1/situations/COL-1?country=COL", StatusCode::BAD_REQUEST),
         ("/v1/situations/bad%20id", StatusCode::BAD_REQUEST),
+        (
+            "/v1/situations/COL-1/history?country=COL",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/v1/situations/bad%20id/history", StatusCode::BAD_REQUEST),
         ("/v1/datasets?page=2", StatusCode::BAD_REQUEST),
         ("/v1/datasets/latest.csv", StatusCode::BAD_REQUEST),
         ("/v1/datasets/999999.csv", StatusCode::NOT_FOUND),
         ("/v1/situations/NOPE-1", StatusCode::NOT_FOUND),
+        ("/v1/situations/NOPE-1/history", StatusCode::NOT_FOUND),
         ("/v2/situations", StatusCode::NOT_FOUND),
     ] {
         let (got, headers, body) = publish.get(path).await;
@@ -621,6 +627,7 @@ async fn the_service_is_unready_until_its_state_is_rebuilt() {
         "/v1/situations.csv",
         "/v1/situations",
         "/v1/situations/COL-1",
+        "/v1/situations/COL-1/history",
         "/v1/datasets",
     ] {
         let (status, headers, body) = publish.get(path).await;
@@ -725,7 +732,7 @@ async fn a_long_stream_is_rebuilt_in_order() {
 
 /// Waits until the instance lists at least one stored version.
 async fn wait_listed(publish: &Publish) {
-    eventually("a version to be listed", || async {
+    eventually("a version to be listed", DEADLINE, || async {
         publish.json("/v1/datasets").await["versions"]
             .as_array()
             .is_some_and(|versions| !versions.is_empty())
@@ -759,7 +766,7 @@ async fn a_stored_version_is_answered_304_and_from_memory_while_nats_is_down() {
 
     // Read once from the store, then served from memory while NATS is gone again.
     server.restart();
-    eventually("the version to be readable again", || async {
+    eventually("the version to be readable again", DEADLINE, || async {
         publish.get(&path).await.0 == StatusCode::OK
     })
     .await;

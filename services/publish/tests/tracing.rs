@@ -53,7 +53,7 @@ async fn applying_a_determination_continues_the_leadership_trace() {
     publish.wait_applied(ack.sequence).await;
 
     let mut span = None;
-    eventually("the apply span to end", || {
+    eventually("the apply span to end", DEADLINE, || {
         let found = exporter("tandem-publish")
             .get_finished_spans()
             .expect("spans")

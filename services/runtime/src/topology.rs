@@ -495,26 +495,37 @@ pub fn leadership_durable() -> Durable {
 }
 
 /// The durables of agency `token`'s notify service: determinations, its acknowledgements, and
-/// reviews (for contests).
+/// reviews (for contests), named in [`roster`].
+///
+/// # Panics
+/// When `token` is not one of [`NOTIFY_AGENCIES`] (the roster lists their services).
 pub fn notify_durables(token: &str) -> [Durable; 3] {
-    let name = format!("tandem-notify-{token}");
+    let service = roster::notify(token)
+        .unwrap_or_else(|| panic!("the roster has no notify service of agency {token}"));
+    let [determined, acks, reviews] = service.durables else {
+        panic!(
+            "the roster lists {} durables of {}, not 3",
+            service.durables.len(),
+            service.name
+        );
+    };
     [
         Durable {
             service: "notify",
             stream: EVENTS_STREAM,
-            name: name.clone(),
+            name: (*determined).into(),
             filter: DETERMINED_FILTER.into(),
         },
         Durable {
             service: "notify",
             stream: acks_stream_name(token),
-            name: format!("{name}-acks"),
+            name: (*acks).into(),
             filter: notify_ack_filter(token),
         },
         Durable {
             service: "notify",
             stream: EVENTS_STREAM,
-            name: format!("{name}-reviews"),
+            name: (*reviews).into(),
             filter: tandem_proto::subjects::REVIEWED_FILTER.into(),
         },
     ]

@@ -282,13 +282,9 @@ async fn publish(js: &jetstream::Context, token: &str, payload: &str, headers: H
     .sequence
 }
 
-/// Polls `done` every 10 ms until it holds; panics after `timeout`.
+/// [`tandem_testkit::eventually`] for a condition read from memory, without awaiting.
 async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "not within {timeout:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tandem_testkit::eventually(what, timeout, || std::future::ready(done())).await;
 }
 
 /// The server's view of the test consumer, `None` while it does not exist.

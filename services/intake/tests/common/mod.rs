@@ -3,13 +3,9 @@
 
 use std::time::Duration;
 
-use async_nats::{
-    HeaderMap,
-    jetstream::{self, publish::PublishAck},
-};
-use prost::Message as _;
+use async_nats::jetstream;
 use tandem_intake::IntakeConfig;
-use tandem_proto::v1::{Agency, SituationAccepted, SituationRejected, SituationReport};
+use tandem_proto::v1::{Agency, SituationReport};
 use tandem_runtime::{Shutdown, config::CommonConfig, topology};
 use tandem_testkit::NatsServer;
 
@@ -62,82 +58,12 @@ pub fn report(report_id: &str, situation_id: &str, revision: u32) -> SituationRe
     tandem_testkit::reports::valid_report(Agency::Iom, report_id, situation_id, revision)
 }
 
-/// Publishes bytes as organisation `org` would, with `Nats-Msg-Id: <msg_id>`.
-pub async fn publish_bytes(
-    js: &jetstream::Context,
-    org: &str,
-    msg_id: &str,
-    payload: Vec<u8>,
-    headers: Option<HeaderMap>,
-) -> PublishAck {
-    let mut headers = headers.unwrap_or_default();
-    headers.insert("Nats-Msg-Id", msg_id);
-    js.publish_with_headers(topology::intake_subject(org), headers, payload.into())
-        .await
-        .expect("publish")
-        .await
-        .expect("stored")
-}
-
-/// Publishes a report as IOM, the way agency systems are told to.
-pub async fn submit(js: &jetstream::Context, report: &SituationReport) -> PublishAck {
-    let msg_id = format!("iom:{}", report.report_id);
-    publish_bytes(js, "iom", &msg_id, report.encode_to_vec(), None).await
-}
-
-/// An outcome read back from TANDEM_EVENTS.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Boxed: an accepted event carries the whole report.
-    Accepted(Box<SituationAccepted>, HeaderMap),
-    Rejected(SituationRejected, HeaderMap),
-}
-
-impl Outcome {
-    pub fn report_id(&self) -> &str {
-        match self {
-            Outcome::Accepted(event, _) => &event.report.as_ref().expect("report").report_id,
-            Outcome::Rejected(event, _) => &event.report_id,
-        }
-    }
-
-    pub fn reasons(&self) -> Vec<(String, String)> {
-        match self {
-            Outcome::Accepted(..) => vec![],
-            Outcome::Rejected(event, _) => event
-                .reasons
-                .iter()
-                .map(|r| (r.field.clone(), r.code.clone()))
-                .collect(),
-        }
-    }
-
-    pub fn headers(&self) -> &HeaderMap {
-        match self {
-            Outcome::Accepted(_, headers) | Outcome::Rejected(_, headers) => headers,
-        }
-    }
-}
+pub use tandem_testkit::clients::{Outcome, submit, submit_bytes};
 
 /// Every outcome intake announced so far, once intake has handled everything published.
 pub async fn outcomes(js: &jetstream::Context) -> Vec<Outcome> {
     for (stream, _, durable) in topology::INTAKE_STREAMS {
         tandem_testkit::wait_until_consumed(js, stream, durable, Duration::from_secs(60)).await;
     }
-    tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
-        .await
-        .into_iter()
-        .filter_map(|message| {
-            let subject = message.subject.as_str();
-            if subject.starts_with("tandem.situation.accepted.") {
-                let event = SituationAccepted::decode(message.payload).expect("accepted decodes");
-                Some(Outcome::Accepted(Box::new(event), message.headers))
-            } else if subject.starts_with("tandem.situation.rejected.") {
-                let event = SituationRejected::decode(message.payload).expect("rejected decodes");
-                Some(Outcome::Rejected(event, message.headers))
-            } else {
-                None
-            }
-        })
-        .collect()
+    tandem_testkit::clients::outcomes(js).await
 }

@@ -5,7 +5,6 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    future::Future,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -28,32 +27,49 @@ use tandem_proto::v1::{
 };
 use tandem_runtime::{Shutdown, envelope::Envelope, topology};
 use tandem_testkit::NatsServer;
+pub use tandem_testkit::eventually;
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
     net::TcpListener,
 };
 
+/// How long anything a test waits for may take.
+pub const WAIT: Duration = tandem_testkit::DEADLINE;
+
+/// IOM's webhook secret in the tests' directories.
+pub const IOM_SECRET: &str = "whsec_aW9tLXdlYmhvb2stc2VjcmV0LTAxMjM0NTY3ODk=";
+
+/// IOM's three tiers in COL, told on the NATS channel: country coordinator `cc`, regional
+/// coordinator `rc`, HQ `hq`.
+pub const TIERS: &str = r#"[
+  {"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
+  {"id": "rc", "name": "R", "agency": "iom", "role": "REGIONAL_COORDINATOR", "countries": ["COL"], "channels": [{"nats": {}}]},
+  {"id": "hq", "name": "H", "agency": "iom", "role": "HQ", "channels": [{"nats": {}}]}
+]"#;
+
+/// IOM's country coordinator `cc` in COL, told by e-mail.
+pub const ONE_MAILBOX: &str = r#"[{"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR", "countries": ["COL"], "channels": [{"email": {"address": "cc@iom.example.org"}}]}]"#;
+
+/// Has `config` serve acknowledgement links on a free port, signed with a test secret;
+/// returns the port.
+pub fn serve_ack_links(config: &mut NotifyConfig) -> u16 {
+    let port = tandem_testkit::process::free_ports(1)[0];
+    config.ack_http.addr = Some(format!("127.0.0.1:{port}"));
+    config.ack_http.secret = "link-secret-for-tests".into();
+    port
+}
+
+/// A directory of one IOM country coordinator in COL, `id`, told by webhook at `url`.
+pub fn one_webhook(id: &str, url: &str) -> String {
+    format!(
+        r#"[{{"id": "{id}", "name": "N", "agency": "iom", "role": "COUNTRY_COORDINATOR",
+             "countries": ["COL"],
+             "channels": [{{"webhook": {{"url": "{url}", "secret": "{IOM_SECRET}"}}}}]}}]"#
+    )
+}
+
 /// The trace every test determination carries.
 pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-/// Waits until `check` returns `Some`, polling; panics with `what` after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A test's NATS with tandem's streams.
 pub struct World {
@@ -146,6 +162,26 @@ impl World {
             .collect()
     }
 
+    /// The first notification to recipient `id` (e.g. an escalation to [`TIERS`]' `rc`),
+    /// waiting for it.
+    pub async fn first_to(&self, id: &str) -> Notification {
+        eventually(format!("a notification to {id}"), WAIT, || async {
+            self.out().await.into_iter().find(|n| n.recipient_id == id)
+        })
+        .await
+    }
+
+    /// Waits until no notification is left unacknowledged.
+    pub async fn wait_all_acknowledged(&self) {
+        eventually("every notification acknowledged", WAIT, || async {
+            tandem_notify::inbox::list(&self.js, true)
+                .await
+                .expect("list")
+                .is_empty()
+        })
+        .await;
+    }
+
     /// Every status event.
     pub async fn statuses(&self) -> Vec<NotificationStatus> {
         self.notify_messages("tandem.notify.status.")
@@ -162,7 +198,7 @@ impl World {
         timeout: Duration,
     ) -> NotificationStatus {
         let what = format!("a status {}", state.as_str_name());
-        wait_for(&what, timeout, || async {
+        eventually(&what, timeout, || async {
             self.statuses()
                 .await
                 .into_iter()

@@ -3,10 +3,7 @@
 //! what the service shows rather than on a clock.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::{
-    future::Future,
-    time::{Duration, SystemTime},
-};
+use std::time::{Duration, SystemTime};
 
 use async_nats::jetstream;
 use bytes::Bytes;
@@ -16,15 +13,13 @@ use tandem_proto::{
     timestamp,
     v1::{
         Agency, Arrangement, Classification, DatasetPublished, LeadershipDetermination,
-        PopulationFigure, PopulationGroup, ReconciledFigure, SituationReport,
+        PopulationGroup, ReconciledFigure, SituationReport,
     },
 };
 use tandem_publish::PublishConfig;
 use tandem_runtime::{Shutdown, config::CommonConfig, envelope::Envelope, topology};
-use tandem_testkit::NatsServer;
-
-/// How long any awaited condition may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub use tandem_testkit::{DEADLINE, eventually};
+use tandem_testkit::{NatsServer, reports::Report};
 
 /// The publish service running in this process.
 pub struct Publish {
@@ -130,7 +125,7 @@ impl Publish {
 
     /// Waits until `/healthz` says ready.
     pub async fn wait_ready(&self) {
-        eventually("the service to be ready", || async {
+        eventually("the service to be ready", DEADLINE, || async {
             let (status, _, _) = self.get("/healthz").await;
             status == StatusCode::OK
         })
@@ -139,28 +134,11 @@ impl Publish {
 
     /// Waits until the service has applied the state-changing event stored at `sequence`.
     pub async fn wait_applied(&self, sequence: u64) {
-        eventually("the event to be applied", || async {
+        eventually("the event to be applied", DEADLINE, || async {
             let health = self.json("/healthz").await;
             health["version"].as_u64().unwrap_or(0) >= sequence
         })
         .await;
-    }
-}
-
-/// Waits, checking `condition` every few milliseconds, until it holds; fails after
-/// [`DEADLINE`].
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -188,21 +166,14 @@ pub fn report(
     agency: Agency,
     revision: u32,
 ) -> SituationReport {
-    SituationReport {
-        reported_at: Some(timestamp::from_system_time(
+    Report::new(agency, report_id, situation_id, revision)
+        .reported_at(
             SystemTime::UNIX_EPOCH
                 + Duration::from_secs(1_767_225_600 + 3600 * u64::from(revision)),
-        )),
-        admin1_pcode: "CO05".into(),
-        admin2_pcode: "CO05001".into(),
-        population: vec![PopulationFigure {
-            group: PopulationGroup::Migrant as i32,
-            count: 1200,
-            as_of: "2026-01-01".into(),
-            source: "DTM".into(),
-        }],
-        ..tandem_testkit::reports::valid_report(agency, report_id, situation_id, revision)
-    }
+        )
+        .pcodes("CO05", "CO05001")
+        .figures("2026-01-01", "DTM", &[(PopulationGroup::Migrant, 1200)])
+        .build()
 }
 
 /// Publishes `report` as accepted, with intake's envelope. Returns the stream sequence.
@@ -294,7 +265,7 @@ pub async fn wait_announcements(
     js: &jetstream::Context,
     count: usize,
 ) -> Vec<(DatasetPublished, String)> {
-    eventually("dataset announcements", || async {
+    eventually("dataset announcements", DEADLINE, || async {
         announcements(js).await.len() >= count
     })
     .await;
