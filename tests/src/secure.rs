@@ -96,6 +96,7 @@ impl SecureServer {
         )
         .await
         .expect("tandem setup as the admin")
+        .steps
     }
 
     /// The client URL without credentials.

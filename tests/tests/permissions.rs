@@ -164,6 +164,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     let storage = Default::default();
     for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
+        topology::rejections_stream(&storage),
         topology::dlq_stream(&storage),
         topology::notify_stream(&storage),
         topology::acks_stream("iom", &storage),

@@ -66,6 +66,16 @@ impl Up {
         demo: bool,
         publish_addr: &str,
     ) -> (Self, BufReader<std::process::ChildStdout>) {
+        Self::start_with(server, demo, &[("TANDEM_PUBLISH_ADDR", publish_addr)])
+    }
+
+    /// Starts `tandem up` with `env` added to its environment (the data service on any free
+    /// port unless `env` says otherwise).
+    fn start_with(
+        server: &NatsServer,
+        demo: bool,
+        env: &[(&str, &str)],
+    ) -> (Self, BufReader<std::process::ChildStdout>) {
         let url = server.url();
         let mut args = vec!["up", "--nats-url", url.as_str()];
         if demo {
@@ -73,7 +83,8 @@ impl Up {
         }
         let mut child = Command::new(TANDEM)
             .args(&args)
-            .env("TANDEM_PUBLISH_ADDR", publish_addr)
+            .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -686,7 +697,8 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
         "created consumer TANDEM_EVENTS/tandem-leadership",
         "created consumer TANDEM_ACKS_IOM/tandem-notify-iom-acks",
         "created consumer TANDEM_EVENTS/tandem-notify-unhcr-reviews",
-        "tandem setup: 23 created, 0 left as they were",
+        "created stream TANDEM_REJECTIONS",
+        "tandem setup: 24 created, 0 updated, 0 left as they were",
     ] {
         assert!(printed.lines().any(|l| l == line), "{line}:\n{printed}");
     }
@@ -694,7 +706,7 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
     assert!(again.status.success(), "{again:?}");
     assert!(
         String::from_utf8_lossy(&again.stdout)
-            .contains("tandem setup: 0 created, 23 left as they were"),
+            .contains("tandem setup: 0 created, 0 updated, 24 left as they were"),
         "{again:?}"
     );
 
@@ -714,4 +726,214 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
                 assert_eq!(info.config.deliver_subject, None);
             }
         });
+}
+
+/// `tandem setup` as the admin of plain server `server`.
+fn setup(server: &NatsServer) -> Output {
+    Command::new(TANDEM)
+        .args(["setup", "--nats-url", &server.url()])
+        .output()
+        .expect("run tandem setup")
+}
+
+#[test]
+fn setup_brings_an_older_deployment_to_the_current_settings_and_then_changes_nothing() {
+    use async_nats::jetstream::{consumer, stream};
+    use tandem_runtime::topology;
+    let server = NatsServer::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let js = runtime.block_on(server.jetstream());
+    // A deployment made before rejections had a stream of their own: TANDEM_EVENTS took every
+    // situation subject and held a rejection and an acceptance; an intake stream had no limits;
+    // intake's durable waited 30 s for acknowledgements.
+    runtime.block_on(async {
+        js.create_stream(stream::Config {
+            name: topology::EVENTS_STREAM.into(),
+            description: Some(
+                "Accepted and rejected reports, determinations, dataset versions".into(),
+            ),
+            subjects: ["tandem.situation.>", "tandem.leadership.>", "tandem.data.>"]
+                .map(String::from)
+                .into(),
+            duplicate_window: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .await
+        .expect("old TANDEM_EVENTS");
+        for subject in [
+            "tandem.situation.rejected.iom",
+            "tandem.situation.accepted.COL",
+        ] {
+            js.publish(subject, "before".into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        }
+        let intake = js
+            .create_stream(stream::Config {
+                name: topology::INTAKE_IOM_STREAM.into(),
+                description: Some("Situation reports as agency systems publish them".into()),
+                subjects: vec![topology::INTAKE_SUBJECTS[0].into()],
+                max_message_size: 1024 * 1024,
+                duplicate_window: Duration::from_secs(600),
+                ..Default::default()
+            })
+            .await
+            .expect("old intake stream");
+        intake
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("tandem-intake-iom".into()),
+                description: Some("tandem intake service".into()),
+                filter_subject: topology::INTAKE_SUBJECTS[0].into(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                max_deliver: 6,
+                max_ack_pending: 2048,
+                ..Default::default()
+            })
+            .await
+            .expect("old durable");
+    });
+
+    let first = setup(&server);
+    let printed = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{first:?}");
+    let lines: Vec<&str> = printed.lines().map(str::trim).collect();
+    for line in [
+        "updated stream TANDEM_EVENTS",
+        "subjects: [\"tandem.situation.>\", \"tandem.leadership.>\", \"tandem.data.>\"] → \
+         [\"tandem.situation.accepted.>\", \"tandem.leadership.>\", \"tandem.data.>\"]",
+        "max_bytes: -1 → 2147483648",
+        "created stream TANDEM_REJECTIONS",
+        "updated stream TANDEM_INTAKE_IOM",
+        "max_age: 0ns → 7776000s",
+        "max_bytes: -1 → 268435456",
+        "updated consumer TANDEM_INTAKE_IOM/tandem-intake-iom",
+        "ack_wait: 30s → 10s",
+        "note: 1 rejection(s) made before TANDEM_REJECTIONS existed are still on TANDEM_EVENTS \
+         (no longer read there, not subject to TANDEM_REJECTIONS' age limit). Remove them with: \
+         nats stream purge TANDEM_EVENTS --subject 'tandem.situation.rejected.>' --force",
+        "tandem setup: 21 created, 3 updated, 0 left as they were",
+    ] {
+        assert!(lines.contains(&line), "{line}:\n{printed}");
+    }
+
+    runtime.block_on(async {
+        let events = js
+            .get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("events");
+        assert_eq!(
+            events.cached_info().config.subjects,
+            topology::events_stream(&Default::default()).subjects
+        );
+        // Both messages stay; a new rejection goes to its own stream, which keeps it 90 days.
+        assert_eq!(events.cached_info().state.messages, 2);
+        let ack = js
+            .publish("tandem.situation.rejected.unhcr", "after".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+        assert_eq!(ack.stream, topology::REJECTIONS_STREAM);
+        let rejections = js
+            .get_stream(topology::REJECTIONS_STREAM)
+            .await
+            .expect("rejections");
+        assert_eq!(
+            rejections.cached_info().config.max_age,
+            Duration::from_secs(90 * 24 * 3600)
+        );
+        let durable = js
+            .get_stream(topology::INTAKE_IOM_STREAM)
+            .await
+            .expect("intake stream")
+            .consumer_info("tandem-intake-iom")
+            .await
+            .expect("durable")
+            .clone();
+        assert_eq!(durable.config.ack_wait, Duration::from_secs(10));
+    });
+
+    // Again: nothing changes, and the rejections left behind are still pointed out.
+    let again = setup(&server);
+    let printed = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{again:?}");
+    assert!(
+        printed.contains("tandem setup: 0 created, 0 updated, 24 left as they were"),
+        "{printed}"
+    );
+    assert!(printed.contains("note: 1 rejection(s)"), "{printed}");
+
+    // The command the note gives removes the rejection and keeps the acceptance; the note is
+    // gone then.
+    runtime.block_on(async {
+        let events = js
+            .get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("events");
+        events
+            .purge()
+            .filter(topology::REJECTED_FILTER)
+            .await
+            .expect("purge");
+        let left = tandem_testkit::stream_messages(&js, topology::EVENTS_STREAM).await;
+        let subjects: Vec<&str> = left.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(subjects, ["tandem.situation.accepted.COL"]);
+    });
+    let purged = setup(&server);
+    assert!(
+        !String::from_utf8_lossy(&purged.stdout).contains("note:"),
+        "{purged:?}"
+    );
+
+    // What NATS cannot change is an error that names it: a push consumer squatting a durable's
+    // name, and a stream on the wrong storage.
+    runtime.block_on(async {
+        let events = js
+            .get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("events");
+        events
+            .delete_consumer("tandem-leadership")
+            .await
+            .expect("delete");
+        events
+            .create_consumer(consumer::push::Config {
+                durable_name: Some("tandem-leadership".into()),
+                deliver_subject: "tandem.notify.out.iom.leak".into(),
+                filter_subject: "tandem.situation.accepted.>".into(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .expect("push consumer");
+    });
+    let refused = setup(&server);
+    assert!(!refused.status.success(), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("consumer TANDEM_EVENTS/tandem-leadership")
+            && said.contains("deliver_subject (a push consumer)"),
+        "{said}"
+    );
+    runtime.block_on(async {
+        js.delete_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("delete");
+        js.create_stream(stream::Config {
+            storage: stream::StorageType::Memory,
+            ..topology::events_stream(&Default::default())
+        })
+        .await
+        .expect("memory stream");
+    });
+    let refused = setup(&server);
+    assert!(!refused.status.success(), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("stream TANDEM_EVENTS") && said.contains("storage: Memory → File"),
+        "{said}"
+    );
 }

@@ -51,6 +51,7 @@ pub async fn ensure_streams(js: &jetstream::Context) {
     let storage = Default::default();
     for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
+        topology::rejections_stream(&storage),
         topology::dlq_stream(&storage),
     ]) {
         topology::ensure_stream(js, stream).await.expect("stream");
@@ -85,7 +86,7 @@ pub async fn submit(js: &jetstream::Context, report: &SituationReport) -> Publis
     publish_bytes(js, "iom", &msg_id, report.encode_to_vec(), None).await
 }
 
-/// An outcome read back from TANDEM_EVENTS.
+/// An outcome read back from TANDEM_EVENTS or TANDEM_REJECTIONS.
 #[derive(Debug)]
 pub enum Outcome {
     /// Boxed: an accepted event carries the whole report.
@@ -124,7 +125,7 @@ pub async fn outcomes(js: &jetstream::Context) -> Vec<Outcome> {
     for (stream, _, durable) in topology::INTAKE_STREAMS {
         tandem_testkit::wait_until_consumed(js, stream, durable, Duration::from_secs(60)).await;
     }
-    tandem_testkit::stream_messages(js, topology::EVENTS_STREAM)
+    tandem_testkit::outcome_messages(js)
         .await
         .into_iter()
         .filter_map(|message| {
