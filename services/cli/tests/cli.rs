@@ -728,6 +728,72 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
         });
 }
 
+#[test]
+fn replay_compares_the_candidate_with_what_was_determined_under_an_earlier_policy() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let shipped_file = repo_file("deploy/policy/leadership-v1.toml");
+    let shipped = std::fs::read_to_string(&shipped_file).expect("policy file");
+    let moved = dir.path().join("moved.toml");
+    std::fs::write(
+        &moved,
+        shipped
+            .replacen("version = \"v1\"", "version = \"v1-migrant-40\"", 1)
+            .replacen("migrant = 0.20", "migrant = 0.40", 1),
+    )
+    .expect("write policy");
+    let moved = moved.display().to_string();
+    // The demo's reports are determined under the moved threshold...
+    let (up, mut stdout) = Up::start_with(&server, true, &[("TANDEM_POLICY_FILE", &moved)]);
+    let printed = read_until(&mut stdout, "== demo done");
+    assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
+    assert!(up.stop().success());
+
+    // ...and replayed where no TANDEM_POLICY_FILE is set, so the built-in v1 is what would run
+    // now. The moved policy is what was determined: no differences.
+    let replay = |file: &str| {
+        let output = Command::new(TANDEM)
+            .args([
+                "policy",
+                "replay",
+                file,
+                "--json",
+                "--nats-url",
+                &server.url(),
+            ])
+            .env_remove("TANDEM_POLICY_FILE")
+            .output()
+            .expect("run tandem");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(replay(&moved), "");
+    // The shipped policy differs from what was determined exactly where Colombia's migrant
+    // share (0.25 after IOM's report) lies between the two thresholds.
+    let lines: Vec<serde_json::Value> = replay(&shipped_file)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["situation_id"], "COL-VEN-2026");
+    let differences = lines[0]["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0]["report_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("dtm-col-r12")),
+        "{differences:?}"
+    );
+    assert_eq!(
+        differences[0]["current"],
+        "CLASSIFICATION_MIGRANT_SITUATION"
+    );
+    assert_eq!(differences[0]["candidate"], "CLASSIFICATION_MIXED_MOVEMENT");
+}
+
 /// `tandem setup` as the admin of plain server `server`.
 fn setup(server: &NatsServer) -> Output {
     Command::new(TANDEM)
