@@ -850,7 +850,11 @@ fn every_shipped_nats_server_includes_the_accounts_and_keeps_monitoring_on_loopb
         let number = |key: &str| limit(key).parse::<u64>().expect("a number");
         tenant_connections += number("max_connections");
         assert!(number("max_subscriptions") > 0, "{account}");
-        assert_eq!(bytes(limit("max_payload")), stored as u64, "{account}");
+        assert_eq!(
+            bytes(limit("max_payload")),
+            u64::try_from(stored).expect("a size"),
+            "{account}"
+        );
         let leaf_nodes = number("max_leafnodes");
         if account == "PARTNERS" {
             assert_eq!(leaf_nodes, 0, "partners attach no leaf node");
