@@ -1003,3 +1003,90 @@ fn setup_brings_an_older_deployment_to_the_current_settings_and_then_changes_not
         "{said}"
     );
 }
+
+#[test]
+fn up_brings_its_own_servers_older_deployment_to_the_current_settings_before_the_services() {
+    use async_nats::jetstream::stream;
+    use tandem_runtime::topology;
+    let port = tandem_testkit::process::free_ports(1)[0];
+    let state = tempfile::tempdir().expect("state dir");
+    let url = format!("nats://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // The state directory's server, as `tandem up` runs it, with a deployment of a tandem from
+    // before rejections had a stream of their own.
+    let config = state.path().join("old.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\n",
+            state.path().join("nats").display()
+        ),
+    )
+    .expect("write config");
+    let mut old = tandem_testkit::process::ServerProcess::start(&config, &[], "old");
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
+        js.create_stream(stream::Config {
+            name: topology::EVENTS_STREAM.into(),
+            subjects: ["tandem.situation.>", "tandem.leadership.>", "tandem.data.>"]
+                .map(String::from)
+                .into(),
+            ..Default::default()
+        })
+        .await
+        .expect("old TANDEM_EVENTS");
+        js.publish("tandem.situation.rejected.iom", "before".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    });
+    old.kill();
+
+    let mut child = Command::new(TANDEM)
+        .args(["up", "--nats-url", &url])
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tandem up");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let up = Up(child);
+    // Ready, or intake saying it waits for a stream it cannot make: whichever comes first.
+    let mut said = String::new();
+    while !said.contains("tandem: ready") && !said.contains("could not be created") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("read stderr") == 0 {
+            panic!("tandem up ended:\n{said}");
+        }
+        said.push_str(&line);
+    }
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    assert!(said.contains("tandem: ready"), "{said}");
+    assert!(
+        said.contains("tandem: 1 rejection(s) made before TANDEM_REJECTIONS existed"),
+        "{said}"
+    );
+    let output = Command::new(TANDEM)
+        .args([
+            "submit",
+            &repo_file("deploy/demo/08-partner-bad.json"),
+            "--wait",
+        ])
+        .args(["--nats-url", &url])
+        .output()
+        .expect("run tandem submit");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
+        let rejections = tandem_testkit::stream_messages(&js, topology::REJECTIONS_STREAM).await;
+        assert_eq!(
+            rejections.len(),
+            1,
+            "the new rejection is on its own stream"
+        );
+    });
+    assert!(up.stop().success());
+}
