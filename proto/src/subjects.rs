@@ -14,6 +14,8 @@ pub const INTAKE_SUBJECTS: [&str; 3] = [
 pub const INTAKE_FILTER: &str = "tandem.intake.>";
 /// What the leadership service consumes.
 pub const ACCEPTED_FILTER: &str = "tandem.situation.accepted.>";
+/// Every rejection, whatever the organisation.
+pub const REJECTED_FILTER: &str = "tandem.situation.rejected.>";
 /// Every determination.
 pub const DETERMINED_FILTER: &str = "tandem.leadership.determined.>";
 /// Dataset announcements.

@@ -82,9 +82,9 @@ impl Outcome {
     }
 }
 
-/// Every outcome intake announced so far, in stream order.
+/// Every outcome intake announced so far, in the order it was stored ([`crate::outcome_messages`]).
 pub async fn outcomes(js: &jetstream::Context) -> Vec<Outcome> {
-    crate::stream_messages(js, topology::EVENTS_STREAM)
+    crate::outcome_messages(js)
         .await
         .into_iter()
         .filter_map(|message| {

@@ -8,7 +8,8 @@
 //!   test what survives a server restart.
 //! - [`nats_server_bin`]: where the server binary comes from (`NATS_SERVER_BIN`, `PATH`,
 //!   `/usr/sbin/nats-server`), failing with a clear message when there is none.
-//! - [`stream_messages`], [`wait_until_consumed`]: reading what a stream holds, and waiting
+//! - [`stream_messages`], [`outcome_messages`], [`wait_until_consumed`]: reading what a
+//!   stream holds (and intake's outcomes, which two streams hold), and waiting
 //!   (on the server's own counters, not on a clock) until a service has handled everything.
 //! - [`eventually`]: the one way a test waits: a condition polled until it holds, with a
 //!   bounded timeout and a message that says what did not happen.
@@ -228,6 +229,24 @@ pub async fn stream_messages(
         messages.len()
     );
     messages
+}
+
+/// Every outcome intake stored: the acceptances on `TANDEM_EVENTS` and the rejections on
+/// `TANDEM_REJECTIONS`, in the order they were stored. Other events of `TANDEM_EVENTS` are left
+/// out.
+pub async fn outcome_messages(
+    js: &async_nats::jetstream::Context,
+) -> Vec<async_nats::jetstream::message::StreamMessage> {
+    use tandem_runtime::topology;
+    let mut outcomes: Vec<_> = stream_messages(js, topology::EVENTS_STREAM)
+        .await
+        .into_iter()
+        .filter(|message| topology::is_accepted_subject(&message.subject))
+        .collect();
+    outcomes.extend(stream_messages(js, topology::REJECTIONS_STREAM).await);
+    // Stable: two outcomes stored in the same nanosecond keep their streams' order.
+    outcomes.sort_by_key(|message| message.time);
+    outcomes
 }
 
 /// The server's view of durable `consumer` of `stream`; fails the test when it cannot be read.

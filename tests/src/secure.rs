@@ -93,6 +93,7 @@ impl SecureServer {
         )
         .await
         .expect("tandem setup as the admin")
+        .steps
     }
 
     /// The client URL without credentials.

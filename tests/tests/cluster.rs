@@ -162,6 +162,7 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
     let storage = common(String::new()).storage;
     for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
+        topology::rejections_stream(&storage),
         topology::dlq_stream(&storage),
     ]) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -298,7 +299,8 @@ async fn a_node_lost_and_restarted_mid_stream_loses_and_duplicates_nothing() {
     intake.assert_running("intake");
     leadership.assert_running("leadership");
 
-    let events = stream_messages(&js, topology::EVENTS_STREAM).await;
+    let mut events = stream_messages(&js, topology::EVENTS_STREAM).await;
+    events.extend(stream_messages(&js, topology::REJECTIONS_STREAM).await);
     let mut outcomes: HashMap<String, Vec<&'static str>> = HashMap::new();
     // Acceptance order is intake's numbering (`situation_sequence`), not stream order: an
     // acceptance whose announcement was lost with the node is announced later, under its number.

@@ -827,6 +827,46 @@ fn every_shipped_nats_server_includes_the_accounts_and_keeps_monitoring_on_loopb
             "TANDEM's JetStream has no {limit}"
         );
     }
+    // Each tenant account's own limits: connections in all (together under the server's, so
+    // the tenants cannot lock tandem's services out), subscriptions and payload per connection,
+    // leaf nodes (none for the partners). A tenant's message may be as large as its intake
+    // stream stores, and no larger.
+    let server_connections: u64 = top
+        .iter()
+        .find_map(|line| setting(line, "max_connections"))
+        .and_then(|value| value.parse().ok())
+        .expect("the server's max_connections");
+    let stored = tandem_runtime::topology::intake_streams(&Default::default())[0].max_message_size;
+    let mut tenant_connections = 0;
+    for account in ["IOM", "UNHCR", "PARTNERS"] {
+        let limits = in_block(&lines, &format!("accounts.{account}.limits"));
+        assert_eq!(
+            limits.len(),
+            1,
+            "{account} has one limits block: {limits:?}"
+        );
+        let limit =
+            |key: &str| setting(limits[0], key).unwrap_or_else(|| panic!("{account} has no {key}"));
+        let number = |key: &str| limit(key).parse::<u64>().expect("a number");
+        tenant_connections += number("max_connections");
+        assert!(number("max_subscriptions") > 0, "{account}");
+        assert_eq!(
+            bytes(limit("max_payload")),
+            u64::try_from(stored).expect("a size"),
+            "{account}"
+        );
+        let leaf_nodes = number("max_leafnodes");
+        if account == "PARTNERS" {
+            assert_eq!(leaf_nodes, 0, "partners attach no leaf node");
+        } else {
+            assert!(leaf_nodes > 0, "{account} may attach its leaf node");
+        }
+    }
+    assert!(
+        tenant_connections < server_connections,
+        "the tenants' {tenant_connections} connections leave none of the server's \
+         {server_connections} to tandem"
+    );
     let account_file = bytes(setting(jetstream, "max_file").expect("TANDEM's max_file"));
     let account_memory = bytes(setting(jetstream, "max_mem").expect("TANDEM's max_mem"));
     // Only TANDEM has JetStream.
@@ -923,9 +963,23 @@ fn the_cluster_and_leaf_configurations_take_tls_on_every_listener() {
     );
 }
 
+/// Every nats-server the tests run: the default one, and the current release the clusters run
+/// on when `NATS_CLUSTER_SERVER_BIN` names it (`scripts/test` fetches it).
+fn server_binaries() -> Vec<PathBuf> {
+    let mut binaries =
+        vec![tandem_runtime::nats::server_binary().expect("nats-server is installed")];
+    binaries.extend(std::env::var_os("NATS_CLUSTER_SERVER_BIN").map(PathBuf::from));
+    binaries
+}
+
 #[test]
 fn the_real_server_accepts_every_shipped_nats_configuration() {
-    let binary = tandem_runtime::nats::server_binary().expect("nats-server is installed");
+    for binary in server_binaries() {
+        accepts_every_shipped_configuration(&binary);
+    }
+}
+
+fn accepts_every_shipped_configuration(binary: &std::path::Path) {
     let dir = tempfile::tempdir().expect("a directory");
     let tls = dir.path().join("tls");
     std::fs::create_dir(&tls).expect("tls directory");
@@ -943,7 +997,7 @@ fn the_real_server_accepts_every_shipped_nats_configuration() {
             .replace("/var/lib/nats/jetstream", &store.display().to_string());
         let path = dir.path().join(file);
         std::fs::write(&path, text).expect("write");
-        let output = std::process::Command::new(&binary)
+        let output = std::process::Command::new(binary)
             .arg("-t")
             .arg("-c")
             .arg(&path)
@@ -953,7 +1007,8 @@ fn the_real_server_accepts_every_shipped_nats_configuration() {
             + &String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success() && said.contains("is valid"),
-            "{file} is refused: {said}"
+            "{file} is refused by {}: {said}",
+            binary.display()
         );
     }
 }

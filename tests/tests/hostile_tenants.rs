@@ -967,3 +967,64 @@ async fn no_service_may_create_a_durable_before_setup_made_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_partner_using_up_its_accounts_connections_locks_out_no_one_else() {
+    let server = SecureServer::start();
+    // The partners' account takes 256 connections in all (deploy/nats/tenants.conf).
+    let mut held = Vec::new();
+    for _ in 0..256 {
+        held.push(
+            server
+                .connect("nrc", "nrc-dev-password", Some("_INBOX_NRC"))
+                .await,
+        );
+    }
+    let refused =
+        async_nats::ConnectOptions::with_user_and_password("drc".into(), "drc-dev-password".into())
+            .custom_inbox_prefix("_INBOX_DRC")
+            .connect(server.url())
+            .await;
+    assert!(
+        refused.is_err(),
+        "a 257th connection to the partners' account is refused"
+    );
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|line| line.contains("maximum account active connections exceeded")),
+        "the server says why"
+    );
+    // The agencies and tandem's own services still connect.
+    for (user, password) in [
+        ("iom", "iom-dev-password"),
+        ("unhcr", "unhcr-dev-password"),
+        ("intake", "intake-dev-password"),
+    ] {
+        let client = server.connect(user, password, None).await;
+        client.flush().await.expect("connected");
+    }
+    // A partner's message larger than its intake stream stores is refused at the connection
+    // (the account's payload limit, half the server's), before it reaches tandem.
+    let stored = topology::intake_streams(&Default::default())[0].max_message_size;
+    let partner = jetstream::new(held.pop().expect("a partner connection"));
+    let oversized = partner
+        .publish(
+            topology::intake_subject("partner.nrc"),
+            vec![b'x'; usize::try_from(stored).expect("a size") + 1].into(),
+        )
+        .await;
+    let stored_anyway = match oversized {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(!stored_anyway, "a message over 1 MiB is refused");
+    assert!(
+        server
+            .log()
+            .iter()
+            .any(|line| line.contains("maximum payload exceeded: 1048577 vs 1048576")),
+        "the server says why"
+    );
+}

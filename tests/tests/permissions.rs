@@ -135,6 +135,7 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
     let storage = Default::default();
     for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
+        topology::rejections_stream(&storage),
         topology::dlq_stream(&storage),
         topology::notify_stream(&storage),
         topology::acks_stream("iom", &storage),
@@ -563,6 +564,8 @@ async fn every_allowed_operation_succeeds_and_every_forbidden_one_is_refused() {
             "$JS.API.STREAM.PURGE.TANDEM_INTAKE_IOM",
             "$JS.API.STREAM.UPDATE.TANDEM_EVENTS",
             "$JS.API.STREAM.MSG.DELETE.TANDEM_EVENTS",
+            "$JS.API.STREAM.PURGE.TANDEM_REJECTIONS",
+            "$JS.API.STREAM.UPDATE.TANDEM_REJECTIONS",
             "$JS.API.CONSUMER.DELETE.TANDEM_INTAKE_IOM.tandem-intake-iom",
             "$JS.API.STREAM.DELETE.KV_tandem-directory",
         ] {

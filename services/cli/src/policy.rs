@@ -16,7 +16,7 @@ use tandem_leadership::{
 };
 use tandem_proto::{
     timestamp,
-    v1::{Classification, LeadershipRecord, SituationAccepted},
+    v1::{Classification, LeadershipDetermination, LeadershipRecord, SituationAccepted},
 };
 use tandem_runtime::topology;
 
@@ -32,7 +32,8 @@ pub enum PolicyCommand {
         file: PathBuf,
     },
     /// Fold every accepted report on the event stream through a candidate policy, in the order
-    /// intake accepted them, and show where its classifications would have differed.
+    /// intake accepted them, and show where its classifications would have differed from the
+    /// determinations stored on the stream (made under whatever policy ran then).
     Replay {
         /// The candidate policy file (TOML).
         file: PathBuf,
@@ -162,47 +163,74 @@ async fn apply(
     })
 }
 
-/// One situation's classification timelines under the current and the candidate policy, report
-/// by report.
+/// One report of a situation, folded through the candidate policy.
+struct Step {
+    report_id: String,
+    accepted_at: i64,
+    /// The candidate's classification after it.
+    candidate: Classification,
+    /// The classification of the first stored determination that reflected it, or of a later
+    /// report (a determination reflects every report before the newest it rests on).
+    determined: Option<Classification>,
+}
+
+/// One situation: the candidate's record, and its reports in the order intake accepted them.
 #[derive(Default)]
-struct Timelines {
-    current: Option<LeadershipRecord>,
+struct Timeline {
     candidate: Option<LeadershipRecord>,
-    differences: Vec<serde_json::Value>,
+    steps: Vec<Step>,
+    /// Each report no stored determination has reflected yet, by (agency, organisation, report
+    /// id, revision), with its step.
+    waiting: std::collections::HashMap<(i32, String, String, u32), usize>,
+}
+
+impl Timeline {
+    /// Determination `determined` is stored: it settles the newest report it rests on and every
+    /// earlier one still waiting.
+    fn determined(&mut self, determined: &LeadershipDetermination) {
+        let newest = determined
+            .based_on
+            .iter()
+            .filter_map(|reference| {
+                self.waiting.get(&(
+                    reference.reporting_agency,
+                    reference.reporter_org.clone(),
+                    reference.report_id.clone(),
+                    reference.revision,
+                ))
+            })
+            .max()
+            .copied();
+        let Some(newest) = newest else {
+            return;
+        };
+        let classification = determined.classification();
+        for step in &mut self.steps[..=newest] {
+            step.determined.get_or_insert(classification);
+        }
+        self.waiting.retain(|_, step| *step > newest);
+    }
 }
 
 /// `tandem policy replay`: folds the accepted reports on `TANDEM_EVENTS`, in the order intake
-/// accepted them, through the current policy (the built-in v1, or `TANDEM_POLICY_FILE`, as
-/// the leadership service reads it) and through the candidate, and prints, per situation,
-/// each report after which the two classifications differ.
+/// accepted them, through the candidate policy, and prints, per situation, each report after
+/// which the candidate's classification differs from what was determined: the determination
+/// stored on `TANDEM_EVENTS` that reflected it, under whatever policy was running then.
+/// Reports no determination reflects yet are left out.
 async fn replay(
     client: &Client,
     file: &std::path::Path,
     since: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let read = |path: &std::path::Path| -> anyhow::Result<Result<Policy, String>> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        Ok(Policy::from_toml(&text)
-            .map_err(|error| format!("{} is refused:\n{error}", path.display())))
-    };
-    let candidate = match read(file)? {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let candidate = match Policy::from_toml(&text) {
         Ok(policy) => policy,
-        Err(message) => {
-            eprintln!("{message}");
+        Err(error) => {
+            eprintln!("{} is refused:\n{error}", file.display());
             return Ok(ExitCode::from(exit::FAILURE));
         }
-    };
-    let current = match std::env::var_os("TANDEM_POLICY_FILE") {
-        Some(path) => match read(std::path::Path::new(&path))? {
-            Ok(policy) => policy,
-            Err(message) => {
-                eprintln!("{message}");
-                return Ok(ExitCode::from(exit::FAILURE));
-            }
-        },
-        None => Policy::default_v1(),
     };
     let since = match since {
         None => i64::MIN,
@@ -220,24 +248,36 @@ async fn replay(
         .get_stream(topology::EVENTS_STREAM)
         .await
         .context("cannot open the event stream")?;
+    // Every event, in stream order: reports and the determinations that reflect them
+    // interleave, and a server before 2.10 takes one filter per consumer.
     let consumer = stream
         .create_consumer(jetstream::consumer::push::OrderedConfig {
             deliver_subject: client.new_inbox(),
-            filter_subject: "tandem.situation.accepted.>".into(),
             ..Default::default()
         })
         .await
         .context("cannot read the event stream")?;
-    // The accepted reports stored now; later ones are not part of this replay.
+    // The events stored now; later ones are not part of this replay.
     let mut remaining = consumer.cached_info().num_pending;
     let mut messages = consumer.messages().await?;
-    let mut situations: std::collections::BTreeMap<String, Timelines> = Default::default();
+    let mut situations: std::collections::BTreeMap<String, Timeline> = Default::default();
     while remaining > 0 {
         let Some(message) = messages.next().await else {
             break;
         };
         let message = message.context("reading the event stream")?;
         remaining = message.info().map_or(0, |info| info.pending);
+        if topology::is_determined_subject(&message.subject) {
+            if let Ok(determined) = LeadershipDetermination::decode(message.payload.clone())
+                && let Some(timeline) = situations.get_mut(&determined.situation_id)
+            {
+                timeline.determined(&determined);
+            }
+            continue;
+        }
+        if !topology::is_accepted_subject(&message.subject) {
+            continue;
+        }
         let Ok(accepted) = SituationAccepted::decode(message.payload.clone()) else {
             continue;
         };
@@ -250,42 +290,62 @@ async fn replay(
             situation_sequence: accepted.situation_sequence,
             skip_gap: true,
         };
-        let timelines = situations.entry(report.situation_id.clone()).or_default();
-        let fold = |policy: &Policy, record: &mut Option<LeadershipRecord>| {
-            if let Ok(Some(next)) = record::next(policy, record.as_ref(), change, at) {
-                *record = Some(next);
-            }
-            record
-                .as_ref()
-                .and_then(|r| r.determination.as_ref())
-                .map_or(Classification::Unspecified, |d| d.classification())
-        };
-        let now = fold(&current, &mut timelines.current);
-        let would = fold(&candidate, &mut timelines.candidate);
-        if now != would && at.seconds >= since {
-            timelines.differences.push(serde_json::json!({
-                "report_id": report.report_id,
-                "current": now.as_str_name(),
-                "candidate": would.as_str_name(),
-            }));
+        let timeline = situations.entry(report.situation_id.clone()).or_default();
+        if let Ok(Some(next)) = record::next(&candidate, timeline.candidate.as_ref(), change, at) {
+            timeline.candidate = Some(next);
         }
+        let would = timeline
+            .candidate
+            .as_ref()
+            .and_then(|r| r.determination.as_ref())
+            .map_or(Classification::Unspecified, |d| d.classification());
+        timeline.waiting.insert(
+            (
+                report.reporting_agency,
+                report.reporter_org.clone(),
+                report.report_id.clone(),
+                report.revision,
+            ),
+            timeline.steps.len(),
+        );
+        timeline.steps.push(Step {
+            report_id: report.report_id.clone(),
+            accepted_at: at.seconds,
+            candidate: would,
+            determined: None,
+        });
     }
     let mut differing = 0;
-    for (situation_id, timelines) in &situations {
-        if timelines.differences.is_empty() {
+    for (situation_id, timeline) in &situations {
+        let differences: Vec<serde_json::Value> = timeline
+            .steps
+            .iter()
+            .filter(|step| step.accepted_at >= since)
+            .filter_map(|step| {
+                let determined = step.determined?;
+                (determined != step.candidate).then(|| {
+                    serde_json::json!({
+                        "report_id": step.report_id,
+                        "current": determined.as_str_name(),
+                        "candidate": step.candidate.as_str_name(),
+                    })
+                })
+            })
+            .collect();
+        if differences.is_empty() {
             continue;
         }
         differing += 1;
         if json {
             println!(
                 "{}",
-                serde_json::json!({"situation_id": situation_id, "differences": timelines.differences})
+                serde_json::json!({"situation_id": situation_id, "differences": differences})
             );
         } else {
             println!("{situation_id}");
-            for difference in &timelines.differences {
+            for difference in &differences {
                 println!(
-                    "  after {}: {} now, {} under {}",
+                    "  after {}: {} determined, {} under {}",
                     difference["report_id"].as_str().unwrap_or_default(),
                     difference["current"].as_str().unwrap_or_default(),
                     difference["candidate"].as_str().unwrap_or_default(),

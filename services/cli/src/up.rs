@@ -12,7 +12,7 @@ use tandem_proto::roster;
 use tandem_publish::PublishConfig;
 use tandem_runtime::{
     Shutdown,
-    config::{self, CommonArgs, NatsConfig},
+    config::{self, CommonArgs, CommonConfig, NatsConfig},
     metrics, nats, service_api, setup, telemetry,
 };
 use tokio::task::JoinSet;
@@ -64,20 +64,18 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         let server = local_nats::start_secure(&admin, port, &state_dir).await?;
         // The service users may create no stream or consumer: the admin makes them first, as
         // `tandem setup` does in production.
-        let client = nats::try_connect(&admin, "tandem-setup").await?;
-        setup::run(
-            &jetstream::new(client),
-            &intake.common.storage,
-            &intake.common.consumer,
-        )
-        .await
-        .context("cannot set up streams and consumers as the admin")?;
+        set_up(&admin, &intake.common).await?;
         eprintln!(
             "tandem: secure mode — accounts of deploy/nats/accounts.conf, each service as its own user (development passwords: deploy/nats/README.md)"
         );
         (Some(server), admin)
     } else {
         let server = local_nats::ensure(&intake.common.nats, &state_dir).await?;
+        // A server of this state directory may hold a deployment of an older tandem: bring it
+        // to the current settings. A server that was already answering is someone else's.
+        if server.is_some() {
+            set_up(&intake.common.nats, &intake.common).await?;
+        }
         (server, intake.common.nats.clone())
     };
     let user = |service: roster::Service| {
@@ -203,4 +201,17 @@ fn default_state_dir() -> anyhow::Result<PathBuf> {
     }
     let home = std::env::var_os("HOME").context("set --state-dir (no HOME to put state in)")?;
     Ok(PathBuf::from(home).join(".local/state/tandem"))
+}
+
+/// `tandem setup` on the stack's own server, as `nats` (its admin), with what it leaves for an
+/// operator on stderr.
+async fn set_up(nats: &NatsConfig, common: &CommonConfig) -> anyhow::Result<()> {
+    let client = nats::try_connect(nats, "tandem-setup").await?;
+    let report = setup::run(&jetstream::new(client), &common.storage, &common.consumer)
+        .await
+        .context("cannot set up streams and consumers as the admin")?;
+    for note in report.notes {
+        eprintln!("tandem: {note}");
+    }
+    Ok(())
 }

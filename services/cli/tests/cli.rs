@@ -66,6 +66,16 @@ impl Up {
         demo: bool,
         publish_addr: &str,
     ) -> (Self, BufReader<std::process::ChildStdout>) {
+        Self::start_with(server, demo, &[("TANDEM_PUBLISH_ADDR", publish_addr)])
+    }
+
+    /// Starts `tandem up` with `env` added to its environment (the data service on any free
+    /// port unless `env` says otherwise).
+    fn start_with(
+        server: &NatsServer,
+        demo: bool,
+        env: &[(&str, &str)],
+    ) -> (Self, BufReader<std::process::ChildStdout>) {
         let url = server.url();
         let mut args = vec!["up", "--nats-url", url.as_str()];
         if demo {
@@ -73,7 +83,8 @@ impl Up {
         }
         let mut child = Command::new(TANDEM)
             .args(&args)
-            .env("TANDEM_PUBLISH_ADDR", publish_addr)
+            .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -686,7 +697,8 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
         "created consumer TANDEM_EVENTS/tandem-leadership",
         "created consumer TANDEM_ACKS_IOM/tandem-notify-iom-acks",
         "created consumer TANDEM_EVENTS/tandem-notify-unhcr-reviews",
-        "tandem setup: 23 created, 0 left as they were",
+        "created stream TANDEM_REJECTIONS",
+        "tandem setup: 24 created, 0 updated, 0 left as they were",
     ] {
         assert!(printed.lines().any(|l| l == line), "{line}:\n{printed}");
     }
@@ -694,7 +706,7 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
     assert!(again.status.success(), "{again:?}");
     assert!(
         String::from_utf8_lossy(&again.stdout)
-            .contains("tandem setup: 0 created, 23 left as they were"),
+            .contains("tandem setup: 0 created, 0 updated, 24 left as they were"),
         "{again:?}"
     );
 
@@ -714,4 +726,367 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
                 assert_eq!(info.config.deliver_subject, None);
             }
         });
+}
+
+#[test]
+fn replay_compares_the_candidate_with_what_was_determined_under_an_earlier_policy() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let shipped_file = repo_file("deploy/policy/leadership-v1.toml");
+    let shipped = std::fs::read_to_string(&shipped_file).expect("policy file");
+    let moved = dir.path().join("moved.toml");
+    std::fs::write(
+        &moved,
+        shipped
+            .replacen("version = \"v1\"", "version = \"v1-migrant-40\"", 1)
+            .replacen("migrant = 0.20", "migrant = 0.40", 1),
+    )
+    .expect("write policy");
+    let moved = moved.display().to_string();
+    // The demo's reports are determined under the moved threshold...
+    let (up, mut stdout) = Up::start_with(&server, true, &[("TANDEM_POLICY_FILE", &moved)]);
+    let printed = read_until(&mut stdout, "== demo done");
+    assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
+    assert!(up.stop().success());
+
+    // ...and replayed where no TANDEM_POLICY_FILE is set, so the built-in v1 is what would run
+    // now. The moved policy is what was determined: no differences.
+    let replay = |file: &str| {
+        let output = Command::new(TANDEM)
+            .args([
+                "policy",
+                "replay",
+                file,
+                "--json",
+                "--nats-url",
+                &server.url(),
+            ])
+            .env_remove("TANDEM_POLICY_FILE")
+            .output()
+            .expect("run tandem");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(replay(&moved), "");
+    // The shipped policy differs from what was determined exactly where Colombia's migrant
+    // share (0.25 after IOM's report) lies between the two thresholds.
+    let lines: Vec<serde_json::Value> = replay(&shipped_file)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["situation_id"], "COL-VEN-2026");
+    let differences = lines[0]["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0]["report_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("dtm-col-r12")),
+        "{differences:?}"
+    );
+    assert_eq!(
+        differences[0]["current"],
+        "CLASSIFICATION_MIGRANT_SITUATION"
+    );
+    assert_eq!(differences[0]["candidate"], "CLASSIFICATION_MIXED_MOVEMENT");
+}
+
+/// `tandem setup` as the admin of plain server `server`.
+fn setup(server: &NatsServer) -> Output {
+    Command::new(TANDEM)
+        .args(["setup", "--nats-url", &server.url()])
+        .output()
+        .expect("run tandem setup")
+}
+
+#[test]
+fn setup_brings_an_older_deployment_to_the_current_settings_and_then_changes_nothing() {
+    use async_nats::jetstream::{consumer, stream};
+    use tandem_runtime::topology;
+    let server = NatsServer::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let js = runtime.block_on(server.jetstream());
+    // A deployment made before rejections had a stream of their own: TANDEM_EVENTS took every
+    // situation subject and held a rejection and an acceptance; an intake stream had no limits;
+    // intake's durable waited 30 s for acknowledgements.
+    runtime.block_on(async {
+        js.create_stream(stream::Config {
+            name: topology::EVENTS_STREAM.into(),
+            description: Some(
+                "Accepted and rejected reports, determinations, dataset versions".into(),
+            ),
+            subjects: ["tandem.situation.>", "tandem.leadership.>", "tandem.data.>"]
+                .map(String::from)
+                .into(),
+            duplicate_window: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .await
+        .expect("old TANDEM_EVENTS");
+        for subject in [
+            "tandem.situation.rejected.iom",
+            "tandem.situation.accepted.COL",
+        ] {
+            js.publish(subject, "before".into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        }
+        let intake = js
+            .create_stream(stream::Config {
+                name: topology::INTAKE_IOM_STREAM.into(),
+                description: Some("Situation reports as agency systems publish them".into()),
+                subjects: vec![topology::INTAKE_SUBJECTS[0].into()],
+                max_message_size: 1024 * 1024,
+                duplicate_window: Duration::from_secs(600),
+                ..Default::default()
+            })
+            .await
+            .expect("old intake stream");
+        intake
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("tandem-intake-iom".into()),
+                description: Some("tandem intake service".into()),
+                filter_subject: topology::INTAKE_SUBJECTS[0].into(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                max_deliver: 6,
+                max_ack_pending: 2048,
+                ..Default::default()
+            })
+            .await
+            .expect("old durable");
+    });
+
+    let first = setup(&server);
+    let printed = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{first:?}");
+    let lines: Vec<&str> = printed.lines().map(str::trim).collect();
+    for line in [
+        "updated stream TANDEM_EVENTS",
+        "subjects: [\"tandem.situation.>\", \"tandem.leadership.>\", \"tandem.data.>\"] → \
+         [\"tandem.situation.accepted.>\", \"tandem.leadership.>\", \"tandem.data.>\"]",
+        "max_bytes: -1 → 2147483648",
+        "created stream TANDEM_REJECTIONS",
+        "updated stream TANDEM_INTAKE_IOM",
+        "max_age: 0ns → 7776000s",
+        "max_bytes: -1 → 268435456",
+        "updated consumer TANDEM_INTAKE_IOM/tandem-intake-iom",
+        "ack_wait: 30s → 10s",
+        "note: 1 rejection(s) made before TANDEM_REJECTIONS existed are still on TANDEM_EVENTS \
+         (no longer read there, not subject to TANDEM_REJECTIONS' age limit). Remove them with: \
+         nats stream purge TANDEM_EVENTS --subject 'tandem.situation.rejected.>' --force",
+        "tandem setup: 21 created, 3 updated, 0 left as they were",
+    ] {
+        assert!(lines.contains(&line), "{line}:\n{printed}");
+    }
+
+    runtime.block_on(async {
+        let events = js
+            .get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("events");
+        assert_eq!(
+            events.cached_info().config.subjects,
+            topology::events_stream(&Default::default()).subjects
+        );
+        // Both messages stay; a new rejection goes to its own stream, which keeps it 90 days.
+        assert_eq!(events.cached_info().state.messages, 2);
+        let ack = js
+            .publish("tandem.situation.rejected.unhcr", "after".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+        assert_eq!(ack.stream, topology::REJECTIONS_STREAM);
+        let rejections = js
+            .get_stream(topology::REJECTIONS_STREAM)
+            .await
+            .expect("rejections");
+        assert_eq!(
+            rejections.cached_info().config.max_age,
+            Duration::from_secs(90 * 24 * 3600)
+        );
+        let durable = js
+            .get_stream(topology::INTAKE_IOM_STREAM)
+            .await
+            .expect("intake stream")
+            .consumer_info("tandem-intake-iom")
+            .await
+            .expect("durable")
+            .clone();
+        assert_eq!(durable.config.ack_wait, Duration::from_secs(10));
+    });
+
+    // Again: nothing changes, and the rejections left behind are still pointed out.
+    let again = setup(&server);
+    let printed = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{again:?}");
+    assert!(
+        printed.contains("tandem setup: 0 created, 0 updated, 24 left as they were"),
+        "{printed}"
+    );
+    assert!(printed.contains("note: 1 rejection(s)"), "{printed}");
+
+    // The command the note gives removes the rejection and keeps the acceptance; the note is
+    // gone then.
+    runtime.block_on(async {
+        let events = js
+            .get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("events");
+        events
+            .purge()
+            .filter(topology::REJECTED_FILTER)
+            .await
+            .expect("purge");
+        let left = tandem_testkit::stream_messages(&js, topology::EVENTS_STREAM).await;
+        let subjects: Vec<&str> = left.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(subjects, ["tandem.situation.accepted.COL"]);
+    });
+    let purged = setup(&server);
+    assert!(
+        !String::from_utf8_lossy(&purged.stdout).contains("note:"),
+        "{purged:?}"
+    );
+
+    // What NATS cannot change is an error that names it: a push consumer squatting a durable's
+    // name, and a stream on the wrong storage.
+    runtime.block_on(async {
+        let events = js
+            .get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("events");
+        events
+            .delete_consumer("tandem-leadership")
+            .await
+            .expect("delete");
+        events
+            .create_consumer(consumer::push::Config {
+                durable_name: Some("tandem-leadership".into()),
+                deliver_subject: "tandem.notify.out.iom.leak".into(),
+                filter_subject: "tandem.situation.accepted.>".into(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .expect("push consumer");
+    });
+    let refused = setup(&server);
+    assert!(!refused.status.success(), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("consumer TANDEM_EVENTS/tandem-leadership")
+            && said.contains("deliver_subject (a push consumer)"),
+        "{said}"
+    );
+    runtime.block_on(async {
+        js.delete_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("delete");
+        js.create_stream(stream::Config {
+            storage: stream::StorageType::Memory,
+            ..topology::events_stream(&Default::default())
+        })
+        .await
+        .expect("memory stream");
+    });
+    let refused = setup(&server);
+    assert!(!refused.status.success(), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("stream TANDEM_EVENTS") && said.contains("storage: Memory → File"),
+        "{said}"
+    );
+}
+
+#[test]
+fn up_brings_its_own_servers_older_deployment_to_the_current_settings_before_the_services() {
+    use async_nats::jetstream::stream;
+    use tandem_runtime::topology;
+    let port = tandem_testkit::process::free_ports(1)[0];
+    let state = tempfile::tempdir().expect("state dir");
+    let url = format!("nats://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // The state directory's server, as `tandem up` runs it, with a deployment of a tandem from
+    // before rejections had a stream of their own.
+    let config = state.path().join("old.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\n",
+            state.path().join("nats").display()
+        ),
+    )
+    .expect("write config");
+    let mut old = tandem_testkit::process::ServerProcess::start(&config, &[], "old");
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
+        js.create_stream(stream::Config {
+            name: topology::EVENTS_STREAM.into(),
+            subjects: ["tandem.situation.>", "tandem.leadership.>", "tandem.data.>"]
+                .map(String::from)
+                .into(),
+            ..Default::default()
+        })
+        .await
+        .expect("old TANDEM_EVENTS");
+        js.publish("tandem.situation.rejected.iom", "before".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    });
+    old.kill();
+
+    let mut child = Command::new(TANDEM)
+        .args(["up", "--nats-url", &url])
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("TANDEM_PUBLISH_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tandem up");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let up = Up(child);
+    // Ready, or intake saying it waits for a stream it cannot make: whichever comes first.
+    let mut said = String::new();
+    while !said.contains("tandem: ready") && !said.contains("could not be created") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("read stderr") == 0 {
+            panic!("tandem up ended:\n{said}");
+        }
+        said.push_str(&line);
+    }
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    assert!(said.contains("tandem: ready"), "{said}");
+    assert!(
+        said.contains("tandem: 1 rejection(s) made before TANDEM_REJECTIONS existed"),
+        "{said}"
+    );
+    let output = Command::new(TANDEM)
+        .args([
+            "submit",
+            &repo_file("deploy/demo/08-partner-bad.json"),
+            "--wait",
+        ])
+        .args(["--nats-url", &url])
+        .output()
+        .expect("run tandem submit");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
+        let rejections = tandem_testkit::stream_messages(&js, topology::REJECTIONS_STREAM).await;
+        assert_eq!(
+            rejections.len(),
+            1,
+            "the new rejection is on its own stream"
+        );
+    });
+    assert!(up.stop().success());
 }

@@ -1,7 +1,7 @@
 //! The intake service: every situation report an agency system publishes is validated against
 //! the contract and answered, exactly once, with `SituationAccepted` (on
 //! `tandem.situation.accepted.<ISO3>`) or `SituationRejected` listing every reason (on
-//! `tandem.situation.rejected.<agency>`).
+//! `tandem.situation.rejected.<agency>`, stored on `TANDEM_REJECTIONS`).
 //!
 //! - [`config`]: [`IntakeConfig`], only the settings every service has.
 //! - [`validate`]: decoding and the stateless rules, pure.
@@ -46,6 +46,7 @@ pub async fn run(config: IntakeConfig, shutdown: Shutdown) -> anyhow::Result<()>
             |js| async move {
                 let streams = topology::intake_streams(storage).into_iter().chain([
                     topology::events_stream(storage),
+                    topology::rejections_stream(storage),
                     topology::dlq_stream(storage),
                 ]);
                 let (bucket, reads) = topology::intake_bucket(storage);

@@ -106,7 +106,7 @@ async fn a_report_with_several_problems_is_rejected_with_every_reason() {
         headers.get("ce-type").map(|v| v.as_str()),
         Some("org.tandem.situation.rejected.v1")
     );
-    let rejections = stream_messages(&js, topology::EVENTS_STREAM).await;
+    let rejections = stream_messages(&js, topology::REJECTIONS_STREAM).await;
     assert_eq!(
         rejections[0].subject.as_str(),
         "tandem.situation.rejected.iom"

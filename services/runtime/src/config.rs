@@ -78,8 +78,8 @@ impl Default for NatsConfig {
 ///
 /// Every stream and bucket has a size limit, so no tenant can fill JetStream and stop the
 /// others: a full stream refuses new messages (the publisher gets the server's "maximum bytes
-/// exceeded") and keeps what it holds. Limits apply when a stream is created; change a running
-/// one with `nats stream edit <stream> --max-bytes`. The server reserves each limit in full, so
+/// exceeded") and keeps what it holds. Limits apply when a stream is created, and `tandem setup`
+/// brings existing streams to them. The server reserves each limit in full, so
 /// their sum (about 6 GiB with the defaults) must fit the server's `max_file_store`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
@@ -105,6 +105,12 @@ pub struct StorageConfig {
     /// Days each intake stream keeps a submission (default 90): reports are answered within
     /// moments, and partners' submissions should not be kept for ever.
     pub intake_max_age_days: u64,
+    /// Days `TANDEM_REJECTIONS` keeps a rejection (default 90): it answered its report at once
+    /// on the organisation's outcome subject, and a hostile tenant's rejections should not be
+    /// kept for ever.
+    pub rejections_max_age_days: u64,
+    /// Bytes `TANDEM_REJECTIONS` may hold (default 256 MiB).
+    pub rejections_max_bytes: i64,
 }
 
 const MIB: i64 = 1024 * 1024;
@@ -121,6 +127,8 @@ impl Default for StorageConfig {
             bucket_max_bytes: 256 * MIB,
             data_max_bytes: 1024 * MIB,
             intake_max_age_days: 90,
+            rejections_max_age_days: 90,
+            rejections_max_bytes: 256 * MIB,
         }
     }
 }

@@ -139,7 +139,7 @@ impl ConsumerSpec {
     }
 
     /// The durable's settings on the server.
-    fn config(&self) -> pull::Config {
+    pub fn config(&self) -> pull::Config {
         pull::Config {
             durable_name: Some(self.durable.clone()),
             description: Some(format!("tandem {} service", self.service)),

@@ -5,9 +5,9 @@
 //! from are the contract crate's ([`tandem_proto::subjects`], re-exported here), so that pure
 //! code naming them (intake's rules under the fuzzer) does not pull in NATS.
 //!
-//! Creation is idempotent and never changes an existing stream: operators own changes to a
-//! running system (`nats stream edit`), and two services starting at once must not fight over
-//! settings. Settings chosen here, and why:
+//! Creation is idempotent and a service never changes an existing stream: two services starting
+//! at once must not fight over settings. Operators bring a running deployment to these settings
+//! with `tandem setup` ([`crate::setup`]). Settings chosen here, and why:
 //! - file storage everywhere: a killed server must lose nothing;
 //! - `duplicate_window` 10 minutes: longer than a message's whole redelivery life
 //!   (`max_deliver` × `ack_wait` with the defaults is 50 s), so a re-publish after a
@@ -20,7 +20,9 @@
 //!   stream stores, intake answers each (organisation, report id) once;
 //! - intake messages up to 1 MiB are stored, so that intake itself can reject anything over
 //!   the contract's 64 KiB with `TOO_LARGE` instead of the publisher getting a bare error;
-//! - no age limit on `TANDEM_EVENTS`: the data service rebuilds its state from it;
+//! - no age limit on `TANDEM_EVENTS`: the data service rebuilds its state from it; rejections,
+//!   which nothing rebuilds from, have a stream of their own with an age limit
+//!   (`TANDEM_REJECTIONS`);
 //! - a size limit on every stream and bucket ([`StorageConfig`]), with `discard: new`: a full
 //!   stream refuses the publisher ("maximum bytes exceeded") rather than dropping what it
 //!   holds, and a tenant filling its own intake stream stops no one else;
@@ -61,8 +63,10 @@ pub const INTAKE_STREAMS: [(&str, &str, &str); 3] = [
         roster::INTAKE.durables[2],
     ),
 ];
-/// Accepted and rejected reports, determinations, dataset versions.
+/// Accepted reports, determinations, reviews, dataset versions.
 pub const EVENTS_STREAM: &str = "TANDEM_EVENTS";
+/// Rejected reports, kept for `storage.rejections_max_age_days`.
+pub const REJECTIONS_STREAM: &str = "TANDEM_REJECTIONS";
 /// Notifications and delivery status: written by tandem only.
 pub const NOTIFY_STREAM: &str = "TANDEM_NOTIFY";
 /// Messages a service could not process.
@@ -106,13 +110,27 @@ pub fn intake_outcome_id(stream: &str, sequence: u64) -> String {
 pub fn events_stream(storage: &StorageConfig) -> stream::Config {
     stream::Config {
         name: EVENTS_STREAM.into(),
-        description: Some("Accepted and rejected reports, determinations, dataset versions".into()),
+        description: Some("Accepted reports, determinations, reviews, dataset versions".into()),
         subjects: vec![
-            "tandem.situation.>".into(),
+            ACCEPTED_FILTER.into(),
             "tandem.leadership.>".into(),
             "tandem.data.>".into(),
         ],
         max_bytes: storage.events_max_bytes,
+        ..base_stream(storage)
+    }
+}
+
+/// `TANDEM_REJECTIONS`: what intake rejected, kept for `rejections_max_age_days`. Each
+/// organisation hears its rejections at once on its outcome subject; the stream is the record
+/// operators and the organisation's own subscription read.
+pub fn rejections_stream(storage: &StorageConfig) -> stream::Config {
+    stream::Config {
+        name: REJECTIONS_STREAM.into(),
+        description: Some("Rejected reports with every reason".into()),
+        subjects: vec![REJECTED_FILTER.into()],
+        max_age: Duration::from_secs(storage.rejections_max_age_days.max(1) * 24 * 3600),
+        max_bytes: storage.rejections_max_bytes,
         ..base_stream(storage)
     }
 }
@@ -208,6 +226,8 @@ pub enum Found {
     Created,
     /// There already, left as it was.
     Existed,
+    /// There already, with settings brought to the deployment's (by `tandem setup` only).
+    Updated,
 }
 
 /// What a service says when something it needs is missing and it could not make it (most
@@ -293,6 +313,26 @@ pub enum Reads {
     AnyReplica,
 }
 
+/// The stream under bucket `config`: the KV conventions (the same settings `nats kv add` uses),
+/// with `reads` deciding `allow_direct`.
+pub fn bucket_stream(config: &kv::Config, reads: Reads) -> stream::Config {
+    let name = &config.bucket;
+    stream::Config {
+        name: format!("KV_{name}"),
+        description: Some(config.description.clone()),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: config.history.max(1),
+        max_bytes: config.max_bytes,
+        storage: config.storage,
+        num_replicas: config.num_replicas.max(1),
+        discard: stream::DiscardPolicy::New,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: reads == Reads::AnyReplica,
+        ..Default::default()
+    }
+}
+
 /// Opens bucket `config.bucket`, creating it when missing.
 ///
 /// The bucket's stream is created here with the KV conventions (the same settings
@@ -315,27 +355,13 @@ pub async fn open_or_create_bucket(
     reads: Reads,
 ) -> anyhow::Result<(kv::Store, Found)> {
     let name = config.bucket.clone();
-    let stream = stream::Config {
-        name: format!("KV_{name}"),
-        description: Some(config.description),
-        subjects: vec![format!("$KV.{name}.>")],
-        max_messages_per_subject: config.history.max(1),
-        max_bytes: config.max_bytes,
-        storage: config.storage,
-        num_replicas: config.num_replicas.max(1),
-        discard: stream::DiscardPolicy::New,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: reads == Reads::AnyReplica,
-        ..Default::default()
-    };
-    let (stream, found) = open_or_create_stream(js, stream).await?;
+    let (stream, found) = open_or_create_stream(js, bucket_stream(&config, reads)).await?;
     if stream.cached_info().config.allow_direct && reads == Reads::Leader {
-        // Created by a tandem before 2026-11-30; a service may not edit streams.
+        // A bucket made before its reads went to the leader; a service may not edit streams.
         tracing::warn!(
             bucket = %name,
             "the bucket's replicas answer reads; on a cluster they can answer from behind. \
-             As an operator: nats stream edit KV_{name} --no-allow-direct"
+             As an operator: run `tandem setup`, or nats stream edit KV_{name} --no-allow-direct"
         );
     }
     let store = js
@@ -448,7 +474,11 @@ pub const NOTIFY_AGENCIES: [&str; 2] = ["iom", "unhcr"];
 /// Every stream of a deployment.
 pub fn streams(storage: &StorageConfig) -> Vec<stream::Config> {
     let mut streams = intake_streams(storage);
-    streams.extend([events_stream(storage), notify_stream(storage)]);
+    streams.extend([
+        events_stream(storage),
+        rejections_stream(storage),
+        notify_stream(storage),
+    ]);
     streams.extend(NOTIFY_AGENCIES.map(|agency| acks_stream(agency, storage)));
     streams.push(dlq_stream(storage));
     streams
@@ -544,6 +574,47 @@ pub fn durables() -> Vec<Durable> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejections_are_kept_for_the_configured_days_on_a_stream_of_their_own() {
+        let storage = StorageConfig {
+            rejections_max_age_days: 3,
+            ..StorageConfig::default()
+        };
+        let rejections = rejections_stream(&storage);
+        assert_eq!(rejections.max_age, Duration::from_secs(3 * 24 * 3600));
+        assert_eq!(
+            rejections_stream(&StorageConfig::default()).max_age,
+            Duration::from_secs(90 * 24 * 3600)
+        );
+        // Publish rebuilds from TANDEM_EVENTS, so it keeps what it holds for ever; NATS refuses
+        // two streams whose subjects overlap.
+        let events = events_stream(&storage);
+        assert_eq!(events.max_age, Duration::ZERO);
+        let rejected = rejected_subject("partner.nrc");
+        assert!(rejections.subjects.iter().any(|s| covers(s, &rejected)));
+        assert!(!events.subjects.iter().any(|s| covers(s, &rejected)));
+        assert!(
+            events
+                .subjects
+                .iter()
+                .any(|s| covers(s, &accepted_subject("COL")))
+        );
+    }
+
+    /// Whether subject filter `filter` matches `subject` (`*` one token, `>` the rest).
+    fn covers(filter: &str, subject: &str) -> bool {
+        let mut subject = subject.split('.');
+        for token in filter.split('.') {
+            match (token, subject.next()) {
+                (">", Some(_)) => return true,
+                ("*", Some(_)) => {}
+                (token, Some(word)) if token == word => {}
+                _ => return false,
+            }
+        }
+        subject.next().is_none()
+    }
 
     #[test]
     fn intake_streams_keep_submissions_for_the_configured_days() {

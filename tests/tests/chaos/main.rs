@@ -11,7 +11,7 @@
 //! check the invariants:
 //!
 //! 1. **One outcome per report**: every stored report (the intake streams) has exactly one
-//!    `SituationAccepted` or `SituationRejected` in `TANDEM_EVENTS` (matched through intake's
+//!    `SituationAccepted` in `TANDEM_EVENTS` or `SituationRejected` in `TANDEM_REJECTIONS` (matched through intake's
 //!    outcome id `intake-outcome:<intake stream>:<sequence>` and the report id); deliberately invalid and
 //!    undecodable reports are rejected with their reason; a valid or deliberately stale report
 //!    is accepted or rejected as `STALE_REVISION` only when a revision at least as new from its
@@ -189,6 +189,7 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     };
     for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
+        topology::rejections_stream(&storage),
         topology::notify_stream(&storage),
         topology::acks_stream("iom", &storage),
         topology::acks_stream("unhcr", &storage),
@@ -235,7 +236,8 @@ async fn nothing_is_lost_or_duplicated_while_processes_crash() {
     for (stream, _, _) in topology::INTAKE_STREAMS {
         intake.extend(read_stream(&js, stream).await);
     }
-    let events = read_stream(&js, topology::EVENTS_STREAM).await;
+    let mut events = read_stream(&js, topology::EVENTS_STREAM).await;
+    events.extend(read_stream(&js, topology::REJECTIONS_STREAM).await);
     let notify = read_stream(&js, topology::NOTIFY_STREAM).await;
     let dead_letters = read_stream(&js, topology::DLQ_STREAM).await;
     let consumers = durable_consumers(&js).await;

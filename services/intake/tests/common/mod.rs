@@ -47,6 +47,7 @@ pub async fn ensure_streams(js: &jetstream::Context) {
     let storage = Default::default();
     for stream in topology::intake_streams(&storage).into_iter().chain([
         topology::events_stream(&storage),
+        topology::rejections_stream(&storage),
         topology::dlq_stream(&storage),
     ]) {
         topology::ensure_stream(js, stream).await.expect("stream");
