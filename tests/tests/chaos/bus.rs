@@ -215,16 +215,17 @@ pub(crate) async fn run_chaos(
         let drawn = rng
             .random_bool(0.2)
             .then(|| KINDS[rng.random_range(0..KINDS.len())].0);
-        // From half the window on, every leadership instance at once if no kill of a whole
-        // service with consumers was counted yet, so that the in-flight check is never vacuous.
-        let whole_service = if chaos.whole_service_kills == 0
+        // From half the window on, until a kill of a whole service has been seen to hit work in
+        // flight, every leadership instance at once, at a moment leadership holds deliveries it
+        // has not acknowledged: the in-flight check is then never vacuous, and a run whose kills
+        // all fell between bursts does not fail it by chance.
+        let forced = chaos.whole_service_kills_in_flight == 0
             && started.elapsed() >= window / 2
-            && drawn.is_none_or(|kind| kind == "publish")
-        {
-            Some("leadership")
-        } else {
-            drawn
-        };
+            && drawn.is_none_or(|kind| kind == "publish");
+        if forced {
+            wait_for_work_in_flight(js, "leadership").await;
+        }
+        let whole_service = if forced { Some("leadership") } else { drawn };
         let victims: Vec<usize> = match whole_service {
             Some(kind) => (0..instances.len())
                 .filter(|i| instances[*i].kind == kind)
@@ -258,6 +259,21 @@ pub(crate) async fn run_chaos(
         }
     }
     chaos
+}
+
+/// Waits (at most 5 s) until service `kind` holds a delivery it has not acknowledged; after that
+/// the kill goes ahead regardless, and the in-flight count says whether it hit one.
+async fn wait_for_work_in_flight(js: &jetstream::Context, kind: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if unacknowledged(js, kind)
+            .await
+            .is_some_and(|pending| pending > 0)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// The deliveries the durable consumers of service `kind` have not had acknowledged; `None`

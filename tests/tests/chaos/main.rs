@@ -49,8 +49,8 @@
 //! so the run goes on), and so is a run whose kills hit no work in flight: right after every
 //! instance of a service is killed, its durable consumers must show deliveries unacknowledged
 //! (only the dead can have held them) after at least one such kill (from half the window on,
-//! the schedule kills every leadership instance at once if it has not yet killed a whole
-//! service with consumers). A summary (counts, kills, restarts, lost, duplicated) is always printed
+//! until one such kill has hit work in flight, the schedule kills every leadership instance at
+//! once at a moment leadership holds unacknowledged deliveries). A summary (counts, kills, restarts, lost, duplicated) is always printed
 //! on stderr; every violation is listed before the test fails.
 //!
 //! Settings (environment):
