@@ -2,12 +2,12 @@
 //! words every command uses to show a trace id (with a link when `TANDEM_TRACE_URL` is set).
 //!
 //! Trace ids are read from the `traceparent` header of the stored events (docs/design.md,
-//! "Envelope"): a report's is that of intake's outcome event, which continues the trace the
+//! "Headers"): a report's is that of intake's outcome event, which continues the trace the
 //! submitter started; a determination's is that of its event on `TANDEM_EVENTS`, which
-//! continues the trace of the report that led to it. Reads are bounded: a determination is
-//! looked up from the last event of its country, then from shortly before it was made; a
-//! report id, which no subject names, is searched for among the newest `--scan` events of each
-//! outcome stream.
+//! continues the trace of the report that led to it. Reads are bounded and hold one event at a
+//! time: a determination is looked up as the last event of its country, else among at most
+//! [`DEFAULT_SCAN`] of its country's events from shortly before it was made; a report id,
+//! which no subject names, among the newest `--scan` events of each outcome stream.
 
 use std::{process::ExitCode, time::Duration};
 
@@ -40,6 +40,9 @@ pub const TRACE_URL_ENV: &str = "TANDEM_TRACE_URL";
 /// is the leadership host's clock, the stream's the server's.
 const CLOCK_MARGIN: Duration = Duration::from_secs(10 * 60);
 
+/// How many events a search reads at most, unless told otherwise.
+const DEFAULT_SCAN: u64 = 100_000;
+
 /// At most this many outcomes of one report id are shown (partners may reuse each other's ids).
 const MAX_REPORT_MATCHES: usize = 16;
 
@@ -56,7 +59,7 @@ pub struct TraceArgs {
     json: bool,
     /// How many of the newest events of TANDEM_EVENTS and of TANDEM_REJECTIONS are searched for
     /// a report id.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = DEFAULT_SCAN)]
     scan: u64,
 }
 
@@ -116,7 +119,7 @@ pub async fn of_determination(
         DeliverPolicy::ByStartTime {
             start_time: made - CLOCK_MARGIN,
         },
-        u64::MAX,
+        DEFAULT_SCAN,
         |message| {
             if envelope::header(message.headers.as_ref(), envelope::MSG_ID) == Some(&event_id) {
                 found = envelope::trace_id(message.headers.as_ref());
