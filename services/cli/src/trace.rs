@@ -65,7 +65,12 @@ pub struct TraceArgs {
 
 /// The dashboard link of `trace_id`, when `TANDEM_TRACE_URL` is set.
 pub fn url(trace_id: &str) -> Option<String> {
-    let template = std::env::var(TRACE_URL_ENV).ok()?;
+    link(&std::env::var(TRACE_URL_ENV).ok()?, trace_id)
+}
+
+/// `template` with `trace_id` in place of `{trace_id}` (or after it, when it has none); `None`
+/// for a blank template.
+fn link(template: &str, trace_id: &str) -> Option<String> {
     let template = template.trim();
     if template.is_empty() {
         return None;
@@ -343,5 +348,28 @@ pub fn describe(trace_id: Option<&str>) -> String {
             "no trace (its event is not on {} or carries no trace context)",
             topology::EVENTS_STREAM
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link;
+
+    #[test]
+    fn the_id_goes_where_the_template_says_or_at_its_end() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(
+            link("http://localhost:16686/trace/{trace_id}", id).as_deref(),
+            Some("http://localhost:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            link("https://grafana.example/explore?traceId={trace_id}&x=1", id).as_deref(),
+            Some("https://grafana.example/explore?traceId=4bf92f3577b34da6a3ce929d0e0e4736&x=1")
+        );
+        assert_eq!(
+            link(" http://jaeger/trace/ ", id).as_deref(),
+            Some("http://jaeger/trace/4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(link("  ", id), None);
     }
 }
