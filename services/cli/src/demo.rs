@@ -125,7 +125,9 @@ pub async fn run(
         while let Ok(Some(message)) =
             tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
         {
-            if let Some(line) = render::event(&message.subject, &message.payload) {
+            if let Some(line) =
+                render::event(&message.subject, message.headers.as_ref(), &message.payload)
+            {
                 println!("    {line}");
             }
         }
@@ -151,7 +153,9 @@ pub async fn run(
         while let Ok(Some(message)) =
             tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
         {
-            if let Some(line) = render::event(&message.subject, &message.payload) {
+            if let Some(line) =
+                render::event(&message.subject, message.headers.as_ref(), &message.payload)
+            {
                 println!("    {line}");
             }
         }

@@ -11,6 +11,8 @@
 //! - `policy check|apply`: trying and deploying a leadership policy (module [`policy`]).
 //! - `directory import|list|remove`, `notifications list|ack`: coordinators and what they were
 //!   told (modules [`directory`], [`notifications`]).
+//! - `trace`: from a report or a situation to its trace in the tracing dashboard (module
+//!   [`trace`]).
 //! - `dlq list|replay`: dead letters (module [`dlq`]).
 //! - `data get`: the published dataset, over HTTP from the publish service (module [`data`]).
 //! - `bench`: runs the `tandem-bench` binary (module [`bench`]), which measures throughput,
@@ -28,6 +30,7 @@ mod render;
 mod setup;
 mod situation;
 mod submit;
+mod trace;
 mod up;
 mod watch;
 
@@ -65,6 +68,9 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Follow tandem's events live, in words.
     Watch,
+    /// The trace ids of a report's outcome or of a situation's last determination, with a link
+    /// when TANDEM_TRACE_URL is set (e.g. http://localhost:16686/trace/{trace_id}).
+    Trace(trace::TraceArgs),
     /// Exit 0 when a service answers on the NATS service API (for readiness probes), e.g.
     /// `tandem ping intake`, `tandem ping notify-iom`.
     Ping {
@@ -101,6 +107,8 @@ pub mod exit {
     pub const REJECTED: u8 = 1;
     /// A review was refused.
     pub const REFUSED: u8 = 1;
+    /// No such report or situation.
+    pub const NOT_FOUND: u8 = 1;
     /// tandem could not do what was asked (NATS unreachable, bad arguments).
     pub const FAILURE: u8 = 2;
     /// An outcome did not arrive in time.
@@ -137,6 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS)?,
         Command::Submit(args) => submit::run(&client, args).await?,
         Command::Watch => watch::run(&client).await.map(|()| ExitCode::SUCCESS)?,
+        Command::Trace(args) => trace::run(&client, args).await?,
         Command::Ping { service, timeout } => {
             let wait = std::time::Duration::from_secs(timeout);
             match service_api::wait_for_services(&client, &[service.as_str()], wait).await {

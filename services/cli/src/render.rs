@@ -1,15 +1,19 @@
 //! Events in words, for `tandem watch` and `tandem up --demo`.
 
+use async_nats::HeaderMap;
 use prost::Message as _;
 use tandem_leadership::words;
 use tandem_proto::v1::{
     Agency, DeadLetter, LeadershipDetermination, Notification, NotificationStatus,
     SituationAccepted, SituationRejected, SituationReport,
 };
+use tandem_runtime::envelope;
+
+use crate::trace;
 
 /// One line (plus one per reason) describing the event on `subject`, or `None` for subjects
-/// that are not tandem events.
-pub fn event(subject: &str, payload: &[u8]) -> Option<String> {
+/// that are not tandem events. A determination's line ends with its trace, from `headers`.
+pub fn event(subject: &str, headers: Option<&HeaderMap>, payload: &[u8]) -> Option<String> {
     let tokens: Vec<&str> = subject.split('.').collect();
     let text = match tokens.as_slice() {
         ["tandem", "intake", ..] => match SituationReport::decode(payload) {
@@ -63,13 +67,17 @@ pub fn event(subject: &str, payload: &[u8]) -> Option<String> {
         ["tandem", "leadership", "determined", _] => {
             let determination = LeadershipDetermination::decode(payload).ok()?;
             format!(
-                "determined {} (#{}, {})",
+                "determined {} (#{}, {}){}",
                 words::headline(&determination),
                 determination.sequence,
                 if determination.changed {
                     "changed"
                 } else {
                     "unchanged"
+                },
+                match envelope::trace_id(headers) {
+                    Some(trace_id) => format!(" {}", trace::words(&trace_id)),
+                    None => String::new(),
                 }
             )
         }

@@ -18,6 +18,8 @@ use tandem_proto::{
 };
 use tandem_runtime::{kv_key, topology};
 
+use crate::trace;
+
 /// `tandem situation …`
 #[derive(clap::Subcommand)]
 pub enum SituationCommand {
@@ -95,6 +97,9 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
                 println!("{}", tandem_proto::json::to_string(&determination));
             } else {
                 print!("{}", words::summary(&determination));
+                let js = jetstream::new(client.clone());
+                let trace_id = trace::of_determination(&js, &determination).await?;
+                println!("  {}", trace::describe(trace_id.as_deref()));
             }
         }
         SituationCommand::Endorse(_)

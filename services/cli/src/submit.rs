@@ -19,7 +19,7 @@ use tandem_proto::v1::{
 use tandem_runtime::{envelope, topology};
 use tracing::Instrument as _;
 
-use crate::exit;
+use crate::{exit, trace};
 
 /// Arguments of `tandem submit`.
 #[derive(clap::Args)]
@@ -53,6 +53,8 @@ pub struct Submission {
     pub reasons: Vec<Reason>,
     /// The determination the accepted report led to (with --wait).
     pub determination: Option<LeadershipDetermination>,
+    /// The trace of the report's journey: that of intake's outcome event (with --wait).
+    pub trace_id: Option<String>,
 }
 
 /// The status of a submission.
@@ -106,6 +108,7 @@ pub async fn run(client: &Client, args: SubmitArgs) -> anyhow::Result<ExitCode> 
                 status: Status::Rejected,
                 reasons: vec![problem],
                 determination: None,
+                trace_id: None,
             },
         };
         if args.json {
@@ -192,6 +195,7 @@ impl Submitter {
             status: Status::Submitted,
             reasons: vec![],
             determination: None,
+            trace_id: None,
         };
         let Some(organisation) = topology::organisation_token(agency, &report.reporter_org) else {
             // Without an organisation there is no subject to publish on.
@@ -261,6 +265,9 @@ impl Submitter {
                 None
             })
             .await;
+            if let Ok(Some(message)) = &found {
+                submission.trace_id = envelope::trace_id(message.headers.as_ref());
+            }
             match found {
                 Ok(Some(message))
                     if envelope::header(message.headers.as_ref(), "ce-type")
@@ -318,13 +325,14 @@ pub fn to_json(submission: &Submission) -> serde_json::Value {
             .map(|r| json!({"field": r.field, "code": r.code, "message": r.message}))
             .collect::<Vec<_>>(),
         "determination": submission.determination.as_ref().map(|d| serde_json::to_value(d).unwrap_or_default()),
+        "trace_id": submission.trace_id,
     })
 }
 
 /// The text of `tandem submit`: a status line, then one line per reason.
 pub fn describe(submission: &Submission) -> String {
     let mut text = format!(
-        "{:<9} {} ({}{})\n",
+        "{:<9} {} ({}{}){}\n",
         submission.status.as_str(),
         if submission.report_id.is_empty() {
             "-"
@@ -340,6 +348,10 @@ pub fn describe(submission: &Submission) -> String {
             String::new()
         } else {
             format!(", from {}", submission.organisation)
+        },
+        match &submission.trace_id {
+            Some(trace_id) => format!(" {}", trace::words(trace_id)),
+            None => String::new(),
         },
     );
     for reason in &submission.reasons {

@@ -7,13 +7,15 @@ use crate::render;
 
 pub async fn run(client: &Client) -> anyhow::Result<()> {
     let mut events = client.subscribe("tandem.>").await?;
+    // Once this is printed, the server knows the subscription: nothing after it is missed.
+    client.flush().await?;
     eprintln!("watching tandem.> (Ctrl-C to stop)");
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             message = events.next() => {
                 let Some(message) = message else { return Ok(()) };
-                if let Some(line) = render::event(&message.subject, &message.payload) {
+                if let Some(line) = render::event(&message.subject, message.headers.as_ref(), &message.payload) {
                     println!("{} {line}", clock());
                 }
             }

@@ -1090,3 +1090,192 @@ fn up_brings_its_own_servers_older_deployment_to_the_current_settings_before_the
     });
     assert!(up.stop().success());
 }
+
+/// The trace id in a `traceparent` header (`00-<trace id>-<parent id>-<flags>`, W3C Trace
+/// Context), read here without the product's propagator.
+fn traceparent_trace_id(headers: &async_nats::HeaderMap) -> String {
+    let traceparent = headers
+        .get("traceparent")
+        .expect("the event carries a traceparent")
+        .as_str();
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent}");
+    parts[1].to_string()
+}
+
+fn unhcr_report(report_id: &str, situation_id: &str) -> String {
+    format!(
+        r#"{{"report_id": "{report_id}", "situation_id": "{situation_id}", "revision": 1, "reporting_agency": "AGENCY_UNHCR",
+           "reported_at": "2026-02-10T06:00:00Z", "country": "BGD", "scope": "SCOPE_CROSS_BORDER",
+           "driver": "DRIVER_CONFLICT", "phase": "PHASE_PROTRACTED",
+           "population": [{{"group": "POPULATION_GROUP_REFUGEE", "count": 1000, "as_of": "2026-01-31"}}]}}"#
+    )
+}
+
+#[test]
+fn submit_wait_watch_situation_get_and_trace_lead_from_a_report_or_a_situation_to_its_trace() {
+    use tandem_runtime::topology;
+
+    let server = NatsServer::start();
+    let (up, _stdout) = Up::start(&server, false);
+    let link = "http://localhost:16686/trace/{trace_id}";
+    let env = [("TANDEM_TRACE_URL", link)];
+    let submit = |report: &str, json: bool| {
+        let mut args = vec!["submit", "-", "--wait"];
+        if json {
+            args.push("--json");
+        }
+        let mut child = Command::new(TANDEM)
+            .args(&args)
+            .args(["--nats-url", &server.url()])
+            .envs(env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run tandem submit");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(report.as_bytes())
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("tandem submit");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
+    // Accepted: the trace id in the JSON line is the trace leadership's determination continues.
+    let line = submit(&unhcr_report("u-trace-1", "BGD-TRACE"), true);
+    let accepted: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(accepted["status"], "ACCEPTED", "{line}");
+    let first_trace = accepted["trace_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first_trace.len() == 32 && first_trace.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{line}"
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let determined = runtime.block_on(async {
+        let js = server.jetstream().await;
+        js.get_stream(topology::EVENTS_STREAM)
+            .await
+            .expect("TANDEM_EVENTS")
+            .get_last_raw_message_by_subject("tandem.leadership.determined.BGD")
+            .await
+            .expect("the determination event")
+    });
+    assert_eq!(
+        determined.headers.get("ce-subject").map(|v| v.as_str()),
+        Some("BGD-TRACE")
+    );
+    assert_eq!(traceparent_trace_id(&determined.headers), first_trace);
+
+    // Watch shows the next determination with its trace, which submit printed in words.
+    let mut watch = Command::new(TANDEM)
+        .args(["watch", "--nats-url", &server.url()])
+        .envs(env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tandem watch");
+    let mut watched = BufReader::new(watch.stdout.take().expect("stdout"));
+    let mut watch_said = BufReader::new(watch.stderr.take().expect("stderr"));
+    read_until(&mut watch_said, "watching");
+    let text = submit(&unhcr_report("u-trace-2", "BGD-OTHER"), false);
+    let second_trace = text
+        .split_whitespace()
+        .skip_while(|word| *word != "trace")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.starts_with("ACCEPTED  u-trace-2 (BGD-OTHER, from unhcr) trace ")
+            && text.contains(&format!(
+                "trace {second_trace} http://localhost:16686/trace/{second_trace}"
+            )),
+        "{text}"
+    );
+    assert_ne!(second_trace, first_trace, "one trace per report");
+    let watched = read_until(&mut watched, "determined BGD-OTHER");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        watched.contains(&format!("trace {second_trace}")),
+        "{watched}"
+    );
+
+    // A rejected report's trace, from its outcome on TANDEM_REJECTIONS.
+    let rejected = submit(
+        r#"{"report_id": "i-trace-bad", "situation_id": "BGD-TRACE", "reporting_agency": "AGENCY_IOM"}"#,
+        true,
+    );
+    let rejected: serde_json::Value = serde_json::from_str(rejected.trim()).expect("one JSON line");
+    assert_eq!(rejected["status"], "REJECTED", "{rejected}");
+    let rejected_trace = rejected["trace_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(rejected_trace.len(), 32, "{rejected}");
+
+    let trace = |id: &str| {
+        let output = tandem_with(&server, &["trace", id], &env);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, text, _) = trace("u-trace-1");
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "report u-trace-1 accepted (BGD-TRACE, from UNHCR): trace {first_trace} http://localhost:16686/trace/{first_trace}\n"
+        )
+    );
+    let (_, text, _) = trace("i-trace-bad");
+    assert!(
+        text.starts_with("report i-trace-bad rejected (BGD-TRACE, from IOM): ")
+            && text.contains(&rejected_trace),
+        "{text}"
+    );
+    // BGD-TRACE's determination is no longer the last of its country; BGD-OTHER's is.
+    let (_, text, _) = trace("BGD-TRACE");
+    assert!(
+        text.starts_with("situation BGD-TRACE determination 1: ")
+            && text.contains(&format!(
+                "trace {first_trace} http://localhost:16686/trace/{first_trace}"
+            )),
+        "{text}"
+    );
+    let output = tandem_with(&server, &["trace", "BGD-OTHER", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        json["traces"][0]["determination_id"], "BGD-OTHER/1",
+        "{json}"
+    );
+    assert_eq!(
+        json["traces"][0]["trace_id"],
+        second_trace.as_str(),
+        "{json}"
+    );
+    assert_eq!(
+        json["traces"][0]["trace_url"],
+        serde_json::Value::Null,
+        "no link without TANDEM_TRACE_URL"
+    );
+
+    let get = tandem_with(&server, &["situation", "get", "BGD-TRACE"], &[]);
+    let get = String::from_utf8_lossy(&get.stdout);
+    assert!(get.contains(&format!("  trace {first_trace}\n")), "{get}");
+
+    let (code, text, said) = trace("no-such-thing");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        said.contains("no situation and no report no-such-thing"),
+        "{said}"
+    );
+    assert!(up.stop().success());
+}

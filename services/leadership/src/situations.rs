@@ -69,6 +69,12 @@ pub fn record_key(situation_id: &str) -> String {
     kv_key::segment(situation_id)
 }
 
+/// The `ce-id` and `Nats-Msg-Id` of the event announcing determination `determination_id`:
+/// fixed by the determination, so a republication is deduplicated and a reader can find it.
+pub fn determination_event_id(determination_id: &str) -> String {
+    format!("determination:{determination_id}")
+}
+
 /// Records and determinations of every situation.
 pub(crate) struct Situations {
     pub(crate) js: jetstream::Context,
@@ -270,7 +276,7 @@ impl Situations {
                 reviews: Vec::new(),
                 ..determination.clone()
             };
-            let id = format!("determination:{}", determination.determination_id);
+            let id = determination_event_id(&determination.determination_id);
             Envelope {
                 service: SERVICE,
                 event: "leadership.determined",

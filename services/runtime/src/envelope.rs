@@ -93,6 +93,11 @@ pub fn parent_context(headers: Option<&HeaderMap>) -> opentelemetry::Context {
     }
 }
 
+/// The trace id (32 hex digits) of the trace a message's `traceparent` continues, if valid.
+pub fn trace_id(headers: Option<&HeaderMap>) -> Option<String> {
+    trace_id_in(&parent_context(headers))
+}
+
 /// The value of header `name`, if present and text.
 pub fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
     headers?.get(name).map(|value| value.as_str())
@@ -105,14 +110,15 @@ pub fn current_trace_id() -> String {
 
 /// The trace id of `span`, as 32 hex digits (empty when there is none).
 pub fn trace_id_of(span: &tracing::Span) -> String {
+    trace_id_in(&span.context()).unwrap_or_default()
+}
+
+fn trace_id_in(context: &opentelemetry::Context) -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
-    let context = span.context();
     let span_context = context.span().span_context().clone();
-    if span_context.is_valid() {
-        span_context.trace_id().to_string()
-    } else {
-        String::new()
-    }
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 /// Now, in RFC 3339 (UTC).
