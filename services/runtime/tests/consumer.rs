@@ -6,9 +6,9 @@
 //! not started to another instance.
 //!
 //! Waiting is always on an observable condition (the handler's record, the server's consumer
-//! info or stream contents) with a deadline. The one exception is checking that something does
-//! *not* happen (no redelivery after a dead letter), which can only be observed over a period;
-//! that period is longer than `ack_wait`, after which an unsettled message would come back.
+//! info or stream contents) with a deadline. That something does *not* happen (no redelivery
+//! after a dead letter) is read from the server too: a message past the consumer's ack floor
+//! is never delivered again.
 
 use std::{
     collections::HashMap,
