@@ -619,6 +619,8 @@ fn network_policies_deny_by_default_and_open_only_what_each_service_needs() {
                             "172.16.0.0/12",
                             "192.168.0.0/16",
                             "169.254.0.0/16",
+                            "100.64.0.0/10",
+                            "127.0.0.0/8",
                         ] {
                             assert!(except.contains(&private), "{name} may reach {private}");
                         }

@@ -53,7 +53,9 @@ async fn an_agency_leaf_node_carries_only_the_agency_subjects() {
         shipped.contains("listen: 127.0.0.1:4222")
             && shipped.contains("\"tls://iom:")
             && shipped.contains("@tandem-hub:7422")
-            && shipped.contains("/etc/nats/tls/ca.crt")
+            && shipped.contains("tls: { ca_file: \"/etc/nats/tls/ca.crt\" }")
+            && !shipped.contains("insecure"),
+        "the leaf checks the hub's certificate against tandem's CA"
     );
     let config = shipped
         .replace(

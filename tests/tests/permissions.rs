@@ -943,6 +943,28 @@ async fn publish_runs_as_its_own_user() {
     assert_no_auth_is(&server, "publish").await;
 }
 
+/// The subjects `user`'s connections subscribe to, as the server tells its system account
+/// (`sys`, a connection of the SYS user).
+async fn subscriptions_of(sys: &async_nats::Client, user: &str) -> Vec<String> {
+    let reply = sys
+        .request(
+            "$SYS.REQ.SERVER.PING.CONNZ",
+            r#"{"auth": true, "subscriptions": true}"#.into(),
+        )
+        .await
+        .expect("the server answers CONNZ");
+    let connz: serde_json::Value = serde_json::from_slice(&reply.payload).expect("CONNZ JSON");
+    connz["data"]["connections"]
+        .as_array()
+        .expect("CONNZ lists connections")
+        .iter()
+        .filter(|connection| connection["authorized_user"] == user)
+        .flat_map(|connection| connection["subscriptions_list"].as_array().cloned())
+        .flatten()
+        .filter_map(|subject| subject.as_str().map(str::to_owned))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_runs_as_its_own_user() {
     init_test_log();
@@ -1047,8 +1069,18 @@ async fn notify_runs_as_its_own_user() {
         .filter(|s| s.starts_with("tandem.notify.out."))
         .collect();
     assert_eq!(sent, ["tandem.notify.out.iom.iom-col-cc"]);
-    // The escalation timers' watch (a core subscription to the agency's keys) is running.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The escalation timers' watch (a core subscription to the agency's keys) is running: the
+    // server lists it among notify's subscriptions, which it does only once it allowed it.
+    let watch = format!("$KV.{}.iom.timer.>", topology::NOTIFY_BUCKET);
+    let sys = server.connect("sys", "sys-dev-password", None).await;
+    let deadline = Instant::now() + DEADLINE;
+    while !subscriptions_of(&sys, "notify-iom").await.contains(&watch) {
+        assert!(
+            Instant::now() < deadline,
+            "notify-iom not subscribed to {watch} within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     notify.stop().await;
     assert_no_violation(&server, "notify-iom");
     // The scan notify uses: its own half of the directory, and not the whole of it.

@@ -423,7 +423,9 @@ async fn a_webhook_receiver_dropping_the_connection_gets_the_notification_on_a_l
         "two dropped connections, then accepted"
     );
     assert_eq!(
-        answered.recv().await,
+        tokio::time::timeout(WAIT, answered.recv())
+            .await
+            .expect("the receiver answers"),
         Some(3),
         "answered on the third connection"
     );

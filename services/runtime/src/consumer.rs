@@ -21,6 +21,11 @@
 //!   to another instance while this one holds it. So `ack_wait` only has to cover a crashed
 //!   instance, and can be short enough for its messages to come back within seconds. A
 //!   handling that outlasts `handler_timeout` (stuck, not slow) is abandoned and retried.
+//! - On shutdown the loop stops pulling and gives back at once (a Nak without delay) every
+//!   message delivered to it that has not started, both those queued behind their key and those
+//!   the pull stream has buffered, so another instance gets them now rather than after
+//!   `ack_wait`; it finishes and acks those running, then returns. It unsubscribes before
+//!   giving back, so the server cannot hand the messages straight back to it.
 //! - async-nats pull streams yield errors without ending (missed heartbeats, a deleted
 //!   consumer, a server restart); the loop then drops the stream and opens it again with
 //!   backoff, creating the consumer if it is gone. The server keeps the consumer's position, so
@@ -45,7 +50,7 @@ use async_nats::{
     },
 };
 use bytes::Bytes;
-use futures::{StreamExt as _, stream::FuturesUnordered};
+use futures::{FutureExt as _, StreamExt as _, stream::FuturesUnordered};
 use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -327,6 +332,27 @@ async fn report_progress(client: &Client, held: &BTreeMap<Subject, usize>) {
     }
 }
 
+/// The messages in hand that have not started: those queued behind their keys, and those
+/// `messages` has already received but not yielded. The stream is dropped before returning, which
+/// unsubscribes it, so giving them back cannot deliver them to it again.
+fn not_started(
+    keys: &mut HashMap<String, KeyInHand>,
+    messages: Option<pull::Stream>,
+) -> Vec<Message> {
+    let mut not_started: Vec<Message> = keys
+        .values_mut()
+        .flat_map(|in_hand| in_hand.queued.drain(..))
+        .map(|queued| queued.message)
+        .collect();
+    if let Some(mut messages) = messages {
+        // Only what is already here: waiting would let new pulls deliver more.
+        while let Some(Some(Ok(message))) = messages.next().now_or_never() {
+            not_started.push(message);
+        }
+    }
+    not_started
+}
+
 /// When handling a message started, and how many waited behind it then: for the metrics.
 #[derive(Clone, Copy)]
 struct Took {
@@ -361,7 +387,8 @@ impl<H: Handler> Worker<'_, H> {
             .messages()
             .await?;
         tracing::info!(service = spec.service, consumer = %spec.durable, "consuming");
-        let mut messages = messages;
+        // `None` once shutdown has given back what the stream buffered: dropping it unsubscribes.
+        let mut messages = Some(messages);
         // Up to `batch` messages in hand: one running per key, the key's later ones
         // queued behind it, so a slow message holds back its own key and nothing else. `held`
         // has the reply subject of each, for the progress reports, and its payload size.
@@ -377,7 +404,7 @@ impl<H: Handler> Worker<'_, H> {
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Set on shutdown or when the stream breaks: nothing more is pulled, and what is in
-        // hand (it was delivered to us) is finished and acked before returning.
+        // hand is finished and acked before returning, except what shutdown gave back.
         let mut stopping: Option<anyhow::Result<()>> = None;
         loop {
             if stopping.is_some() && running.is_empty() {
@@ -386,7 +413,18 @@ impl<H: Handler> Worker<'_, H> {
             tokio::select! {
                 // Shutdown first, then finished work, then progress, then new messages.
                 biased;
-                _ = shutdown.triggered(), if stopping.is_none() => stopping = Some(Ok(())),
+                _ = shutdown.triggered(), if stopping.is_none() => {
+                    stopping = Some(Ok(()));
+                    let not_started = not_started(&mut keys, messages.take());
+                    for message in not_started {
+                        if let Some(reply) = &message.reply {
+                            held.remove(reply);
+                        }
+                        if let Err(error) = message.ack_with(AckKind::Nak(None)).await {
+                            tracing::debug!(%error, "not given back; the message will be redelivered after ack_wait");
+                        }
+                    }
+                }
                 Some((key, reply)) = running.next(), if !running.is_empty() => {
                     if let Some(reply) = reply {
                         held_bytes -= held.remove(&reply).unwrap_or_default();
@@ -404,7 +442,12 @@ impl<H: Handler> Worker<'_, H> {
                     }
                 }
                 _ = progress.tick() => report_progress(&client, &held).await,
-                item = messages.next(),
+                item = async {
+                    match messages.as_mut() {
+                        Some(messages) => messages.next().await,
+                        None => std::future::pending().await,
+                    }
+                },
                     if stopping.is_none()
                         && held.len() < limit
                         && held_bytes < spec.settings.batch_bytes => match item {

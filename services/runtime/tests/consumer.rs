@@ -2,12 +2,13 @@
 //! test handlers: finite redelivery ending in `TANDEM_DLQ`, immediate dead letters, a retry that
 //! then succeeds, a consumer deleted under the loop, a server killed and restarted, progress
 //! reports keeping slow work from redelivery, a redelivered message running beside a newer one
-//! of its key, and a graceful shutdown while messages flow.
+//! of its key, a graceful shutdown while messages flow, and a shutdown giving back what it had
+//! not started to another instance.
 //!
 //! Waiting is always on an observable condition (the handler's record, the server's consumer
-//! info or stream contents) with a deadline. The one exception is checking that something does
-//! *not* happen (no redelivery after a dead letter), which can only be observed over a period;
-//! that period is longer than `ack_wait`, after which an unsettled message would come back.
+//! info or stream contents) with a deadline. That something does *not* happen (no redelivery
+//! after a dead letter) is read from the server too: a message past the consumer's ack floor
+//! is never delivered again.
 
 use std::{
     collections::HashMap,
@@ -860,5 +861,114 @@ async fn shutdown_finishes_in_flight_work_acks_only_what_was_handled_and_loses_n
         (1..=MESSAGES).collect::<Vec<_>>(),
         "every message handled exactly once across the two runs"
     );
+    assert!(stream_messages(&js, topology::DLQ_STREAM).await.is_empty());
+}
+
+/// Holds its first call until `release` says so; records every call's payload and delivery
+/// count.
+#[derive(Default)]
+struct HoldsFirstCall {
+    release: tokio::sync::watch::Sender<bool>,
+    calls: Mutex<Vec<(String, i64)>>,
+}
+
+impl HoldsFirstCall {
+    fn calls(&self) -> Vec<(String, i64)> {
+        self.calls.lock().expect("calls").clone()
+    }
+}
+
+impl Handler for HoldsFirstCall {
+    async fn handle(&self, message: &Message, info: Delivery) -> Result<(), HandlerError> {
+        let payload = String::from_utf8_lossy(&message.payload).into_owned();
+        let first = {
+            let mut calls = self.calls.lock().expect("calls");
+            calls.push((payload, info.delivered));
+            calls.len() == 1
+        };
+        if first {
+            let _ = self.release.subscribe().wait_for(|release| *release).await;
+        }
+        Ok(())
+    }
+}
+
+/// The server's view of the test consumer once `reached` holds of it; panics after 10 s.
+async fn consumer_reaches(
+    js: &jetstream::Context,
+    what: &str,
+    reached: impl Fn(&consumer::Info) -> bool,
+) -> consumer::Info {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(info) = consumer_info(js).await.filter(|info| reached(info)) {
+            return info;
+        }
+        assert!(Instant::now() < deadline, "not within 10 s: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_back_what_it_has_not_started_so_another_instance_gets_it_before_ack_wait() {
+    init_test_log();
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    const MESSAGES: u64 = 6;
+    for i in 1..=MESSAGES {
+        publish(&js, "one-key", &format!("m-{i}"), HeaderMap::new()).await;
+    }
+
+    // With a batch of 4 the first instance runs m-1 (held until released) with m-2..m-4 queued
+    // behind it, and its pull stream has already received m-5 and m-6. ack_wait is 60 s: what
+    // it left unacknowledged would reach another instance only after that.
+    let first = Arc::new(HoldsFirstCall::default());
+    let running = start(&server, spec(60, 4), first.clone()).await;
+    eventually("m-1 started", Duration::from_secs(10), || {
+        first.calls().len() == 1
+    })
+    .await;
+    let info = consumer_reaches(
+        &js,
+        "every message delivered to the first instance",
+        |info| info.delivered.stream_sequence == MESSAGES,
+    )
+    .await;
+
+    // A second instance, as in a rolling restart, is waiting for work when the first is told
+    // to stop.
+    let second = Recorder::new(Behaviour::Succeed);
+    let second_running = start(&server, spec(60, 4), second.clone()).await;
+    consumer_reaches(&js, "the second instance pulling", |now| {
+        now.num_waiting > info.num_waiting
+    })
+    .await;
+    running.shutdown.trigger();
+    eventually(
+        "m-2..m-6 handled by the second instance long before ack_wait",
+        Duration::from_secs(10),
+        || second.handled().len() as u64 == MESSAGES - 1,
+    )
+    .await;
+    let mut seconds: Vec<(u64, i64)> = second
+        .calls()
+        .iter()
+        .map(|call| (call.stream_sequence, call.delivered))
+        .collect();
+    seconds.sort_unstable();
+    assert_eq!(
+        seconds,
+        (2..=MESSAGES).map(|seq| (seq, 2)).collect::<Vec<_>>(),
+        "each given back once, handled on its second delivery"
+    );
+
+    // The one in progress is finished, not given back.
+    running.assert_running();
+    first.release.send_replace(true);
+    running.finished().await;
+    assert_eq!(first.calls(), [("m-1".to_string(), 1)]);
+    wait_until_consumed(&js, STREAM, DURABLE, Duration::from_secs(10)).await;
+    second_running.stop().await;
     assert!(stream_messages(&js, topology::DLQ_STREAM).await.is_empty());
 }

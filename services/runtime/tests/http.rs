@@ -131,8 +131,11 @@ async fn a_request_beyond_the_concurrency_limit_is_refused_at_once_and_a_slow_on
         "{refused}"
     );
 
-    // Nobody releases it: the request timeout answers instead, and frees the permit.
-    let timed_out = holding.await.expect("held request");
+    // Nobody releases it: the request timeout (300 ms) answers instead, and frees the permit.
+    let timed_out = tokio::time::timeout(Duration::from_secs(5), holding)
+        .await
+        .expect("the request timeout answers the held request")
+        .expect("held request");
     assert!(timed_out.starts_with("HTTP/1.1 503"), "{timed_out}");
     let served = response(send(address, WHOLE_REQUEST).await).await;
     assert!(served.starts_with("HTTP/1.1 200"), "{served}");

@@ -236,10 +236,13 @@ pub struct Notify {
 }
 
 impl Notify {
+    /// Stops it and waits for it to end: a hang in its shutdown (a delivery that never
+    /// finishes) fails the test with that, rather than holding it until the runner's limit.
     pub async fn stop(self) {
         self.shutdown.trigger();
-        self.task
+        tokio::time::timeout(Duration::from_secs(60), self.task)
             .await
+            .expect("notify stops within 60 s of its shutdown")
             .expect("notify task")
             .expect("notify ran cleanly");
     }
