@@ -682,7 +682,8 @@ fn setup_as_the_admin_makes_everything_once_and_a_service_user_cannot() {
     assert_eq!(refused.status.code(), Some(2));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        said.contains("is missing and could not be created") && said.contains("tandem setup"),
+        said.contains("the server refused to create stream TANDEM_INTAKE_IOM")
+            && said.contains("the NATS admin's credentials"),
         "{said}"
     );
 
@@ -792,6 +793,33 @@ fn replay_compares_the_candidate_with_what_was_determined_under_an_earlier_polic
         "CLASSIFICATION_MIGRANT_SITUATION"
     );
     assert_eq!(differences[0]["candidate"], "CLASSIFICATION_MIXED_MOVEMENT");
+}
+
+/// A stream the admin cannot make is named with the server's reason, not with the advice to
+/// run the very command that failed.
+#[test]
+fn setup_names_the_servers_reason_for_a_stream_it_cannot_make() {
+    let server = NatsServer::start();
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let js = server.jetstream().await;
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "SQUATTER".into(),
+                subjects: vec!["tandem.dlq.>".into()],
+                ..Default::default()
+            })
+            .await
+            .expect("a stream holding the dead-letter subjects");
+        });
+    let output = setup(&server);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("the server refused to create stream TANDEM_DLQ") && said.contains("overlap"),
+        "{said}"
+    );
+    assert!(!said.contains("run `tandem setup`"), "{said}");
 }
 
 /// `tandem setup` as the admin of plain server `server`.

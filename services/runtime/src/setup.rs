@@ -78,7 +78,9 @@ pub async fn run(
     for (config, reads) in topology::buckets(storage) {
         let name = config.bucket.clone();
         let wanted = topology::bucket_stream(&config, reads);
-        let (_, found) = topology::open_or_create_bucket(js, config, reads).await?;
+        let (_, found) = topology::open_or_create_bucket(js, config, reads)
+            .await
+            .map_err(|error| refused("bucket", &name, &error))?;
         let (found, changes) = updated_unless_created(js, found, wanted).await?;
         report.steps.push(Step {
             kind: "bucket",
@@ -88,7 +90,9 @@ pub async fn run(
         });
     }
     let name = topology::DATA_OBJECT_STORE;
-    let (_, found) = topology::open_or_create_object_store(js, name, storage).await?;
+    let (_, found) = topology::open_or_create_object_store(js, name, storage)
+        .await
+        .map_err(|error| refused("object store", name, &error))?;
     // async-nats chooses the object store's stream; tandem chooses its size and replicas.
     let object_stream = format!("OBJ_{name}");
     let current = js
@@ -155,8 +159,21 @@ async fn stream_to(
     js: &jetstream::Context,
     wanted: stream::Config,
 ) -> anyhow::Result<(Found, Vec<String>)> {
-    let (_, found) = topology::open_or_create_stream(js, wanted.clone()).await?;
+    let (_, found) = topology::open_or_create_stream(js, wanted.clone())
+        .await
+        .map_err(|error| refused("stream", &wanted.name, &error))?;
     updated_unless_created(js, found, wanted).await
+}
+
+/// Setup's own error for an item the server would not make: the server's reason, without the
+/// advice a service gives ("run `tandem setup`"), which would send whoever runs setup in a
+/// circle.
+fn refused(kind: &str, name: &str, error: &anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the server refused to create {kind} {name}: {} (tandem setup needs the NATS admin's \
+         credentials, and no other stream may hold the subjects docs/design.md gives it)",
+        error.root_cause()
+    )
 }
 
 /// Brings the existing stream `wanted.name` to `wanted`'s settings, unless it was just made.
