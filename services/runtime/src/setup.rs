@@ -140,7 +140,9 @@ pub async fn run(
                 }
             }
             Err(_) => {
-                let (_, _, found) = consumer::open_or_create_durable(js, &spec).await?;
+                let (_, _, found) = consumer::open_or_create_durable(js, &spec)
+                    .await
+                    .map_err(|error| refused("consumer", &name, &error))?;
                 (found, Vec::new())
             }
         };
