@@ -42,6 +42,7 @@ use tandem_runtime::{Shutdown, service::Service, topology};
 use tokio::sync::watch;
 
 pub use config::{PublishConfig, SnapshotConfig};
+pub use snapshot::KEY as SNAPSHOT_KEY;
 
 /// The service's name in subjects, envelopes and traces.
 pub const SERVICE: &str = "publish";
