@@ -111,7 +111,7 @@ async fn follow(
     let start = match followed {
         Followed::Events => {
             let (applied, from_snapshot) = snapshot::restore(&js, &shared).await?;
-            let _ = shared.started.set(from_snapshot);
+            let _ = shared.started.set(from_snapshot.then_some(applied));
             shared.applied.send_replace(Some(applied));
             applied.events.through
         }

@@ -65,9 +65,9 @@ struct Shared {
     /// What the followers applied of each stream; `None` until the start's snapshot, if any,
     /// is restored.
     applied: watch::Sender<Option<snapshot::Applied>>,
-    /// Set once at start: the `TANDEM_EVENTS` sequence of the snapshot the state started
-    /// from, `None` when it was rebuilt from the start of the stream.
-    started: OnceLock<Option<u64>>,
+    /// Set once at start: the positions of the snapshot the state started from, `None` when it
+    /// was rebuilt from the start of the streams.
+    started: OnceLock<Option<snapshot::Applied>>,
     /// Events of `TANDEM_EVENTS` read before the state was ready.
     replayed: AtomicU64,
 }
@@ -104,7 +104,11 @@ impl Shared {
 
     /// The sequence of the snapshot the state started from, if any.
     fn started_from_snapshot(&self) -> Option<u64> {
-        self.started.get().copied().flatten()
+        self.started
+            .get()
+            .copied()
+            .flatten()
+            .map(|a| a.events.through)
     }
 }
 

@@ -367,17 +367,17 @@ fn check(
 }
 
 /// Restores the state and the histories from the latest usable snapshot, if any, and returns
-/// where the followers start from (and whether a snapshot was used). Only reaching the streams
-/// can fail: an unusable snapshot is logged and the state left empty.
+/// where the followers start from, and whether that is a snapshot's position. Only reaching the
+/// streams can fail: an unusable snapshot is logged and the state left empty.
 pub(crate) async fn restore(
     js: &jetstream::Context,
     shared: &Shared,
-) -> anyhow::Result<(Applied, Option<u64>)> {
+) -> anyhow::Result<(Applied, bool)> {
     let (events, events_last) = start_of(js, topology::EVENTS_STREAM).await?;
     let (statuses, statuses_last) = start_of(js, topology::NOTIFY_STREAM).await?;
     let empty = Applied { events, statuses };
     let Some(store) = shared.store.get() else {
-        return Ok((empty, None));
+        return Ok((empty, false));
     };
     let bytes = match store.read(KEY).await {
         Ok(bytes) => bytes,
@@ -387,7 +387,7 @@ pub(crate) async fn restore(
                 error = format!("{error:#}"),
                 "no snapshot read; rebuilding from the start of the streams"
             );
-            return Ok((empty, None));
+            return Ok((empty, false));
         }
     };
     let used = decode(&bytes).and_then(|snapshot| {
@@ -418,11 +418,11 @@ pub(crate) async fn restore(
                 statuses_through = applied.statuses.through,
                 "state restored from the snapshot; reading the events after it"
             );
-            Ok((applied, Some(applied.events.through)))
+            Ok((applied, true))
         }
         Err(unusable) => {
             tracing::warn!(reason = %unusable, "the snapshot is not used; rebuilding from the start of the streams");
-            Ok((empty, None))
+            Ok((empty, false))
         }
     }
 }
@@ -442,20 +442,14 @@ pub(crate) async fn run(
         return Ok(());
     }
     let interval = Duration::from_secs(config.interval_secs.max(1));
-    let mut applied = shared.applied.subscribe();
-    let mut last = tokio::select! {
-        _ = shutdown.triggered() => return Ok(()),
-        restored = applied.wait_for(Option::is_some) => restored?.unwrap_or_default(),
-    };
     let mut ready = shared.ready.subscribe();
     tokio::select! {
         _ = shutdown.triggered() => return Ok(()),
         result = ready.wait_for(|ready| *ready) => { result?; }
     }
-    if shared.started_from_snapshot().is_none() {
-        // Rebuilt from the start: whatever was read is worth keeping at once.
-        last = Applied::default();
-    }
+    let mut applied = shared.applied.subscribe();
+    // What the stored snapshot covers: a start that read many events stores one at once.
+    let mut last = shared.started.get().copied().flatten().unwrap_or_default();
     let mut due = Instant::now() + interval;
     let mut backoff = Duration::from_secs(1);
     loop {
