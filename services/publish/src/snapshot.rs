@@ -288,7 +288,7 @@ pub(crate) enum Unusable {
     /// Written in another format.
     #[error("it is in format {0}, this version reads format {FORMAT}")]
     Format(u32),
-    /// Not zstd, truncated, failing its checksum, or larger than [`MAX_BYTES`].
+    /// Not zstd, truncated, or failing its checksum.
     #[error("it does not decompress: {0}")]
     Compression(std::io::Error),
     /// Larger than [`MAX_BYTES`] once decompressed.
