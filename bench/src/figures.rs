@@ -56,6 +56,78 @@ impl Latency {
     }
 }
 
+/// The data service's starts on a stream filled beforehand.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StartRun {
+    /// Events on `TANDEM_EVENTS`.
+    pub events: f64,
+    /// Seconds from starting the process to `/healthz` 200 without a snapshot.
+    pub full_rebuild_s: f64,
+    /// Events that start read.
+    pub full_replayed: f64,
+    /// The same, from the snapshot it then stored.
+    pub from_snapshot_s: f64,
+    /// Events that start read.
+    pub snapshot_replayed: f64,
+    /// The stored snapshot's size, MiB.
+    pub snapshot_mib: f64,
+}
+
+/// The cost of one event with many situations published.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EventRun {
+    /// Situations published.
+    pub situations: f64,
+    /// The data service's processor time per event, milliseconds.
+    pub cpu_ms: f64,
+    /// Median time from the event stored to its version announced, milliseconds.
+    pub wall_ms: f64,
+}
+
+/// What the data service scenario measured (`--start-events`, `--situations`; 0 skips).
+#[derive(Debug, Default)]
+pub struct PublishResults {
+    pub start: Option<StartRun>,
+    pub one_event: Option<EventRun>,
+}
+
+impl PublishResults {
+    /// The figures, in the order they are printed.
+    pub fn figures(&self) -> Vec<Figure> {
+        let mut figures = Vec::new();
+        if let Some(start) = self.start {
+            figures.extend([
+                Figure::new("publish_start_events", start.events, "events"),
+                Figure::new("publish_start_full_rebuild_s", start.full_rebuild_s, "s"),
+                Figure::new(
+                    "publish_start_full_rebuild_events_read",
+                    start.full_replayed,
+                    "events",
+                ),
+                Figure::new("publish_start_from_snapshot_s", start.from_snapshot_s, "s"),
+                Figure::new(
+                    "publish_start_from_snapshot_events_read",
+                    start.snapshot_replayed,
+                    "events",
+                ),
+                Figure::new("publish_snapshot_mib", start.snapshot_mib, "MiB"),
+            ]);
+        }
+        if let Some(event) = self.one_event {
+            figures.extend([
+                Figure::new(
+                    "publish_one_event_situations",
+                    event.situations,
+                    "situations",
+                ),
+                Figure::new("publish_one_event_cpu_ms", event.cpu_ms, "ms"),
+                Figure::new("publish_one_event_to_version_ms", event.wall_ms, "ms"),
+            ]);
+        }
+        figures
+    }
+}
+
 /// Everything one `tandem bench` measured: the best run of each kind, and the latencies.
 #[derive(Debug)]
 pub struct Results {

@@ -24,17 +24,23 @@
 //! - Each throughput is the best of `--rounds` runs (3), taken in turn.
 //! - **processor time** per report of each process, the nats-server's included (and per
 //!   message in the bare relay): where the time goes, unaffected by what else the machine runs.
+//! - **the data service** (`publish_*`): time to `/healthz` 200 on a stream of
+//!   `--start-events` events without a snapshot and from one, and the cost of one event with
+//!   `--situations` situations published.
+//!
+//! `--only pipeline` or `--only publish` runs one of the two parts.
 //!
 //! Modules: [`feed`] (the reports fed in, publishing and counting), [`relays`] (the bare relay
 //! and the contract floor), [`pipeline`] (the service binaries: throughput and latency),
-//! [`process`] (processor time and memory from `/proc`), [`figures`] (the typed results and the
-//! figures they print as).
+//! [`start`] (the data service's start and the cost of one event), [`process`] (processor time
+//! and memory from `/proc`), [`figures`] (the typed results and the figures they print as).
 
 mod feed;
 mod figures;
 mod pipeline;
 mod process;
 mod relays;
+mod start;
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -44,7 +50,7 @@ use tandem_proto::v1::SituationReport;
 use tandem_runtime::config::NatsConfig;
 use tandem_testkit::NatsServer;
 
-use crate::figures::Results;
+use crate::figures::{Figure, PublishResults, Results};
 
 /// Measure the pipeline against the bare-NATS limit on a nats-server of its own.
 #[derive(Parser)]
@@ -62,17 +68,35 @@ struct Args {
     /// Throughput runs of each kind; the best counts.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Events on the stream for the data service's start (0: not measured).
+    #[arg(long, default_value_t = 100_000)]
+    start_events: usize,
+    /// Situations published for the cost of one event to the data service (0: not measured).
+    #[arg(long, default_value_t = 100_000)]
+    situations: usize,
+    /// Runs only this part.
+    #[arg(long, value_enum)]
+    only: Option<Part>,
     /// One JSON object per figure and line: {"figure", "value", "unit"}.
     #[arg(long)]
     json: bool,
 }
 
+/// The two parts of a run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// The pipeline against the bare-NATS limit.
+    Pipeline,
+    /// The data service: its start and the cost of one event.
+    Publish,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match measure(&args).await {
-        Ok(results) => {
-            for figure in results.figures() {
+    match measure_parts(&args).await {
+        Ok(figures) => {
+            for figure in figures {
                 match args.json {
                     true => println!("{}", figure.json()),
                     false => println!("{}", figure.line()),
@@ -86,6 +110,35 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+async fn measure_parts(args: &Args) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    if args.only != Some(Part::Publish) {
+        figures.extend(measure(args).await?.figures());
+    }
+    if args.only != Some(Part::Pipeline) {
+        figures.extend(measure_publish(args).await?.figures());
+    }
+    Ok(figures)
+}
+
+async fn measure_publish(args: &Args) -> anyhow::Result<PublishResults> {
+    let mut results = PublishResults::default();
+    let events = args.start_events;
+    if events > 0 {
+        results.start = Some(
+            with_server(|config, _| async move { start::start(&config, events).await }).await?,
+        );
+    }
+    let situations = args.situations;
+    if situations > 0 {
+        results.one_event = Some(
+            with_server(|config, _| async move { start::one_event(&config, situations).await })
+                .await?,
+        );
+    }
+    Ok(results)
 }
 
 async fn measure(args: &Args) -> anyhow::Result<Results> {

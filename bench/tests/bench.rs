@@ -10,6 +10,7 @@ fn reports_every_figure_as_json_lines() {
     let output = Command::new(env!("CARGO_BIN_EXE_tandem-bench"))
         .args(["--reports", "300", "--rate", "200"])
         .args(["--latency-secs", "1", "--rounds", "1", "--json"])
+        .args(["--start-events", "600", "--situations", "200"])
         .output()
         .expect("run tandem-bench");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -87,4 +88,29 @@ fn reports_every_figure_as_json_lines() {
         value("pipeline_notifications") > 0.0,
         "notify was in the pipeline"
     );
+
+    // The data service: a start without a snapshot reads every event, one from the snapshot
+    // it then stored reads at most the version it announced after it.
+    // Counts, printed as whole numbers.
+    let is = |name: &str, count: f64| (value(name) - count).abs() < 0.5;
+    assert!(is("publish_start_events", 600.0), "{stdout}");
+    assert!(
+        is("publish_start_full_rebuild_events_read", 600.0),
+        "{stdout}"
+    );
+    assert!(
+        value("publish_start_from_snapshot_events_read") < 1.5,
+        "{stdout}"
+    );
+    for name in [
+        "publish_start_full_rebuild_s",
+        "publish_start_from_snapshot_s",
+        "publish_one_event_to_version_ms",
+    ] {
+        assert!(value(name) > 0.0, "{name}: {stdout}");
+    }
+    // A snapshot of 600 events rounds to 0.00 MiB; printed all the same.
+    assert!(figures.contains_key("publish_snapshot_mib"), "{stdout}");
+    assert!(is("publish_one_event_situations", 200.0), "{stdout}");
+    assert!(figures.contains_key("publish_one_event_cpu_ms"), "{stdout}");
 }

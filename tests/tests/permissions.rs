@@ -866,21 +866,29 @@ async fn leadership_runs_as_its_own_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_runs_as_its_own_user() {
+async fn publish_runs_as_its_own_user_and_starts_from_its_snapshot() {
     init_test_log();
     let (server, admin, admin_js) = server_for("publish").await;
-    let shutdown = Shutdown::new();
     let config = PublishConfig {
         common: common(&server),
         publish_addr: "127.0.0.1:0".into(),
         publish_interval_ms: 100,
+        // A snapshot after every event.
+        snapshots: tandem_publish::SnapshotConfig {
+            every_events: 1,
+            interval_secs: 1,
+        },
         ..PublishConfig::default()
     };
-    let publish = Running {
-        name: "publish",
-        task: tokio::spawn(tandem_publish::run(config, shutdown.clone())),
-        shutdown,
+    let start = |config: PublishConfig| {
+        let shutdown = Shutdown::new();
+        Running {
+            name: "publish",
+            task: tokio::spawn(tandem_publish::run(config, shutdown.clone())),
+            shutdown,
+        }
     };
+    let publish = start(config.clone());
     wait_registered(&admin, &publish, "tandem-publish").await;
     let report = report(Agency::Iom, "p-1", 1);
     let accepted = tandem_proto::v1::SituationAccepted {
@@ -938,6 +946,40 @@ async fn publish_runs_as_its_own_user() {
         .expect("object store");
     let mut objects = store.list().await.expect("list");
     assert!(objects.next().await.is_some(), "a version is stored");
+    eventually(
+        "publish stores a snapshot covering the determination",
+        || {
+            let store = store.clone();
+            async move {
+                store
+                    .info(tandem_publish::SNAPSHOT_KEY)
+                    .await
+                    .is_ok_and(|info| {
+                        info.metadata
+                            .get("events_through")
+                            .is_some_and(|s| s != "0")
+                    })
+            }
+        },
+    )
+    .await;
+    publish.stop().await;
+
+    // Started again, it reads the snapshot back (chunk by chunk, by sequence) as its own user.
+    let mut reads = admin
+        .subscribe(format!(
+            "$JS.API.STREAM.MSG.GET.OBJ_{}",
+            topology::DATA_OBJECT_STORE
+        ))
+        .await
+        .expect("subscribe");
+    admin.flush().await.expect("flush");
+    let publish = start(config);
+    tokio::time::timeout(DEADLINE, reads.next())
+        .await
+        .expect("the snapshot is read")
+        .expect("a read");
+    wait_registered(&admin, &publish, "tandem-publish").await;
     publish.stop().await;
     assert_no_violation(&server, "publish");
     assert_no_auth_is(&server, "publish").await;

@@ -1,7 +1,8 @@
 //! The publish service's configuration: where the HTTP API listens, how often a dataset
 //! version is stored, how much of the stored versions is kept in memory, and how many are kept at all. Every setting has
 //! a working default. Environment: `TANDEM_PUBLISH_ADDR=0.0.0.0:8470`,
-//! `TANDEM_PUBLISH_INTERVAL_MS=5000`, `TANDEM_VERSION_CACHE_BYTES=…`, `TANDEM_VERSIONS_KEPT=100`.
+//! `TANDEM_PUBLISH_INTERVAL_MS=5000`, `TANDEM_VERSION_CACHE_BYTES=…`, `TANDEM_VERSIONS_KEPT=100`,
+//! `TANDEM_SNAPSHOTS__EVERY_EVENTS=50000`, `TANDEM_SNAPSHOTS__INTERVAL_SECS=600`.
 
 use serde::{Deserialize, Serialize};
 use tandem_runtime::{config::CommonConfig, service::ServiceConfig};
@@ -26,6 +27,30 @@ pub struct PublishConfig {
     /// deletes the oldest beyond this many, so the store does not grow without end.
     /// `TANDEM_VERSIONS_KEPT`.
     pub versions_kept: usize,
+    /// When snapshots of the state are stored, to start from (docs/operating.md).
+    pub snapshots: SnapshotConfig,
+}
+
+/// When the service stores a snapshot of its state: a start reads the latest one and the
+/// events after it, so these bound how many events a start reads.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SnapshotConfig {
+    /// A snapshot once this many messages were applied since the last one; 0 stores none.
+    /// `TANDEM_SNAPSHOTS__EVERY_EVENTS`.
+    pub every_events: u64,
+    /// A snapshot at least this often (seconds) while messages are applied.
+    /// `TANDEM_SNAPSHOTS__INTERVAL_SECS`.
+    pub interval_secs: u64,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        Self {
+            every_events: 50_000,
+            interval_secs: 600,
+        }
+    }
 }
 
 impl Default for PublishConfig {
@@ -36,6 +61,7 @@ impl Default for PublishConfig {
             publish_interval_ms: 5_000,
             version_cache_bytes: 64 * 1024 * 1024,
             versions_kept: 100,
+            snapshots: SnapshotConfig::default(),
         }
     }
 }

@@ -123,12 +123,34 @@ impl Row {
 
 /// The rows as HXL-tagged CSV: header row, hashtag row, one row per situation.
 pub fn to_csv(rows: &[Row]) -> String {
+    let mut csv = csv_head();
+    for row in rows {
+        csv.push_str(&row.csv_line());
+    }
+    csv
+}
+
+/// The header row and the hashtag row of the CSV.
+pub fn csv_head() -> String {
+    csv_records([
+        COLUMNS.map(|(header, _)| header.to_string()).to_vec(),
+        COLUMNS.map(|(_, tag)| tag.to_string()).to_vec(),
+    ])
+}
+
+impl Row {
+    /// The row as one CSV record with its line end: the CSV of a set of rows is
+    /// [`csv_head`] followed by theirs, so a row can be rendered once and kept.
+    pub fn csv_line(&self) -> String {
+        csv_records([self.csv_cells()])
+    }
+}
+
+fn csv_records(records: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing into memory fails only on an I/O error of the Vec, which cannot happen.
-    let _ = writer.write_record(COLUMNS.iter().map(|(header, _)| header));
-    let _ = writer.write_record(COLUMNS.iter().map(|(_, tag)| tag));
-    for row in rows {
-        let _ = writer.write_record(row.csv_cells());
+    for record in records {
+        let _ = writer.write_record(record);
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()

@@ -1,6 +1,8 @@
-//! Following `TANDEM_EVENTS`: the state is rebuilt from the first message at start-up and kept
-//! current after. The notification statuses of `TANDEM_NOTIFY`, for the situations' histories,
-//! are followed the same way by a second follower.
+//! Following `TANDEM_EVENTS`: at start-up the state is restored from the latest usable
+//! snapshot ([`crate::snapshot`]) and rebuilt from the first message after it (from the first
+//! message of the stream without one), and kept current after. The notification statuses of
+//! `TANDEM_NOTIFY`, for the situations' histories, are followed the same way by a second
+//! follower, which starts once the snapshot is restored, from the position it covers.
 //!
 //! Every instance needs every event, in stream order. They are read without a consumer: a
 //! user allowed to create one could give it a deliver subject of its choosing and have
@@ -36,7 +38,7 @@ use tandem_runtime::{Shutdown, consumer::Counters, envelope, topology};
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::{SERVICE, Shared, dataset};
+use crate::{SERVICE, Shared, dataset, snapshot};
 
 /// How often the follower looks whether the connection was re-established.
 const RECONNECTION_CHECK: Duration = Duration::from_millis(250);
@@ -106,6 +108,23 @@ async fn follow(
         Followed::Events => topology::EVENTS_STREAM,
         Followed::Statuses => topology::NOTIFY_STREAM,
     };
+    let start = match followed {
+        Followed::Events => {
+            let (applied, from_snapshot) = snapshot::restore(&js, &shared).await?;
+            let _ = shared.started.set(from_snapshot.then_some(applied));
+            shared.applied.send_replace(Some(applied));
+            applied.events.through
+        }
+        Followed::Statuses => {
+            let mut applied = shared.applied.subscribe();
+            tokio::select! {
+                _ = shutdown.triggered() => return Ok(()),
+                restored = applied.wait_for(Option::is_some) => {
+                    restored?.map_or(0, |applied| applied.statuses.through)
+                }
+            }
+        }
+    };
     let mut stream = js.get_stream(name).await?;
     let info = stream.info().await?;
     let target = if info.state.messages == 0 {
@@ -119,7 +138,7 @@ async fn follow(
         counters,
         followed,
         target,
-        next: 1,
+        next: start + 1,
     };
     follower.check_ready(None);
     let mut backoff = Duration::from_millis(100);
@@ -198,8 +217,12 @@ impl Follower {
                     return Ok(());
                 }
                 let sequence = message.sequence;
+                if self.followed == Followed::Events && !self.shared.is_ready() {
+                    self.shared.replayed.fetch_add(1, Ordering::Relaxed);
+                }
                 self.apply(&message, sequence);
                 self.next = sequence + 1;
+                self.record_applied(sequence);
                 self.check_ready(None);
             }
             self.check_ready(Some(0));
@@ -222,13 +245,32 @@ impl Follower {
         }
     }
 
+    /// Records that every message up to `sequence` is applied, for the snapshots: only after
+    /// applying, so a snapshot never claims an event its state lacks.
+    fn record_applied(&self, sequence: u64) {
+        let followed = self.followed;
+        self.shared.applied.send_modify(|applied| {
+            if let Some(applied) = applied {
+                match followed {
+                    Followed::Events => applied.events.through = sequence,
+                    Followed::Statuses => applied.statuses.through = sequence,
+                }
+            }
+        });
+    }
+
     fn check_ready(&self, pending: Option<u64>) {
         if self.followed != Followed::Events {
             return;
         }
         let caught_up = self.next > self.target || pending == Some(0);
         if caught_up && !self.shared.is_ready() {
-            tracing::info!(applied_to = self.next - 1, "state rebuilt; ready");
+            tracing::info!(
+                applied_to = self.next - 1,
+                from_snapshot = self.shared.started_from_snapshot(),
+                replayed = self.shared.replayed.load(Ordering::Relaxed),
+                "state rebuilt; ready"
+            );
             self.shared.ready.send_replace(true);
         }
     }

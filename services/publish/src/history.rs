@@ -16,6 +16,11 @@ use tandem_proto::{
     },
 };
 
+use crate::snapshot::{
+    HistoriesMessage, NotificationMessage, NotificationsMessage, ReviewsMessage,
+    SituationHistoryMessage,
+};
+
 /// At most this many notifications are kept per determination (a determination notifies a
 /// handful of coordinators, then escalates a tier or two).
 const MAX_NOTIFICATIONS: usize = 256;
@@ -212,6 +217,72 @@ impl Histories {
                 })
                 .collect(),
         )
+    }
+}
+
+impl Histories {
+    /// The histories as a snapshot's message ([`crate::snapshot`]).
+    pub(crate) fn to_message(&self) -> HistoriesMessage {
+        let situations =
+            self.situations.iter().map(|(id, situation)| {
+                let notifications = situation.notifications.iter().map(|(determination_id, n)| {
+                    NotificationsMessage {
+                        determination_id: determination_id.clone(),
+                        notifications: n.values().map(NotificationMessage::from).collect(),
+                    }
+                });
+                SituationHistoryMessage {
+                    id: id.clone(),
+                    determinations: situation.determinations.values().cloned().collect(),
+                    reviews: situation
+                        .reviews
+                        .iter()
+                        .map(|(determination_id, reviews)| ReviewsMessage {
+                            determination_id: determination_id.clone(),
+                            reviews: reviews.clone(),
+                        })
+                        .collect(),
+                    notifications: notifications.collect(),
+                }
+            });
+        HistoriesMessage {
+            situations: situations.collect(),
+        }
+    }
+
+    /// The histories of `message`.
+    pub(crate) fn from_message(message: HistoriesMessage) -> Self {
+        let situations = message.situations.into_iter().map(|situation| {
+            let history = SituationHistory {
+                determinations: situation
+                    .determinations
+                    .into_iter()
+                    .map(|d| (d.sequence, d))
+                    .collect(),
+                reviews: situation
+                    .reviews
+                    .into_iter()
+                    .map(|r| (r.determination_id, r.reviews))
+                    .collect(),
+                notifications: situation
+                    .notifications
+                    .into_iter()
+                    .map(|n| {
+                        let entries = n.notifications.into_iter().map(|entry| {
+                            (
+                                entry.notification_id.clone(),
+                                NotificationEntry::from(entry),
+                            )
+                        });
+                        (n.determination_id, entries.collect())
+                    })
+                    .collect(),
+            };
+            (situation.id, history)
+        });
+        Self {
+            situations: situations.collect(),
+        }
     }
 }
 

@@ -308,10 +308,14 @@ fn require_ready(shared: &Shared) -> Result<(), ApiError> {
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let (version, rows) = shared.read(|s| (s.version(), s.row_count()));
     let (status, body) = if shared.is_ready() {
-        (
-            StatusCode::OK,
-            json!({ "status": "ok", "version": version, "situations": rows }),
-        )
+        let body = json!({
+            "status": "ok",
+            "version": version,
+            "situations": rows,
+            "started_from_snapshot": shared.started_from_snapshot(),
+            "events_replayed": shared.replayed.load(std::sync::atomic::Ordering::Relaxed),
+        });
+        (StatusCode::OK, body)
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -340,8 +344,8 @@ async fn situations_csv(
 ) -> ApiResult {
     let country = country_filter(query.as_deref())?;
     require_ready(&shared)?;
-    let rows = shared.read(|s| s.rows(country.as_deref()));
-    Ok(live(&headers, CSV, dataset::to_csv(&rows)))
+    let csv = shared.read(|s| s.csv(country.as_deref()));
+    Ok(live(&headers, CSV, csv))
 }
 
 async fn situations_json(

@@ -8,8 +8,11 @@
 //! - [`dataset`]: rows, columns with their HXL hashtags, CSV and JSON renderings, pure.
 //! - [`state`]: the situations as `TANDEM_EVENTS` describes them, applied idempotently, pure.
 //! - [`history`]: each situation's determinations with their reviews and notifications, pure.
-//! - `follow`: rebuilds the state and the histories from the start of `TANDEM_EVENTS` (and
-//!   the notification statuses of `TANDEM_NOTIFY`) and keeps them current.
+//! - `snapshot`: the state and histories stored now and then with the stream positions they
+//!   cover, so that a start reads the latest snapshot and the events after it.
+//! - `follow`: rebuilds the state and the histories from the latest snapshot and the events
+//!   after it on `TANDEM_EVENTS` (and the notification statuses of `TANDEM_NOTIFY`), or from
+//!   their start without one, and keeps them current.
 //! - `versions`: stores and announces a new version at most once per interval.
 //! - `http`: the HTTP API (axum), with ETags, JSON errors and the stored versions cached;
 //!   `openapi.json` describes it.
@@ -23,11 +26,12 @@ pub mod disclosure;
 mod follow;
 pub mod history;
 mod http;
+mod snapshot;
 pub mod state;
 mod versions;
 
 use std::{
-    sync::{Arc, OnceLock, RwLock},
+    sync::{Arc, OnceLock, RwLock, atomic::AtomicU64},
     time::Duration,
 };
 
@@ -37,7 +41,8 @@ use tandem_proto::roster;
 use tandem_runtime::{Shutdown, service::Service, topology};
 use tokio::sync::watch;
 
-pub use config::PublishConfig;
+pub use config::{PublishConfig, SnapshotConfig};
+pub use snapshot::KEY as SNAPSHOT_KEY;
 
 /// The service's name in subjects, envelopes and traces.
 pub const SERVICE: &str = "publish";
@@ -57,6 +62,14 @@ struct Shared {
     store: OnceLock<versions::DataStore>,
     /// Each situation's history (not part of the dataset, so it has no version).
     histories: RwLock<history::Histories>,
+    /// What the followers applied of each stream; `None` until the start's snapshot, if any,
+    /// is restored.
+    applied: watch::Sender<Option<snapshot::Applied>>,
+    /// Set once at start: the positions of the snapshot the state started from, `None` when it
+    /// was rebuilt from the start of the streams.
+    started: OnceLock<Option<snapshot::Applied>>,
+    /// Events of `TANDEM_EVENTS` read before the state was ready.
+    replayed: AtomicU64,
 }
 
 impl Shared {
@@ -88,6 +101,15 @@ impl Shared {
     fn is_ready(&self) -> bool {
         *self.ready.borrow()
     }
+
+    /// The sequence of the snapshot the state started from, if any.
+    fn started_from_snapshot(&self) -> Option<u64> {
+        self.started
+            .get()
+            .copied()
+            .flatten()
+            .map(|a| a.events.through)
+    }
 }
 
 /// Binds `config.publish_addr` and runs the service until `shutdown` fires (see [`serve`]).
@@ -113,6 +135,9 @@ pub async fn serve(
         changed: watch::Sender::new(0),
         store: OnceLock::new(),
         histories: RwLock::default(),
+        applied: watch::Sender::new(None),
+        started: OnceLock::new(),
+        replayed: AtomicU64::new(0),
     });
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "data API listening");
@@ -151,6 +176,10 @@ pub async fn serve(
                         service.counters(),
                         service.stop(),
                     ),
+                );
+                service.spawn(
+                    "storing snapshots",
+                    snapshot::run(shared.clone(), config.snapshots, service.stop()),
                 );
                 let interval = Duration::from_millis(config.publish_interval_ms.max(1));
                 service.spawn(

@@ -3,7 +3,10 @@
 //!
 //! Applying is idempotent: a redelivered or duplicated event changes nothing, a report counts
 //! only when its revision is newer than the one held for its organisation, and a determination
-//! only when its `sequence` is newer than the situation's.
+//! only when its `sequence` is newer than the situation's. Each situation's published row is
+//! rendered when an event changes it and kept, so that a new dataset version costs the
+//! situations that changed, not all of them. The state converts to and from the messages of a
+//! snapshot ([`crate::snapshot`]) field by field.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +20,13 @@ use tandem_proto::{
 };
 use tandem_runtime::topology;
 
-use crate::{dataset::Row, disclosure};
+use crate::{
+    dataset::{self, Row},
+    disclosure,
+    snapshot::{
+        DeterminationMessage, FigureMessage, ReportMessage, SituationMessage, StateMessage,
+    },
+};
 
 /// Every situation's publishable facts, and the dataset versions announced so far.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -36,6 +45,9 @@ pub struct State {
 struct Situation {
     reports: BTreeMap<String, ReportFacts>,
     determination: Option<DeterminationFacts>,
+    /// The row as published, with its CSV line, once the situation has a determination:
+    /// rendered again only when the situation changes.
+    published: Option<(Row, String)>,
 }
 
 /// What of an accepted report the dataset uses. Notes, report ids, organisation names and
@@ -108,6 +120,7 @@ impl State {
                 stream_sequence,
             },
         );
+        situation.render(&report.situation_id);
         self.version = self.version.max(stream_sequence);
         true
     }
@@ -146,6 +159,7 @@ impl State {
             policy_version: determination.policy_version.clone(),
             determined_at: determination.determined_at,
         });
+        situation.render(&determination.situation_id);
         self.version = self.version.max(stream_sequence);
         true
     }
@@ -202,28 +216,154 @@ impl State {
     /// A situation is published once it has a determination: until then there is no joint
     /// figure to show.
     pub fn rows(&self, country: Option<&str>) -> Vec<Row> {
-        self.situations
-            .iter()
-            .filter_map(|(id, situation)| situation.row(id))
-            .filter(|row| country.is_none_or(|c| row.country == c))
+        self.published(country)
+            .map(|(row, _)| row.clone())
             .collect()
+    }
+
+    /// The rows of [`State::rows`] as HXL-tagged CSV ([`dataset::to_csv`]), from the lines
+    /// rendered when each situation last changed.
+    pub fn csv(&self, country: Option<&str>) -> String {
+        let mut csv = dataset::csv_head();
+        for (_, line) in self.published(country) {
+            csv.push_str(line);
+        }
+        csv
+    }
+
+    fn published(&self, country: Option<&str>) -> impl Iterator<Item = &(Row, String)> {
+        self.situations
+            .values()
+            .filter_map(|situation| situation.published.as_ref())
+            .filter(move |(row, _)| country.is_none_or(|c| row.country == c))
     }
 
     /// The row of situation `id`.
     pub fn row(&self, id: &str) -> Option<Row> {
-        self.situations.get(id)?.row(id)
+        let (row, _) = self.situations.get(id)?.published.as_ref()?;
+        Some(row.clone())
     }
 
     /// Number of published rows.
     pub fn row_count(&self) -> usize {
-        self.situations
-            .values()
-            .filter(|s| s.determination.is_some())
-            .count()
+        self.published(None).count()
+    }
+
+    /// The state as a snapshot's message.
+    pub(crate) fn to_message(&self) -> StateMessage {
+        StateMessage {
+            version: self.version,
+            situations: self
+                .situations
+                .iter()
+                .map(|(id, situation)| situation.to_message(id))
+                .collect(),
+            datasets: self.datasets.values().cloned().collect(),
+            unkept: self.unkept.clone(),
+        }
+    }
+
+    /// Replaces the state with `message`'s, keeping this state's retention of versions.
+    pub(crate) fn restore(&mut self, message: StateMessage) {
+        let mut restored = Self {
+            versions_kept: self.versions_kept,
+            version: message.version,
+            unkept: message.unkept,
+            ..Self::default()
+        };
+        for situation in message.situations {
+            let id = situation.id.clone();
+            let mut situation = Situation::from_message(situation);
+            situation.render(&id);
+            restored.situations.insert(id, situation);
+        }
+        for published in message.datasets {
+            restored.apply_published(&published);
+        }
+        *self = restored;
     }
 }
 
 impl Situation {
+    /// Renders the published row again after a change.
+    fn render(&mut self, id: &str) {
+        self.published = self.row(id).map(|row| {
+            let line = row.csv_line();
+            (row, line)
+        });
+    }
+
+    fn to_message(&self, id: &str) -> SituationMessage {
+        SituationMessage {
+            id: id.to_string(),
+            reports: self
+                .reports
+                .iter()
+                .map(|(organisation, r)| ReportMessage {
+                    organisation: organisation.clone(),
+                    revision: r.revision,
+                    agency: r.agency as i32,
+                    country: r.country.clone(),
+                    admin1_pcode: r.admin1_pcode.clone(),
+                    admin2_pcode: r.admin2_pcode.clone(),
+                    reported_seconds: r.reported_at.0,
+                    reported_nanos: r.reported_at.1,
+                    stream_sequence: r.stream_sequence,
+                })
+                .collect(),
+            determination: self.determination.as_ref().map(|d| DeterminationMessage {
+                sequence: d.sequence,
+                country: d.country.clone(),
+                classification: d.classification,
+                arrangement: d.arrangement,
+                lead_agencies: d.lead_agencies.clone(),
+                figures: d
+                    .figures
+                    .iter()
+                    .map(|(group, count)| FigureMessage {
+                        group: *group,
+                        count: *count,
+                    })
+                    .collect(),
+                policy_version: d.policy_version.clone(),
+                determined_at: d.determined_at,
+            }),
+        }
+    }
+
+    /// The situation of `message`, not yet rendered.
+    fn from_message(message: SituationMessage) -> Self {
+        Self {
+            reports: message
+                .reports
+                .into_iter()
+                .map(|r| {
+                    let facts = ReportFacts {
+                        revision: r.revision,
+                        agency: Agency::try_from(r.agency).unwrap_or(Agency::Unspecified),
+                        country: r.country,
+                        admin1_pcode: r.admin1_pcode,
+                        admin2_pcode: r.admin2_pcode,
+                        reported_at: (r.reported_seconds, r.reported_nanos),
+                        stream_sequence: r.stream_sequence,
+                    };
+                    (r.organisation, facts)
+                })
+                .collect(),
+            determination: message.determination.map(|d| DeterminationFacts {
+                sequence: d.sequence,
+                country: d.country,
+                classification: d.classification,
+                arrangement: d.arrangement,
+                lead_agencies: d.lead_agencies,
+                figures: d.figures.into_iter().map(|f| (f.group, f.count)).collect(),
+                policy_version: d.policy_version,
+                determined_at: d.determined_at,
+            }),
+            published: None,
+        }
+    }
+
     fn row(&self, id: &str) -> Option<Row> {
         let determination = self.determination.as_ref()?;
         // P-codes come from the report accepted last, as the other facts of the situation do
@@ -405,6 +545,23 @@ mod tests {
         assert_eq!(row.figures.cells[4], Cell::Suppressed);
         assert_eq!(state.rows(Some("PER")), vec![]);
         assert_eq!(state.rows(Some("COL")).len(), 1);
+    }
+
+    #[test]
+    fn the_kept_rows_and_lines_are_those_of_the_current_facts() {
+        let mut state = State::default();
+        state.apply_accepted(&report(Agency::Iom, 1, 1_767_225_600, "CO05"), 1);
+        state.apply_determination(&determination(1, 1200), 2);
+        state.apply_accepted(&report(Agency::Unhcr, 1, 1_767_312_000, "CO08"), 3);
+        state.apply_determination(&determination(2, 3), 4);
+        state.apply_accepted(&report(Agency::Iom, 2, 1_767_398_400, "CO11"), 5);
+        for (id, situation) in &state.situations {
+            let row = situation.row(id).expect("a row");
+            let line = row.csv_line();
+            assert_eq!(situation.published, Some((row, line)), "{id}");
+        }
+        assert_eq!(state.csv(None), dataset::to_csv(&state.rows(None)));
+        assert_eq!(state.csv(Some("PER")), dataset::csv_head());
     }
 
     #[test]

@@ -117,11 +117,10 @@ pub(crate) async fn run(
 /// Stores and announces the current dataset, unless it is already the last announced one.
 async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Result<()> {
     let (csv, version, rows, latest) = shared.read(|state| {
-        let rows = state.rows(None);
         (
-            dataset::to_csv(&rows),
+            state.csv(None),
             state.version(),
-            rows.len(),
+            state.row_count(),
             state
                 .latest_dataset()
                 .map(|d| (d.version, d.sha256.clone())),
