@@ -159,7 +159,7 @@ async fn a_restart_after_a_snapshot_reads_only_the_events_after_it_and_serves_th
     acknowledged(&js, 1).await;
     let first = Publish::start_configured(&server, FAST, snapshot_every).await;
     let loaded = last_event(&js).await;
-    eventually("a snapshot of the stream as it was", || async {
+    eventually("a snapshot of the stream as it was", DEADLINE, || async {
         snapshot_through(&js).await.is_some_and(|s| s >= loaded)
     })
     .await;
@@ -194,7 +194,7 @@ async fn a_restart_after_a_snapshot_reads_only_the_events_after_it_and_serves_th
     );
     // Its new version announced, so that a rebuild sees the same list of versions.
     wait_announcements(&js, 2).await;
-    eventually("the new version to be listed", || async {
+    eventually("the new version to be listed", DEADLINE, || async {
         restarted.json("/v1/datasets").await["versions"]
             .as_array()
             .map(Vec::len)
