@@ -948,6 +948,7 @@ async fn publish_runs_as_its_own_user_and_starts_from_its_snapshot() {
     assert!(objects.next().await.is_some(), "a version is stored");
     eventually(
         "publish stores a snapshot covering the determination",
+        DEADLINE,
         || {
             let store = store.clone();
             async move {
