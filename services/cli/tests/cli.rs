@@ -302,35 +302,11 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
     assert_eq!(replay(&repo_file("deploy/policy/leadership-v1.toml")), "");
-    let moved = dir.path().join("moved.toml");
-    std::fs::write(
-        &moved,
-        shipped
-            .replacen("version = \"v1\"", "version = \"v1-migrant-40\"", 1)
-            .replacen("migrant = 0.20", "migrant = 0.40", 1),
-    )
-    .expect("write policy");
-    let lines: Vec<serde_json::Value> = replay(&moved.display().to_string())
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["situation_id"], "COL-VEN-2026");
-    let differences = lines[0]["differences"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(differences.len(), 1, "{differences:?}");
-    assert!(
-        differences[0]["report_id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("dtm-col-r12")),
-        "{differences:?}"
-    );
-    assert_eq!(differences[0]["current"], "CLASSIFICATION_MIXED_MOVEMENT");
-    assert_eq!(
-        differences[0]["candidate"],
-        "CLASSIFICATION_MIGRANT_SITUATION"
+    let moved = migrant_threshold_moved_to_40(dir.path(), &shipped);
+    assert_only_colombias_r12_step_differs(
+        &replay(&moved),
+        "CLASSIFICATION_MIXED_MOVEMENT",
+        "CLASSIFICATION_MIGRANT_SITUATION",
     );
 
     for service in tandem_proto::roster::NAMES {
@@ -735,15 +711,7 @@ fn replay_compares_the_candidate_with_what_was_determined_under_an_earlier_polic
     let dir = tempfile::tempdir().expect("temporary directory");
     let shipped_file = repo_file("deploy/policy/leadership-v1.toml");
     let shipped = std::fs::read_to_string(&shipped_file).expect("policy file");
-    let moved = dir.path().join("moved.toml");
-    std::fs::write(
-        &moved,
-        shipped
-            .replacen("version = \"v1\"", "version = \"v1-migrant-40\"", 1)
-            .replacen("migrant = 0.20", "migrant = 0.40", 1),
-    )
-    .expect("write policy");
-    let moved = moved.display().to_string();
+    let moved = migrant_threshold_moved_to_40(dir.path(), &shipped);
     // The demo's reports are determined under the moved threshold...
     let (up, mut stdout) = Up::start_with(&server, true, &[("TANDEM_POLICY_FILE", &moved)]);
     let printed = read_until(&mut stdout, "== demo done");
@@ -771,28 +739,11 @@ fn replay_compares_the_candidate_with_what_was_determined_under_an_earlier_polic
     assert_eq!(replay(&moved), "");
     // The shipped policy differs from what was determined exactly where Colombia's migrant
     // share (0.25 after IOM's report) lies between the two thresholds.
-    let lines: Vec<serde_json::Value> = replay(&shipped_file)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["situation_id"], "COL-VEN-2026");
-    let differences = lines[0]["differences"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(differences.len(), 1, "{differences:?}");
-    assert!(
-        differences[0]["report_id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("dtm-col-r12")),
-        "{differences:?}"
+    assert_only_colombias_r12_step_differs(
+        &replay(&shipped_file),
+        "CLASSIFICATION_MIGRANT_SITUATION",
+        "CLASSIFICATION_MIXED_MOVEMENT",
     );
-    assert_eq!(
-        differences[0]["current"],
-        "CLASSIFICATION_MIGRANT_SITUATION"
-    );
-    assert_eq!(differences[0]["candidate"], "CLASSIFICATION_MIXED_MOVEMENT");
 }
 
 /// A stream the admin cannot make is named with the server's reason, not with the advice to
@@ -820,6 +771,45 @@ fn setup_names_the_servers_reason_for_a_stream_it_cannot_make() {
         "{said}"
     );
     assert!(!said.contains("run `tandem setup`"), "{said}");
+}
+
+/// The shipped policy with its migrant threshold moved from 0.20 to 0.40 (and its version
+/// renamed), written in `dir`; its path.
+fn migrant_threshold_moved_to_40(dir: &std::path::Path, shipped: &str) -> String {
+    let moved = dir.join("moved.toml");
+    std::fs::write(
+        &moved,
+        shipped
+            .replacen("version = \"v1\"", "version = \"v1-migrant-40\"", 1)
+            .replacen("migrant = 0.20", "migrant = 0.40", 1),
+    )
+    .expect("write policy");
+    moved.display().to_string()
+}
+
+/// `policy replay --json` printed exactly one difference: the demo's Colombia after IOM's
+/// report `dtm-col-r12…` (a migrant share of 0.25, between the two thresholds), classified
+/// `current` and `candidate`.
+fn assert_only_colombias_r12_step_differs(printed: &str, current: &str, candidate: &str) {
+    let lines: Vec<serde_json::Value> = printed
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["situation_id"], "COL-VEN-2026");
+    let differences = lines[0]["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0]["report_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("dtm-col-r12")),
+        "{differences:?}"
+    );
+    assert_eq!(differences[0]["current"], current);
+    assert_eq!(differences[0]["candidate"], candidate);
 }
 
 /// `tandem setup` as the admin of plain server `server`.
