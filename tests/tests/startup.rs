@@ -2,7 +2,7 @@
 //! electing its JetStream leader — waits for it, saying so, instead of exiting; once JetStream
 //! is there it sets up its streams and buckets and works. Every service started before the
 //! server itself waits for it the same way, and a service told to stop (SIGTERM) finishes the
-//! messages in hand before it exits.
+//! messages in hand before it exits, and exits even when the server has gone.
 
 use std::time::Duration;
 
@@ -149,6 +149,66 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
         }
     })
     .await;
+}
+
+/// An operator stopping tandem during a NATS outage gets every process back: a service does
+/// not wait for the server to return before it exits (what it could not send is redelivered to
+/// the next instance, as after a crash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_told_to_stop_while_nats_is_gone_exits() {
+    let mut server = NatsServer::start();
+    let api = tandem_testkit::process::free_ports(1)[0];
+    let mut services: Vec<ServiceProcess> = [
+        "tandem-intake",
+        "tandem-leadership",
+        "tandem-notify",
+        "tandem-publish",
+    ]
+    .into_iter()
+    .map(|binary| {
+        ServiceCommand::new(binary, &server.url())
+            .env("RUST_LOG", "info")
+            .env("TANDEM_AGENCY", "iom")
+            .env("TANDEM_PUBLISH_ADDR", format!("127.0.0.1:{api}"))
+            .spawn()
+    })
+    .collect();
+    for service in &services[..3] {
+        service.wait_until_consuming(Duration::from_secs(60)).await;
+    }
+    eventually("publish to be ready", DEADLINE, || async {
+        let response = tandem_testkit::http_get(api, "/healthz")
+            .await
+            .unwrap_or_else(|error| error.to_string());
+        if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(response)
+        }
+    })
+    .await;
+
+    server.kill();
+    for service in &services {
+        let pid = service.id().expect("running").to_string();
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(signalled.success());
+    }
+    for service in &mut services {
+        let label = service.label().to_owned();
+        let status = eventually(format!("{label} to exit after SIGTERM"), DEADLINE, || {
+            std::future::ready(service.exited())
+        })
+        .await;
+        assert!(
+            status.success(),
+            "{label} exited with {status}:\n{}",
+            service.log().join("\n")
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,9 @@ use crate::{
     telemetry,
 };
 
+/// How long a stopping service waits to hand its last publishes to the server.
+const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A service's configuration: its own settings around the common ones.
 pub trait ServiceConfig: Default + Serialize + DeserializeOwned {
     /// The settings every service has.
@@ -151,7 +154,10 @@ impl Service {
             running.tasks.stop().trigger();
         }
         let result = running.tasks.run().await;
-        let _ = client.flush().await;
+        // Bounded: with the server gone a flush would wait for it to return, and a stopped
+        // service must exit. What it could not send (acknowledgements) is redelivered to the
+        // next instance, as after a crash; handlers are idempotent.
+        let _ = tokio::time::timeout(FINAL_FLUSH, client.flush()).await;
         wired.and(result)
     }
 }
