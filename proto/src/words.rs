@@ -28,7 +28,7 @@ pub fn rationale_source(entry: &RationaleEntry) -> String {
 }
 
 /// The population groups a report can carry, in enum order.
-pub const POPULATION_GROUPS: [PopulationGroup; 9] = [
+pub const POPULATION_GROUPS: [PopulationGroup; 10] = [
     PopulationGroup::Refugee,
     PopulationGroup::AsylumSeeker,
     PopulationGroup::OtherInNeedOfProtection,
@@ -38,6 +38,7 @@ pub const POPULATION_GROUPS: [PopulationGroup; 9] = [
     PopulationGroup::ReturnedRefugee,
     PopulationGroup::ReturnedIdp,
     PopulationGroup::HostCommunity,
+    PopulationGroup::Undetermined,
 ];
 
 /// IOM or UNHCR as people name them (`IOM`, `UNHCR`); `None` for a partner, which is named by
@@ -64,6 +65,7 @@ pub fn group(group: PopulationGroup) -> &'static str {
         PopulationGroup::ReturnedRefugee => "returned refugees",
         PopulationGroup::ReturnedIdp => "returned IDPs",
         PopulationGroup::HostCommunity => "host community members",
+        PopulationGroup::Undetermined => "refugees and migrants whose status is not determined",
         PopulationGroup::Unspecified => "people of an unspecified group",
     }
 }
@@ -141,9 +143,9 @@ mod tests {
         let mut values: Vec<i32> = POPULATION_GROUPS.iter().map(|g| *g as i32).collect();
         values.sort_unstable();
         values.dedup();
-        assert_eq!(values, (1..=9).collect::<Vec<_>>());
+        assert_eq!(values, (1..=10).collect::<Vec<_>>());
         assert!(
-            PopulationGroup::try_from(10).is_err(),
+            PopulationGroup::try_from(11).is_err(),
             "a group is missing here"
         );
     }

@@ -40,12 +40,14 @@ fn full_report() -> SituationReport {
                 count: 1200,
                 as_of: "2026-01-10".into(),
                 source: "DTM round 12".into(),
+                origin: "VEN".into(),
             },
             PopulationFigure {
                 group: PopulationGroup::AsylumSeeker as i32,
                 count: 340,
                 as_of: "2026-01-11".into(),
                 source: "UNHCR registration".into(),
+                origin: String::new(),
             },
         ],
         designated_leads: vec![Agency::Iom as i32, Agency::Unhcr as i32],
@@ -100,8 +102,9 @@ fn output_uses_proto_field_names_and_full_enum_names() {
     );
     assert_eq!(
         keys(&value["population"][0]),
-        ["as_of", "count", "group", "source"]
+        ["as_of", "count", "group", "origin", "source"]
     );
+    assert_eq!(value["population"][0]["origin"], "VEN");
 
     assert_eq!(value["reporting_agency"], "AGENCY_IOM");
     assert_eq!(value["scope"], "SCOPE_CROSS_BORDER");
@@ -198,7 +201,7 @@ fn input_accepts_both_field_name_styles_and_enums_by_name() {
         "driver": "DRIVER_DISASTER",
         "phase": "PHASE_SOLUTIONS",
         "on_the_move": true,
-        "population": [{"group": "POPULATION_GROUP_IDP", "count": 52000, "as_of": "2026-01-12", "source": "DTM"}],
+        "population": [{"group": "POPULATION_GROUP_IDP", "count": 52000, "as_of": "2026-01-12", "source": "DTM", "origin": "VEN"}],
         "designated_leads": ["AGENCY_UNHCR"],
         "designation_reference": "SG decision",
         "notes": "Returns started."
@@ -218,7 +221,7 @@ fn input_accepts_both_field_name_styles_and_enums_by_name() {
         "driver": "DRIVER_DISASTER",
         "phase": "PHASE_SOLUTIONS",
         "onTheMove": true,
-        "population": [{"group": "POPULATION_GROUP_IDP", "count": "52000", "asOf": "2026-01-12", "source": "DTM"}],
+        "population": [{"group": "POPULATION_GROUP_IDP", "count": "52000", "asOf": "2026-01-12", "source": "DTM", "origin": "VEN"}],
         "designatedLeads": ["AGENCY_UNHCR"],
         "designationReference": "SG decision",
         "notes": "Returns started."
@@ -248,6 +251,7 @@ fn input_accepts_both_field_name_styles_and_enums_by_name() {
             count: 52_000,
             as_of: "2026-01-12".into(),
             source: "DTM".into(),
+            origin: "VEN".into(),
         }],
         designated_leads: vec![Agency::Unhcr as i32],
         notes: "Returns started.".into(),

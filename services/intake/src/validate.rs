@@ -325,7 +325,7 @@ pub fn validate(
     }
     check_agency(&mut reasons, report, organisation);
     check_reported_at(&mut reasons, report, now);
-    let country = check_country(&mut reasons, &report.country);
+    let country = check_country(&mut reasons, "country", &report.country);
     check_pcodes(&mut reasons, report, country);
     check_text(&mut reasons, "location_name", &report.location_name, 200);
     check_enum::<Scope>(&mut reasons, "scope", report.scope);
@@ -514,21 +514,26 @@ fn check_reported_at(reasons: &mut Reasons, report: &SituationReport, now: Syste
 }
 
 /// Checks `country`, returning its ISO 3166-1 codes when valid.
-fn check_country(reasons: &mut Reasons, country: &str) -> Option<rust_iso3166::CountryCode> {
+/// An ISO 3166-1 alpha-3 code in `field` (the report's country or a figure's origin).
+fn check_country(
+    reasons: &mut Reasons,
+    field: &str,
+    country: &str,
+) -> Option<rust_iso3166::CountryCode> {
     if country.is_empty() {
         reasons.push(reason(
-            "country",
+            field,
             Code::Required,
-            "country is required (ISO 3166-1 alpha-3, e.g. COL)",
+            format!("{field} is required (ISO 3166-1 alpha-3, e.g. COL)"),
         ));
         return None;
     }
     if country.len() != 3 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
         reasons.push(reason(
-            "country",
+            field,
             Code::InvalidFormat,
             format!(
-                "country {} must be an ISO 3166-1 alpha-3 code: three capital letters, e.g. COL",
+                "{field} {} must be an ISO 3166-1 alpha-3 code: three capital letters, e.g. COL",
                 echo(country)
             ),
         ));
@@ -537,7 +542,7 @@ fn check_country(reasons: &mut Reasons, country: &str) -> Option<rust_iso3166::C
     let code = rust_iso3166::from_alpha3(country);
     if code.is_none() {
         reasons.push(reason(
-            "country",
+            field,
             Code::UnknownCode,
             format!("{country} is not an assigned ISO 3166-1 alpha-3 code"),
         ));
@@ -612,18 +617,32 @@ fn check_population(reasons: &mut Reasons, report: &SituationReport, now: System
     let mut seen = Vec::with_capacity(MAX_POPULATION_FIGURES);
     reasons.each(&report.population, |reasons, index, figure| {
         let field = |name: &str| format!("population[{index}].{name}");
+        if !figure.origin.is_empty() {
+            check_country(reasons, &field("origin"), &figure.origin);
+        }
         if let Some(group) = check_enum::<PopulationGroup>(reasons, &field("group"), figure.group) {
-            if seen.contains(&group) {
+            // Earlier figures as (group, index): the origin is read from the report.
+            let repeated = seen
+                .iter()
+                .any(|&(earlier, at): &(PopulationGroup, usize)| {
+                    earlier == group && report.population[at].origin == figure.origin
+                });
+            if repeated {
                 reasons.push(reason(
                     field("group"),
                     Code::DuplicateGroup,
                     format!(
-                        "{} appears more than once; report each group once",
-                        group.as_str_name()
+                        "{}{} appears more than once; report each group once per origin",
+                        group.as_str_name(),
+                        if figure.origin.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" from {}", echo(&figure.origin))
+                        },
                     ),
                 ));
             } else {
-                seen.push(group);
+                seen.push((group, index));
             }
         }
         if figure.count > MAX_COUNT {

@@ -156,6 +156,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<Reason>)> {
                         count: 1,
                         as_of: "2026-01-01".into(),
                         source: String::new(),
+                        origin: String::new(),
                     })
                     .collect();
                 report.encode_to_vec()
@@ -172,6 +173,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<Reason>)> {
                         count: 1,
                         as_of: "2026-01-01".into(),
                         source: String::new(),
+                        origin: String::new(),
                     })
                     .collect();
                 report.encode_to_vec()
@@ -338,6 +340,7 @@ fn arbitrary_report() -> impl Strategy<Value = SituationReport> {
                             count,
                             as_of,
                             source,
+                            origin: String::new(),
                         })
                         .collect(),
                     designated_leads: leads,

@@ -53,6 +53,7 @@ fn figure(group: PopulationGroup, count: u64) -> PopulationFigure {
         count,
         as_of: "2026-02-28".into(),
         source: "DTM round 12".into(),
+        origin: String::new(),
     }
 }
 
@@ -560,6 +561,7 @@ fn echoed_values_and_ids_are_cut() {
             count: u64::MAX,
             as_of: long.clone(),
             source: long.clone(),
+            origin: String::new(),
         })
         .collect();
     let reasons = validate::validate(&report, (Agency::Iom, ""), now());
@@ -595,4 +597,43 @@ fn echoed_values_and_ids_are_cut() {
     }
     let size = rejection.encoded_len();
     assert!(size < MAX_REJECTION_BYTES / 4, "{size} bytes");
+}
+
+#[test]
+fn a_figure_may_name_its_country_of_origin_once_per_group() {
+    let mut report = valid();
+    report.population[0].origin = "VEN".into();
+    report.population.push(PopulationFigure {
+        origin: "HTI".into(),
+        ..figure(PopulationGroup::Refugee, 3_000)
+    });
+    assert_eq!(problems(&report), vec![]);
+
+    for (origin, code) in [
+        ("XXX", "UNKNOWN_CODE"),
+        ("ven", "INVALID_FORMAT"),
+        ("VENE", "INVALID_FORMAT"),
+    ] {
+        let mut bad = report.clone();
+        bad.population[2].origin = origin.into();
+        assert_eq!(
+            problems(&bad),
+            one("population[2].origin", code),
+            "{origin}"
+        );
+    }
+
+    // The same group from the same origin twice, or twice without an origin, is a duplicate.
+    let mut twice = report.clone();
+    twice.population[2].origin = "VEN".into();
+    assert_eq!(
+        problems(&twice),
+        one("population[2].group", "DUPLICATE_GROUP")
+    );
+    let mut twice = valid();
+    twice.population.push(figure(PopulationGroup::Migrant, 5));
+    assert_eq!(
+        problems(&twice),
+        one("population[2].group", "DUPLICATE_GROUP")
+    );
 }

@@ -13,7 +13,7 @@ use tandem_leadership::{
 };
 use tandem_proto::v1::{
     Agency, Classification, Driver, LeadershipDetermination, LeadershipRecord, Phase,
-    PopulationGroup, Scope, SituationReport,
+    PopulationFigure, PopulationGroup, Scope, SituationReport,
 };
 use tandem_runtime::{Shutdown, topology};
 use tandem_testkit::{
@@ -432,4 +432,46 @@ async fn request_when_served(
             Err(error) => panic!("request failed: {error}"),
         }
     }
+}
+
+#[tokio::test]
+async fn origins_add_up_and_undetermined_people_stay_out_of_the_share_over_nats() {
+    init_test_log();
+    let server = NatsServer::start();
+    let js = server.jetstream().await;
+    ensure_streams(&js).await;
+    let leadership = Leadership::start(&server, None);
+
+    let mut unhcr = report(Agency::Unhcr, "COL-2", 1, 3_000_000, 0);
+    unhcr.population[0].origin = "VEN".to_owned();
+    unhcr.population[1] = unhcr.population[0].clone();
+    unhcr.population[1].origin = "HTI".to_owned();
+    unhcr.population[1].count = 700_000;
+    unhcr.population.push(PopulationFigure {
+        group: PopulationGroup::Undetermined as i32,
+        count: 9_000_000,
+        ..unhcr.population[0].clone()
+    });
+    accept(&js, &report(Agency::Iom, "COL-2", 1, 0, 300_000), 1, "b1").await;
+    accept(&js, &unhcr, 2, "b2").await;
+    settled(&js).await;
+
+    let published = determinations(&js).await;
+    let (_, last) = published.last().expect("a determination");
+    // P = 3,000,000 + 700,000 refugees from two origins, M = 300,000: a share of 0.925.
+    assert_eq!(last.classification(), Classification::RefugeeSituation);
+    assert!((last.protection_share - 0.925).abs() < 1e-9);
+    let refugees = last
+        .figures
+        .iter()
+        .find(|figure| figure.group == PopulationGroup::Refugee as i32)
+        .expect("refugees reconciled");
+    assert_eq!(refugees.count, 3_700_000);
+    let undetermined = last
+        .figures
+        .iter()
+        .find(|figure| figure.group == PopulationGroup::Undetermined as i32)
+        .expect("undetermined people are listed");
+    assert_eq!(undetermined.count, 9_000_000);
+    leadership.stop().await;
 }

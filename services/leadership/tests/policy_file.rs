@@ -97,7 +97,7 @@ fn every_problem_is_listed_at_once() {
         "thresholds.refugee: is 1.50, but a protection share must lie strictly between 0 and 1",
         "thresholds.discrepancy_tolerance: must be a decimal between 0 and 1 with at most six decimal places (compared exactly)",
         "populations.migrant: refugee is already counted in another set; the sets P, M and D must not overlap",
-        "populations.migrant: \"tourist\" is not a population group; expected one of: refugee, asylum_seeker, other_in_need_of_protection, stateless, migrant, idp, returned_refugee, returned_idp, host_community",
+        "populations.migrant: \"tourist\" is not a population group; expected one of: refugee, asylum_seeker, other_in_need_of_protection, stateless, migrant, idp, returned_refugee, returned_idp, host_community, undetermined",
         "authority.idp: is \"partner\", but the authoritative agency must be \"iom\" or \"unhcr\"",
         "authority: every counted group needs an authoritative agency (\"iom\" or \"unhcr\"); missing: returned_idp",
         "facts.phase: \"dtm\" is not an organisation; expected \"iom\", \"unhcr\" or \"partner\"",

@@ -23,7 +23,7 @@ use tandem_proto::v1::{
 const SHIPPED: &str = include_str!("../../../deploy/policy/leadership-v1.toml");
 
 /// Policy-file names of the population groups, in `PopulationGroup` order from 1.
-const GROUP_NAMES: [&str; 9] = [
+const GROUP_NAMES: [&str; 10] = [
     "refugee",
     "asylum_seeker",
     "other_in_need_of_protection",
@@ -33,6 +33,7 @@ const GROUP_NAMES: [&str; 9] = [
     "returned_refugee",
     "returned_idp",
     "host_community",
+    "undetermined",
 ];
 
 /// Millionths in one: policy decimals have at most six places.

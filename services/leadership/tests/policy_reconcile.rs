@@ -39,6 +39,7 @@ fn report(
                 count: *count,
                 as_of: "2024-05-01".to_owned(),
                 source: id.to_owned(),
+                origin: String::new(),
             })
             .collect(),
         ..Default::default()
@@ -368,4 +369,31 @@ fn a_discrepancy_is_new_only_when_the_previous_determination_did_not_list_it() {
         new_groups(&after),
         [(G::Refugee as i32, false), (G::Migrant as i32, true)]
     );
+}
+
+#[test]
+fn a_groups_figures_from_two_origins_are_summed_not_overwritten() {
+    let policy = Policy::default_v1();
+    let mut unhcr = report(
+        Agency::Unhcr,
+        "",
+        "unhcr-78",
+        1_000,
+        &[(G::Refugee, 14_000), (G::Refugee, 2_500), (G::Migrant, 100)],
+    );
+    unhcr.population[0].origin = "VEN".to_owned();
+    unhcr.population[1].origin = "HTI".to_owned();
+    // A later report from IOM replaces IOM's figures, not UNHCR's refugees from either origin.
+    let iom = report(Agency::Iom, "", "dtm-13", 2_000, &[(G::Migrant, 30_000)]);
+    let reports = [unhcr, iom];
+    let reconciled = reconcile(&policy, &reports);
+    assert_eq!(
+        reconciled.figures,
+        vec![
+            figure(G::Refugee, 16_500, Agency::Unhcr, "unhcr-78"),
+            figure(G::Migrant, 30_000, Agency::Iom, "dtm-13"),
+        ]
+    );
+    assert_eq!(reconciled.protection, 16_500);
+    assert_eq!(reconciled.migrants, 30_000);
 }

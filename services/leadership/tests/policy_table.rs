@@ -37,6 +37,7 @@ fn report(scope: Scope, figures: &[(PopulationGroup, u64)]) -> SituationReport {
                 count: *count,
                 as_of: "2024-01-01".to_owned(),
                 source: "test".to_owned(),
+                origin: String::new(),
             })
             .collect(),
         ..Default::default()
@@ -883,5 +884,41 @@ fn each_rationale_entry_names_its_source_apart_from_the_parameters_it_used() {
     assert_eq!(
         parameters(&last),
         [named("thresholds.discrepancy_tolerance", "0.25")]
+    );
+}
+
+#[test]
+fn undetermined_people_count_in_neither_share_unless_the_policy_puts_them_in_a_set() {
+    let figures = [
+        (G::Refugee, 850),
+        (G::Migrant, 150),
+        (G::Undetermined, 10_000),
+    ];
+    let reports = [report(Scope::CrossBorder, &figures)];
+    // By default P = 850, M = 150: a refugee situation at a share of 0.85, however many people
+    // of undetermined status were counted beside them.
+    let determination = run(&reports);
+    assert_eq!(
+        determination.classification(),
+        Classification::RefugeeSituation
+    );
+    assert!((determination.protection_share - 0.85).abs() < 1e-9);
+    assert_eq!(rule_ids(&determination), ["refugee_situation"]);
+
+    // A policy that counts them as migrants: P = 850, M = 10,150, a migrant situation.
+    let shipped = include_str!("../../../deploy/policy/leadership-v1.toml");
+    let migrants = shipped.replace(
+        "migrant = [\"migrant\"]",
+        "migrant = [\"migrant\", \"undetermined\"]",
+    );
+    let migrants = migrants.replace(
+        "migrant = \"iom\"\n",
+        "migrant = \"iom\"\nundetermined = \"iom\"\n",
+    );
+    let policy = Policy::from_toml(&migrants).expect("a valid policy");
+    let determination = determine(&policy, &reports, None, at(1_700_000_100));
+    assert_eq!(
+        determination.classification(),
+        Classification::MigrantSituation
     );
 }

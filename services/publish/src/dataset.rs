@@ -11,7 +11,7 @@ use crate::disclosure::Disclosed;
 pub const DATASET: &str = "situations";
 
 /// Columns: (header, HXL hashtag), in order. The header names are also the JSON field names.
-pub const COLUMNS: [(&str, &str); 21] = [
+pub const COLUMNS: [(&str, &str); 22] = [
     ("situation_id", "#crisis+code"),
     ("country", "#country+code"),
     ("admin1_pcode", "#adm1+code"),
@@ -25,6 +25,7 @@ pub const COLUMNS: [(&str, &str); 21] = [
     ("returned_refugees", "#population+returnees+refugees"),
     ("returned_idps", "#population+returnees+idps"),
     ("host_community", "#population+host_community"),
+    ("refugees_and_migrants", "#population+refugees_and_migrants"),
     ("total", "#population+total"),
     ("total_suppressed", "#meta+total_suppressed"),
     ("classification", "#crisis+type"),
@@ -222,7 +223,8 @@ mod tests {
                 "idps",
                 "returned_refugees",
                 "returned_idps",
-                "host_community"
+                "host_community",
+                "refugees_and_migrants"
             ]
         );
         assert_eq!(COLUMNS[FIRST_GROUP_COLUMN + GROUPS.len()].0, "total");
@@ -255,7 +257,7 @@ mod tests {
         assert!(lines[1].starts_with("#crisis+code,#country+code"));
         assert_eq!(
             lines[2],
-            "COL-1,COL,CO05,,*,,,,1200,,,,,1200,true,CLASSIFICATION_MIGRANT_SITUATION,\
+            "COL-1,COL,CO05,,*,,,,1200,,,,,,1200,true,CLASSIFICATION_MIGRANT_SITUATION,\
              ARRANGEMENT_IOM_LED_RESPONSE,IOM,IOM;UNHCR,2026-01-01,v1"
         );
         let json = row.to_json();

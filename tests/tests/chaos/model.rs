@@ -187,7 +187,7 @@ pub(crate) fn model_step(held: &[&SituationReport], previous: Option<&Modelled>)
 
 /// The dataset's population columns (docs/analysts.md): group, JSON name, and whether the
 /// group counts in `total`.
-pub(crate) const COLUMNS: [(PopulationGroup, &str, bool); 9] = [
+pub(crate) const COLUMNS: [(PopulationGroup, &str, bool); 10] = [
     (PopulationGroup::Refugee, "refugees", true),
     (PopulationGroup::AsylumSeeker, "asylum_seekers", true),
     (
@@ -201,6 +201,7 @@ pub(crate) const COLUMNS: [(PopulationGroup, &str, bool); 9] = [
     (PopulationGroup::ReturnedRefugee, "returned_refugees", true),
     (PopulationGroup::ReturnedIdp, "returned_idps", true),
     (PopulationGroup::HostCommunity, "host_community", false),
+    (PopulationGroup::Undetermined, "refugees_and_migrants", true),
 ];
 
 /// Reconciles the figures of one situation's latest revisions, given in the order intake

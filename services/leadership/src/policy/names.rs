@@ -7,8 +7,8 @@
 
 use tandem_proto::v1::{Agency, PopulationGroup};
 
-/// Number of slots in arrays indexed by a `PopulationGroup` value (0 = unspecified … 9).
-pub(crate) const GROUP_SLOTS: usize = 10;
+/// Number of slots in arrays indexed by a `PopulationGroup` value (0 = unspecified … 10).
+pub(crate) const GROUP_SLOTS: usize = 11;
 
 /// The population groups a report can carry, in enum order.
 pub(crate) use tandem_proto::words::POPULATION_GROUPS as GROUPS;

@@ -15,7 +15,9 @@
 //! - Where IOM and UNHCR both report a group and differ by more than the policy's tolerance of
 //!   the larger figure, the group is a **discrepancy** (framework area 3, joint data).
 //!
-//! Within one report the first figure of a group counts (intake refuses duplicates).
+//! Within one report, the figures of a group are summed over their origins: a group's figure
+//! is keyed by (organisation, group), its origins are a breakdown of it. Intake refuses a group
+//! given twice for one origin.
 
 use tandem_proto::v1::{
     Discrepancy, Driver, Phase, ReconciledFigure, ReportRef, Scope, SituationReport,
@@ -175,18 +177,20 @@ pub(crate) fn reconcile_into<'a>(
 
     for (index, report) in reports.iter().enumerate() {
         let agency = Agencies::of(report.reporting_agency);
-        let mut seen = 0u16;
+        // A report's figures of one group, summed over their origins (intake refuses a group
+        // given twice for one origin). At most 16 figures of at most 10⁸: no overflow.
+        let mut counts = [None::<u64>; GROUP_SLOTS];
         for figure in &report.population {
-            let Some(group) = group_from_i32(figure.group) else {
+            if let Some(group) = group_from_i32(figure.group) {
+                let count = &mut counts[group as usize];
+                *count = Some(count.unwrap_or(0).saturating_add(figure.count));
+            }
+        }
+        for (slot, count) in slots.iter_mut().zip(counts) {
+            let Some(count) = count else {
                 continue;
             };
-            let bit = 1u16 << (group as u16);
-            if seen & bit != 0 {
-                continue;
-            }
-            seen |= bit;
-            let entry = Some((index, figure.count));
-            let slot = &mut slots[group as usize];
+            let entry = Some((index, count));
             slot.any = entry;
             if agency == Agencies::IOM {
                 slot.iom = entry;
