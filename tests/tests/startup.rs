@@ -62,13 +62,10 @@ async fn a_service_started_before_jetstream_waits_for_it_then_works() {
     assert_eq!(outcome.report_id(), report.report_id);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_service_started_before_nats_waits_for_it_then_works() {
-    // A server's port, then no server on it: the services start first.
-    let mut server = NatsServer::start();
-    server.kill();
-    let api = tandem_testkit::process::free_ports(1)[0];
-    let mut services: Vec<ServiceProcess> = [
+/// Intake, leadership, notify (IOM's) and publish (its API on port `api`), as child processes
+/// of `server`'s address, logging at info.
+fn every_service(server: &NatsServer, api: u16) -> Vec<ServiceProcess> {
+    [
         "tandem-intake",
         "tandem-leadership",
         "tandem-notify",
@@ -82,7 +79,35 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
             .env("TANDEM_PUBLISH_ADDR", format!("127.0.0.1:{api}"))
             .spawn()
     })
-    .collect();
+    .collect()
+}
+
+/// Waits until publish's `path` on port `api` answers 200.
+async fn answers_200(api: u16, path: &str) {
+    eventually(
+        format!("publish to answer {path} with 200"),
+        DEADLINE,
+        || async {
+            let response = tandem_testkit::http_get(api, path)
+                .await
+                .unwrap_or_else(|error| error.to_string());
+            if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
+                Ok(())
+            } else {
+                Err(response)
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_started_before_nats_waits_for_it_then_works() {
+    // A server's port, then no server on it: the services start first.
+    let mut server = NatsServer::start();
+    server.kill();
+    let api = tandem_testkit::process::free_ports(1)[0];
+    let mut services = every_service(&server, api);
     for service in &services {
         service
             .wait_for_log(
@@ -138,17 +163,7 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
     .await;
     assert!(subject.starts_with("tandem.notify.out.iom."), "{subject}");
     assert_eq!(notification.situation_id, "S-FIRST");
-    eventually("publish serves the situation", DEADLINE, || async {
-        let response = tandem_testkit::http_get(api, "/v1/situations/S-FIRST")
-            .await
-            .unwrap_or_else(|error| error.to_string());
-        if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
-            Ok(())
-        } else {
-            Err(response)
-        }
-    })
-    .await;
+    answers_200(api, "/v1/situations/S-FIRST").await;
 }
 
 /// An operator stopping tandem during a NATS outage gets every process back: a service does
@@ -158,35 +173,11 @@ async fn every_service_started_before_nats_waits_for_it_then_works() {
 async fn every_service_told_to_stop_while_nats_is_gone_exits() {
     let mut server = NatsServer::start();
     let api = tandem_testkit::process::free_ports(1)[0];
-    let mut services: Vec<ServiceProcess> = [
-        "tandem-intake",
-        "tandem-leadership",
-        "tandem-notify",
-        "tandem-publish",
-    ]
-    .into_iter()
-    .map(|binary| {
-        ServiceCommand::new(binary, &server.url())
-            .env("RUST_LOG", "info")
-            .env("TANDEM_AGENCY", "iom")
-            .env("TANDEM_PUBLISH_ADDR", format!("127.0.0.1:{api}"))
-            .spawn()
-    })
-    .collect();
+    let mut services = every_service(&server, api);
     for service in &services[..3] {
         service.wait_until_consuming(Duration::from_secs(60)).await;
     }
-    eventually("publish to be ready", DEADLINE, || async {
-        let response = tandem_testkit::http_get(api, "/healthz")
-            .await
-            .unwrap_or_else(|error| error.to_string());
-        if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
-            Ok(())
-        } else {
-            Err(response)
-        }
-    })
-    .await;
+    answers_200(api, "/healthz").await;
 
     server.kill();
     for service in &services {
