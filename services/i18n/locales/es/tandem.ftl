@@ -1,0 +1,6 @@
+# Los textos de tandem en español. Los mismos mensajes y parámetros que en/.
+
+## Common
+
+language-name = Español
+situation-title = Situación { $situation }
