@@ -67,14 +67,14 @@ pub fn reports(total: usize) -> Vec<SituationReport> {
                         count: 1_000 + (i as u64 * 37) % 5_000,
                         as_of: "2026-01-01".into(),
                         source: "bench".into(),
-                        origin: String::new(),
+                        ..Default::default()
                     },
                     PopulationFigure {
                         group: PopulationGroup::Migrant as i32,
                         count: 2_000 + (i as u64 * 53) % 5_000,
                         as_of: "2026-01-01".into(),
                         source: "bench".into(),
-                        origin: String::new(),
+                        ..Default::default()
                     },
                 ],
                 ..Default::default()

@@ -123,6 +123,7 @@ fn determination(situation: usize, sequence: u64) -> LeadershipDetermination {
             count: 1_000 + sequence,
             source_agency: Agency::Iom as i32,
             report_id: format!("bench-{situation}-{sequence}"),
+            ..Default::default()
         }],
         rationale: vec![RationaleEntry {
             rule_id: "mixed_movement".into(),

@@ -41,19 +41,21 @@ fn full_report() -> SituationReport {
                 as_of: "2026-01-10".into(),
                 source: "DTM round 12".into(),
                 origin: "VEN".into(),
+                ..Default::default()
             },
             PopulationFigure {
                 group: PopulationGroup::AsylumSeeker as i32,
                 count: 340,
                 as_of: "2026-01-11".into(),
                 source: "UNHCR registration".into(),
-                origin: String::new(),
+                ..Default::default()
             },
         ],
         designated_leads: vec![Agency::Iom as i32, Agency::Unhcr as i32],
         notes: "Arrivals up after the border reopened.".into(),
         designation_reference: "SG decision of 12 April 2018".into(),
         revoke_designation: false,
+        ..Default::default()
     }
 }
 
@@ -252,11 +254,13 @@ fn input_accepts_both_field_name_styles_and_enums_by_name() {
             as_of: "2026-01-12".into(),
             source: "DTM".into(),
             origin: "VEN".into(),
+            ..Default::default()
         }],
         designated_leads: vec![Agency::Unhcr as i32],
         notes: "Returns started.".into(),
         designation_reference: "SG decision".into(),
         revoke_designation: false,
+        ..Default::default()
     };
     assert_eq!(from_snake, expected);
     assert_eq!(from_camel, expected);

@@ -119,7 +119,7 @@ fn figure(group: PopulationGroup, count: u64, as_of: &str, source: &str) -> Popu
         count,
         as_of: as_of.into(),
         source: source.into(),
-        origin: String::new(),
+        ..Default::default()
     }
 }
 

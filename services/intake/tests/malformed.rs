@@ -156,7 +156,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<Reason>)> {
                         count: 1,
                         as_of: "2026-01-01".into(),
                         source: String::new(),
-                        origin: String::new(),
+                        ..Default::default()
                     })
                     .collect();
                 report.encode_to_vec()
@@ -173,7 +173,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<Reason>)> {
                         count: 1,
                         as_of: "2026-01-01".into(),
                         source: String::new(),
-                        origin: String::new(),
+                        ..Default::default()
                     })
                     .collect();
                 report.encode_to_vec()
@@ -340,13 +340,14 @@ fn arbitrary_report() -> impl Strategy<Value = SituationReport> {
                             count,
                             as_of,
                             source,
-                            origin: String::new(),
+                            ..Default::default()
                         })
                         .collect(),
                     designated_leads: leads,
                     notes,
                     designation_reference: String::new(),
                     revoke_designation: false,
+                    ..Default::default()
                 }
             },
         )

@@ -44,6 +44,7 @@ fn valid() -> SituationReport {
         notes: "Figures from DTM flow monitoring round 12.".into(),
         designation_reference: String::new(),
         revoke_designation: false,
+        ..Default::default()
     }
 }
 
@@ -53,7 +54,7 @@ fn figure(group: PopulationGroup, count: u64) -> PopulationFigure {
         count,
         as_of: "2026-02-28".into(),
         source: "DTM round 12".into(),
-        origin: String::new(),
+        ..Default::default()
     }
 }
 
@@ -561,7 +562,7 @@ fn echoed_values_and_ids_are_cut() {
             count: u64::MAX,
             as_of: long.clone(),
             source: long.clone(),
-            origin: String::new(),
+            ..Default::default()
         })
         .collect();
     let reasons = validate::validate(&report, (Agency::Iom, ""), now());

@@ -26,7 +26,7 @@ fn figure(group: PopulationGroup, count: u64) -> PopulationFigure {
         count,
         as_of: "2024-05-01".to_owned(),
         source: "registration".to_owned(),
-        origin: String::new(),
+        ..Default::default()
     }
 }
 

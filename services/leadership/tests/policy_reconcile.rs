@@ -39,7 +39,7 @@ fn report(
                 count: *count,
                 as_of: "2024-05-01".to_owned(),
                 source: id.to_owned(),
-                origin: String::new(),
+                ..Default::default()
             })
             .collect(),
         ..Default::default()
@@ -97,6 +97,7 @@ fn figure(group: PopulationGroup, count: u64, agency: Agency, id: &str) -> Recon
         count,
         source_agency: agency as i32,
         report_id: id.to_owned(),
+        ..Default::default()
     }
 }
 

@@ -37,7 +37,7 @@ fn report(scope: Scope, figures: &[(PopulationGroup, u64)]) -> SituationReport {
                 count: *count,
                 as_of: "2024-01-01".to_owned(),
                 source: "test".to_owned(),
-                origin: String::new(),
+                ..Default::default()
             })
             .collect(),
         ..Default::default()

@@ -133,6 +133,7 @@ pub fn first_notification(
         escalation_tier: 0,
         escalates_notification_id: String::new(),
         contest: None,
+        ..Default::default()
     };
     notification.summary = summary(&notification);
     notification

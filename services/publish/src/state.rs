@@ -488,6 +488,7 @@ mod tests {
                 count: migrants,
                 source_agency: Agency::Iom as i32,
                 report_id: "internal-1".into(),
+                ..Default::default()
             }],
             policy_version: "v1".into(),
             determined_at: Some(Timestamp {

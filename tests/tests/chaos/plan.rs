@@ -286,7 +286,7 @@ pub(crate) fn figures(
             count,
             as_of: "2025-06-01".into(),
             source: String::new(),
-            origin: String::new(),
+            ..Default::default()
         })
         .collect()
 }

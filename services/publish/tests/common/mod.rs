@@ -202,6 +202,7 @@ pub fn determination(
                 count: *count,
                 source_agency: Agency::Iom as i32,
                 report_id: "internal-report-id".into(),
+                ..Default::default()
             })
             .collect(),
         policy_version: "foe-2019.1".into(),
