@@ -6,6 +6,10 @@
 //! compiled into the binary. The test at the bottom of this file holds the three files to the
 //! same messages, attributes and placeholders, so a message added in one language and not the
 //! others fails the build's tests rather than showing English to a reader in Bogotá.
+//!
+//! - [`words`]: the contract's enum values in words.
+
+pub mod words;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
