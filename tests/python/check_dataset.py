@@ -6,6 +6,8 @@ which scripts/test makes with `pip install frictionless libhxl`.
 
 - frictionless validates the package: its descriptor, and every CSV against its Table Schema
   (types, the HXL row as a comment row, `*` as a missing value).
+- frictionless reads every row with its types: counts are integers, or missing where hidden
+  (`*`) or not reported.
 - libhxl parses every CSV: the hashtag row is found, and its hashtags are those the package
   gives each field.
 
@@ -29,8 +31,15 @@ def main(folder: Path) -> int:
             problems.append(f"frictionless: {error[0]}: {error[1]}")
     package = json.loads(descriptor.read_text(encoding="utf-8"))
     resources = package["resources"]
+    typed = frictionless.Package(str(descriptor))
     for resource in resources:
         path = folder / resource["path"]
+        integers = [f["name"] for f in resource["schema"]["fields"] if f["type"] == "integer"]
+        with typed.get_resource(resource["name"]) as table:
+            for row in table.row_stream:
+                for name in integers:
+                    if not (row[name] is None or isinstance(row[name], int)):
+                        problems.append(f"{resource['path']}: {name} is {row[name]!r}")
         expected = [field["hxl"] for field in resource["schema"]["fields"]]
         # allow_local: a file on this machine, which libhxl refuses by default.
         data = hxl.data(str(path), hxl.InputOptions(allow_local=True, encoding="utf-8"))

@@ -29,8 +29,9 @@ pub fn package(config: &DataPackageConfig, version: u64, situations: &[String]) 
         .collect();
     let mut names = std::collections::BTreeSet::new();
     for id in situations {
-        // A path of dots would leave the package's folder: such an id gets no resource.
-        if id.bytes().all(|b| b == b'.') {
+        // Frictionless refuses a path with `..` (it could leave the package's folder), and `.`
+        // names the folder itself: such ids get no series resource.
+        if id.contains("..") || id == "." {
             continue;
         }
         let base = format!("series-{}", resource_name(id));
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn every_table_is_a_resource_and_series_names_are_valid_and_unique() {
         let config = DataPackageConfig::default();
-        let ids = ["COL-1", "col-1", "R4V:2026", ".."].map(String::from);
+        let ids = ["COL-1", "col-1", "R4V:2026", "..", "a..b"].map(String::from);
         let package = package(&config, 7, &ids);
         let resources = package["resources"].as_array().expect("resources");
         let names: Vec<&str> = resources
