@@ -850,3 +850,111 @@ pub(crate) fn series_line(
     record.extend(population_cells(cells));
     dataset::csv_records([record])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(group: PopulationGroup, count: u64, agency: Agency) -> FigureMessage {
+        FigureMessage {
+            group: group as i32,
+            count,
+            as_of: "2026-01-10".into(),
+            source_agency: agency as i32,
+            origins: Vec::new(),
+        }
+    }
+
+    fn area(count: u64, admin1: &str) -> AreaFigureMessage {
+        AreaFigureMessage {
+            group: PopulationGroup::Refugee as i32,
+            count,
+            admin1_pcode: admin1.into(),
+            ..Default::default()
+        }
+    }
+
+    fn single(figures: &[FigureMessage]) -> Determination<'_> {
+        Determination {
+            country: "COL",
+            classification: Classification::RefugeeSituation as i32,
+            arrangement: Arrangement::RefugeeCoordinationModel as i32,
+            lead_agencies: &[],
+            figures,
+            regional: false,
+            operations: &[],
+        }
+    }
+
+    #[test]
+    fn areas_come_from_the_latest_report_of_the_figures_agency_in_its_country() {
+        let figures = [figure(PopulationGroup::Refugee, 900, Agency::Unhcr)];
+        let (old, unhcr, iom, peru) = (
+            [area(800, "CO01")],
+            [area(500, "CO05"), area(400, "CO08")],
+            [area(700, "CO11")],
+            [area(600, "PE01")],
+        );
+        let report = |agency, country, stream_sequence, areas| Report {
+            agency,
+            country,
+            stream_sequence,
+            areas,
+            solutions: &[],
+        };
+        let reports = [
+            report(Agency::Unhcr, "COL", 1, &old[..]),
+            report(Agency::Unhcr, "COL", 3, &unhcr[..]),
+            report(Agency::Iom, "COL", 4, &iom[..]),
+            report(Agency::Unhcr, "PER", 5, &peru[..]),
+        ];
+        let disclosed = disclose(&single(&figures), &reports);
+        let areas: Vec<(&str, Cell)> = disclosed
+            .figures
+            .iter()
+            .map(|r| (r.admin1_pcode.as_str(), r.cell))
+            .collect();
+        assert_eq!(
+            areas,
+            [
+                ("", Cell::Count(900)),
+                ("CO05", Cell::Count(500)),
+                ("CO08", Cell::Count(400))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_country_situation_is_its_one_operation_cell_for_cell() {
+        // The area of 3 takes the other area with it; the country's figure stays.
+        let figures = [
+            figure(PopulationGroup::Refugee, 903, Agency::Unhcr),
+            figure(PopulationGroup::Migrant, 2, Agency::Iom),
+        ];
+        let areas = [area(3, "CO05"), area(900, "CO08")];
+        let reports = [Report {
+            agency: Agency::Unhcr,
+            country: "COL",
+            stream_sequence: 1,
+            areas: &areas,
+            solutions: &[],
+        }];
+        let disclosed = disclose(&single(&figures), &reports);
+        assert_eq!(
+            disclosed.operations,
+            std::slice::from_ref(&disclosed.situation)
+        );
+        assert_eq!(disclosed.situation.total, 903);
+        assert!(disclosed.situation.total_suppressed, "the 2 migrants");
+        let cells: Vec<Cell> = disclosed.figures.iter().map(|r| r.cell).collect();
+        assert_eq!(
+            cells,
+            [
+                Cell::Count(903),
+                Cell::Suppressed,
+                Cell::Suppressed,
+                Cell::Suppressed
+            ]
+        );
+    }
+}
