@@ -1,5 +1,5 @@
-//! The published dataset: one [`Row`] per situation, its columns with their HXL hashtags, and
-//! its two renderings, HXL-tagged CSV and JSON. Both render the same rows, whose figures have
+//! The published dataset: one [`Row`] per situation (its columns, with their HXL hashtags, are
+//! [`crate::tables::SITUATIONS`]'s), and its two renderings, HXL-tagged CSV and JSON. Both render the same rows, whose figures have
 //! already passed [`crate::disclosure`], so the formats cannot disagree on what is published.
 
 use serde_json::{Map, Value, json};
