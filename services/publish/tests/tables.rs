@@ -507,3 +507,42 @@ async fn the_data_package_passes_frictionless_validate_and_every_csv_parses_with
     assert!(said.contains("5 resources valid"), "{said}");
     publish.stop().await;
 }
+
+#[tokio::test]
+async fn the_tables_filter_by_country_and_refuse_bad_requests_with_the_reason() {
+    let (server, js) = server_with_events().await;
+    let publish = Publish::start(&server, FAST).await;
+    let last = regional_situation(&js).await;
+    publish.wait_applied(last).await;
+
+    let peru = table(&publish.body("/v1/figures.csv?country=per").await);
+    assert!(!peru.is_empty());
+    assert!(peru.iter().all(|row| row["country"] == "PER"), "{peru:#?}");
+    let operations = table(&publish.body("/v1/operations.csv?country=PER").await);
+    assert_eq!(operations.len(), 1);
+
+    for (path, status, says) in [
+        ("/v1/figures.csv?country=zz", 400, "ISO 3166-1 alpha-3"),
+        (
+            "/v1/operations.csv?contry=COL",
+            400,
+            "unknown query parameter 'contry'",
+        ),
+        ("/v1/datapackage.json?version=1", 400, "takes none"),
+        (
+            "/v1/situations/NOPE-1/series.csv",
+            404,
+            "no determination of situation 'NOPE-1'",
+        ),
+        (
+            "/v1/situations/bad%20id/series.csv",
+            400,
+            "a situation id is",
+        ),
+    ] {
+        let (got, _, body) = publish.get(path).await;
+        assert_eq!(got.as_u16(), status, "{path}: {body}");
+        assert!(body.contains(says), "{path}: {body}");
+    }
+    publish.stop().await;
+}
