@@ -2,7 +2,9 @@
 //! version is stored, how much of the stored versions is kept in memory, and how many are kept at all. Every setting has
 //! a working default. Environment: `TANDEM_PUBLISH_ADDR=0.0.0.0:8470`,
 //! `TANDEM_PUBLISH_INTERVAL_MS=5000`, `TANDEM_VERSION_CACHE_BYTES=…`, `TANDEM_VERSIONS_KEPT=100`,
-//! `TANDEM_SNAPSHOTS__EVERY_EVENTS=50000`, `TANDEM_SNAPSHOTS__INTERVAL_SECS=600`.
+//! `TANDEM_SNAPSHOTS__EVERY_EVENTS=50000`, `TANDEM_SNAPSHOTS__INTERVAL_SECS=600`,
+//! `TANDEM_DATA_PACKAGE__LICENCE_NAME=CC-BY-IGO-3.0` (and `__LICENCE_TITLE`, `__LICENCE_PATH`,
+//! `__UPDATE_FREQUENCY`).
 
 use serde::{Deserialize, Serialize};
 use tandem_runtime::{config::CommonConfig, service::ServiceConfig};
@@ -29,6 +31,36 @@ pub struct PublishConfig {
     pub versions_kept: usize,
     /// When snapshots of the state are stored, to start from (docs/operating.md).
     pub snapshots: SnapshotConfig,
+    /// What `/v1/datapackage.json` says of the data's licence and updates.
+    pub data_package: DataPackageConfig,
+}
+
+/// The licence and update frequency `/v1/datapackage.json` declares.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DataPackageConfig {
+    /// An Open Definition licence id. `TANDEM_DATA_PACKAGE__LICENCE_NAME`.
+    pub licence_name: String,
+    /// `TANDEM_DATA_PACKAGE__LICENCE_TITLE`.
+    pub licence_title: String,
+    /// The licence's text. `TANDEM_DATA_PACKAGE__LICENCE_PATH`.
+    pub licence_path: String,
+    /// HDX's `data_update_frequency`: days between updates, "0" for live data.
+    /// `TANDEM_DATA_PACKAGE__UPDATE_FREQUENCY`.
+    pub update_frequency: String,
+}
+
+impl Default for DataPackageConfig {
+    /// CC BY-IGO 3.0, as HDX publishes the UN agencies' data, updated live.
+    fn default() -> Self {
+        Self {
+            licence_name: "CC-BY-IGO-3.0".into(),
+            licence_title: "Creative Commons Attribution for Intergovernmental Organisations 3.0"
+                .into(),
+            licence_path: "https://creativecommons.org/licenses/by/3.0/igo/legalcode".into(),
+            update_frequency: "0".into(),
+        }
+    }
 }
 
 /// When the service stores a snapshot of its state: a start reads the latest one and the
@@ -62,6 +94,7 @@ impl Default for PublishConfig {
             version_cache_bytes: 64 * 1024 * 1024,
             versions_kept: 100,
             snapshots: SnapshotConfig::default(),
+            data_package: DataPackageConfig::default(),
         }
     }
 }

@@ -1,43 +1,23 @@
-//! The published dataset: one [`Row`] per situation, its columns with their HXL hashtags, and
-//! its two renderings, HXL-tagged CSV and JSON. Both render the same rows, whose figures have
+//! The published dataset: one [`Row`] per situation (its columns, with their HXL hashtags, are
+//! [`crate::tables::SITUATIONS`]'s), and its two renderings, HXL-tagged CSV and JSON. Both render the same rows, whose figures have
 //! already passed [`crate::disclosure`], so the formats cannot disagree on what is published.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::disclosure::Disclosed;
+use crate::{
+    disclosure::Disclosed,
+    tables::{self, Column, GROUP_COLUMNS},
+};
 
 /// The dataset's name, in `DatasetPublished.dataset` and object keys.
 pub const DATASET: &str = "situations";
 
-/// Columns: (header, HXL hashtag), in order. The header names are also the JSON field names.
-pub const COLUMNS: [(&str, &str); 22] = [
-    ("situation_id", "#crisis+code"),
-    ("country", "#country+code"),
-    ("admin1_pcode", "#adm1+code"),
-    ("admin2_pcode", "#adm2+code"),
-    ("refugees", "#population+refugees"),
-    ("asylum_seekers", "#population+asylum_seekers"),
-    ("others_in_need_of_protection", "#population+oip"),
-    ("stateless", "#population+stateless"),
-    ("migrants", "#population+migrants"),
-    ("idps", "#population+idps"),
-    ("returned_refugees", "#population+returnees+refugees"),
-    ("returned_idps", "#population+returnees+idps"),
-    ("host_community", "#population+host_community"),
-    ("refugees_and_migrants", "#population+refugees_and_migrants"),
-    ("total", "#population+total"),
-    ("total_suppressed", "#meta+total_suppressed"),
-    ("classification", "#crisis+type"),
-    ("arrangement", "#meta+arrangement"),
-    ("lead_agencies", "#org+lead"),
-    ("source_agencies", "#org+source"),
-    ("last_reported", "#date+reported"),
-    ("policy_version", "#meta+policy_version"),
-];
-
-/// Where the population columns start in [`COLUMNS`]; they follow [`disclosure::GROUPS`].
-const FIRST_GROUP_COLUMN: usize = 4;
+/// The columns of `/v1/situations.csv`, in order ([`tables::SITUATIONS`]). The header names
+/// are also the JSON field names.
+pub fn columns() -> Vec<Column> {
+    (tables::SITUATIONS.columns)()
+}
 
 /// Separates several agencies in one CSV cell.
 pub const LIST_SEPARATOR: &str = ";";
@@ -55,10 +35,14 @@ pub struct Row {
     pub admin2_pcode: String,
     /// The reconciled figures after disclosure control.
     pub figures: Disclosed,
-    /// `Classification` enum name.
+    /// The classification in words (`mixed movement`).
     pub classification: String,
-    /// `Arrangement` enum name.
+    /// The arrangement in words (`joint platform`).
     pub arrangement: String,
+    /// `Classification` enum name.
+    pub classification_code: String,
+    /// `Arrangement` enum name.
+    pub arrangement_code: String,
     /// `IOM`, `UNHCR`: who leads.
     pub lead_agencies: Vec<String>,
     /// `IOM`, `UNHCR`, `PARTNER`: who reported.
@@ -72,7 +56,7 @@ pub struct Row {
 }
 
 impl Row {
-    /// The row's CSV cells, in [`COLUMNS`] order.
+    /// The row's CSV cells, in [`columns`] order.
     pub fn csv_cells(&self) -> Vec<String> {
         let mut cells = vec![
             self.situation_id.clone(),
@@ -90,6 +74,8 @@ impl Row {
             self.source_agencies.join(LIST_SEPARATOR),
             self.last_reported.clone(),
             self.policy_version.clone(),
+            self.classification_code.clone(),
+            self.arrangement_code.clone(),
         ]);
         cells
     }
@@ -102,9 +88,8 @@ impl Row {
         object.insert("country".into(), self.country.clone().into());
         object.insert("admin1_pcode".into(), self.admin1_pcode.clone().into());
         object.insert("admin2_pcode".into(), self.admin2_pcode.clone().into());
-        for (index, cell) in self.figures.cells.iter().enumerate() {
-            let (name, _) = COLUMNS[FIRST_GROUP_COLUMN + index];
-            object.insert(name.into(), cell.to_json());
+        for (column, cell) in GROUP_COLUMNS.iter().zip(&self.figures.cells) {
+            object.insert(column.name.into(), cell.to_json());
         }
         object.insert("total".into(), self.figures.total.into());
         object.insert(
@@ -117,6 +102,14 @@ impl Row {
         object.insert("source_agencies".into(), json!(self.source_agencies));
         object.insert("last_reported".into(), self.last_reported.clone().into());
         object.insert("policy_version".into(), self.policy_version.clone().into());
+        object.insert(
+            "classification_code".into(),
+            self.classification_code.clone().into(),
+        );
+        object.insert(
+            "arrangement_code".into(),
+            self.arrangement_code.clone().into(),
+        );
         object.insert("as_of".into(), self.as_of.clone().into());
         Value::Object(object)
     }
@@ -133,10 +126,7 @@ pub fn to_csv(rows: &[Row]) -> String {
 
 /// The header row and the hashtag row of the CSV.
 pub fn csv_head() -> String {
-    csv_records([
-        COLUMNS.map(|(header, _)| header.to_string()).to_vec(),
-        COLUMNS.map(|(_, tag)| tag.to_string()).to_vec(),
-    ])
+    tables::SITUATIONS.csv_head()
 }
 
 impl Row {
@@ -147,7 +137,8 @@ impl Row {
     }
 }
 
-fn csv_records(records: impl IntoIterator<Item = Vec<String>>) -> String {
+/// `records` as CSV, each with its line end.
+pub(crate) fn csv_records(records: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing into memory fails only on an I/O error of the Vec, which cannot happen.
     for record in records {
@@ -196,8 +187,10 @@ mod tests {
                 (PopulationGroup::Refugee, 2),
                 (PopulationGroup::Migrant, 1200),
             ]),
-            classification: "CLASSIFICATION_MIGRANT_SITUATION".into(),
-            arrangement: "ARRANGEMENT_IOM_LED_RESPONSE".into(),
+            classification: "migrant situation".into(),
+            arrangement: "IOM-led response".into(),
+            classification_code: "CLASSIFICATION_MIGRANT_SITUATION".into(),
+            arrangement_code: "ARRANGEMENT_IOM_LED_RESPONSE".into(),
             lead_agencies: vec!["IOM".into()],
             source_agencies: vec!["IOM".into(), "UNHCR".into()],
             last_reported: "2026-01-01".into(),
@@ -208,10 +201,8 @@ mod tests {
 
     #[test]
     fn population_columns_follow_the_disclosure_groups() {
-        let names: Vec<&str> = COLUMNS[FIRST_GROUP_COLUMN..FIRST_GROUP_COLUMN + GROUPS.len()]
-            .iter()
-            .map(|(name, _)| *name)
-            .collect();
+        let names: Vec<&str> = GROUP_COLUMNS.iter().map(|c| c.name).collect();
+        assert_eq!(GROUPS.len(), names.len());
         assert_eq!(
             names,
             [
@@ -227,23 +218,27 @@ mod tests {
                 "refugees_and_migrants"
             ]
         );
-        assert_eq!(COLUMNS[FIRST_GROUP_COLUMN + GROUPS.len()].0, "total");
+        let columns = columns();
+        assert_eq!(&columns[4..4 + GROUPS.len()], &GROUP_COLUMNS[..]);
+        assert_eq!(columns[4 + GROUPS.len()].name, "total");
     }
 
     #[test]
-    fn every_column_has_a_valid_hxl_hashtag() {
-        for (_, tag) in COLUMNS {
-            let mut parts = tag.split('+');
-            let hashtag = parts.next().unwrap_or_default();
-            assert!(hashtag.starts_with('#') && hashtag.len() > 1, "{tag}");
-            for part in std::iter::once(&hashtag[1..]).chain(parts) {
-                assert!(
-                    part.starts_with(|c: char| c.is_ascii_lowercase())
-                        && part
-                            .chars()
-                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-                    "{tag}"
-                );
+    fn every_column_of_every_table_has_a_valid_hxl_hashtag() {
+        for table in tables::TABLES {
+            for Column { hxl: tag, .. } in (table.columns)() {
+                let mut parts = tag.split('+');
+                let hashtag = parts.next().unwrap_or_default();
+                assert!(hashtag.starts_with('#') && hashtag.len() > 1, "{tag}");
+                for part in std::iter::once(&hashtag[1..]).chain(parts) {
+                    assert!(
+                        part.starts_with(|c: char| c.is_ascii_lowercase())
+                            && part
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                        "{tag}"
+                    );
+                }
             }
         }
     }
@@ -257,11 +252,12 @@ mod tests {
         assert!(lines[1].starts_with("#crisis+code,#country+code"));
         assert_eq!(
             lines[2],
-            "COL-1,COL,CO05,,*,,,,1200,,,,,,1200,true,CLASSIFICATION_MIGRANT_SITUATION,\
-             ARRANGEMENT_IOM_LED_RESPONSE,IOM,IOM;UNHCR,2026-01-01,v1"
+            "COL-1,COL,CO05,,*,,,,1200,,,,,,1200,true,migrant situation,\
+             IOM-led response,IOM,IOM;UNHCR,2026-01-01,v1,CLASSIFICATION_MIGRANT_SITUATION,\
+             ARRANGEMENT_IOM_LED_RESPONSE"
         );
         let json = row.to_json();
-        for ((name, _), cell) in COLUMNS.iter().zip(row.csv_cells()) {
+        for (Column { name, .. }, cell) in columns().iter().zip(row.csv_cells()) {
             let value = &json[*name];
             let text = match value {
                 Value::Null => String::new(),

@@ -1,11 +1,18 @@
 //! Disclosure control: the one rule that decides what of a situation's figures may be published.
 //!
-//! docs/design.md ("Data publication"), following UNHCR's practice: a count of 1 to 4 people is
-//! published as `*` and left out of the total, so neither the cell nor the total (nor their
+//! docs/design.md ("Disclosure control"), following UNHCR's practice: a count of 1 to 4 people
+//! is published as `*` and left out of the total, so neither the cell nor the total (nor their
 //! difference) reveals it; a total that leaves something out is marked. Zero is published:
 //! "nobody" identifies nobody. Every output format (CSV, JSON, stored versions) renders the
 //! [`Disclosed`] this module makes, never raw figures, so the rule cannot be bypassed by adding
 //! a format.
+//!
+//! The tables publish breakdowns beside the totals they break down (a regional figure beside
+//! its countries', a country's beside its origins' and areas'), so hiding small cells is not
+//! enough: one hidden cell of a breakdown whose total and other cells are published is their
+//! difference. [`suppress`] adds complementary suppression, the standard remedy (as in
+//! τ-ARGUS's hypercube method and the statistical offices' guidance it follows): every breakdown
+//! ends with no hidden cell or at least two, the second chosen as the smallest published part.
 
 use std::ops::RangeInclusive;
 
@@ -65,22 +72,94 @@ pub fn disclose(figures: impl IntoIterator<Item = (PopulationGroup, u64)>) -> Di
             Cell::Count(count)
         };
     }
-    let mut total = 0u64;
-    let mut total_suppressed = false;
-    for (group, cell) in GROUPS.iter().zip(cells) {
-        if !counts_in_total(*group) {
-            continue;
+    Disclosed::from_cells(cells)
+}
+
+/// A set of cells a reader knows to add up: `total` is the sum of `parts` (or at least it: a
+/// country's origins or areas may leave people unattributed). Indices into the counts given to
+/// [`suppress`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Breakdown {
+    /// The cell whose count the parts add up to.
+    pub total: usize,
+    /// The cells that break it down.
+    pub parts: Vec<usize>,
+}
+
+/// Which of `counts` must be hidden, given the `breakdowns` published beside them.
+///
+/// First every count of 1–4 ([`SUPPRESSED_COUNTS`]). Then, until nothing changes, each
+/// breakdown with exactly one hidden cell hides one more: its smallest published part that is
+/// not zero (hiding a zero would tell little: the reader knows the hidden cells' sum), else
+/// its smallest published part, else its total. A cell hidden so may be the total or a part of
+/// another breakdown, which the next round checks. Every round hides a cell, so this ends
+/// within `counts.len()` rounds. Indices out of range are ignored.
+pub fn suppress(counts: &[u64], breakdowns: &[Breakdown]) -> Vec<bool> {
+    let mut hidden: Vec<bool> = counts
+        .iter()
+        .map(|c| SUPPRESSED_COUNTS.contains(c))
+        .collect();
+    let valid = |i: &usize| *i < counts.len();
+    loop {
+        let mut changed = false;
+        for breakdown in breakdowns {
+            if !valid(&breakdown.total) {
+                continue;
+            }
+            let parts = breakdown.parts.iter().copied().filter(valid);
+            let hidden_cells =
+                parts.clone().filter(|&i| hidden[i]).count() + usize::from(hidden[breakdown.total]);
+            if hidden_cells != 1 {
+                continue;
+            }
+            let published = parts.filter(|&i| !hidden[i] && i != breakdown.total);
+            let second = published
+                .clone()
+                .filter(|&i| counts[i] > 0)
+                .min_by_key(|&i| (counts[i], i))
+                .or_else(|| published.min_by_key(|&i| (counts[i], i)))
+                .unwrap_or(breakdown.total);
+            if !hidden[second] {
+                hidden[second] = true;
+                changed = true;
+            }
         }
-        match cell {
-            Cell::Count(count) => total = total.saturating_add(count),
-            Cell::Suppressed => total_suppressed = true,
-            Cell::Missing => {}
+        if !changed {
+            return hidden;
         }
     }
-    Disclosed {
-        cells,
-        total,
-        total_suppressed,
+}
+
+/// The published cell of `count`, given whether [`suppress`] hid it (`None`: no figure).
+pub fn cell(count: Option<u64>, hidden: bool) -> Cell {
+    match count {
+        None => Cell::Missing,
+        Some(_) if hidden => Cell::Suppressed,
+        Some(count) => Cell::Count(count),
+    }
+}
+
+impl Disclosed {
+    /// A row of cells already disclosed (one per group, in [`GROUPS`] order) with its total:
+    /// the published counts of the groups that count in it, marked when one is hidden.
+    pub fn from_cells(cells: [Cell; GROUPS.len()]) -> Self {
+        let mut total = 0u64;
+        let mut total_suppressed = false;
+        for (group, cell) in GROUPS.iter().zip(cells) {
+            if !counts_in_total(*group) {
+                continue;
+            }
+            match cell {
+                Cell::Count(count) => total = total.saturating_add(count),
+                Cell::Suppressed => total_suppressed = true,
+                Cell::Missing => {}
+            }
+        }
+        Disclosed {
+            cells,
+            total,
+            total_suppressed,
+        }
     }
 }
 
@@ -183,7 +262,80 @@ mod tests {
         assert_eq!(Cell::Missing.to_json(), serde_json::Value::Null);
     }
 
+    fn breakdown(total: usize, parts: &[usize]) -> Breakdown {
+        Breakdown {
+            total,
+            parts: parts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn one_hidden_part_takes_the_smallest_other_part_with_it() {
+        // Total 1103 = 3 + 100 + 1000: 3 alone hidden would be 1103 - 100 - 1000.
+        let hidden = suppress(&[1103, 3, 1000, 100], &[breakdown(0, &[1, 2, 3])]);
+        assert_eq!(hidden, [false, true, false, true]);
+    }
+
+    #[test]
+    fn zeros_are_passed_over_and_a_lone_part_hides_its_total() {
+        let hidden = suppress(&[503, 3, 0, 500], &[breakdown(0, &[1, 2, 3])]);
+        assert_eq!(hidden, [false, true, false, true]);
+        let hidden = suppress(&[3, 3, 0], &[breakdown(0, &[1, 2])]);
+        assert_eq!(hidden, [true, true, false], "two hidden already");
+        let hidden = suppress(&[9, 3], &[breakdown(0, &[1])]);
+        assert_eq!(hidden, [true, true], "the only part: the total goes");
+    }
+
+    #[test]
+    fn hiding_cascades_through_breakdowns_that_share_cells() {
+        // Region 2000 = COL 1003 + PER 997; COL 1003 = area A 3 + area B 1000. Hiding A takes
+        // B; nothing in the region is hidden, so COL and PER stay.
+        let counts = [2000, 1003, 997, 3, 1000];
+        let breakdowns = [breakdown(0, &[1, 2]), breakdown(1, &[3, 4])];
+        assert_eq!(
+            suppress(&counts, &breakdowns),
+            [false, false, false, true, true]
+        );
+        // COL has a single area of 3: COL goes, then PER with it at the region's level.
+        let counts = [1000, 3, 997, 3];
+        let breakdowns = [breakdown(0, &[1, 2]), breakdown(1, &[3])];
+        assert_eq!(suppress(&counts, &breakdowns), [false, true, true, true]);
+    }
+
+    /// Breakdowns over `n` cells: a tree of random shape, each cell's parent a lower index.
+    fn tree(n: usize) -> impl Strategy<Value = (Vec<u64>, Vec<Breakdown>)> {
+        (
+            proptest::collection::vec(prop_oneof![0u64..8, 0u64..2000], n),
+            proptest::collection::vec(any::<proptest::sample::Index>(), n),
+        )
+            .prop_map(move |(counts, parents)| {
+                let mut breakdowns: Vec<Breakdown> = Vec::new();
+                for (child, parent) in parents.iter().enumerate().skip(1) {
+                    let parent = parent.index(child);
+                    match breakdowns.iter_mut().find(|b| b.total == parent) {
+                        Some(b) => b.parts.push(child),
+                        None => breakdowns.push(breakdown(parent, &[child])),
+                    }
+                }
+                (counts, breakdowns)
+            })
+    }
+
     proptest! {
+        #[test]
+        fn no_breakdown_is_left_with_a_single_hidden_cell((counts, breakdowns) in tree(24)) {
+            let hidden = suppress(&counts, &breakdowns);
+            for (count, hidden) in counts.iter().zip(&hidden) {
+                if SUPPRESSED_COUNTS.contains(count) {
+                    prop_assert!(*hidden);
+                }
+            }
+            for b in &breakdowns {
+                let cells = b.parts.iter().chain([&b.total]).filter(|i| hidden[**i]).count();
+                prop_assert!(cells != 1, "{:?} {:?} {:?}", b, counts, hidden);
+            }
+        }
+
         #[test]
         fn no_small_count_is_ever_published_and_totals_add_up(
             counts in proptest::collection::vec(0u64..20, GROUPS.len())

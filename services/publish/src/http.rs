@@ -1,6 +1,7 @@
 //! The HTTP API (described in `openapi.json`, served at `/openapi.json`).
 //!
-//! - Current data (`/v1/situations.csv`, `/v1/situations`, `/v1/situations/{id}`) carries a
+//! - Current data (`/v1/situations.csv`, `/v1/situations`, `/v1/situations/{id}`, the analyst
+//!   tables and `/v1/datapackage.json`, docs/design.md "Data publication") carries a
 //!   strong `ETag` (the SHA-256 of the body) and `Cache-Control: public, no-cache`: caches keep
 //!   it but ask again each time, and an unchanged dataset costs a `304`.
 //! - Stored versions never change, so they are cacheable for a year. Their ETag is their
@@ -26,10 +27,15 @@ use lru::LruCache;
 use serde_json::json;
 use tandem_runtime::Shutdown;
 
-use crate::{OPENAPI, Shared, dataset};
+use crate::{
+    OPENAPI, Shared,
+    config::DataPackageConfig,
+    datapackage, dataset,
+    tables::{self, Table},
+};
 
 /// Every route, as written in `openapi.json` (a test checks that each is described there).
-pub const ROUTES: [&str; 8] = [
+pub const ROUTES: [&str; 13] = [
     "/healthz",
     "/openapi.json",
     "/v1/situations.csv",
@@ -38,6 +44,11 @@ pub const ROUTES: [&str; 8] = [
     "/v1/situations/{id}/history",
     "/v1/datasets",
     "/v1/datasets/{version}.csv",
+    "/v1/operations.csv",
+    "/v1/figures.csv",
+    "/v1/solutions.csv",
+    "/v1/situations/{id}/series.csv",
+    "/v1/datapackage.json",
 ];
 
 const CSV: &str = "text/csv; charset=utf-8";
@@ -50,14 +61,20 @@ const IMMUTABLE_CACHE: &str = "public, max-age=31536000, immutable";
 pub(crate) struct Api {
     shared: Arc<Shared>,
     versions: Arc<Mutex<VersionCache>>,
+    data_package: Arc<DataPackageConfig>,
 }
 
 impl Api {
     /// The API over `shared`, keeping at most `cache_bytes` of stored versions in memory.
-    pub(crate) fn new(shared: Arc<Shared>, cache_bytes: u64) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        cache_bytes: u64,
+        data_package: DataPackageConfig,
+    ) -> Self {
         Self {
             shared,
             versions: Arc::new(Mutex::new(VersionCache::new(cache_bytes))),
+            data_package: Arc::new(data_package),
         }
     }
 }
@@ -135,6 +152,20 @@ fn router(api: Api) -> Router {
         .route(ROUTES[6], get(datasets))
         // The router cannot match a parameter followed by `.csv`; the handler parses it.
         .route("/v1/datasets/{file}", get(dataset_file))
+        .route(
+            ROUTES[8],
+            get(|s, q, h| table_csv(tables::OPERATIONS, s, q, h)),
+        )
+        .route(
+            ROUTES[9],
+            get(|s, q, h| table_csv(tables::FIGURES, s, q, h)),
+        )
+        .route(
+            ROUTES[10],
+            get(|s, q, h| table_csv(tables::SOLUTIONS, s, q, h)),
+        )
+        .route(ROUTES[11], get(series))
+        .route(ROUTES[12], get(data_package))
         .fallback(|| async { ApiError::not_found("no such resource; see /openapi.json") })
         .with_state(api)
 }
@@ -374,6 +405,51 @@ async fn situation(
         .read(|s| s.row(&id))
         .ok_or_else(|| ApiError::not_found(format!("no published situation '{id}'")))?;
     Ok(live(&headers, JSON, row.to_json().to_string()))
+}
+
+/// `/v1/operations.csv`, `/v1/figures.csv`, `/v1/solutions.csv`, with `?country=` as for the
+/// situations.
+async fn table_csv(
+    table: Table,
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult {
+    let country = country_filter(query.as_deref())?;
+    require_ready(&shared)?;
+    let csv = shared.read(|s| s.table_csv(table, country.as_deref()));
+    Ok(live(&headers, CSV, csv))
+}
+
+/// A situation's determinations over time as CSV.
+async fn series(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult {
+    check_situation_request(&shared, &id, query.as_deref())?;
+    let determinations: Vec<_> = shared
+        .read_histories(|h| h.history(&id))
+        .ok_or_else(|| ApiError::not_found(format!("no determination of situation '{id}'")))?
+        .into_iter()
+        .map(|entry| entry.determination)
+        .collect();
+    let csv = shared.read(|s| s.series_csv(&id, &determinations));
+    Ok(live(&headers, CSV, csv))
+}
+
+/// The Frictionless Data Package describing every table.
+async fn data_package(
+    State(api): State<Api>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult {
+    parameters(query.as_deref(), &[])?;
+    require_ready(&api.shared)?;
+    let (version, ids) = api.shared.read(|s| (s.version(), s.situation_ids()));
+    let package = datapackage::package(&api.data_package, version, &ids);
+    Ok(live(&headers, JSON, package.to_string()))
 }
 
 /// The checks of a request about one situation, in the order its answers are documented: no

@@ -5,7 +5,10 @@
 //!
 //! - [`config`]: [`PublishConfig`]: the HTTP address, the version interval and cache.
 //! - [`disclosure`]: the one small-count suppression rule every output goes through, pure.
-//! - [`dataset`]: rows, columns with their HXL hashtags, CSV and JSON renderings, pure.
+//! - [`dataset`]: the situations' rows, their CSV and JSON renderings, pure.
+//! - [`tables`]: every published table's columns (types, HXL hashtags) and the analyst tables
+//!   (operations, figures, solutions, series) with the disclosure of a whole situation, pure.
+//! - [`datapackage`]: `/v1/datapackage.json`, the tables as a Frictionless Data Package.
 //! - [`state`]: the situations as `TANDEM_EVENTS` describes them, applied idempotently, pure.
 //! - [`history`]: each situation's determinations with their reviews and notifications, pure.
 //! - `snapshot`: the state and histories stored now and then with the stream positions they
@@ -21,6 +24,7 @@
 
 pub mod client;
 pub mod config;
+pub mod datapackage;
 pub mod dataset;
 pub mod disclosure;
 mod follow;
@@ -28,6 +32,7 @@ pub mod history;
 mod http;
 mod snapshot;
 pub mod state;
+pub mod tables;
 mod versions;
 
 use std::{
@@ -41,7 +46,7 @@ use tandem_proto::roster;
 use tandem_runtime::{Shutdown, service::Service, topology};
 use tokio::sync::watch;
 
-pub use config::{PublishConfig, SnapshotConfig};
+pub use config::{DataPackageConfig, PublishConfig, SnapshotConfig};
 pub use snapshot::KEY as SNAPSHOT_KEY;
 
 /// The service's name in subjects, envelopes and traces.
@@ -144,7 +149,11 @@ pub async fn serve(
     }
     let storage = &config.common.storage;
     let description = "Publishes the joint situation dataset over HTTP and as versioned snapshots";
-    let api = http::Api::new(shared.clone(), config.version_cache_bytes);
+    let api = http::Api::new(
+        shared.clone(),
+        config.version_cache_bytes,
+        config.data_package.clone(),
+    );
     Service::new(roster::PUBLISH, description, &config.common.nats, &shutdown)
         .starting_with("the HTTP API", |stop| http::serve(listener, api, stop))
         .run(

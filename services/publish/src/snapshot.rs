@@ -32,7 +32,7 @@ use async_nats::jetstream::{self, object_store::ObjectMetadata};
 use prost::Message as _;
 use tandem_proto::{
     Timestamp,
-    v1::{DatasetPublished, DeterminationReview, LeadershipDetermination},
+    v1::{DatasetPublished, DeterminationReview, LeadershipDetermination, OriginCount},
 };
 use tandem_runtime::{Shutdown, topology};
 use tokio::time::Instant;
@@ -157,6 +157,40 @@ pub(crate) struct ReportMessage {
     pub reported_nanos: i32,
     #[prost(uint64, tag = "9")]
     pub stream_sequence: u64,
+    /// The report's per-area figures (those with an admin-1 P-code).
+    #[prost(message, repeated, tag = "10")]
+    pub areas: Vec<AreaFigureMessage>,
+    #[prost(message, repeated, tag = "11")]
+    pub solutions: Vec<SolutionMessage>,
+}
+
+/// A report's figure for one area (`PopulationFigure` without its free-text source).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct AreaFigureMessage {
+    #[prost(int32, tag = "1")]
+    pub group: i32,
+    #[prost(uint64, tag = "2")]
+    pub count: u64,
+    #[prost(string, tag = "3")]
+    pub origin: String,
+    #[prost(string, tag = "4")]
+    pub admin1_pcode: String,
+    #[prost(string, tag = "5")]
+    pub admin2_pcode: String,
+    #[prost(string, tag = "6")]
+    pub as_of: String,
+}
+
+/// A report's progress on one durable-solutions criterion (`SolutionsProgress` without its
+/// free-text source).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SolutionMessage {
+    #[prost(int32, tag = "1")]
+    pub criterion: i32,
+    #[prost(double, tag = "2")]
+    pub share: f64,
+    #[prost(string, tag = "3")]
+    pub as_of: String,
 }
 
 /// What the dataset uses of the current determination.
@@ -178,15 +212,41 @@ pub(crate) struct DeterminationMessage {
     pub policy_version: String,
     #[prost(message, optional, tag = "8")]
     pub determined_at: Option<Timestamp>,
+    #[prost(bool, tag = "9")]
+    pub regional: bool,
+    #[prost(message, repeated, tag = "10")]
+    pub operations: Vec<OperationMessage>,
 }
 
-/// A reconciled figure: population group and count.
-#[derive(Clone, Copy, PartialEq, prost::Message)]
+/// What the dataset uses of one country operation of a regional determination.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct OperationMessage {
+    #[prost(string, tag = "1")]
+    pub country: String,
+    #[prost(int32, tag = "2")]
+    pub classification: i32,
+    #[prost(int32, tag = "3")]
+    pub arrangement: i32,
+    #[prost(int32, repeated, tag = "4")]
+    pub lead_agencies: Vec<i32>,
+    #[prost(message, repeated, tag = "5")]
+    pub figures: Vec<FigureMessage>,
+}
+
+/// A reconciled figure: population group, count, its date, source agency and origins (no
+/// report id: it is never published).
+#[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct FigureMessage {
     #[prost(int32, tag = "1")]
     pub group: i32,
     #[prost(uint64, tag = "2")]
     pub count: u64,
+    #[prost(string, tag = "3")]
+    pub as_of: String,
+    #[prost(int32, tag = "4")]
+    pub source_agency: i32,
+    #[prost(message, repeated, tag = "5")]
+    pub origins: Vec<OriginCount>,
 }
 
 /// [`crate::history::Histories`].
@@ -551,16 +611,18 @@ async fn write(shared: &Shared) -> anyhow::Result<Applied> {
 #[cfg(test)]
 mod tests {
     use tandem_proto::v1::{
-        Agency, NotificationKind, NotificationState, NotificationStatus, PopulationGroup,
-        ReconciledFigure, SituationReport,
+        Agency, DurableSolutionsCriterion, NotificationKind, NotificationState, NotificationStatus,
+        OperationDetermination, PopulationFigure, PopulationGroup, ReconciledFigure,
+        SituationReport, SolutionsProgress,
     };
 
     use super::*;
     use crate::state::State;
 
-    /// A state and histories with every kind of fact: several organisations' reports, a
-    /// partner's, determinations, announced versions (one no longer kept), reviews and
-    /// notification statuses.
+    /// A state and histories with every kind of fact: several organisations' reports (with
+    /// per-area figures and solutions progress), a partner's, determinations (one regional,
+    /// with origins), announced versions (one no longer kept), reviews and notification
+    /// statuses.
     fn populated() -> (State, Histories) {
         let mut state = State::keeping_versions(1);
         let mut histories = Histories::default();
@@ -584,6 +646,21 @@ mod tests {
                         seconds: 1_767_225_600 + sequence,
                         nanos: 7,
                     }),
+                    population: vec![PopulationFigure {
+                        group: PopulationGroup::Refugee as i32,
+                        count: 40,
+                        as_of: "2026-01-01".into(),
+                        origin: "VEN".into(),
+                        admin1_pcode: format!("CO0{n}"),
+                        admin2_pcode: format!("CO0{n}001"),
+                        ..Default::default()
+                    }],
+                    solutions_progress: vec![SolutionsProgress {
+                        criterion: DurableSolutionsCriterion::Documentation as i32,
+                        share: 0.25,
+                        as_of: "2026-01-01".into(),
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 };
                 assert!(state.apply_accepted(&report, u64::try_from(sequence).unwrap_or(0)));
@@ -635,6 +712,50 @@ mod tests {
                 });
             }
         }
+        // PER-1 becomes regional: IOM reports for COL too, and the determination has both
+        // operations.
+        let colombia = SituationReport {
+            situation_id: "PER-1".into(),
+            revision: 3,
+            reporting_agency: Agency::Iom as i32,
+            country: "COL".into(),
+            regional: true,
+            ..Default::default()
+        };
+        sequence += 1;
+        assert!(state.apply_accepted(&colombia, u64::try_from(sequence).unwrap_or(0)));
+        let figure = |count: u64| ReconciledFigure {
+            group: PopulationGroup::Refugee as i32,
+            count,
+            source_agency: Agency::Iom as i32,
+            as_of: "2026-01-02".into(),
+            origins: vec![tandem_proto::v1::OriginCount {
+                origin: "VEN".into(),
+                count: count - 1,
+            }],
+            ..Default::default()
+        };
+        let regional = LeadershipDetermination {
+            situation_id: "PER-1".into(),
+            sequence: 2,
+            determination_id: "PER-1/2".into(),
+            country: "PER".into(),
+            regional: true,
+            figures: vec![figure(3000)],
+            operations: ["COL", "PER"]
+                .into_iter()
+                .map(|country| OperationDetermination {
+                    country: country.into(),
+                    figures: vec![figure(1500)],
+                    lead_agencies: vec![Agency::Unhcr as i32],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        sequence += 1;
+        assert!(state.apply_determination(&regional, u64::try_from(sequence).unwrap_or(0)));
+        histories.apply_determination(&regional);
         for version in [20, 21] {
             state.apply_published(&DatasetPublished {
                 dataset: "situations".into(),

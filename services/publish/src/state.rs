@@ -2,30 +2,28 @@
 //! applies the same events holds the same state, whatever it saw before.
 //!
 //! Applying is idempotent: a redelivered or duplicated event changes nothing, a report counts
-//! only when its revision is newer than the one held for its organisation, and a determination
-//! only when its `sequence` is newer than the situation's. Each situation's published row is
-//! rendered when an event changes it and kept, so that a new dataset version costs the
-//! situations that changed, not all of them. The state converts to and from the messages of a
+//! only when its revision is newer than the one held for its organisation in its country (a
+//! regional situation has one report per organisation and country operation), and a
+//! determination only when its `sequence` is newer than the situation's. Each situation's
+//! published rows (of every table, [`crate::tables`]) are rendered when an event changes it and
+//! kept, so that a new dataset version costs the situations that changed, not all of them. The state converts to and from the messages of a
 //! snapshot ([`crate::snapshot`]) field by field.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tandem_proto::{
     Timestamp,
-    v1::{
-        Agency, Arrangement, Classification, DatasetPublished, LeadershipDetermination,
-        SituationReport,
-    },
-    words,
+    v1::{Agency, DatasetPublished, LeadershipDetermination, ReconciledFigure, SituationReport},
 };
 use tandem_runtime::topology;
 
 use crate::{
     dataset::{self, Row},
-    disclosure,
     snapshot::{
-        DeterminationMessage, FigureMessage, ReportMessage, SituationMessage, StateMessage,
+        AreaFigureMessage, DeterminationMessage, FigureMessage, OperationMessage, ReportMessage,
+        SituationMessage, SolutionMessage, StateMessage,
     },
+    tables::{self, MAX_PARTS, Table},
 };
 
 /// Every situation's publishable facts, and the dataset versions announced so far.
@@ -40,14 +38,28 @@ pub struct State {
     unkept: Vec<String>,
 }
 
-/// One situation: the latest accepted report of each organisation and the current determination.
+/// One situation: the latest accepted report of each organisation in each country, and the
+/// current determination.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Situation {
-    reports: BTreeMap<String, ReportFacts>,
+    /// By (organisation, country).
+    reports: BTreeMap<(String, String), ReportFacts>,
     determination: Option<DeterminationFacts>,
-    /// The row as published, with its CSV line, once the situation has a determination:
-    /// rendered again only when the situation changes.
-    published: Option<(Row, String)>,
+    /// The rows as published once the situation has a determination: rendered again only when
+    /// the situation changes.
+    published: Option<Published>,
+}
+
+/// A situation's rows in every table, rendered.
+#[derive(Clone, Debug, PartialEq)]
+struct Published {
+    /// Its row of `/v1/situations.csv`, with its CSV line.
+    row: Row,
+    line: String,
+    /// Its lines of the other tables, each with the country it is about.
+    operations: Vec<(String, String)>,
+    figures: Vec<(String, String)>,
+    solutions: Vec<(String, String)>,
 }
 
 /// What of an accepted report the dataset uses. Notes, report ids, organisation names and
@@ -61,6 +73,10 @@ struct ReportFacts {
     admin2_pcode: String,
     reported_at: (i64, i32),
     stream_sequence: u64,
+    /// Its per-area figures, without their free-text source.
+    areas: Vec<AreaFigureMessage>,
+    /// Its progress on durable solutions, without the free-text source.
+    solutions: Vec<SolutionMessage>,
 }
 
 /// What of a determination the dataset uses (no report ids, no discrepancy counts: those could
@@ -72,9 +88,11 @@ struct DeterminationFacts {
     classification: i32,
     arrangement: i32,
     lead_agencies: Vec<i32>,
-    figures: Vec<(i32, u64)>,
+    figures: Vec<FigureMessage>,
     policy_version: String,
     determined_at: Option<Timestamp>,
+    regional: bool,
+    operations: Vec<OperationMessage>,
 }
 
 impl State {
@@ -97,9 +115,10 @@ impl State {
             .situations
             .entry(report.situation_id.clone())
             .or_default();
+        let key = (organisation, report.country.clone());
         if situation
             .reports
-            .get(&organisation)
+            .get(&key)
             .is_some_and(|held| held.revision >= report.revision)
         {
             return false;
@@ -109,7 +128,7 @@ impl State {
             .as_ref()
             .map_or((0, 0), |t| (t.seconds, t.nanos));
         situation.reports.insert(
-            organisation,
+            key,
             ReportFacts {
                 revision: report.revision,
                 agency,
@@ -118,6 +137,30 @@ impl State {
                 admin2_pcode: report.admin2_pcode.clone(),
                 reported_at,
                 stream_sequence,
+                areas: report
+                    .population
+                    .iter()
+                    .filter(|f| !f.admin1_pcode.is_empty())
+                    .take(MAX_PARTS)
+                    .map(|f| AreaFigureMessage {
+                        group: f.group,
+                        count: f.count,
+                        origin: f.origin.clone(),
+                        admin1_pcode: f.admin1_pcode.clone(),
+                        admin2_pcode: f.admin2_pcode.clone(),
+                        as_of: f.as_of.clone(),
+                    })
+                    .collect(),
+                solutions: report
+                    .solutions_progress
+                    .iter()
+                    .take(MAX_PARTS)
+                    .map(|p| SolutionMessage {
+                        criterion: p.criterion,
+                        share: p.share,
+                        as_of: p.as_of.clone(),
+                    })
+                    .collect(),
             },
         );
         situation.render(&report.situation_id);
@@ -145,20 +188,7 @@ impl State {
         {
             return false;
         }
-        situation.determination = Some(DeterminationFacts {
-            sequence: determination.sequence,
-            country: determination.country.clone(),
-            classification: determination.classification,
-            arrangement: determination.arrangement,
-            lead_agencies: determination.lead_agencies.clone(),
-            figures: determination
-                .figures
-                .iter()
-                .map(|f| (f.group, f.count))
-                .collect(),
-            policy_version: determination.policy_version.clone(),
-            determined_at: determination.determined_at,
-        });
+        situation.determination = Some(DeterminationFacts::of(determination));
         situation.render(&determination.situation_id);
         self.version = self.version.max(stream_sequence);
         true
@@ -231,17 +261,88 @@ impl State {
         csv
     }
 
-    fn published(&self, country: Option<&str>) -> impl Iterator<Item = &(Row, String)> {
+    fn published(&self, country: Option<&str>) -> impl Iterator<Item = (&Row, &String)> {
         self.situations
             .values()
             .filter_map(|situation| situation.published.as_ref())
+            .map(|published| (&published.row, &published.line))
             .filter(move |(row, _)| country.is_none_or(|c| row.country == c))
+    }
+
+    /// `table` (operations, figures or solutions) as HXL-tagged CSV: the rows about `country`
+    /// (ISO3), or every row, ordered by situation id.
+    pub fn table_csv(&self, table: Table, country: Option<&str>) -> String {
+        let mut csv = table.csv_head();
+        for published in self
+            .situations
+            .values()
+            .filter_map(|s| s.published.as_ref())
+        {
+            let lines = match table.name {
+                name if name == tables::OPERATIONS.name => &published.operations,
+                name if name == tables::FIGURES.name => &published.figures,
+                name if name == tables::SOLUTIONS.name => &published.solutions,
+                _ => continue,
+            };
+            for (line_country, line) in lines {
+                if country.is_none_or(|c| c == line_country) {
+                    csv.push_str(line);
+                }
+            }
+        }
+        csv
+    }
+
+    /// The series of situation `id` (`/v1/situations/{id}/series.csv`) from its
+    /// `determinations`, oldest first: each disclosed as the tables disclose a determination,
+    /// except the current one, whose figures are the situation's row as published (its
+    /// per-area breakdowns may hide more than the determination alone would).
+    pub fn series_csv(&self, id: &str, determinations: &[LeadershipDetermination]) -> String {
+        let current = self
+            .situations
+            .get(id)
+            .and_then(|s| Some((s.determination.as_ref()?.sequence, s.published.as_ref()?)));
+        let mut csv = tables::SERIES.csv_head();
+        for determination in determinations
+            .iter()
+            .take(crate::history::MAX_DETERMINATIONS)
+        {
+            let facts = DeterminationFacts::of(determination);
+            let view = facts.view();
+            let cells = match current {
+                Some((sequence, published)) if sequence == determination.sequence => {
+                    published.row.figures.clone()
+                }
+                _ => tables::disclose(&view, &[]).situation,
+            };
+            let determined_at = determination
+                .determined_at
+                .as_ref()
+                .map(rfc3339)
+                .unwrap_or_default();
+            csv.push_str(&tables::series_line(
+                id,
+                determination.sequence,
+                &determined_at,
+                &view,
+                &cells,
+            ));
+        }
+        csv
+    }
+
+    /// The ids of the published situations, in order.
+    pub fn situation_ids(&self) -> Vec<String> {
+        self.situations
+            .iter()
+            .filter(|(_, s)| s.published.is_some())
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// The row of situation `id`.
     pub fn row(&self, id: &str) -> Option<Row> {
-        let (row, _) = self.situations.get(id)?.published.as_ref()?;
-        Some(row.clone())
+        Some(self.situations.get(id)?.published.as_ref()?.row.clone())
     }
 
     /// Number of published rows.
@@ -284,12 +385,121 @@ impl State {
     }
 }
 
+impl DeterminationFacts {
+    /// What the dataset keeps of `determination`.
+    fn of(determination: &LeadershipDetermination) -> Self {
+        let figures = |figures: &[ReconciledFigure]| -> Vec<FigureMessage> {
+            figures
+                .iter()
+                .take(MAX_PARTS)
+                .map(|f| FigureMessage {
+                    group: f.group,
+                    count: f.count,
+                    as_of: f.as_of.clone(),
+                    source_agency: f.source_agency,
+                    origins: f.origins.iter().take(MAX_PARTS).cloned().collect(),
+                })
+                .collect()
+        };
+        Self {
+            sequence: determination.sequence,
+            country: determination.country.clone(),
+            classification: determination.classification,
+            arrangement: determination.arrangement,
+            lead_agencies: determination.lead_agencies.clone(),
+            figures: figures(&determination.figures),
+            policy_version: determination.policy_version.clone(),
+            determined_at: determination.determined_at,
+            regional: determination.regional,
+            operations: determination
+                .operations
+                .iter()
+                .take(MAX_PARTS)
+                .map(|o| OperationMessage {
+                    country: o.country.clone(),
+                    classification: o.classification,
+                    arrangement: o.arrangement,
+                    lead_agencies: o.lead_agencies.clone(),
+                    figures: figures(&o.figures),
+                })
+                .collect(),
+        }
+    }
+
+    fn view(&self) -> tables::Determination<'_> {
+        tables::Determination {
+            country: &self.country,
+            classification: self.classification,
+            arrangement: self.arrangement,
+            lead_agencies: &self.lead_agencies,
+            figures: &self.figures,
+            regional: self.regional,
+            operations: &self.operations,
+        }
+    }
+
+    fn to_message(&self) -> DeterminationMessage {
+        DeterminationMessage {
+            sequence: self.sequence,
+            country: self.country.clone(),
+            classification: self.classification,
+            arrangement: self.arrangement,
+            lead_agencies: self.lead_agencies.clone(),
+            figures: self.figures.clone(),
+            policy_version: self.policy_version.clone(),
+            determined_at: self.determined_at,
+            regional: self.regional,
+            operations: self.operations.clone(),
+        }
+    }
+
+    fn from_message(d: DeterminationMessage) -> Self {
+        Self {
+            sequence: d.sequence,
+            country: d.country,
+            classification: d.classification,
+            arrangement: d.arrangement,
+            lead_agencies: d.lead_agencies,
+            figures: d.figures,
+            policy_version: d.policy_version,
+            determined_at: d.determined_at,
+            regional: d.regional,
+            operations: d.operations,
+        }
+    }
+}
+
 impl Situation {
-    /// Renders the published row again after a change.
+    /// Renders the published rows again after a change.
     fn render(&mut self, id: &str) {
-        self.published = self.row(id).map(|row| {
+        self.published = self.determination.as_ref().map(|determination| {
+            let view = determination.view();
+            let reports: Vec<tables::Report> = self
+                .reports
+                .values()
+                .map(|r| tables::Report {
+                    agency: r.agency,
+                    country: &r.country,
+                    stream_sequence: r.stream_sequence,
+                    areas: &r.areas,
+                    solutions: &r.solutions,
+                })
+                .collect();
+            let disclosed = tables::disclose(&view, &reports);
+            let as_of = determination
+                .determined_at
+                .as_ref()
+                .map(|t| date(t.seconds))
+                .unwrap_or_default();
+            let row = self.row(id, determination, disclosed.situation.clone());
             let line = row.csv_line();
-            (row, line)
+            Published {
+                row,
+                line,
+                operations: tables::operation_lines(id, &view, &disclosed, &as_of),
+                figures: tables::figure_lines(id, &disclosed),
+                solutions: tables::solution_lines(id, &reports),
+            }
         });
     }
 
@@ -299,7 +509,7 @@ impl Situation {
             reports: self
                 .reports
                 .iter()
-                .map(|(organisation, r)| ReportMessage {
+                .map(|((organisation, _), r)| ReportMessage {
                     organisation: organisation.clone(),
                     revision: r.revision,
                     agency: r.agency as i32,
@@ -309,25 +519,14 @@ impl Situation {
                     reported_seconds: r.reported_at.0,
                     reported_nanos: r.reported_at.1,
                     stream_sequence: r.stream_sequence,
+                    areas: r.areas.clone(),
+                    solutions: r.solutions.clone(),
                 })
                 .collect(),
-            determination: self.determination.as_ref().map(|d| DeterminationMessage {
-                sequence: d.sequence,
-                country: d.country.clone(),
-                classification: d.classification,
-                arrangement: d.arrangement,
-                lead_agencies: d.lead_agencies.clone(),
-                figures: d
-                    .figures
-                    .iter()
-                    .map(|(group, count)| FigureMessage {
-                        group: *group,
-                        count: *count,
-                    })
-                    .collect(),
-                policy_version: d.policy_version.clone(),
-                determined_at: d.determined_at,
-            }),
+            determination: self
+                .determination
+                .as_ref()
+                .map(DeterminationFacts::to_message),
         }
     }
 
@@ -341,31 +540,29 @@ impl Situation {
                     let facts = ReportFacts {
                         revision: r.revision,
                         agency: Agency::try_from(r.agency).unwrap_or(Agency::Unspecified),
-                        country: r.country,
+                        country: r.country.clone(),
                         admin1_pcode: r.admin1_pcode,
                         admin2_pcode: r.admin2_pcode,
                         reported_at: (r.reported_seconds, r.reported_nanos),
                         stream_sequence: r.stream_sequence,
+                        areas: r.areas,
+                        solutions: r.solutions,
                     };
-                    (r.organisation, facts)
+                    ((r.organisation, r.country), facts)
                 })
                 .collect(),
-            determination: message.determination.map(|d| DeterminationFacts {
-                sequence: d.sequence,
-                country: d.country,
-                classification: d.classification,
-                arrangement: d.arrangement,
-                lead_agencies: d.lead_agencies,
-                figures: d.figures.into_iter().map(|f| (f.group, f.count)).collect(),
-                policy_version: d.policy_version,
-                determined_at: d.determined_at,
-            }),
+            determination: message.determination.map(DeterminationFacts::from_message),
             published: None,
         }
     }
 
-    fn row(&self, id: &str) -> Option<Row> {
-        let determination = self.determination.as_ref()?;
+    /// The situation's row of `/v1/situations.csv`, with its figures as disclosed.
+    fn row(
+        &self,
+        id: &str,
+        determination: &DeterminationFacts,
+        figures: crate::disclosure::Disclosed,
+    ) -> Row {
         // P-codes come from the report accepted last, as the other facts of the situation do
         // in reconciliation (docs/design.md, "Several reports on one situation"): never from
         // the reporter's own clock.
@@ -378,34 +575,22 @@ impl Situation {
         let source_agencies: BTreeSet<&str> = self
             .reports
             .values()
-            .map(|r| agency_name(r.agency))
+            .map(|r| tables::agency_name(r.agency))
             .collect();
-        let lead_agencies: BTreeSet<&str> = determination
-            .lead_agencies
-            .iter()
-            .map(|a| agency_name(Agency::try_from(*a).unwrap_or(Agency::Unspecified)))
-            .collect();
-        let figures = determination.figures.iter().filter_map(|(group, count)| {
-            Some((
-                tandem_proto::v1::PopulationGroup::try_from(*group).ok()?,
-                *count,
-            ))
-        });
-        Some(Row {
+        let [classification, classification_code] =
+            tables::classification(determination.classification);
+        let [arrangement, arrangement_code] = tables::arrangement(determination.arrangement);
+        Row {
             situation_id: id.to_string(),
             country,
             admin1_pcode: latest.map(|r| r.admin1_pcode.clone()).unwrap_or_default(),
             admin2_pcode: latest.map(|r| r.admin2_pcode.clone()).unwrap_or_default(),
-            figures: disclosure::disclose(figures),
-            classification: Classification::try_from(determination.classification)
-                .unwrap_or(Classification::Unspecified)
-                .as_str_name()
-                .to_string(),
-            arrangement: Arrangement::try_from(determination.arrangement)
-                .unwrap_or(Arrangement::Unspecified)
-                .as_str_name()
-                .to_string(),
-            lead_agencies: lead_agencies.into_iter().map(String::from).collect(),
+            figures,
+            classification,
+            arrangement,
+            classification_code,
+            arrangement_code,
+            lead_agencies: tables::lead_agencies(&determination.lead_agencies),
             source_agencies: source_agencies.into_iter().map(String::from).collect(),
             last_reported: self
                 .reports
@@ -420,16 +605,7 @@ impl Situation {
                 .as_ref()
                 .map(rfc3339)
                 .unwrap_or_default(),
-        })
-    }
-}
-
-/// An agency as the dataset names it. Partners are published as `PARTNER`, never by
-/// organisation name: reporter identities are not published.
-fn agency_name(agency: Agency) -> &'static str {
-    match agency {
-        Agency::Partner => "PARTNER",
-        agency => words::agency(agency).unwrap_or("UNSPECIFIED"),
+        }
     }
 }
 
@@ -455,7 +631,7 @@ fn rfc3339(timestamp: &Timestamp) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tandem_proto::v1::{PopulationGroup, ReconciledFigure};
+    use tandem_proto::v1::{Arrangement, Classification, PopulationGroup};
 
     use super::*;
     use crate::disclosure::Cell;
@@ -557,9 +733,11 @@ mod tests {
         state.apply_determination(&determination(2, 3), 4);
         state.apply_accepted(&report(Agency::Iom, 2, 1_767_398_400, "CO11"), 5);
         for (id, situation) in &state.situations {
-            let row = situation.row(id).expect("a row");
-            let line = row.csv_line();
-            assert_eq!(situation.published, Some((row, line)), "{id}");
+            let mut rendered = situation.clone();
+            rendered.render(id);
+            assert_eq!(situation.published, rendered.published, "{id}");
+            let published = situation.published.as_ref().expect("published");
+            assert_eq!(published.line, published.row.csv_line());
         }
         assert_eq!(state.csv(None), dataset::to_csv(&state.rows(None)));
         assert_eq!(state.csv(Some("PER")), dataset::csv_head());

@@ -63,7 +63,7 @@ async fn the_csv_has_an_hxl_row_and_one_row_per_situation_after_revisions_and_ag
 
     let csv = publish.body("/v1/situations.csv").await;
     let records = records(&csv);
-    let headers: Vec<&str> = dataset::COLUMNS.iter().map(|(h, _)| *h).collect();
+    let headers: Vec<&str> = dataset::columns().iter().map(|c| c.name).collect();
     assert_eq!(records[0], headers);
     assert_eq!(records[1].len(), records[0].len());
     for tag in &records[1] {
@@ -91,12 +91,14 @@ async fn the_csv_has_an_hxl_row_and_one_row_per_situation_after_revisions_and_ag
     assert_eq!(cell(&records, col1, "idps"), "");
     assert_eq!(cell(&records, col1, "total"), "1500");
     assert_eq!(cell(&records, col1, "total_suppressed"), "false");
+    assert_eq!(cell(&records, col1, "classification"), "mixed movement");
     assert_eq!(
-        cell(&records, col1, "classification"),
+        cell(&records, col1, "classification_code"),
         "CLASSIFICATION_MIXED_MOVEMENT"
     );
+    assert_eq!(cell(&records, col1, "arrangement"), "joint platform");
     assert_eq!(
-        cell(&records, col1, "arrangement"),
+        cell(&records, col1, "arrangement_code"),
         "ARRANGEMENT_JOINT_PLATFORM"
     );
     assert_eq!(cell(&records, col1, "lead_agencies"), "IOM;UNHCR");
