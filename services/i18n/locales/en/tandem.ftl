@@ -86,3 +86,13 @@ notification-kind-unspecified = notification
 notification-kind-determination-changed = leadership changed
 notification-kind-discrepancy = figures disagree
 notification-kind-contested = determination contested
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · IOM and UNHCR
+page-skip = Skip to content
+page-languages = Language
+page-footer = tandem: IOM and UNHCR working together under their Framework of Engagement.
+page-not-found = Page not found
+page-not-found-text = There is no page at this address.
+page-back-home = Back to the situation board

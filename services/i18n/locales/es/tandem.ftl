@@ -85,3 +85,13 @@ notification-kind-unspecified = notificación
 notification-kind-determination-changed = cambio de liderazgo
 notification-kind-discrepancy = cifras discrepantes
 notification-kind-contested = determinación impugnada
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · OIM y ACNUR
+page-skip = Ir al contenido
+page-languages = Idioma
+page-footer = tandem: la OIM y el ACNUR trabajan juntos en el marco de su Marco de Colaboración.
+page-not-found = Página no encontrada
+page-not-found-text = No hay ninguna página en esta dirección.
+page-back-home = Volver al tablero de situaciones

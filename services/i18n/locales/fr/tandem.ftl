@@ -85,3 +85,13 @@ notification-kind-unspecified = notification
 notification-kind-determination-changed = changement de direction
 notification-kind-discrepancy = chiffres divergents
 notification-kind-contested = décision contestée
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · OIM et HCR
+page-skip = Aller au contenu
+page-languages = Langue
+page-footer = tandem : l’OIM et le HCR travaillent ensemble dans le cadre de leur Cadre d’engagement.
+page-not-found = Page introuvable
+page-not-found-text = Il n’y a pas de page à cette adresse.
+page-back-home = Retour au tableau des situations
