@@ -171,3 +171,13 @@ inbox-review-refused = Your review was not recorded: the determination may have 
 inbox-needs-reason = A contest needs a reason.
 inbox-reason-too-long = The reason may have at most { $max } characters.
 inbox-personal-data = The reason seems to hold personal data (a name, phone number or e-mail address); please remove it.
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · IOM and UNHCR
+page-skip = Skip to content
+page-languages = Language
+page-footer = tandem: IOM and UNHCR working together under their Framework of Engagement.
+page-not-found = Page not found
+page-not-found-text = There is no page at this address.
+page-back-home = Back to the situation board

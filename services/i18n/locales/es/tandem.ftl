@@ -170,3 +170,13 @@ inbox-review-refused = Su revisión no se registró: puede que la determinación
 inbox-needs-reason = Una impugnación necesita un motivo.
 inbox-reason-too-long = El motivo puede tener como máximo { $max } caracteres.
 inbox-personal-data = El motivo parece contener datos personales (un nombre, un número de teléfono o una dirección de correo); elimínelos.
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · OIM y ACNUR
+page-skip = Ir al contenido
+page-languages = Idioma
+page-footer = tandem: la OIM y el ACNUR trabajan juntos en el marco de su Marco de Colaboración.
+page-not-found = Página no encontrada
+page-not-found-text = No hay ninguna página en esta dirección.
+page-back-home = Volver al tablero de situaciones

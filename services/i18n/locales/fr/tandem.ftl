@@ -170,3 +170,13 @@ inbox-review-refused = Votre avis n’a pas été enregistré : la décision a p
 inbox-needs-reason = Une contestation doit être motivée.
 inbox-reason-too-long = Le motif ne peut dépasser { $max } caractères.
 inbox-personal-data = Le motif semble contenir des données personnelles (nom, numéro de téléphone ou adresse électronique) ; veuillez les retirer.
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · OIM et HCR
+page-skip = Aller au contenu
+page-languages = Langue
+page-footer = tandem : l’OIM et le HCR travaillent ensemble dans le cadre de leur Cadre d’engagement.
+page-not-found = Page introuvable
+page-not-found-text = Il n’y a pas de page à cette adresse.
+page-back-home = Retour au tableau des situations
