@@ -235,20 +235,18 @@ pub fn compose(
         escape(&nats)
     ));
     if let Some(link) = ack_link {
-        let words = lang.text_with("email-or-link", &[("url", "".into())]);
         html.push_str(&format!(
             "<li><a href=\"{}\">{}</a></li>",
             escape(link),
-            escape(words.trim_end_matches([' ', ':']))
+            escape(&lang.text("email-acknowledge"))
         ));
     }
     html.push_str("</ul>");
     if !trace.is_empty() {
-        let words = lang.text_with("email-trace", &[("url", "".into())]);
         html.push_str(&format!(
             "<p><a href=\"{}\">{}</a></p>",
             escape(trace),
-            escape(words.trim_end_matches([' ', ':']))
+            escape(&lang.text("email-trace-link"))
         ));
     }
     html.push_str("</body></html>");

@@ -19,7 +19,7 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{
     Form, Router,
     extract::{ConnectInfo, Query, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Redirect, Response},
     routing::get,
 };
@@ -29,6 +29,7 @@ use tandem_i18n::{Lang, local_time, words::word};
 use tandem_proto::v1::{
     Agency, LeadershipDetermination, Notification, ReviewRequest, ReviewVerdict, Role,
 };
+use tandem_web::{Here, Page, PreEscaped};
 
 use crate::{
     ack_http::{ask_review, escape, publish_ack},
@@ -204,11 +205,16 @@ async fn show(
     State(inbox): State<Arc<Inbox>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<PageQuery>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    let here = Here::new(&uri);
     let (recipient, entry) = match coordinator(&inbox, &query.t, peer, &headers).await {
         Ok(found) => found,
-        Err(refusal) => return refused(refusal, language(query.lang.as_deref(), None, &headers)),
+        Err(refusal) => {
+            let lang = language(query.lang.as_deref(), None, &headers);
+            return refused(refusal, lang, here);
+        }
     };
     let lang = language(query.lang.as_deref(), Some(&entry), &headers);
     let waiting = match inbox.store.records().await {
@@ -222,7 +228,7 @@ async fn show(
                 error = format!("{error:#}"),
                 "inbox: notifications not read"
             );
-            return refused(Refusal::Unavailable, lang);
+            return refused(Refusal::Unavailable, lang, here);
         }
     };
     let form = FormFields {
@@ -231,7 +237,7 @@ async fn show(
         lang,
     };
     let mut body = format!(
-        "<h1>{}</h1><p>{}</p><p>{}</p>",
+        "<h1>{}</h1><p>{}</p><p class=\"note\">{}</p>",
         escape(&lang.text_with("inbox-heading", &[("name", entry.name.as_str().into())])),
         escape(&lang.text("inbox-intro")),
         escape(&lang.text_with("inbox-times", &[("tz", entry.tz.as_str().into())])),
@@ -239,7 +245,7 @@ async fn show(
     if let Some(id) = query.done.as_deref().and_then(done_message) {
         let text = lang.text_with(id, &[("max", MAX_COMMENT_CHARS.to_string().into())]);
         body.push_str(&format!(
-            "<p class=\"done\" role=\"status\">{}</p>",
+            "<p class=\"status\" role=\"status\">{}</p>",
             escape(&text)
         ));
     }
@@ -276,7 +282,7 @@ async fn show(
             ))
         ));
     }
-    page(StatusCode::OK, lang, &lang.text("inbox-title"), &body)
+    page(StatusCode::OK, lang, here, &lang.text("inbox-title"), body)
 }
 
 /// The message of an action's result, from the fixed set (nothing of the query is shown).
@@ -346,13 +352,16 @@ fn notification_section(
         ));
     }
     html.push_str(&format!(
-        "<p class=\"deadline\"><strong>{}</strong></p><pre>{}</pre>",
+        "<p><strong>{}</strong></p>",
         escape(&lang.text_with(
             "inbox-deadline",
             &[("deadline", at(n.acknowledge_by.as_ref()).into())]
-        )),
-        escape(&n.summary)
+        ))
     ));
+    // In the page's language, which `?lang=` may have switched from the recipient's.
+    for line in rules::summary(n, lang).lines() {
+        html.push_str(&format!("<p>{}</p>", escape(line)));
+    }
     html.push_str(&format!("<h3>{}</h3>", t("inbox-situation")));
     match current {
         None => html.push_str(&format!("<p>{}</p>", t("inbox-no-determination"))),
@@ -366,17 +375,17 @@ fn notification_section(
         ));
     }
     html.push_str(&format!(
-        "<h3>{}</h3><div class=\"actions\"><form method=\"post\" action=\"inbox\">{}<button name=\"action\" value=\"acknowledge\">{}</button></form>",
+        "<h3>{}</h3><div><form method=\"post\" action=\"inbox\">{}<p><button name=\"action\" value=\"acknowledge\">{}</button></p></form>",
         t("inbox-actions"),
         form.hidden(&n.notification_id),
         t("inbox-acknowledge")
     ));
     if reviews && current.is_some() {
         html.push_str(&format!(
-            "<form method=\"post\" action=\"inbox\">{}<button name=\"action\" value=\"endorse\">{}</button></form>\
-             <form method=\"post\" action=\"inbox\" class=\"contest\">{}<label for=\"reason{index}\">{}</label>\
-             <textarea id=\"reason{index}\" name=\"comment\" required maxlength=\"{MAX_COMMENT_CHARS}\" rows=\"3\"></textarea>\
-             <button name=\"action\" value=\"contest\">{}</button></form>",
+            "<form method=\"post\" action=\"inbox\">{}<p><button name=\"action\" value=\"endorse\">{}</button></p></form>\
+             <form method=\"post\" action=\"inbox\">{}<p><label for=\"reason{index}\">{}</label></p>\
+             <p><textarea id=\"reason{index}\" name=\"comment\" required maxlength=\"{MAX_COMMENT_CHARS}\" rows=\"3\" cols=\"30\"></textarea></p>\
+             <p><button name=\"action\" value=\"contest\">{}</button></p></form>",
             form.hidden(&n.notification_id),
             t("inbox-endorse"),
             form.hidden(&n.notification_id),
@@ -418,7 +427,7 @@ fn situation(n: &Notification, d: &LeadershipDetermination, lang: Lang, tz: &str
     ));
     if !d.functions.is_empty() {
         html.push_str(&format!(
-            "<h4>{}</h4><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            "<h4>{0}</h4><div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"{0}\"><table><thead><tr><th scope=\"col\">{1}</th><th scope=\"col\">{2}</th></tr></thead><tbody>",
             t("inbox-functions"),
             t("inbox-function"),
             t("inbox-leads")
@@ -430,7 +439,7 @@ fn situation(n: &Notification, d: &LeadershipDetermination, lang: Lang, tz: &str
                 escape(&rules::agencies(&f.agencies, lang))
             ));
         }
-        html.push_str("</tbody></table>");
+        html.push_str("</tbody></table></div>");
     }
     if !d.rationale.is_empty() {
         html.push_str(&format!("<h4>{}</h4><ul>", t("inbox-why")));
@@ -445,7 +454,7 @@ fn situation(n: &Notification, d: &LeadershipDetermination, lang: Lang, tz: &str
     }
     if !d.figures.is_empty() {
         html.push_str(&format!(
-            "<h4>{}</h4><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            "<h4>{0}</h4><div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"{0}\"><table><thead><tr><th scope=\"col\">{1}</th><th scope=\"col\" class=\"n\">{2}</th><th scope=\"col\">{3}</th><th scope=\"col\">{4}</th></tr></thead><tbody>",
             t("inbox-figures"),
             t("inbox-group"),
             t("inbox-people"),
@@ -456,12 +465,12 @@ fn situation(n: &Notification, d: &LeadershipDetermination, lang: Lang, tz: &str
             html.push_str(&format!(
                 "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&word(lang, f.group())),
-                f.count,
+                tandem_web::number(lang, f.count),
                 escape(&word(lang, f.source_agency())),
                 escape(&f.as_of)
             ));
         }
-        html.push_str("</tbody></table>");
+        html.push_str("</tbody></table></div>");
     }
     html.push_str(&format!("<h4>{}</h4>", t("inbox-reviews")));
     if d.reviews.is_empty() {
@@ -533,24 +542,25 @@ async fn act(
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
 ) -> Response {
+    let here = Here::new(&Uri::from_static("/inbox"));
     let requested = Some(form.lang.as_str()).filter(|l| !l.is_empty());
     let (recipient, entry) = match coordinator(&inbox, &form.t, peer, &headers).await {
         Ok(found) => found,
-        Err(refusal) => return refused(refusal, language(requested, None, &headers)),
+        Err(refusal) => return refused(refusal, language(requested, None, &headers), here),
     };
     let lang = language(requested, Some(&entry), &headers);
     if !inbox.links.verify_csrf(&recipient, &form.csrf) {
-        return refused(Refusal::Forbidden, lang);
+        return refused(Refusal::Forbidden, lang, here);
     }
     // Only the coordinator's own notifications (the store holds only this agency's).
     let notification = match inbox.store.record(&form.notification).await {
         Ok(Some((record, _))) if record.notification.recipient_id == entry.id => {
             record.notification
         }
-        Ok(_) => return refused(Refusal::Forbidden, lang),
+        Ok(_) => return refused(Refusal::Forbidden, lang, here),
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "inbox: notification not read");
-            return refused(Refusal::Unavailable, lang);
+            return refused(Refusal::Unavailable, lang, here);
         }
     };
     let done = match form.action.as_str() {
@@ -571,7 +581,7 @@ async fn act(
             }
         }
         "endorse" | "contest" => review(&inbox, &notification, &entry, &form).await,
-        _ => return refused(Refusal::Forbidden, lang),
+        _ => return refused(Refusal::Forbidden, lang, here),
     };
     let mut back = url_query(&[("lang", lang.code()), ("done", done)]);
     if !form.t.is_empty() {
@@ -629,13 +639,14 @@ fn url_query(pairs: &[(&str, &str)]) -> String {
 }
 
 /// The one answer to every refusal: the same page whatever was wrong.
-fn refused(refusal: Refusal, lang: Lang) -> Response {
+fn refused(refusal: Refusal, lang: Lang, here: Here) -> Response {
     match refusal {
         Refusal::Forbidden => page(
             StatusCode::FORBIDDEN,
             lang,
+            here,
             &lang.text("inbox-refused-title"),
-            &format!(
+            format!(
                 "<h1>{}</h1><p>{}</p>",
                 escape(&lang.text("inbox-refused-title")),
                 escape(&lang.text("inbox-refused"))
@@ -644,67 +655,33 @@ fn refused(refusal: Refusal, lang: Lang) -> Response {
         Refusal::Unavailable => page(
             StatusCode::SERVICE_UNAVAILABLE,
             lang,
+            here,
             &lang.text("inbox-title"),
-            &format!("<p>{}</p>", escape(&lang.text("inbox-unavailable"))),
+            format!(
+                "<h1>{}</h1><p>{}</p>",
+                escape(&lang.text("inbox-title")),
+                escape(&lang.text("inbox-unavailable"))
+            ),
         ),
     }
 }
 
-/// The page's style: readable at 360 px, AA contrast, visible focus; inline, no external asset.
-const STYLE: &str = "body{font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a;background:#fff;margin:0 auto;padding:1rem;max-width:60rem}\
-h1{font-size:1.5rem}h2{font-size:1.25rem;margin-top:0}h3,h4{font-size:1rem}\
-section{border:1px solid #767676;border-radius:.5rem;padding:1rem;margin:1rem 0}\
-pre{white-space:pre-wrap;word-break:break-word;background:#f3f3f3;padding:.5rem}\
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #767676;padding:.25rem;text-align:left}td.n{text-align:right}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dd{margin:0}\
-.actions{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-end}.contest{display:flex;flex-direction:column;gap:.25rem;flex:1 1 16rem}\
-textarea{font:inherit;width:100%;box-sizing:border-box}\
-button{font:inherit;padding:.5rem 1rem;min-height:44px;background:#0b5394;color:#fff;border:0;border-radius:.25rem;cursor:pointer}\
-button:focus-visible,a:focus-visible,textarea:focus-visible{outline:3px solid #b35c00;outline-offset:2px}\
-a{color:#0b5394}.done{background:#e6f4ea;border-left:4px solid #1e7e34;padding:.5rem}";
-
-/// `Content-Security-Policy`: nothing but this page's own style, forms posting only here,
-/// never framed.
-fn security_policy() -> &'static str {
-    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        use base64::Engine as _;
-        use sha2::Digest as _;
-        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
-        format!(
-            "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        )
-    });
-    &POLICY
-}
-
-/// A whole page in `lang`, never cached, never framed, its address (which holds the link's
-/// token) never sent as a referrer.
-fn page(status: StatusCode, lang: Lang, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} — tandem</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
-        lang.code(),
-        escape(title)
-    );
-    (
+/// A whole page in `lang` in the pages' common layout ([`tandem_web`]: security headers,
+/// language switch), never stored by a cache since it holds the link's token in its forms.
+fn page(status: StatusCode, lang: Lang, here: Here, title: &str, body: String) -> Response {
+    let mut response = tandem_web::render(
         status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(security_policy()),
-            ),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        html,
-    )
-        .into_response()
+        Page {
+            lang,
+            title: title.to_string(),
+            here,
+            main: PreEscaped(body),
+        },
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 #[cfg(test)]

@@ -120,6 +120,8 @@ email-or-command = or run
 email-or-nats = or publish any message on { $subject }
 email-or-link = or acknowledge with one click: { $url }
 email-trace = Trace of the determination: { $url }
+email-acknowledge = Acknowledge with one click
+email-trace-link = Trace of the determination
 
 ## Inbox: the coordinator's inbox page (`/inbox`).
 
@@ -135,7 +137,6 @@ inbox-unavailable = The inbox cannot be read now; please try again in a moment.
 inbox-notification = { $kind }: situation { $situation } in { $country }
 inbox-escalation = Escalation, tier { $tier }: the previous recipient did not acknowledge in time.
 inbox-deadline = Acknowledge by { $deadline }
-inbox-received = Received { $at }
 inbox-situation = The situation as it stands
 inbox-classification = Classification
 inbox-arrangement = Arrangement

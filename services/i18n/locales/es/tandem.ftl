@@ -119,6 +119,8 @@ email-or-command = o ejecute
 email-or-nats = o publique cualquier mensaje en { $subject }
 email-or-link = o acuse recibo con un clic: { $url }
 email-trace = Traza de la determinaci처n: { $url }
+email-acknowledge = Acusar recibo con un clic
+email-trace-link = Traza de la determinaci처n
 
 ## Inbox: the coordinator's inbox page (`/inbox`).
 
@@ -134,7 +136,6 @@ inbox-unavailable = No se puede leer la bandeja de entrada en este momento; int�
 inbox-notification = { $kind }: situaci처n { $situation } en { $country }
 inbox-escalation = Escalamiento, nivel { $tier }: el destinatario anterior no acus처 recibo a tiempo.
 inbox-deadline = Acuse recibo antes del { $deadline }
-inbox-received = Recibida el { $at }
 inbox-situation = La situaci처n actual
 inbox-classification = Clasificaci처n
 inbox-arrangement = Modelo de coordinaci처n

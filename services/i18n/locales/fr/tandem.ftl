@@ -119,6 +119,8 @@ email-or-command = ou exécutez
 email-or-nats = ou publiez un message quelconque sur { $subject }
 email-or-link = ou accusez réception en un clic : { $url }
 email-trace = Trace de la décision : { $url }
+email-acknowledge = Accuser réception en un clic
+email-trace-link = Trace de la décision
 
 ## Inbox: the coordinator's inbox page (`/inbox`).
 
@@ -134,7 +136,6 @@ inbox-unavailable = La boîte de réception est momentanément illisible ; veuil
 inbox-notification = { $kind } : situation { $situation } en/au { $country }
 inbox-escalation = Escalade, niveau { $tier } : le destinataire précédent n’en a pas accusé réception à temps.
 inbox-deadline = À prendre en compte avant le { $deadline }
-inbox-received = Reçue le { $at }
 inbox-situation = La situation actuelle
 inbox-classification = Qualification
 inbox-arrangement = Modèle de coordination
