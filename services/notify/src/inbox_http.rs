@@ -211,10 +211,7 @@ async fn show(
     let here = Here::new(&uri);
     let (recipient, entry) = match coordinator(&inbox, &query.t, peer, &headers).await {
         Ok(found) => found,
-        Err(refusal) => {
-            let lang = language(query.lang.as_deref(), None, &headers);
-            return refused(refusal, lang, here);
-        }
+        Err(refusal) => return refused(refusal, language(query.lang.as_deref(), None, &headers)),
     };
     let lang = language(query.lang.as_deref(), Some(&entry), &headers);
     let waiting = match inbox.store.records().await {
@@ -228,7 +225,7 @@ async fn show(
                 error = format!("{error:#}"),
                 "inbox: notifications not read"
             );
-            return refused(Refusal::Unavailable, lang, here);
+            return refused(Refusal::Unavailable, lang);
         }
     };
     let form = FormFields {
@@ -542,25 +539,24 @@ async fn act(
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let here = Here::new(&Uri::from_static("/inbox"));
     let requested = Some(form.lang.as_str()).filter(|l| !l.is_empty());
     let (recipient, entry) = match coordinator(&inbox, &form.t, peer, &headers).await {
         Ok(found) => found,
-        Err(refusal) => return refused(refusal, language(requested, None, &headers), here),
+        Err(refusal) => return refused(refusal, language(requested, None, &headers)),
     };
     let lang = language(requested, Some(&entry), &headers);
     if !inbox.links.verify_csrf(&recipient, &form.csrf) {
-        return refused(Refusal::Forbidden, lang, here);
+        return refused(Refusal::Forbidden, lang);
     }
     // Only the coordinator's own notifications (the store holds only this agency's).
     let notification = match inbox.store.record(&form.notification).await {
         Ok(Some((record, _))) if record.notification.recipient_id == entry.id => {
             record.notification
         }
-        Ok(_) => return refused(Refusal::Forbidden, lang, here),
+        Ok(_) => return refused(Refusal::Forbidden, lang),
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "inbox: notification not read");
-            return refused(Refusal::Unavailable, lang, here);
+            return refused(Refusal::Unavailable, lang);
         }
     };
     let done = match form.action.as_str() {
@@ -581,7 +577,7 @@ async fn act(
             }
         }
         "endorse" | "contest" => review(&inbox, &notification, &entry, &form).await,
-        _ => return refused(Refusal::Forbidden, lang, here),
+        _ => return refused(Refusal::Forbidden, lang),
     };
     let mut back = url_query(&[("lang", lang.code()), ("done", done)]);
     if !form.t.is_empty() {
@@ -638,8 +634,10 @@ fn url_query(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-/// The one answer to every refusal: the same page whatever was wrong.
-fn refused(refusal: Refusal, lang: Lang, here: Here) -> Response {
+/// The one answer to every refusal: the same page whatever was wrong (its language switch
+/// leads to the bare `/inbox`, echoing nothing of the request).
+fn refused(refusal: Refusal, lang: Lang) -> Response {
+    let here = Here::new(&Uri::from_static("/inbox"));
     match refusal {
         Refusal::Forbidden => page(
             StatusCode::FORBIDDEN,

@@ -224,7 +224,7 @@ async fn the_email_says_what_happened_escapes_every_value_in_html_and_carries_th
 
     assert_eq!(
         mail.subject,
-        "[tandem] COL-M leadership determined — please acknowledge"
+        "[tandem] COL-M leadership changed — please acknowledge"
     );
 
     // Plain text: the summary verbatim, and every way to acknowledge.
