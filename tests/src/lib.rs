@@ -15,6 +15,8 @@
 //!   bounded timeout and a message that says what did not happen.
 //! - [`init_test_log`]: tracing output for a test, only when `TEST_LOG` is set.
 //! - [`http_get`]: one plain HTTP request to a service's endpoint (`/metrics`, the data API).
+//! - [`browser`]: headless Chromium through chromedriver, axe-core's accessibility check, and
+//!   English left untranslated in a page.
 //! - [`certs`]: throwaway TLS certificates, for servers run with the shipped TLS settings.
 //! - [`process`]: a nats-server started from a configuration file, with its log kept.
 //! - [`cluster`]: a 3-node JetStream cluster on loopback; one node can be killed and restarted.
@@ -39,6 +41,7 @@ use tempfile::TempDir;
 pub use eventually::{Condition, DEADLINE, eventually};
 pub use stack::TestStack;
 
+pub mod browser;
 pub mod certs;
 pub mod clients;
 pub mod cluster;

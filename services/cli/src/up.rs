@@ -88,13 +88,26 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     intake.common.nats = user(roster::INTAKE);
     leadership.common.nats = user(roster::LEADERSHIP);
     publish.common.nats = user(roster::PUBLISH);
-    // One notifier per agency, as each agency runs its own; the ack link, if configured, is
-    // served by the first.
+    // One notifier per agency, as each agency runs its own, each serving its coordinators'
+    // inbox: on loopback (IOM 8471, UNHCR 8472, or free ports when those are taken) unless
+    // `ack_http.addr` is configured (then only IOM's is served there), with a key shared by
+    // both and known here, for the demo's link.
+    if notify.ack_http.secret.is_empty() {
+        use rand::distr::{Alphanumeric, SampleString as _};
+        notify.ack_http.secret = Alphanumeric.sample_string(&mut rand::rng(), 43);
+    }
     let mut notify_unhcr = notify.clone();
+    match notify.ack_http.addr {
+        Some(_) => notify_unhcr.ack_http.addr = None,
+        None => {
+            notify.ack_http.addr = Some(loopback_addr(INBOX_PORTS[0])?);
+            notify_unhcr.ack_http.addr = Some(loopback_addr(INBOX_PORTS[1])?);
+        }
+    }
+    let demo_inbox = demo_inbox_link(&notify);
     notify.agency = NotifyAgency::Iom;
     notify.common.nats = user(NotifyAgency::Iom.service());
     notify_unhcr.agency = NotifyAgency::Unhcr;
-    notify_unhcr.ack_http.addr = None;
     notify_unhcr.common.nats = user(NotifyAgency::Unhcr.service());
     let publish_addr = publish.publish_addr.clone();
     let shutdown = Shutdown::on_signals();
@@ -144,6 +157,7 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
                 nats.url
             );
             if args.demo {
+                eprintln!("tandem: the inbox of {DEMO_COORDINATOR} (IOM, Colombia): {demo_inbox}");
                 demo::run(&nats, &roster::NAMES, &shutdown).await?;
             }
             anyhow::Ok(())
@@ -175,6 +189,42 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         Some(error) => Err(error),
         None => Ok(()),
     }
+}
+
+/// Where `tandem up` serves IOM's and UNHCR's inboxes when `ack_http.addr` is not set.
+const INBOX_PORTS: [u16; 2] = [8471, 8472];
+
+/// `127.0.0.1:<preferred>`, or a free loopback port when another process (another `tandem up`)
+/// holds it.
+fn loopback_addr(preferred: u16) -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", preferred))
+        .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .context("no loopback port for the inbox")?;
+    Ok(listener.local_addr()?.to_string())
+}
+
+/// The demo directory's coordinator whose inbox link `tandem up --demo` prints.
+const DEMO_COORDINATOR: &str = "col-iom-cc";
+
+/// The inbox link of IOM's [`DEMO_COORDINATOR`] on IOM's notifier of `notify`, valid for the
+/// configured link lifetime.
+fn demo_inbox_link(notify: &NotifyConfig) -> String {
+    let public_url = match (&notify.ack_http.public_url, &notify.ack_http.addr) {
+        (url, _) if !url.is_empty() => url.clone(),
+        (_, Some(addr)) => format!("http://{addr}"),
+        (_, None) => String::new(),
+    };
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_add(notify.inbox.link_ttl_secs);
+    tandem_notify::links::Links::new(&public_url, notify.ack_http.secret.as_bytes()).inbox_link(
+        &tandem_notify::links::Recipient {
+            agency: NotifyAgency::Iom,
+            id: DEMO_COORDINATOR.into(),
+        },
+        i64::try_from(expires).unwrap_or(i64::MAX),
+    )
 }
 
 fn spawn(

@@ -4,8 +4,9 @@
 //! and `comment`), in the recipient's name. (A `GET` alone changes nothing: mail scanners and
 //! link previews open links.)
 //!
-//! The token is the HMAC-SHA256 of `ack:<id>` with `ack_http.secret`, so only someone the link
-//! was sent to can acknowledge, and every instance sharing the secret can check it. The
+//! The token is the HMAC-SHA256 of `ack:<id>` with `ack_http.secret` ([`crate::links`]), so only
+//! someone the link was sent to can acknowledge, and every instance sharing the secret can check
+//! it. The
 //! acknowledgement itself is a message on `tandem.notify.ack.<id>`, the same path as every
 //! other, handled by whichever instance owns the notification; a review is a request on
 //! `tandem.review.<agency>`, checked like every other.
@@ -19,10 +20,8 @@ use axum::{
     response::Html,
     routing::{get, post},
 };
-use hmac::{Hmac, Mac as _};
 use serde::Deserialize;
-use sha2::Sha256;
-use tandem_runtime::{Shutdown, envelope::MSG_ID};
+use tandem_runtime::envelope::MSG_ID;
 
 use prost::Message as _;
 use tandem_proto::{
@@ -32,56 +31,13 @@ use tandem_proto::{
 };
 
 use crate::{
-    config::NotifyAgency, review::MAX_COMMENT_CHARS, rules::is_notification_id, store::Store,
+    config::NotifyAgency, links::Links, review::MAX_COMMENT_CHARS, rules::is_notification_id,
+    store::Store,
 };
-
-/// Makes and checks ack links.
-#[derive(Clone)]
-pub struct AckLinks {
-    public_url: String,
-    key: Vec<u8>,
-}
-
-impl AckLinks {
-    /// Links under `public_url` signed with `secret`.
-    pub fn new(public_url: &str, secret: &[u8]) -> Self {
-        Self {
-            public_url: public_url.trim_end_matches('/').to_string(),
-            key: secret.to_vec(),
-        }
-    }
-
-    fn mac(&self, id: &str) -> Hmac<Sha256> {
-        // HMAC takes keys of any length.
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(b"ack:");
-        mac.update(id.as_bytes());
-        mac
-    }
-
-    /// The token of notification `id`.
-    pub fn token(&self, id: &str) -> String {
-        hex::encode(self.mac(id).finalize().into_bytes())
-    }
-
-    /// The link acknowledging notification `id`.
-    pub fn link(&self, id: &str) -> String {
-        format!("{}/ack/{id}?token={}", self.public_url, self.token(id))
-    }
-
-    /// Whether `token` is the token of `id` (compared in constant time).
-    pub fn verify(&self, id: &str, token: &str) -> bool {
-        match hex::decode(token) {
-            Ok(bytes) => self.mac(id).verify_slice(&bytes).is_ok(),
-            Err(_) => false,
-        }
-    }
-}
 
 #[derive(Clone)]
 struct AppState {
-    links: AckLinks,
+    links: Links,
     client: async_nats::Client,
     store: Store,
     agency: NotifyAgency,
@@ -102,16 +58,14 @@ struct ReviewForm {
     comment: String,
 }
 
-/// Serves the links on `listener` until `shutdown`.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    links: AckLinks,
+/// The ack links' routes.
+pub(crate) fn router(
+    links: Links,
     client: async_nats::Client,
     store: Store,
     agency: NotifyAgency,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    let app = Router::new()
+) -> Router {
+    Router::new()
         .route("/ack/{id}", get(confirm_page).post(acknowledge))
         .route("/ack/{id}/review", post(review))
         .with_state(Arc::new(AppState {
@@ -119,8 +73,7 @@ pub(crate) async fn serve(
             client,
             store,
             agency,
-        }));
-    Ok(tandem_runtime::http::serve(listener, app, shutdown).await?)
+        }))
 }
 
 fn page(status: StatusCode, body: &str) -> (StatusCode, Html<String>) {
@@ -197,17 +150,8 @@ async fn acknowledge(
         Ok(notification) => notification,
         Err(answer) => return answer,
     };
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert(MSG_ID, format!("ack:{id}:link").as_str());
     // The link was sent to the recipient alone: the acknowledgement is theirs.
-    let payload = format!("link {}", notification.recipient_id);
-    let stored = async {
-        async_nats::jetstream::new(state.client.clone())
-            .publish_with_headers(notify_ack_subject(&id), headers, payload.into())
-            .await?
-            .await?;
-        anyhow::Ok(())
-    };
+    let stored = publish_ack(&state.client, &id, "link", &notification.recipient_id);
     match stored.await {
         Ok(()) => page(
             StatusCode::OK,
@@ -247,14 +191,7 @@ async fn review(
         verdict: verdict as i32,
         comment: form.comment,
     };
-    let asked = state.client.request(
-        review_subject(state.agency.token()),
-        request.encode_to_vec().into(),
-    );
-    let reply = match tokio::time::timeout(REVIEW_WAIT, asked).await {
-        Ok(Ok(answer)) => ReviewReply::decode(answer.payload).ok(),
-        _ => None,
-    };
+    let reply = ask_review(&state.client, state.agency, &request).await;
     match reply {
         Some(reply) if reply.recorded => {
             let status = reply
@@ -280,11 +217,50 @@ async fn review(
     }
 }
 
+/// Acknowledges notification `id` in `by`'s name through `via` (`link`, `inbox`): a message on
+/// `tandem.notify.ack.<id>`, the same path as every other acknowledgement, deduplicated per
+/// notification and channel.
+pub(crate) async fn publish_ack(
+    client: &async_nats::Client,
+    id: &str,
+    via: &str,
+    by: &str,
+) -> anyhow::Result<()> {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(MSG_ID, format!("ack:{id}:{via}").as_str());
+    async_nats::jetstream::new(client.clone())
+        .publish_with_headers(
+            notify_ack_subject(id),
+            headers,
+            format!("{via} {by}").into(),
+        )
+        .await?
+        .await?;
+    Ok(())
+}
+
+/// Asks `agency`'s review service (the one every review goes through) to record `request`;
+/// `None` when it did not answer in time.
+pub(crate) async fn ask_review(
+    client: &async_nats::Client,
+    agency: NotifyAgency,
+    request: &ReviewRequest,
+) -> Option<ReviewReply> {
+    let asked = client.request(
+        review_subject(agency.token()),
+        request.encode_to_vec().into(),
+    );
+    match tokio::time::timeout(REVIEW_WAIT, asked).await {
+        Ok(Ok(answer)) => ReviewReply::decode(answer.payload).ok(),
+        _ => None,
+    }
+}
+
 /// How long the page waits for a review to be recorded.
 const REVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// `text` safe inside HTML.
-fn escape(text: &str) -> String {
+/// `text` safe inside HTML, as text or an attribute's value in double quotes.
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

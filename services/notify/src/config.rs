@@ -249,6 +249,32 @@ pub struct AckHttpConfig {
     pub secret: String,
 }
 
+/// The coordinator's inbox (`/inbox`, on the `ack_http` listener; docs/design.md,
+/// "Notifications"): how long its links live, and the single sign-on proxy an agency may put in
+/// front of it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct InboxConfig {
+    /// Seconds an inbox link works after its notification was created.
+    pub link_ttl_secs: u64,
+    /// Addresses or CIDR ranges (`10.0.0.5`, `10.0.0.0/24`) of the proxies trusted to name the
+    /// coordinator in `identity_header`. Empty: only signed links open the inbox.
+    pub trusted_proxy: Vec<String>,
+    /// The header in which a trusted proxy names the coordinator (`X-Forwarded-User`): their
+    /// directory id or e-mail address. Empty: no proxy is trusted.
+    pub identity_header: String,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        Self {
+            link_ttl_secs: 14 * 24 * 3600,
+            trusted_proxy: Vec::new(),
+            identity_header: String::new(),
+        }
+    }
+}
+
 /// Everything the notify service is configured with.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
@@ -264,8 +290,13 @@ pub struct NotifyConfig {
     pub webhook: WebhookConfig,
     /// The SMTP relay.
     pub smtp: SmtpConfig,
-    /// The ack link.
+    /// The HTTP listener of the ack links and the inbox.
     pub ack_http: AckHttpConfig,
+    /// The inbox's links and trusted proxy.
+    pub inbox: InboxConfig,
+    /// The tracing dashboard's address of a trace, `{trace_id}` standing for its id
+    /// (`http://localhost:16686/trace/{trace_id}`; `TANDEM_TRACE_URL`). Empty: no trace links.
+    pub trace_url: String,
     /// Milliseconds between checks for notifications past their deadline.
     pub timer_tick_ms: u64,
     /// Seconds after which a delivery claimed by an instance that never finished it (it
@@ -282,6 +313,8 @@ impl Default for NotifyConfig {
             webhook: WebhookConfig::default(),
             smtp: SmtpConfig::default(),
             ack_http: AckHttpConfig::default(),
+            inbox: InboxConfig::default(),
+            trace_url: String::new(),
             timer_tick_ms: 1_000,
             // Longer than a webhook's whole retry life with the defaults.
             claim_lease_secs: 300,

@@ -20,6 +20,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, kv};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tandem_i18n::Lang;
 use tandem_proto::v1::Role;
 use tandem_runtime::{Shutdown, config::StorageConfig, kv_scan, topology};
 
@@ -47,6 +48,20 @@ pub struct DirectoryEntry {
     pub countries: Vec<String>,
     /// How notifications reach them.
     pub channels: Vec<ChannelSpec>,
+    /// The language of their e-mails, notification summaries and inbox: `en`, `fr` or `es`.
+    #[serde(default = "default_lang")]
+    pub lang: String,
+    /// Their IANA time zone (`America/Bogota`), in which e-mails and the inbox show times.
+    #[serde(default = "default_tz")]
+    pub tz: String,
+}
+
+fn default_lang() -> String {
+    Lang::En.code().into()
+}
+
+fn default_tz() -> String {
+    "UTC".into()
 }
 
 impl fmt::Debug for DirectoryEntry {
@@ -59,11 +74,18 @@ impl fmt::Debug for DirectoryEntry {
             .field("role", &self.role)
             .field("countries", &self.countries)
             .field("channels", &self.channels)
+            .field("lang", &self.lang)
+            .field("tz", &self.tz)
             .finish_non_exhaustive()
     }
 }
 
 impl DirectoryEntry {
+    /// The language they read (English for a value stored before `lang` existed).
+    pub fn lang(&self) -> Lang {
+        Lang::from_tag(&self.lang).unwrap_or_default()
+    }
+
     /// Whether the entry covers `country`.
     pub fn covers(&self, country: &str) -> bool {
         self.countries.is_empty() || self.countries.iter().any(|c| c == country)
@@ -291,7 +313,18 @@ fn validate_entry(item: &Value, webhooks: &WebhookConfig) -> Result<DirectoryEnt
         return Err(vec!["must be an object".into()]);
     };
     for key in object.keys() {
-        if !["id", "name", "agency", "role", "countries", "channels"].contains(&key.as_str()) {
+        if ![
+            "id",
+            "name",
+            "agency",
+            "role",
+            "countries",
+            "channels",
+            "lang",
+            "tz",
+        ]
+        .contains(&key.as_str())
+        {
             problems.push(format!("{key}: unknown field"));
         }
     }
@@ -358,6 +391,32 @@ fn validate_entry(item: &Value, webhooks: &WebhookConfig) -> Result<DirectoryEnt
         }
         Some(_) => problems.push("countries: must be a list of ISO3 codes".into()),
     }
+    let lang = match object.get("lang") {
+        None | Some(Value::Null) => default_lang(),
+        Some(Value::String(code)) if Lang::ALL.iter().any(|l| l.code() == code.trim()) => {
+            code.trim().to_string()
+        }
+        Some(other) => {
+            problems.push(format!(
+                "lang: {} is not a language tandem speaks (en, fr or es)",
+                cut_value(other)
+            ));
+            default_lang()
+        }
+    };
+    let tz = match object.get("tz") {
+        None | Some(Value::Null) => default_tz(),
+        Some(Value::String(zone)) if tandem_i18n::known_time_zone(zone.trim()) => {
+            zone.trim().to_string()
+        }
+        Some(other) => {
+            problems.push(format!(
+                "tz: {} is not an IANA time zone (e.g. America/Bogota, Africa/Dakar, UTC)",
+                cut_value(other)
+            ));
+            default_tz()
+        }
+    };
     let mut channels = Vec::new();
     match object.get("channels") {
         Some(Value::Array(list)) if !list.is_empty() => {
@@ -393,9 +452,20 @@ fn validate_entry(item: &Value, webhooks: &WebhookConfig) -> Result<DirectoryEnt
                 role: RoleName(role),
                 countries,
                 channels,
+                lang,
+                tz,
             })
         }
         _ => Err(problems),
+    }
+}
+
+/// A refused value as the import's answer repeats it: at most 64 characters.
+fn cut_value(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
     }
 }
 
@@ -701,6 +771,29 @@ mod tests {
   role: ROLE_HQ
   channels: [{nats: {}}]
 "#;
+
+    #[test]
+    fn language_and_time_zone_default_to_english_and_utc_and_are_checked() {
+        let one = |extra: &str| {
+            parse(&format!(
+                "- {{id: cc, name: Awa, agency: iom, role: COUNTRY_COORDINATOR, channels: [{{nats: {{}}}}]{extra}}}"
+            ))
+        };
+        let plain = one("").expect("valid");
+        assert_eq!((plain[0].lang(), plain[0].tz.as_str()), (Lang::En, "UTC"));
+        let dakar = one(", lang: fr, tz: Africa/Dakar").expect("valid");
+        assert_eq!(
+            (dakar[0].lang(), dakar[0].tz.as_str()),
+            (Lang::Fr, "Africa/Dakar")
+        );
+        let wrong = one(", lang: de, tz: Mars/Olympus").expect_err("refused");
+        let text = wrong.to_string();
+        assert!(text.contains("lang: \"de\" is not a language"), "{text}");
+        assert!(
+            text.contains("tz: \"Mars/Olympus\" is not an IANA time zone"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn yaml_and_json_files_parse() {

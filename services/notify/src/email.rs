@@ -19,9 +19,11 @@ use lettre::{
         client::{Certificate, Tls, TlsParameters},
     },
 };
-use tandem_proto::v1::Notification;
+use tandem_i18n::{Lang, words::word};
+use tandem_proto::{subjects::notify_ack_subject, v1::Notification};
 
 use crate::{
+    ack_http::escape,
     config::{SmtpConfig, SmtpSecurity, WebhookConfig},
     webhook::Outcome,
 };
@@ -73,12 +75,14 @@ impl EmailSender {
         })
     }
 
-    /// Sends `notification` to `address`; `ack_link` is included when the link is served.
+    /// Sends `notification` to `address`, written for `reader`; `ack_link` is included when
+    /// the link is served.
     pub async fn send(
         &self,
         notification: &Notification,
         address: &str,
         ack_link: Option<&str>,
+        reader: Reader<'_>,
     ) -> Outcome {
         let failed = |attempts, reason: &str| Outcome {
             delivered: false,
@@ -91,7 +95,7 @@ impl EmailSender {
         let Ok(to) = address.parse::<Mailbox>() else {
             return failed(0, "the directory's address is not a mailbox");
         };
-        let message = match compose(notification, from.clone(), to, ack_link) {
+        let message = match compose(notification, from.clone(), to, ack_link, reader) {
             Ok(message) => message,
             Err(error) => return failed(0, &format!("cannot compose the message: {error}")),
         };
@@ -141,62 +145,111 @@ fn tls_parameters(config: &SmtpConfig) -> anyhow::Result<TlsParameters> {
     Ok(builder.build()?)
 }
 
-/// The message: subject, plain text and HTML, both with the acknowledgement instructions.
+/// Who reads an e-mail: their language and IANA time zone (from the directory).
+#[derive(Clone, Copy, Debug)]
+pub struct Reader<'a> {
+    /// The language of the subject and body.
+    pub lang: Lang,
+    /// The zone of the deadline.
+    pub tz: &'a str,
+}
+
+/// The message in `reader`'s language: subject, plain text and HTML, both with the inbox link
+/// (when the listener is served), the acknowledgement instructions with the deadline in the
+/// reader's time, and the trace link (when a dashboard is configured).
 pub fn compose(
     notification: &Notification,
     from: Mailbox,
     to: Mailbox,
     ack_link: Option<&str>,
+    reader: Reader<'_>,
 ) -> anyhow::Result<Message> {
+    let lang = reader.lang;
     let id = &notification.notification_id;
+    let subject_id = if notification.escalation_tier > 0 {
+        "email-subject-escalation"
+    } else {
+        "email-subject"
+    };
     let subject = format!(
-        "[tandem] {}{} {} — please acknowledge",
-        if notification.escalation_tier > 0 {
-            "ESCALATION: "
-        } else {
-            ""
-        },
-        notification.situation_id,
-        match notification.kind() {
-            tandem_proto::v1::NotificationKind::Discrepancy => "figures disagree",
-            tandem_proto::v1::NotificationKind::Contested => "leadership contested",
-            _ => "leadership determined",
-        }
+        "[tandem] {}",
+        lang.text_with(
+            subject_id,
+            &[
+                ("situation", notification.situation_id.as_str().into()),
+                ("kind", word(lang, notification.kind()).into()),
+            ],
+        )
     );
     let deadline = notification
         .acknowledge_by
         .as_ref()
-        .and_then(tandem_proto::timestamp::to_system_time)
-        .map(|t| {
-            time::OffsetDateTime::from(t)
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        })
+        .map(|t| tandem_i18n::local_time(t.seconds, reader.tz))
         .unwrap_or_default();
-    let mut text = notification.summary.clone();
+    let acknowledge_by = lang.text_with("email-acknowledge-by", &[("deadline", deadline.into())]);
+    let command = format!("tandem notifications ack {id}");
+    let nats = lang.text_with(
+        "email-or-nats",
+        &[("subject", notify_ack_subject(id).into())],
+    );
+    let inbox = &notification.inbox_url;
+    let trace = &notification.trace_url;
+
+    let mut text = String::new();
+    if !inbox.is_empty() {
+        text.push_str(&lang.text_with("email-open-inbox", &[("url", inbox.as_str().into())]));
+        text.push_str("\n\n");
+    }
+    text.push_str(&notification.summary);
     text.push_str(&format!(
-        "\nPlease acknowledge by {deadline}, or it escalates:\n  tandem notifications ack {id}\n  or publish any message on tandem.notify.ack.{id}\n"
+        "\n{acknowledge_by}\n  {} {command}\n  {nats}\n",
+        lang.text("email-or-command")
     ));
     if let Some(link) = ack_link {
-        text.push_str(&format!("  or open {link}\n"));
+        text.push_str(&format!(
+            "  {}\n",
+            lang.text_with("email-or-link", &[("url", link.into())])
+        ));
     }
-    let mut html = String::from("<html><body>");
+    if !trace.is_empty() {
+        text.push_str(&lang.text_with("email-trace", &[("url", trace.as_str().into())]));
+        text.push('\n');
+    }
+
+    let mut html = format!("<html lang=\"{}\"><body>", lang.code());
+    if !inbox.is_empty() {
+        html.push_str(&format!(
+            "<p><a href=\"{}\"><strong>{}</strong></a></p>",
+            escape(inbox),
+            escape(&lang.text("email-inbox-link"))
+        ));
+    }
     for line in notification.summary.lines() {
         html.push_str(&format!("<p>{}</p>", escape(line)));
     }
     html.push_str(&format!(
-        "<p><strong>Please acknowledge by {}</strong>, or it escalates:</p><ul><li><code>tandem notifications ack {}</code></li><li>any message on <code>tandem.notify.ack.{}</code></li>",
-        escape(&deadline),
-        escape(id),
-        escape(id)
+        "<p><strong>{}</strong></p><ul><li>{} <code>{}</code></li><li>{}</li>",
+        escape(&acknowledge_by),
+        escape(&lang.text("email-or-command")),
+        escape(&command),
+        escape(&nats)
     ));
     if let Some(link) = ack_link {
         html.push_str(&format!(
-            "<li><a href=\"{}\">Acknowledge</a></li>",
-            escape(link)
+            "<li><a href=\"{}\">{}</a></li>",
+            escape(link),
+            escape(&lang.text("email-acknowledge"))
         ));
     }
-    html.push_str("</ul></body></html>");
+    html.push_str("</ul>");
+    if !trace.is_empty() {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            escape(trace),
+            escape(&lang.text("email-trace-link"))
+        ));
+    }
+    html.push_str("</body></html>");
     Ok(Message::builder()
         .from(from)
         .to(to)
@@ -215,11 +268,4 @@ pub fn compose(
                         .body(html),
                 ),
         )?)
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -114,7 +114,7 @@ impl Handler for AckHandler {
 }
 
 /// Who acknowledged, and through which channel, from an acknowledgement's payload:
-/// `<channel>` or `<channel> <directory id>` with channel `cli`, `link` or `nats`. Anything
+/// `<channel>` or `<channel> <directory id>` with channel `cli`, `link`, `inbox` or `nats`. Anything
 /// else is an acknowledgement over NATS by nobody named (`system`): only a well-formed
 /// directory id is kept, since free text could name a person.
 pub(crate) fn acknowledger(payload: &[u8]) -> (String, &'static str) {
@@ -123,6 +123,7 @@ pub(crate) fn acknowledger(payload: &[u8]) -> (String, &'static str) {
     let via = match channel {
         "cli" => "cli",
         "link" => "link",
+        "inbox" => "inbox",
         "nats" => "nats",
         _ => return (SYSTEM.into(), "nats"),
     };

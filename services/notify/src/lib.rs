@@ -14,7 +14,11 @@
 //! - `escalation`: the timers, from KV, surviving restarts.
 //! - [`review`]: the agency's review requests (`tandem.review.<agency>`): the reviewer checked
 //!   in the directory, the review recorded by leadership.
+//! - [`links`]: the one HMAC scheme of the listener's links: ack links, inbox links bound to a
+//!   recipient and expiring, and the inbox forms' CSRF tokens.
 //! - [`ack_http`]: the signed notification page: acknowledge, endorse, contest.
+//! - [`inbox_http`]: the coordinator's inbox on the same listener: the notifications waiting
+//!   for one coordinator and the situation as it stands, in their language and time zone.
 //! - [`inbox`]: `tandem notifications list|ack`.
 //! - [`run`]: connects, creates what notify owns, and runs all of it until shutdown.
 
@@ -26,6 +30,8 @@ pub mod email;
 mod escalation;
 mod handler;
 pub mod inbox;
+pub mod inbox_http;
+pub mod links;
 mod notifier;
 pub mod review;
 pub mod rules;
@@ -65,13 +71,14 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 config.ack_http.secret.as_bytes().to_vec()
             };
             (
-                Some(ack_http::AckLinks::new(&public_url, &secret)),
+                Some(links::Links::new(&public_url, &secret)),
                 Some(listener),
             )
         }
         None => (None, None),
     };
 
+    let proxy = inbox_http::TrustedProxy::new(&config.inbox)?;
     let member = agency.service();
     let storage = &config.common.storage;
     let description = "Notifies focal points of determinations and discrepancies, and escalates";
@@ -126,8 +133,8 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
                     review::serve(
                         service.client().clone(),
                         agency,
-                        directory,
-                        records,
+                        directory.clone(),
+                        records.clone(),
                         service.stop(),
                     ),
                 );
@@ -136,17 +143,22 @@ pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()>
                     escalation::run(store.clone(), notifier, config.timer_tick(), service.stop()),
                 );
                 if let (Some(links), Some(listener)) = (links, listener) {
-                    service.spawn(
-                        "acknowledgement links",
-                        ack_http::serve(
-                            listener,
-                            links,
-                            service.client().clone(),
-                            store,
-                            agency,
-                            service.stop(),
-                        ),
-                    );
+                    let client = service.client().clone();
+                    let inbox = inbox_http::Inbox {
+                        links: links.clone(),
+                        client: client.clone(),
+                        store: store.clone(),
+                        agency,
+                        directory,
+                        determinations: records,
+                        proxy,
+                    };
+                    let app = ack_http::router(links, client, store, agency)
+                        .merge(inbox_http::router(inbox));
+                    let stop = service.stop();
+                    service.spawn("acknowledgement links and inbox", async move {
+                        Ok(tandem_runtime::http::serve(listener, app, stop).await?)
+                    });
                 }
                 Ok(())
             },

@@ -32,10 +32,10 @@ use tracing::Instrument as _;
 
 use crate::{
     SERVICE,
-    ack_http::AckLinks,
     config::{NotifyAgency, NotifyConfig, SlaConfig},
     directory::{ChannelSpec, DirectoryEntry, LiveDirectory},
-    email::EmailSender,
+    email::{self, EmailSender},
+    links::{Links, Recipient},
     review::Determinations,
     rules,
     store::{self, Acknowledgement, Claim, ClaimState, NotificationRecord, RecordState, Store},
@@ -51,7 +51,11 @@ pub(crate) struct Notifier {
     sla: SlaConfig,
     webhook: WebhookSender,
     email: EmailSender,
-    links: Option<AckLinks>,
+    links: Option<Links>,
+    /// Seconds an inbox link works after its notification was created.
+    link_ttl_secs: i64,
+    /// `trace_url`'s template (`…/trace/{trace_id}`); empty for none.
+    trace_url: String,
     instance: String,
     lease: Duration,
     /// `tandem_notification_deliveries_total{agency, channel, outcome}`.
@@ -68,7 +72,7 @@ impl Notifier {
         store: Store,
         directory: LiveDirectory,
         config: &NotifyConfig,
-        links: Option<AckLinks>,
+        links: Option<Links>,
         determinations: Determinations,
     ) -> anyhow::Result<Self> {
         Ok(Self {
@@ -80,6 +84,8 @@ impl Notifier {
             webhook: WebhookSender::new(config.webhook.clone())?,
             email: EmailSender::new(&config.smtp, config.webhook.clone())?,
             links,
+            link_ttl_secs: i64::try_from(config.inbox.link_ttl_secs).unwrap_or(i64::MAX),
+            trace_url: config.trace_url.trim().to_string(),
             instance: format!("{}-{:08x}", config.agency.token(), rand::random::<u32>()),
             lease: config.claim_lease(),
             deliveries: metrics::meter()
@@ -212,9 +218,10 @@ impl Notifier {
     /// delivers it over every channel of `entry`, all at once so one slow channel delays none.
     pub(crate) async fn notify(
         &self,
-        notification: Notification,
+        mut notification: Notification,
         entry: &DirectoryEntry,
     ) -> anyhow::Result<()> {
+        self.add_links(&mut notification, entry);
         let escalate_at_ms = notification
             .acknowledge_by
             .as_ref()
@@ -257,17 +264,41 @@ impl Notifier {
                     error = tracing::field::Empty,
                     otel.status_code = tracing::field::Empty,
                 );
-                self.deliver(notification, channel).instrument(span)
+                self.deliver(notification, channel, entry).instrument(span)
             }))
             .await,
         )
     }
 
-    /// Delivers `notification` over `channel` unless it was delivered (or failed) already.
+    /// Sets the notification's `inbox_url` (when the listener is served: a link to the
+    /// recipient's inbox that expires `link_ttl_secs` after the notification was created, so
+    /// every redelivery computes the same) and `trace_url` (when a dashboard is configured).
+    fn add_links(&self, notification: &mut Notification, entry: &DirectoryEntry) {
+        if let Some(links) = &self.links {
+            let created = notification.created_at.as_ref().map_or(0, |t| t.seconds);
+            let recipient = Recipient {
+                agency: entry.agency,
+                id: entry.id.clone(),
+            };
+            notification.inbox_url =
+                links.inbox_link(&recipient, created.saturating_add(self.link_ttl_secs));
+        }
+        if !self.trace_url.is_empty() && !notification.trace_id.is_empty() {
+            notification.trace_url = if self.trace_url.contains("{trace_id}") {
+                self.trace_url.replace("{trace_id}", &notification.trace_id)
+            } else {
+                format!("{}{}", self.trace_url, notification.trace_id)
+            };
+        }
+    }
+
+    /// Delivers `notification` over `channel` of `entry` unless it was delivered (or failed)
+    /// already.
     async fn deliver(
         &self,
         notification: &Notification,
         channel: &ChannelSpec,
+        entry: &DirectoryEntry,
     ) -> anyhow::Result<()> {
         match channel {
             // On the bus, the stream's deduplication makes the delivery exactly-once by itself:
@@ -304,7 +335,13 @@ impl Notifier {
                     .links
                     .as_ref()
                     .map(|links| links.link(&notification.notification_id));
-                let send = self.email.send(notification, address, link.as_deref());
+                let reader = email::Reader {
+                    lang: entry.lang(),
+                    tz: &entry.tz,
+                };
+                let send = self
+                    .email
+                    .send(notification, address, link.as_deref(), reader);
                 self.deliver_claimed(notification, Channel::Email, send)
                     .await
             }

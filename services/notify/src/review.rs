@@ -254,6 +254,8 @@ mod tests {
             role: RoleName(role),
             countries: countries.iter().map(|c| c.to_string()).collect(),
             channels: Vec::new(),
+            lang: "en".into(),
+            tz: "UTC".into(),
         }
     }
 

@@ -17,10 +17,10 @@ use tandem_proto::{
         Agency, DeterminationReview, Discrepancy, LeadershipDetermination, Notification,
         NotificationKind, Role,
     },
-    words,
 };
 
 use crate::{config::NotifyAgency, directory::DirectoryEntry};
+use tandem_i18n::{FluentValue, Lang, words::word};
 
 /// The tier of a role: 0 for the first line, 1 regional, 2 HQ.
 pub fn tier(role: Role) -> u32 {
@@ -135,7 +135,7 @@ pub fn first_notification(
         contest: None,
         ..Default::default()
     };
-    notification.summary = summary(&notification);
+    notification.summary = summary(&notification, recipient.lang());
     notification
 }
 
@@ -170,7 +170,7 @@ pub fn contest_notification(
         ],
     );
     notification.contest = Some(review.clone());
-    notification.summary = summary(&notification);
+    notification.summary = summary(&notification, recipient.lang());
     notification
 }
 
@@ -204,118 +204,153 @@ pub fn escalation(
         escalates_notification_id: original.notification_id.clone(),
         ..original.clone()
     };
-    notification.summary = summary(&notification);
+    notification.summary = summary(&notification, recipient.lang());
     notification
 }
 
-/// The notification in words, for people: what happened, what it means for the recipient's
-/// agency, the functions, the rationale and where to find the trace.
-pub fn summary(n: &Notification) -> String {
+/// The notification in words, for people, in `lang`: what happened, what it means for the
+/// recipient's agency, the functions, the rationale and where to find the trace.
+pub fn summary(n: &Notification, lang: Lang) -> String {
+    let text = |id: &str, args: &[(&'static str, FluentValue<'_>)]| lang.text_with(id, args);
     let agency = NotifyAgency::from_proto(n.recipient_agency())
-        .map(NotifyAgency::label)
-        .unwrap_or("your agency");
-    let mut text = String::new();
+        .map(|a| word(lang, a.proto()))
+        .unwrap_or_else(|| lang.text("summary-your-agency"));
+    let situation = || ("situation", FluentValue::from(n.situation_id.as_str()));
+    let country = || ("country", FluentValue::from(n.country.as_str()));
+    let classification = || {
+        (
+            "classification",
+            FluentValue::from(word(lang, n.classification())),
+        )
+    };
+    let arrangement = || {
+        (
+            "arrangement",
+            FluentValue::from(word(lang, n.arrangement())),
+        )
+    };
+    let leads = agencies(&n.lead_agencies, lang);
+    let mut lines = Vec::new();
     if n.escalation_tier > 0 {
-        text.push_str(&format!(
-            "ESCALATION (tier {}): notification {} was not acknowledged in time.\n",
-            n.escalation_tier, n.escalates_notification_id
+        lines.push(text(
+            "summary-escalation",
+            &[
+                ("tier", n.escalation_tier.into()),
+                ("notification", n.escalates_notification_id.as_str().into()),
+            ],
         ));
     }
-    let leads = agencies(&n.lead_agencies);
     match n.kind() {
         NotificationKind::Discrepancy => {
-            text.push_str(&format!(
-                "IOM and UNHCR figures disagree for situation {} in {}:\n",
-                n.situation_id, n.country
-            ));
+            lines.push(text("summary-discrepancy", &[situation(), country()]));
             for d in &n.discrepancies {
-                text.push_str(&format!(
-                    "- {}: IOM {} vs UNHCR {} ({:.0}% apart)\n",
-                    words::group(d.group()),
-                    d.iom_count,
-                    d.unhcr_count,
-                    d.relative_difference * 100.0
-                ));
+                let line = text(
+                    "summary-discrepancy-line",
+                    &[
+                        ("group", word(lang, d.group()).into()),
+                        ("iom", d.iom_count.to_string().into()),
+                        ("unhcr", d.unhcr_count.to_string().into()),
+                        (
+                            "percent",
+                            format!("{:.0}", d.relative_difference * 100.0).into(),
+                        ),
+                    ],
+                );
+                lines.push(format!("- {line}"));
             }
-            text.push_str("Please reconcile the figures with your counterpart (FoE B.3 data).\n");
+            lines.push(lang.text("summary-discrepancy-ask"));
         }
         NotificationKind::Contested => {
             let contest = n.contest.clone().unwrap_or_default();
             let by = match contest.agency() {
-                Agency::Iom => "IOM",
-                Agency::Unhcr => "UNHCR",
-                _ => "an agency",
+                agency @ (Agency::Iom | Agency::Unhcr) => word(lang, agency),
+                _ => lang.text("summary-an-agency"),
             };
-            text.push_str(&format!(
-                "{by} ({}) contests determination {} of situation {} in {}: {} coordinated as {}, led by {}.\nReason: {}\n",
-                contest.by,
-                n.determination_id,
-                n.situation_id,
-                n.country,
-                words::classification(n.classification()),
-                words::arrangement(n.arrangement()),
-                leads,
-                contest.comment
+            lines.push(text(
+                "summary-contested",
+                &[
+                    ("agency", by.into()),
+                    ("by", contest.by.as_str().into()),
+                    ("determination", n.determination_id.as_str().into()),
+                    situation(),
+                    country(),
+                    classification(),
+                    arrangement(),
+                    ("leads", leads.as_str().into()),
+                ],
             ));
-            text.push_str("It stays in force while the agencies resolve it; it goes to both HQs if still contested after the deadline.\n");
+            lines.push(text(
+                "summary-contest-reason",
+                &[("reason", contest.comment.as_str().into())],
+            ));
+            lines.push(lang.text("summary-contest-stands"));
         }
         _ => {
-            text.push_str(&format!(
-                "Situation {} in {} is now classified as {}, coordinated as {}, led by {}.\n",
-                n.situation_id,
-                n.country,
-                words::classification(n.classification()),
-                words::arrangement(n.arrangement()),
-                leads
+            lines.push(text(
+                "summary-determined",
+                &[
+                    situation(),
+                    country(),
+                    classification(),
+                    arrangement(),
+                    ("leads", leads.as_str().into()),
+                ],
             ));
             let role = if !n.agency_leads {
-                "partners in this response"
+                "summary-agency-partners"
             } else if n.lead_agencies.len() > 1 {
-                "co-leads this response"
+                "summary-agency-co-leads"
             } else {
-                "leads this response"
+                "summary-agency-leads"
             };
-            text.push_str(&format!("{agency} {role}.\n"));
+            lines.push(text(role, &[("agency", agency.as_str().into())]));
         }
     }
     if !n.functions.is_empty() {
-        text.push_str("Functions:\n");
+        lines.push(lang.text("summary-functions"));
         for f in &n.functions {
-            text.push_str(&format!(
-                "- {}: {}\n",
-                words::function(f.function()),
-                agencies(&f.agencies)
+            lines.push(format!(
+                "- {}: {}",
+                word(lang, f.function()),
+                agencies(&f.agencies, lang)
             ));
         }
     }
     if !n.rationale.is_empty() {
-        text.push_str("Why:\n");
+        lines.push(lang.text("summary-why"));
         for r in &n.rationale {
-            text.push_str(&format!(
-                "- {} ({})\n",
+            lines.push(format!(
+                "- {} ({})",
                 r.text,
                 tandem_proto::words::rationale_source(r)
             ));
         }
     }
-    text.push_str(&format!("Determination {}", n.determination_id));
+    let mut last = text(
+        "summary-determination",
+        &[("determination", n.determination_id.as_str().into())],
+    );
     if !n.trace_id.is_empty() {
-        text.push_str(&format!("; trace {}", n.trace_id));
+        last.push_str("; ");
+        last.push_str(&text(
+            "summary-trace",
+            &[("trace", n.trace_id.as_str().into())],
+        ));
     }
-    text.push('\n');
-    text
+    lines.push(last);
+    let mut summary = lines.join("\n");
+    summary.push('\n');
+    summary
 }
 
-fn agencies(values: &[i32]) -> String {
-    let names: Vec<&str> = values
+/// The agencies of `values` in words, joined with `+` (`IOM + UNHCR`).
+pub fn agencies(values: &[i32], lang: Lang) -> String {
+    let names: Vec<String> = values
         .iter()
-        .map(|v| match Agency::try_from(*v).unwrap_or_default() {
-            Agency::Partner => "a partner",
-            agency => words::agency(agency).unwrap_or("unspecified"),
-        })
+        .map(|v| word(lang, Agency::try_from(*v).unwrap_or_default()))
         .collect();
     if names.is_empty() {
-        "nobody yet".into()
+        lang.text("summary-nobody")
     } else {
         names.join(" + ")
     }
@@ -334,6 +369,8 @@ mod tests {
             role: RoleName(role),
             countries: countries.iter().map(|c| c.to_string()).collect(),
             channels: vec![ChannelSpec::Nats {}],
+            lang: "en".into(),
+            tz: "UTC".into(),
         }
     }
 
@@ -411,11 +448,22 @@ mod tests {
             }],
             ..Default::default()
         };
-        let text = summary(&notification);
+        let text = summary(&notification, Lang::En);
         assert!(
             text.contains("classified as IDP situation, coordinated as IASC cluster system"),
             "{text}"
         );
         assert!(text.contains("- resource mobilisation: IOM"), "{text}");
+        let french = summary(&notification, Lang::Fr);
+        assert!(
+            french.contains("désormais qualifiée de situation de déplacement interne"),
+            "{french}"
+        );
+        assert!(french.contains("OIM codirige cette réponse."), "{french}");
+        let spanish = summary(&notification, Lang::Es);
+        assert!(
+            spanish.contains("OIM codirige esta respuesta."),
+            "{spanish}"
+        );
     }
 }

@@ -224,7 +224,7 @@ async fn the_email_says_what_happened_escapes_every_value_in_html_and_carries_th
 
     assert_eq!(
         mail.subject,
-        "[tandem] COL-M leadership determined — please acknowledge"
+        "[tandem] COL-M leadership changed — please acknowledge"
     );
 
     // Plain text: the summary verbatim, and every way to acknowledge.
@@ -272,7 +272,7 @@ async fn the_email_says_what_happened_escapes_every_value_in_html_and_carries_th
     );
     assert!(
         mail.html.contains(&format!(
-            "<a href=\"{}\">Acknowledge</a>",
+            "<a href=\"{}\">Acknowledge with one click</a>",
             link.replace('&', "&amp;")
         )),
         "{}",
@@ -505,5 +505,79 @@ async fn starttls_security_sends_nothing_to_a_relay_that_does_not_offer_it() {
     assert_eq!(failed.channel(), Channel::Email);
     assert_eq!(smtp.mail_commands(), 0, "nothing sent in the clear");
     assert!(smtp.mails().is_empty());
+    iom.stop().await;
+}
+
+#[tokio::test]
+async fn a_french_reader_in_dakar_gets_the_email_in_french_with_local_time_and_every_channel_the_inbox_link()
+ {
+    let world = World::start().await;
+    let smtp = Smtp::start().await;
+    world
+        .import(
+            r#"[{"id": "dakar-cc", "name": "Awa", "agency": "iom", "role": "COUNTRY_COORDINATOR",
+                 "countries": ["SEN"], "lang": "fr", "tz": "Africa/Dakar",
+                 "channels": [{"email": {"address": "awa@iom.example.org"}}, {"nats": {}}]}]"#,
+        )
+        .await;
+    let mut config = world.config(NotifyAgency::Iom, 600);
+    smtp.configure(&mut config);
+    let port = serve_ack_links(&mut config);
+    config.trace_url = "http://localhost:16686/trace/{trace_id}".into();
+    let iom = world.start_notify(config);
+    world.publish(&determination("SEN-1", 1, "SEN", true)).await;
+    let mail = eventually("the e-mail", WAIT, || async {
+        smtp.mails().into_iter().next()
+    })
+    .await;
+    let on_nats = world.first_to("dakar-cc").await;
+    let inbox = format!("http://127.0.0.1:{port}/inbox?t=");
+    assert!(on_nats.inbox_url.starts_with(&inbox), "{on_nats:?}");
+    assert_eq!(
+        on_nats.trace_url,
+        "http://localhost:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    // The NATS channel's JSON mapping (what `tandem watch --json` and bridges read).
+    let json = tandem_proto::json::to_string(&on_nats);
+    assert!(json.contains("\"inbox_url\":\"http://127.0.0.1:"), "{json}");
+    assert!(
+        on_nats
+            .summary
+            .contains("La situation SEN-1 en/au SEN est désormais qualifiée de"),
+        "{}",
+        on_nats.summary
+    );
+
+    let mail = decode_mail(&mail.data);
+    assert_eq!(
+        mail.subject,
+        "[tandem] SEN-1 changement de direction — merci d’en accuser réception"
+    );
+    assert!(mail.plain.contains(&on_nats.inbox_url), "{}", mail.plain);
+    assert!(
+        mail.plain.contains("OIM codirige cette réponse."),
+        "{}",
+        mail.plain
+    );
+    // The deadline in Dakar's time (UTC+00:00 all year) with the zone's name.
+    let deadline = on_nats.acknowledge_by.as_ref().expect("deadline").seconds;
+    let local = tandem_i18n::local_time(deadline, "Africa/Dakar");
+    assert!(local.ends_with("UTC+00:00 (Africa/Dakar)"), "{local}");
+    assert!(
+        mail.plain
+            .contains(&format!("Merci d’en accuser réception avant le {local}")),
+        "{}",
+        mail.plain
+    );
+    assert!(mail.html.starts_with("<html lang=\"fr\">"), "{}", mail.html);
+    assert!(
+        mail.html.contains(&format!(
+            "<a href=\"{}\"><strong>Ouvrir votre boîte de réception</strong></a>",
+            on_nats.inbox_url
+        )),
+        "{}",
+        mail.html
+    );
+    assert!(mail.html.contains(">Trace de la décision</a>"));
     iom.stop().await;
 }

@@ -535,8 +535,9 @@ async fn the_ack_link_acknowledges_with_a_valid_token_only() {
     .await;
     // Undo quoted-printable soft breaks and escapes to read the link as a person would see it.
     let text = mail.data.replace("=\n", "").replace("=3D", "=");
+    // The ack link (the inbox link comes first).
     let start = text
-        .find("http://127.0.0.1")
+        .find(&format!("http://127.0.0.1:{port}/ack/"))
         .expect("the mail has the link");
     let link: String = text[start..]
         .chars()

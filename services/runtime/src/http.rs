@@ -21,8 +21,9 @@
 use std::time::Duration;
 
 use axum::{
-    Router,
+    Extension, Router,
     error_handling::HandleErrorLayer,
+    extract::ConnectInfo,
     http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
 };
@@ -32,7 +33,7 @@ use hyper_util::{
     server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
-use tower::{BoxError, ServiceBuilder, limit::GlobalConcurrencyLimitLayer};
+use tower::{BoxError, Layer as _, ServiceBuilder, limit::GlobalConcurrencyLimitLayer};
 use tower_http::{set_header::SetResponseHeaderLayer, timeout::TimeoutLayer};
 
 use crate::Shutdown;
@@ -86,9 +87,9 @@ pub async fn serve_with(
         .header_read_timeout(limits.header_read);
     let graceful = GracefulShutdown::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, or a connection reset before it was accepted:
                     // the listener still works, so pause (the condition may last) and go on.
@@ -99,8 +100,11 @@ pub async fn serve_with(
             },
             () = shutdown.triggered() => break,
         };
-        let connection = connections
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        // The peer's address for handlers that extract `ConnectInfo<SocketAddr>` (notify's
+        // inbox trusts an identity header only from its configured proxies).
+        let app = Extension(ConnectInfo(peer)).layer(app.clone());
+        let connection =
+            connections.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {

@@ -86,3 +86,99 @@ notification-kind-unspecified = notification
 notification-kind-determination-changed = leadership changed
 notification-kind-discrepancy = figures disagree
 notification-kind-contested = determination contested
+
+## Notification: the summary every notification carries (`Notification.summary`), in the
+## recipient's language.
+
+summary-escalation = ESCALATION (tier { $tier }): notification { $notification } was not acknowledged in time.
+summary-discrepancy = IOM and UNHCR figures disagree for situation { $situation } in { $country }:
+summary-discrepancy-line = { $group }: IOM { $iom } vs UNHCR { $unhcr } ({ $percent }% apart)
+summary-discrepancy-ask = Please reconcile the figures with your counterpart (FoE B.3 data).
+summary-contested = { $agency } ({ $by }) contests determination { $determination } of situation { $situation } in { $country }: { $classification } coordinated as { $arrangement }, led by { $leads }.
+summary-contest-reason = Reason: { $reason }
+summary-contest-stands = It stays in force while the agencies resolve it; it goes to both HQs if still contested after the deadline.
+summary-determined = Situation { $situation } in { $country } is now classified as { $classification }, coordinated as { $arrangement }, led by { $leads }.
+summary-agency-partners = { $agency } partners in this response.
+summary-agency-co-leads = { $agency } co-leads this response.
+summary-agency-leads = { $agency } leads this response.
+summary-functions = Functions:
+summary-why = Why:
+summary-determination = Determination { $determination }
+summary-trace = trace { $trace }
+summary-nobody = nobody yet
+summary-an-agency = an agency
+summary-your-agency = your agency
+
+## Email: the e-mail of a notification, subject and body.
+
+email-subject = { $situation } { $kind } — please acknowledge
+email-subject-escalation = ESCALATION: { $situation } { $kind } — please acknowledge
+email-acknowledge-by = Please acknowledge by { $deadline }, or it escalates:
+email-open-inbox = Open your inbox: { $url }
+email-inbox-link = Open your inbox
+email-or-command = or run
+email-or-nats = or publish any message on { $subject }
+email-or-link = or acknowledge with one click: { $url }
+email-trace = Trace of the determination: { $url }
+email-acknowledge = Acknowledge with one click
+email-trace-link = Trace of the determination
+
+## Inbox: the coordinator's inbox page (`/inbox`).
+
+inbox-title = Your notifications
+inbox-heading = Notifications waiting for { $name }
+inbox-intro = Notifications waiting for your acknowledgement, oldest first. Opening this page changes nothing; the buttons do.
+inbox-more = { $count } more are waiting; these are the oldest.
+inbox-empty = Nothing is waiting for you.
+inbox-times = Times are shown in { $tz }.
+inbox-refused-title = This link is not valid
+inbox-refused = This inbox link is not valid, has expired, or is not yours. Use the link in your latest notification.
+inbox-unavailable = The inbox cannot be read now; please try again in a moment.
+inbox-notification = { $kind }: situation { $situation } in { $country }
+inbox-escalation = Escalation, tier { $tier }: the previous recipient did not acknowledge in time.
+inbox-deadline = Acknowledge by { $deadline }
+inbox-situation = The situation as it stands
+inbox-classification = Classification
+inbox-arrangement = Arrangement
+inbox-leads = Led by
+inbox-status = Status
+inbox-functions = Who leads each function
+inbox-function = Function
+inbox-why = Why
+inbox-figures = Figures
+inbox-group = Group
+inbox-people = People
+inbox-source = Reported by
+inbox-as-of = As of
+inbox-reviews = Reviews
+inbox-no-reviews = No review yet.
+inbox-review = { $agency } ({ $by }) { $verdict } on { $at }
+inbox-history = History
+inbox-history-determined = { $at }: determination { $determination } made
+inbox-history-previous = Before it, the situation was classified as { $classification }.
+inbox-history-notified = { $at }: you were notified
+inbox-no-determination = The situation's current determination cannot be read now.
+inbox-superseded = A newer determination, { $determination }, has replaced the one you were notified of; it is shown here.
+inbox-actions = What do you do?
+inbox-acknowledge = Acknowledge
+inbox-endorse = Endorse
+inbox-contest = Contest
+inbox-contest-reason = Reason for contesting (required; no names, phone numbers or e-mail addresses)
+inbox-trace = Trace of this determination
+inbox-done-acknowledged = Notification acknowledged. Thank you.
+inbox-done-reviewed = Your review is recorded. Thank you.
+inbox-failed = Not recorded; please try again.
+inbox-review-refused = Your review was not recorded: the determination may have changed since, or you may not review this situation.
+inbox-needs-reason = A contest needs a reason.
+inbox-reason-too-long = The reason may have at most { $max } characters.
+inbox-personal-data = The reason seems to hold personal data (a name, phone number or e-mail address); please remove it.
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · IOM and UNHCR
+page-skip = Skip to content
+page-languages = Language
+page-footer = tandem: IOM and UNHCR working together under their Framework of Engagement.
+page-not-found = Page not found
+page-not-found-text = There is no page at this address.
+page-back-home = Back to the situation board

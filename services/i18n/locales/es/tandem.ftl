@@ -85,3 +85,99 @@ notification-kind-unspecified = notificación
 notification-kind-determination-changed = cambio de liderazgo
 notification-kind-discrepancy = cifras discrepantes
 notification-kind-contested = determinación impugnada
+
+## Notification: the summary every notification carries (`Notification.summary`), in the
+## recipient's language.
+
+summary-escalation = ESCALAMIENTO (nivel { $tier }): no se acusó recibo de la notificación { $notification } a tiempo.
+summary-discrepancy = Las cifras de la OIM y del ACNUR no coinciden para la situación { $situation } en { $country }:
+summary-discrepancy-line = { $group }: OIM { $iom } frente a ACNUR { $unhcr } (diferencia del { $percent } %)
+summary-discrepancy-ask = Concilie las cifras con su contraparte (datos, FoE B.3).
+summary-contested = { $agency } ({ $by }) impugna la determinación { $determination } de la situación { $situation } en { $country }: { $classification } coordinada según el modelo «{ $arrangement }», bajo el liderazgo de { $leads }.
+summary-contest-reason = Motivo: { $reason }
+summary-contest-stands = Sigue vigente mientras las agencias lo resuelven; pasa a ambas sedes si sigue impugnada al vencer el plazo.
+summary-determined = La situación { $situation } en { $country } se clasifica ahora como { $classification }, coordinada según el modelo «{ $arrangement }», bajo el liderazgo de { $leads }.
+summary-agency-partners = { $agency } participa como socio en esta respuesta.
+summary-agency-co-leads = { $agency } codirige esta respuesta.
+summary-agency-leads = { $agency } dirige esta respuesta.
+summary-functions = Funciones:
+summary-why = Motivos:
+summary-determination = Determinación { $determination }
+summary-trace = traza { $trace }
+summary-nobody = nadie por ahora
+summary-an-agency = una agencia
+summary-your-agency = su agencia
+
+## Email: the e-mail of a notification, subject and body.
+
+email-subject = { $situation } { $kind } — acuse recibo, por favor
+email-subject-escalation = ESCALAMIENTO: { $situation } { $kind } — acuse recibo, por favor
+email-acknowledge-by = Acuse recibo antes del { $deadline }; de lo contrario, pasará al nivel superior:
+email-open-inbox = Abra su bandeja de entrada: { $url }
+email-inbox-link = Abrir su bandeja de entrada
+email-or-command = o ejecute
+email-or-nats = o publique cualquier mensaje en { $subject }
+email-or-link = o acuse recibo con un clic: { $url }
+email-trace = Traza de la determinación: { $url }
+email-acknowledge = Acusar recibo con un clic
+email-trace-link = Traza de la determinación
+
+## Inbox: the coordinator's inbox page (`/inbox`).
+
+inbox-title = Sus notificaciones
+inbox-heading = Notificaciones pendientes para { $name }
+inbox-intro = Las notificaciones que esperan su acuse de recibo, de la más antigua a la más reciente. Abrir esta página no cambia nada; los botones sí.
+inbox-more = Hay { $count } más pendientes; estas son las más antiguas.
+inbox-empty = No tiene nada pendiente.
+inbox-times = Las horas se muestran en la zona { $tz }.
+inbox-refused-title = Este enlace no es válido
+inbox-refused = Este enlace a la bandeja de entrada no es válido, ha caducado o no es suyo. Use el enlace de su notificación más reciente.
+inbox-unavailable = No se puede leer la bandeja de entrada en este momento; inténtelo de nuevo en unos instantes.
+inbox-notification = { $kind }: situación { $situation } en { $country }
+inbox-escalation = Escalamiento, nivel { $tier }: el destinatario anterior no acusó recibo a tiempo.
+inbox-deadline = Acuse recibo antes del { $deadline }
+inbox-situation = La situación actual
+inbox-classification = Clasificación
+inbox-arrangement = Modelo de coordinación
+inbox-leads = Bajo el liderazgo de
+inbox-status = Estado
+inbox-functions = Quién lidera cada función
+inbox-function = Función
+inbox-why = Motivos
+inbox-figures = Cifras
+inbox-group = Grupo
+inbox-people = Personas
+inbox-source = Informado por
+inbox-as-of = Fecha de los datos
+inbox-reviews = Revisiones
+inbox-no-reviews = Todavía no hay revisiones.
+inbox-review = { $agency } ({ $by }): { $verdict } el { $at }
+inbox-history = Historial
+inbox-history-determined = { $at }: se emitió la determinación { $determination }
+inbox-history-previous = Antes, la situación se clasificaba como { $classification }.
+inbox-history-notified = { $at }: se le notificó
+inbox-no-determination = No se puede leer la determinación actual de la situación en este momento.
+inbox-superseded = Una determinación más reciente, { $determination }, sustituyó a la que se le notificó; es la que se muestra aquí.
+inbox-actions = ¿Qué decide?
+inbox-acknowledge = Acusar recibo
+inbox-endorse = Respaldar
+inbox-contest = Impugnar
+inbox-contest-reason = Motivo de la impugnación (obligatorio; sin nombres, números de teléfono ni direcciones de correo)
+inbox-trace = Traza de esta determinación
+inbox-done-acknowledged = Acuse de recibo registrado. Gracias.
+inbox-done-reviewed = Su revisión quedó registrada. Gracias.
+inbox-failed = No se registró nada; inténtelo de nuevo.
+inbox-review-refused = Su revisión no se registró: puede que la determinación haya cambiado o que esta situación no le corresponda.
+inbox-needs-reason = Una impugnación necesita un motivo.
+inbox-reason-too-long = El motivo puede tener como máximo { $max } caracteres.
+inbox-personal-data = El motivo parece contener datos personales (un nombre, un número de teléfono o una dirección de correo); elimínelos.
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · OIM y ACNUR
+page-skip = Ir al contenido
+page-languages = Idioma
+page-footer = tandem: la OIM y el ACNUR trabajan juntos en el marco de su Marco de Colaboración.
+page-not-found = Página no encontrada
+page-not-found-text = No hay ninguna página en esta dirección.
+page-back-home = Volver al tablero de situaciones

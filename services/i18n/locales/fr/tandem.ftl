@@ -85,3 +85,99 @@ notification-kind-unspecified = notification
 notification-kind-determination-changed = changement de direction
 notification-kind-discrepancy = chiffres divergents
 notification-kind-contested = décision contestée
+
+## Notification: the summary every notification carries (`Notification.summary`), in the
+## recipient's language.
+
+summary-escalation = ESCALADE (niveau { $tier }) : la notification { $notification } n’a pas été prise en compte à temps.
+summary-discrepancy = Les chiffres de l’OIM et du HCR divergent pour la situation { $situation } en/au { $country } :
+summary-discrepancy-line = { $group } : OIM { $iom } contre HCR { $unhcr } (écart de { $percent } %)
+summary-discrepancy-ask = Veuillez rapprocher les chiffres avec votre homologue (données, FoE B.3).
+summary-contested = { $agency } ({ $by }) conteste la décision { $determination } sur la situation { $situation } en/au { $country } : { $classification } coordonnée selon le modèle « { $arrangement } », sous la direction de { $leads }.
+summary-contest-reason = Motif : { $reason }
+summary-contest-stands = Elle reste en vigueur pendant que les agences règlent le différend ; elle est transmise aux deux sièges si elle est toujours contestée à l’échéance.
+summary-determined = La situation { $situation } en/au { $country } est désormais qualifiée de { $classification }, coordonnée selon le modèle « { $arrangement } », sous la direction de { $leads }.
+summary-agency-partners = { $agency } est partenaire de cette réponse.
+summary-agency-co-leads = { $agency } codirige cette réponse.
+summary-agency-leads = { $agency } dirige cette réponse.
+summary-functions = Fonctions :
+summary-why = Motifs :
+summary-determination = Décision { $determination }
+summary-trace = trace { $trace }
+summary-nobody = personne pour l’instant
+summary-an-agency = une agence
+summary-your-agency = votre agence
+
+## Email: the e-mail of a notification, subject and body.
+
+email-subject = { $situation } { $kind } — merci d’en accuser réception
+email-subject-escalation = ESCALADE : { $situation } { $kind } — merci d’en accuser réception
+email-acknowledge-by = Merci d’en accuser réception avant le { $deadline }, faute de quoi elle sera transmise au niveau supérieur :
+email-open-inbox = Ouvrir votre boîte de réception : { $url }
+email-inbox-link = Ouvrir votre boîte de réception
+email-or-command = ou exécutez
+email-or-nats = ou publiez un message quelconque sur { $subject }
+email-or-link = ou accusez réception en un clic : { $url }
+email-trace = Trace de la décision : { $url }
+email-acknowledge = Accuser réception en un clic
+email-trace-link = Trace de la décision
+
+## Inbox: the coordinator's inbox page (`/inbox`).
+
+inbox-title = Vos notifications
+inbox-heading = Notifications en attente pour { $name }
+inbox-intro = Les notifications qui attendent votre accusé de réception, de la plus ancienne à la plus récente. Ouvrir cette page ne modifie rien ; seuls les boutons le font.
+inbox-more = { $count } autres attendent ; voici les plus anciennes.
+inbox-empty = Rien ne vous attend.
+inbox-times = Les heures sont indiquées dans le fuseau { $tz }.
+inbox-refused-title = Ce lien n’est pas valide
+inbox-refused = Ce lien vers la boîte de réception n’est pas valide, a expiré ou ne vous est pas destiné. Utilisez le lien de votre dernière notification.
+inbox-unavailable = La boîte de réception est momentanément illisible ; veuillez réessayer dans un instant.
+inbox-notification = { $kind } : situation { $situation } en/au { $country }
+inbox-escalation = Escalade, niveau { $tier } : le destinataire précédent n’en a pas accusé réception à temps.
+inbox-deadline = À prendre en compte avant le { $deadline }
+inbox-situation = La situation actuelle
+inbox-classification = Qualification
+inbox-arrangement = Modèle de coordination
+inbox-leads = Sous la direction de
+inbox-status = Statut
+inbox-functions = Qui dirige chaque fonction
+inbox-function = Fonction
+inbox-why = Motifs
+inbox-figures = Chiffres
+inbox-group = Groupe
+inbox-people = Personnes
+inbox-source = Communiqué par
+inbox-as-of = Date des données
+inbox-reviews = Avis
+inbox-no-reviews = Aucun avis pour l’instant.
+inbox-review = { $agency } ({ $by }) : { $verdict } le { $at }
+inbox-history = Historique
+inbox-history-determined = { $at } : décision { $determination } rendue
+inbox-history-previous = Auparavant, la situation était qualifiée de { $classification }.
+inbox-history-notified = { $at } : vous avez été notifié·e
+inbox-no-determination = La décision actuelle sur la situation est momentanément illisible.
+inbox-superseded = Une décision plus récente, { $determination }, a remplacé celle qui vous a été notifiée ; c’est elle qui est présentée ici.
+inbox-actions = Que faites-vous ?
+inbox-acknowledge = Accuser réception
+inbox-endorse = Approuver
+inbox-contest = Contester
+inbox-contest-reason = Motif de la contestation (obligatoire ; ni nom, ni numéro de téléphone, ni adresse électronique)
+inbox-trace = Trace de cette décision
+inbox-done-acknowledged = Accusé de réception enregistré. Merci.
+inbox-done-reviewed = Votre avis est enregistré. Merci.
+inbox-failed = Rien n’a été enregistré ; veuillez réessayer.
+inbox-review-refused = Votre avis n’a pas été enregistré : la décision a peut-être changé entre-temps, ou cette situation ne relève pas de vous.
+inbox-needs-reason = Une contestation doit être motivée.
+inbox-reason-too-long = Le motif ne peut dépasser { $max } caractères.
+inbox-personal-data = Le motif semble contenir des données personnelles (nom, numéro de téléphone ou adresse électronique) ; veuillez les retirer.
+
+## Page: what every HTML page shares (services/web).
+
+page-site-name = tandem · OIM et HCR
+page-skip = Aller au contenu
+page-languages = Langue
+page-footer = tandem : l’OIM et le HCR travaillent ensemble dans le cadre de leur Cadre d’engagement.
+page-not-found = Page introuvable
+page-not-found-text = Il n’y a pas de page à cette adresse.
+page-back-home = Retour au tableau des situations
