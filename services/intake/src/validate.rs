@@ -347,7 +347,7 @@ pub fn validate(
     let country = check_country(&mut reasons, "country", &report.country);
     check_pcodes(
         &mut reasons,
-        "",
+        &str::to_owned,
         (&report.admin1_pcode, &report.admin2_pcode),
         country,
     );
@@ -582,24 +582,24 @@ fn check_country(
     code
 }
 
-/// The P-codes of the report (`prefix` empty) or of one figure (`prefix` `population[i].`):
-/// each up to 20 capital letters and digits, the first-level one starting with the country's
-/// ISO code, the second-level one extending the first-level one, which it requires.
+/// The P-codes of the report or of one figure (`field` names a field of either, only when a
+/// reason needs it): each up to 20 capital letters and digits, the first-level one starting
+/// with the country's ISO code, the second-level one extending the first-level one, which it
+/// requires.
 fn check_pcodes(
     reasons: &mut Reasons,
-    prefix: &str,
+    field: &dyn Fn(&str) -> String,
     (admin1, admin2): (&str, &str),
     country: Option<rust_iso3166::CountryCode>,
 ) {
-    let admin1_field = format!("{prefix}admin1_pcode");
-    let admin2_field = format!("{prefix}admin2_pcode");
-    for (field, value) in [(&admin1_field, admin1), (&admin2_field, admin2)] {
+    for (name, value) in [("admin1_pcode", admin1), ("admin2_pcode", admin2)] {
         if !value.is_empty()
             && (value.len() > 20
                 || !value
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
         {
+            let field = field(name);
             reasons.push(reason(
                 field.as_str(),
                 Code::InvalidFormat,
@@ -615,6 +615,7 @@ fn check_pcodes(
         && !admin1.starts_with(country.alpha2)
         && !admin1.starts_with(country.alpha3)
     {
+        let admin1_field = field("admin1_pcode");
         reasons.push(reason(
             admin1_field.as_str(),
             Code::InvalidFormat,
@@ -627,6 +628,7 @@ fn check_pcodes(
         ));
     }
     if !admin2.is_empty() {
+        let (admin1_field, admin2_field) = (field("admin1_pcode"), field("admin2_pcode"));
         if admin1.is_empty() {
             reasons.push(reason(
                 admin1_field.as_str(),
@@ -667,7 +669,7 @@ fn check_population(
         }
         check_pcodes(
             reasons,
-            &format!("population[{index}]."),
+            &field,
             (&figure.admin1_pcode, &figure.admin2_pcode),
             country,
         );

@@ -219,18 +219,17 @@ pub(crate) fn reconcile_into<'a>(
         }
     }
 
-    // Each report's figures per (group, origin), kept for the origins of the figures chosen.
-    let by_origin: Vec<Vec<OriginFigure<'a>>> = reports.iter().map(origin_figures).collect();
-    for (index, origins) in by_origin.iter().enumerate() {
-        let agency = Agencies::of(reports[index].reporting_agency);
-        for run in origins.chunk_by(|a, b| a.group == b.group) {
-            // At most 1,000 figures of at most 10⁸: no overflow.
+    for (index, report) in reports.iter().enumerate() {
+        let agency = Agencies::of(report.reporting_agency);
+        for (slot, figure) in slots.iter_mut().zip(group_figures(report)) {
+            let Some((count, dated)) = figure else {
+                continue;
+            };
             let pick = Pick {
                 report: index,
-                count: run.iter().map(|origin| origin.count).sum(),
-                dated: oldest(run.iter().map(|origin| origin.dated)),
+                count,
+                dated,
             };
-            let slot = &mut slots[run[0].group as usize];
             slot.any = Some(pick);
             if agency == Agencies::IOM {
                 slot.iom = Some(pick);
@@ -289,16 +288,7 @@ pub(crate) fn reconcile_into<'a>(
             overwrite(&mut figure.report_id, &report.report_id);
             overwrite(&mut figure.as_of, &pick.dated.as_of);
             overwrite(&mut figure.source, &pick.dated.source);
-            figure.origins.clear();
-            figure.origins.extend(
-                by_origin[pick.report]
-                    .iter()
-                    .filter(|origin| origin.group == group && !origin.origin.is_empty())
-                    .map(|origin| OriginCount {
-                        origin: origin.origin.to_owned(),
-                        count: origin.count,
-                    }),
-            );
+            write_origins(report, group, &mut figure.origins);
             let sum = match policy.counted[group as usize] {
                 Some(Counted::Protection) => &mut totals.protection,
                 Some(Counted::Migrant) => &mut totals.migrants,
@@ -371,13 +361,90 @@ struct OriginFigure<'a> {
     dated: &'a PopulationFigure,
 }
 
-/// A report's figures per (group, origin), sorted so: the whole-country figure where the
-/// report gives one, else the sum of its first-level areas, each its own figure or else the
+/// A report's figure of each group, indexed by group: the sum over its origins, and the oldest
+/// figure counted. Figures of unknown groups are left out.
+fn group_figures(report: &SituationReport) -> [Option<(u64, &PopulationFigure)>; GROUP_SLOTS] {
+    let mut out = [None; GROUP_SLOTS];
+    if is_plain(report) {
+        for figure in &report.population {
+            if let Some(group) = group_from_i32(figure.group) {
+                add_to(&mut out[group as usize], figure.count, figure);
+            }
+        }
+    } else {
+        for origin in origin_figures(&report.population) {
+            add_to(&mut out[origin.group as usize], origin.count, origin.dated);
+        }
+    }
+    out
+}
+
+/// Adds a figure to a group's sum, keeping the oldest figure counted.
+fn add_to<'a>(
+    slot: &mut Option<(u64, &'a PopulationFigure)>,
+    count: u64,
+    dated: &'a PopulationFigure,
+) {
+    *slot = Some(match *slot {
+        None => (count, dated),
+        // At most 1,000 figures of at most 10⁸ from intake; saturating whatever comes.
+        Some((sum, known)) => (
+            sum.saturating_add(count),
+            oldest([known, dated].into_iter()),
+        ),
+    });
+}
+
+/// Whether a report gives no per-area figure and each group once per origin, as nearly every
+/// report does: its figures then add up as they come, without the sorting of
+/// [`origin_figures`]. Only checked for reports of up to 16 figures (pairwise, so cheap).
+fn is_plain(report: &SituationReport) -> bool {
+    let figures = &report.population;
+    figures.len() <= 16
+        && figures.iter().enumerate().all(|(index, figure)| {
+            figure.admin1_pcode.is_empty()
+                && figure.admin2_pcode.is_empty()
+                && figures[..index]
+                    .iter()
+                    .all(|earlier| earlier.group != figure.group || earlier.origin != figure.origin)
+        })
+}
+
+/// Replaces `out` with the report's figures of `group` per country of origin, sorted by origin
+/// (people given without an origin are in the group's figure only).
+fn write_origins(report: &SituationReport, group: PopulationGroup, out: &mut Vec<OriginCount>) {
+    out.clear();
+    let origin = |origin: &str, count: u64| OriginCount {
+        origin: origin.to_owned(),
+        count,
+    };
+    if is_plain(report) {
+        out.extend(
+            report
+                .population
+                .iter()
+                .filter(|figure| figure.group == group as i32 && !figure.origin.is_empty())
+                .map(|figure| origin(&figure.origin, figure.count)),
+        );
+        out.sort_unstable_by(|a, b| a.origin.cmp(&b.origin));
+    } else {
+        out.extend(
+            origin_figures(&report.population)
+                .iter()
+                .filter(|figure| figure.group == group && !figure.origin.is_empty())
+                .map(|figure| origin(figure.origin, figure.count)),
+        );
+    }
+}
+
+/// Figures per (group, origin), sorted so: the whole-country figure where the report gives
+/// one, else the sum of its first-level areas, each its own figure or else the
 /// sum of its second-level areas. Figures of unknown groups are left out.
-fn origin_figures(report: &SituationReport) -> Vec<OriginFigure<'_>> {
-    let mut figures: Vec<(PopulationGroup, &PopulationFigure)> = report
-        .population
-        .iter()
+fn origin_figures<'a>(
+    figures: impl IntoIterator<Item = &'a PopulationFigure>,
+) -> Vec<OriginFigure<'a>> {
+    let mut figures: Vec<(PopulationGroup, &PopulationFigure)> = figures
+        .into_iter()
         .filter_map(|figure| Some((group_from_i32(figure.group)?, figure)))
         .collect();
     // Stable: of a repeated place, the first in the report comes first and counts.
@@ -437,19 +504,34 @@ fn oldest<'a>(figures: impl Iterator<Item = &'a PopulationFigure>) -> &'a Popula
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date; `None` for anything else (intake refuses it).
 fn day_number(date: &str) -> Option<i64> {
-    let mut parts = date.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: u8 = parts.next()?.parse().ok()?;
-    let day: u8 = parts.next()?.parse().ok()?;
-    ((1..=12).contains(&month) && (1..=31).contains(&day) && (0..=9999).contains(&year))
-        .then(|| days_from_civil(year, month, day))
+    let bytes = date.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes.get(range)?.iter().try_fold(0u16, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u16::from(byte - b'0'))
+        })
+    };
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let shaped = bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-';
+    let month = u8::try_from(month)
+        .ok()
+        .filter(|month| (1..=12).contains(month))?;
+    let day = u8::try_from(day)
+        .ok()
+        .filter(|day| (1..=31).contains(day))?;
+    shaped.then(|| days_from_civil(i64::from(year), month, day))
 }
 
 /// Whether an authoritative figure dated `own` yields to the other agency's figure dated
 /// `other`: both dates known, and `own` more than `after_days` (above 0) days before `other`.
 fn yields(own: &PopulationFigure, other: &PopulationFigure, after_days: u32) -> bool {
+    // Dates in `YYYY-MM-DD` order as text: an authoritative figure as recent as the other's,
+    // the usual case, is settled without reading the dates.
+    if after_days == 0 || own.as_of >= other.as_of {
+        return false;
+    }
     match (day_number(&own.as_of), day_number(&other.as_of)) {
-        (Some(own), Some(other)) => after_days > 0 && other - own > i64::from(after_days),
+        (Some(own), Some(other)) => other - own > i64::from(after_days),
         _ => false,
     }
 }
