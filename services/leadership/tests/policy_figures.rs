@@ -401,7 +401,20 @@ fn solutions_progress_appears_in_the_determination() {
             progress(Criterion::Livelihoods, 0.40, "2026-01-31"),
         ],
     );
-    let determination = run(&policy, &[iom, unhcr]);
+    // A partner's later survey does not displace the agencies' shares; it fills in a criterion
+    // neither agency gives.
+    let partner = SituationReport {
+        reporter_org: "nrc".to_owned(),
+        ..in_solutions(
+            Agency::Partner,
+            "nrc-ds-1",
+            vec![
+                progress(Criterion::Documentation, 0.95, "2026-02-15"),
+                progress(Criterion::Participation, 0.60, "2026-02-15"),
+            ],
+        )
+    };
+    let determination = run(&policy, &[iom, unhcr, partner]);
     assert_eq!(
         determination.classification(),
         Classification::IdpDurableSolutions
@@ -441,9 +454,16 @@ fn solutions_progress_appears_in_the_determination() {
                 Agency::Iom,
                 "dtm-ds-1"
             ),
+            row(
+                Criterion::Participation,
+                0.60,
+                "2026-02-15",
+                Agency::Partner,
+                "nrc-ds-1"
+            ),
         ]
     );
-    assert_eq!(solutions.criteria_reported, 3);
+    assert_eq!(solutions.criteria_reported, 4);
     assert_eq!(solutions.weakest(), Criterion::Documentation);
     assert_eq!(
         rule_ids(&determination),
@@ -453,7 +473,7 @@ fn solutions_progress_appears_in_the_determination() {
     assert_eq!(why.clause, "IASC Framework on Durable Solutions");
     assert_eq!(
         why.text,
-        "3 of 8 IASC durable solutions criteria reported; weakest: documentation 0.31 (as of 2026-01-31)."
+        "4 of 8 IASC durable solutions criteria reported; weakest: documentation 0.31 (as of 2026-01-31)."
     );
     assert!(why.parameters.is_empty());
 

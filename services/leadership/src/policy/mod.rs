@@ -80,9 +80,10 @@
 //!   replay gives the same determination on any day; only IOM and UNHCR figures take part (a
 //!   partner's newer figure does not unseat an agency's), and a figure without a readable date
 //!   never yields nor makes another yield.
-//! - **Solutions progress**: per criterion, the share with the latest `as_of` among all reports
-//!   (partners' included: it is data, like figures); on the same date, the most recently
-//!   accepted report's. The weakest criterion is the lowest share, the first in criterion order
+//! - **Solutions progress**: per criterion, the share with the latest `as_of` among IOM's and
+//!   UNHCR's reports, or among partners' where neither agency gives the criterion (so a partner
+//!   cannot displace an agency's survey by dating its own later, as with figures); on the same
+//!   date, the most recently accepted report's. The weakest criterion is the lowest share, the first in criterion order
 //!   among equals. Without any progress reported, there is no summary and no entry.
 //! - **Empty input** (no reports) is a `no_figures` determination; the situation id and country
 //!   then come from `previous`, if any.

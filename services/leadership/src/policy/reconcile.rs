@@ -21,7 +21,8 @@
 //!   give the same determination on any day. Each yield is reported ([`Yield`]) and written in
 //!   the rationale.
 //! - In the **solutions phase**, each IASC criterion's progress is the share with the most
-//!   recent `as_of` among all reports; on the same date, the most recently accepted report's.
+//!   recent `as_of` among IOM's and UNHCR's reports, or partners' where neither gives it; on the
+//!   same date, the most recently accepted report's.
 //!
 //! Within one report, a group's figure is the sum over its origins of each origin's figure:
 //! the figure for the whole country where the report gives one, otherwise the sum of its
@@ -537,13 +538,19 @@ fn yields(own: &PopulationFigure, other: &PopulationFigure, after_days: u32) -> 
 }
 
 /// Progress against the IASC criteria across `reports`: per criterion, the share with the most
-/// recent `as_of` (on the same date, the most recently accepted report's); `None` when no
-/// report gives any. Entries intake would refuse (unknown criterion, share outside [0, 1]) are
+/// recent `as_of` among IOM's and UNHCR's, else among partners' (on the same date, the most
+/// recently accepted report's); `None` when no report gives any. Entries intake would refuse (unknown criterion, share outside [0, 1]) are
 /// left out.
 fn solutions(reports: &[SituationReport]) -> Option<SolutionsSummary> {
     const CRITERIA: usize = 9;
-    let mut best: [Option<(Option<i64>, &SituationReport, usize)>; CRITERIA] = [None; CRITERIA];
+    // Per criterion: (from IOM or UNHCR, date), the report and the entry.
+    type Best<'r> = Option<((bool, Option<i64>), &'r SituationReport, usize)>;
+    let mut best: [Best<'_>; CRITERIA] = [None; CRITERIA];
     for report in reports {
+        let agency = matches!(
+            Agencies::of(report.reporting_agency),
+            Agencies::IOM | Agencies::UNHCR
+        );
         for (index, progress) in report.solutions_progress.iter().enumerate() {
             let criterion = match DurableSolutionsCriterion::try_from(progress.criterion) {
                 Ok(DurableSolutionsCriterion::Unspecified) | Err(_) => continue,
@@ -552,10 +559,12 @@ fn solutions(reports: &[SituationReport]) -> Option<SolutionsSummary> {
             if !(0.0..=1.0).contains(&progress.share) {
                 continue;
             }
-            let date = day_number(&progress.as_of);
-            // Reports come oldest first: a later one wins a tie.
-            if best[criterion].is_none_or(|(known, ..)| date >= known) {
-                best[criterion] = Some((date, report, index));
+            // An agency's share beats a partner's whatever the dates (a partner cannot
+            // displace IOM's or UNHCR's survey by dating its own later); then the later date;
+            // reports come oldest first, so a later one wins a tie.
+            let rank = (agency, day_number(&progress.as_of));
+            if best[criterion].is_none_or(|(known, ..)| rank >= known) {
+                best[criterion] = Some((rank, report, index));
             }
         }
     }
