@@ -441,11 +441,9 @@ fn write_origins(report: &SituationReport, group: PopulationGroup, out: &mut Vec
 /// Figures per (group, origin), sorted so: the whole-country figure where the report gives
 /// one, else the sum of its first-level areas, each its own figure or else the
 /// sum of its second-level areas. Figures of unknown groups are left out.
-fn origin_figures<'a>(
-    figures: impl IntoIterator<Item = &'a PopulationFigure>,
-) -> Vec<OriginFigure<'a>> {
+fn origin_figures(figures: &[PopulationFigure]) -> Vec<OriginFigure<'_>> {
     let mut figures: Vec<(PopulationGroup, &PopulationFigure)> = figures
-        .into_iter()
+        .iter()
         .filter_map(|figure| Some((group_from_i32(figure.group)?, figure)))
         .collect();
     // Stable: of a repeated place, the first in the report comes first and counts.
