@@ -8,7 +8,10 @@
 //! - bytes over [`MAX_REPORT_BYTES`] are answered `TOO_LARGE` from the two ids alone, without
 //!   decoding the rest ([`decode`]);
 //! - repeated fields have limits of their own ([`MAX_POPULATION_FIGURES`],
-//!   [`MAX_DESIGNATED_LEADS`]), each broken limit one `TOO_MANY` reason;
+//!   [`MAX_DESIGNATED_LEADS`], [`MAX_SOLUTIONS_PROGRESS`]), each broken limit one `TOO_MANY`
+//!   reason;
+//! - the per-area sums of the figures are checked in one sorted pass over them
+//!   ([`check_area_sums`]), so a report of many areas costs `n log n`, not `n²`;
 //! - [`Reasons`] keeps the first [`MAX_REASONS`] reasons and one `MORE_REASONS` summary; once it
 //!   is full, the entries of repeated fields are no longer checked;
 //! - values echoed in messages are cut at [`MAX_ECHO_BYTES`] and marked, every message at
@@ -16,14 +19,20 @@
 //!
 //! so that a rejection is always under [`MAX_REJECTION_BYTES`] encoded.
 
-use std::{borrow::Cow, sync::LazyLock, time::SystemTime};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, hash_map::Entry},
+    sync::LazyLock,
+    time::SystemTime,
+};
 
 use prost::Message as _;
 use regex::Regex;
 use tandem_proto::{
     subjects, timestamp,
     v1::{
-        Agency, Driver, Phase, PopulationGroup, Reason, Scope, SituationRejected, SituationReport,
+        Agency, Driver, DurableSolutionsCriterion, Phase, PopulationGroup, Reason, Scope,
+        SituationRejected, SituationReport,
     },
 };
 use time::{Date, OffsetDateTime, macros::format_description};
@@ -34,9 +43,13 @@ pub const MAX_REPORT_BYTES: usize = 64 * 1024;
 pub const MAX_FUTURE_SKEW_SECS: u64 = 5 * 60;
 /// The largest count of one population group.
 pub const MAX_COUNT: u64 = 100_000_000;
-/// The most population figures a report may hold: each of the nine groups at most once, with room
-/// for groups the contract may add.
-pub const MAX_POPULATION_FIGURES: usize = 16;
+/// The most population figures a report may hold: a group once per origin and area, so that a
+/// report can break a few groups down by first- and second-level area (Colombia has 33
+/// departments and 1,122 municipalities). The encoded report still has to fit in
+/// [`MAX_REPORT_BYTES`], about 60 bytes a figure at this many.
+pub const MAX_POPULATION_FIGURES: usize = 1_000;
+/// The most solutions-progress entries: one per criterion of the IASC framework.
+pub const MAX_SOLUTIONS_PROGRESS: usize = 8;
 /// The most designated leads a report may name: IOM, UNHCR and a partner.
 pub const MAX_DESIGNATED_LEADS: usize = 3;
 /// The longest `designation_reference`, in characters.
@@ -70,8 +83,12 @@ pub enum Code {
     OutOfRange,
     /// An enum value or country code that does not exist.
     UnknownCode,
-    /// A population group appears twice.
+    /// A population group appears twice for one origin and area.
     DuplicateGroup,
+    /// A durable-solutions criterion appears twice.
+    DuplicateCriterion,
+    /// Per-area figures add up to more than the figure of the area (or country) they lie in.
+    InconsistentTotal,
     /// The revision is not newer than the last accepted one.
     StaleRevision,
     /// The report contradicts what is already known (another country, another agency).
@@ -99,6 +116,8 @@ impl Code {
             Code::OutOfRange => "OUT_OF_RANGE",
             Code::UnknownCode => "UNKNOWN_CODE",
             Code::DuplicateGroup => "DUPLICATE_GROUP",
+            Code::DuplicateCriterion => "DUPLICATE_CRITERION",
+            Code::InconsistentTotal => "INCONSISTENT_TOTAL",
             Code::StaleRevision => "STALE_REVISION",
             Code::Conflict => "CONFLICT",
             Code::PersonalData => "PERSONAL_DATA",
@@ -244,7 +263,7 @@ impl Reasons {
 
     /// Checks the entries of a repeated field one by one until the list is full; the entries
     /// left are counted, not checked, so hostile lists cost no more than the listed reasons.
-    fn each<T>(&mut self, entries: &[T], mut check: impl FnMut(&mut Self, usize, &T)) {
+    fn each<'e, T>(&mut self, entries: &'e [T], mut check: impl FnMut(&mut Self, usize, &'e T)) {
         for (index, entry) in entries.iter().enumerate() {
             if self.is_full() {
                 self.unchecked += entries.len() - index;
@@ -326,7 +345,12 @@ pub fn validate(
     check_agency(&mut reasons, report, organisation);
     check_reported_at(&mut reasons, report, now);
     let country = check_country(&mut reasons, "country", &report.country);
-    check_pcodes(&mut reasons, report, country);
+    check_pcodes(
+        &mut reasons,
+        &str::to_owned,
+        (&report.admin1_pcode, &report.admin2_pcode),
+        country,
+    );
     check_text(&mut reasons, "location_name", &report.location_name, 200);
     check_enum::<Scope>(&mut reasons, "scope", report.scope);
     check_enum::<Driver>(&mut reasons, "driver", report.driver);
@@ -338,7 +362,7 @@ pub fn validate(
         "population",
         report.population.len(),
         MAX_POPULATION_FIGURES,
-        "each population group is reported once",
+        "each population group once per origin and area",
     );
     check_count(
         &mut reasons,
@@ -347,7 +371,15 @@ pub fn validate(
         MAX_DESIGNATED_LEADS,
         "name each designated agency once",
     );
-    check_population(&mut reasons, report, now);
+    check_count(
+        &mut reasons,
+        "solutions_progress",
+        report.solutions_progress.len(),
+        MAX_SOLUTIONS_PROGRESS,
+        "each IASC durable-solutions criterion once",
+    );
+    check_population(&mut reasons, report, country, now);
+    check_solutions_progress(&mut reasons, report, now);
     reasons.each(&report.designated_leads, |reasons, index, lead| {
         check_enum::<Agency>(reasons, &format!("designated_leads[{index}]"), *lead);
     });
@@ -550,22 +582,26 @@ fn check_country(
     code
 }
 
+/// The P-codes of the report or of one figure (`field` names a field of either, only when a
+/// reason needs it): each up to 20 capital letters and digits, the first-level one starting
+/// with the country's ISO code, the second-level one extending the first-level one, which it
+/// requires.
 fn check_pcodes(
     reasons: &mut Reasons,
-    report: &SituationReport,
+    field: &dyn Fn(&str) -> String,
+    (admin1, admin2): (&str, &str),
     country: Option<rust_iso3166::CountryCode>,
 ) {
-    let admin1 = &report.admin1_pcode;
-    let admin2 = &report.admin2_pcode;
-    for (field, value) in [("admin1_pcode", admin1), ("admin2_pcode", admin2)] {
+    for (name, value) in [("admin1_pcode", admin1), ("admin2_pcode", admin2)] {
         if !value.is_empty()
             && (value.len() > 20
                 || !value
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
         {
+            let field = field(name);
             reasons.push(reason(
-                field,
+                field.as_str(),
                 Code::InvalidFormat,
                 format!(
                     "{field} {} must be a P-code: up to 20 capital letters and digits",
@@ -579,11 +615,12 @@ fn check_pcodes(
         && !admin1.starts_with(country.alpha2)
         && !admin1.starts_with(country.alpha3)
     {
+        let admin1_field = field("admin1_pcode");
         reasons.push(reason(
-            "admin1_pcode",
+            admin1_field.as_str(),
             Code::InvalidFormat,
             format!(
-                "admin1_pcode {} must start with the country's code {} or {}",
+                "{admin1_field} {} must start with the country's code {} or {}",
                 echo(admin1),
                 country.alpha2,
                 country.alpha3
@@ -591,18 +628,19 @@ fn check_pcodes(
         ));
     }
     if !admin2.is_empty() {
+        let (admin1_field, admin2_field) = (field("admin1_pcode"), field("admin2_pcode"));
         if admin1.is_empty() {
             reasons.push(reason(
-                "admin1_pcode",
+                admin1_field.as_str(),
                 Code::Required,
-                "admin1_pcode is required when admin2_pcode is given",
+                format!("{admin1_field} is required when {admin2_field} is given"),
             ));
-        } else if !admin2.starts_with(admin1.as_str()) || admin2 == admin1 {
+        } else if !admin2.starts_with(admin1) || admin2 == admin1 {
             reasons.push(reason(
-                "admin2_pcode",
+                admin2_field.as_str(),
                 Code::InvalidFormat,
                 format!(
-                    "admin2_pcode {} must extend admin1_pcode {}",
+                    "{admin2_field} {} must extend {admin1_field} {}",
                     echo(admin2),
                     echo(admin1)
                 ),
@@ -611,38 +649,50 @@ fn check_pcodes(
     }
 }
 
-fn check_population(reasons: &mut Reasons, report: &SituationReport, now: SystemTime) {
-    // The latest date anywhere on Earth (UTC+14): a count dated "today" in Kiribati is not future.
-    let latest_date = (OffsetDateTime::from(now) + time::Duration::hours(14)).date();
-    let mut seen = Vec::with_capacity(MAX_POPULATION_FIGURES);
+/// Where a figure counts: group, origin, first- and second-level area (empty: the whole country
+/// or every origin). A report gives each place at most once.
+type Place<'a> = (PopulationGroup, &'a str, &'a str, &'a str);
+
+fn check_population(
+    reasons: &mut Reasons,
+    report: &SituationReport,
+    country: Option<rust_iso3166::CountryCode>,
+    now: SystemTime,
+) {
+    let latest_date = latest_date(now);
+    // The figures whose place is known, first of each place only: what the sums are made of.
+    let mut places: HashMap<Place<'_>, usize> = HashMap::with_capacity(report.population.len());
     reasons.each(&report.population, |reasons, index, figure| {
         let field = |name: &str| format!("population[{index}].{name}");
         if !figure.origin.is_empty() {
             check_country(reasons, &field("origin"), &figure.origin);
         }
+        check_pcodes(
+            reasons,
+            &field,
+            (&figure.admin1_pcode, &figure.admin2_pcode),
+            country,
+        );
         if let Some(group) = check_enum::<PopulationGroup>(reasons, &field("group"), figure.group) {
-            // Earlier figures as (group, index): the origin is read from the report.
-            let repeated = seen
-                .iter()
-                .any(|&(earlier, at): &(PopulationGroup, usize)| {
-                    earlier == group && report.population[at].origin == figure.origin
-                });
-            if repeated {
+            let place = (
+                group,
+                figure.origin.as_str(),
+                figure.admin1_pcode.as_str(),
+                figure.admin2_pcode.as_str(),
+            );
+            if let Entry::Vacant(vacant) = places.entry(place) {
+                vacant.insert(index);
+            } else {
                 reasons.push(reason(
                     field("group"),
                     Code::DuplicateGroup,
                     format!(
-                        "{}{} appears more than once; report each group once per origin",
+                        "{}{}{} appears more than once; report each group once per origin and area",
                         group.as_str_name(),
-                        if figure.origin.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" from {}", echo(&figure.origin))
-                        },
+                        from_origin(&figure.origin),
+                        in_area(&figure.admin1_pcode, &figure.admin2_pcode),
                     ),
                 ));
-            } else {
-                seen.push((group, index));
             }
         }
         if figure.count > MAX_COUNT {
@@ -654,6 +704,153 @@ fn check_population(reasons: &mut Reasons, report: &SituationReport, now: System
         }
         check_as_of(reasons, &field("as_of"), &figure.as_of, latest_date);
         check_text(reasons, &field("source"), &figure.source, 200);
+    });
+    check_area_sums(reasons, report, places);
+}
+
+/// The latest date anywhere on Earth (UTC+14): a date of "today" in Kiribati is not future.
+fn latest_date(now: SystemTime) -> Date {
+    (OffsetDateTime::from(now) + time::Duration::hours(14)).date()
+}
+
+/// ` from VEN` for a figure with an origin, else nothing.
+fn from_origin(origin: &str) -> String {
+    match origin {
+        "" => String::new(),
+        origin => format!(" from {}", echo(origin)),
+    }
+}
+
+/// ` in CO05001` for a per-area figure, ` in the whole country` otherwise.
+fn in_area(admin1: &str, admin2: &str) -> String {
+    match (admin1, admin2) {
+        ("", _) => " in the whole country".to_owned(),
+        (admin1, "") => format!(" in {}", echo(admin1)),
+        (_, admin2) => format!(" in {}", echo(admin2)),
+    }
+}
+
+/// Per-area figures must not add up to more than the figure they break down, where both are
+/// given: a group's (and origin's) second-level figures within one first-level area against that
+/// area's figure, and its first-level areas (each its own figure, else the sum of its
+/// second-level figures) against the whole-country figure. `places` maps each place to the index
+/// of its figure. Figures over [`MAX_COUNT`] are refused on their own and left out; the sums
+/// (at most [`MAX_POPULATION_FIGURES`] · [`MAX_COUNT`]) cannot overflow.
+fn check_area_sums(
+    reasons: &mut Reasons,
+    report: &SituationReport,
+    places: HashMap<Place<'_>, usize>,
+) {
+    let mut sorted: Vec<(Place<'_>, usize)> = places
+        .into_iter()
+        // A second-level area without its first-level area is refused on its own: it lies in
+        // no known area, so it takes no part in the sums.
+        .filter(|((_, _, admin1, admin2), index)| {
+            report.population[*index].count <= MAX_COUNT
+                && (!admin1.is_empty() || admin2.is_empty())
+        })
+        .collect();
+    // Sorted, each (group, origin) is a run: its whole-country figure first (empty admin1),
+    // then each first-level area with its own figure first (empty admin2).
+    sorted.sort_unstable();
+    let count = |index: usize| report.population[index].count;
+    for run in sorted.chunk_by(|a, b| (a.0.0, a.0.1) == (b.0.0, b.0.1)) {
+        let ((group, origin, ..), _) = run[0];
+        let (country, areas) = match run[0].0.2 {
+            "" => (Some(run[0].1), &run[1..]),
+            _ => (None, run),
+        };
+        let mut areas_total = 0;
+        for area in areas.chunk_by(|a, b| a.0.2 == b.0.2) {
+            let admin1 = area[0].0.2;
+            let (own, admin2s) = match area[0].0.3 {
+                "" => (Some(area[0].1), &area[1..]),
+                _ => (None, area),
+            };
+            let admin2_total: u64 = admin2s.iter().map(|(_, index)| count(*index)).sum();
+            if let Some(own) = own
+                && !admin2s.is_empty()
+                && admin2_total > count(own)
+            {
+                reasons.push(reason(
+                    format!("population[{own}].count"),
+                    Code::InconsistentTotal,
+                    format!(
+                        "{}{}: the second-level areas of {} add up to {admin2_total}, more than its own figure of {}",
+                        group.as_str_name(),
+                        from_origin(origin),
+                        echo(admin1),
+                        count(own)
+                    ),
+                ));
+            }
+            areas_total += own.map_or(admin2_total, count);
+        }
+        if let Some(country) = country
+            && !areas.is_empty()
+            && areas_total > count(country)
+        {
+            reasons.push(reason(
+                format!("population[{country}].count"),
+                Code::InconsistentTotal,
+                format!(
+                    "{}{}: the areas add up to {areas_total}, more than the figure of {} for the whole country",
+                    group.as_str_name(),
+                    from_origin(origin),
+                    count(country)
+                ),
+            ));
+        }
+    }
+}
+
+/// Progress towards durable solutions: only in the solutions phase, each criterion once, a share
+/// between 0 and 1, a date like a figure's, a source like a figure's.
+fn check_solutions_progress(reasons: &mut Reasons, report: &SituationReport, now: SystemTime) {
+    if !report.solutions_progress.is_empty() && report.phase != Phase::Solutions as i32 {
+        reasons.push(reason(
+            "solutions_progress",
+            Code::Conflict,
+            format!(
+                "solutions_progress is only accepted on a report whose phase is PHASE_SOLUTIONS; this one's phase is {}",
+                Phase::try_from(report.phase).map_or("not a known phase", |phase| phase.as_str_name())
+            ),
+        ));
+    }
+    let latest_date = latest_date(now);
+    let mut seen = Vec::with_capacity(MAX_SOLUTIONS_PROGRESS);
+    reasons.each(&report.solutions_progress, |reasons, index, progress| {
+        let field = |name: &str| format!("solutions_progress[{index}].{name}");
+        if let Some(criterion) = check_enum::<DurableSolutionsCriterion>(
+            reasons,
+            &field("criterion"),
+            progress.criterion,
+        ) {
+            if seen.contains(&criterion) {
+                reasons.push(reason(
+                    field("criterion"),
+                    Code::DuplicateCriterion,
+                    format!(
+                        "{} appears more than once; report each criterion once",
+                        criterion.as_str_name()
+                    ),
+                ));
+            } else {
+                seen.push(criterion);
+            }
+        }
+        if !(0.0..=1.0).contains(&progress.share) {
+            reasons.push(reason(
+                field("share"),
+                Code::OutOfRange,
+                format!(
+                    "share {} must be a number between 0 and 1: the part of the displaced population meeting the criterion",
+                    progress.share
+                ),
+            ));
+        }
+        check_as_of(reasons, &field("as_of"), &progress.as_of, latest_date);
+        check_text(reasons, &field("source"), &progress.source, 200);
     });
 }
 

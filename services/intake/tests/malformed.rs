@@ -82,11 +82,13 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<Reason>)> {
         .chain((0..31).map(|i| (format!("designated_leads[{i}]"), "UNKNOWN_CODE")))
         .chain(whole("MORE_REASONS"))
         .collect();
+    // Nine groups, then every figure repeats one: the first 31 repeats are listed.
     let figures_reasons = std::iter::once(("population".to_string(), "TOO_MANY"))
         .chain(
-            (9..=validate::MAX_POPULATION_FIGURES)
+            (9..9 + validate::MAX_REASONS - 1)
                 .map(|i| (format!("population[{i}].group"), "DUPLICATE_GROUP")),
         )
+        .chain(whole("MORE_REASONS"))
         .collect();
     let mut cases = vec![
         (

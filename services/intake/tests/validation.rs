@@ -466,7 +466,12 @@ fn population_and_designated_leads_have_limits_of_their_own() {
         .collect();
     let found = problems(&report);
     assert_eq!(found[0], ("population".into(), "TOO_MANY".into()));
-    assert!(found[1..].iter().all(|(_, code)| code == "DUPLICATE_GROUP"));
+    let (more, repeats) = found[1..].split_last().expect("reasons after TOO_MANY");
+    assert!(repeats.iter().all(|(_, code)| code == "DUPLICATE_GROUP"));
+    assert_eq!(
+        more.1, "MORE_REASONS",
+        "the repeats beyond the listed ones are counted"
+    );
 
     let mut report = valid();
     report.designation_reference = "SG decision of 12 April 2018".into();

@@ -449,7 +449,9 @@ async fn origins_add_up_and_undetermined_people_stay_out_of_the_share_over_nats(
     unhcr.population[1].count = 700_000;
     unhcr.population.push(PopulationFigure {
         group: PopulationGroup::Undetermined as i32,
-        count: 9_000_000,
+        // Fewer than the 4,000,000 refugees and migrants: not the majority that would make a
+        // mixed movement.
+        count: 3_900_000,
         ..unhcr.population[0].clone()
     });
     accept(&js, &report(Agency::Iom, "COL-2", 1, 0, 300_000), 1, "b1").await;
@@ -467,11 +469,17 @@ async fn origins_add_up_and_undetermined_people_stay_out_of_the_share_over_nats(
         .find(|figure| figure.group == PopulationGroup::Refugee as i32)
         .expect("refugees reconciled");
     assert_eq!(refugees.count, 3_700_000);
+    let origins: Vec<(&str, u64)> = refugees
+        .origins
+        .iter()
+        .map(|origin| (origin.origin.as_str(), origin.count))
+        .collect();
+    assert_eq!(origins, [("HTI", 700_000), ("VEN", 3_000_000)]);
     let undetermined = last
         .figures
         .iter()
         .find(|figure| figure.group == PopulationGroup::Undetermined as i32)
         .expect("undetermined people are listed");
-    assert_eq!(undetermined.count, 9_000_000);
+    assert_eq!(undetermined.count, 3_900_000);
     leadership.stop().await;
 }

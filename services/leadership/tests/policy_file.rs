@@ -106,6 +106,9 @@ fn every_problem_is_listed_at_once() {
         "rules.refugee_situation.text: unknown placeholder {shar}; this rule may use {share}, {protection}, {migrants}, {refugee_threshold}, {migrant_threshold}",
         "rules.discrepancy: required section is missing",
         "rules.override: required section is missing",
+        "rules.undetermined_majority: required section is missing",
+        "rules.authority_yielded: required section is missing",
+        "rules.solutions_progress: required section is missing",
     ];
     for line in expected {
         assert!(
@@ -117,8 +120,8 @@ fn every_problem_is_listed_at_once() {
     assert_eq!(problems.len(), expected.len(), "{}", problems.join("\n"));
     // The message lists every problem, one per line.
     let message = error.to_string();
-    assert!(message.starts_with("the policy file is refused, 14 problem(s):\n  - "));
-    assert_eq!(message.lines().count(), 15);
+    assert!(message.starts_with("the policy file is refused, 17 problem(s):\n  - "));
+    assert_eq!(message.lines().count(), 18);
 }
 
 #[test]

@@ -135,6 +135,7 @@ fn policy() -> impl Strategy<Value = Generated> {
                 thresholds.insert("migrant".into(), decimal(migrant));
                 thresholds.insert("hysteresis".into(), decimal(hysteresis));
                 thresholds.insert("discrepancy_tolerance".into(), decimal(tolerance));
+                thresholds.insert("undetermined_majority".into(), decimal(500_000));
                 table.insert("thresholds".into(), thresholds.into());
                 let mut sets = [Vec::new(), Vec::new(), Vec::new()];
                 let mut authority = toml::Table::new();
@@ -158,6 +159,8 @@ fn policy() -> impl Strategy<Value = Generated> {
                 populations.insert("migrant".into(), migrants.into());
                 populations.insert("displaced".into(), displaced.into());
                 table.insert("populations".into(), populations.into());
+                // Authoritative figures never yield: the generated reports are not dated.
+                authority.insert("yield_after_days".into(), 0.into());
                 table.insert("authority".into(), authority.into());
                 let mut rules = toml::Table::new();
                 for (id, text, clause) in texts {

@@ -7,8 +7,8 @@
 use tandem_leadership::policy::{Policy, determine, reconcile};
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
-    Agency, Classification, Discrepancy, Driver, Phase, PopulationFigure, PopulationGroup,
-    ReconciledFigure, Scope, SituationReport,
+    Agency, Classification, Discrepancy, Driver, OriginCount, Phase, PopulationFigure,
+    PopulationGroup, ReconciledFigure, Scope, SituationReport,
 };
 
 use PopulationGroup as G;
@@ -91,12 +91,16 @@ fn three_reports() -> Vec<SituationReport> {
     ]
 }
 
+/// The figure reconciled from report `id`, which dates its figures 2024-05-01 and names itself
+/// as their source.
 fn figure(group: PopulationGroup, count: u64, agency: Agency, id: &str) -> ReconciledFigure {
     ReconciledFigure {
         group: group as i32,
         count,
         source_agency: agency as i32,
         report_id: id.to_owned(),
+        as_of: "2024-05-01".to_owned(),
+        source: id.to_owned(),
         ..Default::default()
     }
 }
@@ -391,7 +395,19 @@ fn a_groups_figures_from_two_origins_are_summed_not_overwritten() {
     assert_eq!(
         reconciled.figures,
         vec![
-            figure(G::Refugee, 16_500, Agency::Unhcr, "unhcr-78"),
+            ReconciledFigure {
+                origins: vec![
+                    OriginCount {
+                        origin: "HTI".to_owned(),
+                        count: 2_500
+                    },
+                    OriginCount {
+                        origin: "VEN".to_owned(),
+                        count: 14_000
+                    },
+                ],
+                ..figure(G::Refugee, 16_500, Agency::Unhcr, "unhcr-78")
+            },
             figure(G::Migrant, 30_000, Agency::Iom, "dtm-13"),
         ]
     );

@@ -889,15 +889,15 @@ fn each_rationale_entry_names_its_source_apart_from_the_parameters_it_used() {
 
 #[test]
 fn undetermined_people_count_in_neither_share_unless_the_policy_puts_them_in_a_set() {
-    let figures = [
+    // By default P = 850, M = 150: a refugee situation at a share of 0.85, whatever the number
+    // of people of undetermined status counted beside them, as long as they are not the
+    // majority (`undetermined_majority`).
+    let minority = [
         (G::Refugee, 850),
         (G::Migrant, 150),
-        (G::Undetermined, 10_000),
+        (G::Undetermined, 1_000),
     ];
-    let reports = [report(Scope::CrossBorder, &figures)];
-    // By default P = 850, M = 150: a refugee situation at a share of 0.85, however many people
-    // of undetermined status were counted beside them.
-    let determination = run(&reports);
+    let determination = run(&[report(Scope::CrossBorder, &minority)]);
     assert_eq!(
         determination.classification(),
         Classification::RefugeeSituation
@@ -905,7 +905,14 @@ fn undetermined_people_count_in_neither_share_unless_the_policy_puts_them_in_a_s
     assert!((determination.protection_share - 0.85).abs() < 1e-9);
     assert_eq!(rule_ids(&determination), ["refugee_situation"]);
 
-    // A policy that counts them as migrants: P = 850, M = 10,150, a migrant situation.
+    // A policy that counts them as migrants: P = 850, M = 10,150, a migrant situation (the
+    // majority rule is for undetermined people counted in neither P nor M).
+    let figures = [
+        (G::Refugee, 850),
+        (G::Migrant, 150),
+        (G::Undetermined, 10_000),
+    ];
+    let reports = [report(Scope::CrossBorder, &figures)];
     let shipped = include_str!("../../../deploy/policy/leadership-v1.toml");
     let migrants = shipped.replace(
         "migrant = [\"migrant\"]",

@@ -7,12 +7,13 @@
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
     Arrangement, Classification, Designation, Driver, FunctionAssignment, LeadershipDetermination,
-    LeadershipFunction, Phase, PolicyParameter, RationaleEntry, Scope, SituationReport,
+    LeadershipFunction, Phase, PolicyParameter, PopulationGroup, RationaleEntry, Scope,
+    SituationReport,
 };
 
 use super::Policy;
 use super::fixed::write_digits;
-use super::load::{AS_WRITTEN, FUNCTION_SLOTS, LOWERED, Override, RAISED};
+use super::load::{AS_WRITTEN, Counted, FUNCTION_SLOTS, LOWERED, Override, RAISED};
 use super::names::{Agencies, GROUPS};
 use super::reconcile::{Facts as SituationFacts, Totals, overwrite, reconcile_into, reuse};
 use super::text::{Facts, Rule};
@@ -115,6 +116,9 @@ fn fill(
         migrants,
         displaced,
         uncounted,
+        undetermined,
+        yielded,
+        solutions,
     } = reconcile_into(
         policy,
         reports,
@@ -133,10 +137,17 @@ fn fill(
     let previous_classification = previous.map_or(Classification::Unspecified, |previous| {
         previous.classification()
     });
+    // The undetermined-majority rule weighs the undetermined only where the policy counts them
+    // in neither P nor M; a policy counting them in either has said how they count.
+    let undetermined_apart = !matches!(
+        policy.counted[PopulationGroup::Undetermined as usize],
+        Some(Counted::Protection | Counted::Migrant)
+    );
     let counts = Counts {
         protection,
         migrants,
         displaced,
+        undetermined: if undetermined_apart { undetermined } else { 0 },
     };
     let mut decision = decide(policy, &situation, counts, previous_classification);
 
@@ -201,6 +212,12 @@ fn fill(
             .map_or("", |designation| designation.reference.as_str()),
         since: "",
         discrepancy: None,
+        undetermined,
+        counted: protection + migrants + undetermined,
+        undetermined_majority: &policy.undetermined_majority,
+        yield_after_days: &policy.yield_after_days_text,
+        yielded: None,
+        solutions: solutions.as_ref(),
     };
     let designation_facts = Facts {
         report_id: designation
@@ -226,6 +243,20 @@ fn fill(
     }
     for rule in decision.fired.into_iter().flatten() {
         write_entry(policy, rule, &facts, reuse(&mut out.rationale, entries));
+        entries += 1;
+    }
+    if solutions.is_some() {
+        let entry = reuse(&mut out.rationale, entries);
+        write_entry(policy, Rule::SolutionsProgress, &facts, entry);
+        entries += 1;
+    }
+    for yielded in &yielded {
+        let facts = Facts {
+            yielded: Some(yielded),
+            ..facts
+        };
+        let entry = reuse(&mut out.rationale, entries);
+        write_entry(policy, Rule::AuthorityYielded, &facts, entry);
         entries += 1;
     }
     for discrepancy in &out.discrepancies {
@@ -276,6 +307,7 @@ fn fill(
     out.previous_classification = previous_classification as i32;
     out.determined_at = Some(determined_at);
     out.designation = designation.filter(|_| !designated.is_empty());
+    out.solutions = solutions;
 }
 
 /// Whether a report records a designation (a known agency designated) or revokes one, and may:
@@ -330,12 +362,15 @@ fn designation_in_force(
     }
 }
 
-/// P, M and D after reconciliation.
+/// P, M and D after reconciliation, with the undetermined.
 #[derive(Clone, Copy)]
 struct Counts {
     protection: u128,
     migrants: u128,
     displaced: u128,
+    /// Refugees and migrants whose status is not determined, when the policy counts them in
+    /// neither P nor M (else 0: they are in P or M already).
+    undetermined: u128,
 }
 
 /// Rules 2–4 (and the scope fallback).
@@ -352,7 +387,23 @@ fn decide(
         protection,
         migrants,
         displaced,
+        undetermined,
     } = counts;
+    // Checked first: a cross-border situation of only undetermined people has no P or M.
+    if situation.scope() == Scope::CrossBorder
+        && undetermined > 0
+        && policy
+            .undetermined_majority
+            .value
+            .ratio_vs(undetermined, protection + migrants + undetermined)
+            .is_gt()
+    {
+        return Decision::joint(
+            C::MixedMovement,
+            A::JointPlatform,
+            Rule::UndeterminedMajority,
+        );
+    }
     if protection + migrants + displaced == 0 {
         return Decision::joint(
             C::PendingJointAssessment,
@@ -501,6 +552,11 @@ fn write_parameters(
     let migrant = ("thresholds.migrant", &*policy.migrant_at[AS_WRITTEN].text);
     let hysteresis = ("thresholds.hysteresis", &*policy.hysteresis_shown.text);
     let tolerance = ("thresholds.discrepancy_tolerance", &*policy.tolerance_text);
+    let majority = (
+        "thresholds.undetermined_majority",
+        &*policy.undetermined_majority.text,
+    );
+    let yield_after = ("authority.yield_after_days", &*policy.yield_after_days_text);
     let used: &[(&str, &str)] = match rule {
         Rule::Hysteresis => &[refugee, migrant, hysteresis],
         Rule::RefugeeSituation if moved => &[refugee, hysteresis],
@@ -510,6 +566,8 @@ fn write_parameters(
         Rule::MixedMovement | Rule::RespectiveMandates if moved => &[refugee, migrant, hysteresis],
         Rule::MixedMovement | Rule::RespectiveMandates => &[refugee, migrant],
         Rule::Discrepancy => &[tolerance],
+        Rule::UndeterminedMajority => &[majority],
+        Rule::AuthorityYielded => &[yield_after],
         _ => &[],
     };
     for (index, (name, value)) in used.iter().enumerate() {

@@ -8,9 +8,11 @@
 //!
 //! ```toml
 //! version = "v1"
-//! [thresholds]   # refugee, migrant, hysteresis, discrepancy_tolerance: decimals, ≤ 6 places
+//! [thresholds]   # refugee, migrant, hysteresis, discrepancy_tolerance, undetermined_majority:
+//!                # decimals, ≤ 6 places
 //! [populations]  # protection, migrant, displaced: lists of group names (the sets P, M, D)
-//! [authority]    # group name = "iom" | "unhcr": whose figure wins for that group
+//! [authority]    # group name = "iom" | "unhcr": whose figure wins for that group;
+//!                # yield_after_days: when an older authoritative figure yields (0 = never)
 //! [facts]        # scope, driver, phase, on_the_move = lists of "iom" | "unhcr" | "partner"
 //! [rules.<id>]   # clause, text: one table per rule, every rule required
 //! [[override]]   # optional, per situation: situation, reference, since, [override.functions]
@@ -83,6 +85,14 @@ pub struct Policy {
     pub(crate) tolerance_shown: Shown,
     /// The tolerance as the file writes it (`0.25`), for a rationale entry's parameters.
     pub(crate) tolerance_text: Box<str>,
+    /// The share of the people counted across borders (P, M and the undetermined) above which
+    /// undetermined people make a cross-border situation a mixed movement; 1 = never.
+    pub(crate) undetermined_majority: Shown,
+    /// How many days older than the other agency's figure an authoritative figure may be before
+    /// it yields to it; 0 = never.
+    pub(crate) yield_after_days: u32,
+    /// [`Policy::yield_after_days`] as written, for a rationale entry's text and parameters.
+    pub(crate) yield_after_days_text: Box<str>,
     /// The set each group counts towards, indexed by `PopulationGroup` value; `None` = not
     /// counted (host communities in v1).
     pub(crate) counted: [Option<Counted>; GROUP_SLOTS],
@@ -96,6 +106,12 @@ pub struct Policy {
     /// The `[[override]]`s, at most one per situation.
     pub(crate) overrides: Vec<Override>,
 }
+
+/// The key of `[authority]` that is not a group: when an older authoritative figure yields.
+const YIELD_AFTER_DAYS: &str = "yield_after_days";
+
+/// The largest `authority.yield_after_days`: a century, beyond any figure's useful life.
+const MAX_YIELD_DAYS: u32 = 36_500;
 
 /// Slots in a function table, indexed by `LeadershipFunction` value (0 unused).
 pub(crate) const FUNCTION_SLOTS: usize = 8;
@@ -315,6 +331,9 @@ impl Check {
         let authority = self
             .section(table, "", "authority")
             .map(|section| self.authority(section, counted.as_ref()));
+        let yield_after_days = self
+            .section(table, "", "authority")
+            .and_then(|section| self.yield_after_days(section));
         let overrides = self.overrides(table.get("override"));
         let facts = self
             .section(table, "", "facts")
@@ -322,7 +341,7 @@ impl Check {
         let rules = self
             .section(table, "", "rules")
             .and_then(|section| self.rules(section));
-        let (refugee, migrant, hysteresis, tolerance) = thresholds??;
+        let (refugee, migrant, hysteresis, tolerance, undetermined_majority) = thresholds??;
         // Validation keeps these in [0, 1], so nothing saturates.
         let moved = |threshold: Ppm| {
             [
@@ -340,6 +359,9 @@ impl Check {
             hysteresis_shown: Shown::decimal(hysteresis),
             tolerance_shown: Shown::percent(tolerance),
             tolerance_text: Shown::decimal(tolerance).text,
+            undetermined_majority: Shown::decimal(undetermined_majority),
+            yield_after_days: yield_after_days?,
+            yield_after_days_text: yield_after_days?.to_string().into(),
             counted: counted?,
             authority: authority?,
             facts: facts?,
@@ -465,11 +487,17 @@ impl Check {
 
     /// Refugee and migrant thresholds, hysteresis and tolerance; the outer `None` when the
     /// section could not be used at all.
-    fn thresholds(&mut self, table: &Table) -> Option<(Ppm, Ppm, Ppm, Ppm)> {
+    fn thresholds(&mut self, table: &Table) -> Option<(Ppm, Ppm, Ppm, Ppm, Ppm)> {
         self.unknown_keys(
             table,
             "thresholds",
-            &["refugee", "migrant", "hysteresis", "discrepancy_tolerance"],
+            &[
+                "refugee",
+                "migrant",
+                "hysteresis",
+                "discrepancy_tolerance",
+                "undetermined_majority",
+            ],
         );
         let refugee = self.fraction(table, "refugee", "a protection share");
         let migrant = self.fraction(table, "migrant", "a protection share");
@@ -488,6 +516,22 @@ impl Check {
             "discrepancy_tolerance",
             "a relative difference between two figures",
         );
+        // A majority: below one half, a minority of undetermined people would decide.
+        let undetermined_majority = self
+            .decimal(table, "undetermined_majority")
+            .filter(|value| {
+                let majority = (ONE / 2..=ONE).contains(&value.0);
+                if !majority {
+                    self.problem(
+                        "thresholds.undetermined_majority",
+                        format!(
+                            "is {}, but must lie between 0.5 and 1 (a majority of the people counted across borders; 1 turns the rule off)",
+                            show(*value)
+                        ),
+                    );
+                }
+                majority
+            });
         let (refugee, migrant) = (refugee?, migrant?);
         if refugee <= migrant {
             self.problem(
@@ -532,7 +576,13 @@ impl Check {
                 ),
             );
         }
-        Some((refugee, migrant, hysteresis, tolerance?))
+        Some((
+            refugee,
+            migrant,
+            hysteresis,
+            tolerance?,
+            undetermined_majority?,
+        ))
     }
 
     /// The sets P, M and D. What could be read is returned even when there were problems, so
@@ -609,12 +659,15 @@ impl Check {
         // Groups listed, even with a wrong agency: those are reported once, not also as missing.
         let mut listed = [false; GROUP_SLOTS];
         for (key, value) in table {
+            if key == YIELD_AFTER_DAYS {
+                continue;
+            }
             let path = join("authority", key);
             let Some(group) = group_from_key(key) else {
                 self.problem(
                     path,
                     format!(
-                        "unknown population group; expected one of: {}",
+                        "unknown population group; expected one of: {}, or {YIELD_AFTER_DAYS}",
                         group_keys()
                     ),
                 );
@@ -654,6 +707,34 @@ impl Check {
             }
         }
         authority
+    }
+
+    /// `authority.yield_after_days`: a whole number of days, 0 (never) to [`MAX_YIELD_DAYS`].
+    fn yield_after_days(&mut self, table: &Table) -> Option<u32> {
+        let path = join("authority", YIELD_AFTER_DAYS);
+        let days = match table.get(YIELD_AFTER_DAYS) {
+            Some(Value::Integer(days)) => u32::try_from(*days)
+                .ok()
+                .filter(|days| *days <= MAX_YIELD_DAYS),
+            Some(other) => {
+                self.problem(
+                    path,
+                    format!("must be a whole number of days, not {}", other.type_str()),
+                );
+                return None;
+            }
+            None => {
+                self.problem(path, "required key is missing");
+                return None;
+            }
+        };
+        if days.is_none() {
+            self.problem(
+                path,
+                format!("must be a whole number of days from 0 (an authoritative figure never yields) to {MAX_YIELD_DAYS}"),
+            );
+        }
+        days
     }
 
     /// Which organisations may set each fact: a non-empty list of `iom`, `unhcr`, `partner`.
@@ -906,7 +987,7 @@ fn function_slot(key: &str) -> Option<usize> {
 }
 
 /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
@@ -948,6 +1029,8 @@ mod tests {
         assert_eq!(shown(&policy.migrant_at), ["0.20", "0.15", "0.25"]);
         assert_eq!(&*policy.hysteresis_shown.text, "0.05");
         assert_eq!(&*policy.tolerance_shown.text, "25");
+        assert_eq!(&*policy.undetermined_majority.text, "0.50");
+        assert_eq!(policy.yield_after_days, 365);
         use PopulationGroup::*;
         for group in [
             Refugee,

@@ -5,7 +5,10 @@
 //! - `load`: [`Policy`], [`PolicyError`], [`PolicyProblem`] — reading and validating a policy
 //!   file (`deploy/policy/leadership-v1.toml` is the default); every problem is listed at once.
 //! - `reconcile`: [`reconcile`] and [`Reconciled`] — several organisations' reports on one
-//!   situation become one set of figures, with discrepancies between IOM and UNHCR.
+//!   situation become one set of figures (each dated, sourced and broken down by origin; per-area
+//!   figures summed when a report gives no total), with discrepancies between IOM and UNHCR,
+//!   the authoritative figures that yielded to newer ones ([`Yield`]) and, in the solutions
+//!   phase, progress against the IASC durable-solutions criteria.
 //! - `engine`: [`determine`] and [`same_outcome`] — the rules (designation, no figures, internal,
 //!   cross-border with hysteresis), the function assignments and the rationale.
 //! - `text`: the rules' ids, the placeholders of their rationale texts, and the parsed texts.
@@ -20,6 +23,7 @@
 //! | rule | when | classification | arrangement | leads | functions |
 //! |---|---|---|---|---|---|
 //! | 1 `designation` | a designation is in force (recorded by IOM or UNHCR, not revoked) | as rules 2–4 | `DESIGNATED` | the designated | all to the designated |
+//! | `undetermined_majority` | cross-border, U / (P + M + U) > `thresholds.undetermined_majority`, U = the undetermined when counted in neither P nor M | `MIXED_MOVEMENT` | `JOINT_PLATFORM` | IOM + UNHCR | joint |
 //! | 2 `no_figures` | P + M + D = 0 | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
 //! | `unknown_scope` | no scope (intake refuses this) | `PENDING_JOINT_ASSESSMENT` | `JOINT_ASSESSMENT` | IOM + UNHCR | joint |
 //! | 3 `idp_durable_solutions` | internal, phase `SOLUTIONS` | `IDP_DURABLE_SOLUTIONS` | `JOINT_SOLUTIONS_SUPPORT` | IOM + UNHCR | joint |
@@ -62,8 +66,25 @@
 //!   cross-border ones and the new determination reaches rule 4; its entry is written whenever
 //!   the boundaries moved (hysteresis above 0), whether or not the move changed the outcome.
 //! - **Rationale order**: designation entries, then the classification rules in the order they
-//!   were evaluated, then one `discrepancy` entry per discrepancy (the data check does not
-//!   depend on the classification, so it comes last).
+//!   were evaluated, then `solutions_progress` (in the solutions phase, when progress is
+//!   reported), then one `authority_yielded` entry per group whose authoritative figure yielded,
+//!   then one `discrepancy` entry per discrepancy (the data checks do not depend on the
+//!   classification, so they come last).
+//! - **Undetermined majority** comes before the no-figures rules, so that a cross-border
+//!   situation counting only people of undetermined status is a mixed movement rather than a
+//!   joint assessment; exactly the threshold is not a majority. It does not depend on
+//!   `on_the_move`: people whose status cannot be told apart are a mixed flow by definition. A
+//!   policy that counts the undetermined in P or M has said how they count, and the rule is
+//!   then left out.
+//! - **Yield** is measured between the two figures' `as_of` dates, never against the clock, so a
+//!   replay gives the same determination on any day; only IOM and UNHCR figures take part (a
+//!   partner's newer figure does not unseat an agency's), and a figure without a readable date
+//!   never yields nor makes another yield.
+//! - **Solutions progress**: per criterion, the share with the latest `as_of` among IOM's and
+//!   UNHCR's reports, or among partners' where neither agency gives the criterion (so a partner
+//!   cannot displace an agency's survey by dating its own later, as with figures); on the same
+//!   date, the most recently accepted report's. The weakest criterion is the lowest share, the first in criterion order
+//!   among equals. Without any progress reported, there is no summary and no entry.
 //! - **Empty input** (no reports) is a `no_figures` determination; the situation id and country
 //!   then come from `previous`, if any.
 //! - **A report without a scope** (intake refuses these; the engine still answers) gets a joint
@@ -122,4 +143,4 @@ mod text;
 
 pub use engine::{determine, same_outcome};
 pub use load::{Policy, PolicyError, PolicyProblem};
-pub use reconcile::{Facts, Reconciled, reconcile};
+pub use reconcile::{Facts, Reconciled, Yield, reconcile};

@@ -5,7 +5,7 @@
 //! `AGENCY_UNHCR` because people edit it; the mapping is the proto name's suffix in lower case,
 //! so it cannot drift from the contract.
 
-use tandem_proto::v1::{Agency, PopulationGroup};
+use tandem_proto::v1::{Agency, DurableSolutionsCriterion, PopulationGroup};
 
 /// Number of slots in arrays indexed by a `PopulationGroup` value (0 = unspecified … 10).
 pub(crate) const GROUP_SLOTS: usize = 11;
@@ -37,6 +37,22 @@ pub(crate) fn group_from_key(key: &str) -> Option<PopulationGroup> {
 /// The policy file's names of every group, for error messages.
 pub(crate) fn group_keys() -> String {
     GROUPS.map(group_key).join(", ")
+}
+
+/// An IASC durable-solutions criterion in the framework's own short words ("documentation").
+pub(crate) fn criterion_words(criterion: DurableSolutionsCriterion) -> &'static str {
+    use DurableSolutionsCriterion as C;
+    match criterion {
+        C::Unspecified => "no criterion",
+        C::SafetyAndSecurity => "safety and security",
+        C::StandardOfLiving => "adequate standard of living",
+        C::Livelihoods => "livelihoods and employment",
+        C::HousingLandAndProperty => "housing, land and property",
+        C::Documentation => "documentation",
+        C::FamilyReunification => "family reunification",
+        C::Participation => "participation in public affairs",
+        C::RemediesAndJustice => "remedies and justice",
+    }
 }
 
 /// A set of agencies: bit `n` stands for the `Agency` with value `n`. Iterating the bits from

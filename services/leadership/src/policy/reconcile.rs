@@ -15,17 +15,31 @@
 //! - Where IOM and UNHCR both report a group and differ by more than the policy's tolerance of
 //!   the larger figure, the group is a **discrepancy** (framework area 3, joint data).
 //!
-//! Within one report, the figures of a group are summed over their origins: a group's figure
-//! is keyed by (organisation, group), its origins are a breakdown of it. Intake refuses a group
-//! given twice for one origin.
+//! - An authoritative figure **yields** to the other agency's (IOM's or UNHCR's) figure of the
+//!   group when its `as_of` is more than the policy's `authority.yield_after_days` before the
+//!   other's: measured between the two dates, never against the clock, so that the same reports
+//!   give the same determination on any day. Each yield is reported ([`Yield`]) and written in
+//!   the rationale.
+//! - In the **solutions phase**, each IASC criterion's progress is the share with the most
+//!   recent `as_of` among IOM's and UNHCR's reports, or partners' where neither gives it; on the
+//!   same date, the most recently accepted report's.
+//!
+//! Within one report, a group's figure is the sum over its origins of each origin's figure:
+//! the figure for the whole country where the report gives one, otherwise the sum of its
+//! first-level areas (each its own figure, else the sum of its second-level areas). Intake
+//! refuses a group given twice for one origin and area, and areas that add up to more than the
+//! figure they break down; here the first of a repeated place counts. The figure's date and
+//! source are those of the oldest figure it is made of: a sum is as old as its oldest part.
 
 use tandem_proto::v1::{
-    Discrepancy, Driver, Phase, ReconciledFigure, ReportRef, Scope, SituationReport,
+    CriterionProgress, Discrepancy, Driver, DurableSolutionsCriterion, OriginCount, Phase,
+    PopulationFigure, PopulationGroup, ReconciledFigure, ReportRef, Scope, SituationReport,
+    SolutionsSummary,
 };
 
 use super::Policy;
 use super::fixed::Ppm;
-use super::load::{Counted, Fact};
+use super::load::{Counted, Fact, days_from_civil};
 use super::names::{Agencies, GROUP_SLOTS, GROUPS, group_from_i32};
 
 /// The reconciled state of one situation: what the policy rules read.
@@ -50,6 +64,32 @@ pub struct Reconciled<'a> {
     pub displaced: u128,
     /// People reported in groups outside P, M and D (host communities in v1).
     pub uncounted: u128,
+    /// The reconciled figure of refugees and migrants whose status is not determined, whatever
+    /// set the policy counts them in.
+    pub undetermined: u128,
+    /// The groups whose authoritative figure yielded to the other agency's newer one, by group.
+    pub yielded: Vec<Yield>,
+    /// In the solutions phase, progress against the IASC criteria when some report gives it.
+    pub solutions: Option<SolutionsSummary>,
+}
+
+/// An authoritative figure that yielded to the other agency's newer figure of the group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Yield {
+    /// The group.
+    pub group: PopulationGroup,
+    /// The authoritative agency, whose figure yielded.
+    pub(crate) authority: Agencies,
+    /// Its figure and date.
+    pub authority_count: u64,
+    /// `YYYY-MM-DD`.
+    pub authority_as_of: String,
+    /// The other agency, whose figure counts.
+    pub(crate) other: Agencies,
+    /// Its figure and date.
+    pub other_count: u64,
+    /// `YYYY-MM-DD`.
+    pub other_as_of: String,
 }
 
 impl Reconciled<'_> {
@@ -126,6 +166,9 @@ pub fn reconcile<'a>(policy: &Policy, reports: &'a [SituationReport]) -> Reconci
         migrants: totals.migrants,
         displaced: totals.displaced,
         uncounted: totals.uncounted,
+        undetermined: totals.undetermined,
+        yielded: totals.yielded,
+        solutions: totals.solutions,
     }
 }
 
@@ -137,6 +180,9 @@ pub(crate) struct Totals<'a> {
     pub(crate) migrants: u128,
     pub(crate) displaced: u128,
     pub(crate) uncounted: u128,
+    pub(crate) undetermined: u128,
+    pub(crate) yielded: Vec<Yield>,
+    pub(crate) solutions: Option<SolutionsSummary>,
 }
 
 /// [`reconcile`], writing the lists into the given vectors (whatever they held is replaced), so
@@ -148,13 +194,12 @@ pub(crate) fn reconcile_into<'a>(
     discrepancies: &mut Vec<Discrepancy>,
     based_on: &mut Vec<ReportRef>,
 ) -> Totals<'a> {
-    // Per group: the most recent figure from anyone, from IOM and from UNHCR, as
-    // (report index, count). Fixed arrays: no allocation for the scan.
+    // Per group: the most recent figure from anyone, from IOM and from UNHCR.
     #[derive(Clone, Copy, Default)]
-    struct Slot {
-        any: Option<(usize, u64)>,
-        iom: Option<(usize, u64)>,
-        unhcr: Option<(usize, u64)>,
+    struct Slot<'a> {
+        any: Option<Pick<'a>>,
+        iom: Option<Pick<'a>>,
+        unhcr: Option<Pick<'a>>,
     }
     // Later reports are more recent, so each slot simply keeps the last figure it sees.
     let mut slots = [Slot::default(); GROUP_SLOTS];
@@ -177,26 +222,21 @@ pub(crate) fn reconcile_into<'a>(
 
     for (index, report) in reports.iter().enumerate() {
         let agency = Agencies::of(report.reporting_agency);
-        // A report's figures of one group, summed over their origins (intake refuses a group
-        // given twice for one origin). At most 16 figures of at most 10⁸: no overflow.
-        let mut counts = [None::<u64>; GROUP_SLOTS];
-        for figure in &report.population {
-            if let Some(group) = group_from_i32(figure.group) {
-                let count = &mut counts[group as usize];
-                *count = Some(count.unwrap_or(0).saturating_add(figure.count));
-            }
-        }
-        for (slot, count) in slots.iter_mut().zip(counts) {
-            let Some(count) = count else {
+        for (slot, figure) in slots.iter_mut().zip(group_figures(report)) {
+            let Some((count, dated)) = figure else {
                 continue;
             };
-            let entry = Some((index, count));
-            slot.any = entry;
+            let pick = Pick {
+                report: index,
+                count,
+                dated,
+            };
+            slot.any = Some(pick);
             if agency == Agencies::IOM {
-                slot.iom = entry;
+                slot.iom = Some(pick);
             }
             if agency == Agencies::UNHCR {
-                slot.unhcr = entry;
+                slot.unhcr = Some(pick);
             }
         }
     }
@@ -208,27 +248,48 @@ pub(crate) fn reconcile_into<'a>(
         migrants: 0,
         displaced: 0,
         uncounted: 0,
+        undetermined: 0,
+        yielded: Vec::new(),
+        solutions: None,
     };
     let mut used = 0;
     discrepancies.clear();
     for group in GROUPS {
         let slot = slots[group as usize];
         let authority = policy.authority[group as usize];
-        let chosen = if authority == Agencies::IOM {
-            slot.iom.or(slot.any)
+        let (own, other, other_agency) = if authority == Agencies::IOM {
+            (slot.iom, slot.unhcr, Agencies::UNHCR)
         } else if authority == Agencies::UNHCR {
-            slot.unhcr.or(slot.any)
+            (slot.unhcr, slot.iom, Agencies::IOM)
         } else {
-            slot.any
+            (None, None, Agencies::NONE)
         };
-        if let Some((index, count)) = chosen {
-            let report = &reports[index];
+        let mut chosen = own.or(slot.any);
+        if let (Some(own), Some(other)) = (own, other)
+            && yields(own.dated, other.dated, policy.yield_after_days)
+        {
+            chosen = Some(other);
+            totals.yielded.push(Yield {
+                group,
+                authority,
+                authority_count: own.count,
+                authority_as_of: own.dated.as_of.clone(),
+                other: other_agency,
+                other_count: other.count,
+                other_as_of: other.dated.as_of.clone(),
+            });
+        }
+        if let Some(pick) = chosen {
+            let report = &reports[pick.report];
             let figure = reuse(figures, used);
             used += 1;
             figure.group = group as i32;
-            figure.count = count;
+            figure.count = pick.count;
             figure.source_agency = report.reporting_agency;
             overwrite(&mut figure.report_id, &report.report_id);
+            overwrite(&mut figure.as_of, &pick.dated.as_of);
+            overwrite(&mut figure.source, &pick.dated.source);
+            write_origins(report, group, &mut figure.origins);
             let sum = match policy.counted[group as usize] {
                 Some(Counted::Protection) => &mut totals.protection,
                 Some(Counted::Migrant) => &mut totals.migrants,
@@ -236,11 +297,15 @@ pub(crate) fn reconcile_into<'a>(
                 None => &mut totals.uncounted,
             };
             // At most ten u64 summands: cannot overflow a u128.
-            *sum += u128::from(count);
+            *sum += u128::from(pick.count);
+            if group == PopulationGroup::Undetermined {
+                totals.undetermined = u128::from(pick.count);
+            }
         }
-        if let (Some((_, iom)), Some((_, unhcr))) = (slot.iom, slot.unhcr)
-            && differs(iom, unhcr, policy.tolerance)
+        if let (Some(iom), Some(unhcr)) = (slot.iom, slot.unhcr)
+            && differs(iom.count, unhcr.count, policy.tolerance)
         {
+            let (iom, unhcr) = (iom.count, unhcr.count);
             let larger = iom.max(unhcr);
             discrepancies.push(Discrepancy {
                 group: group as i32,
@@ -253,6 +318,9 @@ pub(crate) fn reconcile_into<'a>(
         }
     }
     figures.truncate(used);
+    if totals.facts.phase() == Phase::Solutions {
+        totals.solutions = solutions(reports);
+    }
 
     for (index, report) in reports.iter().enumerate() {
         let reference = reuse(based_on, index);
@@ -271,6 +339,256 @@ pub(crate) fn reconcile_into<'a>(
             .then_with(|| a.revision.cmp(&b.revision))
     });
     totals
+}
+
+/// A report's figure of one group, as reconciliation weighs it.
+#[derive(Clone, Copy)]
+struct Pick<'a> {
+    /// Index of the report in the reports reconciled.
+    report: usize,
+    /// The group's figure: the sum over its origins.
+    count: u64,
+    /// The oldest figure it is made of, whose date and source it carries.
+    dated: &'a PopulationFigure,
+}
+
+/// A report's figure of one group from one origin (empty: not broken down by origin).
+struct OriginFigure<'a> {
+    group: PopulationGroup,
+    origin: &'a str,
+    /// The figure for the whole country, else the sum of the areas.
+    count: u64,
+    /// The oldest figure counted.
+    dated: &'a PopulationFigure,
+}
+
+/// A report's figure of each group, indexed by group: the sum over its origins, and the oldest
+/// figure counted. Figures of unknown groups are left out.
+fn group_figures(report: &SituationReport) -> [Option<(u64, &PopulationFigure)>; GROUP_SLOTS] {
+    let mut out = [None; GROUP_SLOTS];
+    if is_plain(report) {
+        for figure in &report.population {
+            if let Some(group) = group_from_i32(figure.group) {
+                add_to(&mut out[group as usize], figure.count, figure);
+            }
+        }
+    } else {
+        for origin in origin_figures(&report.population) {
+            add_to(&mut out[origin.group as usize], origin.count, origin.dated);
+        }
+    }
+    out
+}
+
+/// Adds a figure to a group's sum, keeping the oldest figure counted.
+fn add_to<'a>(
+    slot: &mut Option<(u64, &'a PopulationFigure)>,
+    count: u64,
+    dated: &'a PopulationFigure,
+) {
+    *slot = Some(match *slot {
+        None => (count, dated),
+        // At most 1,000 figures of at most 10⁸ from intake; saturating whatever comes.
+        Some((sum, known)) => (
+            sum.saturating_add(count),
+            oldest([known, dated].into_iter()),
+        ),
+    });
+}
+
+/// Whether a report gives no per-area figure and each group once per origin, as nearly every
+/// report does: its figures then add up as they come, without the sorting of
+/// [`origin_figures`]. Only checked for reports of up to 16 figures (pairwise, so cheap).
+fn is_plain(report: &SituationReport) -> bool {
+    let figures = &report.population;
+    figures.len() <= 16
+        && figures.iter().enumerate().all(|(index, figure)| {
+            figure.admin1_pcode.is_empty()
+                && figure.admin2_pcode.is_empty()
+                && figures[..index]
+                    .iter()
+                    .all(|earlier| earlier.group != figure.group || earlier.origin != figure.origin)
+        })
+}
+
+/// Replaces `out` with the report's figures of `group` per country of origin, sorted by origin
+/// (people given without an origin are in the group's figure only).
+fn write_origins(report: &SituationReport, group: PopulationGroup, out: &mut Vec<OriginCount>) {
+    out.clear();
+    let origin = |origin: &str, count: u64| OriginCount {
+        origin: origin.to_owned(),
+        count,
+    };
+    if is_plain(report) {
+        out.extend(
+            report
+                .population
+                .iter()
+                .filter(|figure| figure.group == group as i32 && !figure.origin.is_empty())
+                .map(|figure| origin(&figure.origin, figure.count)),
+        );
+        out.sort_unstable_by(|a, b| a.origin.cmp(&b.origin));
+    } else {
+        out.extend(
+            origin_figures(&report.population)
+                .iter()
+                .filter(|figure| figure.group == group && !figure.origin.is_empty())
+                .map(|figure| origin(figure.origin, figure.count)),
+        );
+    }
+}
+
+/// Figures per (group, origin), sorted so: the whole-country figure where the report gives
+/// one, else the sum of its first-level areas, each its own figure or else the
+/// sum of its second-level areas. Figures of unknown groups are left out.
+fn origin_figures(figures: &[PopulationFigure]) -> Vec<OriginFigure<'_>> {
+    let mut figures: Vec<(PopulationGroup, &PopulationFigure)> = figures
+        .iter()
+        .filter_map(|figure| Some((group_from_i32(figure.group)?, figure)))
+        .collect();
+    // Stable: of a repeated place, the first in the report comes first and counts.
+    figures.sort_by(|(a_group, a), (b_group, b)| {
+        (a_group, &a.origin, &a.admin1_pcode, &a.admin2_pcode).cmp(&(
+            b_group,
+            &b.origin,
+            &b.admin1_pcode,
+            &b.admin2_pcode,
+        ))
+    });
+    let mut out = Vec::new();
+    for run in
+        figures.chunk_by(|(a_group, a), (b_group, b)| a_group == b_group && a.origin == b.origin)
+    {
+        let (group, first) = run[0];
+        // The whole-country figure sorts first (its first-level P-code is empty).
+        let (count, dated) = if first.admin1_pcode.is_empty() {
+            (first.count, first)
+        } else {
+            let areas = run.chunk_by(|(_, a), (_, b)| a.admin1_pcode == b.admin1_pcode);
+            // The area's own figure sorts first (its second-level P-code is empty).
+            let counted = areas
+                .flat_map(|area| match area[0].1.admin2_pcode.is_empty() {
+                    true => &area[..1],
+                    false => area,
+                })
+                .map(|(_, figure)| *figure);
+            let count = counted
+                .clone()
+                .fold(0u64, |sum, figure| sum.saturating_add(figure.count));
+            (count, oldest(counted))
+        };
+        out.push(OriginFigure {
+            group,
+            origin: &first.origin,
+            count,
+            dated,
+        });
+    }
+    out
+}
+
+/// The figure with the earliest `as_of` (dates compare as text in `YYYY-MM-DD`), the first of
+/// equals. `figures` is never empty.
+fn oldest<'a>(figures: impl Iterator<Item = &'a PopulationFigure>) -> &'a PopulationFigure {
+    figures
+        .reduce(|oldest, figure| {
+            if figure.as_of < oldest.as_of {
+                figure
+            } else {
+                oldest
+            }
+        })
+        .expect("a run of figures is never empty")
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date; `None` for anything else (intake refuses it).
+fn day_number(date: &str) -> Option<i64> {
+    let bytes = date.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes.get(range)?.iter().try_fold(0u16, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u16::from(byte - b'0'))
+        })
+    };
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let shaped = bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-';
+    let month = u8::try_from(month)
+        .ok()
+        .filter(|month| (1..=12).contains(month))?;
+    let day = u8::try_from(day)
+        .ok()
+        .filter(|day| (1..=31).contains(day))?;
+    shaped.then(|| days_from_civil(i64::from(year), month, day))
+}
+
+/// Whether an authoritative figure dated `own` yields to the other agency's figure dated
+/// `other`: both dates known, and `own` more than `after_days` (above 0) days before `other`.
+fn yields(own: &PopulationFigure, other: &PopulationFigure, after_days: u32) -> bool {
+    // Dates in `YYYY-MM-DD` order as text: an authoritative figure as recent as the other's,
+    // the usual case, is settled without reading the dates.
+    if after_days == 0 || own.as_of >= other.as_of {
+        return false;
+    }
+    match (day_number(&own.as_of), day_number(&other.as_of)) {
+        (Some(own), Some(other)) => other - own > i64::from(after_days),
+        _ => false,
+    }
+}
+
+/// Progress against the IASC criteria across `reports`: per criterion, the share with the most
+/// recent `as_of` among IOM's and UNHCR's, else among partners' (on the same date, the most
+/// recently accepted report's); `None` when no report gives any. Entries intake would refuse (unknown criterion, share outside [0, 1]) are
+/// left out.
+fn solutions(reports: &[SituationReport]) -> Option<SolutionsSummary> {
+    const CRITERIA: usize = 9;
+    // Per criterion: (from IOM or UNHCR, date), the report and the entry.
+    type Best<'r> = Option<((bool, Option<i64>), &'r SituationReport, usize)>;
+    let mut best: [Best<'_>; CRITERIA] = [None; CRITERIA];
+    for report in reports {
+        let agency = matches!(
+            Agencies::of(report.reporting_agency),
+            Agencies::IOM | Agencies::UNHCR
+        );
+        for (index, progress) in report.solutions_progress.iter().enumerate() {
+            let criterion = match DurableSolutionsCriterion::try_from(progress.criterion) {
+                Ok(DurableSolutionsCriterion::Unspecified) | Err(_) => continue,
+                Ok(criterion) => criterion as usize,
+            };
+            if !(0.0..=1.0).contains(&progress.share) {
+                continue;
+            }
+            // An agency's share beats a partner's whatever the dates (a partner cannot
+            // displace IOM's or UNHCR's survey by dating its own later); then the later date;
+            // reports come oldest first, so a later one wins a tie.
+            let rank = (agency, day_number(&progress.as_of));
+            if best[criterion].is_none_or(|(known, ..)| rank >= known) {
+                best[criterion] = Some((rank, report, index));
+            }
+        }
+    }
+    let mut summary = SolutionsSummary::default();
+    for (_, report, index) in best.iter().flatten() {
+        let progress = &report.solutions_progress[*index];
+        summary.criteria.push(CriterionProgress {
+            criterion: progress.criterion,
+            share: progress.share,
+            as_of: progress.as_of.clone(),
+            source: progress.source.clone(),
+            source_agency: report.reporting_agency,
+            report_id: report.report_id.clone(),
+        });
+        summary.criteria_reported += 1;
+    }
+    // The lowest share; of equal shares, the first criterion.
+    let weakest = summary.criteria.iter().reduce(|weakest, progress| {
+        if progress.share < weakest.share {
+            progress
+        } else {
+            weakest
+        }
+    })?;
+    summary.weakest = weakest.criterion;
+    Some(summary)
 }
 
 /// The element at `index` of `items`, appending defaults up to it: lets a caller overwrite an

@@ -10,12 +10,18 @@
 //! rule allows only the placeholders that mean something for it (a `{share}` in an IDP text would
 //! print a meaningless 0.00), and loading refuses any other.
 
-use tandem_proto::v1::{Classification, Discrepancy, Driver, PopulationGroup};
+use std::fmt::Write as _;
+
+use tandem_proto::v1::{
+    Classification, Discrepancy, Driver, DurableSolutionsCriterion, PopulationGroup,
+    SolutionsSummary,
+};
 
 use super::fixed::{Ppm, Shown, write_count, write_ratio};
 use tandem_proto::words;
 
-use super::names::Agencies;
+use super::names::{Agencies, criterion_words};
+use super::reconcile::Yield;
 
 /// A rule of the policy; its rationale text and clause come from the policy file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,10 +59,17 @@ pub(crate) enum Rule {
     Discrepancy,
     /// The policy's `[[override]]` for the situation assigns the functions it names.
     Override,
+    /// Cross-border, refugees and migrants whose status is not determined are the majority:
+    /// a mixed movement, whatever the protection share.
+    UndeterminedMajority,
+    /// An authoritative figure yielded to the other agency's newer one.
+    AuthorityYielded,
+    /// In the solutions phase: progress against the IASC durable-solutions criteria.
+    SolutionsProgress,
 }
 
 /// Number of rules; the size of the policy's rule table.
-pub(crate) const RULE_COUNT: usize = 16;
+pub(crate) const RULE_COUNT: usize = 19;
 
 impl Rule {
     /// Every rule, in the order of the policy file and of `Rule`'s discriminants.
@@ -77,6 +90,9 @@ impl Rule {
         Rule::RespectiveMandates,
         Rule::Discrepancy,
         Rule::Override,
+        Rule::UndeterminedMajority,
+        Rule::AuthorityYielded,
+        Rule::SolutionsProgress,
     ];
 
     /// The rule's key in the policy file, which is also its `rule_id` in a rationale entry.
@@ -98,6 +114,9 @@ impl Rule {
             Rule::RespectiveMandates => "respective_mandates",
             Rule::Discrepancy => "discrepancy",
             Rule::Override => "override",
+            Rule::UndeterminedMajority => "undetermined_majority",
+            Rule::AuthorityYielded => "authority_yielded",
+            Rule::SolutionsProgress => "solutions_progress",
         }
     }
 
@@ -127,6 +146,24 @@ impl Rule {
             | Rule::RespectiveMandates => &CROSS_BORDER,
             Rule::Discrepancy => &[Group, IomCount, UnhcrCount, Difference, Tolerance],
             Rule::Override => &[Reference, Since],
+            Rule::UndeterminedMajority => &[
+                Undetermined,
+                Counted,
+                UndeterminedMajority,
+                Protection,
+                Migrants,
+            ],
+            Rule::AuthorityYielded => &[
+                Group,
+                Authority,
+                AuthorityCount,
+                AuthorityAsOf,
+                Other,
+                OtherCount,
+                OtherAsOf,
+                YieldAfterDays,
+            ],
+            Rule::SolutionsProgress => &[CriteriaReported, Weakest, WeakestShare, WeakestAsOf],
         }
     }
 }
@@ -173,10 +210,38 @@ pub(crate) enum Var {
     Difference,
     /// `{tolerance}`: the discrepancy tolerance as a percentage.
     Tolerance,
+    /// `{undetermined}`: the refugees and migrants whose status is not determined.
+    Undetermined,
+    /// `{counted}`: everyone counted across borders: P + M + the undetermined.
+    Counted,
+    /// `{undetermined_majority}`: the policy's `thresholds.undetermined_majority`.
+    UndeterminedMajority,
+    /// `{authority}`: the authoritative agency whose figure yielded.
+    Authority,
+    /// `{authority_count}`: its figure.
+    AuthorityCount,
+    /// `{authority_as_of}`: its figure's date.
+    AuthorityAsOf,
+    /// `{other}`: the agency whose newer figure counts instead.
+    Other,
+    /// `{other_count}`: that figure.
+    OtherCount,
+    /// `{other_as_of}`: that figure's date.
+    OtherAsOf,
+    /// `{yield_after_days}`: the policy's `authority.yield_after_days`.
+    YieldAfterDays,
+    /// `{criteria_reported}`: how many IASC criteria some report covers.
+    CriteriaReported,
+    /// `{weakest}`: the criterion with the lowest share, in words.
+    Weakest,
+    /// `{weakest_share}`: its share, with two places.
+    WeakestShare,
+    /// `{weakest_as_of}`: the date of its share.
+    WeakestAsOf,
 }
 
 impl Var {
-    const ALL: [Var; 19] = [
+    const ALL: [Var; 33] = [
         Var::Share,
         Var::Protection,
         Var::Migrants,
@@ -196,6 +261,20 @@ impl Var {
         Var::UnhcrCount,
         Var::Difference,
         Var::Tolerance,
+        Var::Undetermined,
+        Var::Counted,
+        Var::UndeterminedMajority,
+        Var::Authority,
+        Var::AuthorityCount,
+        Var::AuthorityAsOf,
+        Var::Other,
+        Var::OtherCount,
+        Var::OtherAsOf,
+        Var::YieldAfterDays,
+        Var::CriteriaReported,
+        Var::Weakest,
+        Var::WeakestShare,
+        Var::WeakestAsOf,
     ];
 
     fn name(self) -> &'static str {
@@ -219,6 +298,20 @@ impl Var {
             Var::UnhcrCount => "unhcr_count",
             Var::Difference => "difference",
             Var::Tolerance => "tolerance",
+            Var::Undetermined => "undetermined",
+            Var::Counted => "counted",
+            Var::UndeterminedMajority => "undetermined_majority",
+            Var::Authority => "authority",
+            Var::AuthorityCount => "authority_count",
+            Var::AuthorityAsOf => "authority_as_of",
+            Var::Other => "other",
+            Var::OtherCount => "other_count",
+            Var::OtherAsOf => "other_as_of",
+            Var::YieldAfterDays => "yield_after_days",
+            Var::CriteriaReported => "criteria_reported",
+            Var::Weakest => "weakest",
+            Var::WeakestShare => "weakest_share",
+            Var::WeakestAsOf => "weakest_as_of",
         }
     }
 }
@@ -255,6 +348,18 @@ pub(crate) struct Facts<'a> {
     pub(crate) since: &'a str,
     /// The discrepancy a `discrepancy` text is about.
     pub(crate) discrepancy: Option<&'a Discrepancy>,
+    /// The refugees and migrants whose status is not determined.
+    pub(crate) undetermined: u128,
+    /// Everyone counted across borders (see [`Var::Counted`]).
+    pub(crate) counted: u128,
+    /// The policy's `thresholds.undetermined_majority`.
+    pub(crate) undetermined_majority: &'a Shown,
+    /// The policy's `authority.yield_after_days`, as written.
+    pub(crate) yield_after_days: &'a str,
+    /// The yielded figure an `authority_yielded` text is about.
+    pub(crate) yielded: Option<&'a Yield>,
+    /// The progress a `solutions_progress` text is about.
+    pub(crate) solutions: Option<&'a SolutionsSummary>,
 }
 
 /// A rationale text, parsed: literal pieces and placeholders.
@@ -399,9 +504,12 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
         Var::Since => out.push_str(facts.since),
         Var::DriverName => out.push_str(words::driver(facts.driver)),
         Var::Group => {
+            // The group of the discrepancy, or of the yielded figure.
             let group = facts
                 .discrepancy
-                .and_then(|d| PopulationGroup::try_from(d.group).ok())
+                .map(|d| d.group)
+                .or(facts.yielded.map(|y| y.group as i32))
+                .and_then(|group| PopulationGroup::try_from(group).ok())
                 .unwrap_or(PopulationGroup::Unspecified);
             out.push_str(words::group(group));
         }
@@ -418,6 +526,48 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
             write_ratio(out, difference, larger, 2, 0, &[facts.tolerance.value]);
         }
         Var::Tolerance => out.push_str(&facts.tolerance.text),
+        Var::Undetermined => write_count(out, facts.undetermined),
+        Var::Counted => write_count(out, facts.counted),
+        Var::UndeterminedMajority => out.push_str(&facts.undetermined_majority.text),
+        Var::YieldAfterDays => out.push_str(facts.yield_after_days),
+        Var::Authority | Var::Other => {
+            let agency = facts.yielded.map_or(Agencies::NONE, |yielded| match var {
+                Var::Authority => yielded.authority,
+                _ => yielded.other,
+            });
+            agency.write_words(out);
+        }
+        Var::AuthorityCount => {
+            write_count(out, facts.yielded.map_or(0, |y| y.authority_count).into())
+        }
+        Var::OtherCount => write_count(out, facts.yielded.map_or(0, |y| y.other_count).into()),
+        Var::AuthorityAsOf => out.push_str(facts.yielded.map_or("", |y| &y.authority_as_of)),
+        Var::OtherAsOf => out.push_str(facts.yielded.map_or("", |y| &y.other_as_of)),
+        Var::CriteriaReported => write_count(
+            out,
+            facts.solutions.map_or(0, |s| s.criteria_reported).into(),
+        ),
+        Var::Weakest | Var::WeakestShare | Var::WeakestAsOf => {
+            let weakest = facts.solutions.and_then(|summary| {
+                summary
+                    .criteria
+                    .iter()
+                    .find(|progress| progress.criterion == summary.weakest)
+            });
+            match (var, weakest) {
+                (Var::Weakest, _) => out.push_str(criterion_words(
+                    facts
+                        .solutions
+                        .map_or(DurableSolutionsCriterion::Unspecified, |s| s.weakest()),
+                )),
+                (Var::WeakestShare, Some(weakest)) => {
+                    // Shares are reporters' figures in [0, 1], shown, never compared here.
+                    let _ = write!(out, "{:.2}", weakest.share);
+                }
+                (Var::WeakestAsOf, Some(weakest)) => out.push_str(&weakest.as_of),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -445,6 +595,12 @@ mod tests {
             reference: "",
             since: "",
             discrepancy: None,
+            undetermined: 0,
+            counted: 1000,
+            undetermined_majority: &thresholds[0],
+            yield_after_days: "365",
+            yielded: None,
+            solutions: None,
         }
     }
 
