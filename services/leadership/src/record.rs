@@ -7,7 +7,7 @@ use tandem_proto::{
 };
 
 use crate::{
-    policy::{Policy, determine, same_outcome},
+    policy::{self, Policy, determine, same_outcome},
     review::carry_over,
 };
 
@@ -58,9 +58,14 @@ pub fn next(
             situation_sequence,
             skip_gap,
         } => {
+            // The latest report of each organisation, and in a regional situation of each
+            // organisation per country (each country is an operation of its own).
+            let regional = previous.is_some_and(|previous| previous.regional)
+                || policy::declares_regional(report);
             let same_organisation = |held: &SituationReport| {
                 held.reporting_agency == report.reporting_agency
                     && held.reporter_org == report.reporter_org
+                    && (!regional || held.country == report.country)
             };
             if situation_sequence != 0 {
                 if situation_sequence <= reflected {

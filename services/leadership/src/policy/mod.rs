@@ -8,6 +8,9 @@
 //!   situation become one set of figures, with discrepancies between IOM and UNHCR.
 //! - `engine`: [`determine`] and [`same_outcome`] — the rules (designation, no figures, internal,
 //!   cross-border with hysteresis), the function assignments and the rationale.
+//! - `operations`: regional situations — the situation as a whole on the regional totals and
+//!   one determination per country operation, bound by the regional arrangement or classified
+//!   on its own figures (`[operations] classify`); [`MAX_OPERATIONS`].
 //! - `text`: the rules' ids, the placeholders of their rationale texts, and the parsed texts.
 //! - `fixed`: exact decimal comparison and printing, so that a share of exactly 0.80 is a refugee
 //!   situation and a printed number never contradicts the comparison beside it.
@@ -117,9 +120,11 @@ mod engine;
 mod fixed;
 mod load;
 pub(crate) mod names;
+mod operations;
 mod reconcile;
 mod text;
 
 pub use engine::{determine, same_outcome};
 pub use load::{Policy, PolicyError, PolicyProblem};
+pub use operations::{MAX_OPERATIONS, declares as declares_regional};
 pub use reconcile::{Facts, Reconciled, reconcile};

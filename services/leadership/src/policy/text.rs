@@ -53,10 +53,13 @@ pub(crate) enum Rule {
     Discrepancy,
     /// The policy's `[[override]]` for the situation assigns the functions it names.
     Override,
+    /// A country operation of a regional situation follows the regional arrangement
+    /// (`[operations] classify = "regional"`).
+    OperationBound,
 }
 
 /// Number of rules; the size of the policy's rule table.
-pub(crate) const RULE_COUNT: usize = 16;
+pub(crate) const RULE_COUNT: usize = 17;
 
 impl Rule {
     /// Every rule, in the order of the policy file and of `Rule`'s discriminants.
@@ -77,6 +80,7 @@ impl Rule {
         Rule::RespectiveMandates,
         Rule::Discrepancy,
         Rule::Override,
+        Rule::OperationBound,
     ];
 
     /// The rule's key in the policy file, which is also its `rule_id` in a rationale entry.
@@ -98,6 +102,7 @@ impl Rule {
             Rule::RespectiveMandates => "respective_mandates",
             Rule::Discrepancy => "discrepancy",
             Rule::Override => "override",
+            Rule::OperationBound => "operation_bound",
         }
     }
 
@@ -127,6 +132,7 @@ impl Rule {
             | Rule::RespectiveMandates => &CROSS_BORDER,
             Rule::Discrepancy => &[Group, IomCount, UnhcrCount, Difference, Tolerance],
             Rule::Override => &[Reference, Since],
+            Rule::OperationBound => &[Leads, Share, Protection, Migrants, Displaced],
         }
     }
 }
