@@ -58,6 +58,35 @@ pub fn summary(determination: &LeadershipDetermination) -> String {
             tandem_proto::words::rationale_source(entry)
         ));
     }
+    if determination.regional {
+        text.push_str(&format!(
+            "  regional situation: {} country operation(s)\n",
+            determination.operations.len()
+        ));
+    }
+    for operation in &determination.operations {
+        text.push_str(&format!(
+            "  operation {}: {} — {} {} ({}), protection share {:.2}{}\n",
+            operation.country,
+            classification_words(operation.classification()),
+            agencies(&operation.lead_agencies),
+            if operation.lead_agencies.len() > 1 {
+                "lead"
+            } else {
+                "leads"
+            },
+            arrangement(operation.arrangement()),
+            operation.protection_share,
+            if operation.changed { ", changed" } else { "" }
+        ));
+        for entry in &operation.rationale {
+            text.push_str(&format!(
+                "    why: {} [{}]\n",
+                entry.text,
+                tandem_proto::words::rationale_source(entry)
+            ));
+        }
+    }
     text
 }
 

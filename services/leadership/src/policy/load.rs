@@ -234,9 +234,7 @@ impl Policy {
                 o.situation == situation_id && o.country == country && seconds >= o.since_seconds
             })
         };
-        operation
-            .and_then(&in_force)
-            .or_else(|| in_force(""))
+        operation.and_then(&in_force).or_else(|| in_force(""))
     }
 }
 
