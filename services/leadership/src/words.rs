@@ -137,4 +137,38 @@ mod tests {
         };
         assert!(summary(&determination).contains("UNHCR, Resident Coordinator"));
     }
+
+    #[test]
+    fn a_regional_summary_lists_each_operation() {
+        use tandem_proto::v1::{Arrangement, OperationDetermination};
+        let operation =
+            |country: &str, classification: Classification, lead: Agency| OperationDetermination {
+                country: country.into(),
+                classification: classification as i32,
+                arrangement: Arrangement::JointPlatform as i32,
+                lead_agencies: vec![lead as i32],
+                protection_share: 0.9,
+                changed: true,
+                ..Default::default()
+            };
+        let determination = LeadershipDetermination {
+            situation_id: "R4V".into(),
+            country: "COL".into(),
+            regional: true,
+            operations: vec![
+                operation("COL", Classification::MigrantSituation, Agency::Iom),
+                operation("ECU", Classification::RefugeeSituation, Agency::Unhcr),
+            ],
+            ..Default::default()
+        };
+        let text = summary(&determination);
+        assert!(
+            text.contains("regional situation: 2 country operation(s)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("operation ECU: refugee situation — UNHCR leads (joint platform), protection share 0.90, changed"),
+            "{text}"
+        );
+    }
 }

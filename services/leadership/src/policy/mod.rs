@@ -37,6 +37,10 @@
 //! entry `override`, first after any designation entries); the leads become the agencies
 //! holding any function, and other named actors are listed in the function's `actors`.
 //!
+//! In a regional situation each country operation bound by the regional arrangement takes the
+//! regional decision of rules 2–4 in place of its own, under rule `operation_bound`; the
+//! designation and its override (its country's, else the situation's) then apply as above.
+//!
 //! # Choices where docs/design.md is silent
 //!
 //! Each with its reason:
