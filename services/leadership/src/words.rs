@@ -10,11 +10,21 @@ use crate::policy::names::Agencies;
 
 /// One line: where, what, who leads.
 /// `COL-VEN-2026 (COL): mixed movement — IOM and UNHCR lead (joint platform)`.
+/// A regional situation names its operations' countries: `R4V (regional: COL, ECU, PER): …`.
 pub fn headline(determination: &LeadershipDetermination) -> String {
+    let place = if determination.regional {
+        let countries: Vec<&str> = determination
+            .operations
+            .iter()
+            .map(|o| o.country.as_str())
+            .collect();
+        format!("regional: {}", countries.join(", "))
+    } else {
+        determination.country.clone()
+    };
     format!(
-        "{} ({}): {} — {} {} ({})",
+        "{} ({place}): {} — {} {} ({})",
         determination.situation_id,
-        determination.country,
         classification_words(determination.classification()),
         agencies(&determination.lead_agencies),
         if determination.lead_agencies.len() > 1 {
@@ -162,6 +172,7 @@ mod tests {
             ..Default::default()
         };
         let text = summary(&determination);
+        assert!(text.starts_with("R4V (regional: COL, ECU): "), "{text}");
         assert!(
             text.contains("regional situation: 2 country operation(s)"),
             "{text}"
