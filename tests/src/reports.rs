@@ -66,6 +66,12 @@ impl Report {
         self
     }
 
+    /// Declares the situation regional (IOM and UNHCR only).
+    pub fn regional(mut self) -> Self {
+        self.0.regional = true;
+        self
+    }
+
     /// When the reporter says it reported.
     pub fn reported_at(mut self, at: SystemTime) -> Self {
         self.0.reported_at = Some(timestamp::from_system_time(at));

@@ -94,7 +94,7 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
             };
             let determination = record.determination.unwrap_or_default();
             if json {
-                println!("{}", tandem_proto::json::to_string(&determination));
+                println!("{}", determination_json(&determination)?);
             } else {
                 print!("{}", words::summary(&determination));
                 let js = jetstream::new(client.clone());
@@ -118,6 +118,20 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A determination in the JSON mapping, always with `"operations"` (empty for a
+/// single-country situation) so that a script reads the same shape for every situation.
+pub fn determination_json(
+    determination: &tandem_proto::v1::LeadershipDetermination,
+) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(determination)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields
+            .entry("operations")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    }
+    Ok(value.to_string())
 }
 
 /// Asks the agency's notify service to record a review (over `tandem.review.<agency>`, which an

@@ -1,5 +1,5 @@
 //! The rules that need what intake already accepted: revision order per organisation and
-//! situation, and one country per situation. Pure: the handler loads the situation's record,
+//! situation, and one country per situation unless IOM or UNHCR declared it regional. Pure: the handler loads the situation's record,
 //! asks [`decide`], and writes the new record with compare-and-set.
 
 use tandem_proto::v1::{AcceptedRevision, IntakeSituation, Reason, SituationReport};
@@ -8,6 +8,10 @@ use crate::validate::{Code, reason};
 
 /// How many of a situation's latest acceptances are remembered by stream sequence.
 const RECENT: usize = 32;
+
+/// The most countries a regional situation may span: its determination carries one operation
+/// per country and must stay under the event size limit (docs/design.md, "Regional situations").
+pub const MAX_COUNTRIES: usize = 64;
 
 /// What to do with a report, given the situation's record.
 #[derive(Debug, PartialEq)]
@@ -62,18 +66,12 @@ pub fn decide(
         };
     }
     let mut reasons = Vec::new();
-    if let Some(situation) = current
-        && !report.country.is_empty()
-        && situation.country != report.country
-    {
-        reasons.push(reason(
-            "country",
-            Code::Conflict,
-            format!(
-                "situation {} lies in {}; a situation lies in one country (use a new situation_id for {})",
-                report.situation_id, situation.country, report.country
-            ),
-        ));
+    // Only IOM and UNHCR declare a situation regional (validation refuses it from a partner).
+    let declares_regional = report.regional && matches!(organisation, "iom" | "unhcr");
+    if let Some(reason) = current.and_then(|situation| {
+        country_conflict(situation, report, declares_regional || situation.regional)
+    }) {
+        reasons.push(reason);
     }
     if let Some(previous) = previous
         && report.revision != 0
@@ -96,6 +94,12 @@ pub fn decide(
         ..Default::default()
     });
     next.accepted_count += 1;
+    next.regional |= declares_regional;
+    for country in [next.country.clone(), report.country.clone()] {
+        if let Err(at) = next.countries.binary_search(&country) {
+            next.countries.insert(at, country);
+        }
+    }
     let accepted = AcceptedRevision {
         organisation: organisation.to_string(),
         revision: report.revision,
@@ -116,6 +120,42 @@ pub fn decide(
         None => next.accepted.push(accepted),
     }
     Decision::Accept(next)
+}
+
+/// Why `report` cannot be for its country in `situation`, if it cannot: a single-country
+/// situation takes reports for its own country only; a regional one (`regional`: declared, or
+/// declared by this report) any country, up to [`MAX_COUNTRIES`].
+fn country_conflict(
+    situation: &IntakeSituation,
+    report: &SituationReport,
+    regional: bool,
+) -> Option<Reason> {
+    if report.country.is_empty() || report.country == situation.country {
+        return None;
+    }
+    if !regional {
+        return Some(reason(
+            "country",
+            Code::Conflict,
+            format!(
+                "situation {} lies in {}, and it is not regional: a report for {} needs its own situation_id, or IOM or UNHCR declares the situation regional (regional = true) so that it spans countries",
+                report.situation_id, situation.country, report.country
+            ),
+        ));
+    }
+    let known = situation.countries.binary_search(&report.country).is_ok();
+    // Records written before `countries` existed hold none; the situation's country counts.
+    let held = situation.countries.len().max(1);
+    (!known && held >= MAX_COUNTRIES).then(|| {
+        reason(
+            "country",
+            Code::TooMany,
+            format!(
+                "regional situation {} already has operations in {MAX_COUNTRIES} countries, the most it may have; {} would be one more",
+                report.situation_id, report.country
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -223,5 +263,71 @@ mod tests {
         let after_iom = accepted(None, &report("iom-1", 1, "COL"), "iom", 7);
         let next = accepted(Some(&after_iom), &report("unhcr-1", 1, "COL"), "unhcr", 7);
         assert_eq!(next.accepted_count, 2);
+    }
+
+    #[test]
+    fn a_regional_situation_takes_reports_from_any_country_up_to_the_limit() {
+        let mut declaring = report("r1", 1, "COL");
+        declaring.regional = true;
+        let state = accepted(None, &declaring, "iom", 1);
+        assert!(state.regional);
+        // A later report need not repeat the declaration, from any organisation.
+        let state = accepted(Some(&state), &report("u1", 1, "ECU"), "unhcr", 2);
+        let state = accepted(Some(&state), &report("r2", 2, "PER"), "iom", 3);
+        assert_eq!(state.countries, ["COL", "ECU", "PER"]);
+        assert!(state.regional, "once regional, always regional");
+
+        let mut full = state.clone();
+        full.countries = (0..MAX_COUNTRIES).map(|n| format!("C{n:02}")).collect();
+        let Decision::Reject(reasons) =
+            decide(Some(&full), &report("r3", 3, "BRA"), "iom", 4, true)
+        else {
+            panic!("a 65th country must be refused");
+        };
+        assert_eq!(reasons[0].code, "TOO_MANY");
+        assert!(
+            matches!(
+                decide(Some(&full), &report("r3", 3, "C07"), "iom", 4, true),
+                Decision::Accept(_)
+            ),
+            "a country already held is no new operation"
+        );
+    }
+
+    #[test]
+    fn a_single_country_situation_says_how_to_become_regional() {
+        let state = accepted(None, &report("r1", 1, "COL"), "iom", 1);
+        let Decision::Reject(reasons) = decide(
+            Some(&state),
+            &report("p1", 1, "ECU"),
+            "partner.acme",
+            2,
+            true,
+        ) else {
+            panic!("another country must be refused");
+        };
+        assert_eq!(reasons[0].code, "CONFLICT");
+        assert!(
+            reasons[0].message.contains("lies in COL"),
+            "{}",
+            reasons[0].message
+        );
+        assert!(
+            reasons[0].message.contains("regional = true"),
+            "{}",
+            reasons[0].message
+        );
+        // A partner's declaration declares nothing (validation refuses it with its own reason).
+        let mut partner = report("p1", 1, "ECU");
+        partner.regional = true;
+        assert!(matches!(
+            decide(Some(&state), &partner, "partner.acme", 2, false),
+            Decision::Reject(reasons) if reasons[0].code == "CONFLICT"
+        ));
+        // IOM may declare it regional with a report for another country.
+        let mut iom = report("r2", 2, "ECU");
+        iom.regional = true;
+        let state = accepted(Some(&state), &iom, "iom", 3);
+        assert_eq!((state.country.as_str(), state.regional), ("COL", true));
     }
 }

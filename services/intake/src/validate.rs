@@ -105,6 +105,8 @@ pub enum Code {
     MoreReasons,
     /// A partner designated leads or revoked a designation: only IOM and UNHCR record them.
     DesignationNotAllowed,
+    /// A partner declared a situation regional: only IOM and UNHCR do.
+    RegionalNotAllowed,
 }
 
 impl Code {
@@ -126,6 +128,7 @@ impl Code {
             Code::TooMany => "TOO_MANY",
             Code::MoreReasons => "MORE_REASONS",
             Code::DesignationNotAllowed => "DESIGNATION_NOT_ALLOWED",
+            Code::RegionalNotAllowed => "REGIONAL_NOT_ALLOWED",
         }
     }
 }
@@ -357,6 +360,7 @@ pub fn validate(
     check_enum::<Phase>(&mut reasons, "phase", report.phase);
     check_text(&mut reasons, "notes", &report.notes, 2000);
     check_designation(&mut reasons, report, organisation.0);
+    check_regional(&mut reasons, report, organisation.0);
     check_count(
         &mut reasons,
         "population",
@@ -384,6 +388,20 @@ pub fn validate(
         check_enum::<Agency>(reasons, &format!("designated_leads[{index}]"), *lead);
     });
     reasons
+}
+
+/// `regional`: declared by IOM or UNHCR only, since it lets reports from every country into the
+/// situation for good (docs/design.md, "Regional situations").
+fn check_regional(reasons: &mut Reasons, report: &SituationReport, publisher: Agency) {
+    if report.regional
+        && (publisher == Agency::Partner || report.reporting_agency == Agency::Partner as i32)
+    {
+        reasons.push(reason(
+            "regional",
+            Code::RegionalNotAllowed,
+            "regional is only accepted from IOM or UNHCR: a partner reports for one country, and the agencies declare a situation regional",
+        ));
+    }
 }
 
 /// A designation or its revocation: from IOM or UNHCR only, a designation with the reference of

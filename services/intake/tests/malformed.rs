@@ -516,7 +516,7 @@ proptest! {
         let rejection = validate::rejection(&report.report_id, &report.situation_id, (Agency::Iom, ""), reasons, now);
         prop_assert!(rejection.encoded_len() <= validate::MAX_REJECTION_BYTES);
         for reason in &rejection.reasons {
-            prop_assert!(["REQUIRED", "INVALID_FORMAT", "OUT_OF_RANGE", "UNKNOWN_CODE", "DUPLICATE_GROUP", "CONFLICT", "PERSONAL_DATA", "TOO_MANY", "MORE_REASONS", "DESIGNATION_NOT_ALLOWED"].contains(&reason.code.as_str()), "{:?}", reason);
+            prop_assert!(["REQUIRED", "INVALID_FORMAT", "OUT_OF_RANGE", "UNKNOWN_CODE", "DUPLICATE_GROUP", "CONFLICT", "PERSONAL_DATA", "TOO_MANY", "MORE_REASONS", "DESIGNATION_NOT_ALLOWED", "REGIONAL_NOT_ALLOWED"].contains(&reason.code.as_str()), "{:?}", reason);
             prop_assert!(!reason.message.is_empty());
         }
         // Encoding and decoding again gives the same judgement.

@@ -7,7 +7,7 @@ use tandem_proto::{
 };
 
 use crate::{
-    policy::{Policy, determine, same_outcome},
+    policy::{self, Policy, determine, same_outcome},
     review::carry_over,
 };
 
@@ -58,9 +58,14 @@ pub fn next(
             situation_sequence,
             skip_gap,
         } => {
+            // The latest report of each organisation, and in a regional situation of each
+            // organisation per country (each country is an operation of its own).
+            let regional = previous.is_some_and(|previous| previous.regional)
+                || policy::declares_regional(report);
             let same_organisation = |held: &SituationReport| {
                 held.reporting_agency == report.reporting_agency
                     && held.reporter_org == report.reporter_org
+                    && (!regional || held.country == report.country)
             };
             if situation_sequence != 0 {
                 if situation_sequence <= reflected {
@@ -312,5 +317,41 @@ mod tests {
             Ok(None)
         );
         assert_eq!(next(&policy, None, Change::Reevaluate, now), Ok(None));
+    }
+
+    #[test]
+    fn a_regional_situation_keeps_each_organisations_latest_report_per_country() {
+        let policy = Policy::default_v1();
+        let now = Timestamp::default();
+        let mut colombia = report(Agency::Iom, 1, 10, 90);
+        colombia.regional = true;
+        let first = next(&policy, None, accepted(&colombia, 1), now)
+            .ok()
+            .flatten()
+            .expect("step 1");
+        let mut ecuador = report(Agency::Iom, 2, 90, 10);
+        ecuador.country = "ECU".into();
+        let second = next(&policy, Some(&first), accepted(&ecuador, 2), now)
+            .ok()
+            .flatten()
+            .expect("step 2");
+        let held: Vec<&str> = second.reports.iter().map(|r| r.country.as_str()).collect();
+        assert_eq!(
+            held,
+            ["COL", "ECU"],
+            "IOM's Ecuador report does not replace Colombia's"
+        );
+        // A newer revision for Colombia replaces only Colombia's.
+        let colombia = report(Agency::Iom, 3, 20, 80);
+        let third = next(&policy, Some(&second), accepted(&colombia, 3), now)
+            .ok()
+            .flatten()
+            .expect("step 3");
+        let held: Vec<(&str, u32)> = third
+            .reports
+            .iter()
+            .map(|r| (r.country.as_str(), r.revision))
+            .collect();
+        assert_eq!(held, [("ECU", 2), ("COL", 3)]);
     }
 }

@@ -59,12 +59,14 @@ pub fn status(reviews: &[DeterminationReview]) -> DeterminationStatus {
 }
 
 /// Gives a new determination its reviews and status: none and PROVISIONAL when it changed the
-/// outcome (or is the first), else those of `previous`.
+/// outcome (or is the first), of the situation or of any of its country operations, else those
+/// of `previous`.
 pub fn carry_over(
     determination: &mut LeadershipDetermination,
     previous: Option<&LeadershipDetermination>,
 ) {
-    match previous.filter(|_| !determination.changed) {
+    let changed = determination.changed || determination.operations.iter().any(|o| o.changed);
+    match previous.filter(|_| !changed) {
         Some(previous) => {
             determination.reviews = previous.reviews.clone();
             determination.status = status(&determination.reviews) as i32;
@@ -328,5 +330,18 @@ mod tests {
             (changed.status(), changed.reviews.len()),
             (DeterminationStatus::Provisional, 0)
         );
+        // A regional situation whose whole stands but one of whose operations changed.
+        let mut operation_changed = LeadershipDetermination {
+            changed: false,
+            regional: true,
+            operations: vec![tandem_proto::v1::OperationDetermination {
+                country: "PER".into(),
+                changed: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        carry_over(&mut operation_changed, previous);
+        assert_eq!(operation_changed.status(), DeterminationStatus::Provisional);
     }
 }

@@ -10,11 +10,21 @@ use crate::policy::names::Agencies;
 
 /// One line: where, what, who leads.
 /// `COL-VEN-2026 (COL): mixed movement — IOM and UNHCR lead (joint platform)`.
+/// A regional situation names its operations' countries: `R4V (regional: COL, ECU, PER): …`.
 pub fn headline(determination: &LeadershipDetermination) -> String {
+    let place = if determination.regional {
+        let countries: Vec<&str> = determination
+            .operations
+            .iter()
+            .map(|o| o.country.as_str())
+            .collect();
+        format!("regional: {}", countries.join(", "))
+    } else {
+        determination.country.clone()
+    };
     format!(
-        "{} ({}): {} — {} {} ({})",
+        "{} ({place}): {} — {} {} ({})",
         determination.situation_id,
-        determination.country,
         classification_words(determination.classification()),
         agencies(&determination.lead_agencies),
         if determination.lead_agencies.len() > 1 {
@@ -57,6 +67,35 @@ pub fn summary(determination: &LeadershipDetermination) -> String {
             entry.text,
             tandem_proto::words::rationale_source(entry)
         ));
+    }
+    if determination.regional {
+        text.push_str(&format!(
+            "  regional situation: {} country operation(s)\n",
+            determination.operations.len()
+        ));
+    }
+    for operation in &determination.operations {
+        text.push_str(&format!(
+            "  operation {}: {} — {} {} ({}), protection share {:.2}{}\n",
+            operation.country,
+            classification_words(operation.classification()),
+            agencies(&operation.lead_agencies),
+            if operation.lead_agencies.len() > 1 {
+                "lead"
+            } else {
+                "leads"
+            },
+            arrangement(operation.arrangement()),
+            operation.protection_share,
+            if operation.changed { ", changed" } else { "" }
+        ));
+        for entry in &operation.rationale {
+            text.push_str(&format!(
+                "    why: {} [{}]\n",
+                entry.text,
+                tandem_proto::words::rationale_source(entry)
+            ));
+        }
     }
     text
 }
@@ -107,5 +146,40 @@ mod tests {
             ..Default::default()
         };
         assert!(summary(&determination).contains("UNHCR, Resident Coordinator"));
+    }
+
+    #[test]
+    fn a_regional_summary_lists_each_operation() {
+        use tandem_proto::v1::{Arrangement, OperationDetermination};
+        let operation =
+            |country: &str, classification: Classification, lead: Agency| OperationDetermination {
+                country: country.into(),
+                classification: classification as i32,
+                arrangement: Arrangement::JointPlatform as i32,
+                lead_agencies: vec![lead as i32],
+                protection_share: 0.9,
+                changed: true,
+                ..Default::default()
+            };
+        let determination = LeadershipDetermination {
+            situation_id: "R4V".into(),
+            country: "COL".into(),
+            regional: true,
+            operations: vec![
+                operation("COL", Classification::MigrantSituation, Agency::Iom),
+                operation("ECU", Classification::RefugeeSituation, Agency::Unhcr),
+            ],
+            ..Default::default()
+        };
+        let text = summary(&determination);
+        assert!(text.starts_with("R4V (regional: COL, ECU): "), "{text}");
+        assert!(
+            text.contains("regional situation: 2 country operation(s)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("operation ECU: refugee situation — UNHCR leads (joint platform), protection share 0.90, changed"),
+            "{text}"
+        );
     }
 }

@@ -92,7 +92,7 @@ fn every_problem_is_listed_at_once() {
     let error = refused(&without_discrepancy_rule);
     let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
     let expected = [
-        "owner: unknown key; expected one of: version, thresholds, populations, authority, facts, rules, override",
+        "owner: unknown key; expected one of: version, thresholds, populations, authority, facts, rules, operations, override",
         "version: `v 2` must be 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`",
         "thresholds.refugee: is 1.50, but a protection share must lie strictly between 0 and 1",
         "thresholds.discrepancy_tolerance: must be a decimal between 0 and 1 with at most six decimal places (compared exactly)",
@@ -109,6 +109,7 @@ fn every_problem_is_listed_at_once() {
         "rules.undetermined_majority: required section is missing",
         "rules.authority_yielded: required section is missing",
         "rules.solutions_progress: required section is missing",
+        "rules.operation_bound: required section is missing",
     ];
     for line in expected {
         assert!(
@@ -120,8 +121,8 @@ fn every_problem_is_listed_at_once() {
     assert_eq!(problems.len(), expected.len(), "{}", problems.join("\n"));
     // The message lists every problem, one per line.
     let message = error.to_string();
-    assert!(message.starts_with("the policy file is refused, 17 problem(s):\n  - "));
-    assert_eq!(message.lines().count(), 18);
+    assert!(message.starts_with("the policy file is refused, 18 problem(s):\n  - "));
+    assert_eq!(message.lines().count(), 19);
 }
 
 #[test]
@@ -349,5 +350,27 @@ fn a_malformed_override_is_refused_with_every_problem() {
     assert_eq!(
         twice.problems()[0].to_string(),
         "override[1].situation: BGD-ROHINGYA has another override already; one per situation"
+    );
+}
+
+#[test]
+fn operations_and_country_overrides_are_checked_with_every_problem() {
+    let in_peru = TRIPARTITE.replace(
+        "situation = \"BGD-ROHINGYA\"",
+        "situation = \"BGD-ROHINGYA\"\ncountry = \"PER\"",
+    );
+    // The situation's override and one for its Peru operation may stand together.
+    Policy::from_toml(&format!("{V1}{TRIPARTITE}{in_peru}")).expect("two overrides, two scopes");
+    let bad = edited(&[("classify = \"regional\"", "classify = \"separately\"")]);
+    let lowercase = in_peru.replace("\"PER\"", "\"per\"");
+    let error = refused(&format!("{bad}{in_peru}{in_peru}{lowercase}"));
+    let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        problems,
+        [
+            "override[1].situation: BGD-ROHINGYA has another override for PER already; one per country operation",
+            "override[2].country: must be the ISO 3166-1 alpha-3 code of a country operation, e.g. \"PER\"",
+            "operations.classify: \"separately\" is not a way to classify operations; expected \"regional\" (the regional arrangement binds them) or \"own\" (each on its own figures)",
+        ],
     );
 }

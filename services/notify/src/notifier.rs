@@ -101,7 +101,9 @@ impl Notifier {
     }
 
     /// Notifies this agency's recipients of `determination`: its country coordinators when it
-    /// changed, its data focal points when it has a discrepancy the previous one had not.
+    /// changed, its data focal points when it has a discrepancy the previous one had not. For
+    /// a regional situation, so per country operation, and its regional coordinators when the
+    /// situation as a whole changed.
     pub(crate) async fn on_determination(
         &self,
         determination: &LeadershipDetermination,
@@ -111,47 +113,49 @@ impl Notifier {
         let now = std::time::SystemTime::now();
         let country = &determination.country;
         let mut notifications = Vec::new();
-        if determination.changed {
-            for entry in rules::recipients(&directory, Role::CountryCoordinator, country) {
-                let sla = self.sla.for_role(entry.role.0);
-                notifications.push((
-                    rules::first_notification(
-                        determination,
-                        NotificationKind::DeterminationChanged,
-                        &[],
+        let mut due = false;
+        if determination.regional {
+            if determination.changed {
+                due = true;
+                for entry in rules::regional_recipients(&directory, determination) {
+                    let sla = self.sla.for_role(entry.role.0);
+                    notifications.push((
+                        rules::first_notification(
+                            determination,
+                            "",
+                            NotificationKind::DeterminationChanged,
+                            &[],
+                            entry,
+                            trace_id,
+                            now,
+                            sla,
+                        ),
                         entry,
-                        trace_id,
-                        now,
-                        sla,
-                    ),
-                    entry,
-                ));
+                    ));
+                }
             }
-        }
-        // Leadership marks the discrepancies its previous determination did not have.
-        let discrepancies: Vec<_> = determination
-            .discrepancies
-            .iter()
-            .filter(|d| d.new)
-            .collect();
-        if !discrepancies.is_empty() {
-            for entry in rules::recipients(&directory, Role::DataFocalPoint, country) {
-                let sla = self.sla.for_role(entry.role.0);
-                notifications.push((
-                    rules::first_notification(
-                        determination,
-                        NotificationKind::Discrepancy,
-                        &discrepancies,
-                        entry,
-                        trace_id,
-                        now,
-                        sla,
-                    ),
-                    entry,
-                ));
+            for operation in &determination.operations {
+                let view = rules::operation_view(determination, operation);
+                due |= self.first_line(
+                    &directory,
+                    &view,
+                    &operation.country,
+                    trace_id,
+                    now,
+                    &mut notifications,
+                );
             }
+        } else {
+            due = self.first_line(
+                &directory,
+                determination,
+                "",
+                trace_id,
+                now,
+                &mut notifications,
+            );
         }
-        if notifications.is_empty() && (determination.changed || !discrepancies.is_empty()) {
+        if notifications.is_empty() && due {
             tracing::warn!(
                 determination.id = %determination.determination_id,
                 %country,
@@ -174,6 +178,64 @@ impl Notifier {
             )
             .await,
         )
+    }
+
+    /// The first-line notifications of `determination` (a country operation's view when
+    /// `operation` names its country): country coordinators when it changed, data focal points
+    /// of new discrepancies. Whether anything was due, told or not.
+    fn first_line<'a>(
+        &self,
+        directory: &'a [DirectoryEntry],
+        determination: &LeadershipDetermination,
+        operation: &str,
+        trace_id: &str,
+        now: std::time::SystemTime,
+        notifications: &mut Vec<(Notification, &'a DirectoryEntry)>,
+    ) -> bool {
+        let country = &determination.country;
+        if determination.changed {
+            for entry in rules::recipients(directory, Role::CountryCoordinator, country) {
+                let sla = self.sla.for_role(entry.role.0);
+                notifications.push((
+                    rules::first_notification(
+                        determination,
+                        operation,
+                        NotificationKind::DeterminationChanged,
+                        &[],
+                        entry,
+                        trace_id,
+                        now,
+                        sla,
+                    ),
+                    entry,
+                ));
+            }
+        }
+        // Leadership marks the discrepancies its previous determination did not have.
+        let discrepancies: Vec<_> = determination
+            .discrepancies
+            .iter()
+            .filter(|d| d.new)
+            .collect();
+        if !discrepancies.is_empty() {
+            for entry in rules::recipients(directory, Role::DataFocalPoint, country) {
+                let sla = self.sla.for_role(entry.role.0);
+                notifications.push((
+                    rules::first_notification(
+                        determination,
+                        operation,
+                        NotificationKind::Discrepancy,
+                        &discrepancies,
+                        entry,
+                        trace_id,
+                        now,
+                        sla,
+                    ),
+                    entry,
+                ));
+            }
+        }
+        determination.changed || !discrepancies.is_empty()
     }
 
     /// Tells this agency's regional coordinators covering the country (HQ where there are none)

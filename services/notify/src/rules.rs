@@ -3,6 +3,10 @@
 //!
 //! - A changed determination → the agency's country coordinators for the country.
 //! - A new discrepancy → the agency's data focal points for the country.
+//! - A regional situation: the two rules above per country operation ([`operation_view`]),
+//!   with the operation's country, classification and discrepancies; a change of the situation
+//!   as a whole → the agency's regional coordinators covering any of its countries
+//!   ([`regional_recipients`]).
 //! - A contest (by either agency) → the agency's regional coordinators covering the country.
 //! - Nobody in that role for the country → the regional coordinators covering it, else HQ.
 //! - Escalation goes one tier up from the role of the recipient who did not acknowledge:
@@ -15,7 +19,7 @@ use tandem_proto::{
     timestamp,
     v1::{
         Agency, DeterminationReview, Discrepancy, LeadershipDetermination, Notification,
-        NotificationKind, Role,
+        NotificationKind, OperationDetermination, Role,
     },
 };
 
@@ -57,6 +61,47 @@ pub fn recipients<'a>(
     Vec::new()
 }
 
+/// The regional coordinators of a regional situation: those covering any of its countries
+/// (for a country nobody regional covers, HQ), each once, sorted by id.
+pub fn regional_recipients<'a>(
+    directory: &'a [DirectoryEntry],
+    determination: &LeadershipDetermination,
+) -> Vec<&'a DirectoryEntry> {
+    let countries = std::iter::once(determination.country.as_str())
+        .chain(determination.operations.iter().map(|o| o.country.as_str()));
+    let mut found: Vec<&DirectoryEntry> = countries
+        .flat_map(|country| recipients(directory, Role::RegionalCoordinator, country))
+        .collect();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found.dedup_by(|a, b| a.id == b.id);
+    found
+}
+
+/// One country operation of a regional determination, as the determination its country's
+/// coordinators are told of: the operation's country, outcome, figures and discrepancies
+/// under the situation's id and determination.
+pub fn operation_view(
+    determination: &LeadershipDetermination,
+    operation: &OperationDetermination,
+) -> LeadershipDetermination {
+    LeadershipDetermination {
+        country: operation.country.clone(),
+        classification: operation.classification,
+        arrangement: operation.arrangement,
+        lead_agencies: operation.lead_agencies.clone(),
+        functions: operation.functions.clone(),
+        figures: operation.figures.clone(),
+        protection_share: operation.protection_share,
+        discrepancies: operation.discrepancies.clone(),
+        rationale: operation.rationale.clone(),
+        changed: operation.changed,
+        previous_classification: operation.previous_classification,
+        based_on: operation.based_on.clone(),
+        operations: Vec::new(),
+        ..determination.clone()
+    }
+}
+
 /// Who gets the escalation of a notification sent to someone of `role`: the next tier that has
 /// anyone covering `country`. Empty past HQ.
 pub fn escalation_recipients<'a>(
@@ -90,9 +135,16 @@ pub fn is_notification_id(id: &str) -> bool {
     matches!(id.split_once('.'), Some((agency, rest)) if ["iom", "unhcr"].contains(&agency) && crate::directory::is_valid_id(rest))
 }
 
-/// The first notification of `kind` about `determination` to `recipient`.
+/// The first notification of `kind` about `determination` to `recipient`; `operation` is the
+/// country when `determination` is a country operation's view ([`operation_view`]), else
+/// empty.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the notification"
+)]
 pub fn first_notification(
     determination: &LeadershipDetermination,
+    operation: &str,
     kind: NotificationKind,
     discrepancies: &[&Discrepancy],
     recipient: &DirectoryEntry,
@@ -100,15 +152,18 @@ pub fn first_notification(
     now: SystemTime,
     acknowledge_within: std::time::Duration,
 ) -> Notification {
-    let id = notification_id(
+    let mut parts = vec![
+        determination.determination_id.as_str(),
+        kind.as_str_name(),
         recipient.agency.token(),
-        &[
-            &determination.determination_id,
-            kind.as_str_name(),
-            recipient.agency.token(),
-            &recipient.id,
-        ],
-    );
+        &recipient.id,
+    ];
+    // One notification per operation: a regional coordinator standing in for the country
+    // coordinators of several countries is told of each.
+    if !operation.is_empty() {
+        parts.push(operation);
+    }
+    let id = notification_id(recipient.agency.token(), &parts);
     let agency = recipient.agency.proto();
     let mut notification = Notification {
         notification_id: id,
@@ -133,6 +188,7 @@ pub fn first_notification(
         escalation_tier: 0,
         escalates_notification_id: String::new(),
         contest: None,
+        operation_country: operation.to_string(),
         ..Default::default()
     };
     notification.summary = summary(&notification, recipient.lang());
@@ -152,6 +208,7 @@ pub fn contest_notification(
 ) -> Notification {
     let mut notification = first_notification(
         determination,
+        "",
         NotificationKind::Contested,
         &[],
         recipient,
@@ -286,11 +343,19 @@ pub fn summary(n: &Notification, lang: Lang) -> String {
             lines.push(lang.text("summary-contest-stands"));
         }
         _ => {
+            let (id, place) = if n.operation_country.is_empty() {
+                ("summary-determined", country())
+            } else {
+                (
+                    "summary-determined-operation",
+                    ("country", n.operation_country.as_str().into()),
+                )
+            };
             lines.push(text(
-                "summary-determined",
+                id,
                 &[
                     situation(),
-                    country(),
+                    place,
                     classification(),
                     arrangement(),
                     ("leads", leads.as_str().into()),
@@ -465,5 +530,93 @@ mod tests {
             spanish.contains("OIM codirige esta respuesta."),
             "{spanish}"
         );
+    }
+
+    #[test]
+    fn a_regional_situation_reaches_each_operation_and_the_region() {
+        use tandem_proto::v1::Classification;
+        let directory = vec![
+            entry("cc-ecu", Role::CountryCoordinator, &["ECU"]),
+            entry("rc-andes", Role::RegionalCoordinator, &["COL", "ECU"]),
+            entry("rc-south", Role::RegionalCoordinator, &["PER"]),
+            entry("rc-europe", Role::RegionalCoordinator, &["ESP"]),
+        ];
+        let operation = |country: &str, classification: Classification| OperationDetermination {
+            country: country.into(),
+            classification: classification as i32,
+            changed: true,
+            ..Default::default()
+        };
+        let determination = LeadershipDetermination {
+            situation_id: "R4V".into(),
+            determination_id: "R4V/3".into(),
+            country: "COL".into(),
+            regional: true,
+            classification: Classification::MixedMovement as i32,
+            operations: vec![
+                operation("COL", Classification::MigrantSituation),
+                operation("ECU", Classification::RefugeeSituation),
+                operation("PER", Classification::MixedMovement),
+            ],
+            ..Default::default()
+        };
+        let ids =
+            |found: Vec<&DirectoryEntry>| found.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(regional_recipients(&directory, &determination)),
+            ["rc-andes", "rc-south"]
+        );
+
+        let ecuador = operation_view(&determination, &determination.operations[1]);
+        assert_eq!(
+            (ecuador.country.as_str(), ecuador.classification()),
+            ("ECU", Classification::RefugeeSituation)
+        );
+        assert!(ecuador.operations.is_empty());
+        let at = SystemTime::UNIX_EPOCH;
+        let wait = std::time::Duration::from_secs(60);
+        let told = first_notification(
+            &ecuador,
+            "ECU",
+            NotificationKind::DeterminationChanged,
+            &[],
+            &directory[0],
+            "",
+            at,
+            wait,
+        );
+        assert_eq!(told.operation_country, "ECU");
+        assert!(
+            told.summary.starts_with(
+                "The ECU operation of regional situation R4V is now classified as refugee situation"
+            ),
+            "{}",
+            told.summary
+        );
+        // The regional coordinator standing in for Colombia's country coordinators is told of
+        // Colombia's operation and of the whole, in two notifications.
+        let colombia = operation_view(&determination, &determination.operations[0]);
+        let of_colombia = first_notification(
+            &colombia,
+            "COL",
+            NotificationKind::DeterminationChanged,
+            &[],
+            &directory[1],
+            "",
+            at,
+            wait,
+        );
+        let of_whole = first_notification(
+            &determination,
+            "",
+            NotificationKind::DeterminationChanged,
+            &[],
+            &directory[1],
+            "",
+            at,
+            wait,
+        );
+        assert_ne!(of_colombia.notification_id, of_whole.notification_id);
+        assert_eq!(of_whole.operation_country, "");
     }
 }

@@ -98,6 +98,7 @@ summary-contested = { $agency } ({ $by }) contests determination { $determinatio
 summary-contest-reason = Reason: { $reason }
 summary-contest-stands = It stays in force while the agencies resolve it; it goes to both HQs if still contested after the deadline.
 summary-determined = Situation { $situation } in { $country } is now classified as { $classification }, coordinated as { $arrangement }, led by { $leads }.
+summary-determined-operation = The { $country } operation of regional situation { $situation } is now classified as { $classification }, coordinated as { $arrangement }, led by { $leads }.
 summary-agency-partners = { $agency } partners in this response.
 summary-agency-co-leads = { $agency } co-leads this response.
 summary-agency-leads = { $agency } leads this response.

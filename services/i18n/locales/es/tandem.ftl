@@ -97,6 +97,7 @@ summary-contested = { $agency } ({ $by }) impugna la determinación { $determina
 summary-contest-reason = Motivo: { $reason }
 summary-contest-stands = Sigue vigente mientras las agencias lo resuelven; pasa a ambas sedes si sigue impugnada al vencer el plazo.
 summary-determined = La situación { $situation } en { $country } se clasifica ahora como { $classification }, coordinada según el modelo «{ $arrangement }», bajo el liderazgo de { $leads }.
+summary-determined-operation = La operación { $country } de la situación regional { $situation } se clasifica ahora como { $classification }, coordinada según el modelo «{ $arrangement }», bajo el liderazgo de { $leads }.
 summary-agency-partners = { $agency } participa como socio en esta respuesta.
 summary-agency-co-leads = { $agency } codirige esta respuesta.
 summary-agency-leads = { $agency } dirige esta respuesta.

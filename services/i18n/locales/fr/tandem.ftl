@@ -97,6 +97,7 @@ summary-contested = { $agency } ({ $by }) conteste la décision { $determination
 summary-contest-reason = Motif : { $reason }
 summary-contest-stands = Elle reste en vigueur pendant que les agences règlent le différend ; elle est transmise aux deux sièges si elle est toujours contestée à l’échéance.
 summary-determined = La situation { $situation } en/au { $country } est désormais qualifiée de { $classification }, coordonnée selon le modèle « { $arrangement } », sous la direction de { $leads }.
+summary-determined-operation = L’opération { $country } de la situation régionale { $situation } est désormais qualifiée de { $classification }, coordonnée selon le modèle « { $arrangement } », sous la direction de { $leads }.
 summary-agency-partners = { $agency } est partenaire de cette réponse.
 summary-agency-co-leads = { $agency } codirige cette réponse.
 summary-agency-leads = { $agency } dirige cette réponse.

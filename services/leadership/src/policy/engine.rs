@@ -15,6 +15,7 @@ use super::Policy;
 use super::fixed::write_digits;
 use super::load::{AS_WRITTEN, Counted, FUNCTION_SLOTS, LOWERED, Override, RAISED};
 use super::names::{Agencies, GROUPS};
+use super::operations;
 use super::reconcile::{Facts as SituationFacts, Totals, overwrite, reconcile_into, reuse};
 use super::text::{Facts, Rule};
 
@@ -43,7 +44,8 @@ fn foe_functions(agencies: Agencies) -> Functions {
 }
 
 /// What rules 2–4 decided, before a designation overrides the leads.
-struct Decision {
+#[derive(Clone)]
+pub(crate) struct Decision {
     classification: Classification,
     arrangement: Arrangement,
     leads: Agencies,
@@ -76,12 +78,51 @@ impl Decision {
 /// sequence, the hysteresis and `changed`). Pure and total: any input, however malformed, gives a
 /// determination with at least one lead and one rationale entry, and the same input gives the
 /// same output.
+///
+/// A regional situation (docs/design.md, "Regional situations") is determined as a whole and
+/// per country operation by [`super::operations`].
 pub fn determine(
     policy: &Policy,
     reports: &[SituationReport],
     previous: Option<&LeadershipDetermination>,
     determined_at: Timestamp,
 ) -> LeadershipDetermination {
+    if operations::is_regional(reports, previous) {
+        return operations::determine(policy, reports, previous, determined_at);
+    }
+    let designation = designation_in_force(reports, previous);
+    determine_for(
+        policy,
+        reports,
+        previous,
+        designation,
+        Bound::No,
+        determined_at,
+    )
+    .0
+}
+
+/// Whether a determination is of a country operation, and bound by the regional arrangement.
+#[derive(Clone, Copy)]
+pub(crate) enum Bound<'a> {
+    /// A situation as a whole (regional or not).
+    No,
+    /// The operation in this country, classified on its own figures.
+    Own(&'a str),
+    /// The operation in this country, taking the regional decision (before any designation).
+    Regional(&'a str, &'a Decision),
+}
+
+/// [`determine`] on `reports` alone, with `designation` in force; also returns P, M, D and the
+/// uncounted, and the decision of rules 2–4 (for the operations a regional decision binds).
+pub(crate) fn determine_for(
+    policy: &Policy,
+    reports: &[SituationReport],
+    previous: Option<&LeadershipDetermination>,
+    designation: Option<Designation>,
+    bound: Bound<'_>,
+    determined_at: Timestamp,
+) -> (LeadershipDetermination, Counts, Decision) {
     // Size every list once, so that filling it never reallocates: with ~35 heap blocks in a
     // determination, growth reallocations would cost more than the rules themselves.
     let figures: usize = reports.iter().map(|report| report.population.len()).sum();
@@ -97,18 +138,35 @@ pub fn determine(
         based_on: Vec::with_capacity(reports.len()),
         ..Default::default()
     };
-    fill(policy, reports, previous, determined_at, &mut determination);
-    determination
+    let totals = reconcile_into(
+        policy,
+        reports,
+        &mut determination.figures,
+        &mut determination.discrepancies,
+        &mut determination.based_on,
+    );
+    let (counts, decision) = fill(
+        policy,
+        totals,
+        previous,
+        designation,
+        bound,
+        determined_at,
+        &mut determination,
+    );
+    (determination, counts, decision)
 }
 
-/// The work of [`determine`], writing into the lists it sized.
-fn fill(
+/// The work of [`determine`], on reconciled `totals` whose lists are already in `out`.
+pub(crate) fn fill(
     policy: &Policy,
-    reports: &[SituationReport],
+    totals: Totals<'_>,
     previous: Option<&LeadershipDetermination>,
+    designation: Option<Designation>,
+    bound: Bound<'_>,
     determined_at: Timestamp,
     out: &mut LeadershipDetermination,
-) {
+) -> (Counts, Decision) {
     let Totals {
         latest,
         facts: situation,
@@ -119,13 +177,7 @@ fn fill(
         undetermined,
         yielded,
         solutions,
-    } = reconcile_into(
-        policy,
-        reports,
-        &mut out.figures,
-        &mut out.discrepancies,
-        &mut out.based_on,
-    );
+    } = totals;
     for discrepancy in &mut out.discrepancies {
         discrepancy.new = previous.is_none_or(|previous| {
             !previous
@@ -147,13 +199,30 @@ fn fill(
         protection,
         migrants,
         displaced,
+        uncounted,
         undetermined: if undetermined_apart { undetermined } else { 0 },
     };
-    let mut decision = decide(policy, &situation, counts, previous_classification);
+    let (mut decision, operation) = match bound {
+        Bound::No => (
+            decide(policy, &situation, counts, previous_classification),
+            None,
+        ),
+        Bound::Own(country) => (
+            decide(policy, &situation, counts, previous_classification),
+            Some(country),
+        ),
+        Bound::Regional(country, regional) => (
+            Decision {
+                fired: [Some(Rule::OperationBound), None],
+                ..regional.clone()
+            },
+            Some(country),
+        ),
+    };
+    let decided = decision.clone();
 
     // Rule 1: a designation keeps the classification but hands every function to the
     // designated agencies.
-    let designation = designation_in_force(reports, previous);
     let designated = designation.as_ref().map_or(Agencies::NONE, |designation| {
         Agencies::from_values(&designation.leads).unwrap_or(Agencies::NONE)
     });
@@ -178,7 +247,7 @@ fn fill(
         .map(|report| report.situation_id.as_str())
         .or(previous.map(|previous| previous.situation_id.as_str()))
         .unwrap_or("");
-    let overridden = policy.override_for(situation_id, determined_at.seconds);
+    let overridden = policy.override_for(situation_id, operation, determined_at.seconds);
     if let Some(applied) = overridden {
         for (slot, assigned) in applied.functions.iter().enumerate() {
             if let Some((agencies, _)) = assigned {
@@ -308,6 +377,7 @@ fn fill(
     out.determined_at = Some(determined_at);
     out.designation = designation.filter(|_| !designated.is_empty());
     out.solutions = solutions;
+    (counts, decided)
 }
 
 /// Whether a report records a designation (a known agency designated) or revokes one, and may:
@@ -347,7 +417,7 @@ fn designation_of(report: &SituationReport) -> Option<Designation> {
 /// the previous determination's, which lasts until revoked (a later report that does not
 /// mention it leaves it alone). With no previous determination, the newest report recording
 /// or revoking one among `reports` decides.
-fn designation_in_force(
+pub(crate) fn designation_in_force(
     reports: &[SituationReport],
     previous: Option<&LeadershipDetermination>,
 ) -> Option<Designation> {
@@ -362,15 +432,16 @@ fn designation_in_force(
     }
 }
 
-/// P, M and D after reconciliation, with the undetermined.
-#[derive(Clone, Copy)]
-struct Counts {
-    protection: u128,
-    migrants: u128,
-    displaced: u128,
+/// P, M, D, the people in uncounted groups and the undetermined, after reconciliation.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Counts {
+    pub(crate) protection: u128,
+    pub(crate) migrants: u128,
+    pub(crate) displaced: u128,
+    pub(crate) uncounted: u128,
     /// Refugees and migrants whose status is not determined, when the policy counts them in
     /// neither P nor M (else 0: they are in P or M already).
-    undetermined: u128,
+    pub(crate) undetermined: u128,
 }
 
 /// Rules 2–4 (and the scope fallback).
@@ -388,6 +459,7 @@ fn decide(
         migrants,
         displaced,
         undetermined,
+        ..
     } = counts;
     // Checked first: a cross-border situation of only undetermined people has no P or M.
     if situation.scope() == Scope::CrossBorder
@@ -627,6 +699,7 @@ pub fn same_outcome(a: &LeadershipDetermination, b: &LeadershipDetermination) ->
         && same_leads
         && same_functions
         && actors(a) == actors(b)
+        && operations::same_operations(a, b)
 }
 
 /// The named actors (not agencies) holding each function, in a comparable form.

@@ -15,7 +15,9 @@
 //!                # yield_after_days: when an older authoritative figure yields (0 = never)
 //! [facts]        # scope, driver, phase, on_the_move = lists of "iom" | "unhcr" | "partner"
 //! [rules.<id>]   # clause, text: one table per rule, every rule required
-//! [[override]]   # optional, per situation: situation, reference, since, [override.functions]
+//! [operations]   # optional: classify = "regional" (default) | "own"
+//! [[override]]   # optional, per situation (or country operation): situation, country,
+//!                # reference, since, [override.functions]
 //! ```
 
 use std::fmt;
@@ -103,8 +105,21 @@ pub struct Policy {
     pub(crate) facts: [Agencies; FACT_COUNT],
     /// Clause and text of each rule, indexed by `Rule` discriminant.
     pub(crate) rules: [RuleText; RULE_COUNT],
-    /// The `[[override]]`s, at most one per situation.
+    /// The `[[override]]`s, at most one per situation and one per country operation.
     pub(crate) overrides: Vec<Override>,
+    /// How the country operations of a regional situation are classified (`[operations]`).
+    pub(crate) operations: Operations,
+}
+
+/// `[operations] classify`: what decides a country operation's classification and arrangement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Operations {
+    /// `"regional"`: the regional arrangement binds every operation (one flow, one arrangement
+    /// across borders).
+    #[default]
+    Regional,
+    /// `"own"`: each operation is classified on its own figures.
+    Own,
 }
 
 /// The key of `[authority]` that is not a group: when an older authoritative figure yields.
@@ -121,6 +136,9 @@ pub(crate) const FUNCTION_SLOTS: usize = 8;
 pub(crate) struct Override {
     /// The situation it applies to.
     pub(crate) situation: String,
+    /// The country operation of a regional situation it applies to (ISO3); empty for the
+    /// situation as a whole.
+    pub(crate) country: String,
     /// The decision or agreement it records.
     pub(crate) reference: String,
     /// The first day it applies, as written (`YYYY-MM-DD`).
@@ -218,11 +236,21 @@ impl Policy {
             .map(|o| (o.situation.as_str(), o.reference.as_str()))
     }
 
-    /// The override of `situation_id` in force at `seconds` (Unix time), if any.
-    pub(crate) fn override_for(&self, situation_id: &str, seconds: i64) -> Option<&Override> {
-        self.overrides
-            .iter()
-            .find(|o| o.situation == situation_id && seconds >= o.since_seconds)
+    /// The override of `situation_id` in force at `seconds` (Unix time), if any: for a country
+    /// operation (`operation` is its country) the one naming that country, else the
+    /// situation's; for the situation as a whole only the situation's.
+    pub(crate) fn override_for(
+        &self,
+        situation_id: &str,
+        operation: Option<&str>,
+        seconds: i64,
+    ) -> Option<&Override> {
+        let in_force = |country: &str| {
+            self.overrides.iter().find(|o| {
+                o.situation == situation_id && o.country == country && seconds >= o.since_seconds
+            })
+        };
+        operation.and_then(&in_force).or_else(|| in_force(""))
     }
 }
 
@@ -318,6 +346,7 @@ impl Check {
                 "authority",
                 "facts",
                 "rules",
+                "operations",
                 "override",
             ],
         );
@@ -335,6 +364,7 @@ impl Check {
             .section(table, "", "authority")
             .and_then(|section| self.yield_after_days(section));
         let overrides = self.overrides(table.get("override"));
+        let operations = self.operations(table);
         let facts = self
             .section(table, "", "facts")
             .and_then(|section| self.facts(section));
@@ -367,7 +397,31 @@ impl Check {
             facts: facts?,
             rules: rules?,
             overrides: overrides?,
+            operations: operations?,
         })
+    }
+
+    /// `[operations]`, optional: `classify = "regional" | "own"`.
+    fn operations(&mut self, table: &Table) -> Option<Operations> {
+        if !table.contains_key("operations") {
+            return Some(Operations::default());
+        }
+        let section = self.section(table, "", "operations")?;
+        self.unknown_keys(section, "operations", &["classify"]);
+        let Some(value) = section.get("classify") else {
+            return Some(Operations::default());
+        };
+        match value.as_str() {
+            Some("regional") => Some(Operations::Regional),
+            Some("own") => Some(Operations::Own),
+            _ => {
+                self.problem(
+                    "operations.classify",
+                    format!("{value} is not a way to classify operations; expected \"regional\" (the regional arrangement binds them) or \"own\" (each on its own figures)"),
+                );
+                None
+            }
+        }
     }
 
     /// Records every key of `table` that is not in `known`.
@@ -815,16 +869,22 @@ impl Check {
             };
             match self.one_override(table, &path) {
                 Some(read) => {
-                    if overrides
-                        .iter()
-                        .any(|known: &Override| known.situation == read.situation)
-                    {
+                    if overrides.iter().any(|known: &Override| {
+                        known.situation == read.situation && known.country == read.country
+                    }) {
                         self.problem(
                             join(&path, "situation"),
-                            format!(
-                                "{} has another override already; one per situation",
-                                read.situation
-                            ),
+                            if read.country.is_empty() {
+                                format!(
+                                    "{} has another override already; one per situation",
+                                    read.situation
+                                )
+                            } else {
+                                format!(
+                                    "{} has another override for {} already; one per country operation",
+                                    read.situation, read.country
+                                )
+                            },
                         );
                         complete = false;
                     }
@@ -840,9 +900,24 @@ impl Check {
         self.unknown_keys(
             table,
             path,
-            &["situation", "reference", "since", "functions"],
+            &["situation", "country", "reference", "since", "functions"],
         );
         let situation = self.string(table, path, "situation").map(str::to_owned);
+        let country = match table.get("country") {
+            None => Some(String::new()),
+            Some(Value::String(code))
+                if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) =>
+            {
+                Some(code.clone())
+            }
+            Some(_) => {
+                self.problem(
+                    join(path, "country"),
+                    "must be the ISO 3166-1 alpha-3 code of a country operation, e.g. \"PER\"",
+                );
+                None
+            }
+        };
         let reference = self.string(table, path, "reference").map(str::to_owned);
         let since = match table.get("since") {
             Some(Value::Datetime(datetime)) => {
@@ -868,6 +943,7 @@ impl Check {
         let (since, since_seconds) = since?;
         Some(Override {
             situation: situation?,
+            country: country?,
             reference: reference?,
             since,
             since_seconds,

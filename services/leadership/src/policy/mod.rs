@@ -11,6 +11,9 @@
 //!   phase, progress against the IASC durable-solutions criteria.
 //! - `engine`: [`determine`] and [`same_outcome`] — the rules (designation, no figures, internal,
 //!   cross-border with hysteresis), the function assignments and the rationale.
+//! - `operations`: regional situations — the situation as a whole on the regional totals and
+//!   one determination per country operation, bound by the regional arrangement or classified
+//!   on its own figures (`[operations] classify`); [`MAX_OPERATIONS`].
 //! - `text`: the rules' ids, the placeholders of their rationale texts, and the parsed texts.
 //! - `fixed`: exact decimal comparison and printing, so that a share of exactly 0.80 is a refugee
 //!   situation and a printed number never contradicts the comparison beside it.
@@ -37,6 +40,10 @@
 //! A policy `[[override]]` for the situation then assigns the functions it names (rationale
 //! entry `override`, first after any designation entries); the leads become the agencies
 //! holding any function, and other named actors are listed in the function's `actors`.
+//!
+//! In a regional situation each country operation bound by the regional arrangement takes the
+//! regional decision of rules 2–4 in place of its own, under rule `operation_bound`; the
+//! designation and its override (its country's, else the situation's) then apply as above.
 //!
 //! # Choices where docs/design.md is silent
 //!
@@ -138,9 +145,11 @@ mod engine;
 mod fixed;
 mod load;
 pub(crate) mod names;
+mod operations;
 mod reconcile;
 mod text;
 
 pub use engine::{determine, same_outcome};
 pub use load::{Policy, PolicyError, PolicyProblem};
+pub use operations::{MAX_OPERATIONS, declares as declares_regional};
 pub use reconcile::{Facts, Reconciled, Yield, reconcile};

@@ -66,10 +66,13 @@ pub(crate) enum Rule {
     AuthorityYielded,
     /// In the solutions phase: progress against the IASC durable-solutions criteria.
     SolutionsProgress,
+    /// A country operation of a regional situation follows the regional arrangement
+    /// (`[operations] classify = "regional"`).
+    OperationBound,
 }
 
 /// Number of rules; the size of the policy's rule table.
-pub(crate) const RULE_COUNT: usize = 19;
+pub(crate) const RULE_COUNT: usize = 20;
 
 impl Rule {
     /// Every rule, in the order of the policy file and of `Rule`'s discriminants.
@@ -93,6 +96,7 @@ impl Rule {
         Rule::UndeterminedMajority,
         Rule::AuthorityYielded,
         Rule::SolutionsProgress,
+        Rule::OperationBound,
     ];
 
     /// The rule's key in the policy file, which is also its `rule_id` in a rationale entry.
@@ -117,6 +121,7 @@ impl Rule {
             Rule::UndeterminedMajority => "undetermined_majority",
             Rule::AuthorityYielded => "authority_yielded",
             Rule::SolutionsProgress => "solutions_progress",
+            Rule::OperationBound => "operation_bound",
         }
     }
 
@@ -164,6 +169,7 @@ impl Rule {
                 YieldAfterDays,
             ],
             Rule::SolutionsProgress => &[CriteriaReported, Weakest, WeakestShare, WeakestAsOf],
+            Rule::OperationBound => &[Leads, Share, Protection, Migrants, Displaced],
         }
     }
 }
