@@ -475,15 +475,32 @@ fn basis(entry: &tandem_proto::v1::RationaleEntry) -> String {
         .join(", ")
 }
 
-/// The published figures (after disclosure control), each with the date and source of the
-/// figure it was reconciled from when the determination names them.
+/// The published figures (after disclosure control), each with the date of the figure it was
+/// reconciled from and the agency that reported it, when the determination names them.
 fn figures(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> Markup {
+    // The date a figure is as of, and the agency whose figure it is. Not the figure's free-text
+    // source: that is never published (docs/design.md, "Data publication").
     let dated = |group: PopulationGroup| {
         current
             .and_then(|d| d.figures.iter().find(|f| f.group == group as i32))
-            .map(|f| (f.as_of.as_str(), f.source.as_str()))
+            .map(|f| {
+                let agency = Agency::try_from(f.source_agency).unwrap_or_default();
+                let agency = match agency {
+                    Agency::Unspecified => String::new(),
+                    agency => word(lang, agency),
+                };
+                (f.as_of.clone(), agency)
+            })
             .unwrap_or_default()
     };
+    let published = || {
+        GROUPS
+            .iter()
+            .zip(row.figures.cells)
+            .filter(|(_, cell)| *cell != Cell::Missing)
+    };
+    // Dates and sources as the determination gives them; the columns only when it gives some.
+    let dates = published().any(|(group, _)| dated(*group) != Default::default());
     html! {
         h2 { (lang.text("board-figures")) }
         (scrollable(&lang.text("board-figures"), html! {
@@ -491,24 +508,23 @@ fn figures(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> 
                 thead { tr {
                     th scope="col" { (lang.text("board-group")) }
                     th.n scope="col" { (lang.text("board-people")) }
-                    th scope="col" { (lang.text("board-as-of")) }
-                    th scope="col" { (lang.text("board-source")) }
+                    @if dates {
+                        th scope="col" { (lang.text("board-as-of")) }
+                        th scope="col" { (lang.text("board-source")) }
+                    }
                 } }
                 tbody {
-                    @for (group, cell) in GROUPS.iter().zip(row.figures.cells) {
-                        @if cell != Cell::Missing {
-                            @let (as_of, source) = dated(*group);
-                            tr {
-                                th scope="row" { (word(lang, *group)) }
-                                td.n {
-                                    @match cell {
-                                        Cell::Count(n) => (number(lang, n)),
-                                        _ => (lang.text("board-suppressed")),
-                                    }
+                    @for (group, cell) in published() {
+                        @let (as_of, source) = dated(*group);
+                        tr {
+                            th scope="row" { (word(lang, *group)) }
+                            td.n {
+                                @match cell {
+                                    Cell::Count(n) => (number(lang, n)),
+                                    _ => (lang.text("board-suppressed")),
                                 }
-                                td { (as_of) }
-                                td { (source) }
                             }
+                            @if dates { td { (as_of) } td { (source) } }
                         }
                     }
                     tr {
@@ -517,7 +533,7 @@ fn figures(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> 
                             (number(lang, row.figures.total))
                             @if row.figures.total_suppressed { " †" }
                         }
-                        td {} td {}
+                        @if dates { td {} td {} }
                     }
                 }
             }
@@ -627,20 +643,26 @@ const RIGHT: f64 = 12.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 28.0;
 
-/// The x of each point: spread over time, or in the middle when there is one instant.
+/// The x of each point: spread over time; in order, evenly, when they all share one second
+/// (determinations made in a burst); in the middle when there is one.
 fn xs(points: &[Point]) -> Vec<f64> {
     let (first, last) = (
         points.first().map_or(0, |p| p.at),
         points.last().map_or(0, |p| p.at),
     );
     let span = (last - first) as f64;
+    let width = WIDTH - LEFT - RIGHT;
+    let steps = points.len().saturating_sub(1) as f64;
     points
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             if span > 0.0 {
-                LEFT + (p.at - first) as f64 / span * (WIDTH - LEFT - RIGHT)
+                LEFT + (p.at - first) as f64 / span * width
+            } else if steps > 0.0 {
+                LEFT + i as f64 / steps * width
             } else {
-                LEFT + (WIDTH - LEFT - RIGHT) / 2.0
+                LEFT + width / 2.0
             }
         })
         .collect()
