@@ -77,9 +77,8 @@ pub(crate) async fn board(
     if !shared.is_ready() {
         return starting(lang, &uri);
     }
-    let rows = shared.read(|s| s.rows(filters.country.as_deref()));
-    let all = shared.read(|s| s.row_count());
-    let options = Options::of(&shared.read(|s| s.rows(None)));
+    let rows = shared.read(|s| s.rows(None));
+    let options = Options::of(&rows);
     let matching: Vec<&Row> = rows.iter().filter(|row| filters.admit(row)).collect();
     let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
     let page = page.clamp(1, pages);
@@ -92,7 +91,7 @@ pub(crate) async fn board(
         p role="status" {
             (lang.text_with("board-shown", &[
                 ("shown", FluentValue::from(matching.len())),
-                ("total", FluentValue::from(all)),
+                ("total", FluentValue::from(rows.len())),
             ]))
         }
         @if shown.is_empty() {
@@ -165,8 +164,10 @@ impl Filters {
     }
 
     fn admit(&self, row: &Row) -> bool {
-        self.classification
-            .is_none_or(|c| row.classification == c.as_str_name())
+        self.country.as_ref().is_none_or(|c| row.country == *c)
+            && self
+                .classification
+                .is_none_or(|c| row.classification == c.as_str_name())
             && self.lead.is_none_or(|lead| {
                 row.lead_agencies
                     .iter()
