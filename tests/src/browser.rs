@@ -160,16 +160,29 @@ impl Browser {
             .to_owned()
     }
 
-    /// Every text a reader of the page reads or hears: the title, the rendered text, and
-    /// the texts given only to assistive technology (`aria-label`, `alt`, SVG `title` and
-    /// `desc`).
+    /// Every text of the page in its own language, one node a line: the title, every text
+    /// node of the body (hidden ones too: a collapsed table, an SVG's `title` and `desc`), and
+    /// the texts given to assistive technology (`aria-label`, `alt`, `title`). A passage marked
+    /// with another `lang` (the policy's English rationale on a French page, a language's own
+    /// name in the language switch) is left out: it says what language it is in.
     pub async fn visible_texts(&self) -> String {
         let texts = self
             .eval(
-                "const texts = [document.title, document.body.innerText];
-                 for (const e of document.querySelectorAll('[aria-label]')) texts.push(e.getAttribute('aria-label'));
-                 for (const e of document.querySelectorAll('[alt]')) texts.push(e.getAttribute('alt'));
-                 for (const e of document.querySelectorAll('svg title, svg desc')) texts.push(e.textContent);
+                "const lang = document.documentElement.lang;
+                 const own = node => (node.closest('[lang]') || document.documentElement).lang === lang;
+                 const texts = [document.title];
+                 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                 for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                   const parent = node.parentElement;
+                   if (!parent || !own(parent) || parent.closest('script, style')) continue;
+                   texts.push(node.textContent);
+                 }
+                 for (const e of document.querySelectorAll('[aria-label], [alt], [title]')) {
+                   if (!own(e)) continue;
+                   for (const name of ['aria-label', 'alt', 'title']) {
+                     if (e.hasAttribute(name)) texts.push(e.getAttribute(name));
+                   }
+                 }
                  return texts.join('\\n');",
             )
             .await;

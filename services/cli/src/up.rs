@@ -151,7 +151,8 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
             service_api::wait_for_services(&client, &roster::NAMES, Duration::from_secs(60))
                 .await?;
             eprintln!(
-                "tandem: ready — {} answering on {}; data on http://{publish_addr}/v1/situations.csv. \
+                "tandem: ready — {} answering on {}; data on http://{publish_addr}/v1/situations.csv; \
+                 the situation board on http://{publish_addr}/. \
                  Ctrl-C stops (in-flight work is finished first).",
                 roster::NAMES.join(", "),
                 nats.url

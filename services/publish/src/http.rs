@@ -28,7 +28,7 @@ use serde_json::json;
 use tandem_runtime::Shutdown;
 
 use crate::{
-    OPENAPI, Shared,
+    OPENAPI, Shared, board,
     config::DataPackageConfig,
     datapackage, dataset,
     tables::{self, Table},
@@ -150,6 +150,9 @@ fn router(api: Api) -> Router {
         .route(ROUTES[4], get(situation))
         .route(ROUTES[5], get(history))
         .route(ROUTES[6], get(datasets))
+        // The situation board's pages (crate::board): HTML for people, not part of the API.
+        .route("/", get(board::board))
+        .route("/situations/{id}", get(board::situation))
         // The router cannot match a parameter followed by `.csv`; the handler parses it.
         .route("/v1/datasets/{file}", get(dataset_file))
         .route(
@@ -172,7 +175,7 @@ fn router(api: Api) -> Router {
 
 /// A client or server error as JSON.
 #[derive(Debug)]
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -230,7 +233,10 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 /// The query parameters `allowed` of a request: each at most once, nothing else.
-fn parameters(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn parameters(
+    query: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
     let mut found: Vec<(String, String)> = Vec::new();
     for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if !allowed.contains(&name.as_ref()) {

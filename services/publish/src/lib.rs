@@ -19,9 +19,12 @@
 //! - `versions`: stores and announces a new version at most once per interval.
 //! - `http`: the HTTP API (axum), with ETags, JSON errors and the stored versions cached;
 //!   `openapi.json` describes it.
+//! - `board`: the public situation board, HTML pages at `/` and `/situations/{id}` made
+//!   from the published rows and the history (the pages kit `tandem_web`).
 //! - [`client`]: fetching the dataset over HTTP, for `tandem data get`.
 //! - [`run`] / [`serve`]: ties them together until shutdown.
 
+mod board;
 pub mod client;
 pub mod config;
 pub mod datapackage;

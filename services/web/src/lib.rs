@@ -6,6 +6,7 @@
 //!   [`maud`], checked at compile time, every value escaped unless wrapped in [`PreEscaped`].
 //! - [`language`]: the reader's language from a `?lang=` switch and `Accept-Language`.
 //! - [`Here`]: the page's own address, for the language switch's links.
+//! - [`scrollable`]: a wide table that scrolls on its own on a phone.
 //! - [`number`]: a count written the reader's way (`12,500`, `12 500`, `12.500`).
 //!
 //! The one style sheet is inlined into each page and allowed by its SHA-256 in the CSP: no
@@ -155,6 +156,15 @@ fn layout(page: Page) -> Markup {
                 footer { p { (lang.text("page-footer")) } }
             }
         }
+    }
+}
+
+/// `content` (a table) in a box that scrolls sideways when it is wider than the screen, so the
+/// page itself never is. The box can take the focus and is named `label`, so that a keyboard
+/// user can scroll it too (WCAG 2.1.1; axe's `scrollable-region-focusable`).
+pub fn scrollable(label: &str, content: Markup) -> Markup {
+    html! {
+        div.table tabindex="0" role="region" aria-label=(label) { (content) }
     }
 }
 
