@@ -2,6 +2,7 @@
 
 use async_nats::HeaderMap;
 use prost::Message as _;
+use tandem_i18n::words::word;
 use tandem_leadership::words;
 use tandem_proto::v1::{
     Agency, DeadLetter, LeadershipDetermination, Notification, NotificationStatus,
@@ -66,20 +67,27 @@ pub fn event(subject: &str, headers: Option<&HeaderMap>, payload: &[u8]) -> Opti
         }
         ["tandem", "leadership", "determined", _] => {
             let determination = LeadershipDetermination::decode(payload).ok()?;
-            format!(
-                "determined {} (#{}, {}){}",
-                words::headline(&determination),
-                determination.sequence,
-                if determination.changed {
-                    "changed"
-                } else {
-                    "unchanged"
-                },
-                match envelope::trace_id(headers) {
-                    Some(trace_id) => format!(" {}", trace::words(&trace_id)),
-                    None => String::new(),
-                }
-            )
+            let lang = crate::lang();
+            let line = lang.text_with(
+                "cli-determined",
+                &[
+                    ("headline", words::headline(&determination, lang).into()),
+                    ("sequence", determination.sequence.into()),
+                    (
+                        "change",
+                        if determination.changed {
+                            "changed"
+                        } else {
+                            "unchanged"
+                        }
+                        .into(),
+                    ),
+                ],
+            );
+            match envelope::trace_id(headers) {
+                Some(trace_id) => format!("{line} {}", trace::words(&trace_id)),
+                None => line,
+            }
         }
         ["tandem", "notify", "out", agency, recipient] => {
             let notification = Notification::decode(payload).ok()?;
@@ -146,13 +154,12 @@ pub fn event(subject: &str, headers: Option<&HeaderMap>, payload: &[u8]) -> Opti
     Some(text)
 }
 
-/// `IOM`, `UNHCR` or the partner's name.
+/// `IOM`, `UNHCR` or the partner's name, in the reader's language (`OIM`, `ACNUR`).
 pub fn organisation(agency: i32, reporter_org: &str) -> String {
+    let lang = crate::lang();
     match Agency::try_from(agency).unwrap_or_default() {
-        Agency::Partner => format!("partner {reporter_org}"),
-        agency => tandem_proto::words::agency(agency)
-            .unwrap_or("an unnamed agency")
-            .into(),
+        Agency::Partner => format!("{} {reporter_org}", word(lang, Agency::Partner)),
+        agency => word(lang, agency),
     }
 }
 

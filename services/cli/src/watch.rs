@@ -23,8 +23,12 @@ pub async fn run(client: &Client) -> anyhow::Result<()> {
     }
 }
 
-/// The time of day, UTC, for the start of each line.
+/// The time of day for the start of each line: in the zone `TZ` names (`America/Bogota`), else
+/// UTC (a `TZ` that names no zone of the IANA database counts as unset).
 fn clock() -> String {
-    let now = tandem_runtime::envelope::now_rfc3339();
-    now.get(11..19).unwrap_or(&now).to_string()
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let tz = std::env::var("TZ").unwrap_or_default();
+    tandem_i18n::local_clock(i64::try_from(now).unwrap_or(i64::MAX), &tz)
 }

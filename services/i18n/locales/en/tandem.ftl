@@ -86,3 +86,32 @@ notification-kind-unspecified = notification
 notification-kind-determination-changed = leadership changed
 notification-kind-discrepancy = figures disagree
 notification-kind-contested = determination contested
+
+## Rationale: words the leadership policy's texts are filled with
+
+agencies-and = and
+agencies-none = no agency
+agencies-partner-organisation = the partner organisation
+rationale-policy-version = policy { $version }
+
+## CLI: the tandem command line's rendering of determinations
+
+cli-headline = { $situation } ({ $country }): { $classification } — { $leads } { $leaders ->
+        [one] leads
+       *[other] lead
+    } ({ $arrangement })
+cli-determination-first = determination { $sequence } under policy { $policy }: first determination
+cli-determination-changed = determination { $sequence } under policy { $policy }: changed (was { $previous })
+cli-determination-unchanged = determination { $sequence } under policy { $policy }: unchanged
+cli-why = why: { $text } [{ $source }]
+cli-determined = determined { $headline } (#{ $sequence }, { $change ->
+        [changed] changed
+       *[unchanged] unchanged
+    })
+cli-trace = trace { $trace }
+cli-no-trace = no trace (its event is not on { $stream } or carries no trace context)
+cli-no-determination = no determination for situation { $situation }
+cli-review-recorded = recorded: { $agency } ({ $by }) { $verdict ->
+        [contest] contested
+       *[endorse] endorsed
+    } determination { $determination }; it is now { $status }

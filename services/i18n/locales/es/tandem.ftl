@@ -85,3 +85,32 @@ notification-kind-unspecified = notificación
 notification-kind-determination-changed = cambio de liderazgo
 notification-kind-discrepancy = cifras discrepantes
 notification-kind-contested = determinación impugnada
+
+## Rationale: words the leadership policy's texts are filled with
+
+agencies-and = y
+agencies-none = ningún organismo
+agencies-partner-organisation = la organización asociada
+rationale-policy-version = política { $version }
+
+## CLI: the tandem command line's rendering of determinations
+
+cli-headline = { $situation } ({ $country }): { $classification } — { $leads } { $leaders ->
+        [one] dirige
+       *[other] dirigen
+    } ({ $arrangement })
+cli-determination-first = determinación { $sequence } según la política { $policy }: primera determinación
+cli-determination-changed = determinación { $sequence } según la política { $policy }: cambió (antes: { $previous })
+cli-determination-unchanged = determinación { $sequence } según la política { $policy }: sin cambios
+cli-why = por qué: { $text } [{ $source }]
+cli-determined = determinación { $headline } (n.º { $sequence }, { $change ->
+        [changed] cambió
+       *[unchanged] sin cambios
+    })
+cli-trace = traza { $trace }
+cli-no-trace = sin traza (su evento no está en { $stream } o no lleva contexto de traza)
+cli-no-determination = no hay determinación para la situación { $situation }
+cli-review-recorded = registrado: { $agency } ({ $by }) { $verdict ->
+        [contest] impugnó
+       *[endorse] respaldó
+    } la determinación { $determination }; ahora está: { $status }

@@ -85,3 +85,32 @@ notification-kind-unspecified = notification
 notification-kind-determination-changed = changement de direction
 notification-kind-discrepancy = chiffres divergents
 notification-kind-contested = décision contestée
+
+## Rationale: words the leadership policy's texts are filled with
+
+agencies-and = et
+agencies-none = aucun organisme
+agencies-partner-organisation = l’organisation partenaire
+rationale-policy-version = politique { $version }
+
+## CLI: the tandem command line's rendering of determinations
+
+cli-headline = { $situation } ({ $country }) : { $classification } — { $leads } { $leaders ->
+        [one] dirige
+       *[other] dirigent
+    } ({ $arrangement })
+cli-determination-first = détermination { $sequence } selon la politique { $policy } : première détermination
+cli-determination-changed = détermination { $sequence } selon la politique { $policy } : modifiée (auparavant : { $previous })
+cli-determination-unchanged = détermination { $sequence } selon la politique { $policy } : inchangée
+cli-why = pourquoi : { $text } [{ $source }]
+cli-determined = détermination { $headline } (nº { $sequence }, { $change ->
+        [changed] modifiée
+       *[unchanged] inchangée
+    })
+cli-trace = trace { $trace }
+cli-no-trace = pas de trace (son événement n’est pas sur { $stream } ou ne porte pas de contexte de trace)
+cli-no-determination = aucune détermination pour la situation { $situation }
+cli-review-recorded = enregistré : { $agency } ({ $by }) { $verdict ->
+        [contest] a contesté
+       *[endorse] a approuvé
+    } la détermination { $determination } ; elle est désormais : { $status }
