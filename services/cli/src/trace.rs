@@ -220,7 +220,7 @@ pub async fn of_report(
                     ReportTrace {
                         outcome,
                         situation_id,
-                        organisation: render::organisation(agency, &reporter_org),
+                        organisation: render::organisation(crate::lang(), agency, &reporter_org),
                         trace_id,
                     },
                 ));

@@ -15,7 +15,7 @@ pub async fn run(client: &Client) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             message = events.next() => {
                 let Some(message) = message else { return Ok(()) };
-                if let Some(line) = render::event(&message.subject, message.headers.as_ref(), &message.payload) {
+                if let Some(line) = render::event(crate::lang(), &message.subject, message.headers.as_ref(), &message.payload) {
                     println!("{} {line}", clock());
                 }
             }

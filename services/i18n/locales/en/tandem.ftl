@@ -108,6 +108,19 @@ cli-determined = determined { $headline } (#{ $sequence }, { $change ->
         [changed] changed
        *[unchanged] unchanged
     })
+cli-event-report = report     { $report } rev { $revision } of { $situation } from { $organisation }
+cli-event-undecodable = report     ({ $bytes } undecodable bytes on { $subject })
+cli-event-accepted = accepted   { $report } rev { $revision } of { $situation } in { $country } from { $organisation }
+cli-event-rejected = rejected   { $report } of { $situation } from { $organisation }: { $reasons } reason(s)
+cli-event-notified = notified   { $recipient } ({ $agency }, { $role }) about { $situation }: { $kind } — { $agency } { $position ->
+        [leads] leads
+       *[partners] partners
+    }
+cli-event-escalation = (escalation, tier { $tier })
+cli-event-status = status     { $notification } { $state }
+cli-event-dataset = dataset    { $dataset } version { $version }: { $rows } rows, sha256 { $sha256 }
+cli-event-dead-letter = DEAD LETTER { $service }: message on { $subject } after { $deliveries } deliveries: { $error }
+cli-event-other = event      { $subject } ({ $bytes } bytes)
 cli-trace = trace { $trace }
 cli-no-trace = no trace (its event is not on { $stream } or carries no trace context)
 cli-no-determination = no determination for situation { $situation }

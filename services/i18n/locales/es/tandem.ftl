@@ -107,6 +107,19 @@ cli-determined = determinación { $headline } (n.º { $sequence }, { $change ->
         [changed] cambió
        *[unchanged] sin cambios
     })
+cli-event-report = informe    { $report } rev. { $revision } de { $situation } de { $organisation }
+cli-event-undecodable = informe    ({ $bytes } bytes ilegibles en { $subject })
+cli-event-accepted = aceptado   { $report } rev. { $revision } de { $situation } en { $country } de { $organisation }
+cli-event-rejected = rechazado  { $report } de { $situation } de { $organisation }: { $reasons } motivo(s)
+cli-event-notified = notificado { $recipient } ({ $agency }, { $role }) sobre { $situation }: { $kind } — { $agency } { $position ->
+        [leads] lidera
+       *[partners] es socio
+    }
+cli-event-escalation = (escalamiento, nivel { $tier })
+cli-event-status = estado     { $notification } { $state }
+cli-event-dataset = datos      { $dataset } versión { $version }: { $rows } filas, sha256 { $sha256 }
+cli-event-dead-letter = MENSAJE FALLIDO { $service }: mensaje en { $subject } tras { $deliveries } entregas: { $error }
+cli-event-other = evento     { $subject } ({ $bytes } bytes)
 cli-trace = traza { $trace }
 cli-no-trace = sin traza (su evento no está en { $stream } o no lleva contexto de traza)
 cli-no-determination = no hay determinación para la situación { $situation }

@@ -107,6 +107,19 @@ cli-determined = détermination { $headline } (nº { $sequence }, { $change ->
         [changed] modifiée
        *[unchanged] inchangée
     })
+cli-event-report = rapport    { $report } rév. { $revision } de { $situation } par { $organisation }
+cli-event-undecodable = rapport    ({ $bytes } octets illisibles sur { $subject })
+cli-event-accepted = accepté    { $report } rév. { $revision } de { $situation } en { $country } par { $organisation }
+cli-event-rejected = refusé     { $report } de { $situation } par { $organisation } : { $reasons } motif(s)
+cli-event-notified = notifié    { $recipient } ({ $agency }, { $role }) pour { $situation } : { $kind } — { $agency } { $position ->
+        [leads] dirige
+       *[partners] est partenaire
+    }
+cli-event-escalation = (escalade, niveau { $tier })
+cli-event-status = état       { $notification } { $state }
+cli-event-dataset = données    { $dataset } version { $version } : { $rows } lignes, sha256 { $sha256 }
+cli-event-dead-letter = LETTRE MORTE { $service } : message sur { $subject } après { $deliveries } remises : { $error }
+cli-event-other = événement  { $subject } ({ $bytes } octets)
 cli-trace = trace { $trace }
 cli-no-trace = pas de trace (son événement n’est pas sur { $stream } ou ne porte pas de contexte de trace)
 cli-no-determination = aucune détermination pour la situation { $situation }
