@@ -7,7 +7,9 @@
 //! same messages, attributes and placeholders, so a message added in one language and not the
 //! others fails the build's tests rather than showing English to a reader in Bogotá.
 //!
-//! - [`words`]: the contract's enum values in words.
+//! - [`words`]: the contract's enum values in words, and a rationale entry's text and source in
+//!   the reader's language (the texts themselves come from the policy file, in `texts`).
+//! - [`local_time`], [`local_clock`], [`known_time_zone`]: times in the reader's zone.
 
 pub mod words;
 
