@@ -21,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(files, ["."])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
 
+    // Maps as BTreeMap: sorted keys encode to the same bytes every time, so equal events are
+    // equal on the wire and in KV.
     prost_build::Config::new()
+        .btree_map([".tandem"])
         .compile_well_known_types()
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_fds(descriptors.clone())?;
@@ -29,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pbjson_build::Builder::new()
         .register_descriptors(&descriptors.encode_to_vec())?
         .preserve_proto_field_names()
+        .btree_map([".tandem"])
         .out_dir(&out_dir)
         .build(&[".tandem"])?;
     Ok(())

@@ -125,9 +125,12 @@ pub async fn run(
         while let Ok(Some(message)) =
             tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
         {
-            if let Some(line) =
-                render::event(&message.subject, message.headers.as_ref(), &message.payload)
-            {
+            if let Some(line) = render::event(
+                crate::lang(),
+                &message.subject,
+                message.headers.as_ref(),
+                &message.payload,
+            ) {
                 println!("    {line}");
             }
         }
@@ -153,9 +156,12 @@ pub async fn run(
         while let Ok(Some(message)) =
             tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
         {
-            if let Some(line) =
-                render::event(&message.subject, message.headers.as_ref(), &message.payload)
-            {
+            if let Some(line) = render::event(
+                crate::lang(),
+                &message.subject,
+                message.headers.as_ref(),
+                &message.payload,
+            ) {
                 println!("    {line}");
             }
         }

@@ -17,6 +17,11 @@
 //! - `data get`: the published dataset, over HTTP from the publish service (module [`data`]).
 //! - `bench`: runs the `tandem-bench` binary (module [`bench`]), which measures throughput,
 //!   latency and memory against the bare-NATS limit.
+//!
+//! What it prints for people (determinations, rationale, event lines) is in the reader's
+//! language: `--lang`, else `TANDEM_LANG`, else the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`:
+//! `fr_FR.UTF-8` is French), else English; see [`lang`]. `--json` output is the same in every
+//! language.
 
 mod bench;
 mod data;
@@ -35,8 +40,10 @@ mod up;
 mod watch;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
+use tandem_i18n::Lang;
 use tandem_runtime::{
     config::{self, CommonArgs, CommonConfig},
     nats, service_api, telemetry,
@@ -50,6 +57,10 @@ tandem_runtime::global_allocator!();
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    /// The language of what tandem prints for people: en, fr or es (default: the locale's,
+    /// from LC_ALL, LC_MESSAGES or LANG, else English). `--json` output does not change.
+    #[arg(long, global = true, env = "TANDEM_LANG", value_parser = parse_lang)]
+    lang: Option<Lang>,
     #[command(subcommand)]
     command: Command,
 }
@@ -115,9 +126,37 @@ pub mod exit {
     pub const TIMEOUT: u8 = 3;
 }
 
+/// The reader's language, chosen once at start-up by [`main`].
+static LANG: OnceLock<Lang> = OnceLock::new();
+
+/// The language to print in for people.
+pub fn lang() -> Lang {
+    LANG.get().copied().unwrap_or_default()
+}
+
+/// `--lang` and `TANDEM_LANG`: a language tandem speaks (`fr`, `fr-CA`, `es_CO.UTF-8`).
+fn parse_lang(tag: &str) -> Result<Lang, String> {
+    Lang::from_tag(tag).ok_or_else(|| format!("tandem speaks en, fr and es, not {tag:?}"))
+}
+
+/// The language of the POSIX locale: the first of `LC_ALL`, `LC_MESSAGES`, `LANG` that is set
+/// (as the C library reads them), when tandem speaks it; English otherwise (`C`, `de_DE`).
+fn locale_lang(var: impl Fn(&str) -> Option<String>) -> Lang {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .into_iter()
+        .filter_map(|name| var(name).filter(|value| !value.is_empty()))
+        .next()
+        .and_then(|tag| Lang::from_tag(&tag))
+        .unwrap_or_default()
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let lang = cli
+        .lang
+        .unwrap_or_else(|| locale_lang(|name| std::env::var(name).ok()));
+    let _ = LANG.set(lang);
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
@@ -165,4 +204,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _ = client.flush().await;
     telemetry.shutdown();
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_locale_decides_when_no_language_is_asked_for() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        assert_eq!(locale_lang(env(&[("LANG", "fr_FR.UTF-8")])), Lang::Fr);
+        assert_eq!(
+            locale_lang(env(&[("LC_ALL", "es_CO.UTF-8"), ("LANG", "fr_FR.UTF-8")])),
+            Lang::Es
+        );
+        assert_eq!(
+            locale_lang(env(&[("LC_ALL", ""), ("LANG", "fr_FR.UTF-8")])),
+            Lang::Fr
+        );
+        assert_eq!(locale_lang(env(&[("LANG", "C.UTF-8")])), Lang::En);
+        assert_eq!(locale_lang(env(&[("LANG", "de_DE.UTF-8")])), Lang::En);
+        assert_eq!(locale_lang(env(&[])), Lang::En);
+        assert_eq!(parse_lang("es-419"), Ok(Lang::Es));
+        assert!(parse_lang("de").unwrap_err().contains("en, fr and es"));
+    }
 }

@@ -82,6 +82,13 @@ async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
         }
     };
     println!("{}: policy {} is valid", file.display(), policy.version());
+    for lang in policy.untranslated() {
+        println!(
+            "  warning: the rule texts have no {} version (`languages` does not list \"{}\"): those readers get the English texts",
+            lang.text("language-name"),
+            lang.code()
+        );
+    }
     let Ok(records) = jetstream::new(client.clone())
         .get_key_value(topology::LEADERSHIP_BUCKET)
         .await
@@ -106,9 +113,12 @@ async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
             println!(
                 "  CHANGES    {}\n             now:   {}",
                 id,
-                words::headline(current)
+                words::headline(current, crate::lang())
             );
-            println!("             would: {}", words::headline(&proposed));
+            println!(
+                "             would: {}",
+                words::headline(&proposed, crate::lang())
+            );
         }
     }
     println!(

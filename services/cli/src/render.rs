@@ -2,6 +2,7 @@
 
 use async_nats::HeaderMap;
 use prost::Message as _;
+use tandem_i18n::{Lang, words::word};
 use tandem_leadership::words;
 use tandem_proto::v1::{
     Agency, DeadLetter, LeadershipDetermination, Notification, NotificationStatus,
@@ -12,21 +13,32 @@ use tandem_runtime::envelope;
 use crate::trace;
 
 /// One line (plus one per reason) describing the event on `subject`, or `None` for subjects
-/// that are not tandem events. A determination's line ends with its trace, from `headers`.
-pub fn event(subject: &str, headers: Option<&HeaderMap>, payload: &[u8]) -> Option<String> {
+/// that are not tandem events, in the reader's language. A determination's line ends with its
+/// trace, from `headers`.
+pub fn event(
+    lang: Lang,
+    subject: &str,
+    headers: Option<&HeaderMap>,
+    payload: &[u8],
+) -> Option<String> {
     let tokens: Vec<&str> = subject.split('.').collect();
     let text = match tokens.as_slice() {
         ["tandem", "intake", ..] => match SituationReport::decode(payload) {
-            Ok(report) => format!(
-                "report     {} rev {} of {} from {}",
-                report.report_id,
-                report.revision,
-                report.situation_id,
-                organisation(report.reporting_agency, &report.reporter_org)
+            Ok(report) => lang.text_with(
+                "cli-event-report",
+                &[
+                    ("report", report.report_id.as_str().into()),
+                    ("revision", report.revision.into()),
+                    ("situation", report.situation_id.as_str().into()),
+                    (
+                        "organisation",
+                        organisation(lang, report.reporting_agency, &report.reporter_org).into(),
+                    ),
+                ],
             ),
-            Err(_) => format!(
-                "report     ({} undecodable bytes on {subject})",
-                payload.len()
+            Err(_) => lang.text_with(
+                "cli-event-undecodable",
+                &[("bytes", payload.len().into()), ("subject", subject.into())],
             ),
         },
         ["tandem", "situation", "accepted", country] => {
@@ -34,24 +46,37 @@ pub fn event(subject: &str, headers: Option<&HeaderMap>, payload: &[u8]) -> Opti
                 .ok()?
                 .report
                 .unwrap_or_default();
-            format!(
-                "accepted   {} rev {} of {} in {country} from {}",
-                report.report_id,
-                report.revision,
-                report.situation_id,
-                organisation(report.reporting_agency, &report.reporter_org)
+            lang.text_with(
+                "cli-event-accepted",
+                &[
+                    ("report", report.report_id.as_str().into()),
+                    ("revision", report.revision.into()),
+                    ("situation", report.situation_id.as_str().into()),
+                    ("country", (*country).into()),
+                    (
+                        "organisation",
+                        organisation(lang, report.reporting_agency, &report.reporter_org).into(),
+                    ),
+                ],
             )
         }
         ["tandem", "situation", "rejected", ..] => {
             let rejected = SituationRejected::decode(payload).ok()?;
-            let mut text = format!(
-                "rejected   {} of {} from {}: {} reason(s)",
-                or_dash(&rejected.report_id),
-                or_dash(&rejected.situation_id),
-                organisation(rejected.reporting_agency, &rejected.reporter_org),
-                rejected.reasons.len()
+            let mut text = lang.text_with(
+                "cli-event-rejected",
+                &[
+                    ("report", or_dash(&rejected.report_id).into()),
+                    ("situation", or_dash(&rejected.situation_id).into()),
+                    (
+                        "organisation",
+                        organisation(lang, rejected.reporting_agency, &rejected.reporter_org)
+                            .into(),
+                    ),
+                    ("reasons", rejected.reasons.len().into()),
+                ],
             );
             for reason in &rejected.reasons {
+                // Field paths and codes are the contract's; messages are intake's, in English.
                 let field = if reason.field.is_empty() {
                     "report"
                 } else {
@@ -66,96 +91,223 @@ pub fn event(subject: &str, headers: Option<&HeaderMap>, payload: &[u8]) -> Opti
         }
         ["tandem", "leadership", "determined", _] => {
             let determination = LeadershipDetermination::decode(payload).ok()?;
-            format!(
-                "determined {} (#{}, {}){}",
-                words::headline(&determination),
-                determination.sequence,
-                if determination.changed {
-                    "changed"
-                } else {
-                    "unchanged"
-                },
-                match envelope::trace_id(headers) {
-                    Some(trace_id) => format!(" {}", trace::words(&trace_id)),
-                    None => String::new(),
-                }
-            )
+            let line = lang.text_with(
+                "cli-determined",
+                &[
+                    ("headline", words::headline(&determination, lang).into()),
+                    ("sequence", determination.sequence.into()),
+                    (
+                        "change",
+                        if determination.changed {
+                            "changed"
+                        } else {
+                            "unchanged"
+                        }
+                        .into(),
+                    ),
+                ],
+            );
+            match envelope::trace_id(headers) {
+                Some(trace_id) => format!("{line} {}", trace::words(&trace_id)),
+                None => line,
+            }
         }
         ["tandem", "notify", "out", agency, recipient] => {
             let notification = Notification::decode(payload).ok()?;
-            let role = if notification.agency_leads {
-                "leads"
-            } else {
-                "partners"
-            };
-            format!(
-                "notified   {recipient} ({agency}, {}) about {}: {} — {agency} {role}{}",
-                notification
-                    .recipient_role()
-                    .as_str_name()
-                    .trim_start_matches("ROLE_")
-                    .to_lowercase(),
-                notification.situation_id,
-                notification
-                    .kind()
-                    .as_str_name()
-                    .trim_start_matches("NOTIFICATION_KIND_")
-                    .to_lowercase()
-                    .replace('_', " "),
-                if notification.escalation_tier > 0 {
-                    format!(" (escalation, tier {})", notification.escalation_tier)
-                } else {
-                    String::new()
-                }
-            )
+            let mut text = lang.text_with(
+                "cli-event-notified",
+                &[
+                    ("recipient", (*recipient).into()),
+                    ("agency", (*agency).into()),
+                    ("role", word(lang, notification.recipient_role()).into()),
+                    ("situation", notification.situation_id.as_str().into()),
+                    ("kind", word(lang, notification.kind()).into()),
+                    (
+                        "position",
+                        if notification.agency_leads {
+                            "leads"
+                        } else {
+                            "partners"
+                        }
+                        .into(),
+                    ),
+                ],
+            );
+            if notification.escalation_tier > 0 {
+                text.push(' ');
+                text.push_str(&lang.text_with(
+                    "cli-event-escalation",
+                    &[("tier", notification.escalation_tier.into())],
+                ));
+            }
+            text
         }
         ["tandem", "notify", "status", _] => {
             let status = NotificationStatus::decode(payload).ok()?;
-            format!(
-                "status     {} {}{}",
-                status.notification_id,
-                status
-                    .state()
-                    .as_str_name()
-                    .trim_start_matches("NOTIFICATION_STATE_")
-                    .to_lowercase(),
-                if status.reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", status.reason)
-                }
-            )
+            // The state's name as the contract spells it (`delivered`, `acknowledged`).
+            let state = status
+                .state()
+                .as_str_name()
+                .trim_start_matches("NOTIFICATION_STATE_")
+                .to_lowercase();
+            let mut text = lang.text_with(
+                "cli-event-status",
+                &[
+                    ("notification", status.notification_id.as_str().into()),
+                    ("state", state.into()),
+                ],
+            );
+            if !status.reason.is_empty() {
+                text.push_str(&format!(": {}", status.reason));
+            }
+            text
         }
         ["tandem", "data", "published"] => {
             let published = tandem_proto::v1::DatasetPublished::decode(payload).ok()?;
-            format!(
-                "dataset    {} version {}: {} rows, sha256 {}",
-                published.dataset, published.version, published.rows, published.sha256
+            lang.text_with(
+                "cli-event-dataset",
+                &[
+                    ("dataset", published.dataset.as_str().into()),
+                    ("version", published.version.into()),
+                    ("rows", published.rows.into()),
+                    ("sha256", published.sha256.as_str().into()),
+                ],
             )
         }
         ["tandem", "dlq", service] => {
             let letter = DeadLetter::decode(payload).ok()?;
-            format!(
-                "DEAD LETTER {service}: message on {} after {} deliveries: {}",
-                letter.subject, letter.deliveries, letter.error
+            lang.text_with(
+                "cli-event-dead-letter",
+                &[
+                    ("service", (*service).into()),
+                    ("subject", letter.subject.as_str().into()),
+                    ("deliveries", letter.deliveries.into()),
+                    ("error", letter.error.as_str().into()),
+                ],
             )
         }
-        ["tandem", ..] => format!("event      {subject} ({} bytes)", payload.len()),
+        ["tandem", ..] => lang.text_with(
+            "cli-event-other",
+            &[("subject", subject.into()), ("bytes", payload.len().into())],
+        ),
         _ => return None,
     };
     Some(text)
 }
 
-/// `IOM`, `UNHCR` or the partner's name.
-pub fn organisation(agency: i32, reporter_org: &str) -> String {
+/// `IOM`, `UNHCR` or the partner's name, in the reader's language (`OIM`, `ACNUR`).
+pub fn organisation(lang: Lang, agency: i32, reporter_org: &str) -> String {
     match Agency::try_from(agency).unwrap_or_default() {
-        Agency::Partner => format!("partner {reporter_org}"),
-        agency => tandem_proto::words::agency(agency)
-            .unwrap_or("an unnamed agency")
-            .into(),
+        Agency::Partner => format!("{} {reporter_org}", word(lang, Agency::Partner)),
+        agency => word(lang, agency),
     }
 }
 
 fn or_dash(text: &str) -> &str {
     if text.is_empty() { "-" } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use tandem_proto::v1::{Arrangement, Classification, NotificationKind, RationaleEntry, Role};
+
+    use super::*;
+
+    /// Each `## CLI` message of the English file by id, up to its first placeholder: what a line
+    /// of it starts with.
+    fn fragments(file: &str) -> std::collections::BTreeMap<String, String> {
+        let section = file.split("\n## CLI").nth(1).expect("a ## CLI section");
+        section
+            .lines()
+            .filter_map(|line| line.split_once(" = "))
+            .map(|(id, text)| {
+                let start = text.split('{').next().unwrap_or_default().trim();
+                (id.to_owned(), start.to_owned())
+            })
+            .collect()
+    }
+
+    /// Whether `text` has `fragment` as whole words (`event` is not in `evento`).
+    fn has_words(text: &str, fragment: &str) -> bool {
+        text.match_indices(fragment).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + fragment.len()..].chars().next();
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+        })
+    }
+
+    #[test]
+    fn watch_lines_read_in_the_readers_language() {
+        let determination = LeadershipDetermination {
+            situation_id: "COL-VEN-2026".into(),
+            country: "COL".into(),
+            classification: Classification::MixedMovement as i32,
+            arrangement: Arrangement::JointPlatform as i32,
+            lead_agencies: vec![Agency::Iom as i32, Agency::Unhcr as i32],
+            sequence: 3,
+            changed: true,
+            rationale: vec![RationaleEntry::default()],
+            ..Default::default()
+        };
+        let notification = Notification {
+            situation_id: "COL-VEN-2026".into(),
+            recipient_role: Role::CountryCoordinator as i32,
+            kind: NotificationKind::DeterminationChanged as i32,
+            agency_leads: true,
+            escalation_tier: 1,
+            ..Default::default()
+        };
+        let report = SituationReport {
+            report_id: "r-1".into(),
+            situation_id: "COL-VEN-2026".into(),
+            reporting_agency: Agency::Partner as i32,
+            reporter_org: "nrc".into(),
+            ..Default::default()
+        };
+        let lines = |lang| {
+            [
+                (
+                    "tandem.leadership.determined.COL",
+                    determination.encode_to_vec(),
+                ),
+                (
+                    "tandem.notify.out.iom.col-iom-cc",
+                    notification.encode_to_vec(),
+                ),
+                ("tandem.intake.partner.nrc", report.encode_to_vec()),
+                ("tandem.other", vec![1, 2, 3]),
+            ]
+            .map(|(subject, payload)| event(lang, subject, None, &payload).expect("a line"))
+        };
+        assert_eq!(
+            lines(Lang::En),
+            [
+                "determined COL-VEN-2026 (COL): mixed movement — IOM and UNHCR lead (joint platform) (#3, changed)",
+                "notified   col-iom-cc (iom, country coordinator) about COL-VEN-2026: leadership changed — iom leads (escalation, tier 1)",
+                "report     r-1 rev 0 of COL-VEN-2026 from partner nrc",
+                "event      tandem.other (3 bytes)",
+            ]
+        );
+        let spanish = lines(Lang::Es);
+        assert_eq!(
+            spanish[0],
+            "determinación COL-VEN-2026 (COL): movimiento mixto — OIM y ACNUR dirigen (plataforma conjunta) (n.º 3, cambió)"
+        );
+        let english = fragments(include_str!("../../i18n/locales/en/tandem.ftl"));
+        for lang in [Lang::Fr, Lang::Es] {
+            let text = lines(lang).join("\n");
+            for (id, fragment) in &english {
+                // French writes `trace` as English does.
+                let shared = lang == Lang::Fr && id == "cli-trace";
+                if fragment.len() < 4 || shared {
+                    continue;
+                }
+                assert!(
+                    !has_words(&text, fragment),
+                    "{fragment:?} in {}:\n{text}",
+                    lang.code()
+                );
+            }
+        }
+    }
 }

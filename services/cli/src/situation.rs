@@ -10,6 +10,7 @@ use futures::TryStreamExt as _;
 use prost::Message as _;
 use std::time::Duration;
 
+use tandem_i18n::words::word;
 use tandem_leadership::{situations::record_key, words};
 use tandem_notify::NotifyAgency;
 use tandem_proto::{
@@ -89,14 +90,16 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
     match command {
         SituationCommand::Get { id, json } => {
             let Some(record) = load(&records, &record_key(&id)).await? else {
-                eprintln!("tandem: no determination for situation {id}");
+                let text = crate::lang()
+                    .text_with("cli-no-determination", &[("situation", id.as_str().into())]);
+                eprintln!("tandem: {text}");
                 return Ok(ExitCode::from(crate::exit::FAILURE));
             };
             let determination = record.determination.unwrap_or_default();
             if json {
                 println!("{}", determination_json(&determination)?);
             } else {
-                print!("{}", words::summary(&determination));
+                print!("{}", words::summary(&determination, crate::lang()));
                 let js = jetstream::new(client.clone());
                 let trace_id = trace::of_determination(&js, &determination).await?;
                 println!("  {}", trace::describe(trace_id.as_deref()));
@@ -113,7 +116,7 @@ pub async fn run(client: &Client, command: SituationCommand) -> anyhow::Result<E
                 else {
                     continue;
                 };
-                println!("{}", words::headline(&determination));
+                println!("{}", words::headline(&determination, crate::lang()));
             }
         }
     }
@@ -207,28 +210,30 @@ pub async fn request_review(
     ReviewReply::decode(answer.payload).context("the answer is not a ReviewReply")
 }
 
-/// A recorded review in words.
+/// A recorded review in words, in the reader's language.
 pub fn describe_review(review: &DeterminationReview) -> String {
-    let agency = match review.agency() {
-        tandem_proto::v1::Agency::Unhcr => "UNHCR",
-        _ => "IOM",
-    };
+    let lang = crate::lang();
     let verdict = match review.verdict() {
-        ReviewVerdict::Contest => "contested",
-        _ => "endorsed",
+        ReviewVerdict::Contest => "contest",
+        _ => "endorse",
     };
-    format!(
-        "recorded: {agency} ({}) {verdict} determination {}; it is now {}",
-        review.by,
-        review.determination_id,
-        tandem_proto::words::status(review.status())
+    lang.text_with(
+        "cli-review-recorded",
+        &[
+            ("agency", word(lang, review.agency()).into()),
+            ("by", review.by.as_str().into()),
+            ("verdict", verdict.into()),
+            ("determination", review.determination_id.as_str().into()),
+            ("status", word(lang, review.status()).into()),
+        ],
     )
 }
 
 /// Prints the history of situation `id` from the data service at `url`.
 async fn history(url: &str, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let Some(entries) = tandem_publish::client::history(url, id).await? else {
-        eprintln!("tandem: no determination for situation {id}");
+        let text = crate::lang().text_with("cli-no-determination", &[("situation", id.into())]);
+        eprintln!("tandem: {text}");
         return Ok(ExitCode::from(crate::exit::FAILURE));
     };
     if json {

@@ -369,7 +369,7 @@ pub fn describe(submission: &Submission) -> String {
         text.push_str("  no outcome in time: is the intake service running?\n");
     }
     if let Some(determination) = &submission.determination {
-        for line in words::summary(determination).lines() {
+        for line in words::summary(determination, crate::lang()).lines() {
             text.push_str(&format!("  {line}\n"));
         }
     }

@@ -82,11 +82,16 @@ fn link(template: &str, trace_id: &str) -> Option<String> {
     })
 }
 
+/// `trace <id>` in the reader's language.
+fn label(trace_id: &str) -> String {
+    crate::lang().text_with("cli-trace", &[("trace", trace_id.into())])
+}
+
 /// `trace <id>`, followed by the dashboard link when there is one.
 pub fn words(trace_id: &str) -> String {
     match url(trace_id) {
-        Some(url) => format!("trace {trace_id} {url}"),
-        None => format!("trace {trace_id}"),
+        Some(url) => format!("{} {url}", label(trace_id)),
+        None => label(trace_id),
     }
 }
 
@@ -215,7 +220,7 @@ pub async fn of_report(
                     ReportTrace {
                         outcome,
                         situation_id,
-                        organisation: render::organisation(agency, &reporter_org),
+                        organisation: render::organisation(crate::lang(), agency, &reporter_org),
                         trace_id,
                     },
                 ));
@@ -344,9 +349,9 @@ pub async fn run(client: &Client, args: TraceArgs) -> anyhow::Result<ExitCode> {
 pub fn describe(trace_id: Option<&str>) -> String {
     match trace_id {
         Some(trace_id) => words(trace_id),
-        None => format!(
-            "no trace (its event is not on {} or carries no trace context)",
-            topology::EVENTS_STREAM
+        None => crate::lang().text_with(
+            "cli-no-trace",
+            &[("stream", topology::EVENTS_STREAM.into())],
         ),
     }
 }

@@ -15,7 +15,7 @@ pub async fn run(client: &Client) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             message = events.next() => {
                 let Some(message) = message else { return Ok(()) };
-                if let Some(line) = render::event(&message.subject, message.headers.as_ref(), &message.payload) {
+                if let Some(line) = render::event(crate::lang(), &message.subject, message.headers.as_ref(), &message.payload) {
                     println!("{} {line}", clock());
                 }
             }
@@ -23,8 +23,12 @@ pub async fn run(client: &Client) -> anyhow::Result<()> {
     }
 }
 
-/// The time of day, UTC, for the start of each line.
+/// The time of day for the start of each line: in the zone `TZ` names (`America/Bogota`), else
+/// UTC (a `TZ` that names no zone of the IANA database counts as unset).
 fn clock() -> String {
-    let now = tandem_runtime::envelope::now_rfc3339();
-    now.get(11..19).unwrap_or(&now).to_string()
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let tz = std::env::var("TZ").unwrap_or_default();
+    tandem_i18n::local_clock(i64::try_from(now).unwrap_or(i64::MAX), &tz)
 }

@@ -573,7 +573,7 @@ fn up_secure_runs_every_service_as_its_own_user_without_a_permission_violation()
     let printed = read_until(&mut stdout, "== demo done");
     assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
     assert!(
-        printed.contains("notified   col-iom-cc (iom, country_coordinator)"),
+        printed.contains("notified   col-iom-cc (iom, country coordinator)"),
         "{printed}"
     );
     assert!(up.stop().success());

@@ -7,7 +7,9 @@
 //! same messages, attributes and placeholders, so a message added in one language and not the
 //! others fails the build's tests rather than showing English to a reader in Bogotá.
 //!
-//! - [`words`]: the contract's enum values in words.
+//! - [`words`]: the contract's enum values in words, and a rationale entry's text and source in
+//!   the reader's language (the texts themselves come from the policy file, in `texts`).
+//! - [`local_time`], [`local_clock`], [`known_time_zone`]: times in the reader's zone.
 
 pub mod words;
 
@@ -124,12 +126,29 @@ pub fn local_time(unix_seconds: i64, tz: &str) -> String {
     let Ok(instant) = jiff::Timestamp::from_second(unix_seconds) else {
         return unix_seconds.to_string();
     };
-    let (zone, name) = match jiff::tz::TimeZone::get(tz) {
-        Ok(zone) => (zone, tz),
-        Err(_) => (jiff::tz::TimeZone::UTC, "UTC"),
-    };
+    let (zone, name) = zone(tz);
     let local = instant.to_zoned(zone);
     format!("{} ({name})", local.strftime("%Y-%m-%d %H:%M UTC%:z"))
+}
+
+/// `unix_seconds` as the time of day in zone `tz` (`06:36:40`), for lines that follow each other
+/// live, such as `tandem watch`'s; UTC for an unknown zone, as in [`local_time`].
+pub fn local_clock(unix_seconds: i64, tz: &str) -> String {
+    match jiff::Timestamp::from_second(unix_seconds) {
+        Ok(instant) => instant
+            .to_zoned(zone(tz).0)
+            .strftime("%H:%M:%S")
+            .to_string(),
+        Err(_) => unix_seconds.to_string(),
+    }
+}
+
+/// The zone `tz` names, with its name; UTC when it names none.
+fn zone(tz: &str) -> (jiff::tz::TimeZone, &str) {
+    match jiff::tz::TimeZone::get(tz) {
+        Ok(zone) => (zone, tz),
+        Err(_) => (jiff::tz::TimeZone::UTC, "UTC"),
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +307,8 @@ mod tests {
             local_time(at, "Nowhere/Atlantis"),
             "2026-11-18 11:36 UTC+00:00 (UTC)"
         );
+        assert_eq!(local_clock(at, "America/Bogota"), "06:36:40");
+        assert_eq!(local_clock(at, ""), "11:36:40");
         assert!(known_time_zone("Africa/Dakar"));
         assert!(!known_time_zone("Nowhere/Atlantis"));
     }

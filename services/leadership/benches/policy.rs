@@ -8,7 +8,9 @@
 //! determination so that hysteresis, `changed` and the sequence are all exercised.
 //!
 //! Benchmarks: `determine` (a fresh determination each time: about 35 heap blocks, which the
-//! contract's strings and lists require), `clone_output` (allocating and freeing such a determination and nothing else: the floor for
+//! contract's strings and lists require, and every rationale text in English, French and
+//! Spanish), `determine_english_only` (the same under the policy without its translations: the
+//! cost of the other two languages is the difference), `clone_output` (allocating and freeing such a determination and nothing else: the floor for
 //! `determine`), and `reconcile` alone.
 
 use std::hint::black_box;
@@ -104,16 +106,33 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("policy");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("determine", |b| {
-        b.iter(|| {
-            determine(
-                black_box(&policy),
-                black_box(&reports),
-                black_box(Some(&previous)),
-                black_box(at),
-            )
-        })
-    });
+    let english_only = Policy::from_toml(
+        &include_str!("../../../deploy/policy/leadership-v1.toml")
+            .lines()
+            .filter(|line| {
+                !["languages", "text_fr", "text_es"]
+                    .iter()
+                    .any(|key| line.starts_with(key))
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("the shipped policy without its translations loads");
+    for (name, policy) in [
+        ("determine", &policy),
+        ("determine_english_only", &english_only),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                determine(
+                    black_box(policy),
+                    black_box(&reports),
+                    black_box(Some(&previous)),
+                    black_box(at),
+                )
+            })
+        });
+    }
     // The floor: only allocating and freeing a determination of the same shape (about 35 heap
     // blocks: strings and vectors the contract requires), with no policy work at all.
     let output = determine(&policy, &reports, Some(&previous), at);

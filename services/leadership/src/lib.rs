@@ -43,6 +43,15 @@ pub const SERVICE: &str = "leadership";
 pub async fn run(config: LeadershipConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let policy = Arc::new(load_policy(&config)?);
     tracing::info!(policy = policy.version(), "leadership policy loaded");
+    let untranslated = policy.untranslated();
+    if !untranslated.is_empty() {
+        let codes: Vec<&str> = untranslated.iter().map(|lang| lang.code()).collect();
+        tracing::warn!(
+            policy = policy.version(),
+            languages = codes.join(","),
+            "the policy's rule texts are in English only for these languages; their readers get the English rationale"
+        );
+    }
     let storage = &config.common.storage;
     let description = "Determines who leads each situation under the Framework of Engagement";
     Service::new(

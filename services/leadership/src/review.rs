@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use prost::Message as _;
+use tandem_i18n::{Lang, words::word};
 use tandem_proto::{
     Timestamp,
     subjects::RECORD_REVIEW_SUBJECT,
@@ -20,7 +21,6 @@ use tandem_proto::{
         Agency, DeterminationReview, DeterminationStatus, LeadershipDetermination,
         LeadershipRecord, ReviewReply, ReviewVerdict,
     },
-    words,
 };
 use tandem_runtime::{Shutdown, service_api};
 use tracing::Instrument as _;
@@ -104,7 +104,7 @@ pub fn review(
             asked.determination_id,
             current.situation_id,
             current.determination_id,
-            words::classification(current.classification())
+            word(Lang::En, current.classification())
         ));
     }
     let mine = current

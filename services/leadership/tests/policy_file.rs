@@ -92,7 +92,7 @@ fn every_problem_is_listed_at_once() {
     let error = refused(&without_discrepancy_rule);
     let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
     let expected = [
-        "owner: unknown key; expected one of: version, thresholds, populations, authority, facts, rules, operations, override",
+        "owner: unknown key; expected one of: version, languages, thresholds, populations, authority, facts, rules, operations, override",
         "version: `v 2` must be 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`",
         "thresholds.refugee: is 1.50, but a protection share must lie strictly between 0 and 1",
         "thresholds.discrepancy_tolerance: must be a decimal between 0 and 1 with at most six decimal places (compared exactly)",

@@ -251,3 +251,53 @@ board-review-agency = Agency
 board-review-verdict = Verdict
 board-review-at = When
 board-review-comment = Comment
+## Rationale: words the leadership policy's texts are filled with
+
+agencies-and = and
+agencies-none = no agency
+agencies-partner-organisation = the partner organisation
+rationale-policy-version = policy { $version }
+
+## CLI: the tandem command line's rendering of determinations
+
+cli-regional-place = regional: { $countries }
+cli-headline = { $situation } ({ $country }): { $classification } — { $leads } { $leaders ->
+        [one] leads
+       *[other] lead
+    } ({ $arrangement })
+cli-determination-first = determination { $sequence } under policy { $policy }: first determination
+cli-determination-changed = determination { $sequence } under policy { $policy }: changed (was { $previous })
+cli-determination-unchanged = determination { $sequence } under policy { $policy }: unchanged
+cli-why = why: { $text } [{ $source }]
+cli-regional-operations = regional situation: { $count } country operation(s)
+cli-operation = operation { $country }: { $classification } — { $leads } { $leaders ->
+        [one] leads
+       *[other] lead
+    } ({ $arrangement }), protection share { $share }{ $changed ->
+        [yes] , changed
+       *[no] {""}
+    }
+cli-determined = determined { $headline } (#{ $sequence }, { $change ->
+        [changed] changed
+       *[unchanged] unchanged
+    })
+cli-event-report = report     { $report } rev { $revision } of { $situation } from { $organisation }
+cli-event-undecodable = report     ({ $bytes } undecodable bytes on { $subject })
+cli-event-accepted = accepted   { $report } rev { $revision } of { $situation } in { $country } from { $organisation }
+cli-event-rejected = rejected   { $report } of { $situation } from { $organisation }: { $reasons } reason(s)
+cli-event-notified = notified   { $recipient } ({ $agency }, { $role }) about { $situation }: { $kind } — { $agency } { $position ->
+        [leads] leads
+       *[partners] partners
+    }
+cli-event-escalation = (escalation, tier { $tier })
+cli-event-status = status     { $notification } { $state }
+cli-event-dataset = dataset    { $dataset } version { $version }: { $rows } rows, sha256 { $sha256 }
+cli-event-dead-letter = DEAD LETTER { $service }: message on { $subject } after { $deliveries } deliveries: { $error }
+cli-event-other = event      { $subject } ({ $bytes } bytes)
+cli-trace = trace { $trace }
+cli-no-trace = no trace (its event is not on { $stream } or carries no trace context)
+cli-no-determination = no determination for situation { $situation }
+cli-review-recorded = recorded: { $agency } ({ $by }) { $verdict ->
+        [contest] contested
+       *[endorse] endorsed
+    } determination { $determination }; it is now { $status }

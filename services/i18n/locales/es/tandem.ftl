@@ -250,3 +250,53 @@ board-review-agency = Organismo
 board-review-verdict = Veredicto
 board-review-at = Cuándo
 board-review-comment = Comentario
+## Rationale: words the leadership policy's texts are filled with
+
+agencies-and = y
+agencies-none = ningún organismo
+agencies-partner-organisation = la organización asociada
+rationale-policy-version = política { $version }
+
+## CLI: the tandem command line's rendering of determinations
+
+cli-regional-place = regional: { $countries }
+cli-headline = { $situation } ({ $country }): { $classification } — { $leads } { $leaders ->
+        [one] dirige
+       *[other] dirigen
+    } ({ $arrangement })
+cli-determination-first = determinación { $sequence } según la política { $policy }: primera determinación
+cli-determination-changed = determinación { $sequence } según la política { $policy }: cambió (antes: { $previous })
+cli-determination-unchanged = determinación { $sequence } según la política { $policy }: sin cambios
+cli-why = por qué: { $text } [{ $source }]
+cli-regional-operations = situación regional: { $count } operación(es) nacional(es)
+cli-operation = operación { $country }: { $classification } — { $leads } { $leaders ->
+        [one] dirige
+       *[other] dirigen
+    } ({ $arrangement }), proporción de protección { $share }{ $changed ->
+        [yes] , modificada
+       *[no] {""}
+    }
+cli-determined = determinación { $headline } (n.º { $sequence }, { $change ->
+        [changed] cambió
+       *[unchanged] sin cambios
+    })
+cli-event-report = informe    { $report } rev. { $revision } de { $situation } de { $organisation }
+cli-event-undecodable = informe    ({ $bytes } bytes ilegibles en { $subject })
+cli-event-accepted = aceptado   { $report } rev. { $revision } de { $situation } en { $country } de { $organisation }
+cli-event-rejected = rechazado  { $report } de { $situation } de { $organisation }: { $reasons } motivo(s)
+cli-event-notified = notificado { $recipient } ({ $agency }, { $role }) sobre { $situation }: { $kind } — { $agency } { $position ->
+        [leads] lidera
+       *[partners] es socio
+    }
+cli-event-escalation = (escalamiento, nivel { $tier })
+cli-event-status = estado     { $notification } { $state }
+cli-event-dataset = datos      { $dataset } versión { $version }: { $rows } filas, sha256 { $sha256 }
+cli-event-dead-letter = MENSAJE FALLIDO { $service }: mensaje en { $subject } tras { $deliveries } entregas: { $error }
+cli-event-other = evento     { $subject } ({ $bytes } bytes)
+cli-trace = traza { $trace }
+cli-no-trace = sin traza (su evento no está en { $stream } o no lleva contexto de traza)
+cli-no-determination = no hay determinación para la situación { $situation }
+cli-review-recorded = registrado: { $agency } ({ $by }) { $verdict ->
+        [contest] impugnó
+       *[endorse] respaldó
+    } la determinación { $determination }; ahora está: { $status }

@@ -250,3 +250,53 @@ board-review-agency = Organisme
 board-review-verdict = Avis
 board-review-at = Quand
 board-review-comment = Commentaire
+## Rationale: words the leadership policy's texts are filled with
+
+agencies-and = et
+agencies-none = aucun organisme
+agencies-partner-organisation = l’organisation partenaire
+rationale-policy-version = politique { $version }
+
+## CLI: the tandem command line's rendering of determinations
+
+cli-regional-place = régionale : { $countries }
+cli-headline = { $situation } ({ $country }) : { $classification } — { $leads } { $leaders ->
+        [one] dirige
+       *[other] dirigent
+    } ({ $arrangement })
+cli-determination-first = détermination { $sequence } selon la politique { $policy } : première détermination
+cli-determination-changed = détermination { $sequence } selon la politique { $policy } : modifiée (auparavant : { $previous })
+cli-determination-unchanged = détermination { $sequence } selon la politique { $policy } : inchangée
+cli-why = pourquoi : { $text } [{ $source }]
+cli-regional-operations = situation régionale : { $count } opération(s) nationale(s)
+cli-operation = opération { $country } : { $classification } — { $leads } { $leaders ->
+        [one] dirige
+       *[other] dirigent
+    } ({ $arrangement }), part relevant de la protection { $share }{ $changed ->
+        [yes] , modifiée
+       *[no] {""}
+    }
+cli-determined = détermination { $headline } (nº { $sequence }, { $change ->
+        [changed] modifiée
+       *[unchanged] inchangée
+    })
+cli-event-report = rapport    { $report } rév. { $revision } de { $situation } par { $organisation }
+cli-event-undecodable = rapport    ({ $bytes } octets illisibles sur { $subject })
+cli-event-accepted = accepté    { $report } rév. { $revision } de { $situation } en { $country } par { $organisation }
+cli-event-rejected = refusé     { $report } de { $situation } par { $organisation } : { $reasons } motif(s)
+cli-event-notified = notifié    { $recipient } ({ $agency }, { $role }) pour { $situation } : { $kind } — { $agency } { $position ->
+        [leads] dirige
+       *[partners] est partenaire
+    }
+cli-event-escalation = (escalade, niveau { $tier })
+cli-event-status = état       { $notification } { $state }
+cli-event-dataset = données    { $dataset } version { $version } : { $rows } lignes, sha256 { $sha256 }
+cli-event-dead-letter = LETTRE MORTE { $service } : message sur { $subject } après { $deliveries } remises : { $error }
+cli-event-other = événement  { $subject } ({ $bytes } octets)
+cli-trace = trace { $trace }
+cli-no-trace = pas de trace (son événement n’est pas sur { $stream } ou ne porte pas de contexte de trace)
+cli-no-determination = aucune détermination pour la situation { $situation }
+cli-review-recorded = enregistré : { $agency } ({ $by }) { $verdict ->
+        [contest] a contesté
+       *[endorse] a approuvé
+    } la détermination { $determination } ; elle est désormais : { $status }

@@ -4,6 +4,7 @@
 //! The rule table and the choices made where docs/design.md is silent are in the documentation of
 //! the parent module, [`super`], where readers of the public API see them.
 
+use tandem_i18n::Lang;
 use tandem_proto::Timestamp;
 use tandem_proto::v1::{
     Arrangement, Classification, Designation, Driver, FunctionAssignment, LeadershipDetermination,
@@ -605,7 +606,23 @@ fn write_entry(policy: &Policy, rule: Rule, facts: &Facts<'_>, entry: &mut Ratio
     };
     overwrite(&mut entry.reference, reference);
     entry.text.clear();
-    text.template.render_into(&mut entry.text, rule, facts);
+    text.template
+        .render_into(&mut entry.text, rule, facts, Lang::En);
+    entry.texts.retain(|code, _| {
+        text.translations
+            .iter()
+            .any(|(lang, _)| lang.code() == code)
+    });
+    for (lang, template) in &text.translations {
+        // A reused entry keeps its strings: the key is allocated only the first time.
+        if !entry.texts.contains_key(lang.code()) {
+            entry.texts.insert(lang.code().to_owned(), String::new());
+        }
+        if let Some(translated) = entry.texts.get_mut(lang.code()) {
+            translated.clear();
+            template.render_into(translated, rule, facts, *lang);
+        }
+    }
     write_parameters(policy, rule, facts, &mut entry.parameters);
 }
 

@@ -8,13 +8,15 @@
 //!
 //! ```toml
 //! version = "v1"
+//! languages = ["en", "fr", "es"]  # optional; ["en"] when absent (a file from before languages)
 //! [thresholds]   # refugee, migrant, hysteresis, discrepancy_tolerance, undetermined_majority:
 //!                # decimals, ≤ 6 places
 //! [populations]  # protection, migrant, displaced: lists of group names (the sets P, M, D)
 //! [authority]    # group name = "iom" | "unhcr": whose figure wins for that group;
 //!                # yield_after_days: when an older authoritative figure yields (0 = never)
 //! [facts]        # scope, driver, phase, on_the_move = lists of "iom" | "unhcr" | "partner"
-//! [rules.<id>]   # clause, text: one table per rule, every rule required
+//! [rules.<id>]   # clause, text (English), text_fr, text_es: one table per rule, every rule
+//!                # required, a text for every language listed, all with the same placeholders
 //! [operations]   # optional: classify = "regional" (default) | "own"
 //! [[override]]   # optional, per situation (or country operation): situation, country,
 //!                # reference, since, [override.functions]
@@ -23,11 +25,12 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use tandem_i18n::Lang;
 use toml::{Table, Value};
 
 use super::fixed::{Ppm, Shown};
 use super::names::{Agencies, GROUP_SLOTS, GROUPS, group_from_key, group_key, group_keys};
-use super::text::{RULE_COUNT, Rule, Template};
+use super::text::{RULE_COUNT, Rule, Template, Var};
 
 /// The default policy file, shipped in `deploy/policy/`.
 const DEFAULT_V1: &str = include_str!("../../../../deploy/policy/leadership-v1.toml");
@@ -53,14 +56,16 @@ pub(crate) enum Counted {
     Displaced,
 }
 
-/// A rule's clause and parsed text.
+/// A rule's clause and parsed texts.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleText {
     /// Where the rule comes from, e.g. "FoE B.1 mixed movements"; empty for a rule that rests
     /// on tandem's policy parameters alone.
     pub(crate) clause: String,
-    /// The rationale text.
+    /// The rationale text in English.
     pub(crate) template: Template,
+    /// The text in each other language the policy lists, in the order of [`Lang::ALL`].
+    pub(crate) translations: Vec<(Lang, Template)>,
 }
 
 /// A parsed and validated leadership policy (docs/design.md, "Leadership policy v1"): thresholds,
@@ -70,6 +75,8 @@ pub(crate) struct RuleText {
 #[derive(Clone, Debug)]
 pub struct Policy {
     version: String,
+    /// The languages the rule texts are written in (`languages`), English first.
+    languages: Vec<Lang>,
     /// How far the boundaries move in favour of the previous cross-border classification.
     pub(crate) hysteresis: Ppm,
     /// Relative difference above which IOM and UNHCR figures are a discrepancy.
@@ -224,6 +231,16 @@ impl Policy {
         &self.version
     }
 
+    /// The languages tandem speaks that the policy's rule texts are not written in (a file
+    /// from before `languages`): readers of those languages get the English rationale. The
+    /// leadership service and `tandem policy check` warn about them.
+    pub fn untranslated(&self) -> Vec<Lang> {
+        Lang::ALL
+            .into_iter()
+            .filter(|lang| !self.languages.contains(lang))
+            .collect()
+    }
+
     /// The clause and text of `rule`.
     pub(crate) fn rule(&self, rule: Rule) -> &RuleText {
         &self.rules[rule as usize]
@@ -341,6 +358,7 @@ impl Check {
             "",
             &[
                 "version",
+                "languages",
                 "thresholds",
                 "populations",
                 "authority",
@@ -351,6 +369,7 @@ impl Check {
             ],
         );
         let version = self.version(table);
+        let languages = self.languages(table.get("languages"));
         let thresholds = self
             .section(table, "", "thresholds")
             .map(|section| self.thresholds(section));
@@ -370,7 +389,7 @@ impl Check {
             .and_then(|section| self.facts(section));
         let rules = self
             .section(table, "", "rules")
-            .and_then(|section| self.rules(section));
+            .and_then(|section| self.rules(section, &languages));
         let (refugee, migrant, hysteresis, tolerance, undetermined_majority) = thresholds??;
         // Validation keeps these in [0, 1], so nothing saturates.
         let moved = |threshold: Ppm| {
@@ -382,6 +401,7 @@ impl Check {
         };
         Some(Policy {
             version: version?,
+            languages,
             hysteresis,
             tolerance,
             refugee_at: moved(refugee),
@@ -491,6 +511,50 @@ impl Check {
             );
             None
         }
+    }
+
+    /// The `languages` list: English and any of the other languages tandem speaks, each once.
+    /// Absent (a file from before languages): English alone. What it could read even when
+    /// there were problems, so that the rules are still checked.
+    fn languages(&mut self, value: Option<&Value>) -> Vec<Lang> {
+        let mut languages = vec![Lang::En];
+        let Some(value) = value else {
+            return languages;
+        };
+        let expected = Lang::ALL.map(Lang::code).join("\", \"");
+        let Value::Array(codes) = value else {
+            self.problem(
+                "languages",
+                format!(
+                    "must be a list of language codes such as [\"{expected}\"], not {}",
+                    value.type_str()
+                ),
+            );
+            return languages;
+        };
+        let mut english = false;
+        for code in codes {
+            let lang = code
+                .as_str()
+                .and_then(|code| Lang::ALL.into_iter().find(|lang| lang.code() == code));
+            match lang {
+                Some(Lang::En) if !english => english = true,
+                Some(lang) if !languages.contains(&lang) => languages.push(lang),
+                Some(lang) => self.problem("languages", format!("lists \"{}\" twice", lang.code())),
+                None => self.problem(
+                    "languages",
+                    format!("{code} is not a language tandem speaks; expected \"{expected}\""),
+                ),
+            }
+        }
+        if !english {
+            self.problem(
+                "languages",
+                "must list \"en\": `text` is the English text every rule needs",
+            );
+        }
+        languages.sort();
+        languages
     }
 
     /// A required decimal with at most six places.
@@ -1006,40 +1070,126 @@ impl Check {
         complete.then_some(functions)
     }
 
-    /// Every rule's clause and text.
-    fn rules(&mut self, table: &Table) -> Option<[RuleText; RULE_COUNT]> {
+    /// Every rule's clause and texts, one per language in `languages`.
+    fn rules(&mut self, table: &Table, languages: &[Lang]) -> Option<[RuleText; RULE_COUNT]> {
         let known: Vec<&str> = Rule::ALL.iter().map(|rule| rule.id()).collect();
         self.unknown_keys(table, "rules", &known);
+        let mut keys = vec!["clause"];
+        keys.extend(Lang::ALL.map(text_key));
         let mut rules = Vec::with_capacity(RULE_COUNT);
         for rule in Rule::ALL {
             let path = join("rules", rule.id());
             let Some(section) = self.section(table, "rules", rule.id()) else {
                 continue;
             };
-            self.unknown_keys(section, &path, &["clause", "text"]);
+            self.unknown_keys(section, &path, &keys);
             // A rule resting on tandem's parameters alone (hysteresis) names no clause.
             let clause = match section.get("clause") {
                 None => Some(""),
                 Some(_) => self.string(section, &path, "clause"),
             };
-            let template = self.string(section, &path, "text").and_then(|text| {
-                Template::parse(rule, text)
-                    .map_err(|problems| {
+            let mut texts = Vec::with_capacity(languages.len());
+            for lang in Lang::ALL {
+                let key = text_key(lang);
+                if !languages.contains(&lang) {
+                    if section.contains_key(key) {
+                        self.problem(
+                            join(&path, key),
+                            format!(
+                                "`languages` does not list \"{}\": add it there or remove this text",
+                                lang.code()
+                            ),
+                        );
+                    }
+                    continue;
+                }
+                if lang != Lang::En && !section.contains_key(key) {
+                    self.problem(
+                        join(&path, key),
+                        format!(
+                            "required key is missing: `languages` lists \"{}\", so every rule needs its text in that language",
+                            lang.code()
+                        ),
+                    );
+                    continue;
+                }
+                let Some(text) = self.string(section, &path, key) else {
+                    continue;
+                };
+                match Template::parse(rule, text) {
+                    Ok(template) => texts.push((lang, template)),
+                    Err(problems) => {
                         for message in problems {
-                            self.problem(join(&path, "text"), message);
+                            self.problem(join(&path, key), message);
                         }
-                    })
-                    .ok()
-            });
-            if let (Some(clause), Some(template)) = (clause, template) {
-                rules.push(RuleText {
+                    }
+                }
+            }
+            self.same_placeholders(&path, &texts);
+            let complete = texts.len() == languages.len();
+            let mut texts = texts.into_iter();
+            match (clause, texts.next()) {
+                (Some(clause), Some((Lang::En, template))) if complete => rules.push(RuleText {
                     clause: clause.to_owned(),
                     template,
-                });
+                    translations: texts.collect(),
+                }),
+                _ => {}
             }
         }
         // Exactly RULE_COUNT entries when every rule was readable.
         rules.try_into().ok()
+    }
+
+    /// Records a problem for each translation of a rule that does not use the placeholders its
+    /// English text uses (a number missing in one language, or another number in its place).
+    fn same_placeholders(&mut self, path: &str, texts: &[(Lang, Template)]) {
+        let Some((Lang::En, english)) = texts.first() else {
+            return;
+        };
+        let wanted = english.placeholders();
+        let names = |vars: &[Var]| {
+            vars.iter()
+                .map(|var| format!("{{{}}}", var.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for (lang, template) in &texts[1..] {
+            let used = template.placeholders();
+            let missing: Vec<Var> = wanted
+                .iter()
+                .filter(|v| !used.contains(v))
+                .copied()
+                .collect();
+            let extra: Vec<Var> = used
+                .iter()
+                .filter(|v| !wanted.contains(v))
+                .copied()
+                .collect();
+            if missing.is_empty() && extra.is_empty() {
+                continue;
+            }
+            let mut message = String::from("must use the placeholders of the English text");
+            if !missing.is_empty() {
+                message.push_str(&format!("; it lacks {}", names(&missing)));
+            }
+            if !extra.is_empty() {
+                message.push_str(&format!(
+                    "; it uses {}, which the English text does not",
+                    names(&extra)
+                ));
+            }
+            self.problem(join(path, text_key(*lang)), message);
+        }
+    }
+}
+
+/// The key of a rule's text in `lang`: `text` for English, `text_<code>` for the others.
+fn text_key(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "text",
+        Lang::Fr => "text_fr",
+        Lang::Es => "text_es",
     }
 }
 
@@ -1132,5 +1282,102 @@ mod tests {
         );
         assert_eq!(policy.rule(Rule::Discrepancy).clause, "FoE B.3 data");
         assert_eq!(Policy::default_v1().version(), "v1");
+        assert_eq!(policy.untranslated(), []);
+        for rule in policy.rules.iter() {
+            let langs: Vec<Lang> = rule.translations.iter().map(|(lang, _)| *lang).collect();
+            assert_eq!(langs, [Lang::Fr, Lang::Es]);
+        }
+    }
+
+    /// The shipped file with `edit` applied to its text.
+    fn shipped_with(edit: impl FnOnce(String) -> String) -> Result<Policy, PolicyError> {
+        Policy::from_toml(&edit(DEFAULT_V1.to_owned()))
+    }
+
+    fn problems(result: Result<Policy, PolicyError>) -> Vec<String> {
+        result
+            .expect_err("refused")
+            .problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_missing_translation_and_another_placeholder_are_refused_together() {
+        let refused = problems(shipped_with(|file| {
+            let lines: Vec<&str> = file.lines().collect();
+            let mut out = Vec::new();
+            let mut rule = "";
+            for line in lines {
+                if line.starts_with("[rules.") {
+                    rule = line;
+                }
+                // No French text for the CCCM disaster rule.
+                if rule == "[rules.cccm_disaster]" && line.starts_with("text_fr") {
+                    continue;
+                }
+                // Spanish refugee text naming the migrant threshold instead of the refugee one.
+                if rule == "[rules.refugee_situation]" && line.starts_with("text_es") {
+                    out.push(line.replace("{refugee_threshold}", "{migrant_threshold}"));
+                    continue;
+                }
+                out.push(line.to_owned());
+            }
+            out.join("\n")
+        }));
+        assert_eq!(refused.len(), 2, "{refused:#?}");
+        assert!(
+            refused[0].starts_with("rules.cccm_disaster.text_fr: required key is missing"),
+            "{refused:#?}"
+        );
+        assert_eq!(
+            refused[1],
+            "rules.refugee_situation.text_es: must use the placeholders of the English text; it lacks {refugee_threshold}; it uses {migrant_threshold}, which the English text does not"
+        );
+    }
+
+    #[test]
+    fn a_file_without_languages_is_english_only_and_refuses_translations() {
+        let english_only = |file: String| {
+            file.lines()
+                .filter(|line| !line.starts_with("text_fr") && !line.starts_with("text_es"))
+                .filter(|line| !line.starts_with("languages"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let policy = shipped_with(english_only).expect("an English-only file loads");
+        assert_eq!(policy.untranslated(), [Lang::Fr, Lang::Es]);
+        assert!(policy.rules.iter().all(|rule| rule.translations.is_empty()));
+
+        let refused = problems(shipped_with(|file| {
+            english_only(file).replacen(
+                "[rules.override]\n",
+                "[rules.override]\ntext_fr = \"Arrangement ({reference}, {since}).\"\n",
+                1,
+            )
+        }));
+        assert_eq!(
+            refused,
+            [
+                "rules.override.text_fr: `languages` does not list \"fr\": add it there or remove this text"
+            ]
+        );
+
+        let refused = problems(shipped_with(|file| {
+            file.replacen(
+                "languages = [\"en\", \"fr\", \"es\"]",
+                "languages = [\"fr\", \"es\", \"es\", \"de\"]",
+                1,
+            )
+        }));
+        assert_eq!(
+            refused,
+            [
+                "languages: lists \"es\" twice",
+                "languages: \"de\" is not a language tandem speaks; expected \"en\", \"fr\", \"es\"",
+                "languages: must list \"en\": `text` is the English text every rule needs",
+            ]
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! Names: the policy file's short names for groups and agencies, and the small agency sets (bit
-//! masks) the engine works with. Enum values in words are in `tandem_proto::words`.
+//! masks) the engine works with. Enum values in words are in `tandem_i18n::words`.
 //!
 //! The policy file says `refugee` and `unhcr` rather than `POPULATION_GROUP_REFUGEE` and
 //! `AGENCY_UNHCR` because people edit it; the mapping is the proto name's suffix in lower case,
 //! so it cannot drift from the contract.
 
-use tandem_proto::v1::{Agency, DurableSolutionsCriterion, PopulationGroup};
+use tandem_i18n::{Lang, words::word};
+use tandem_proto::v1::{Agency, PopulationGroup};
 
 /// Number of slots in arrays indexed by a `PopulationGroup` value (0 = unspecified … 10).
 pub(crate) const GROUP_SLOTS: usize = 11;
@@ -37,22 +38,6 @@ pub(crate) fn group_from_key(key: &str) -> Option<PopulationGroup> {
 /// The policy file's names of every group, for error messages.
 pub(crate) fn group_keys() -> String {
     GROUPS.map(group_key).join(", ")
-}
-
-/// An IASC durable-solutions criterion in the framework's own short words ("documentation").
-pub(crate) fn criterion_words(criterion: DurableSolutionsCriterion) -> &'static str {
-    use DurableSolutionsCriterion as C;
-    match criterion {
-        C::Unspecified => "no criterion",
-        C::SafetyAndSecurity => "safety and security",
-        C::StandardOfLiving => "adequate standard of living",
-        C::Livelihoods => "livelihoods and employment",
-        C::HousingLandAndProperty => "housing, land and property",
-        C::Documentation => "documentation",
-        C::FamilyReunification => "family reunification",
-        C::Participation => "participation in public affairs",
-        C::RemediesAndJustice => "remedies and justice",
-    }
 }
 
 /// A set of agencies: bit `n` stands for the `Agency` with value `n`. Iterating the bits from
@@ -116,12 +101,13 @@ impl Agencies {
         })
     }
 
-    /// The set in words: `UNHCR`, `IOM and UNHCR`, `IOM, UNHCR and the partner organisation`.
-    pub(crate) fn write_words(self, out: &mut String) {
-        let names: [(Agencies, &str); 3] = [
-            (Self::IOM, "IOM"),
-            (Self::UNHCR, "UNHCR"),
-            (Self::PARTNER, "the partner organisation"),
+    /// The set in words in `lang`: `UNHCR`, `IOM and UNHCR`, `IOM, UNHCR and the partner
+    /// organisation`; `OIM et HCR`, `OIM y ACNUR`.
+    pub(crate) fn write_words(self, out: &mut String, lang: Lang) {
+        let names = [
+            (Self::IOM, word(lang, Agency::Iom)),
+            (Self::UNHCR, word(lang, Agency::Unhcr)),
+            (Self::PARTNER, lang.text("agencies-partner-organisation")),
         ];
         let count = self.0.count_ones() as usize;
         let mut written = 0;
@@ -129,14 +115,18 @@ impl Agencies {
             if self.0 & agency.0 == 0 {
                 continue;
             }
-            if written > 0 {
-                out.push_str(if written + 1 == count { " and " } else { ", " });
+            if written > 0 && written + 1 == count {
+                out.push(' ');
+                out.push_str(&lang.text("agencies-and"));
+                out.push(' ');
+            } else if written > 0 {
+                out.push_str(", ");
             }
-            out.push_str(name);
+            out.push_str(&name);
             written += 1;
         }
         if written == 0 {
-            out.push_str("no agency");
+            out.push_str(&lang.text("agencies-none"));
         }
     }
 }
@@ -164,16 +154,23 @@ mod tests {
         assert_eq!(values, vec![1, 2, 3]);
         Agencies::UNHCR.write_into(&mut values);
         assert_eq!(values, vec![2]);
-        let mut words = String::new();
-        all.write_words(&mut words);
-        words.push('|');
-        Agencies::JOINT.write_words(&mut words);
-        words.push('|');
-        Agencies::UNHCR.write_words(&mut words);
+        let words = |set: Agencies, lang| {
+            let mut words = String::new();
+            set.write_words(&mut words, lang);
+            words
+        };
         assert_eq!(
-            words,
-            "IOM, UNHCR and the partner organisation|IOM and UNHCR|UNHCR"
+            words(all, Lang::En),
+            "IOM, UNHCR and the partner organisation"
         );
+        assert_eq!(words(Agencies::JOINT, Lang::En), "IOM and UNHCR");
+        assert_eq!(words(Agencies::UNHCR, Lang::En), "UNHCR");
+        assert_eq!(
+            words(all, Lang::Fr),
+            "OIM, HCR et l’organisation partenaire"
+        );
+        assert_eq!(words(Agencies::JOINT, Lang::Es), "OIM y ACNUR");
+        assert_eq!(words(Agencies::NONE, Lang::Es), "ningún organismo");
         assert_eq!(Agencies::from_values(&[2, 1, 2]), Some(Agencies::JOINT));
         assert_eq!(Agencies::from_values(&[0]), None);
         assert_eq!(Agencies::from_values(&[7]), None);

@@ -1,26 +1,27 @@
 //! The rules of the policy, their rationale texts and the placeholders those texts may use.
 //!
 //! Each rule that fires adds one rationale entry: its id (the rule's key in the policy file), the
-//! clause of the framework it rests on, and a plain-English text with the numbers filled in. The
-//! texts live in the policy file so that they can be reworded without a release; they are
-//! parsed once at load ([`Template`]) into literal pieces and placeholders, so producing a text
-//! costs one allocation and a few digit writes, never a parse or a `format!`.
+//! clause of the framework it rests on, and a text with the numbers filled in, in English and in
+//! every other language the policy file writes it in. The texts live in the policy file so that
+//! they can be reworded without a release; they are parsed once at load ([`Template`]) into
+//! literal pieces and placeholders, so producing a text never parses or `format!`s.
 //!
 //! A placeholder is a name in braces (`{share}`); `{{` and `}}` stand for literal braces. Each
 //! rule allows only the placeholders that mean something for it (a `{share}` in an IDP text would
-//! print a meaningless 0.00), and loading refuses any other.
+//! print a meaningless 0.00), and loading refuses any other. Placeholders are filled in the
+//! text's language: enum values in its words (`tandem_i18n::words`), numbers with its separators
+//! (`0.80` and `1,234` in English, `0,80` and `1 234` in French and Spanish).
 
 use std::fmt::Write as _;
 
+use tandem_i18n::{Lang, words::word};
 use tandem_proto::v1::{
     Classification, Discrepancy, Driver, DurableSolutionsCriterion, PopulationGroup,
     SolutionsSummary,
 };
 
 use super::fixed::{Ppm, Shown, write_count, write_ratio};
-use tandem_proto::words;
-
-use super::names::{Agencies, criterion_words};
+use super::names::Agencies;
 use super::reconcile::Yield;
 
 /// A rule of the policy; its rationale text and clause come from the policy file.
@@ -283,7 +284,7 @@ impl Var {
         Var::WeakestAsOf,
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Var::Share => "share",
             Var::Protection => "protection",
@@ -454,14 +455,26 @@ impl Template {
         Ok(Template { parts, literal_len })
     }
 
-    /// Appends the text, with every placeholder filled in from `facts`, to `out`.
-    pub(crate) fn render_into(&self, out: &mut String, rule: Rule, facts: &Facts<'_>) {
+    /// The placeholders the text uses, each once, in the order of [`Var`].
+    pub(crate) fn placeholders(&self) -> Vec<Var> {
+        Var::ALL
+            .into_iter()
+            .filter(|var| {
+                self.parts
+                    .iter()
+                    .any(|part| matches!(part, Part::Var(used) if used == var))
+            })
+            .collect()
+    }
+
+    /// Appends the text, with every placeholder filled in from `facts` in `lang`, to `out`.
+    pub(crate) fn render_into(&self, out: &mut String, rule: Rule, facts: &Facts<'_>, lang: Lang) {
         // Numbers are short; 24 bytes per placeholder avoids a regrowth in practice.
         out.reserve(self.literal_len + 24 * self.parts.len());
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Var(var) => write_var(out, *var, rule, facts),
+                Part::Var(var) => write_var(out, *var, rule, facts, lang),
             }
         }
     }
@@ -481,8 +494,25 @@ fn placeholder_list(rule: Rule) -> String {
     }
 }
 
-/// Writes one placeholder's value.
-fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
+/// Writes a number the way `lang` writes it: `write` writes it the English way (`1,234.5`);
+/// French and Spanish group thousands with a narrow no-break space and mark decimals with a
+/// comma (`1 234,5`), as the French and Spanish academies and the UN's editorial manuals do.
+fn number(out: &mut String, lang: Lang, write: impl FnOnce(&mut String)) {
+    if lang == Lang::En {
+        write(out);
+        return;
+    }
+    let mut english = String::with_capacity(24);
+    write(&mut english);
+    out.extend(english.chars().map(|c| match c {
+        ',' => '\u{202F}',
+        '.' => ',',
+        c => c,
+    }));
+}
+
+/// Writes one placeholder's value in `lang`.
+fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>, lang: Lang) {
     match var {
         Var::Share => {
             // Print the share precisely enough to sit on the right side of the thresholds this
@@ -494,21 +524,27 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
                 _ => &both,
             };
             let total = facts.protection + facts.migrants;
-            write_ratio(out, facts.protection, total, 0, 2, against);
+            number(out, lang, |out| {
+                write_ratio(out, facts.protection, total, 0, 2, against);
+            });
         }
-        Var::Protection => write_count(out, facts.protection),
-        Var::Migrants => write_count(out, facts.migrants),
-        Var::Displaced => write_count(out, facts.displaced),
-        Var::Uncounted => write_count(out, facts.uncounted),
-        Var::RefugeeThreshold => out.push_str(&facts.refugee_threshold.text),
-        Var::MigrantThreshold => out.push_str(&facts.migrant_threshold.text),
-        Var::Hysteresis => out.push_str(&facts.hysteresis.text),
-        Var::Previous => out.push_str(words::classification(facts.previous)),
-        Var::Leads => facts.leads.write_words(out),
+        Var::Protection => number(out, lang, |out| write_count(out, facts.protection)),
+        Var::Migrants => number(out, lang, |out| write_count(out, facts.migrants)),
+        Var::Displaced => number(out, lang, |out| write_count(out, facts.displaced)),
+        Var::Uncounted => number(out, lang, |out| write_count(out, facts.uncounted)),
+        Var::RefugeeThreshold => number(out, lang, |out| {
+            out.push_str(&facts.refugee_threshold.text);
+        }),
+        Var::MigrantThreshold => number(out, lang, |out| {
+            out.push_str(&facts.migrant_threshold.text);
+        }),
+        Var::Hysteresis => number(out, lang, |out| out.push_str(&facts.hysteresis.text)),
+        Var::Previous => out.push_str(&word(lang, facts.previous)),
+        Var::Leads => facts.leads.write_words(out, lang),
         Var::ReportId => out.push_str(facts.report_id),
         Var::Reference => out.push_str(facts.reference),
         Var::Since => out.push_str(facts.since),
-        Var::DriverName => out.push_str(words::driver(facts.driver)),
+        Var::DriverName => out.push_str(&word(lang, facts.driver)),
         Var::Group => {
             // The group of the discrepancy, or of the yielded figure.
             let group = facts
@@ -517,42 +553,52 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
                 .or(facts.yielded.map(|y| y.group as i32))
                 .and_then(|group| PopulationGroup::try_from(group).ok())
                 .unwrap_or(PopulationGroup::Unspecified);
-            out.push_str(words::group(group));
+            out.push_str(&word(lang, group));
         }
-        Var::IomCount => write_count(out, facts.discrepancy.map_or(0, |d| d.iom_count).into()),
-        Var::UnhcrCount => {
+        Var::IomCount => number(out, lang, |out| {
+            write_count(out, facts.discrepancy.map_or(0, |d| d.iom_count).into());
+        }),
+        Var::UnhcrCount => number(out, lang, |out| {
             write_count(out, facts.discrepancy.map_or(0, |d| d.unhcr_count).into());
-        }
+        }),
         Var::Difference => {
             let (iom, unhcr) = facts
                 .discrepancy
                 .map_or((0, 0), |d| (d.iom_count, d.unhcr_count));
             let larger = u128::from(iom.max(unhcr));
             let difference = u128::from(iom.abs_diff(unhcr));
-            write_ratio(out, difference, larger, 2, 0, &[facts.tolerance.value]);
+            number(out, lang, |out| {
+                write_ratio(out, difference, larger, 2, 0, &[facts.tolerance.value]);
+            });
         }
-        Var::Tolerance => out.push_str(&facts.tolerance.text),
-        Var::Undetermined => write_count(out, facts.undetermined),
-        Var::Counted => write_count(out, facts.counted),
-        Var::UndeterminedMajority => out.push_str(&facts.undetermined_majority.text),
-        Var::YieldAfterDays => out.push_str(facts.yield_after_days),
+        Var::Tolerance => number(out, lang, |out| out.push_str(&facts.tolerance.text)),
+        Var::Undetermined => number(out, lang, |out| write_count(out, facts.undetermined)),
+        Var::Counted => number(out, lang, |out| write_count(out, facts.counted)),
+        Var::UndeterminedMajority => number(out, lang, |out| {
+            out.push_str(&facts.undetermined_majority.text);
+        }),
+        Var::YieldAfterDays => number(out, lang, |out| out.push_str(facts.yield_after_days)),
         Var::Authority | Var::Other => {
             let agency = facts.yielded.map_or(Agencies::NONE, |yielded| match var {
                 Var::Authority => yielded.authority,
                 _ => yielded.other,
             });
-            agency.write_words(out);
+            agency.write_words(out, lang);
         }
-        Var::AuthorityCount => {
-            write_count(out, facts.yielded.map_or(0, |y| y.authority_count).into())
-        }
-        Var::OtherCount => write_count(out, facts.yielded.map_or(0, |y| y.other_count).into()),
+        Var::AuthorityCount => number(out, lang, |out| {
+            write_count(out, facts.yielded.map_or(0, |y| y.authority_count).into());
+        }),
+        Var::OtherCount => number(out, lang, |out| {
+            write_count(out, facts.yielded.map_or(0, |y| y.other_count).into());
+        }),
         Var::AuthorityAsOf => out.push_str(facts.yielded.map_or("", |y| &y.authority_as_of)),
         Var::OtherAsOf => out.push_str(facts.yielded.map_or("", |y| &y.other_as_of)),
-        Var::CriteriaReported => write_count(
-            out,
-            facts.solutions.map_or(0, |s| s.criteria_reported).into(),
-        ),
+        Var::CriteriaReported => number(out, lang, |out| {
+            write_count(
+                out,
+                facts.solutions.map_or(0, |s| s.criteria_reported).into(),
+            );
+        }),
         Var::Weakest | Var::WeakestShare | Var::WeakestAsOf => {
             let weakest = facts.solutions.and_then(|summary| {
                 summary
@@ -561,15 +607,16 @@ fn write_var(out: &mut String, var: Var, rule: Rule, facts: &Facts<'_>) {
                     .find(|progress| progress.criterion == summary.weakest)
             });
             match (var, weakest) {
-                (Var::Weakest, _) => out.push_str(criterion_words(
+                (Var::Weakest, _) => out.push_str(&word(
+                    lang,
                     facts
                         .solutions
                         .map_or(DurableSolutionsCriterion::Unspecified, |s| s.weakest()),
                 )),
-                (Var::WeakestShare, Some(weakest)) => {
+                (Var::WeakestShare, Some(weakest)) => number(out, lang, |out| {
                     // Shares are reporters' figures in [0, 1], shown, never compared here.
                     let _ = write!(out, "{:.2}", weakest.share);
-                }
+                }),
                 (Var::WeakestAsOf, Some(weakest)) => out.push_str(&weakest.as_of),
                 _ => {}
             }
@@ -624,8 +671,52 @@ mod tests {
             Shown::percent(Ppm(250_000)),
         ];
         let mut text = String::new();
-        template.render_into(&mut text, Rule::RefugeeSituation, &facts(&thresholds));
+        template.render_into(
+            &mut text,
+            Rule::RefugeeSituation,
+            &facts(&thresholds),
+            Lang::En,
+        );
         assert_eq!(text, "Share 0.83 ≥ 0.80 (830 of {P+M}).");
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_the_texts_language() {
+        let template = Template::parse(
+            Rule::Discrepancy,
+            "{iom_count} / {unhcr_count} {group}: {difference} > {tolerance}",
+        )
+        .expect("valid template");
+        let thresholds = [
+            Shown::decimal(REFUGEE),
+            Shown::decimal(MIGRANT),
+            Shown::decimal(Ppm(50_000)),
+            Shown::percent(Ppm(250_000)),
+        ];
+        let discrepancy = Discrepancy {
+            group: PopulationGroup::AsylumSeeker as i32,
+            iom_count: 12_000,
+            unhcr_count: 1_500,
+            ..Default::default()
+        };
+        let facts = Facts {
+            discrepancy: Some(&discrepancy),
+            ..facts(&thresholds)
+        };
+        let render = |lang| {
+            let mut text = String::new();
+            template.render_into(&mut text, Rule::Discrepancy, &facts, lang);
+            text
+        };
+        assert_eq!(render(Lang::En), "12,000 / 1,500 asylum seekers: 88 > 25");
+        assert_eq!(
+            render(Lang::Fr),
+            "12\u{202F}000 / 1\u{202F}500 demandeurs d’asile: 88 > 25"
+        );
+        assert_eq!(
+            render(Lang::Es),
+            "12\u{202F}000 / 1\u{202F}500 solicitantes de asilo: 88 > 25"
+        );
     }
 
     #[test]
