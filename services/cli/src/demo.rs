@@ -22,7 +22,7 @@ use crate::{
 const DIRECTORY: &str = include_str!("../../../deploy/demo/directory.yaml");
 
 /// The example reports, in the order they are submitted.
-const REPORTS: [(&str, &str); 8] = [
+const REPORTS: [(&str, &str); 12] = [
     (
         "01-iom-colombia.json",
         include_str!("../../../deploy/demo/01-iom-colombia.json"),
@@ -54,6 +54,22 @@ const REPORTS: [(&str, &str); 8] = [
     (
         "08-partner-bad.json",
         include_str!("../../../deploy/demo/08-partner-bad.json"),
+    ),
+    (
+        "09-iom-panama-darien.json",
+        include_str!("../../../deploy/demo/09-iom-panama-darien.json"),
+    ),
+    (
+        "10-unhcr-costa-rica-darien.json",
+        include_str!("../../../deploy/demo/10-unhcr-costa-rica-darien.json"),
+    ),
+    (
+        "11-iom-colombia-darien.json",
+        include_str!("../../../deploy/demo/11-iom-colombia-darien.json"),
+    ),
+    (
+        "12-iom-iraq-solutions.json",
+        include_str!("../../../deploy/demo/12-iom-iraq-solutions.json"),
     ),
 ];
 
@@ -178,8 +194,11 @@ pub async fn run(
 fn fresh(mut report: SituationReport, run: u64) -> SituationReport {
     report.report_id = format!("{}-{run}", report.report_id);
     if report.revision > 0 {
-        // Seconds since 2026-01-01: increases with every run and fits a u32 for a century.
-        report.revision = u32::try_from(run.saturating_sub(1_767_225_600)).unwrap_or(u32::MAX);
+        // Seconds since 2026-01-01, four revisions a second: increases with every run, leaves
+        // room for a file's own later revisions of a situation (`revision` 2, 3), and fits a
+        // u32 for thirty years.
+        let since_2026 = u32::try_from(run.saturating_sub(1_767_225_600)).unwrap_or(u32::MAX);
+        report.revision = since_2026.saturating_mul(4).saturating_add(report.revision);
     }
     report.reported_at = Some(timestamp::now());
     report

@@ -97,13 +97,18 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
         notify.ack_http.secret = Alphanumeric.sample_string(&mut rand::rng(), 43);
     }
     let mut notify_unhcr = notify.clone();
-    match notify.ack_http.addr {
-        Some(_) => notify_unhcr.ack_http.addr = None,
-        None => {
-            notify.ack_http.addr = Some(loopback_addr(INBOX_PORTS[0])?);
-            notify_unhcr.ack_http.addr = Some(loopback_addr(INBOX_PORTS[1])?);
+    let (iom_inbox, unhcr_inbox) = match &notify.ack_http.addr {
+        Some(addr) => {
+            notify_unhcr.ack_http.addr = None;
+            (Some(listen(addr).await?), None)
         }
-    }
+        None => (
+            Some(loopback(INBOX_PORTS[0]).await?),
+            Some(loopback(INBOX_PORTS[1]).await?),
+        ),
+    };
+    notify.ack_http.addr = iom_inbox.as_ref().map(local_addr).transpose()?;
+    notify_unhcr.ack_http.addr = unhcr_inbox.as_ref().map(local_addr).transpose()?;
     let demo_inbox = demo_inbox_link(&notify);
     notify.agency = NotifyAgency::Iom;
     notify.common.nats = user(NotifyAgency::Iom.service());
@@ -130,12 +135,12 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
     spawn(
         &mut services,
         roster::NOTIFY_IOM.name,
-        tandem_notify::run(notify, shutdown.clone()),
+        tandem_notify::run_on(notify, iom_inbox, shutdown.clone()),
     );
     spawn(
         &mut services,
         roster::NOTIFY_UNHCR.name,
-        tandem_notify::run(notify_unhcr, shutdown.clone()),
+        tandem_notify::run_on(notify_unhcr, unhcr_inbox, shutdown.clone()),
     );
     spawn(
         &mut services,
@@ -195,12 +200,22 @@ pub async fn run(common: &CommonArgs, args: UpArgs) -> anyhow::Result<()> {
 /// Where `tandem up` serves IOM's and UNHCR's inboxes when `ack_http.addr` is not set.
 const INBOX_PORTS: [u16; 2] = [8471, 8472];
 
-/// `127.0.0.1:<preferred>`, or a free loopback port when another process (another `tandem up`)
-/// holds it.
-fn loopback_addr(preferred: u16) -> anyhow::Result<String> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", preferred))
-        .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
-        .context("no loopback port for the inbox")?;
+/// A listener on `127.0.0.1:<preferred>`, or on a free loopback port when another process
+/// (another `tandem up`) holds that one; kept bound until the notifier serves on it.
+async fn loopback(preferred: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(("127.0.0.1", preferred)).await {
+        Ok(listener) => Ok(listener),
+        Err(_) => listen("127.0.0.1:0").await,
+    }
+}
+
+async fn listen(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the inbox"))
+}
+
+fn local_addr(listener: &tokio::net::TcpListener) -> anyhow::Result<String> {
     Ok(listener.local_addr()?.to_string())
 }
 

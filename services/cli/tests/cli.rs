@@ -207,9 +207,22 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
     let server = NatsServer::start();
     let (up, mut stdout) = Up::start(&server, true);
     let printed = read_until(&mut stdout, "== demo done");
-    assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
+    assert!(printed.contains("11 accepted, 1 rejected"), "{printed}");
     assert!(
         printed.contains("mixed movement — IOM and UNHCR lead (joint platform)"),
+        "{printed}"
+    );
+    // The regional situation over three countries, and the durable-solutions one.
+    assert!(
+        printed.contains(
+            "AMERICAS-NORTH-2026 (regional: COL, CRI, PAN): mixed movement — IOM and UNHCR lead"
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(
+            "5 of 8 IASC durable solutions criteria reported; weakest: documentation 0.31"
+        ),
         "{printed}"
     );
     assert!(
@@ -221,8 +234,8 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
     let list = String::from_utf8_lossy(&list.stdout);
     assert_eq!(
         list.lines().count(),
-        6,
-        "seven accepted reports on six situations:\n{list}"
+        8,
+        "eleven accepted reports on eight situations:\n{list}"
     );
     assert!(
         list.contains("BGD-ROHINGYA (BGD): refugee situation — UNHCR leads"),
@@ -249,7 +262,7 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
     );
     let check = String::from_utf8_lossy(&check.stdout);
     assert!(
-        check.contains("0 of 6 situation(s) would change under policy v1"),
+        check.contains("0 of 8 situation(s) would change under policy v1"),
         "{check}"
     );
     assert!(!check.contains("matches no situation"), "{check}");
@@ -571,7 +584,7 @@ fn up_secure_runs_every_service_as_its_own_user_without_a_permission_violation()
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let up = Up(child);
     let printed = read_until(&mut stdout, "== demo done");
-    assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
+    assert!(printed.contains("11 accepted, 1 rejected"), "{printed}");
     assert!(
         printed.contains("notified   col-iom-cc (iom, country coordinator)"),
         "{printed}"
@@ -715,7 +728,7 @@ fn replay_compares_the_candidate_with_what_was_determined_under_an_earlier_polic
     // The demo's reports are determined under the moved threshold...
     let (up, mut stdout) = Up::start_with(&server, true, &[("TANDEM_POLICY_FILE", &moved)]);
     let printed = read_until(&mut stdout, "== demo done");
-    assert!(printed.contains("7 accepted, 1 rejected"), "{printed}");
+    assert!(printed.contains("11 accepted, 1 rejected"), "{printed}");
     assert!(up.stop().success());
 
     // ...and replayed where no TANDEM_POLICY_FILE is set, so the built-in v1 is what would run
@@ -787,17 +800,25 @@ fn migrant_threshold_moved_to_40(dir: &std::path::Path, shipped: &str) -> String
     moved.display().to_string()
 }
 
-/// `policy replay --json` printed exactly one difference: the demo's Colombia after IOM's
-/// report `dtm-col-r12…` (a migrant share of 0.25, between the two thresholds), classified
-/// `current` and `candidate`.
+/// `policy replay --json` printed the differences of exactly the two demo situations whose
+/// protection share lies between 0.20 and 0.40: the regional AMERICAS-NORTH-2026 (0.26 and
+/// 0.31 after its second and third reports) and Colombia, which differs in one step only: after
+/// IOM's report `dtm-col-r12…` (a share of 0.25), classified `current` and `candidate`.
 fn assert_only_colombias_r12_step_differs(printed: &str, current: &str, candidate: &str) {
     let lines: Vec<serde_json::Value> = printed
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
         .collect();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["situation_id"], "COL-VEN-2026");
-    let differences = lines[0]["differences"]
+    let situations: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line["situation_id"].as_str())
+        .collect();
+    assert_eq!(
+        situations,
+        ["AMERICAS-NORTH-2026", "COL-VEN-2026"],
+        "{lines:?}"
+    );
+    let differences = lines[1]["differences"]
         .as_array()
         .cloned()
         .unwrap_or_default();

@@ -51,12 +51,28 @@ pub const SERVICE: &str = "notify";
 /// Runs notify for `config.agency` until `shutdown` fires; several instances (of each agency)
 /// may run at once.
 pub async fn run(config: NotifyConfig, shutdown: Shutdown) -> anyhow::Result<()> {
-    let agency = config.agency;
-    let (links, listener) = match &config.ack_http.addr {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
+    let listener = match &config.ack_http.addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("cannot listen on {addr} for ack links"))?;
+                .with_context(|| format!("cannot listen on {addr} for ack links"))?,
+        ),
+        None => None,
+    };
+    run_on(config, listener, shutdown).await
+}
+
+/// [`run`], serving the ack links and the inbox on `listener`, bound already (`ack_http.addr`
+/// is then not read): `tandem up` binds its inbox ports itself, so that a busy preferred port
+/// falls back to a free one without another process taking it in between.
+pub async fn run_on(
+    config: NotifyConfig,
+    listener: Option<tokio::net::TcpListener>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let agency = config.agency;
+    let (links, listener) = match listener {
+        Some(listener) => {
             let public_url = if config.ack_http.public_url.is_empty() {
                 format!("http://{}", listener.local_addr()?)
             } else {

@@ -19,7 +19,10 @@ use axum::{
     http::{HeaderMap, StatusCode, Uri},
     response::Response,
 };
-use tandem_i18n::{local_time, words::word};
+use tandem_i18n::{
+    local_time,
+    words::{rationale_source, rationale_text, word},
+};
 use tandem_proto::v1::{
     Agency, Arrangement, Classification, DeterminationStatus, LeadershipDetermination,
     LeadershipFunction, PopulationGroup, ReviewVerdict,
@@ -167,7 +170,7 @@ impl Filters {
         self.country.as_ref().is_none_or(|c| row.country == *c)
             && self
                 .classification
-                .is_none_or(|c| row.classification == c.as_str_name())
+                .is_none_or(|c| row.classification_code == c.as_str_name())
             && self.lead.is_none_or(|lead| {
                 row.lead_agencies
                     .iter()
@@ -188,7 +191,7 @@ impl Options {
             countries: rows.iter().map(|row| row.country.clone()).collect(),
             classifications: rows
                 .iter()
-                .filter_map(|row| Classification::from_str_name(&row.classification))
+                .filter_map(|row| Classification::from_str_name(&row.classification_code))
                 .map(|c| c as i32)
                 .collect(),
         }
@@ -267,7 +270,7 @@ fn situation_table(lang: Lang, rows: &[&Row]) -> Markup {
                                 a href=(situation_href(&row.situation_id, lang)) { (row.situation_id) }
                             }
                             td { (row.country) }
-                            td { (classification_words(lang, &row.classification)) }
+                            td { (classification_words(lang, &row.classification_code)) }
                             td { (agency_words(lang, &row.lead_agencies)) }
                             td.n {
                                 (number(lang, row.figures.total))
@@ -385,7 +388,7 @@ fn summary(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> 
     let status = current
         .and_then(|d| DeterminationStatus::try_from(d.status).ok())
         .unwrap_or_default();
-    let arrangement = Arrangement::from_str_name(&row.arrangement).unwrap_or_default();
+    let arrangement = Arrangement::from_str_name(&row.arrangement_code).unwrap_or_default();
     html! {
         (scrollable(&row.situation_id, html! {
             table {
@@ -393,7 +396,7 @@ fn summary(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> 
                     tr { th scope="row" { (lang.text("board-col-country")) } td { (row.country) } }
                     tr {
                         th scope="row" { (lang.text("board-classification")) }
-                        td { (classification_words(lang, &row.classification)) }
+                        td { (classification_words(lang, &row.classification_code)) }
                     }
                     tr { th scope="row" { (lang.text("board-arrangement")) } td { (word(lang, arrangement)) } }
                     tr {
@@ -412,9 +415,9 @@ fn summary(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> 
     }
 }
 
-/// Who leads each function, and the rationale. The rationale's texts are the policy engine's,
-/// in English: marked `lang="en"` so that a screen reader reads them as English on a French or
-/// Spanish page.
+/// Who leads each function, and the rationale in the reader's language where the policy wrote
+/// it in that language; else in English, marked `lang="en"` so that a screen reader reads it as
+/// English. What each entry rests on is a citation, kept as written (and marked English).
 fn leads(lang: Lang, determination: &LeadershipDetermination) -> Markup {
     html! {
         h2 { (lang.text("board-leads")) }
@@ -447,8 +450,9 @@ fn leads(lang: Lang, determination: &LeadershipDetermination) -> Markup {
         ol {
             @for entry in &determination.rationale {
                 li {
-                    span lang="en" { (entry.text) }
-                    @let basis = basis(entry);
+                    @let text_lang = if entry.texts.contains_key(lang.code()) { lang } else { Lang::En };
+                    span lang=(text_lang.code()) { (rationale_text(lang, entry)) }
+                    @let basis = rationale_source(lang, entry);
                     @if !basis.is_empty() {
                         br;
                         span.note { (lang.text("board-basis")) ": " span lang="en" { (basis) } }
@@ -457,23 +461,6 @@ fn leads(lang: Lang, determination: &LeadershipDetermination) -> Markup {
             }
         }
     }
-}
-
-/// What a rationale entry rests on: its clause, else its reference, else the parameters it
-/// used (`thresholds.refugee = 0.80`).
-fn basis(entry: &tandem_proto::v1::RationaleEntry) -> String {
-    if !entry.clause.is_empty() {
-        return entry.clause.clone();
-    }
-    if !entry.reference.is_empty() {
-        return entry.reference.clone();
-    }
-    entry
-        .parameters
-        .iter()
-        .map(|p| format!("{} = {}", p.name, p.value))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The published figures (after disclosure control), each with the date of the figure it was
