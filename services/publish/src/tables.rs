@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use tandem_proto::{
-    v1::{Agency, Arrangement, Classification, DurableSolutionsCriterion, PopulationGroup},
-    words,
+use tandem_i18n::{Lang, words::word};
+use tandem_proto::v1::{
+    Agency, Arrangement, Classification, DurableSolutionsCriterion, PopulationGroup,
 };
 
 use crate::{
@@ -685,13 +685,10 @@ pub(crate) fn disclose(determination: &Determination, reports: &[Report]) -> Dis
     }
 }
 
-/// An agency as the tables name it. Partners are published as `PARTNER`, never by
-/// organisation name: reporter identities are not published.
+/// An agency as the tables name it: `IOM`, `UNHCR`, and `PARTNER` for every partner, never
+/// by organisation name: reporter identities are not published.
 pub(crate) fn agency_name(agency: Agency) -> &'static str {
-    match agency {
-        Agency::Partner => "PARTNER",
-        agency => words::agency(agency).unwrap_or("UNSPECIFIED"),
-    }
+    agency.as_str_name().trim_start_matches("AGENCY_")
 }
 
 /// Lead agencies as published: names, sorted, separated by [`dataset::LIST_SEPARATOR`].
@@ -707,7 +704,7 @@ pub(crate) fn lead_agencies(agencies: &[i32]) -> Vec<String> {
 pub(crate) fn classification(value: i32) -> [String; 2] {
     let classification = Classification::try_from(value).unwrap_or(Classification::Unspecified);
     [
-        words::classification(classification).to_string(),
+        word(Lang::En, classification),
         classification.as_str_name().to_string(),
     ]
 }
@@ -716,26 +713,9 @@ pub(crate) fn classification(value: i32) -> [String; 2] {
 pub(crate) fn arrangement(value: i32) -> [String; 2] {
     let arrangement = Arrangement::try_from(value).unwrap_or(Arrangement::Unspecified);
     [
-        words::arrangement(arrangement).to_string(),
+        word(Lang::En, arrangement),
         arrangement.as_str_name().to_string(),
     ]
-}
-
-/// A durable-solutions criterion in words, as the IASC Framework names it.
-fn criterion_words(criterion: DurableSolutionsCriterion) -> &'static str {
-    match criterion {
-        DurableSolutionsCriterion::SafetyAndSecurity => "safety and security",
-        DurableSolutionsCriterion::StandardOfLiving => "adequate standard of living",
-        DurableSolutionsCriterion::Livelihoods => "access to livelihoods",
-        DurableSolutionsCriterion::HousingLandAndProperty => {
-            "restoration of housing, land and property"
-        }
-        DurableSolutionsCriterion::Documentation => "access to documentation",
-        DurableSolutionsCriterion::FamilyReunification => "family reunification",
-        DurableSolutionsCriterion::Participation => "participation in public affairs",
-        DurableSolutionsCriterion::RemediesAndJustice => "access to effective remedies and justice",
-        DurableSolutionsCriterion::Unspecified => "unspecified criterion",
-    }
 }
 
 /// The population cells and total of a wide row.
@@ -784,7 +764,7 @@ pub(crate) fn figure_lines(id: &str, disclosed: &DisclosedSituation) -> Vec<(Str
                 row.admin1_pcode.clone(),
                 row.admin2_pcode.clone(),
                 row.origin.clone(),
-                words::group(row.group).to_string(),
+                word(Lang::En, row.group),
                 row.group.as_str_name().to_string(),
                 row.cell.to_csv(),
                 row.as_of.clone(),
@@ -820,7 +800,7 @@ pub(crate) fn solution_lines(id: &str, reports: &[Report]) -> Vec<(String, Strin
             let record = vec![
                 id.to_string(),
                 country.to_string(),
-                criterion_words(criterion).to_string(),
+                word(Lang::En, criterion),
                 criterion.as_str_name().to_string(),
                 solution.share.to_string(),
                 solution.as_of.clone(),

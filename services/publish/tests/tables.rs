@@ -307,7 +307,7 @@ async fn solutions_progress_appears_in_the_published_table() {
     assert_eq!(livelihoods["share"], "0.4", "UNHCR's share is the latest");
     assert_eq!(livelihoods["as_of"], "2026-01-08");
     assert_eq!(livelihoods["source_agency"], "UNHCR");
-    let documentation = find(&t.solutions, &[("criterion", "access to documentation")]);
+    let documentation = find(&t.solutions, &[("criterion", "documentation")]);
     assert_eq!(documentation["share"], "0.7");
     assert_eq!(documentation["source_agency"], "IOM");
     let filtered = table(&publish.body("/v1/solutions.csv?country=PER").await);

@@ -3,6 +3,7 @@
 //! the product and a wrong expectation here would have to be the same mistake.
 
 use super::*;
+use tandem_i18n::{Lang, words::word};
 
 /// What the rules give for one determination step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -276,8 +277,8 @@ pub(crate) fn expected_row(
         "country": model.country,
         "admin1_pcode": latest.map(|r| r.admin1_pcode.clone()).unwrap_or_default(),
         "admin2_pcode": latest.map(|r| r.admin2_pcode.clone()).unwrap_or_default(),
-        "classification": tandem_proto::words::classification(model.decided.classification),
-        "arrangement": tandem_proto::words::arrangement(model.decided.arrangement),
+        "classification": word(Lang::En, model.decided.classification),
+        "arrangement": word(Lang::En, model.decided.arrangement),
         "classification_code": model.decided.classification.as_str_name(),
         "arrangement_code": model.decided.arrangement.as_str_name(),
         "lead_agencies": leads,
