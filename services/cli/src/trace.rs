@@ -32,10 +32,6 @@ use tandem_runtime::{envelope, topology};
 
 use crate::{render, situation};
 
-/// Where the dashboard shows a trace: a URL with `{trace_id}` where the id goes (the id is
-/// appended when the placeholder is missing).
-pub const TRACE_URL_ENV: &str = "TANDEM_TRACE_URL";
-
 /// How far before a determination was made its event is looked for: the determination's time
 /// is the leadership host's clock, the stream's the server's.
 const CLOCK_MARGIN: Duration = Duration::from_secs(10 * 60);
@@ -65,21 +61,7 @@ pub struct TraceArgs {
 
 /// The dashboard link of `trace_id`, when `TANDEM_TRACE_URL` is set.
 pub fn url(trace_id: &str) -> Option<String> {
-    link(&std::env::var(TRACE_URL_ENV).ok()?, trace_id)
-}
-
-/// `template` with `trace_id` in place of `{trace_id}` (or after it, when it has none); `None`
-/// for a blank template.
-fn link(template: &str, trace_id: &str) -> Option<String> {
-    let template = template.trim();
-    if template.is_empty() {
-        return None;
-    }
-    Some(if template.contains("{trace_id}") {
-        template.replace("{trace_id}", trace_id)
-    } else {
-        format!("{template}{trace_id}")
-    })
+    envelope::trace_url(trace_id)
 }
 
 /// `trace <id>` in the reader's language.
@@ -353,28 +335,5 @@ pub fn describe(trace_id: Option<&str>) -> String {
             "cli-no-trace",
             &[("stream", topology::EVENTS_STREAM.into())],
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::link;
-
-    #[test]
-    fn the_id_goes_where_the_template_says_or_at_its_end() {
-        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
-        assert_eq!(
-            link("http://localhost:16686/trace/{trace_id}", id).as_deref(),
-            Some("http://localhost:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        assert_eq!(
-            link("https://grafana.example/explore?traceId={trace_id}&x=1", id).as_deref(),
-            Some("https://grafana.example/explore?traceId=4bf92f3577b34da6a3ce929d0e0e4736&x=1")
-        );
-        assert_eq!(
-            link(" http://jaeger/trace/ ", id).as_deref(),
-            Some("http://jaeger/trace/4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        assert_eq!(link("  ", id), None);
     }
 }

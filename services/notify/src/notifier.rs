@@ -345,12 +345,8 @@ impl Notifier {
             notification.inbox_url =
                 links.inbox_link(&recipient, created.saturating_add(self.link_ttl_secs));
         }
-        if !self.trace_url.is_empty() && !notification.trace_id.is_empty() {
-            notification.trace_url = if self.trace_url.contains("{trace_id}") {
-                self.trace_url.replace("{trace_id}", &notification.trace_id)
-            } else {
-                format!("{}{}", self.trace_url, notification.trace_id)
-            };
+        if let Some(url) = envelope::trace_link(&self.trace_url, &notification.trace_id) {
+            notification.trace_url = url;
         }
     }
 

@@ -10,7 +10,8 @@
 //! Pages are in the reader's language (`?lang=`, then `Accept-Language`) and built with the
 //! shared kit [`tandem_web`]: the layout, the style sheet, the security headers. Everything a
 //! page holds is bounded: [`PAGE_SIZE`] situations per page, [`MAX_POINTS`] determinations per
-//! chart.
+//! chart. With `TANDEM_TRACE_URL` set, each determination in the chart's data table links to its
+//! trace in the tracing dashboard.
 
 use std::{collections::BTreeSet, sync::Arc};
 
@@ -27,6 +28,7 @@ use tandem_proto::v1::{
     Agency, Arrangement, Classification, DeterminationStatus, LeadershipDetermination,
     LeadershipFunction, PopulationGroup, ReviewVerdict,
 };
+use tandem_runtime::envelope;
 use tandem_web::{FluentValue, Here, Lang, Markup, Page, html, number, render, scrollable};
 
 use crate::{
@@ -537,6 +539,8 @@ struct Point {
     at: i64,
     classification: Classification,
     cells: [Cell; GROUPS.len()],
+    /// The determination's trace in the tracing dashboard, when `TANDEM_TRACE_URL` is set.
+    trace_url: Option<String>,
 }
 
 /// The charts of the newest [`MAX_POINTS`] determinations.
@@ -554,6 +558,7 @@ fn charts(lang: Lang, history: &[HistoryEntry]) -> Markup {
                 at: d.determined_at.as_ref().map_or(0, |t| t.seconds),
                 classification: Classification::try_from(d.classification).unwrap_or_default(),
                 cells: disclosure::disclose(figures).cells,
+                trace_url: entry.trace_id.as_deref().and_then(envelope::trace_url),
             }
         })
         .collect();
@@ -563,6 +568,7 @@ fn charts(lang: Lang, history: &[HistoryEntry]) -> Markup {
         ("from", FluentValue::from(from.as_str())),
         ("to", FluentValue::from(to.as_str())),
     ];
+    let traced = points.iter().any(|p| p.trace_url.is_some());
     let groups: Vec<usize> = (0..GROUPS.len())
         .filter(|&g| points.iter().any(|p| matches!(p.cells[g], Cell::Count(_))))
         .collect();
@@ -599,6 +605,7 @@ fn charts(lang: Lang, history: &[HistoryEntry]) -> Markup {
                         th scope="col" { (lang.text("board-date")) }
                         th scope="col" { (lang.text("board-classification")) }
                         @for &g in &groups { th.n scope="col" { (word(lang, GROUPS[g])) } }
+                        @if traced { th scope="col" { (lang.text("board-trace")) } }
                     } }
                     tbody {
                         @for point in &points {
@@ -611,6 +618,16 @@ fn charts(lang: Lang, history: &[HistoryEntry]) -> Markup {
                                             Cell::Count(n) => (number(lang, n)),
                                             Cell::Suppressed => (disclosure::SUPPRESSED_MARK),
                                             Cell::Missing => "",
+                                        }
+                                    }
+                                }
+                                @if traced {
+                                    td {
+                                        @if let Some(url) = &point.trace_url {
+                                            @let date = date(point.at);
+                                            a href=(url) aria-label=(lang.text_with("board-trace-link", &[("date", FluentValue::from(date.as_str()))])) {
+                                                (lang.text("board-trace"))
+                                            }
                                         }
                                     }
                                 }
@@ -888,6 +905,7 @@ mod tests {
             at: 0,
             classification: Classification::MixedMovement,
             cells: disclosure::disclose([(PopulationGroup::Refugee, count)]).cells,
+            trace_url: None,
         };
         let points = [point(100), point(200), point(3), point(400)];
         assert_eq!(

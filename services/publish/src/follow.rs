@@ -20,10 +20,13 @@ use std::{
     time::Duration,
 };
 
-use async_nats::jetstream::{
-    self,
-    message::StreamMessage,
-    stream::{RawMessageErrorKind, Stream},
+use async_nats::{
+    HeaderMap,
+    jetstream::{
+        self,
+        message::StreamMessage,
+        stream::{RawMessageErrorKind, Stream},
+    },
 };
 use futures::{FutureExt as _, StreamExt as _};
 use prost::Message as _;
@@ -292,7 +295,7 @@ impl Follower {
         );
         let _ = span.set_parent(envelope::parent_context(headers));
         let _entered = span.enter();
-        let outcome = match self.decode_and_apply(subject, &message.payload, sequence) {
+        let outcome = match self.decode_and_apply(subject, &message.payload, headers, sequence) {
             Ok(Some((situation, changed))) => {
                 span.record("situation.id", situation.as_str());
                 if changed {
@@ -320,6 +323,7 @@ impl Follower {
         &self,
         subject: &str,
         payload: &[u8],
+        headers: Option<&HeaderMap>,
         sequence: u64,
     ) -> Result<Option<(String, bool)>, prost::DecodeError> {
         if subjects::is_accepted_subject(subject) {
@@ -331,8 +335,9 @@ impl Follower {
             Ok(Some((report.situation_id, changed)))
         } else if subjects::is_determined_subject(subject) {
             let determination = LeadershipDetermination::decode(payload)?;
-            self.shared
-                .write_histories(|h| h.apply_determination(&determination));
+            self.shared.write_histories(|h| {
+                h.apply_determination(&determination, envelope::trace_id(headers))
+            });
             let changed = self
                 .shared
                 .write(|s| s.apply_determination(&determination, sequence));

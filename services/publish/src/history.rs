@@ -44,6 +44,10 @@ pub struct HistoryEntry {
     /// The notifications sent about it, by notification id.
     #[serde(default)]
     pub notifications: Vec<NotificationEntry>,
+    /// The trace (32 hex digits) the determination's event continued, from its `traceparent`;
+    /// absent when the event carried none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// A notification and who acknowledged it.
@@ -80,6 +84,8 @@ pub struct Histories {
 struct SituationHistory {
     /// By sequence.
     determinations: BTreeMap<u64, LeadershipDetermination>,
+    /// The trace of each determination that had one, by sequence (dropped with it).
+    trace_ids: BTreeMap<u64, String>,
     /// By determination id, in the order recorded.
     reviews: BTreeMap<String, Vec<DeterminationReview>>,
     /// By determination id, then notification id.
@@ -96,11 +102,21 @@ impl Histories {
         Some(self.situations.entry(id.to_string()).or_default())
     }
 
-    /// Applies a determination as announced.
-    pub fn apply_determination(&mut self, determination: &LeadershipDetermination) {
+    /// Applies a determination as announced, with the trace its event continued (if any).
+    pub fn apply_determination(
+        &mut self,
+        determination: &LeadershipDetermination,
+        trace_id: Option<String>,
+    ) {
         let Some(situation) = self.situation(&determination.situation_id) else {
             return;
         };
+        if let Some(trace_id) = trace_id {
+            situation
+                .trace_ids
+                .entry(determination.sequence)
+                .or_insert(trace_id);
+        }
         situation
             .determinations
             .entry(determination.sequence)
@@ -112,6 +128,7 @@ impl Histories {
         if situation.determinations.len() > MAX_DETERMINATIONS
             && let Some((_, dropped)) = situation.determinations.pop_first()
         {
+            situation.trace_ids.remove(&dropped.sequence);
             situation.reviews.remove(&dropped.determination_id);
             situation.notifications.remove(&dropped.determination_id);
         }
@@ -207,12 +224,13 @@ impl Histories {
                         }
                     }
                     HistoryEntry {
-                        determination,
                         notifications: situation
                             .notifications
                             .get(id)
                             .map(|n| n.values().cloned().collect())
                             .unwrap_or_default(),
+                        trace_id: situation.trace_ids.get(&determination.sequence).cloned(),
+                        determination,
                     }
                 })
                 .collect(),
@@ -234,6 +252,7 @@ impl Histories {
                 SituationHistoryMessage {
                     id: id.clone(),
                     determinations: situation.determinations.values().cloned().collect(),
+                    trace_ids: situation.trace_ids.clone(),
                     reviews: situation
                         .reviews
                         .iter()
@@ -259,6 +278,7 @@ impl Histories {
                     .into_iter()
                     .map(|d| (d.sequence, d))
                     .collect(),
+                trace_ids: situation.trace_ids,
                 reviews: situation
                     .reviews
                     .into_iter()
@@ -397,14 +417,20 @@ mod tests {
         };
         histories.apply_review(&review_of(1));
         for sequence in 1..=u64::try_from(MAX_DETERMINATIONS).expect("fits") + 1 {
-            histories.apply_determination(&determination(sequence));
+            histories
+                .apply_determination(&determination(sequence), Some(format!("{sequence:032x}")));
         }
         histories.apply_review(&review_of(2));
         let history = histories.history("S").expect("a history");
         assert_eq!(history.len(), MAX_DETERMINATIONS);
         assert_eq!(history[0].determination.determination_id, "S/2");
         assert_eq!(history[0].determination.reviews, vec![review_of(2)]);
+        assert_eq!(history[0].trace_id, Some(format!("{:032x}", 2)));
         assert!(!histories.situations["S"].reviews.contains_key("S/1"));
+        assert_eq!(
+            histories.situations["S"].trace_ids.len(),
+            MAX_DETERMINATIONS
+        );
         // Parts of determinations not (yet) read are bounded too.
         for sequence in 0..MAX_DETERMINATIONS_WITH_PARTS as u64 {
             histories.apply_review(&review_of(10_000 + sequence));
@@ -432,8 +458,9 @@ mod tests {
         };
         histories.apply_status(&ack);
         assert_eq!(histories.history("S"), None, "no determination yet");
-        histories.apply_determination(&determination(2));
-        histories.apply_determination(&determination(1));
+        histories.apply_determination(&determination(2), None);
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736".to_string();
+        histories.apply_determination(&determination(1), Some(trace.clone()));
         let review = DeterminationReview {
             review_id: "S/1/review/1".into(),
             determination_id: "S/1".into(),
@@ -468,6 +495,9 @@ mod tests {
         assert_eq!(json["status"], "DETERMINATION_STATUS_CONTESTED");
         assert_eq!(json["reviews"][0]["by"], "unhcr-cc");
         assert_eq!(json["notifications"][0]["acknowledged_via"], "link");
+        assert_eq!(json["trace_id"], trace.as_str());
+        let untraced = serde_json::to_value(&history[1]).expect("json");
+        assert!(untraced.get("trace_id").is_none(), "no trace: no field");
         let back: HistoryEntry = serde_json::from_value(json).expect("read back");
         assert_eq!(back, history[0]);
     }

@@ -26,7 +26,12 @@
 //! raises [`FORMAT`]. Snapshots are written every `snapshots.every_events` events or every
 //! `snapshots.interval_secs` seconds with a change, whichever comes first ([`SnapshotConfig`]).
 
-use std::{collections::HashMap, io::Read as _, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    io::Read as _,
+    sync::Arc,
+    time::Duration,
+};
 
 use async_nats::jetstream::{self, object_store::ObjectMetadata};
 use prost::Message as _;
@@ -267,6 +272,9 @@ pub(crate) struct SituationHistoryMessage {
     pub reviews: Vec<ReviewsMessage>,
     #[prost(message, repeated, tag = "4")]
     pub notifications: Vec<NotificationsMessage>,
+    /// The trace of each determination that had one, by its sequence.
+    #[prost(btree_map = "uint64, string", tag = "5")]
+    pub trace_ids: BTreeMap<u64, String>,
 }
 
 /// The reviews of one determination, in the order recorded.
@@ -685,7 +693,7 @@ mod tests {
             };
             sequence += 1;
             state.apply_determination(&determination, u64::try_from(sequence).unwrap_or(0));
-            histories.apply_determination(&determination);
+            histories.apply_determination(&determination, Some(format!("{:032x}", n + 1)));
             histories.apply_review(&DeterminationReview {
                 review_id: format!("{situation}/1/review/1"),
                 determination_id: format!("{situation}/1"),
@@ -755,7 +763,7 @@ mod tests {
         };
         sequence += 1;
         assert!(state.apply_determination(&regional, u64::try_from(sequence).unwrap_or(0)));
-        histories.apply_determination(&regional);
+        histories.apply_determination(&regional, None);
         for version in [20, 21] {
             state.apply_published(&DatasetPublished {
                 dataset: "situations".into(),
@@ -801,6 +809,7 @@ mod tests {
         assert!(restored_histories.history("COL-1").is_some_and(|h| {
             h[0].notifications[0].acknowledged_via.as_deref() == Some("link")
                 && h[0].determination.reviews.len() == 1
+                && h[0].trace_id.as_ref().is_some_and(|t| t.len() == 32)
         }));
     }
 

@@ -121,6 +121,29 @@ fn trace_id_in(context: &opentelemetry::Context) -> Option<String> {
         .then(|| span_context.trace_id().to_string())
 }
 
+/// Where the tracing dashboard shows a trace: a URL with `{trace_id}` where the id goes (the id
+/// is appended when the placeholder is missing), e.g. `http://localhost:16686/trace/{trace_id}`.
+pub const TRACE_URL_ENV: &str = "TANDEM_TRACE_URL";
+
+/// The dashboard link of `trace_id` when `TANDEM_TRACE_URL` is set.
+pub fn trace_url(trace_id: &str) -> Option<String> {
+    trace_link(&std::env::var(TRACE_URL_ENV).ok()?, trace_id)
+}
+
+/// `template` with `trace_id` in place of `{trace_id}` (or after it, when it has none); `None`
+/// for a blank template or id.
+pub fn trace_link(template: &str, trace_id: &str) -> Option<String> {
+    let template = template.trim();
+    if template.is_empty() || trace_id.is_empty() {
+        return None;
+    }
+    Some(if template.contains("{trace_id}") {
+        template.replace("{trace_id}", trace_id)
+    } else {
+        format!("{template}{trace_id}")
+    })
+}
+
 /// Now, in RFC 3339 (UTC).
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
@@ -145,5 +168,28 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.iter().map(|(name, _)| name.as_ref()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_link;
+
+    #[test]
+    fn the_id_goes_where_the_template_says_or_at_its_end() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(
+            trace_link("http://localhost:16686/trace/{trace_id}", id).as_deref(),
+            Some("http://localhost:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            trace_link("https://grafana.example/explore?traceId={trace_id}&x=1", id).as_deref(),
+            Some("https://grafana.example/explore?traceId=4bf92f3577b34da6a3ce929d0e0e4736&x=1")
+        );
+        assert_eq!(
+            trace_link(" http://jaeger/trace/ ", id).as_deref(),
+            Some("http://jaeger/trace/4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(trace_link("  ", id), None);
     }
 }

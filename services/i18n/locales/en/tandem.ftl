@@ -251,6 +251,10 @@ board-review-agency = Agency
 board-review-verdict = Verdict
 board-review-at = When
 board-review-comment = Comment
+## Board traces: each determination's link to its trace (TANDEM_TRACE_URL).
+board-trace = Trace
+board-trace-link = Trace of the determination of { $date }
+
 ## Rationale: words the leadership policy's texts are filled with
 
 agencies-and = and

@@ -250,6 +250,10 @@ board-review-agency = Organismo
 board-review-verdict = Veredicto
 board-review-at = Cuándo
 board-review-comment = Comentario
+## Board traces: each determination's link to its trace (TANDEM_TRACE_URL).
+board-trace = Traza
+board-trace-link = Traza de la determinación del { $date }
+
 ## Rationale: words the leadership policy's texts are filled with
 
 agencies-and = y

@@ -250,6 +250,10 @@ board-review-agency = Organisme
 board-review-verdict = Avis
 board-review-at = Quand
 board-review-comment = Commentaire
+## Board traces: each determination's link to its trace (TANDEM_TRACE_URL).
+board-trace = Trace
+board-trace-link = Trace de la détermination du { $date }
+
 ## Rationale: words the leadership policy's texts are filled with
 
 agencies-and = et
