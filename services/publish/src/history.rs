@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tandem_i18n::{Lang, words::word};
 use tandem_proto::{
     timestamp,
     v1::{
@@ -321,9 +322,9 @@ pub fn render(entries: &[HistoryEntry]) -> String {
                     .format(&time::format_description::well_known::Rfc3339)
                     .ok())
                 .unwrap_or_default(),
-            tandem_proto::words::classification(d.classification()),
-            tandem_proto::words::arrangement(d.arrangement()),
-            tandem_proto::words::status(d.status()),
+            word(Lang::En, d.classification()),
+            word(Lang::En, d.arrangement()),
+            word(Lang::En, d.status()),
             if d.changed {
                 ""
             } else {
@@ -353,7 +354,7 @@ pub fn render(entries: &[HistoryEntry]) -> String {
                 } else {
                     format!(": {:?}", review.comment)
                 },
-                tandem_proto::words::status(review.status())
+                word(Lang::En, review.status())
             ));
         }
         for n in &entry.notifications {
