@@ -2,7 +2,10 @@
 //! notification with three buttons: Acknowledge (`POST` to the same address), and Endorse and
 //! Contest (with a reason) its determination (`POST /ack/<id>/review`, a form with `verdict`
 //! and `comment`), in the recipient's name. (A `GET` alone changes nothing: mail scanners and
-//! link previews open links.)
+//! link previews open links.) Every page is in the recipient's directory language with times in
+//! their time zone, unless `?lang=` or the browser's `Accept-Language` say otherwise (as the
+//! inbox decides, [`crate::inbox_http`]), in the pages' common layout with its security
+//! headers, and shows the notification as the inbox does.
 //!
 //! The token is the HMAC-SHA256 of `ack:<id>` with `ack_http.secret` ([`crate::links`]), so only
 //! someone the link was sent to can acknowledge, and every instance sharing the secret can check
@@ -16,37 +19,35 @@ use std::sync::Arc;
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    http::StatusCode,
-    response::Html,
+    http::{HeaderMap, StatusCode, Uri},
+    response::Response,
     routing::{get, post},
 };
 use serde::Deserialize;
+use tandem_i18n::{Lang, words::word};
 use tandem_runtime::envelope::MSG_ID;
+use tandem_web::{Here, html};
 
 use prost::Message as _;
 use tandem_proto::{
     subjects::{notify_ack_subject, review_subject},
     v1::{Notification, ReviewReply, ReviewRequest, ReviewVerdict},
-    words,
 };
 
 use crate::{
-    config::NotifyAgency, links::Links, review::MAX_COMMENT_CHARS, rules::is_notification_id,
-    store::Store,
+    config::NotifyAgency,
+    directory::DirectoryEntry,
+    inbox_http::{Inbox, language, notification_card, page},
+    review::MAX_COMMENT_CHARS,
+    rules::is_notification_id,
 };
 
-#[derive(Clone)]
-struct AppState {
-    links: Links,
-    client: async_nats::Client,
-    store: Store,
-    agency: NotifyAgency,
-}
-
+/// The link's query: its token, and the language switch.
 #[derive(Deserialize)]
 struct TokenQuery {
     #[serde(default)]
     token: String,
+    lang: Option<String>,
 }
 
 /// The review form: `endorse` or `contest`, and the comment (a contest's reason).
@@ -58,110 +59,205 @@ struct ReviewForm {
     comment: String,
 }
 
-/// The ack links' routes.
-pub(crate) fn router(
-    links: Links,
-    client: async_nats::Client,
-    store: Store,
-    agency: NotifyAgency,
-) -> Router {
+/// The ack links' routes; they read what the inbox reads (the same notifications, directory
+/// and determinations).
+pub(crate) fn router(inbox: Inbox) -> Router {
     Router::new()
         .route("/ack/{id}", get(confirm_page).post(acknowledge))
         .route("/ack/{id}/review", post(review))
-        .with_state(Arc::new(AppState {
-            links,
-            client,
-            store,
-            agency,
-        }))
+        .with_state(Arc::new(inbox))
 }
 
-fn page(status: StatusCode, body: &str) -> (StatusCode, Html<String>) {
-    (
-        status,
-        Html(format!("<!doctype html><title>tandem</title>{body}")),
-    )
+/// A notification the link names, with its recipient's directory entry when they are still in
+/// it (for their language and time zone).
+struct Linked {
+    notification: Notification,
+    entry: Option<DirectoryEntry>,
+    lang: Lang,
 }
 
-fn refused() -> (StatusCode, Html<String>) {
-    page(
-        StatusCode::FORBIDDEN,
-        "<p>This acknowledgement link is not valid.</p>",
-    )
-}
-
-/// The notification `id` names, when the token is its token and it is this agency's.
-async fn notification(
-    state: &AppState,
-    id: &str,
-    token: &str,
-) -> Result<Notification, (StatusCode, Html<String>)> {
-    if !is_notification_id(id) || !state.links.verify(id, token) {
-        return Err(refused());
+impl Linked {
+    /// The recipient's time zone, UTC when they are no longer in the directory.
+    fn tz(&self) -> &str {
+        self.entry.as_ref().map_or("UTC", |e| e.tz.as_str())
     }
-    match state.store.record(id).await {
-        Ok(Some((record, _))) => Ok(record.notification),
-        Ok(None) => Err(refused()),
+}
+
+/// A page of the ack link in `lang`: its heading, then `body` (already HTML).
+fn ack_page(status: StatusCode, lang: Lang, here: Here, heading: &str, body: String) -> Response {
+    let main = html! { h1 { (heading) } (tandem_web::PreEscaped(body)) };
+    page(status, lang, here, heading, main.into_string())
+}
+
+/// A result page: one status message in `lang`.
+fn result(status: StatusCode, lang: Lang, uri: &Uri, message: &str) -> Response {
+    let body = html! { p role="status" { (message) } };
+    ack_page(
+        status,
+        lang,
+        Here::new(uri),
+        &lang.text("ack-title"),
+        body.into_string(),
+    )
+}
+
+/// The one answer to a link that is not valid, whatever was wrong; its language switch leads
+/// to the same address without the token, echoing nothing of it.
+fn refused(lang: Lang, uri: &Uri) -> Response {
+    let bare = uri.path().parse().unwrap_or_else(|_| Uri::from_static("/"));
+    let body = html! { p { (lang.text("ack-refused")) } };
+    ack_page(
+        StatusCode::FORBIDDEN,
+        lang,
+        Here::new(&bare),
+        &lang.text("ack-refused-title"),
+        body.into_string(),
+    )
+}
+
+/// The notification `id` names, when the token is its token and it is this agency's; else the
+/// page to answer.
+async fn notification(
+    inbox: &Inbox,
+    id: &str,
+    query: &TokenQuery,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Linked, Response> {
+    let unknown = language(query.lang.as_deref(), None, headers);
+    if !is_notification_id(id) || !inbox.links.verify(id, &query.token) {
+        return Err(refused(unknown, uri));
+    }
+    let notification = match inbox.store.record(id).await {
+        Ok(Some((record, _))) => record.notification,
+        Ok(None) => return Err(refused(unknown, uri)),
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "notification not read");
-            Err(page(
+            return Err(result(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "<p>The notification could not be read; please try again.</p>",
-            ))
+                unknown,
+                uri,
+                &unknown.text("ack-unreadable"),
+            ));
         }
-    }
+    };
+    // Without the directory the page is still served, in the browser's language and UTC.
+    let entry = match inbox.directory.entries().await {
+        Ok(entries) => entries
+            .iter()
+            .find(|e| e.id == notification.recipient_id && e.agency == inbox.agency)
+            .cloned(),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "ack page: directory not read");
+            None
+        }
+    };
+    let lang = language(query.lang.as_deref(), entry.as_ref(), headers);
+    Ok(Linked {
+        notification,
+        entry,
+        lang,
+    })
+}
+
+/// `path` with the link's token and the page's language, for the forms' `action`.
+fn action(path: &str, token: &str, lang: Lang) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .append_pair("lang", lang.code())
+        .finish();
+    format!("{path}?{query}")
 }
 
 async fn confirm_page(
-    State(state): State<Arc<AppState>>,
+    State(inbox): State<Arc<Inbox>>,
     Path(id): Path<String>,
     Query(query): Query<TokenQuery>,
-) -> (StatusCode, Html<String>) {
-    let notification = match notification(&state, &id, &query.token).await {
-        Ok(notification) => notification,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let linked = match notification(&inbox, &id, &query, &uri, &headers).await {
+        Ok(linked) => linked,
         Err(answer) => return answer,
     };
-    let token = &query.token;
-    let summary = escape(&notification.summary);
-    page(
+    let (n, lang) = (&linked.notification, linked.lang);
+    let current = inbox
+        .determinations
+        .record(&n.situation_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.determination);
+    let card = notification_card(n, current.as_ref(), lang, linked.tz(), 0);
+    let acknowledge = action(&format!("/ack/{id}"), &query.token, lang);
+    let review = action(&format!("/ack/{id}/review"), &query.token, lang);
+    let body = html! {
+        p { (lang.text("ack-intro")) }
+        p.note { (lang.text_with("inbox-times", &[("tz", linked.tz().into())])) }
+        section aria-labelledby="n0" {
+            (tandem_web::PreEscaped(card))
+            h3 { (lang.text("inbox-actions")) }
+            form method="post" action=(acknowledge) {
+                p { button { (lang.text("inbox-acknowledge")) } }
+            }
+            p { (lang.text_with("ack-review", &[
+                ("determination", n.determination_id.as_str().into()),
+                ("agency", word(lang, inbox.agency.proto()).into()),
+            ])) }
+            form method="post" action=(review) {
+                input type="hidden" name="verdict" value="endorse";
+                p { button { (lang.text("inbox-endorse")) } }
+            }
+            form method="post" action=(review) {
+                input type="hidden" name="verdict" value="contest";
+                p { label for="reason" { (lang.text("inbox-contest-reason")) } }
+                p { textarea #reason name="comment" required maxlength=(MAX_COMMENT_CHARS) rows="3" cols="30" {} }
+                p { button { (lang.text("inbox-contest")) } }
+            }
+        }
+    };
+    ack_page(
         StatusCode::OK,
-        &format!(
-            "<pre>{summary}</pre><p>Acknowledge notification <code>{id}</code>?</p>\
-             <form method=\"post\" action=\"/ack/{id}?token={token}\"><button>Acknowledge</button></form>\
-             <p>Or review determination <code>{}</code> for {}:</p>\
-             <form method=\"post\" action=\"/ack/{id}/review?token={token}\">\
-             <input type=\"hidden\" name=\"verdict\" value=\"endorse\"><button>Endorse</button></form>\
-             <form method=\"post\" action=\"/ack/{id}/review?token={token}\">\
-             <input type=\"hidden\" name=\"verdict\" value=\"contest\">\
-             <label>Reason <textarea name=\"comment\" required maxlength=\"{MAX_COMMENT_CHARS}\"></textarea></label>\
-             <button>Contest</button></form>",
-            escape(&notification.determination_id),
-            state.agency.label(),
-        ),
+        lang,
+        Here::new(&uri),
+        &lang.text("ack-title"),
+        body.into_string(),
     )
 }
 
 async fn acknowledge(
-    State(state): State<Arc<AppState>>,
+    State(inbox): State<Arc<Inbox>>,
     Path(id): Path<String>,
     Query(query): Query<TokenQuery>,
-) -> (StatusCode, Html<String>) {
-    let notification = match notification(&state, &id, &query.token).await {
-        Ok(notification) => notification,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let linked = match notification(&inbox, &id, &query, &uri, &headers).await {
+        Ok(linked) => linked,
         Err(answer) => return answer,
     };
+    let lang = linked.lang;
     // The link was sent to the recipient alone: the acknowledgement is theirs.
-    let stored = publish_ack(&state.client, &id, "link", &notification.recipient_id);
+    let stored = publish_ack(
+        &inbox.client,
+        &id,
+        "link",
+        &linked.notification.recipient_id,
+    );
     match stored.await {
-        Ok(()) => page(
+        Ok(()) => result(
             StatusCode::OK,
-            &format!("<p>Notification <code>{id}</code> acknowledged. Thank you.</p>"),
+            lang,
+            &uri,
+            &lang.text_with("ack-acknowledged", &[("id", id.as_str().into())]),
         ),
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "ack from link not stored");
-            page(
+            result(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "<p>Could not record the acknowledgement; please try again.</p>",
+                lang,
+                &uri,
+                &lang.text("ack-ack-failed"),
             )
         }
     }
@@ -170,49 +266,64 @@ async fn acknowledge(
 /// Endorses or contests the notification's determination in the recipient's name, through the
 /// same request as every other review, so the same checks apply.
 async fn review(
-    State(state): State<Arc<AppState>>,
+    State(inbox): State<Arc<Inbox>>,
     Path(id): Path<String>,
     Query(query): Query<TokenQuery>,
+    uri: Uri,
+    headers: HeaderMap,
     Form(form): Form<ReviewForm>,
-) -> (StatusCode, Html<String>) {
-    let notification = match notification(&state, &id, &query.token).await {
-        Ok(notification) => notification,
+) -> Response {
+    let linked = match notification(&inbox, &id, &query, &uri, &headers).await {
+        Ok(linked) => linked,
         Err(answer) => return answer,
     };
+    let (n, lang) = (&linked.notification, linked.lang);
     let verdict = match form.verdict.as_str() {
         "endorse" => ReviewVerdict::Endorse,
         "contest" => ReviewVerdict::Contest,
         _ => ReviewVerdict::Unspecified,
     };
     let request = ReviewRequest {
-        situation_id: notification.situation_id.clone(),
-        determination_id: notification.determination_id.clone(),
-        by: notification.recipient_id.clone(),
+        situation_id: n.situation_id.clone(),
+        determination_id: n.determination_id.clone(),
+        by: n.recipient_id.clone(),
         verdict: verdict as i32,
         comment: form.comment,
     };
-    let reply = ask_review(&state.client, state.agency, &request).await;
-    match reply {
+    match ask_review(&inbox.client, inbox.agency, &request).await {
         Some(reply) if reply.recorded => {
             let status = reply
                 .review
-                .map(|r| words::status(r.status()))
+                .map(|r| word(lang, r.status()))
                 .unwrap_or_default();
-            page(
-                StatusCode::OK,
-                &format!(
-                    "<p>Your review of determination <code>{}</code> is recorded; it is now {status}. Thank you.</p>",
-                    escape(&notification.determination_id)
-                ),
+            let text = lang.text_with(
+                "ack-reviewed",
+                &[
+                    ("determination", n.determination_id.as_str().into()),
+                    ("status", status.into()),
+                ],
+            );
+            result(StatusCode::OK, lang, &uri, &text)
+        }
+        Some(reply) => {
+            // The review service's reason is in English: marked so, under the translated news.
+            let body = html! {
+                p role="status" { (lang.text("inbox-review-refused")) }
+                p lang="en" { (reply.refused) }
+            };
+            ack_page(
+                StatusCode::CONFLICT,
+                lang,
+                Here::new(&uri),
+                &lang.text("ack-title"),
+                body.into_string(),
             )
         }
-        Some(reply) => page(
-            StatusCode::CONFLICT,
-            &format!("<p>Not recorded: {}</p>", escape(&reply.refused)),
-        ),
-        None => page(
+        None => result(
             StatusCode::SERVICE_UNAVAILABLE,
-            "<p>Could not record the review now; please try again.</p>",
+            lang,
+            &uri,
+            &lang.text("ack-review-failed"),
         ),
     }
 }

@@ -139,7 +139,11 @@ fn now() -> i64 {
 
 /// The language of a page for `entry` (when known), switched with `?lang=`, else negotiated
 /// from the browser's `Accept-Language`.
-fn language(requested: Option<&str>, entry: Option<&DirectoryEntry>, headers: &HeaderMap) -> Lang {
+pub(crate) fn language(
+    requested: Option<&str>,
+    entry: Option<&DirectoryEntry>,
+    headers: &HeaderMap,
+) -> Lang {
     let requested = requested
         .filter(|r| Lang::from_tag(r).is_some())
         .or(entry.map(|e| e.lang.as_str()));
@@ -315,24 +319,22 @@ impl FormFields<'_> {
     }
 }
 
-/// One waiting notification: what it is, its deadline, the situation as it stands and the
-/// actions.
-fn notification_section(
+/// What a notification is, its deadline and the situation as it stands, in `lang` with times
+/// in `tz`; its heading has the id `n<index>`. The inbox and the acknowledgement page
+/// ([`crate::ack_http`]) both show a notification this way.
+pub(crate) fn notification_card(
     n: &Notification,
     current: Option<&LeadershipDetermination>,
-    entry: &DirectoryEntry,
-    form: &FormFields<'_>,
+    lang: Lang,
+    tz: &str,
     index: usize,
-    reviews: bool,
 ) -> String {
-    let lang = form.lang;
-    let tz = entry.tz.as_str();
     let at = |t: Option<&tandem_proto::Timestamp>| {
         t.map(|t| local_time(t.seconds, tz)).unwrap_or_default()
     };
     let t = |id: &str| escape(&lang.text(id));
     let mut html = format!(
-        "<section aria-labelledby=\"n{index}\"><h2 id=\"n{index}\">{}</h2>",
+        "<h2 id=\"n{index}\">{}</h2>",
         escape(&lang.text_with(
             "inbox-notification",
             &[
@@ -371,6 +373,24 @@ fn notification_section(
             t("inbox-trace")
         ));
     }
+    html
+}
+
+/// One waiting notification: its card ([`notification_card`]) and the actions.
+fn notification_section(
+    n: &Notification,
+    current: Option<&LeadershipDetermination>,
+    entry: &DirectoryEntry,
+    form: &FormFields<'_>,
+    index: usize,
+    reviews: bool,
+) -> String {
+    let lang = form.lang;
+    let t = |id: &str| escape(&lang.text(id));
+    let mut html = format!(
+        "<section aria-labelledby=\"n{index}\">{}",
+        notification_card(n, current, lang, &entry.tz, index)
+    );
     html.push_str(&format!(
         "<h3>{}</h3><div><form method=\"post\" action=\"inbox\">{}<p><button name=\"action\" value=\"acknowledge\">{}</button></p></form>",
         t("inbox-actions"),
@@ -666,7 +686,13 @@ fn refused(refusal: Refusal, lang: Lang) -> Response {
 
 /// A whole page in `lang` in the pages' common layout ([`tandem_web`]: security headers,
 /// language switch), never stored by a cache since it holds the link's token in its forms.
-fn page(status: StatusCode, lang: Lang, here: Here, title: &str, body: String) -> Response {
+pub(crate) fn page(
+    status: StatusCode,
+    lang: Lang,
+    here: Here,
+    title: &str,
+    body: String,
+) -> Response {
     let mut response = tandem_web::render(
         status,
         Page {

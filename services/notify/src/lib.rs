@@ -169,8 +169,7 @@ pub async fn run_on(
                         determinations: records,
                         proxy,
                     };
-                    let app = ack_http::router(links, client, store, agency)
-                        .merge(inbox_http::router(inbox));
+                    let app = ack_http::router(inbox.clone()).merge(inbox_http::router(inbox));
                     let stop = service.stop();
                     service.spawn("acknowledgement links and inbox", async move {
                         Ok(tandem_runtime::http::serve(listener, app, stop).await?)

@@ -6,6 +6,7 @@ mod common;
 use std::{collections::HashMap, time::Duration};
 
 use common::*;
+use tandem_i18n::Lang;
 use tandem_notify::{
     NotifyAgency,
     directory::{Directory, LiveDirectory},
@@ -518,12 +519,42 @@ async fn two_instances_per_agency_deliver_each_notification_once() {
     }
 }
 
+/// The text a reader sees of a page: without its style sheet and tags (whose attribute names,
+/// `for` or `lang`, are English words).
+fn visible_text(html: &str) -> String {
+    let html = match (html.find("<style>"), html.find("</style>")) {
+        (Some(start), Some(end)) => format!("{}{}", &html[..start], &html[end..]),
+        _ => html.to_string(),
+    };
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
 #[tokio::test]
-async fn the_ack_link_acknowledges_with_a_valid_token_only() {
+async fn the_ack_link_acknowledges_with_a_valid_token_only_in_the_recipients_language() {
     let world = World::start().await;
     let smtp = Smtp::start().await;
     world.import(TIERS).await;
-    world.import(ONE_MAILBOX).await;
+    // ONE_MAILBOX's coordinator, who reads French in Paris.
+    world
+        .import(
+            r#"[{"id": "cc", "name": "C", "agency": "iom", "role": "COUNTRY_COORDINATOR",
+                 "countries": ["COL"], "lang": "fr", "tz": "Europe/Paris",
+                 "channels": [{"email": {"address": "cc@iom.example.org"}}]}]"#,
+        )
+        .await;
     let mut config = world.config(NotifyAgency::Iom, 2);
     smtp.configure(&mut config);
     let port = serve_ack_links(&mut config);
@@ -553,23 +584,74 @@ async fn the_ack_link_acknowledges_with_a_valid_token_only() {
     let http = reqwest::Client::new();
     let page = http.get(&link).send().await.expect("page");
     assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("content-language", "fr"),
+    ] {
+        assert_eq!(headers.get(name).map(|v| v.to_str().unwrap()), Some(value));
+    }
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let body = page.text().await.expect("body");
+    assert!(body.contains("<html lang=\"fr\">"), "{body}");
+    assert!(body.contains("<form method=\"post\""), "{body}");
+    assert!(body.contains("Accuser réception"), "{body}");
+    let text = visible_text(&body);
+    let untranslated = tandem_testkit::browser::untranslated(Lang::Fr, &["Ack", "Inbox"], &text);
+    assert!(untranslated.is_empty(), "{untranslated:?} in {text}");
+    // `?lang=` switches the page.
+    let english = http
+        .get(format!("{link}&lang=en"))
+        .send()
+        .await
+        .expect("page in English");
     assert!(
-        page.text()
+        english
+            .text()
             .await
             .expect("body")
-            .contains("<form method=\"post\"")
+            .contains("<html lang=\"en\">")
+    );
+    // A token that is not this link's — forged, or the real one with a digit changed — is
+    // refused, and its page says so in the reader's language.
+    let token = link.split("token=").nth(1).expect("token").to_string();
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let tampered = format!(
+        "http://127.0.0.1:{port}/ack/{id}?token={}{last}",
+        &token[..token.len() - 1]
     );
     let forged = format!("http://127.0.0.1:{port}/ack/{id}?token={}", "0".repeat(64));
-    assert_eq!(
-        http.post(&forged).send().await.expect("forged").status(),
-        403
-    );
+    for bad in [&tampered, &forged] {
+        assert_eq!(http.post(bad).send().await.expect("bad").status(), 403);
+        let page = http
+            .get(bad)
+            .header("accept-language", "es")
+            .send()
+            .await
+            .expect("bad page");
+        assert_eq!(page.status(), 403);
+        assert!(page.headers().contains_key("content-security-policy"));
+        let body = page.text().await.expect("body");
+        assert!(
+            body.contains("Este enlace de acuse de recibo no es válido"),
+            "{body}"
+        );
+        assert!(!body.contains(&token), "the refusal echoes no token");
+    }
     assert_eq!(
         inbox::list(&world.js, true).await.expect("list").len(),
         1,
         "neither the page nor a forged token acknowledged it"
     );
-    assert_eq!(http.post(&link).send().await.expect("ack").status(), 200);
+    let done = http.post(&link).send().await.expect("ack");
+    assert_eq!(done.status(), 200);
+    let body = done.text().await.expect("body");
+    assert!(
+        body.contains(&format!("Réception de la notification {id} confirmée")),
+        "{body}"
+    );
     world.wait_all_acknowledged().await;
     marker_escalated_to_hq(&world, "COL-MARKER").await;
     let escalated: Vec<_> = world

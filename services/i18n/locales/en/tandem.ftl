@@ -174,6 +174,19 @@ inbox-needs-reason = A contest needs a reason.
 inbox-reason-too-long = The reason may have at most { $max } characters.
 inbox-personal-data = The reason seems to hold personal data (a name, phone number or e-mail address); please remove it.
 
+## Ack: the page of the acknowledgement link in every notification (`/ack/<id>`).
+
+ack-title = Acknowledge a notification
+ack-intro = Opening this page changes nothing; the buttons do.
+ack-review = Or review determination { $determination } for { $agency }:
+ack-acknowledged = Notification { $id } acknowledged. Thank you.
+ack-reviewed = Your review of determination { $determination } is recorded; it is now { $status }. Thank you.
+ack-ack-failed = The acknowledgement could not be recorded; please try again.
+ack-review-failed = The review could not be recorded now; please try again.
+ack-unreadable = The notification could not be read; please try again.
+ack-refused-title = This link is not valid
+ack-refused = This acknowledgement link is not valid. Use the link in your latest notification.
+
 ## Page: what every HTML page shares (services/web).
 
 page-site-name = tandem · IOM and UNHCR

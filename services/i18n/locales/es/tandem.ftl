@@ -173,6 +173,19 @@ inbox-needs-reason = Una impugnación necesita un motivo.
 inbox-reason-too-long = El motivo puede tener como máximo { $max } caracteres.
 inbox-personal-data = El motivo parece contener datos personales (un nombre, un número de teléfono o una dirección de correo); elimínelos.
 
+## Ack: the page of the acknowledgement link in every notification (`/ack/<id>`).
+
+ack-title = Acusar recibo de una notificación
+ack-intro = Abrir esta página no cambia nada; solo los botones actúan.
+ack-review = O revise la determinación { $determination } para { $agency }:
+ack-acknowledged = Recibo de la notificación { $id } confirmado. Gracias.
+ack-reviewed = Su revisión de la determinación { $determination } quedó registrada; ahora está { $status }. Gracias.
+ack-ack-failed = No se pudo registrar el acuse de recibo; inténtelo de nuevo.
+ack-review-failed = No se pudo registrar la revisión ahora; inténtelo de nuevo.
+ack-unreadable = No se pudo leer la notificación; inténtelo de nuevo.
+ack-refused-title = Este enlace no es válido
+ack-refused = Este enlace de acuse de recibo no es válido. Use el enlace de su notificación más reciente.
+
 ## Page: what every HTML page shares (services/web).
 
 page-site-name = tandem · OIM y ACNUR

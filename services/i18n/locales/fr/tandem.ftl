@@ -173,6 +173,19 @@ inbox-needs-reason = Une contestation doit être motivée.
 inbox-reason-too-long = Le motif ne peut dépasser { $max } caractères.
 inbox-personal-data = Le motif semble contenir des données personnelles (nom, numéro de téléphone ou adresse électronique) ; veuillez les retirer.
 
+## Ack: the page of the acknowledgement link in every notification (`/ack/<id>`).
+
+ack-title = Accuser réception d’une notification
+ack-intro = Ouvrir cette page ne change rien ; seuls les boutons agissent.
+ack-review = Ou examinez la décision { $determination } pour { $agency } :
+ack-acknowledged = Réception de la notification { $id } confirmée. Merci.
+ack-reviewed = Votre avis sur la décision { $determination } est enregistré ; elle est désormais { $status }. Merci.
+ack-ack-failed = L’accusé de réception n’a pas pu être enregistré ; veuillez réessayer.
+ack-review-failed = L’avis n’a pas pu être enregistré pour l’instant ; veuillez réessayer.
+ack-unreadable = La notification n’a pas pu être lue ; veuillez réessayer.
+ack-refused-title = Ce lien n’est pas valide
+ack-refused = Ce lien d’accusé de réception n’est pas valide. Utilisez le lien de votre dernière notification.
+
 ## Page: what every HTML page shares (services/web).
 
 page-site-name = tandem · OIM et HCR
