@@ -7,7 +7,7 @@
 //! - [`timestamp`]: conversions between protobuf timestamps and `SystemTime`.
 //! - [`partial`]: decoders of the one or two fields consumers order messages by.
 //! - [`roster`]: the services: names, NATS users and connections, durable consumers.
-//! - [`words`]: enum values in words for people, and the population groups a report carries.
+//! - [`words`]: the population groups a report carries (their words: `tandem_i18n::words`).
 //! - [`subjects`]: the NATS subjects the messages travel on (docs/design.md, "Subjects,
 //!   streams, buckets").
 

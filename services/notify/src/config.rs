@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use tandem_proto::{
     roster, subjects,
     v1::{Agency, Role},
-    words,
 };
 use tandem_runtime::config::CommonConfig;
 
@@ -54,10 +53,10 @@ impl NotifyAgency {
         }
     }
 
-    /// The display name: `IOM` or `UNHCR`.
+    /// The name as the contract spells it: `IOM` or `UNHCR` (in a reader's language:
+    /// `tandem_i18n::words::word`).
     pub fn label(self) -> &'static str {
-        // Both agencies have a name: `words::agency` is `None` only for partners.
-        words::agency(self.proto()).unwrap_or_default()
+        self.proto().as_str_name().trim_start_matches("AGENCY_")
     }
 
     /// The agency of a contract value; `None` for partners and unspecified.

@@ -25,7 +25,10 @@ use axum::{
 };
 use ipnet::IpNet;
 use serde::Deserialize;
-use tandem_i18n::{Lang, local_time, words::word};
+use tandem_i18n::{
+    Lang, local_time,
+    words::{rationale_source, rationale_text, word},
+};
 use tandem_proto::v1::{
     Agency, LeadershipDetermination, Notification, ReviewRequest, ReviewVerdict, Role,
 };
@@ -463,8 +466,8 @@ fn situation(n: &Notification, d: &LeadershipDetermination, lang: Lang, tz: &str
         for r in &d.rationale {
             html.push_str(&format!(
                 "<li>{} <small>({})</small></li>",
-                escape(&r.text),
-                escape(&tandem_proto::words::rationale_source(r))
+                escape(rationale_text(lang, r)),
+                escape(&rationale_source(lang, r))
             ));
         }
         html.push_str("</ul>");

@@ -24,7 +24,10 @@ use tandem_proto::{
 };
 
 use crate::{config::NotifyAgency, directory::DirectoryEntry};
-use tandem_i18n::{FluentValue, Lang, words::word};
+use tandem_i18n::{
+    FluentValue, Lang,
+    words::{rationale_source, rationale_text, word},
+};
 
 /// The tier of a role: 0 for the first line, 1 regional, 2 HQ.
 pub fn tier(role: Role) -> u32 {
@@ -386,8 +389,8 @@ pub fn summary(n: &Notification, lang: Lang) -> String {
         for r in &n.rationale {
             lines.push(format!(
                 "- {} ({})",
-                r.text,
-                tandem_proto::words::rationale_source(r)
+                rationale_text(lang, r),
+                rationale_source(lang, r)
             ));
         }
     }
