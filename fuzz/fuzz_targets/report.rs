@@ -31,6 +31,8 @@ const CODES: &[&str] = &[
     "OUT_OF_RANGE",
     "UNKNOWN_CODE",
     "DUPLICATE_GROUP",
+    "DUPLICATE_CRITERION",
+    "INCONSISTENT_TOTAL",
     "STALE_REVISION",
     "CONFLICT",
     "PERSONAL_DATA",
@@ -39,6 +41,7 @@ const CODES: &[&str] = &[
     "TOO_MANY",
     "MORE_REASONS",
     "DESIGNATION_NOT_ALLOWED",
+    "REGIONAL_NOT_ALLOWED",
 ];
 
 fuzz_target!(|data: &[u8]| {
