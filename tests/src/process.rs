@@ -113,15 +113,45 @@ impl Drop for ServerProcess {
 /// `count` TCP ports on 127.0.0.1 that were free a moment ago.
 ///
 /// Configuration files need ports before the server starts (routes name their peers), so they
-/// cannot use `-p -1`. The listeners are all held until every port is chosen, so the ports are
-/// distinct; another process could still take one before the server binds it, which shows as a
-/// start failure naming the port.
+/// cannot use `-p -1`. The ports come from below the kernel's ephemeral range: a port the kernel
+/// handed out with `bind(0)` may be handed out again to any test's outgoing connection before
+/// the server binds it, which failed whole runs with "address already in use". Below that
+/// range only another test choosing the same random port at the same moment can take it. The
+/// listeners are all held until every port is chosen, so the ports are distinct.
 pub fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("cannot bind a loopback port"))
-        .collect();
+    let below = ephemeral_range_start().unwrap_or(32768);
+    let candidates = FIRST_CHOSEN_PORT..below.max(FIRST_CHOSEN_PORT + 1);
+    let mut listeners: Vec<TcpListener> = Vec::with_capacity(count);
+    for _ in 0..count * 1000 {
+        if listeners.len() == count {
+            break;
+        }
+        let port = rand::random_range(candidates.clone());
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
+    assert_eq!(
+        listeners.len(),
+        count,
+        "no {count} free ports between {FIRST_CHOSEN_PORT} and {below}"
+    );
     listeners
         .iter()
         .map(|listener| listener.local_addr().expect("bound address").port())
         .collect()
+}
+
+/// The lowest port [`free_ports`] chooses: above the ports services commonly listen on.
+const FIRST_CHOSEN_PORT: u16 = 10_000;
+
+/// The first port of Linux's ephemeral range (`ip_local_port_range`), where outgoing
+/// connections take their local ports.
+fn ephemeral_range_start() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
