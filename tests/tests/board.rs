@@ -22,7 +22,7 @@ use tandem_testkit::{
 };
 
 /// The demo's reports (deploy/demo), with the organisation that submits each.
-const DEMO: [(&str, &str); 7] = [
+const DEMO: [(&str, &str); 11] = [
     (
         "iom",
         include_str!("../../deploy/demo/01-iom-colombia.json"),
@@ -48,12 +48,30 @@ const DEMO: [(&str, &str); 7] = [
         "partner.nrc",
         include_str!("../../deploy/demo/07-partner-ukraine.json"),
     ),
+    (
+        "iom",
+        include_str!("../../deploy/demo/09-iom-panama-darien.json"),
+    ),
+    (
+        "unhcr",
+        include_str!("../../deploy/demo/10-unhcr-costa-rica-darien.json"),
+    ),
+    (
+        "iom",
+        include_str!("../../deploy/demo/11-iom-colombia-darien.json"),
+    ),
+    (
+        "iom",
+        include_str!("../../deploy/demo/12-iom-iraq-solutions.json"),
+    ),
 ];
 
 /// The demo's situations, as the board lists them (by id).
-const SITUATIONS: [&str; 6] = [
+const SITUATIONS: [&str; 8] = [
+    "AMERICAS-NORTH-2026",
     "BGD-ROHINGYA",
     "COL-VEN-2026",
+    "IRQ-IDP-2026",
     "LBY-MIGRATION",
     "MOZ-CABO-DELGADO",
     "PAK-FLOODS-2026",
@@ -162,14 +180,26 @@ async fn the_board_lists_filters_and_charts_the_demos_situations_accessibly_on_a
         url.query()?.contains("country=COL").then_some(())
     })
     .await;
-    assert_eq!(listed(&browser).await, ["COL-VEN-2026"]);
+    // The regional situation over Panama, Costa Rica and Colombia is found under each.
+    assert_eq!(
+        listed(&browser).await,
+        ["AMERICAS-NORTH-2026", "COL-VEN-2026"]
+    );
+    browser.open(&format!("{base}/?country=CRI")).await;
+    assert_eq!(listed(&browser).await, ["AMERICAS-NORTH-2026"]);
+    let countries = browser
+        .eval("return document.querySelector('tbody td').textContent")
+        .await;
+    assert_eq!(countries, "COL, CRI, PAN");
 
     // UNHCR leads Bangladesh's refugees and Mozambique's IDPs alone.
     browser.open(&format!("{base}/?lead=IOM")).await;
     assert_eq!(
         listed(&browser).await,
         [
+            "AMERICAS-NORTH-2026",
             "COL-VEN-2026",
+            "IRQ-IDP-2026",
             "LBY-MIGRATION",
             "PAK-FLOODS-2026",
             "UKR-DNIPRO-SOLUTIONS"
@@ -232,6 +262,30 @@ async fn the_board_lists_filters_and_charts_the_demos_situations_accessibly_on_a
         );
     }
 
+    // A regional situation's page: each country operation, how it is classified, who leads.
+    browser
+        .open(&format!("{base}/situations/AMERICAS-NORTH-2026"))
+        .await;
+    let operations = browser
+        .eval(
+            "const table = [...document.querySelectorAll('table')]
+               .find(t => t.caption && t.caption.textContent === 'Country operations');
+             return table ? [...table.querySelectorAll('tbody tr')]
+               .map(tr => [...tr.children].map(c => c.textContent)) : null;",
+        )
+        .await;
+    let operations: Vec<Vec<String>> =
+        serde_json::from_value(operations.clone()).unwrap_or_else(|_| panic!("{operations}"));
+    assert_eq!(
+        operations.iter().map(|o| o[0].as_str()).collect::<Vec<_>>(),
+        ["COL", "CRI", "PAN"],
+        "{operations:?}"
+    );
+    assert!(
+        operations.iter().all(|o| o.len() == 4 && !o[3].is_empty()),
+        "each operation with its classification, arrangement and leads: {operations:?}"
+    );
+
     // Accessible and usable at a phone's width: no serious violation, nothing wider than it.
     for (width, height) in [DESKTOP, PHONE] {
         client
@@ -242,6 +296,7 @@ async fn the_board_lists_filters_and_charts_the_demos_situations_accessibly_on_a
             "/",
             "/situations/LBY-MIGRATION",
             "/situations/COL-VEN-2026?lang=es",
+            "/situations/AMERICAS-NORTH-2026?lang=fr",
         ] {
             browser.open(&format!("{base}{path}")).await;
             let violations = browser.serious_violations().await;

@@ -1,6 +1,7 @@
 //! The public situation board (docs/design.md, "Pages"): `/` lists the published situations
-//! with filters by country, classification and lead agency, and `/situations/{id}` shows one:
-//! who leads and why, its figures with their dates and sources, its reviews, and two charts
+//! with filters by country (a regional situation under each of its countries), classification
+//! and lead agency, and `/situations/{id}` shows one: who leads and why (for a regional
+//! situation, in each country operation too), its figures with their dates and sources, its reviews, and two charts
 //! drawn on the server as SVG (people by group, and the classification, over time), each with
 //! a text alternative and its data as a table.
 //!
@@ -82,9 +83,17 @@ pub(crate) async fn board(
     if !shared.is_ready() {
         return starting(lang, &uri);
     }
-    let rows = shared.read(|s| s.rows(None));
+    let rows: Vec<Listed> = shared.read(|s| {
+        s.rows(None)
+            .into_iter()
+            .map(|row| Listed {
+                countries: s.countries(&row.situation_id),
+                row,
+            })
+            .collect()
+    });
     let options = Options::of(&rows);
-    let matching: Vec<&Row> = rows.iter().filter(|row| filters.admit(row)).collect();
+    let matching: Vec<&Listed> = rows.iter().filter(|listed| filters.admit(listed)).collect();
     let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
     let page = page.clamp(1, pages);
     let shown = &matching[(page - 1) * PAGE_SIZE..matching.len().min(page * PAGE_SIZE)];
@@ -103,7 +112,7 @@ pub(crate) async fn board(
             p { (lang.text("board-none")) }
         } @else {
             (situation_table(lang, shown))
-            @if shown.iter().any(|row| row.figures.total_suppressed) {
+            @if shown.iter().any(|listed| listed.row.figures.total_suppressed) {
                 p.note { "† " (lang.text("board-total-partial")) }
             }
             @if pages > 1 { (pagination(lang, &uri, page, pages)) }
@@ -124,6 +133,14 @@ pub(crate) async fn board(
             main,
         },
     )
+}
+
+/// A situation as the board lists it: its published row and every country it spans (one,
+/// or each operation's of a regional situation), so that a regional situation is found under
+/// each of its countries.
+struct Listed {
+    row: Row,
+    countries: Vec<String>,
 }
 
 /// The board's filters, validated.
@@ -168,8 +185,8 @@ impl Filters {
         })
     }
 
-    fn admit(&self, row: &Row) -> bool {
-        self.country.as_ref().is_none_or(|c| row.country == *c)
+    fn admit(&self, Listed { row, countries }: &Listed) -> bool {
+        self.country.as_ref().is_none_or(|c| countries.contains(c))
             && self
                 .classification
                 .is_none_or(|c| row.classification_code == c.as_str_name())
@@ -188,12 +205,15 @@ struct Options {
 }
 
 impl Options {
-    fn of(rows: &[Row]) -> Self {
+    fn of(rows: &[Listed]) -> Self {
         Self {
-            countries: rows.iter().map(|row| row.country.clone()).collect(),
+            countries: rows
+                .iter()
+                .flat_map(|l| l.countries.iter().cloned())
+                .collect(),
             classifications: rows
                 .iter()
-                .filter_map(|row| Classification::from_str_name(&row.classification_code))
+                .filter_map(|l| Classification::from_str_name(&l.row.classification_code))
                 .map(|c| c as i32)
                 .collect(),
         }
@@ -250,7 +270,7 @@ fn filter_form(lang: Lang, filters: &Filters, options: &Options) -> Markup {
     }
 }
 
-fn situation_table(lang: Lang, rows: &[&Row]) -> Markup {
+fn situation_table(lang: Lang, rows: &[&Listed]) -> Markup {
     html! {
         (scrollable(&lang.text("board-title"), html! {
             table {
@@ -266,12 +286,12 @@ fn situation_table(lang: Lang, rows: &[&Row]) -> Markup {
                     }
                 }
                 tbody {
-                    @for row in rows {
+                    @for Listed { row, countries } in rows {
                         tr {
                             th scope="row" {
                                 a href=(situation_href(&row.situation_id, lang)) { (row.situation_id) }
                             }
-                            td { (row.country) }
+                            td { (countries.join(", ")) }
                             td { (classification_words(lang, &row.classification_code)) }
                             td { (agency_words(lang, &row.lead_agencies)) }
                             td.n {
@@ -330,6 +350,13 @@ fn agency_words(lang: Lang, names: &[String]) -> String {
         .join(", ")
 }
 
+/// `Agency` values of a determination in words.
+fn agencies(lang: Lang, values: &[i32]) -> impl Iterator<Item = String> {
+    values
+        .iter()
+        .map(move |a| word(lang, Agency::try_from(*a).unwrap_or_default()))
+}
+
 /// A situation's page: `/situations/{id}?lang=`.
 pub(crate) async fn situation(
     State(shared): State<Arc<Shared>>,
@@ -346,7 +373,7 @@ pub(crate) async fn situation(
     if !shared.is_ready() {
         return starting(lang, &uri);
     }
-    let Some(row) = shared.read(|s| s.row(&id)) else {
+    let Some((row, countries)) = shared.read(|s| Some((s.row(&id)?, s.countries(&id)))) else {
         return not_found(lang, &uri);
     };
     let history = shared
@@ -361,8 +388,11 @@ pub(crate) async fn situation(
     let main = html! {
         p { a href=(format!("/?lang={}", lang.code())) { "← " (lang.text("page-back-home")) } }
         h1 { (title) }
-        (summary(lang, &row, current))
+        (summary(lang, &row, &countries, current))
         @if let Some(determination) = current { (leads(lang, determination)) }
+        @if let Some(determination) = current.filter(|d| !d.operations.is_empty()) {
+            (operations(lang, determination))
+        }
         (figures(lang, &row, current))
         @if !history.is_empty() { (charts(lang, &history)) }
         @if let Some(determination) = current { (reviews(lang, determination)) }
@@ -386,7 +416,12 @@ pub(crate) async fn situation(
     )
 }
 
-fn summary(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> Markup {
+fn summary(
+    lang: Lang,
+    row: &Row,
+    countries: &[String],
+    current: Option<&LeadershipDetermination>,
+) -> Markup {
     let status = current
         .and_then(|d| DeterminationStatus::try_from(d.status).ok())
         .unwrap_or_default();
@@ -395,7 +430,7 @@ fn summary(lang: Lang, row: &Row, current: Option<&LeadershipDetermination>) -> 
         (scrollable(&row.situation_id, html! {
             table {
                 tbody {
-                    tr { th scope="row" { (lang.text("board-col-country")) } td { (row.country) } }
+                    tr { th scope="row" { (lang.text("board-col-country")) } td { (countries.join(", ")) } }
                     tr {
                         th scope="row" { (lang.text("board-classification")) }
                         td { (classification_words(lang, &row.classification_code)) }
@@ -436,8 +471,7 @@ fn leads(lang: Lang, determination: &LeadershipDetermination) -> Markup {
                             tr {
                                 td { (word(lang, LeadershipFunction::try_from(assignment.function).unwrap_or_default())) }
                                 td {
-                                    (assignment.agencies.iter()
-                                        .map(|a| word(lang, Agency::try_from(*a).unwrap_or_default()))
+                                    (agencies(lang, &assignment.agencies)
                                         .chain(assignment.actors.iter().cloned())
                                         .collect::<Vec<_>>()
                                         .join(", "))
@@ -462,6 +496,36 @@ fn leads(lang: Lang, determination: &LeadershipDetermination) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// A regional situation's country operations: how each is classified and who leads it.
+fn operations(lang: Lang, determination: &LeadershipDetermination) -> Markup {
+    html! {
+        h2 { (lang.text("board-operations")) }
+        (scrollable(&lang.text("board-operations"), html! {
+            table {
+                caption { (lang.text("board-operations")) }
+                thead { tr {
+                    th scope="col" { (lang.text("board-col-country")) }
+                    th scope="col" { (lang.text("board-classification")) }
+                    th scope="col" { (lang.text("board-arrangement")) }
+                    th scope="col" { (lang.text("board-lead-agencies")) }
+                } }
+                tbody {
+                    @for operation in &determination.operations {
+                        tr {
+                            th scope="row" { (operation.country) }
+                            td { (word(lang, operation.classification())) }
+                            td { (word(lang, operation.arrangement())) }
+                            td {
+                                (agencies(lang, &operation.lead_agencies).collect::<Vec<_>>().join(", "))
+                            }
+                        }
+                    }
+                }
+            }
+        }))
     }
 }
 

@@ -345,6 +345,16 @@ impl State {
         Some(self.situations.get(id)?.published.as_ref()?.row.clone())
     }
 
+    /// The countries situation `id` has reports from, in order: its one country, or each
+    /// operation's of a regional situation.
+    pub fn countries(&self, id: &str) -> Vec<String> {
+        let Some(situation) = self.situations.get(id) else {
+            return Vec::new();
+        };
+        let countries: BTreeSet<&String> = situation.reports.keys().map(|(_, c)| c).collect();
+        countries.into_iter().cloned().collect()
+    }
+
     /// Number of published rows.
     pub fn row_count(&self) -> usize {
         self.published(None).count()

@@ -318,3 +318,6 @@ cli-review-recorded = recorded: { $agency } ({ $by }) { $verdict ->
         [contest] contested
        *[endorse] endorsed
     } determination { $determination }; it is now { $status }
+
+## board: regional situations
+board-operations = Country operations

@@ -317,3 +317,6 @@ cli-review-recorded = registrado: { $agency } ({ $by }) { $verdict ->
         [contest] impugnó
        *[endorse] respaldó
     } la determinación { $determination }; ahora está: { $status }
+
+## board: regional situations
+board-operations = Operaciones por país

@@ -317,3 +317,6 @@ cli-review-recorded = enregistré : { $agency } ({ $by }) { $verdict ->
         [contest] a contesté
        *[endorse] a approuvé
     } la détermination { $determination } ; elle est désormais : { $status }
+
+## board: regional situations
+board-operations = Opérations par pays
