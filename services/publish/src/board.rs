@@ -350,6 +350,13 @@ fn agency_words(lang: Lang, names: &[String]) -> String {
         .join(", ")
 }
 
+/// A table's head: one column heading per message id.
+fn column_heads(lang: Lang, ids: &[&str]) -> Markup {
+    html! {
+        thead { tr { @for id in ids { th scope="col" { (lang.text(id)) } } } }
+    }
+}
+
 /// `Agency` values of a determination in words.
 fn agencies(lang: Lang, values: &[i32]) -> impl Iterator<Item = String> {
     values
@@ -462,10 +469,7 @@ fn leads(lang: Lang, determination: &LeadershipDetermination) -> Markup {
             (scrollable(&lang.text("board-functions"), html! {
                 table {
                     caption { (lang.text("board-functions")) }
-                    thead { tr {
-                        th scope="col" { (lang.text("board-function")) }
-                        th scope="col" { (lang.text("board-agencies")) }
-                    } }
+                    (column_heads(lang, &["board-function", "board-agencies"]))
                     tbody {
                         @for assignment in &determination.functions {
                             tr {
@@ -506,12 +510,12 @@ fn operations(lang: Lang, determination: &LeadershipDetermination) -> Markup {
         (scrollable(&lang.text("board-operations"), html! {
             table {
                 caption { (lang.text("board-operations")) }
-                thead { tr {
-                    th scope="col" { (lang.text("board-col-country")) }
-                    th scope="col" { (lang.text("board-classification")) }
-                    th scope="col" { (lang.text("board-arrangement")) }
-                    th scope="col" { (lang.text("board-lead-agencies")) }
-                } }
+                (column_heads(lang, &[
+                    "board-col-country",
+                    "board-classification",
+                    "board-arrangement",
+                    "board-lead-agencies",
+                ]))
                 tbody {
                     @for operation in &determination.operations {
                         tr {
@@ -859,12 +863,12 @@ fn reviews(lang: Lang, determination: &LeadershipDetermination) -> Markup {
         } @else {
             (scrollable(&lang.text("board-reviews"), html! {
                 table {
-                    thead { tr {
-                        th scope="col" { (lang.text("board-review-agency")) }
-                        th scope="col" { (lang.text("board-review-verdict")) }
-                        th scope="col" { (lang.text("board-review-at")) }
-                        th scope="col" { (lang.text("board-review-comment")) }
-                    } }
+                    (column_heads(lang, &[
+                        "board-review-agency",
+                        "board-review-verdict",
+                        "board-review-at",
+                        "board-review-comment",
+                    ]))
                     tbody {
                         // The reviewer's directory id is not shown: the board is public.
                         @for review in &determination.reviews {
