@@ -12,7 +12,9 @@
 //!   reason or with personal data is refused, saying why in the reader's language;
 //! - in a browser: the page at 360 px and on a desktop has no serious or critical axe-core
 //!   violation, clicking Acknowledge acknowledges, and the French and Spanish pages show no
-//!   English message.
+//!   English message;
+//! - behind a reverse proxy serving the notifier under a path prefix, every link, form and
+//!   redirect of the inbox and the ack page stays under the prefix, and acting there works.
 
 use std::sync::{Arc, Mutex};
 
@@ -776,7 +778,12 @@ async fn behind_a_proxy_under_a_path_prefix_the_inbox_and_the_ack_page_stay_unde
     );
     // The review's answer switches language to the notification's page (its own address
     // takes only a POST).
-    for target in links(&reviewed).iter().filter(|t| t.contains("lang=")) {
+    let switches: Vec<String> = links(&reviewed)
+        .into_iter()
+        .filter(|t| t.contains("lang="))
+        .collect();
+    assert_eq!(switches.len(), Lang::ALL.len(), "{reviewed}");
+    for target in &switches {
         let url = under(&review, target);
         assert_eq!(url.path(), link.path(), "{target}");
         let (status, switched) = world.get(url.as_str(), &[]).await;
