@@ -12,12 +12,20 @@
 //!   reason or with personal data is refused, saying why in the reader's language;
 //! - in a browser: the page at 360 px and on a desktop has no serious or critical axe-core
 //!   violation, clicking Acknowledge acknowledges, and the French and Spanish pages show no
-//!   English message.
+//!   English message;
+//! - behind a reverse proxy serving the notifier under a path prefix, every link, form and
+//!   redirect of the inbox and the ack page stays under the prefix, and acting there works.
 
 use std::sync::{Arc, Mutex};
 
 use async_nats::jetstream;
-use axum::{Router, body::Bytes, extract::State, routing::post};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, Uri, header},
+    routing::post,
+};
 use prost::Message as _;
 use tandem_i18n::Lang;
 use tandem_leadership::LeadershipConfig;
@@ -38,6 +46,7 @@ use tandem_testkit::{
     eventually,
     reports::{Report, announce_accepted},
 };
+use url::Url;
 
 const SECRET: &str = "inbox-link-secret-for-tests";
 const WEBHOOK_SECRET: &str = "whsec_aW9tLXdlYmhvb2stc2VjcmV0LTAxMjM0NTY3ODk=";
@@ -220,12 +229,23 @@ impl World {
         fields: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> (u16, String, String) {
+        self.post_to(&format!("{base}/inbox"), fields, headers)
+            .await
+    }
+
+    /// Status, `Location` and body of a form posted to `url` with `fields`.
+    async fn post_to(
+        &self,
+        url: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, String, String) {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
         let mut request = self
             .http
-            .post(format!("{base}/inbox"))
+            .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
         for (name, value) in headers {
@@ -292,6 +312,59 @@ fn hidden(page: &str, name: &str) -> String {
         + marker.len();
     let end = page[start..].find('"').expect("closing quote") + start;
     page[start..end].replace("&amp;", "&")
+}
+
+/// Every link (`href`) and form `action` of `page`, as the browser reads them.
+fn links(page: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attribute in [" href=\"", " action=\""] {
+        for (start, _) in page.match_indices(attribute) {
+            let value = &page[start + attribute.len()..];
+            let end = value.find('"').expect("closing quote");
+            found.push(value[..end].replace("&amp;", "&"));
+        }
+    }
+    found
+}
+
+/// A reverse proxy serving `upstream` under `prefix`, as an agency may put its notifier behind
+/// one: a request outside the prefix gets 404, the others go upstream without it, and the
+/// answer comes back as it is, `Location` included. Returns the prefix's address.
+async fn proxy_under(prefix: &'static str, upstream: String) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let forward = move |method: Method, uri: Uri, mut headers: HeaderMap, body: Bytes| {
+        let (http, upstream) = (http.clone(), upstream.clone());
+        async move {
+            let Some(rest) = uri
+                .path_and_query()
+                .and_then(|p| p.as_str().strip_prefix(prefix))
+                .filter(|rest| rest.starts_with('/'))
+            else {
+                return (StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new());
+            };
+            headers.remove(header::HOST);
+            let answer = http
+                .request(method, format!("{upstream}{rest}"))
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .expect("upstream answers");
+            let (status, mut headers) = (answer.status(), answer.headers().clone());
+            headers.remove(header::TRANSFER_ENCODING);
+            headers.remove(header::CONTENT_LENGTH);
+            (status, headers, answer.bytes().await.expect("body"))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(forward)).await });
+    format!("http://{address}{prefix}")
 }
 
 /// The query value `name` of `url`.
@@ -606,4 +679,126 @@ async fn in_a_browser_the_inbox_is_accessible_translated_and_acknowledges() {
     .await;
     let text = browser.visible_texts().await;
     assert!(text.contains("Acuse de recibo registrado"), "{text}");
+}
+
+#[tokio::test]
+async fn behind_a_proxy_under_a_path_prefix_the_inbox_and_the_ack_page_stay_under_it() {
+    const PREFIX: &str = "/agencies/iom";
+    let world = World::start(3_600).await;
+    let through_inbox = world.report("INBOX-PREFIX-1").await;
+    let through_link = world.report("INBOX-PREFIX-2").await;
+    let base = proxy_under(PREFIX, world.iom.clone()).await;
+    let under = |page: &Url, target: &str| {
+        let url = page.join(target).expect("a URL");
+        assert!(
+            url.path().starts_with(&format!("{PREFIX}/")),
+            "{target:?} on {page} leads out of the prefix, to {url}"
+        );
+        url
+    };
+
+    // The inbox: every link stays under the prefix, and each language link answers there.
+    let inbox = Url::parse(&through_inbox.inbox_url.replacen(&world.iom, &base, 1)).expect("url");
+    let (status, page) = world.get(inbox.as_str(), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let targets = links(&page);
+    assert!(
+        targets.iter().filter(|t| t.contains("lang=")).count() >= 3,
+        "{targets:?}"
+    );
+    for target in &targets {
+        let url = under(&inbox, target);
+        if let Some(lang) = url.query_pairs().find(|(k, _)| k == "lang").map(|(_, v)| v) {
+            let (status, switched) = world.get(url.as_str(), &[]).await;
+            assert_eq!(status, 200, "{url}: {switched}");
+            assert!(
+                switched.contains(&format!("<html lang=\"{lang}\"")),
+                "{url}"
+            );
+            assert!(
+                switched.contains("INBOX-PREFIX-1"),
+                "{url} is the same inbox"
+            );
+        }
+    }
+    // Acknowledge through the form's action; the 303 lands back under the prefix.
+    let action = targets
+        .iter()
+        .find(|t| !t.contains('?') && !t.starts_with('#'))
+        .expect("a form's action");
+    let fields = [
+        ("t", query(inbox.as_str(), "t")),
+        ("csrf", hidden(&page, "csrf")),
+        ("notification", through_inbox.notification_id.clone()),
+        ("action", "acknowledge".to_string()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let posted_to = under(&inbox, action);
+    let (status, location, _) = world.post_to(posted_to.as_str(), &fields, &[]).await;
+    assert_eq!(status, 303);
+    let back = under(&posted_to, &location);
+    let (status, after) = world.get(back.as_str(), &[]).await;
+    assert_eq!(status, 200, "{back}: {after}");
+    assert!(after.contains("Acuse de recibo registrado"), "{after}");
+    eventually(
+        "the acknowledgement through the inbox recorded",
+        DEADLINE,
+        || async { world.state(&through_inbox.notification_id).await == RecordState::Acknowledged },
+    )
+    .await;
+
+    // The ack page: its forms and links stay under the prefix; Endorse, then Acknowledge.
+    let id = &through_link.notification_id;
+    let link = Url::parse(&Links::new(&base, SECRET.as_bytes()).link(id)).expect("url");
+    let (status, page) = world.get(link.as_str(), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let targets = links(&page);
+    for target in &targets {
+        under(&link, target);
+    }
+    let action = |path: String| {
+        let target = targets
+            .iter()
+            .find(|t| t.starts_with(&path))
+            .unwrap_or_else(|| panic!("no form posts to {path}: {targets:?}"));
+        under(&link, target)
+    };
+    let acknowledge = action(format!("{id}?"));
+    let review = action(format!("{id}/review?"));
+    let (status, _, reviewed) = world
+        .post_to(review.as_str(), &[("verdict", "endorse")], &[])
+        .await;
+    assert_eq!(status, 200, "{reviewed}");
+    assert!(
+        reviewed.contains(&format!(
+            "Su revisión de la determinación {} quedó registrada",
+            through_link.determination_id
+        )),
+        "{reviewed}"
+    );
+    // The review's answer switches language to the notification's page (its own address
+    // takes only a POST).
+    let switches: Vec<String> = links(&reviewed)
+        .into_iter()
+        .filter(|t| t.contains("lang="))
+        .collect();
+    assert_eq!(switches.len(), Lang::ALL.len(), "{reviewed}");
+    for target in &switches {
+        let url = under(&review, target);
+        assert_eq!(url.path(), link.path(), "{target}");
+        let (status, switched) = world.get(url.as_str(), &[]).await;
+        assert_eq!(status, 200, "{url}: {switched}");
+    }
+    let (status, _, acknowledged) = world.post_to(acknowledge.as_str(), &[], &[]).await;
+    assert_eq!(status, 200, "{acknowledged}");
+    assert!(
+        acknowledged.contains(&format!("Recibo de la notificación {id} confirmado")),
+        "{acknowledged}"
+    );
+    eventually(
+        "the acknowledgement through the link recorded",
+        DEADLINE,
+        || async { world.state(id).await == RecordState::Acknowledged },
+    )
+    .await;
 }

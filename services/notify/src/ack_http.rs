@@ -5,13 +5,13 @@
 //! link previews open links.) Every page is in the recipient's directory language with times in
 //! their time zone, unless `?lang=` or the browser's `Accept-Language` say otherwise (as the
 //! inbox decides, [`crate::inbox_http`]), in the pages' common layout with its security
-//! headers, and shows the notification as the inbox does.
+//! headers, and shows the notification as the inbox does. Its forms and links are relative to
+//! the page, so it works behind a reverse proxy that serves it under a path prefix.
 //!
 //! The token is the HMAC-SHA256 of `ack:<id>` with `ack_http.secret` ([`crate::links`]), so only
 //! someone the link was sent to can acknowledge, and every instance sharing the secret can check
-//! it. The
-//! acknowledgement itself is a message on `tandem.notify.ack.<id>`, the same path as every
-//! other, handled by whichever instance owns the notification; a review is a request on
+//! it. The acknowledgement itself is a message on `tandem.notify.ack.<id>`, the same path as
+//! every other, handled by whichever instance owns the notification; a review is a request on
 //! `tandem.review.<agency>`, checked like every other.
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use axum::{
 use serde::Deserialize;
 use tandem_i18n::{Lang, words::word};
 use tandem_runtime::envelope::MSG_ID;
-use tandem_web::{Here, html};
+use tandem_web::{Here, Markup, html};
 
 use prost::Message as _;
 use tandem_proto::{
@@ -83,22 +83,31 @@ impl Linked {
     }
 }
 
-/// A page of the ack link in `lang`: its heading, then `body` (already HTML).
-fn ack_page(status: StatusCode, lang: Lang, here: Here, heading: &str, body: String) -> Response {
-    let main = html! { h1 { (heading) } (tandem_web::PreEscaped(body)) };
-    page(status, lang, here, heading, main.into_string())
+/// A page of the ack link in `lang`: its heading, then `body`.
+fn ack_page(status: StatusCode, lang: Lang, here: Here, heading: &str, body: Markup) -> Response {
+    let main = html! { h1 { (heading) } (body) };
+    page(status, lang, here, heading, main)
+}
+
+/// Where the language switch of the page answering `uri` leads, relative to it: the same
+/// address, except after a review, whose address only takes a `POST`: there, the notification's
+/// page (`../<id>` from `<id>/review`).
+fn here(uri: &Uri) -> Here {
+    let here = Here::new(uri);
+    match uri
+        .path()
+        .strip_suffix("/review")
+        .and_then(|p| p.rsplit_once('/'))
+    {
+        Some((_, id)) => here.at(format!("../{id}")),
+        None => here,
+    }
 }
 
 /// A result page: one status message in `lang`.
 fn result(status: StatusCode, lang: Lang, uri: &Uri, message: &str) -> Response {
     let body = html! { p role="status" { (message) } };
-    ack_page(
-        status,
-        lang,
-        Here::new(uri),
-        &lang.text("ack-title"),
-        body.into_string(),
-    )
+    ack_page(status, lang, here(uri), &lang.text("ack-title"), body)
 }
 
 /// The one answer to a link that is not valid, whatever was wrong; its language switch leads
@@ -109,9 +118,9 @@ fn refused(lang: Lang, uri: &Uri) -> Response {
     ack_page(
         StatusCode::FORBIDDEN,
         lang,
-        Here::new(&bare),
+        here(&bare),
         &lang.text("ack-refused-title"),
-        body.into_string(),
+        body,
     )
 }
 
@@ -160,7 +169,9 @@ async fn notification(
     })
 }
 
-/// `path` with the link's token and the page's language, for the forms' `action`.
+/// `path` with the link's token and the page's language, for the forms' `action`; `path` is
+/// relative to the page (`<id>` from `/ack/<id>`), so that the forms work under any path
+/// prefix a reverse proxy serves the page at.
 fn action(path: &str, token: &str, lang: Lang) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("token", token)
@@ -189,13 +200,15 @@ async fn confirm_page(
         .flatten()
         .and_then(|r| r.determination);
     let card = notification_card(n, current.as_ref(), lang, linked.tz(), 0);
-    let acknowledge = action(&format!("/ack/{id}"), &query.token, lang);
-    let review = action(&format!("/ack/{id}/review"), &query.token, lang);
+    // The id is a checked notification id (letters, digits, '.', '-', '_'): a path segment as
+    // it is.
+    let acknowledge = action(&id, &query.token, lang);
+    let review = action(&format!("{id}/review"), &query.token, lang);
     let body = html! {
         p { (lang.text("ack-intro")) }
         p.note { (lang.text_with("inbox-times", &[("tz", linked.tz().into())])) }
         section aria-labelledby="n0" {
-            (tandem_web::PreEscaped(card))
+            (card)
             h3 { (lang.text("inbox-actions")) }
             form method="post" action=(acknowledge) {
                 p { button { (lang.text("inbox-acknowledge")) } }
@@ -219,9 +232,9 @@ async fn confirm_page(
     ack_page(
         StatusCode::OK,
         lang,
-        Here::new(&uri),
+        here(&uri),
         &lang.text("ack-title"),
-        body.into_string(),
+        body,
     )
 }
 
@@ -314,9 +327,9 @@ async fn review(
             ack_page(
                 StatusCode::CONFLICT,
                 lang,
-                Here::new(&uri),
+                here(&uri),
                 &lang.text("ack-title"),
-                body.into_string(),
+                body,
             )
         }
         None => result(

@@ -5,7 +5,8 @@
 //! reviews, the history), in the coordinator's language (`?lang=` switches). Opening it changes
 //! nothing; `POST /inbox` acts — Acknowledge, Endorse, Contest (with a reason) — through the
 //! same subjects as every other acknowledgement and review, then redirects (303) back to the
-//! inbox with the result.
+//! inbox with the result. The forms, the language links and that redirect are relative to the
+//! page, so the inbox works behind a reverse proxy that serves it under a path prefix.
 //!
 //! Who the coordinator is comes from a signed, expiring link bound to them
 //! ([`crate::links`]), or — where an agency puts the inbox behind its single sign-on — from
@@ -32,10 +33,10 @@ use tandem_i18n::{
 use tandem_proto::v1::{
     Agency, LeadershipDetermination, Notification, ReviewRequest, ReviewVerdict, Role,
 };
-use tandem_web::{Here, Page, PreEscaped};
+use tandem_web::{Here, Markup, Page, html, scrollable};
 
 use crate::{
-    ack_http::{ask_review, escape, publish_ack},
+    ack_http::{ask_review, publish_ack},
     config::{InboxConfig, NotifyAgency},
     directory::{ChannelSpec, DirectoryEntry, LiveDirectory},
     links::{Links, Recipient},
@@ -240,27 +241,12 @@ async fn show(
         csrf: inbox.links.csrf(&recipient),
         lang,
     };
-    let mut body = format!(
-        "<h1>{}</h1><p>{}</p><p class=\"note\">{}</p>",
-        escape(&lang.text_with("inbox-heading", &[("name", entry.name.as_str().into())])),
-        escape(&lang.text("inbox-intro")),
-        escape(&lang.text_with("inbox-times", &[("tz", entry.tz.as_str().into())])),
-    );
-    if let Some(id) = query.done.as_deref().and_then(done_message) {
-        let text = lang.text_with(id, &[("max", MAX_COMMENT_CHARS.to_string().into())]);
-        body.push_str(&format!(
-            "<p class=\"status\" role=\"status\">{}</p>",
-            escape(&text)
-        ));
-    }
-    if waiting.is_empty() {
-        body.push_str(&format!("<p>{}</p>", escape(&lang.text("inbox-empty"))));
-    }
     let reviews = matches!(
         entry.role.0,
         Role::CountryCoordinator | Role::RegionalCoordinator | Role::Hq
     );
-    for (index, notification) in waiting.iter().take(MAX_SHOWN).enumerate() {
+    let mut shown = Vec::new();
+    for notification in waiting.iter().take(MAX_SHOWN) {
         let current = inbox
             .determinations
             .record(&notification.situation_id)
@@ -268,25 +254,34 @@ async fn show(
             .ok()
             .flatten()
             .and_then(|r| r.determination);
-        body.push_str(&notification_section(
-            notification,
-            current.as_ref(),
-            &entry,
-            &form,
-            index,
-            reviews,
-        ));
+        shown.push((notification, current));
     }
-    if waiting.len() > MAX_SHOWN {
-        body.push_str(&format!(
-            "<p>{}</p>",
-            escape(&lang.text_with(
-                "inbox-more",
-                &[("count", (waiting.len() - MAX_SHOWN).to_string().into())]
-            ))
-        ));
-    }
-    page(StatusCode::OK, lang, here, &lang.text("inbox-title"), body)
+    let done = query.done.as_deref().and_then(done_message);
+    let main = html! {
+        h1 { (lang.text_with("inbox-heading", &[("name", entry.name.as_str().into())])) }
+        p { (lang.text("inbox-intro")) }
+        p.note { (lang.text_with("inbox-times", &[("tz", entry.tz.as_str().into())])) }
+        @if let Some(id) = done {
+            p.status role="status" {
+                (lang.text_with(id, &[("max", MAX_COMMENT_CHARS.to_string().into())]))
+            }
+        }
+        @if waiting.is_empty() {
+            p { (lang.text("inbox-empty")) }
+        }
+        @for (index, (notification, current)) in shown.iter().enumerate() {
+            (notification_section(notification, current.as_ref(), &entry, &form, index, reviews))
+        }
+        @if waiting.len() > MAX_SHOWN {
+            p {
+                (lang.text_with(
+                    "inbox-more",
+                    &[("count", (waiting.len() - MAX_SHOWN).to_string().into())],
+                ))
+            }
+        }
+    };
+    page(StatusCode::OK, lang, here, &lang.text("inbox-title"), main)
 }
 
 /// The message of an action's result, from the fixed set (nothing of the query is shown).
@@ -311,14 +306,13 @@ struct FormFields<'a> {
 }
 
 impl FormFields<'_> {
-    fn hidden(&self, notification: &str) -> String {
-        format!(
-            "<input type=\"hidden\" name=\"t\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\"><input type=\"hidden\" name=\"notification\" value=\"{}\">",
-            escape(self.token),
-            escape(&self.csrf),
-            self.lang.code(),
-            escape(notification)
-        )
+    fn hidden(&self, notification: &str) -> Markup {
+        html! {
+            input type="hidden" name="t" value=(self.token);
+            input type="hidden" name="csrf" value=(self.csrf);
+            input type="hidden" name="lang" value=(self.lang.code());
+            input type="hidden" name="notification" value=(notification);
+        }
     }
 }
 
@@ -331,55 +325,42 @@ pub(crate) fn notification_card(
     lang: Lang,
     tz: &str,
     index: usize,
-) -> String {
-    let at = |t: Option<&tandem_proto::Timestamp>| {
-        t.map(|t| local_time(t.seconds, tz)).unwrap_or_default()
-    };
-    let t = |id: &str| escape(&lang.text(id));
-    let mut html = format!(
-        "<h2 id=\"n{index}\">{}</h2>",
-        escape(&lang.text_with(
-            "inbox-notification",
-            &[
+) -> Markup {
+    let deadline = n
+        .acknowledge_by
+        .as_ref()
+        .map(|t| local_time(t.seconds, tz))
+        .unwrap_or_default();
+    // In the page's language, which `?lang=` may have switched from the recipient's.
+    let summary = rules::summary(n, lang);
+    html! {
+        h2 id={ "n" (index) } {
+            (lang.text_with("inbox-notification", &[
                 ("kind", word(lang, n.kind()).into()),
                 ("situation", n.situation_id.as_str().into()),
                 ("country", n.country.as_str().into()),
-            ]
-        ))
-    );
-    if n.escalation_tier > 0 {
-        html.push_str(&format!(
-            "<p>{}</p>",
-            escape(&lang.text_with("inbox-escalation", &[("tier", n.escalation_tier.into())]))
-        ));
+            ]))
+        }
+        @if n.escalation_tier > 0 {
+            p { (lang.text_with("inbox-escalation", &[("tier", n.escalation_tier.into())])) }
+        }
+        p { strong { (lang.text_with("inbox-deadline", &[("deadline", deadline.into())])) } }
+        @for line in summary.lines() {
+            p { (line) }
+        }
+        h3 { (lang.text("inbox-situation")) }
+        @match current {
+            None => p { (lang.text("inbox-no-determination")) },
+            Some(d) => (situation(n, d, lang, tz)),
+        }
+        @if !n.trace_url.is_empty() {
+            p { a href=(n.trace_url) { (lang.text("inbox-trace")) } }
+        }
     }
-    html.push_str(&format!(
-        "<p><strong>{}</strong></p>",
-        escape(&lang.text_with(
-            "inbox-deadline",
-            &[("deadline", at(n.acknowledge_by.as_ref()).into())]
-        ))
-    ));
-    // In the page's language, which `?lang=` may have switched from the recipient's.
-    for line in rules::summary(n, lang).lines() {
-        html.push_str(&format!("<p>{}</p>", escape(line)));
-    }
-    html.push_str(&format!("<h3>{}</h3>", t("inbox-situation")));
-    match current {
-        None => html.push_str(&format!("<p>{}</p>", t("inbox-no-determination"))),
-        Some(d) => html.push_str(&situation(n, d, lang, tz)),
-    }
-    if !n.trace_url.is_empty() {
-        html.push_str(&format!(
-            "<p><a href=\"{}\">{}</a></p>",
-            escape(&n.trace_url),
-            t("inbox-trace")
-        ));
-    }
-    html
 }
 
-/// One waiting notification: its card ([`notification_card`]) and the actions.
+/// One waiting notification: its card ([`notification_card`]) and the actions, whose forms
+/// post to `inbox`, relative to the page, so that they work under any path prefix.
 fn notification_section(
     n: &Notification,
     current: Option<&LeadershipDetermination>,
@@ -387,171 +368,168 @@ fn notification_section(
     form: &FormFields<'_>,
     index: usize,
     reviews: bool,
-) -> String {
+) -> Markup {
     let lang = form.lang;
-    let t = |id: &str| escape(&lang.text(id));
-    let mut html = format!(
-        "<section aria-labelledby=\"n{index}\">{}",
-        notification_card(n, current, lang, &entry.tz, index)
-    );
-    html.push_str(&format!(
-        "<h3>{}</h3><div><form method=\"post\" action=\"inbox\">{}<p><button name=\"action\" value=\"acknowledge\">{}</button></p></form>",
-        t("inbox-actions"),
-        form.hidden(&n.notification_id),
-        t("inbox-acknowledge")
-    ));
-    if reviews && current.is_some() {
-        html.push_str(&format!(
-            "<form method=\"post\" action=\"inbox\">{}<p><button name=\"action\" value=\"endorse\">{}</button></p></form>\
-             <form method=\"post\" action=\"inbox\">{}<p><label for=\"reason{index}\">{}</label></p>\
-             <p><textarea id=\"reason{index}\" name=\"comment\" required maxlength=\"{MAX_COMMENT_CHARS}\" rows=\"3\" cols=\"30\"></textarea></p>\
-             <p><button name=\"action\" value=\"contest\">{}</button></p></form>",
-            form.hidden(&n.notification_id),
-            t("inbox-endorse"),
-            form.hidden(&n.notification_id),
-            t("inbox-contest-reason"),
-            t("inbox-contest"),
-        ));
+    let hidden = form.hidden(&n.notification_id);
+    html! {
+        section aria-labelledby={ "n" (index) } {
+            (notification_card(n, current, lang, &entry.tz, index))
+            h3 { (lang.text("inbox-actions")) }
+            div {
+                form method="post" action="inbox" {
+                    (hidden)
+                    p {
+                        button name="action" value="acknowledge" { (lang.text("inbox-acknowledge")) }
+                    }
+                }
+                @if reviews && current.is_some() {
+                    form method="post" action="inbox" {
+                        (hidden)
+                        p { button name="action" value="endorse" { (lang.text("inbox-endorse")) } }
+                    }
+                    form method="post" action="inbox" {
+                        (hidden)
+                        p { label for={ "reason" (index) } { (lang.text("inbox-contest-reason")) } }
+                        p {
+                            textarea id={ "reason" (index) } name="comment" required
+                                maxlength=(MAX_COMMENT_CHARS) rows="3" cols="30" {}
+                        }
+                        p { button name="action" value="contest" { (lang.text("inbox-contest")) } }
+                    }
+                }
+            }
+        }
     }
-    html.push_str("</div></section>");
-    html
 }
 
 /// The situation as it stands: classification, leads, status, functions, why, figures,
 /// reviews and history.
-fn situation(n: &Notification, d: &LeadershipDetermination, lang: Lang, tz: &str) -> String {
-    let t = |id: &str| escape(&lang.text(id));
+fn situation(n: &Notification, d: &LeadershipDetermination, lang: Lang, tz: &str) -> Markup {
     let at = |t: Option<&tandem_proto::Timestamp>| {
         t.map(|t| local_time(t.seconds, tz)).unwrap_or_default()
     };
-    let mut html = String::new();
-    if d.determination_id != n.determination_id {
-        html.push_str(&format!(
-            "<p>{}</p>",
-            escape(&lang.text_with(
-                "inbox-superseded",
-                &[("determination", d.determination_id.as_str().into())]
-            ))
-        ));
-    }
-    html.push_str(&format!(
-        "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
-        t("inbox-classification"),
-        escape(&word(lang, d.classification())),
-        t("inbox-arrangement"),
-        escape(&word(lang, d.arrangement())),
-        t("inbox-leads"),
-        escape(&rules::agencies(&d.lead_agencies, lang)),
-        t("inbox-status"),
-        escape(&word(lang, d.status())),
-    ));
-    if !d.functions.is_empty() {
-        html.push_str(&format!(
-            "<h4>{0}</h4><div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"{0}\"><table><thead><tr><th scope=\"col\">{1}</th><th scope=\"col\">{2}</th></tr></thead><tbody>",
-            t("inbox-functions"),
-            t("inbox-function"),
-            t("inbox-leads")
-        ));
-        for f in &d.functions {
-            html.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td></tr>",
-                escape(&word(lang, f.function())),
-                escape(&rules::agencies(&f.agencies, lang))
-            ));
-        }
-        html.push_str("</tbody></table></div>");
-    }
-    if !d.rationale.is_empty() {
-        html.push_str(&format!("<h4>{}</h4><ul>", t("inbox-why")));
-        for r in &d.rationale {
-            html.push_str(&format!(
-                "<li>{} <small>({})</small></li>",
-                escape(rationale_text(lang, r)),
-                escape(&rationale_source(lang, r))
-            ));
-        }
-        html.push_str("</ul>");
-    }
-    if !d.figures.is_empty() {
-        html.push_str(&format!(
-            "<h4>{0}</h4><div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"{0}\"><table><thead><tr><th scope=\"col\">{1}</th><th scope=\"col\" class=\"n\">{2}</th><th scope=\"col\">{3}</th><th scope=\"col\">{4}</th></tr></thead><tbody>",
-            t("inbox-figures"),
-            t("inbox-group"),
-            t("inbox-people"),
-            t("inbox-source"),
-            t("inbox-as-of")
-        ));
-        for f in &d.figures {
-            html.push_str(&format!(
-                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&word(lang, f.group())),
-                tandem_web::number(lang, f.count),
-                escape(&word(lang, f.source_agency())),
-                escape(&f.as_of)
-            ));
-        }
-        html.push_str("</tbody></table></div>");
-    }
-    html.push_str(&format!("<h4>{}</h4>", t("inbox-reviews")));
-    if d.reviews.is_empty() {
-        html.push_str(&format!("<p>{}</p>", t("inbox-no-reviews")));
-    } else {
-        html.push_str("<ul>");
-        for r in &d.reviews {
-            let agency = match r.agency() {
-                Agency::Unspecified => lang.text("summary-an-agency"),
-                agency => word(lang, agency),
-            };
-            html.push_str(&format!(
-                "<li>{}",
-                escape(&lang.text_with(
-                    "inbox-review",
-                    &[
-                        ("agency", agency.into()),
-                        ("by", r.by.as_str().into()),
-                        ("verdict", word(lang, r.verdict()).into()),
-                        ("at", at(r.at.as_ref()).into()),
-                    ]
-                ))
-            ));
-            if !r.comment.is_empty() {
-                html.push_str(&format!(": <q>{}</q>", escape(&r.comment)));
+    let functions = html! {
+        table {
+            thead { tr {
+                th scope="col" { (lang.text("inbox-function")) }
+                th scope="col" { (lang.text("inbox-leads")) }
+            } }
+            tbody {
+                @for f in &d.functions {
+                    tr {
+                        td { (word(lang, f.function())) }
+                        td { (rules::agencies(&f.agencies, lang)) }
+                    }
+                }
             }
-            html.push_str("</li>");
         }
-        html.push_str("</ul>");
+    };
+    let figures = html! {
+        table {
+            thead { tr {
+                th scope="col" { (lang.text("inbox-group")) }
+                th.n scope="col" { (lang.text("inbox-people")) }
+                th scope="col" { (lang.text("inbox-source")) }
+                th scope="col" { (lang.text("inbox-as-of")) }
+            } }
+            tbody {
+                @for f in &d.figures {
+                    tr {
+                        td { (word(lang, f.group())) }
+                        td.n { (tandem_web::number(lang, f.count)) }
+                        td { (word(lang, f.source_agency())) }
+                        td { (f.as_of) }
+                    }
+                }
+            }
+        }
+    };
+    html! {
+        @if d.determination_id != n.determination_id {
+            p {
+                (lang.text_with(
+                    "inbox-superseded",
+                    &[("determination", d.determination_id.as_str().into())],
+                ))
+            }
+        }
+        dl {
+            dt { (lang.text("inbox-classification")) }
+            dd { (word(lang, d.classification())) }
+            dt { (lang.text("inbox-arrangement")) }
+            dd { (word(lang, d.arrangement())) }
+            dt { (lang.text("inbox-leads")) }
+            dd { (rules::agencies(&d.lead_agencies, lang)) }
+            dt { (lang.text("inbox-status")) }
+            dd { (word(lang, d.status())) }
+        }
+        @if !d.functions.is_empty() {
+            h4 { (lang.text("inbox-functions")) }
+            (scrollable(&lang.text("inbox-functions"), functions))
+        }
+        @if !d.rationale.is_empty() {
+            h4 { (lang.text("inbox-why")) }
+            ul {
+                @for r in &d.rationale {
+                    li {
+                        (rationale_text(lang, r)) " "
+                        small { "(" (rationale_source(lang, r)) ")" }
+                    }
+                }
+            }
+        }
+        @if !d.figures.is_empty() {
+            h4 { (lang.text("inbox-figures")) }
+            (scrollable(&lang.text("inbox-figures"), figures))
+        }
+        h4 { (lang.text("inbox-reviews")) }
+        @if d.reviews.is_empty() {
+            p { (lang.text("inbox-no-reviews")) }
+        } @else {
+            ul {
+                @for r in &d.reviews {
+                    @let agency = match r.agency() {
+                        Agency::Unspecified => lang.text("summary-an-agency"),
+                        agency => word(lang, agency),
+                    };
+                    li {
+                        (lang.text_with("inbox-review", &[
+                            ("agency", agency.into()),
+                            ("by", r.by.as_str().into()),
+                            ("verdict", word(lang, r.verdict()).into()),
+                            ("at", at(r.at.as_ref()).into()),
+                        ]))
+                        @if !r.comment.is_empty() {
+                            ": " q { (r.comment) }
+                        }
+                    }
+                }
+            }
+        }
+        h4 { (lang.text("inbox-history")) }
+        ul {
+            li {
+                (lang.text_with("inbox-history-determined", &[
+                    ("at", at(d.determined_at.as_ref()).into()),
+                    ("determination", d.determination_id.as_str().into()),
+                ]))
+            }
+            @if d.changed && d.previous_classification != d.classification {
+                li {
+                    (lang.text_with(
+                        "inbox-history-previous",
+                        &[("classification", word(lang, d.previous_classification()).into())],
+                    ))
+                }
+            }
+            li {
+                (lang.text_with(
+                    "inbox-history-notified",
+                    &[("at", at(n.created_at.as_ref()).into())],
+                ))
+            }
+        }
     }
-    html.push_str(&format!(
-        "<h4>{}</h4><ul><li>{}</li>",
-        t("inbox-history"),
-        escape(&lang.text_with(
-            "inbox-history-determined",
-            &[
-                ("at", at(d.determined_at.as_ref()).into()),
-                ("determination", d.determination_id.as_str().into()),
-            ]
-        ))
-    ));
-    if d.changed && d.previous_classification != d.classification {
-        html.push_str(&format!(
-            "<li>{}</li>",
-            escape(&lang.text_with(
-                "inbox-history-previous",
-                &[(
-                    "classification",
-                    word(lang, d.previous_classification()).into()
-                )]
-            ))
-        ));
-    }
-    html.push_str(&format!(
-        "<li>{}</li></ul>",
-        escape(&lang.text_with(
-            "inbox-history-notified",
-            &[("at", at(n.created_at.as_ref()).into())]
-        ))
-    ));
-    html
 }
 
 /// Acts on one of the coordinator's notifications, then sends them back to the inbox with the
@@ -658,43 +636,34 @@ fn url_query(pairs: &[(&str, &str)]) -> String {
 }
 
 /// The one answer to every refusal: the same page whatever was wrong (its language switch
-/// leads to the bare `/inbox`, echoing nothing of the request).
+/// leads to the bare inbox, echoing nothing of the request).
 fn refused(refusal: Refusal, lang: Lang) -> Response {
     let here = Here::new(&Uri::from_static("/inbox"));
-    match refusal {
-        Refusal::Forbidden => page(
+    let (status, title, text) = match refusal {
+        Refusal::Forbidden => (
             StatusCode::FORBIDDEN,
-            lang,
-            here,
-            &lang.text("inbox-refused-title"),
-            format!(
-                "<h1>{}</h1><p>{}</p>",
-                escape(&lang.text("inbox-refused-title")),
-                escape(&lang.text("inbox-refused"))
-            ),
+            lang.text("inbox-refused-title"),
+            lang.text("inbox-refused"),
         ),
-        Refusal::Unavailable => page(
+        Refusal::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
-            lang,
-            here,
-            &lang.text("inbox-title"),
-            format!(
-                "<h1>{}</h1><p>{}</p>",
-                escape(&lang.text("inbox-title")),
-                escape(&lang.text("inbox-unavailable"))
-            ),
+            lang.text("inbox-title"),
+            lang.text("inbox-unavailable"),
         ),
-    }
+    };
+    let main = html! { h1 { (title) } p { (text) } };
+    page(status, lang, here, &title, main)
 }
 
 /// A whole page in `lang` in the pages' common layout ([`tandem_web`]: security headers,
 /// language switch), never stored by a cache since it holds the link's token in its forms.
+/// `main` starts with the page's `h1`.
 pub(crate) fn page(
     status: StatusCode,
     lang: Lang,
     here: Here,
     title: &str,
-    body: String,
+    main: Markup,
 ) -> Response {
     let mut response = tandem_web::render(
         status,
@@ -702,7 +671,7 @@ pub(crate) fn page(
             lang,
             title: title.to_string(),
             here,
-            main: PreEscaped(body),
+            main,
         },
     );
     response

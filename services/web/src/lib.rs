@@ -5,7 +5,8 @@
 //!   switch, `main`, footer), answered with [`security_headers`]. Markup is written with
 //!   [`maud`], checked at compile time, every value escaped unless wrapped in [`PreEscaped`].
 //! - [`language`]: the reader's language from a `?lang=` switch and `Accept-Language`.
-//! - [`Here`]: the page's own address, for the language switch's links.
+//! - [`Here`]: the page's own address, for the language switch's links (relative, so a page
+//!   served under a reverse proxy's path prefix stays under it).
 //! - [`scrollable`]: a wide table that scrolls on its own on a phone.
 //! - [`number`]: a count written the reader's way (`12,500`, `12 500`, `12.500`).
 //!
@@ -64,8 +65,9 @@ pub fn language(requested: Option<&str>, headers: &HeaderMap) -> Lang {
     Lang::negotiate(requested, accept)
 }
 
-/// A page's own address (path and query, without `lang`), from which the language switch
-/// links to the same page in each language.
+/// A page's own address (its query, without `lang`), from which the language switch links to
+/// the same page in each language. The links are relative to the page (`?query`), so they keep
+/// working when a reverse proxy serves the page under a path prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Here {
     path: String,
@@ -80,12 +82,22 @@ impl Here {
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect();
         Self {
-            path: uri.path().to_owned(),
+            path: String::new(),
             query,
         }
     }
 
-    /// This page in `lang`.
+    /// The same query at `path`, relative to the page: for a page that answers a form at an
+    /// address a `GET` does not serve (`../x` from `x/review`).
+    #[must_use]
+    pub fn at(self, path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            ..self
+        }
+    }
+
+    /// This page in `lang`, relative to the page.
     pub fn href(&self, lang: Lang) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.extend_pairs(&self.query);
@@ -202,18 +214,20 @@ mod tests {
     }
 
     #[test]
-    fn a_page_says_its_language_and_links_to_itself_in_the_others() {
+    fn a_page_says_its_language_and_links_to_itself_in_the_others_relatively() {
         let html = page("/situations/x?country=COL&lang=fr", Lang::Fr, html! {});
         assert!(
             html.starts_with("<!DOCTYPE html><html lang=\"fr\">"),
             "{html}"
         );
-        assert!(
-            html.contains("href=\"/situations/x?country=COL&amp;lang=es\""),
-            "{html}"
-        );
-        assert!(html.contains("href=\"/situations/x?country=COL&amp;lang=fr\" lang=\"fr\" hreflang=\"fr\" aria-current=\"page\""));
+        assert!(html.contains("href=\"?country=COL&amp;lang=es\""), "{html}");
+        assert!(html.contains(
+            "href=\"?country=COL&amp;lang=fr\" lang=\"fr\" hreflang=\"fr\" aria-current=\"page\""
+        ));
         assert!(!html.contains("lang=fr&amp;lang"));
+        // Relative, the links stay under whatever prefix the page is served at.
+        let review = Here::new(&"/ack/a.b/review?token=t".parse().unwrap()).at("../a.b");
+        assert_eq!(review.href(Lang::Fr), "../a.b?token=t&lang=fr");
     }
 
     #[test]
