@@ -382,11 +382,3 @@ pub(crate) async fn ask_review(
 
 /// How long the page waits for a review to be recorded.
 const REVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// `text` safe inside HTML, as text or an attribute's value in double quotes.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}

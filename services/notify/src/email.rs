@@ -23,7 +23,6 @@ use tandem_i18n::{Lang, words::word};
 use tandem_proto::{subjects::notify_ack_subject, v1::Notification};
 
 use crate::{
-    ack_http::escape,
     config::{SmtpConfig, SmtpSecurity, WebhookConfig},
     webhook::Outcome,
 };
@@ -188,6 +187,7 @@ pub fn compose(
         .unwrap_or_default();
     let acknowledge_by = lang.text_with("email-acknowledge-by", &[("deadline", deadline.into())]);
     let command = format!("tandem notifications ack {id}");
+    let or_command = lang.text("email-or-command");
     let nats = lang.text_with(
         "email-or-nats",
         &[("subject", notify_ack_subject(id).into())],
@@ -202,8 +202,7 @@ pub fn compose(
     }
     text.push_str(&notification.summary);
     text.push_str(&format!(
-        "\n{acknowledge_by}\n  {} {command}\n  {nats}\n",
-        lang.text("email-or-command")
+        "\n{acknowledge_by}\n  {or_command} {command}\n  {nats}\n"
     ));
     if let Some(link) = ack_link {
         text.push_str(&format!(
@@ -216,40 +215,28 @@ pub fn compose(
         text.push('\n');
     }
 
-    let mut html = format!("<html lang=\"{}\"><body>", lang.code());
-    if !inbox.is_empty() {
-        html.push_str(&format!(
-            "<p><a href=\"{}\"><strong>{}</strong></a></p>",
-            escape(inbox),
-            escape(&lang.text("email-inbox-link"))
-        ));
+    let html = maud::html! {
+        html lang=(lang.code()) {
+            body {
+                @if !inbox.is_empty() {
+                    p { a href=(inbox) { strong { (lang.text("email-inbox-link")) } } }
+                }
+                @for line in notification.summary.lines() { p { (line) } }
+                p { strong { (acknowledge_by) } }
+                ul {
+                    li { (or_command) " " code { (command) } }
+                    li { (nats) }
+                    @if let Some(link) = ack_link {
+                        li { a href=(link) { (lang.text("email-acknowledge")) } }
+                    }
+                }
+                @if !trace.is_empty() {
+                    p { a href=(trace) { (lang.text("email-trace-link")) } }
+                }
+            }
+        }
     }
-    for line in notification.summary.lines() {
-        html.push_str(&format!("<p>{}</p>", escape(line)));
-    }
-    html.push_str(&format!(
-        "<p><strong>{}</strong></p><ul><li>{} <code>{}</code></li><li>{}</li>",
-        escape(&acknowledge_by),
-        escape(&lang.text("email-or-command")),
-        escape(&command),
-        escape(&nats)
-    ));
-    if let Some(link) = ack_link {
-        html.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>",
-            escape(link),
-            escape(&lang.text("email-acknowledge"))
-        ));
-    }
-    html.push_str("</ul>");
-    if !trace.is_empty() {
-        html.push_str(&format!(
-            "<p><a href=\"{}\">{}</a></p>",
-            escape(trace),
-            escape(&lang.text("email-trace-link"))
-        ));
-    }
-    html.push_str("</body></html>");
+    .into_string();
     Ok(Message::builder()
         .from(from)
         .to(to)
