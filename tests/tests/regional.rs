@@ -8,7 +8,11 @@
 //! - IOM's country coordinator for Ecuador hears of Ecuador's operation, IOM's regional
 //!   coordinator of the situation as a whole;
 //! - a situation never declared regional refuses a report for another country with the
-//!   reason, and a partner cannot declare a situation regional.
+//!   reason, and a partner cannot declare a situation regional;
+//! - a UNHCR report designating the leads of Colombia's operation (`designation_country`)
+//!   binds that operation only, on the bus and in `situation get --json`; intake refuses a
+//!   designation naming a country the situation does not have, from a partner, or on a
+//!   situation that is not regional.
 
 use tandem_proto::v1::{
     Agency, Arrangement, Classification, LeadershipDetermination, NotificationKind,
@@ -350,6 +354,28 @@ async fn a_single_country_situation_refuses_another_country_and_a_partner_cannot
         "{reasons:?}"
     );
 
+    // A single-country situation has no country operation a designation could name.
+    let mut revoking = Report::new(Agency::Iom, "col-2", "COL-ONLY", 2).build();
+    revoking.revoke_designation = true;
+    revoking.designation_country = "COL".into();
+    let Outcome::Rejected(rejected, _) = stack.submit("iom", &revoking).await else {
+        panic!("a designation_country on a single-country situation must be refused");
+    };
+    assert_eq!(
+        (
+            rejected.reasons[0].field.as_str(),
+            rejected.reasons[0].code.as_str()
+        ),
+        ("designation_country", "CONFLICT")
+    );
+    assert!(
+        rejected.reasons[0]
+            .message
+            .contains("COL-ONLY is not regional"),
+        "{}",
+        rejected.reasons[0].message
+    );
+
     // IOM declares it regional with its Ecuador report: accepted from then on.
     let declaring = Report::new(Agency::Iom, "ecu-2", "COL-ONLY", 3)
         .country("ECU")
@@ -366,4 +392,152 @@ async fn a_single_country_situation_refuses_another_country_and_a_partner_cannot
         stack.submit("unhcr", &peru).await,
         Outcome::Accepted(..)
     ));
+}
+
+/// `tandem situation get ID --json` on the stack, parsed.
+fn situation_json(stack: &TestStack, situation: &str) -> serde_json::Value {
+    let output = std::process::Command::new(binary("tandem"))
+        .args([
+            "situation",
+            "get",
+            situation,
+            "--json",
+            "--nats-url",
+            &stack.server.url(),
+        ])
+        .output()
+        .expect("tandem runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("situation get --json prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unhcr_report_designating_the_leads_of_colombia_s_operation_binds_that_operation_only() {
+    const REQUEST: &str = "Request of the Government of Colombia, 2018";
+    let stack = TestStack::builder().intake().leadership().start().await;
+    tell_the_story(&stack).await;
+
+    let designating = |report_id: &str, revision: u32, country: &str| {
+        let mut report = Report::new(Agency::Unhcr, report_id, SITUATION, revision)
+            .country("COL")
+            .figures("2026-02-15", "joint count", &[(Refugee, 1_000)])
+            .build();
+        report.designated_leads = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+        report.designation_reference = REQUEST.into();
+        report.designation_country = country.into();
+        report
+    };
+    // Brazil has no operation in the situation, and the report is for Colombia.
+    let Outcome::Rejected(rejected, _) = stack
+        .submit("unhcr", &designating("col-bra", 4, "BRA"))
+        .await
+    else {
+        panic!("a designation for a country the situation does not have must be refused");
+    };
+    let reasons: Vec<(&str, &str)> = rejected
+        .reasons
+        .iter()
+        .map(|r| (r.field.as_str(), r.code.as_str()))
+        .collect();
+    assert_eq!(reasons, [("designation_country", "CONFLICT")]);
+    assert!(
+        rejected.reasons[0].message.contains("\"BRA\"")
+            && rejected.reasons[0]
+                .message
+                .contains("operations in COL, ECU, PER"),
+        "{}",
+        rejected.reasons[0].message
+    );
+    let mut partner = designating("nrc-col", 1, "COL");
+    partner.reporting_agency = Agency::Partner as i32;
+    partner.reporter_org = "nrc".into();
+    let reasons = stack.submit("partner.nrc", &partner).await.reasons();
+    assert!(
+        reasons.contains(&(
+            "designation_country".into(),
+            "DESIGNATION_NOT_ALLOWED".into()
+        )),
+        "{reasons:?}"
+    );
+
+    let outcome = stack
+        .submit("unhcr", &designating("col-designates", 4, "COL"))
+        .await;
+    assert!(
+        matches!(outcome, Outcome::Accepted(..)),
+        "{:?}",
+        outcome.reasons()
+    );
+    // The determination on the bus: Colombia's operation designated, the rest as they were.
+    let published = eventually("Colombia's designation published", DEADLINE, || async {
+        let published = stack
+            .determinations()
+            .await
+            .into_iter()
+            .rfind(|d| d.situation_id == SITUATION)?;
+        published.operations[0]
+            .designation
+            .is_some()
+            .then_some(published)
+    })
+    .await;
+    assert_eq!(
+        published.sequence, 7,
+        "one determination per accepted report"
+    );
+    assert_eq!(
+        published.arrangement(),
+        Arrangement::JointPlatform,
+        "the whole is not designated"
+    );
+    assert_eq!(published.designation, None);
+    let arrangements: Vec<(&str, Arrangement, bool)> = published
+        .operations
+        .iter()
+        .map(|o| (o.country.as_str(), o.arrangement(), o.changed))
+        .collect();
+    assert_eq!(
+        arrangements,
+        [
+            ("COL", Arrangement::Designated, true),
+            ("ECU", Arrangement::JointPlatform, false),
+            ("PER", Arrangement::JointPlatform, false)
+        ]
+    );
+    let colombia = &published.operations[0];
+    assert_eq!(colombia.rationale[0].rule_id, "designation");
+    assert_eq!(colombia.rationale[0].reference, REQUEST);
+    assert!(
+        colombia.rationale[0].text.contains("col-designates"),
+        "{}",
+        colombia.rationale[0].text
+    );
+
+    // What a script reads.
+    let json = situation_json(&stack, SITUATION);
+    assert_eq!(json["arrangement"], "ARRANGEMENT_JOINT_PLATFORM");
+    assert!(json.get("designation").is_none(), "{json}");
+    let operations = json["operations"].as_array().expect("operations");
+    assert_eq!(operations[0]["arrangement"], "ARRANGEMENT_DESIGNATED");
+    assert_eq!(
+        operations[0]["designation"],
+        serde_json::json!({
+            "leads": ["AGENCY_IOM", "AGENCY_UNHCR"],
+            "reference": REQUEST,
+            "report_id": "col-designates",
+            "recorded_by": "AGENCY_UNHCR",
+            "country": "COL",
+        })
+    );
+    assert!(
+        operations[1..]
+            .iter()
+            .all(|o| o.get("designation").is_none()
+                && o["arrangement"] == "ARRANGEMENT_JOINT_PLATFORM"),
+        "{json}"
+    );
 }

@@ -73,6 +73,9 @@ pub fn decide(
     }) {
         reasons.push(reason);
     }
+    if let Some(reason) = designation_conflict(current, report, declares_regional) {
+        reasons.push(reason);
+    }
     if let Some(previous) = previous
         && report.revision != 0
         && report.revision <= previous.revision
@@ -153,6 +156,52 @@ fn country_conflict(
             format!(
                 "regional situation {} already has operations in {MAX_COUNTRIES} countries, the most it may have; {} would be one more",
                 report.situation_id, report.country
+            ),
+        )
+    })
+}
+
+/// Why `report`'s `designation_country` cannot name a country operation of its situation
+/// (`current`, `None` before its first report), if it cannot: only a regional situation
+/// (declared, or declared by this report) has country operations, and the country must be one
+/// the situation has or the one this report is for.
+fn designation_conflict(
+    current: Option<&IntakeSituation>,
+    report: &SituationReport,
+    declares_regional: bool,
+) -> Option<Reason> {
+    let named = report.designation_country.as_str();
+    // Validation refuses a value that is not three letters, and no message repeats it here.
+    if named.len() != 3 {
+        return None;
+    }
+    if !declares_regional && !current.is_some_and(|situation| situation.regional) {
+        return Some(reason(
+            "designation_country",
+            Code::Conflict,
+            format!(
+                "designation_country {named:?} names a country operation, and situation {} is not regional, so it has none: leave designation_country empty to designate the leads of the situation",
+                report.situation_id
+            ),
+        ));
+    }
+    let countries: Vec<&str> = current.map_or(Vec::new(), |situation| {
+        let mut countries: Vec<&str> = situation.countries.iter().map(String::as_str).collect();
+        // Records written before `countries` existed hold none; the situation's country counts.
+        if countries.is_empty() {
+            countries.push(&situation.country);
+        }
+        countries
+    });
+    (named != report.country && !countries.contains(&named)).then(|| {
+        reason(
+            "designation_country",
+            Code::Conflict,
+            format!(
+                "designation_country {named:?} is not a country operation of regional situation {} (operations in {}): name this report's country ({}) or a country the situation has",
+                report.situation_id,
+                if countries.is_empty() { "none yet".to_owned() } else { countries.join(", ") },
+                report.country
             ),
         )
     })
@@ -291,6 +340,71 @@ mod tests {
                 Decision::Accept(_)
             ),
             "a country already held is no new operation"
+        );
+    }
+
+    /// `report` revoking the designation of `country`'s operation.
+    fn revoking(mut report: SituationReport, country: &str) -> SituationReport {
+        report.revoke_designation = true;
+        report.designation_country = country.into();
+        report
+    }
+
+    /// The one reason `report` from IOM is refused for, given the situation's record.
+    fn refused(current: Option<&IntakeSituation>, report: &SituationReport) -> Reason {
+        match decide(current, report, "iom", 9, true) {
+            Decision::Reject(reasons) if reasons.len() == 1 => reasons[0].clone(),
+            other => panic!("expected one reason, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_designation_names_a_country_operation_of_a_regional_situation_only() {
+        // Not regional: no country operations to name, not even its own country.
+        let single = accepted(None, &report("r1", 1, "COL"), "iom", 1);
+        let reason = refused(Some(&single), &revoking(report("r2", 2, "COL"), "COL"));
+        assert_eq!(
+            (reason.field.as_str(), reason.code.as_str()),
+            ("designation_country", "CONFLICT")
+        );
+        assert!(
+            reason.message.contains("\"COL\"") && reason.message.contains("S1 is not regional"),
+            "{}",
+            reason.message
+        );
+        assert_eq!(
+            refused(None, &revoking(report("r1", 1, "COL"), "COL")).code,
+            "CONFLICT",
+            "nor on a first report that does not declare the situation regional"
+        );
+
+        // The report declaring the situation regional may name its own country.
+        let mut declaring = revoking(report("r1", 1, "COL"), "COL");
+        declaring.regional = true;
+        let regional = accepted(None, &declaring, "iom", 1);
+        let regional = accepted(Some(&regional), &report("u1", 1, "ECU"), "unhcr", 2);
+        // Any country the situation has, or the report's own, which becomes one.
+        accepted(
+            Some(&regional),
+            &revoking(report("r2", 2, "COL"), "ECU"),
+            "iom",
+            3,
+        );
+        accepted(
+            Some(&regional),
+            &revoking(report("r2", 2, "PER"), "PER"),
+            "iom",
+            3,
+        );
+        let reason = refused(Some(&regional), &revoking(report("r2", 2, "COL"), "BRA"));
+        assert_eq!(
+            (reason.field.as_str(), reason.code.as_str()),
+            ("designation_country", "CONFLICT")
+        );
+        assert!(
+            reason.message.contains("\"BRA\"") && reason.message.contains("operations in COL, ECU"),
+            "{}",
+            reason.message
         );
     }
 

@@ -405,8 +405,10 @@ fn check_regional(reasons: &mut Reasons, report: &SituationReport, publisher: Ag
 }
 
 /// A designation or its revocation: from IOM or UNHCR only, a designation with the reference of
-/// the decision it records, a revocation never together with a designation. `publisher` is the
-/// agency whose intake subject the report came on (a report claiming another is refused anyway).
+/// the decision it records, a revocation never together with a designation, and the country
+/// operation it is about (if any) an ISO3 code given only with one or the other (whether the
+/// situation has that operation is for [`crate::state`]). `publisher` is the agency whose intake
+/// subject the report came on (a report claiming another is refused anyway).
 fn check_designation(reasons: &mut Reasons, report: &SituationReport, publisher: Agency) {
     check_text(
         reasons,
@@ -419,6 +421,10 @@ fn check_designation(reasons: &mut Reasons, report: &SituationReport, publisher:
         for (field, says) in [
             ("designated_leads", designates),
             ("revoke_designation", report.revoke_designation),
+            (
+                "designation_country",
+                !report.designation_country.is_empty(),
+            ),
         ] {
             if says {
                 reasons.push(reason(
@@ -449,6 +455,20 @@ fn check_designation(reasons: &mut Reasons, report: &SituationReport, publisher:
             Code::Conflict,
             "designation_reference is given but the report neither designates leads nor revokes a designation",
         ));
+    }
+    if !report.designation_country.is_empty() {
+        if designates || report.revoke_designation {
+            check_country(reasons, "designation_country", &report.designation_country);
+        } else {
+            reasons.push(reason(
+                "designation_country",
+                Code::Conflict,
+                format!(
+                    "designation_country {} names the country operation of a designation or a revocation, but the report neither designates leads nor revokes a designation",
+                    echo(&report.designation_country)
+                ),
+            ));
+        }
     }
 }
 

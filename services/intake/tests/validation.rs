@@ -344,6 +344,75 @@ fn only_iom_and_unhcr_record_designations_and_each_names_its_decision() {
 }
 
 #[test]
+fn a_designation_country_is_an_iso3_code_given_with_a_designation_or_a_revocation() {
+    let mut report = valid();
+    report.designation_country = "ECU".into();
+    let alone = validate::validate(&report, (Agency::Iom, ""), now()).into_vec();
+    assert_eq!(
+        (alone[0].field.as_str(), alone[0].code.as_str()),
+        ("designation_country", "CONFLICT")
+    );
+    assert!(
+        alone[0].message.contains("\"ECU\"")
+            && alone[0]
+                .message
+                .contains("neither designates leads nor revokes"),
+        "{}",
+        alone[0].message
+    );
+
+    report.designated_leads = vec![Agency::Unhcr as i32, Agency::Iom as i32];
+    report.designation_reference = "Request of the Government of Ecuador".into();
+    assert_eq!(problems(&report), vec![]);
+    report.designated_leads.clear();
+    report.revoke_designation = true;
+    assert_eq!(problems(&report), vec![], "a revocation for one operation");
+
+    for (country, code) in [
+        ("ecu", "INVALID_FORMAT"),
+        ("EC", "INVALID_FORMAT"),
+        ("XXX", "UNKNOWN_CODE"),
+    ] {
+        report.designation_country = country.into();
+        let reasons = validate::validate(&report, (Agency::Iom, ""), now()).into_vec();
+        assert_eq!(
+            (
+                reasons.len(),
+                reasons[0].field.as_str(),
+                reasons[0].code.as_str()
+            ),
+            (1, "designation_country", code),
+            "{country}"
+        );
+        assert!(
+            reasons[0].message.contains(country),
+            "{}",
+            reasons[0].message
+        );
+    }
+
+    // A partner names no operation for a designation either.
+    let mut partner = valid();
+    partner.reporting_agency = Agency::Partner as i32;
+    partner.reporter_org = "nrc".into();
+    partner.revoke_designation = true;
+    partner.designation_country = "COL".into();
+    assert_eq!(
+        problems_as(&partner, Agency::Partner, "nrc"),
+        vec![
+            (
+                "revoke_designation".into(),
+                "DESIGNATION_NOT_ALLOWED".into()
+            ),
+            (
+                "designation_country".into(),
+                "DESIGNATION_NOT_ALLOWED".into()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn notes_are_short_and_hold_no_personal_data() {
     let mut report = valid();
     report.notes = "x".repeat(2000);

@@ -91,7 +91,8 @@ pub fn determine(
     if operations::is_regional(reports, previous) {
         return operations::determine(policy, reports, previous, determined_at);
     }
-    let designation = designation_in_force(reports, previous);
+    let carried = previous.map(|previous| previous.designation.as_ref());
+    let designation = designation_in_force(reports, carried, WHOLE);
     determine_for(
         policy,
         reports,
@@ -381,9 +382,13 @@ pub(crate) fn fill(
     (counts, decided)
 }
 
-/// Whether a report records a designation (a known agency designated) or revokes one, and may:
-/// only IOM and UNHCR record designations (intake refuses them from partners).
-fn records_designation(report: &SituationReport) -> bool {
+/// The `designation_country` of a designation of the situation as a whole.
+pub(crate) const WHOLE: &str = "";
+
+/// Whether a report records a designation (a known agency designated) or revokes one for
+/// `country` (a country operation, or [`WHOLE`]), and may: only IOM and UNHCR record
+/// designations (intake refuses them from partners).
+fn records_designation(report: &SituationReport, country: &str) -> bool {
     let by_agency = matches!(
         Agencies::of(report.reporting_agency),
         Agencies::IOM | Agencies::UNHCR
@@ -392,7 +397,7 @@ fn records_designation(report: &SituationReport) -> bool {
         .designated_leads
         .iter()
         .any(|lead| !Agencies::of(*lead).is_empty());
-    by_agency && (designates || report.revoke_designation)
+    by_agency && (designates || report.revoke_designation) && report.designation_country == country
 }
 
 /// The designation a report records, or `None` for a revocation.
@@ -408,27 +413,31 @@ fn designation_of(report: &SituationReport) -> Option<Designation> {
         reference: report.designation_reference.clone(),
         report_id: report.report_id.clone(),
         recorded_by: report.reporting_agency,
+        country: report.designation_country.clone(),
         ..Default::default()
     };
     leads.write_into(&mut designation.leads);
     Some(designation)
 }
 
-/// The designation in force: the newest report's, when it records or revokes one; otherwise
-/// the previous determination's, which lasts until revoked (a later report that does not
-/// mention it leaves it alone). With no previous determination, the newest report recording
-/// or revoking one among `reports` decides.
+/// The designation in force for `country` (a country operation's own, or [`WHOLE`]): the
+/// newest report's, when it records or revokes one for `country`; otherwise the one the
+/// previous determination held for `country` (`carried`, `None` without a previous
+/// determination), which lasts until revoked (a later report that does not mention it leaves
+/// it alone). With no previous determination, the newest report recording or revoking one for
+/// `country` among `reports` decides.
 pub(crate) fn designation_in_force(
     reports: &[SituationReport],
-    previous: Option<&LeadershipDetermination>,
+    carried: Option<Option<&Designation>>,
+    country: &str,
 ) -> Option<Designation> {
-    match (reports.last(), previous) {
-        (Some(latest), _) if records_designation(latest) => designation_of(latest),
-        (_, Some(previous)) => previous.designation.clone(),
+    match (reports.last(), carried) {
+        (Some(latest), _) if records_designation(latest, country) => designation_of(latest),
+        (_, Some(carried)) => carried.cloned(),
         (_, None) => reports
             .iter()
             .rev()
-            .find(|report| records_designation(report))
+            .find(|report| records_designation(report, country))
             .and_then(designation_of),
     }
 }

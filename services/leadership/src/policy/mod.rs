@@ -43,7 +43,8 @@
 //!
 //! In a regional situation each country operation bound by the regional arrangement takes the
 //! regional decision of rules 2–4 in place of its own, under rule `operation_bound`; the
-//! designation and its override (its country's, else the situation's) then apply as above.
+//! designation (its country's, else the situation's) and the override (likewise) then apply
+//! as above.
 //!
 //! # Choices where docs/design.md is silent
 //!
@@ -61,7 +62,12 @@
 //!   designates a known agency or revokes; otherwise the previous determination's (so a later
 //!   report without `designated_leads` leaves it in force); without a previous determination,
 //!   the newest IOM or UNHCR report that designates or revokes. Partner reports never
-//!   designate or revoke. The determination carries it in `designation`.
+//!   designate or revoke. The determination carries it in `designation`. In a regional
+//!   situation the same rule runs once for the whole (reports without `designation_country`)
+//!   and once per operation (reports naming its country, and the operation's own designation
+//!   in the previous determination); a revocation ends only the designation of what it names,
+//!   so revoking the whole's leaves a country's own in force. Elsewhere a
+//!   `designation_country` (which intake refuses) is ignored.
 //! - **Designation.** Applies to the functions the classification brings (the five FoE functions,
 //!   plus the two clusters for an IDP situation). Unknown or unspecified values in
 //!   `designated_leads` are ignored; a designation with no known agency left is no designation.

@@ -12,9 +12,13 @@
 //!   `[operations] classify = "regional"` (the default) the regional decision binds it, with an
 //!   `operation_bound` rationale entry; under `"own"` it is classified on its own figures, with
 //!   hysteresis against its own previous classification.
-//! - A designation in force (recorded by any IOM or UNHCR report of the situation, as in the
-//!   Secretary-General's 2018 decision on the Venezuela outflow) applies to the situation and
-//!   every operation; an `[[override]]` naming a country applies to that operation in place of
+//! - A designation of the situation as a whole (recorded by any IOM or UNHCR report of the
+//!   situation without `designation_country`, as in the Secretary-General's 2018 decision on
+//!   the Venezuela outflow) applies to the situation and every operation without its own. A
+//!   designation naming a country operation (`designation_country`, e.g. a host State's request
+//!   for its national platform) binds that operation only, and is kept and revoked on its own:
+//!   the rule of the designation in force applies per operation, to the reports and designations
+//!   for that country. An `[[override]]` naming a country applies to that operation in place of
 //!   the situation's override.
 //! - The determination is published on the subject of `country`, the situation's first country.
 
@@ -24,7 +28,9 @@ use tandem_proto::v1::{
 };
 
 use super::Policy;
-use super::engine::{Bound, Counts, designation_in_force, determine_for, fill, same_outcome};
+use super::engine::{
+    Bound, Counts, WHOLE, designation_in_force, determine_for, fill, same_outcome,
+};
 use super::load::Operations;
 use super::names::Agencies;
 use super::reconcile::{Totals, reconcile_into};
@@ -70,7 +76,8 @@ pub(crate) fn determine(
             (country, held.collect())
         })
         .collect();
-    let designation = designation_in_force(reports, previous);
+    let carried = previous.map(|previous| previous.designation.as_ref());
+    let designation = designation_in_force(reports, carried, WHOLE);
 
     // The whole: facts and references from every report, figures and counts summed over the
     // operations' reconciliations.
@@ -131,13 +138,22 @@ pub(crate) fn determine(
     whole.operations = by_country
         .iter()
         .map(|(country, held)| {
-            let before = previous.and_then(|previous| {
+            let previous_operation = previous.map(|previous| {
                 previous
                     .operations
                     .iter()
                     .find(|operation| operation.country == *country)
-                    .map(|operation| as_determination(previous, operation))
             });
+            let before = previous
+                .zip(previous_operation.flatten())
+                .map(|(previous, operation)| as_determination(previous, operation));
+            // The operation's own designation (`country` set), not the whole's it carried.
+            let carried = previous_operation.map(|operation| {
+                operation
+                    .and_then(|operation| operation.designation.as_ref())
+                    .filter(|designation| designation.country == *country)
+            });
+            let own = designation_in_force(reports, carried, country);
             let bound = match policy.operations {
                 Operations::Regional => Bound::Regional(country, &regional),
                 Operations::Own => Bound::Own(country),
@@ -146,7 +162,7 @@ pub(crate) fn determine(
                 policy,
                 held,
                 before.as_ref(),
-                designation.clone(),
+                own.or_else(|| designation.clone()),
                 bound,
                 determined_at,
             );
@@ -228,6 +244,7 @@ fn into_operation(country: &str, determination: LeadershipDetermination) -> Oper
         changed: determination.changed,
         previous_classification: determination.previous_classification,
         based_on: determination.based_on,
+        designation: determination.designation,
     }
 }
 
@@ -469,6 +486,262 @@ data_management = ["iom"]
             determination.operations[1].classification(),
             Classification::RefugeeSituation
         );
+    }
+
+    /// `report` designating `leads` for `country`'s operation (empty: the whole situation).
+    fn designating(
+        mut report: SituationReport,
+        country: &str,
+        leads: &[Agency],
+        reference: &str,
+    ) -> SituationReport {
+        report.designated_leads = leads.iter().map(|lead| *lead as i32).collect();
+        report.designation_reference = reference.into();
+        report.designation_country = country.into();
+        report
+    }
+
+    /// Each operation's country, arrangement, leads and the country of the designation binding
+    /// it (`None`: no designation; `Some("")`: the whole situation's).
+    fn designated(
+        determination: &LeadershipDetermination,
+    ) -> Vec<(&str, Arrangement, Vec<i32>, Option<&str>)> {
+        determination
+            .operations
+            .iter()
+            .map(|o| {
+                (
+                    o.country.as_str(),
+                    o.arrangement(),
+                    o.lead_agencies.clone(),
+                    o.designation.as_ref().map(|d| d.country.as_str()),
+                )
+            })
+            .collect()
+    }
+
+    const COLOMBIA: &str = "Request of the Government of Colombia, 2018";
+    const SG: &str = "SG decision of 12 April 2018";
+
+    /// Determines the reports one at a time, as leadership reflects them, each on the one before.
+    fn reflect(policy: &Policy, reports: &[SituationReport]) -> Vec<LeadershipDetermination> {
+        let mut determinations: Vec<LeadershipDetermination> = Vec::new();
+        for seen in 1..=reports.len() {
+            let next = super::super::determine(
+                policy,
+                &reports[..seen],
+                determinations.last(),
+                Timestamp::default(),
+            );
+            determinations.push(next);
+        }
+        determinations
+    }
+
+    #[test]
+    fn a_designation_for_one_country_binds_that_operation_only() {
+        use Arrangement::{Designated, JointPlatform};
+        let mut reports = story();
+        reports[1] = designating(reports[1].clone(), "COL", &[Agency::Unhcr], COLOMBIA);
+        let determination =
+            super::super::determine(&Policy::default_v1(), &reports, None, Timestamp::default());
+        assert_eq!(
+            determination.arrangement(),
+            JointPlatform,
+            "the whole is not"
+        );
+        assert_eq!(determination.designation, None);
+        let joint = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+        assert_eq!(
+            designated(&determination),
+            [
+                ("COL", Designated, vec![Agency::Unhcr as i32], Some("COL")),
+                ("ECU", JointPlatform, joint.clone(), None),
+                ("PER", JointPlatform, joint, None),
+            ]
+        );
+        let colombia = &determination.operations[0];
+        let designation = colombia.designation.as_ref().expect("designated");
+        assert_eq!(
+            (
+                designation.reference.as_str(),
+                designation.report_id.as_str()
+            ),
+            (COLOMBIA, "unhcr-col")
+        );
+        let entry = &colombia.rationale[0];
+        assert_eq!(entry.rule_id, "designation");
+        assert_eq!(entry.reference, COLOMBIA);
+        assert!(entry.text.contains(COLOMBIA), "{}", entry.text);
+        assert!(entry.texts["fr"].contains(COLOMBIA), "{:?}", entry.texts);
+        // Still bound by the regional classification, after the designation entry.
+        assert_eq!(colombia.rationale[1].rule_id, "operation_bound");
+        assert_eq!(colombia.classification(), Classification::MixedMovement);
+        assert!(
+            determination.operations[1]
+                .rationale
+                .iter()
+                .all(|entry| entry.rule_id != "designation")
+        );
+    }
+
+    #[test]
+    fn a_country_designation_takes_precedence_over_the_whole_situation_s_in_its_operation() {
+        use Arrangement::Designated;
+        let mut reports = story();
+        reports[2] = designating(reports[2].clone(), "", &[Agency::Iom, Agency::Unhcr], SG);
+        reports[5] = designating(reports[5].clone(), "COL", &[Agency::Unhcr], COLOMBIA);
+        let joint = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+        // Read all at once (a replay without a previous determination) and one at a time.
+        let at_once =
+            super::super::determine(&Policy::default_v1(), &reports, None, Timestamp::default());
+        let one_at_a_time = reflect(&Policy::default_v1(), &reports);
+        for determination in [&at_once, one_at_a_time.last().expect("six")] {
+            assert_eq!(determination.arrangement(), Designated);
+            assert_eq!(
+                determination
+                    .designation
+                    .as_ref()
+                    .map(|d| d.reference.as_str()),
+                Some(SG)
+            );
+            assert_eq!(
+                designated(determination),
+                [
+                    ("COL", Designated, vec![Agency::Unhcr as i32], Some("COL")),
+                    ("ECU", Designated, joint.clone(), Some("")),
+                    ("PER", Designated, joint.clone(), Some("")),
+                ]
+            );
+            assert_eq!(determination.operations[1].rationale[0].reference, SG);
+            assert_eq!(determination.operations[0].rationale[0].reference, COLOMBIA);
+        }
+    }
+
+    #[test]
+    fn a_revocation_naming_a_country_ends_only_that_operation_s_designation() {
+        use Arrangement::{Designated, JointPlatform};
+        let mut reports = story();
+        reports[0] = designating(reports[0].clone(), "", &[Agency::Iom], SG);
+        reports[1] = designating(reports[1].clone(), "COL", &[Agency::Unhcr], COLOMBIA);
+        reports[3] = designating(
+            reports[3].clone(),
+            "ECU",
+            &[Agency::Unhcr],
+            "Ecuador's request",
+        );
+        let mut revoking = report(Agency::Iom, "iom-per-2", "PER", &[]);
+        revoking.revision = 2;
+        revoking.revoke_designation = true;
+        revoking.designation_country = "ECU".into();
+        reports[4] = revoking;
+        let steps = reflect(&Policy::default_v1(), &reports);
+        let iom = vec![Agency::Iom as i32];
+        let unhcr = vec![Agency::Unhcr as i32];
+
+        let before = &steps[3];
+        assert_eq!(
+            designated(before),
+            [
+                ("COL", Designated, unhcr.clone(), Some("COL")),
+                ("ECU", Designated, unhcr.clone(), Some("ECU")),
+            ]
+        );
+        // PER's report revokes Ecuador's designation: Ecuador falls back to the whole
+        // situation's, Colombia keeps its own through the reports that do not mention it.
+        let after = &steps[4];
+        assert_eq!(
+            designated(after),
+            [
+                ("COL", Designated, unhcr.clone(), Some("COL")),
+                ("ECU", Designated, iom.clone(), Some("")),
+                ("PER", Designated, iom.clone(), Some("")),
+            ]
+        );
+        assert!(after.operations[1].changed);
+        assert_eq!(
+            after.designation.as_ref().map(|d| d.leads.clone()),
+            Some(iom.clone())
+        );
+        assert_eq!(designated(&steps[5])[..2], designated(after)[..2]);
+
+        // Revoking the whole situation's designation leaves Colombia's own.
+        let mut whole = report(Agency::Unhcr, "unhcr-per-2", "PER", &[]);
+        whole.revision = 2;
+        whole.revoke_designation = true;
+        reports.push(whole);
+        let last = super::super::determine(
+            &Policy::default_v1(),
+            &reports,
+            steps.last(),
+            Timestamp::default(),
+        );
+        assert_eq!(last.designation, None);
+        assert_eq!(last.arrangement(), JointPlatform);
+        let joint = vec![Agency::Iom as i32, Agency::Unhcr as i32];
+        assert_eq!(
+            designated(&last),
+            [
+                ("COL", Designated, unhcr, Some("COL")),
+                ("ECU", JointPlatform, joint.clone(), None),
+                ("PER", JointPlatform, joint, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn replaying_and_re_evaluating_country_designations_gives_the_same_bytes() {
+        let mut reports = story();
+        reports[1] = designating(reports[1].clone(), "COL", &[Agency::Unhcr], COLOMBIA);
+        reports[3] = designating(reports[3].clone(), "", &[Agency::Iom, Agency::Unhcr], SG);
+        let mut revoking = report(Agency::Iom, "iom-ecu-2", "ECU", &[]);
+        revoking.revision = 2;
+        revoking.revoke_designation = true;
+        revoking.designation_country = "COL".into();
+        reports.push(revoking);
+        let first = reflect(&Policy::default_v1(), &reports);
+        let replayed = reflect(&Policy::default_v1(), &reports);
+        let bytes = |steps: &[LeadershipDetermination]| -> Vec<Vec<u8>> {
+            steps.iter().map(|step| step.encode_to_vec()).collect()
+        };
+        assert_eq!(bytes(&first), bytes(&replayed));
+        assert!(
+            first[5].operations[0].designation.is_some(),
+            "Colombia's, before the revocation"
+        );
+        assert_eq!(
+            first[6].operations[0]
+                .designation
+                .as_ref()
+                .map(|d| d.country.as_str()),
+            Some(""),
+            "the whole situation's, after it"
+        );
+
+        // Re-evaluated on the determination it made, nothing moves.
+        let last = first.last().expect("seven");
+        let again = super::super::determine(
+            &Policy::default_v1(),
+            &reports[..6],
+            Some(&first[4]),
+            Timestamp::default(),
+        );
+        assert_eq!(again.encode_to_vec(), first[5].encode_to_vec());
+        let reevaluated = super::super::determine(
+            &Policy::default_v1(),
+            &reports,
+            Some(last),
+            Timestamp::default(),
+        );
+        assert!(same_outcome(last, &reevaluated));
+        let designations = |d: &LeadershipDetermination| {
+            d.operations
+                .iter()
+                .map(|o| o.designation.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(designations(&reevaluated), designations(last));
+        assert_eq!(reevaluated.designation, last.designation);
     }
 
     #[test]
