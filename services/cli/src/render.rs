@@ -1,4 +1,5 @@
-//! Events in words, for `tandem watch` and `tandem up --demo`.
+//! Events in words, for `tandem watch` and `tandem up --demo`; the reader's time zone
+//! ([`zone`]) for the commands that print times.
 
 use async_nats::HeaderMap;
 use prost::Message as _;
@@ -201,6 +202,12 @@ pub fn organisation(lang: Lang, agency: i32, reporter_org: &str) -> String {
         Agency::Partner => format!("{} {reporter_org}", word(lang, Agency::Partner)),
         agency => word(lang, agency),
     }
+}
+
+/// The reader's time zone: the IANA zone `TZ` names (`America/Bogota`); UTC when `TZ` is unset
+/// or names no zone (tandem_i18n's times fall back to UTC for such a name).
+pub fn zone() -> String {
+    std::env::var("TZ").unwrap_or_default()
 }
 
 fn or_dash(text: &str) -> &str {
