@@ -1,6 +1,7 @@
 //! `tandem policy check|replay|apply`: try a policy file against every current situation (and
 //! list its overrides that match none), replay every accepted report through it, and have the
-//! running leadership service re-determine everything after a policy change.
+//! running leadership service re-determine everything after a policy change. What they print
+//! for people is in the reader's language; `replay --json` is the same in every language.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -8,6 +9,7 @@ use anyhow::Context as _;
 use async_nats::{Client, jetstream};
 use futures::StreamExt as _;
 use prost::Message as _;
+use tandem_i18n::{Lang, words::word};
 use tandem_leadership::{
     REEVALUATE_SUBJECT, ReevaluateReply,
     policy::{Policy, determine, same_outcome},
@@ -71,30 +73,35 @@ pub async fn run(client: &Client, command: PolicyCommand) -> anyhow::Result<Exit
     }
 }
 
-async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let policy = match Policy::from_toml(&text) {
-        Ok(policy) => policy,
-        Err(error) => {
-            eprintln!("{} is refused:\n{error}", file.display());
-            return Ok(ExitCode::from(exit::FAILURE));
-        }
+async fn check(client: &Client, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let lang = crate::lang();
+    let Some(policy) = read(file, lang)? else {
+        return Ok(ExitCode::from(exit::FAILURE));
     };
-    println!("{}: policy {} is valid", file.display(), policy.version());
-    for lang in policy.untranslated() {
-        println!(
-            "  warning: the rule texts have no {} version (`languages` does not list \"{}\"): those readers get the English texts",
-            lang.text("language-name"),
-            lang.code()
+    let file_arg = || ("file", file.display().to_string().into());
+    println!(
+        "{}",
+        lang.text_with(
+            "cli-policy-valid",
+            &[file_arg(), ("version", policy.version().into())]
+        )
+    );
+    for missing in policy.untranslated() {
+        let warning = lang.text_with(
+            "cli-policy-untranslated",
+            &[
+                ("language", missing.text("language-name").into()),
+                ("code", missing.code().into()),
+            ],
         );
+        println!("  {warning}");
     }
     let Ok(records) = jetstream::new(client.clone())
         .get_key_value(topology::LEADERSHIP_BUCKET)
         .await
     else {
-        println!("no situations determined yet: nothing would change");
-        unmatched_overrides(&policy, &[]);
+        println!("{}", lang.text("cli-policy-nothing-determined"));
+        unmatched_overrides(&policy, &[], lang);
         return Ok(ExitCode::SUCCESS);
     };
     let (mut changed, mut total) = (0, 0);
@@ -106,35 +113,69 @@ async fn check(client: &Client, file: &PathBuf) -> anyhow::Result<ExitCode> {
         situations.push(current.situation_id.clone());
         total += 1;
         let proposed = determine(&policy, &record.reports, Some(current), timestamp::now());
+        let situation = || ("situation", id.as_str().into());
         if same_outcome(current, &proposed) {
-            println!("  unchanged  {id}");
+            println!(
+                "  {}",
+                lang.text_with("cli-policy-unchanged", &[situation()])
+            );
         } else {
             changed += 1;
-            println!(
-                "  CHANGES    {}\n             now:   {}",
-                id,
-                words::headline(current, crate::lang())
-            );
-            println!(
-                "             would: {}",
-                words::headline(&proposed, crate::lang())
-            );
+            println!("  {}", lang.text_with("cli-policy-changes", &[situation()]));
+            for (message, determination) in
+                [("cli-policy-now", current), ("cli-policy-would", &proposed)]
+            {
+                let headline = words::headline(determination, lang);
+                let line = lang.text_with(message, &[("headline", headline.into())]);
+                println!("             {line}");
+            }
         }
     }
     println!(
-        "{changed} of {total} situation(s) would change under policy {}",
-        policy.version()
+        "{}",
+        lang.text_with(
+            "cli-policy-summary",
+            &[
+                ("changed", changed.into()),
+                ("total", total.into()),
+                ("version", policy.version().into()),
+            ],
+        )
     );
-    unmatched_overrides(&policy, &situations);
+    unmatched_overrides(&policy, &situations, lang);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The policy in `file`; `None`, with every problem printed, when it is refused.
+fn read(file: &std::path::Path, lang: Lang) -> anyhow::Result<Option<Policy>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match Policy::from_toml(&text) {
+        Ok(policy) => Ok(Some(policy)),
+        Err(error) => {
+            let refused = lang.text_with(
+                "cli-policy-refused",
+                &[("file", file.display().to_string().into())],
+            );
+            eprintln!("{refused}\n{error}");
+            Ok(None)
+        }
+    }
 }
 
 /// Lists the policy's overrides whose situation is not among `situations`: most often a typo
 /// in the situation id, which would otherwise leave the override silently unused.
-fn unmatched_overrides(policy: &Policy, situations: &[String]) {
+fn unmatched_overrides(policy: &Policy, situations: &[String], lang: Lang) {
     for (situation, reference) in policy.overrides() {
         if !situations.iter().any(|known| known == situation) {
-            println!("  override for {situation} ({reference}) matches no situation");
+            let line = lang.text_with(
+                "cli-policy-unmatched-override",
+                &[
+                    ("situation", situation.into()),
+                    ("reference", reference.into()),
+                ],
+            );
+            println!("  {line}");
         }
     }
 }
@@ -152,19 +193,30 @@ async fn apply(
         .context("no leadership service answered (is it running?)")?;
     let reply: ReevaluateReply =
         serde_json::from_slice(&answer.payload).context("unexpected answer")?;
+    let lang = crate::lang();
+    let list = if reply.changed.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", reply.changed.join(", "))
+    };
     println!(
-        "policy {}: {} situation(s) re-evaluated, {} changed{}",
-        reply.policy_version,
-        reply.situations,
-        reply.changed.len(),
-        if reply.changed.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", reply.changed.join(", "))
-        }
+        "{}",
+        lang.text_with(
+            "cli-policy-applied",
+            &[
+                ("version", reply.policy_version.as_str().into()),
+                ("situations", reply.situations.into()),
+                ("changed", reply.changed.len().into()),
+                ("list", list.into()),
+            ],
+        )
     );
     for failure in &reply.failed {
-        eprintln!("  failed: {failure}");
+        let line = lang.text_with(
+            "cli-policy-apply-failed",
+            &[("failure", failure.as_str().into())],
+        );
+        eprintln!("  {line}");
     }
     Ok(if reply.failed.is_empty() {
         ExitCode::SUCCESS
@@ -233,21 +285,20 @@ async fn replay(
     since: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let candidate = match Policy::from_toml(&text) {
-        Ok(policy) => policy,
-        Err(error) => {
-            eprintln!("{} is refused:\n{error}", file.display());
-            return Ok(ExitCode::from(exit::FAILURE));
-        }
+    let lang = crate::lang();
+    let Some(candidate) = read(file, lang)? else {
+        return Ok(ExitCode::from(exit::FAILURE));
     };
     let since = match since {
         None => i64::MIN,
         Some(date) => match parse_date(date) {
             Some(date) => date.midnight().assume_utc().unix_timestamp(),
             None => {
-                eprintln!("--since {date:?} is not a date in the form YYYY-MM-DD");
+                let quoted = format!("{date:?}");
+                eprintln!(
+                    "{}",
+                    lang.text_with("cli-policy-since-invalid", &[("date", quoted.into())])
+                );
                 return Ok(ExitCode::from(exit::FAILURE));
             }
         },
@@ -354,21 +405,40 @@ async fn replay(
         } else {
             println!("{situation_id}");
             for difference in &differences {
-                println!(
-                    "  after {}: {} determined, {} under {}",
-                    difference["report_id"].as_str().unwrap_or_default(),
-                    difference["current"].as_str().unwrap_or_default(),
-                    difference["candidate"].as_str().unwrap_or_default(),
-                    candidate.version()
+                let classification = |field: &str| {
+                    let name = difference[field].as_str().unwrap_or_default();
+                    word(
+                        lang,
+                        Classification::from_str_name(name).unwrap_or_default(),
+                    )
+                };
+                let line = lang.text_with(
+                    "cli-policy-replay-difference",
+                    &[
+                        (
+                            "report",
+                            difference["report_id"].as_str().unwrap_or_default().into(),
+                        ),
+                        ("current", classification("current").into()),
+                        ("candidate", classification("candidate").into()),
+                        ("version", candidate.version().into()),
+                    ],
                 );
+                println!("  {line}");
             }
         }
     }
     if !json {
         println!(
-            "{differing} of {} situation(s) would have been classified differently under policy {}",
-            situations.len(),
-            candidate.version()
+            "{}",
+            lang.text_with(
+                "cli-policy-replay-summary",
+                &[
+                    ("differing", differing.into()),
+                    ("total", situations.len().into()),
+                    ("version", candidate.version().into()),
+                ],
+            )
         );
     }
     Ok(ExitCode::SUCCESS)

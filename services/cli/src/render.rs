@@ -1,4 +1,5 @@
-//! Events in words, for `tandem watch` and `tandem up --demo`.
+//! Events in words, for `tandem watch` and `tandem up --demo`; the reader's time zone
+//! ([`zone`]) and aligned columns ([`table`]) for the commands that print times and tables.
 
 use async_nats::HeaderMap;
 use prost::Message as _;
@@ -203,6 +204,38 @@ pub fn organisation(lang: Lang, agency: i32, reporter_org: &str) -> String {
     }
 }
 
+/// The reader's time zone: the IANA zone `TZ` names (`America/Bogota`); UTC when `TZ` is unset
+/// or names no zone (tandem_i18n's times fall back to UTC for such a name).
+pub fn zone() -> String {
+    std::env::var("TZ").unwrap_or_default()
+}
+
+/// `rows` (the first the header) as lines of columns, each as wide as its widest cell in
+/// characters, so that translated headers and words of any length stay aligned.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (column, cell) in row.iter().enumerate() {
+            let width = cell.chars().count();
+            match widths.get_mut(column) {
+                Some(widest) => *widest = (*widest).max(width),
+                None => widths.push(width),
+            }
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(line.join(" ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 fn or_dash(text: &str) -> &str {
     if text.is_empty() { "-" } else { text }
 }
@@ -309,5 +342,14 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_table_aligns_columns_by_characters_and_ends_lines_without_padding() {
+        let rows = [
+            vec!["ÉTAT".to_owned(), "ID".to_owned(), "X".to_owned()],
+            vec!["reçu".to_owned(), "iom.ntf-1".to_owned(), String::new()],
+        ];
+        assert_eq!(table(&rows), "ÉTAT ID        X\nreçu iom.ntf-1\n");
     }
 }

@@ -146,11 +146,11 @@ async fn review(
     args: ReviewArgs,
     verdict: ReviewVerdict,
 ) -> anyhow::Result<ExitCode> {
+    let lang = crate::lang();
     let Some(agency) = tandem_notify::directory::parse_agency(&args.agency) else {
-        eprintln!(
-            "tandem: --agency must be iom or unhcr, not {:?}",
-            args.agency
-        );
+        let quoted = format!("{:?}", args.agency);
+        let text = lang.text_with("cli-review-bad-agency", &[("agency", quoted.into())]);
+        eprintln!("tandem: {text}");
         return Ok(ExitCode::from(crate::exit::FAILURE));
     };
     let request = ReviewRequest {
@@ -168,12 +168,16 @@ async fn review(
                 Ok(ExitCode::SUCCESS)
             }
             None => {
-                eprintln!("tandem: refused: {}", reply.refused);
+                let text =
+                    lang.text_with("cli-review-refused", &[("reason", reply.refused.into())]);
+                eprintln!("tandem: {text}");
                 Ok(ExitCode::from(crate::exit::REFUSED))
             }
         },
         Err(error) => {
-            eprintln!("tandem: not recorded: {error:#}");
+            let error = format!("{error:#}");
+            let text = lang.text_with("cli-review-not-recorded", &[("error", error.into())]);
+            eprintln!("tandem: {text}");
             Ok(ExitCode::from(crate::exit::REFUSED))
         }
     }
@@ -239,7 +243,10 @@ async fn history(url: &str, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string(&entries)?);
     } else {
-        print!("{}", tandem_publish::history::render(&entries));
+        print!(
+            "{}",
+            tandem_publish::history::render(&entries, crate::lang(), &crate::render::zone())
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,12 +23,10 @@ pub async fn run(client: &Client) -> anyhow::Result<()> {
     }
 }
 
-/// The time of day for the start of each line: in the zone `TZ` names (`America/Bogota`), else
-/// UTC (a `TZ` that names no zone of the IANA database counts as unset).
+/// The time of day for the start of each line, in the reader's zone ([`render::zone`]).
 fn clock() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let tz = std::env::var("TZ").unwrap_or_default();
-    tandem_i18n::local_clock(i64::try_from(now).unwrap_or(i64::MAX), &tz)
+    tandem_i18n::local_clock(i64::try_from(now).unwrap_or(i64::MAX), &render::zone())
 }

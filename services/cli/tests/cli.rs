@@ -304,6 +304,50 @@ fn up_demo_runs_the_stack_and_the_situation_commands_show_the_result() {
         check.contains("CHANGES    BGD-ROHINGYA"),
         "the override changes Bangladesh's leads: {check}"
     );
+    // The same check in French and in Spanish; ids, file paths and references as they are.
+    let check_in = |lang: &str| {
+        let file = with_overrides.display().to_string();
+        succeeded(&tandem(
+            &server,
+            &["policy", "check", &file, "--lang", lang],
+            None,
+        ))
+    };
+    let check_english = [
+        "is valid",
+        "unchanged",
+        "CHANGES",
+        "now:",
+        "would:",
+        "would change under policy",
+        "matches no situation",
+        "refugee situation",
+    ];
+    assert_translated(
+        &check_in("fr"),
+        &[
+            ": la politique v1 est valide",
+            "inchangée  LBY-MIGRATION",
+            "CHANGE     BGD-ROHINGYA",
+            "actuelle : BGD-ROHINGYA (BGD) : situation de réfugiés",
+            "serait :  BGD-ROHINGYA (BGD) : ",
+            "1 situation(s) sur 8 changerai(en)t avec la politique v1",
+            "la dérogation pour BGD-ROHINGA (Agreement of BGD-ROHINGA) ne correspond à aucune situation",
+        ],
+        &check_english,
+    );
+    assert_translated(
+        &check_in("es"),
+        &[
+            ": la política v1 es válida",
+            "sin cambios  LBY-MIGRATION",
+            "CAMBIA        BGD-ROHINGYA",
+            "ahora:     BGD-ROHINGYA (BGD): situación de refugiados",
+            "1 de 8 situación(es) cambiaría(n) con la política v1",
+            "la excepción para BGD-ROHINGA (Agreement of BGD-ROHINGA) no corresponde a ninguna situación",
+        ],
+        &check_english,
+    );
 
     // Replay: the shipped policy finds no differences; a migrant threshold moved from 0.20 to
     // 0.40 finds exactly the step whose share lies between the two: Colombia after IOM's
@@ -347,6 +391,27 @@ fn tandem_with(server: &NatsServer, args: &[&str], env: &[(&str, &str)]) -> Outp
         .stdin(Stdio::null())
         .output()
         .expect("run tandem")
+}
+
+/// `printed` (what tandem printed in French or Spanish) has each of `words` and none of
+/// `english`.
+fn assert_translated(printed: &str, words: &[&str], english: &[&str]) {
+    for expected in words {
+        assert!(printed.contains(expected), "{expected:?} in:\n{printed}");
+    }
+    for label in english {
+        assert!(!printed.contains(label), "English {label:?} in:\n{printed}");
+    }
+}
+
+/// What `output` printed on stdout, once it succeeded.
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
@@ -488,6 +553,133 @@ fn the_demo_agrees_one_determination_and_contests_another_and_reviews_answer_wit
     for field in ["recipient_id", "kind", "acknowledged_by", "acknowledged_at"] {
         assert!(first.get(field).is_some(), "{field} in {first}");
     }
+
+    // The same history in French and in Spanish, times in the reader's zone.
+    let in_bogota = [
+        ("TANDEM_PUBLISH_ADDR", publish_addr.as_str()),
+        ("TZ", "America/Bogota"),
+    ];
+    let history_in = |lang: &str| {
+        succeeded(&tandem_with(
+            &server,
+            &["situation", "history", "BGD-ROHINGYA", "--lang", lang],
+            &in_bogota,
+        ))
+    };
+    let history_english = [
+        "review:",
+        "notified:",
+        "acknowledged",
+        "refugee situation",
+        "determination contested",
+        " at ",
+    ];
+    assert_translated(
+        &history_in("fr"),
+        &[
+            "BGD-ROHINGYA/1 ",
+            "UTC-05:00 (America/Bogota) : situation de réfugiés",
+            "avis : OIM iom-regional-asia contestée le ",
+            ": \"",
+            "-> contestée",
+            "avis : HCR unhcr-hq approuvée le ",
+            "notifié : ",
+            "(décision contestée), réception ",
+        ],
+        &history_english,
+    );
+    assert_translated(
+        &history_in("es"),
+        &[
+            "UTC-05:00 (America/Bogota): situación de refugiados",
+            "revisión: OIM iom-regional-asia impugnada el ",
+            "revisión: ACNUR unhcr-hq respaldada el ",
+            "notificado: ",
+            "(determinación impugnada), recepción ",
+        ],
+        &history_english,
+    );
+
+    // The notifications, listed and acknowledged, in French and in Spanish.
+    let list_in = |lang: &str| {
+        succeeded(&tandem_with(
+            &server,
+            &["notifications", "list", "--lang", lang],
+            &in_bogota,
+        ))
+    };
+    let list_english = [
+        "AGENCY",
+        "RECIPIENT",
+        "KIND",
+        "ACKNOWLEDGE BY",
+        "leadership changed",
+    ];
+    let french = list_in("fr");
+    assert_translated(
+        &french,
+        &[
+            "ORGANISATION",
+            "DESTINATAIRE",
+            "ACCUSER RÉCEPTION AVANT",
+            "changement de direction",
+            "UTC-05:00 (America/Bogota)",
+        ],
+        &list_english,
+    );
+    let spanish = list_in("es");
+    assert_translated(
+        &spanish,
+        &[
+            "ORGANISMO",
+            "DESTINATARIO",
+            "CONFIRMAR ANTES DE",
+            "cambio de liderazgo",
+            "ACNUR",
+        ],
+        &list_english,
+    );
+    let listed = succeeded(&tandem(&server, &["notifications", "list", "--json"], None));
+    assert_eq!(
+        french.lines().count(),
+        listed.lines().count() + 1,
+        "a header and one line per notification:\n{french}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(listed.lines().next().expect("a notification")).expect("json");
+    let id = record["notification"]["notification_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let ack_in = |lang: &str, id: &str| {
+        tandem_with(
+            &server,
+            &["notifications", "ack", id, "--lang", lang],
+            &in_bogota,
+        )
+    };
+    let first = succeeded(&ack_in("es", &id));
+    assert!(
+        first == format!("recepción de {id} confirmada\n")
+            || first.starts_with(&format!("la recepción de {id} ya estaba confirmada el ")),
+        "{first}"
+    );
+    let again = succeeded(&ack_in("fr", &id));
+    assert_translated(
+        &again,
+        &[
+            &format!("la réception de {id} avait déjà été accusée le "),
+            "UTC-05:00 (America/Bogota) par ",
+            "(via ",
+        ],
+        &["already", "acknowledged"],
+    );
+    let unknown = ack_in("es", "iom.ntf-nothing");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr),
+        "tandem: no hay ninguna notificación iom.ntf-nothing\n"
+    );
     assert!(up.stop().success());
 }
 

@@ -9,7 +9,8 @@
 //!
 //! - [`words`]: the contract's enum values in words, and a rationale entry's text and source in
 //!   the reader's language (the texts themselves come from the policy file, in `texts`).
-//! - [`local_time`], [`local_clock`], [`known_time_zone`]: times in the reader's zone.
+//! - [`local_time`], [`local_time_rfc3339`], [`local_clock`], [`known_time_zone`]: times in the
+//!   reader's zone.
 
 pub mod words;
 
@@ -129,6 +130,15 @@ pub fn local_time(unix_seconds: i64, tz: &str) -> String {
     let (zone, name) = zone(tz);
     let local = instant.to_zoned(zone);
     format!("{} ({name})", local.strftime("%Y-%m-%d %H:%M UTC%:z"))
+}
+
+/// An RFC 3339 time as records keep it (`2026-11-18T11:36:40Z`) as [`local_time`] in zone
+/// `tz`; the text unchanged when it is no such time, so a reader still sees what was recorded.
+pub fn local_time_rfc3339(at: &str, tz: &str) -> String {
+    match at.parse::<jiff::Timestamp>() {
+        Ok(instant) => local_time(instant.as_second(), tz),
+        Err(_) => at.to_owned(),
+    }
 }
 
 /// `unix_seconds` as the time of day in zone `tz` (`06:36:40`), for lines that follow each other
@@ -307,6 +317,15 @@ mod tests {
             local_time(at, "Nowhere/Atlantis"),
             "2026-11-18 11:36 UTC+00:00 (UTC)"
         );
+        assert_eq!(
+            local_time_rfc3339("2026-11-18T11:36:40Z", "America/Bogota"),
+            "2026-11-18 06:36 UTC-05:00 (America/Bogota)"
+        );
+        assert_eq!(
+            local_time_rfc3339("2026-11-18T12:36:40+01:00", "UTC"),
+            "2026-11-18 11:36 UTC+00:00 (UTC)"
+        );
+        assert_eq!(local_time_rfc3339("yesterday", "UTC"), "yesterday");
         assert_eq!(local_clock(at, "America/Bogota"), "06:36:40");
         assert_eq!(local_clock(at, ""), "11:36:40");
         assert!(known_time_zone("Africa/Dakar"));

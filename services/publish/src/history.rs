@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tandem_i18n::{Lang, words::word};
+use tandem_i18n::{Lang, local_time, local_time_rfc3339, words::word};
 use tandem_proto::{
     timestamp,
     v1::{
-        DeterminationReview, LeadershipDetermination, NotificationKind, NotificationState,
+        Agency, DeterminationReview, LeadershipDetermination, NotificationKind, NotificationState,
         NotificationStatus,
     },
 };
@@ -307,72 +307,74 @@ impl Histories {
     }
 }
 
-/// A history in words, for `tandem situation history`.
-pub fn render(entries: &[HistoryEntry]) -> String {
+/// A history in words, for `tandem situation history`: in `lang`, with times in zone `tz`
+/// (an IANA name; UTC when it names none). Ids and directory ids stay as recorded.
+pub fn render(entries: &[HistoryEntry], lang: Lang, tz: &str) -> String {
+    let at = |seconds: Option<i64>| {
+        seconds
+            .map(|seconds| local_time(seconds, tz))
+            .unwrap_or_default()
+    };
     let mut out = String::new();
     for entry in entries {
         let d = &entry.determination;
-        out.push_str(&format!(
-            "{} {}: {} ({}), {}{}\n",
-            d.determination_id,
-            d.determined_at
-                .as_ref()
-                .and_then(timestamp::to_system_time)
-                .and_then(|t| time::OffsetDateTime::from(t)
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .ok())
-                .unwrap_or_default(),
-            word(Lang::En, d.classification()),
-            word(Lang::En, d.arrangement()),
-            word(Lang::En, d.status()),
-            if d.changed {
-                ""
-            } else {
-                " (outcome unchanged)"
-            }
+        out.push_str(&lang.text_with(
+            "cli-history-determination",
+            &[
+                ("determination", d.determination_id.as_str().into()),
+                ("at", at(d.determined_at.as_ref().map(|t| t.seconds)).into()),
+                ("classification", word(lang, d.classification()).into()),
+                ("arrangement", word(lang, d.arrangement()).into()),
+                ("status", word(lang, d.status()).into()),
+                ("changed", if d.changed { "yes" } else { "no" }.into()),
+            ],
         ));
+        out.push('\n');
         for review in &d.reviews {
-            out.push_str(&format!(
-                "  review: {} {} {} at {}{} -> {}\n",
-                review.agency().as_str_name().trim_start_matches("AGENCY_"),
-                review.by,
-                review
-                    .verdict()
-                    .as_str_name()
-                    .trim_start_matches("REVIEW_VERDICT_")
-                    .to_lowercase(),
-                review
-                    .at
-                    .as_ref()
-                    .and_then(timestamp::to_system_time)
-                    .and_then(|t| time::OffsetDateTime::from(t)
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .ok())
-                    .unwrap_or_default(),
-                if review.comment.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {:?}", review.comment)
-                },
-                word(Lang::En, review.status())
+            let comment = if review.comment.is_empty() {
+                String::new()
+            } else {
+                format!(": {:?}", review.comment)
+            };
+            out.push_str("  ");
+            out.push_str(&lang.text_with(
+                "cli-history-review",
+                &[
+                    ("agency", word(lang, review.agency()).into()),
+                    ("by", review.by.as_str().into()),
+                    ("verdict", word(lang, review.verdict()).into()),
+                    ("at", at(review.at.as_ref().map(|t| t.seconds)).into()),
+                    ("comment", comment.into()),
+                    ("status", word(lang, review.status()).into()),
+                ],
             ));
+            out.push('\n');
         }
         for n in &entry.notifications {
             let acknowledged = match (&n.acknowledged_by, &n.acknowledged_at) {
-                (Some(by), Some(at)) => format!(
-                    "acknowledged by {by} at {at} via {}",
-                    n.acknowledged_via.as_deref().unwrap_or("?")
+                (Some(by), Some(at)) => lang.text_with(
+                    "cli-history-acknowledged",
+                    &[
+                        ("by", by.as_str().into()),
+                        ("at", local_time_rfc3339(at, tz).into()),
+                        ("via", n.acknowledged_via.as_deref().unwrap_or("?").into()),
+                    ],
                 ),
-                _ => "not acknowledged".into(),
+                _ => lang.text("cli-history-not-acknowledged"),
             };
-            out.push_str(&format!(
-                "  notified: {} {} ({}), {acknowledged}\n",
-                n.recipient_agency.trim_start_matches("AGENCY_"),
-                n.recipient_id,
-                n.kind
-                    .trim_start_matches("NOTIFICATION_KIND_")
-                    .to_lowercase()
+            let agency = Agency::from_str_name(&n.recipient_agency).unwrap_or_default();
+            let kind = NotificationKind::from_str_name(&n.kind).unwrap_or_default();
+            out.push_str("  ");
+            out.push_str(&lang.text_with(
+                "cli-history-notified",
+                &[
+                    ("agency", word(lang, agency).into()),
+                    ("recipient", n.recipient_id.as_str().into()),
+                    ("kind", word(lang, kind).into()),
+                    ("acknowledged", acknowledged.into()),
+                ],
             ));
+            out.push('\n');
         }
     }
     out
@@ -501,5 +503,94 @@ mod tests {
         assert!(untraced.get("trace_id").is_none(), "no trace: no field");
         let back: HistoryEntry = serde_json::from_value(json).expect("read back");
         assert_eq!(back, history[0]);
+    }
+
+    #[test]
+    fn a_history_reads_in_the_readers_language_with_times_in_their_zone() {
+        // 2026-11-18T11:36:40Z.
+        let at = tandem_proto::Timestamp {
+            seconds: 1_795_001_800,
+            nanos: 0,
+        };
+        let entry = HistoryEntry {
+            determination: LeadershipDetermination {
+                determination_id: "COL/2".into(),
+                determined_at: Some(at),
+                classification: tandem_proto::v1::Classification::MixedMovement as i32,
+                arrangement: tandem_proto::v1::Arrangement::JointPlatform as i32,
+                status: DeterminationStatus::Contested as i32,
+                changed: false,
+                reviews: vec![DeterminationReview {
+                    agency: Agency::Unhcr as i32,
+                    by: "unhcr-cc".into(),
+                    verdict: ReviewVerdict::Contest as i32,
+                    comment: "figures are old".into(),
+                    status: DeterminationStatus::Contested as i32,
+                    at: Some(at),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            notifications: vec![
+                NotificationEntry {
+                    notification_id: "iom.ntf-1".into(),
+                    recipient_id: "iom-cc".into(),
+                    recipient_agency: "AGENCY_IOM".into(),
+                    kind: "NOTIFICATION_KIND_CONTESTED".into(),
+                    acknowledged_by: Some("iom-cc".into()),
+                    acknowledged_via: Some("link".into()),
+                    acknowledged_at: Some("2026-11-18T12:00:00Z".into()),
+                    ..Default::default()
+                },
+                NotificationEntry {
+                    notification_id: "unhcr.ntf-2".into(),
+                    recipient_id: "unhcr-cc".into(),
+                    recipient_agency: "AGENCY_UNHCR".into(),
+                    kind: "NOTIFICATION_KIND_CONTESTED".into(),
+                    ..Default::default()
+                },
+            ],
+            trace_id: None,
+        };
+        let entries = [entry];
+        assert_eq!(
+            render(&entries, Lang::En, "America/Bogota"),
+            "COL/2 2026-11-18 06:36 UTC-05:00 (America/Bogota): mixed movement (joint platform), contested (outcome unchanged)\n\
+             \x20 review: UNHCR unhcr-cc contested at 2026-11-18 06:36 UTC-05:00 (America/Bogota): \"figures are old\" -> contested\n\
+             \x20 notified: IOM iom-cc (determination contested), acknowledged by iom-cc at 2026-11-18 07:00 UTC-05:00 (America/Bogota) via link\n\
+             \x20 notified: UNHCR unhcr-cc (determination contested), not acknowledged\n"
+        );
+        let french = render(&entries, Lang::Fr, "Europe/Paris");
+        for words in [
+            "COL/2 2026-11-18 12:36 UTC+01:00 (Europe/Paris) : mouvement mixte",
+            "contestée (résultat inchangé)",
+            "avis : HCR unhcr-cc contestée le 2026-11-18 12:36",
+            "notifié : OIM iom-cc (décision contestée), réception accusée par iom-cc le 2026-11-18 13:00",
+            "réception non accusée",
+        ] {
+            assert!(french.contains(words), "{words:?} in:\n{french}");
+        }
+        let spanish = render(&entries, Lang::Es, "America/Bogota");
+        for words in [
+            "movimiento mixto",
+            "(resultado sin cambios)",
+            "revisión: ACNUR unhcr-cc impugnada el 2026-11-18 06:36",
+            "notificado: OIM iom-cc (determinación impugnada), recepción confirmada por iom-cc el",
+            "recepción no confirmada",
+        ] {
+            assert!(spanish.contains(words), "{words:?} in:\n{spanish}");
+        }
+        for other in [&french, &spanish] {
+            for english in [
+                "review:",
+                "notified:",
+                "outcome unchanged",
+                "acknowledged",
+                " at ",
+                "mixed movement",
+            ] {
+                assert!(!other.contains(english), "{english:?} in:\n{other}");
+            }
+        }
     }
 }

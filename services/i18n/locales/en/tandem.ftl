@@ -264,6 +264,8 @@ board-review-agency = Agency
 board-review-verdict = Verdict
 board-review-at = When
 board-review-comment = Comment
+board-operations = Country operations
+
 ## Board traces: each determination's link to its trace (TANDEM_TRACE_URL).
 board-trace = Trace
 board-trace-link = Trace of the determination of { $date }
@@ -319,5 +321,51 @@ cli-review-recorded = recorded: { $agency } ({ $by }) { $verdict ->
        *[endorse] endorsed
     } determination { $determination }; it is now { $status }
 
-## board: regional situations
-board-operations = Country operations
+## CLI lists: `tandem notifications`, `tandem situation history` and `tandem policy` in the reader's
+## language (ids, clause citations and file paths stay as they are).
+
+cli-column-id = ID
+cli-column-agency = AGENCY
+cli-column-recipient = RECIPIENT
+cli-column-kind = KIND
+cli-column-situation = SITUATION
+cli-column-tier = TIER
+cli-column-state = STATE
+cli-column-acknowledge-by = ACKNOWLEDGE BY
+cli-notification-state = { $state ->
+        [pending] pending
+        [acknowledged] acknowledged
+        [escalated] escalated
+       *[expired] expired
+    }
+cli-ack-recorded = acknowledged { $notification }
+cli-ack-already = { $notification } was already acknowledged
+cli-ack-already-by = { $notification } was already acknowledged at { $at } by { $by } (via { $via })
+cli-ack-unknown = no notification { $notification }
+cli-ack-not-recorded = acknowledgement of { $notification } sent; no notify instance recorded it within { $seconds } s (it will when one runs)
+cli-history-determination = { $determination } { $at }: { $classification } ({ $arrangement }), { $status }{ $changed ->
+        [yes] {""}
+       *[no] {" "}(outcome unchanged)
+    }
+cli-history-review = review: { $agency } { $by } { $verdict } at { $at }{ $comment } -> { $status }
+cli-history-notified = notified: { $agency } { $recipient } ({ $kind }), { $acknowledged }
+cli-history-acknowledged = acknowledged by { $by } at { $at } via { $via }
+cli-history-not-acknowledged = not acknowledged
+cli-policy-refused = { $file } is refused:
+cli-policy-valid = { $file }: policy { $version } is valid
+cli-policy-untranslated = warning: the rule texts have no { $language } version (`languages` does not list "{ $code }"): those readers get the English texts
+cli-policy-nothing-determined = no situations determined yet: nothing would change
+cli-policy-unchanged = unchanged  { $situation }
+cli-policy-changes = CHANGES    { $situation }
+cli-policy-now = now:   { $headline }
+cli-policy-would = would: { $headline }
+cli-policy-summary = { $changed } of { $total } situation(s) would change under policy { $version }
+cli-policy-unmatched-override = override for { $situation } ({ $reference }) matches no situation
+cli-policy-since-invalid = --since { $date } is not a date in the form YYYY-MM-DD
+cli-policy-replay-difference = after { $report }: { $current } determined, { $candidate } under { $version }
+cli-policy-replay-summary = { $differing } of { $total } situation(s) would have been classified differently under policy { $version }
+cli-policy-applied = policy { $version }: { $situations } situation(s) re-evaluated, { $changed } changed{ $list }
+cli-policy-apply-failed = failed: { $failure }
+cli-review-bad-agency = --agency must be iom or unhcr, not { $agency }
+cli-review-refused = refused: { $reason }
+cli-review-not-recorded = not recorded: { $error }

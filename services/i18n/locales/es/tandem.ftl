@@ -263,6 +263,8 @@ board-review-agency = Organismo
 board-review-verdict = Veredicto
 board-review-at = Cuándo
 board-review-comment = Comentario
+board-operations = Operaciones por país
+
 ## Board traces: each determination's link to its trace (TANDEM_TRACE_URL).
 board-trace = Traza
 board-trace-link = Traza de la determinación del { $date }
@@ -318,5 +320,51 @@ cli-review-recorded = registrado: { $agency } ({ $by }) { $verdict ->
        *[endorse] respaldó
     } la determinación { $determination }; ahora está: { $status }
 
-## board: regional situations
-board-operations = Operaciones por país
+## CLI lists: `tandem notifications`, `tandem situation history` and `tandem policy` in the reader's
+## language (ids, clause citations and file paths stay as they are).
+
+cli-column-id = ID
+cli-column-agency = ORGANISMO
+cli-column-recipient = DESTINATARIO
+cli-column-kind = TIPO
+cli-column-situation = SITUACIÓN
+cli-column-tier = NIVEL
+cli-column-state = ESTADO
+cli-column-acknowledge-by = CONFIRMAR ANTES DE
+cli-notification-state = { $state ->
+        [pending] pendiente
+        [acknowledged] confirmada
+        [escalated] escalada
+       *[expired] vencida
+    }
+cli-ack-recorded = recepción de { $notification } confirmada
+cli-ack-already = la recepción de { $notification } ya estaba confirmada
+cli-ack-already-by = la recepción de { $notification } ya estaba confirmada el { $at } por { $by } (vía { $via })
+cli-ack-unknown = no hay ninguna notificación { $notification }
+cli-ack-not-recorded = confirmación de { $notification } enviada; ninguna instancia de notify la registró en { $seconds } s (lo hará cuando una se ejecute)
+cli-history-determination = { $determination } { $at }: { $classification } ({ $arrangement }), { $status }{ $changed ->
+        [yes] {""}
+       *[no] {" "}(resultado sin cambios)
+    }
+cli-history-review = revisión: { $agency } { $by } { $verdict } el { $at }{ $comment } -> { $status }
+cli-history-notified = notificado: { $agency } { $recipient } ({ $kind }), { $acknowledged }
+cli-history-acknowledged = recepción confirmada por { $by } el { $at } vía { $via }
+cli-history-not-acknowledged = recepción no confirmada
+cli-policy-refused = { $file } se rechaza:
+cli-policy-valid = { $file }: la política { $version } es válida
+cli-policy-untranslated = aviso: los textos de las reglas no tienen versión en { $language } (`languages` no incluye "{ $code }"): esos lectores reciben los textos en inglés
+cli-policy-nothing-determined = todavía no hay situaciones determinadas: nada cambiaría
+cli-policy-unchanged = sin cambios  { $situation }
+cli-policy-changes = CAMBIA        { $situation }
+cli-policy-now = ahora:     { $headline }
+cli-policy-would = cambiaría: { $headline }
+cli-policy-summary = { $changed } de { $total } situación(es) cambiaría(n) con la política { $version }
+cli-policy-unmatched-override = la excepción para { $situation } ({ $reference }) no corresponde a ninguna situación
+cli-policy-since-invalid = --since { $date } no es una fecha con el formato AAAA-MM-DD
+cli-policy-replay-difference = tras { $report }: { $current } determinada, { $candidate } con { $version }
+cli-policy-replay-summary = { $differing } de { $total } situación(es) se habría(n) clasificado de otro modo con la política { $version }
+cli-policy-applied = política { $version }: { $situations } situación(es) reevaluada(s), { $changed } modificada(s){ $list }
+cli-policy-apply-failed = error: { $failure }
+cli-review-bad-agency = --agency debe ser iom o unhcr, no { $agency }
+cli-review-refused = rechazado: { $reason }
+cli-review-not-recorded = no registrado: { $error }

@@ -263,6 +263,8 @@ board-review-agency = Organisme
 board-review-verdict = Avis
 board-review-at = Quand
 board-review-comment = Commentaire
+board-operations = Opérations par pays
+
 ## Board traces: each determination's link to its trace (TANDEM_TRACE_URL).
 board-trace = Trace
 board-trace-link = Trace de la détermination du { $date }
@@ -318,5 +320,51 @@ cli-review-recorded = enregistré : { $agency } ({ $by }) { $verdict ->
        *[endorse] a approuvé
     } la détermination { $determination } ; elle est désormais : { $status }
 
-## board: regional situations
-board-operations = Opérations par pays
+## CLI lists: `tandem notifications`, `tandem situation history` and `tandem policy` in the reader's
+## language (ids, clause citations and file paths stay as they are).
+
+cli-column-id = ID
+cli-column-agency = ORGANISATION
+cli-column-recipient = DESTINATAIRE
+cli-column-kind = TYPE
+cli-column-situation = SITUATION
+cli-column-tier = NIVEAU
+cli-column-state = ÉTAT
+cli-column-acknowledge-by = ACCUSER RÉCEPTION AVANT
+cli-notification-state = { $state ->
+        [pending] en attente
+        [acknowledged] reçu
+        [escalated] transmis au niveau supérieur
+       *[expired] expiré
+    }
+cli-ack-recorded = réception de { $notification } accusée
+cli-ack-already = la réception de { $notification } avait déjà été accusée
+cli-ack-already-by = la réception de { $notification } avait déjà été accusée le { $at } par { $by } (via { $via })
+cli-ack-unknown = aucune notification { $notification }
+cli-ack-not-recorded = accusé de réception de { $notification } envoyé ; aucune instance de notify ne l’a enregistré en { $seconds } s (elle le fera dès qu’une tournera)
+cli-history-determination = { $determination } { $at } : { $classification } ({ $arrangement }), { $status }{ $changed ->
+        [yes] {""}
+       *[no] {" "}(résultat inchangé)
+    }
+cli-history-review = avis : { $agency } { $by } { $verdict } le { $at }{ $comment } -> { $status }
+cli-history-notified = notifié : { $agency } { $recipient } ({ $kind }), { $acknowledged }
+cli-history-acknowledged = réception accusée par { $by } le { $at } via { $via }
+cli-history-not-acknowledged = réception non accusée
+cli-policy-refused = { $file } est refusé :
+cli-policy-valid = { $file } : la politique { $version } est valide
+cli-policy-untranslated = attention : les textes des règles n’ont pas de version { $language } (`languages` ne mentionne pas "{ $code }") : ces lecteurs reçoivent les textes anglais
+cli-policy-nothing-determined = aucune situation déterminée pour l’instant : rien ne changerait
+cli-policy-unchanged = inchangée  { $situation }
+cli-policy-changes = CHANGE     { $situation }
+cli-policy-now = actuelle : { $headline }
+cli-policy-would = serait :  { $headline }
+cli-policy-summary = { $changed } situation(s) sur { $total } changerai(en)t avec la politique { $version }
+cli-policy-unmatched-override = la dérogation pour { $situation } ({ $reference }) ne correspond à aucune situation
+cli-policy-since-invalid = --since { $date } n’est pas une date de la forme AAAA-MM-JJ
+cli-policy-replay-difference = après { $report } : { $current } déterminée, { $candidate } avec { $version }
+cli-policy-replay-summary = { $differing } situation(s) sur { $total } aurai(en)t été classée(s) autrement avec la politique { $version }
+cli-policy-applied = politique { $version } : { $situations } situation(s) réévaluée(s), { $changed } modifiée(s){ $list }
+cli-policy-apply-failed = échec : { $failure }
+cli-review-bad-agency = --agency doit valoir iom ou unhcr, et non { $agency }
+cli-review-refused = refusé : { $reason }
+cli-review-not-recorded = non enregistré : { $error }
