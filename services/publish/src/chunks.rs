@@ -7,7 +7,9 @@
 //! (and the header rows are a chunk of their own), so where chunks end depends on the ids
 //! alone: a changed row changes only its own chunk, and an inserted one only the chunk it
 //! falls in (or splits it in two). A new version therefore stores the chunks that changed and
-//! a manifest, whatever the number of situations.
+//! a manifest, whatever the number of situations. The SHA-256 of the whole CSV is hashed on
+//! from the last cut's state before the first changed chunk ([`Known`]), so it costs the rows
+//! from the first change to the end: SHA-256 cannot be updated in the middle.
 
 use std::collections::HashMap;
 
@@ -47,6 +49,17 @@ pub struct Signature {
     pub newest: u64,
 }
 
+impl Signature {
+    /// The signature of the chunk of rows `lines`, the first of situation `first`.
+    fn of(first: &str, lines: &[&str], newest: u64) -> Self {
+        Self {
+            first: first.to_string(),
+            rows: lines.len(),
+            newest,
+        }
+    }
+}
+
 /// One chunk of a version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chunk {
@@ -54,93 +67,147 @@ pub struct Chunk {
     pub signature: Signature,
     /// Lower-case hex SHA-256 of its bytes.
     pub sha256: String,
-    /// Its bytes, when they were not known already (see [`Chunked`]).
+    /// Its bytes, unless [`Known`] says it is stored.
     pub bytes: Option<String>,
 }
 
 /// A version's CSV cut into chunks.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Chunked {
     /// Lower-case hex SHA-256 of the whole CSV, the chunks concatenated.
     pub sha256: String,
     /// Its chunks in order.
     pub chunks: Vec<Chunk>,
+    /// The whole CSV's hash state after each chunk, for the next cut ([`Known::resume`]).
+    states: Vec<Sha256>,
 }
 
-/// The SHA-256 of the chunks already stored, by signature: a chunk found here is neither
-/// rendered nor hashed again.
-pub type Known = HashMap<Signature, String>;
+/// What is known of the chunks: the SHA-256 of those stored, by signature, which are neither
+/// rendered nor hashed again; and the last cut's chunks with the whole CSV's hash state after
+/// each, so that the next cut hashes the whole CSV from its first changed chunk on. (SHA-256
+/// reads its input in order: what comes before a change is hashed once.)
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    stored: HashMap<Signature, String>,
+    last: Vec<(Signature, Sha256)>,
+}
 
-/// Cuts the CSV of `head` and `rows` (each a situation id, its CSV line and its render stamp,
-/// ordered by id) into chunks, rendering only those not in `known`.
+impl Known {
+    /// Records that the chunk `signature` names, of SHA-256 `sha256`, is stored.
+    pub fn insert(&mut self, signature: Signature, sha256: String) {
+        self.stored.insert(signature, sha256);
+    }
+
+    /// Forgets the stored chunks for which `deleted` (given their SHA-256) is true.
+    pub fn forget(&mut self, deleted: impl Fn(&str) -> bool) {
+        self.stored.retain(|_, sha256| !deleted(sha256));
+    }
+
+    /// Keeps `chunked`'s hash states for the next cut.
+    pub fn resume(&mut self, chunked: &Chunked) {
+        self.last = chunked
+            .chunks
+            .iter()
+            .map(|c| c.signature.clone())
+            .zip(chunked.states.iter().cloned())
+            .collect();
+    }
+}
+
+/// Cuts the CSV of `head` and `rows` (each a situation id, its CSV line, its render stamp and
+/// whether it [`ends_chunk`], ordered by id) into chunks, rendering only those not in `known`.
 pub fn cut<'a>(
-    head: &str,
-    rows: impl IntoIterator<Item = (&'a str, &'a str, u64)>,
+    head: &'a str,
+    rows: impl IntoIterator<Item = (&'a str, &'a str, u64, bool)>,
     known: &Known,
 ) -> Chunked {
-    let mut whole = Sha256::new();
-    let mut chunks = Vec::new();
-    let mut lines: Vec<&str> = Vec::new();
+    let mut cutter = Cutter {
+        known,
+        whole: Sha256::new(),
+        unchanged: true,
+        buffer: String::new(),
+        chunked: Chunked {
+            sha256: String::new(),
+            chunks: Vec::new(),
+            states: Vec::new(),
+        },
+    };
+    let head_chunk = Signature {
+        first: String::new(),
+        rows: 0,
+        newest: 0,
+    };
+    let mut lines: Vec<&str> = vec![head];
+    cutter.close(head_chunk, &mut lines);
     let mut first = "";
     let mut newest = 0;
-    whole.update(head);
-    chunks.push(chunk(
-        Signature {
-            first: String::new(),
-            rows: 0,
-            newest: 0,
-        },
-        &[head],
-        known,
-    ));
-    for (id, line, stamp) in rows {
-        whole.update(line);
+    for (id, line, stamp, ends) in rows {
         if lines.is_empty() {
             first = id;
         }
         lines.push(line);
         newest = newest.max(stamp);
-        if ends_chunk(id) {
-            chunks.push(close(first, &mut lines, &mut newest, known));
+        if ends {
+            cutter.close(Signature::of(first, &lines, newest), &mut lines);
+            newest = 0;
         }
     }
     if !lines.is_empty() {
-        chunks.push(close(first, &mut lines, &mut newest, known));
+        cutter.close(Signature::of(first, &lines, newest), &mut lines);
     }
-    Chunked {
-        sha256: hex::encode(whole.finalize()),
-        chunks,
-    }
+    let mut chunked = cutter.chunked;
+    chunked.sha256 = hex::encode(cutter.whole.finalize());
+    chunked
 }
 
-/// The chunk of `lines`, which are then emptied for the next one.
-fn close(first: &str, lines: &mut Vec<&str>, newest: &mut u64, known: &Known) -> Chunk {
-    let signature = Signature {
-        first: first.to_string(),
-        rows: lines.len(),
-        newest: *newest,
-    };
-    let chunk = chunk(signature, lines, known);
-    lines.clear();
-    *newest = 0;
-    chunk
+/// A cut under way.
+struct Cutter<'k> {
+    known: &'k Known,
+    /// The whole CSV's hash so far.
+    whole: Sha256,
+    /// Whether every chunk so far is the last cut's.
+    unchanged: bool,
+    /// The bytes of the chunk being closed, reused from one to the next.
+    buffer: String,
+    chunked: Chunked,
 }
 
-fn chunk(signature: Signature, lines: &[&str], known: &Known) -> Chunk {
-    match known.get(&signature) {
-        Some(sha256) => Chunk {
-            signature,
-            sha256: sha256.clone(),
-            bytes: None,
-        },
-        None => {
-            let bytes = lines.concat();
-            Chunk {
-                signature,
-                sha256: sha256_hex(bytes.as_bytes()),
-                bytes: Some(bytes),
+impl Cutter<'_> {
+    /// Closes the chunk `signature` of `lines`, which are then emptied for the next one.
+    fn close(&mut self, signature: Signature, lines: &mut Vec<&str>) {
+        let index = self.chunked.chunks.len();
+        let stored = self.known.stored.get(&signature);
+        let resumed = self
+            .known
+            .last
+            .get(index)
+            .filter(|(last, _)| self.unchanged && *last == signature);
+        let bytes = match (resumed, stored) {
+            // The same chunk as the last cut's, after the same ones: neither it nor the whole
+            // CSV so far needs reading.
+            (Some((_, state)), Some(_)) => {
+                self.whole = state.clone();
+                None
             }
-        }
+            _ => {
+                self.unchanged = false;
+                self.buffer.clear();
+                lines.iter().for_each(|line| self.buffer.push_str(line));
+                self.whole.update(&self.buffer);
+                Some(self.buffer.clone()).filter(|_| stored.is_none())
+            }
+        };
+        let sha256 = match (stored, &bytes) {
+            (Some(sha256), _) => sha256.clone(),
+            (None, bytes) => sha256_hex(bytes.as_deref().unwrap_or_default().as_bytes()),
+        };
+        self.chunked.chunks.push(Chunk {
+            signature,
+            sha256,
+            bytes,
+        });
+        self.chunked.states.push(self.whole.clone());
+        lines.clear();
     }
 }
 
@@ -189,10 +256,10 @@ pub fn parse_manifest(text: &str) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
-    /// Situations `ids` with lines `id,<value>` and stamps as given.
-    fn rows(rows: &[(String, String, u64)]) -> Vec<(&str, &str, u64)> {
+    /// The rows of `cut` from (id, line, stamp).
+    fn rows(rows: &[(String, String, u64)]) -> Vec<(&str, &str, u64, bool)> {
         rows.iter()
-            .map(|(id, line, stamp)| (id.as_str(), line.as_str(), *stamp))
+            .map(|(id, line, stamp)| (id.as_str(), line.as_str(), *stamp, ends_chunk(id)))
             .collect()
     }
 
@@ -206,11 +273,12 @@ mod tests {
             .collect()
     }
 
-    /// What a store would hold after `chunked`: every chunk's signature and SHA-256.
+    /// What the publisher knows after storing `chunked`.
     fn learn(known: &mut Known, chunked: &Chunked) {
         for chunk in &chunked.chunks {
             known.insert(chunk.signature.clone(), chunk.sha256.clone());
         }
+        known.resume(chunked);
     }
 
     fn concatenated(chunked: &Chunked, store: &HashMap<String, String>) -> String {
@@ -224,7 +292,7 @@ mod tests {
     #[test]
     fn the_chunks_concatenated_are_the_csv_and_its_sha256() {
         let table = table(5_000);
-        let chunked = cut("h\n", rows(&table), &Known::new());
+        let chunked = cut("h\n", rows(&table), &Known::default());
         let csv: String = std::iter::once("h\n")
             .chain(table.iter().map(|(_, l, _)| l.as_str()))
             .collect();
@@ -253,7 +321,7 @@ mod tests {
     #[test]
     fn a_changed_or_inserted_row_renders_only_its_own_chunk() {
         let mut table = table(5_000);
-        let mut known = Known::new();
+        let mut known = Known::default();
         let mut store = HashMap::new();
         let before = cut("h\n", rows(&table), &known);
         learn(&mut known, &before);
@@ -303,11 +371,21 @@ mod tests {
             1
         );
         assert_eq!(inserted.chunks.len(), before.chunks.len());
+        // The whole CSV's SHA-256, hashed on from the chunk before the change, is the one of
+        // the whole CSV hashed from the start.
+        let csv: String = std::iter::once("h\n")
+            .chain(table.iter().map(|(_, l, _)| l.as_str()))
+            .collect();
+        assert_eq!(inserted.sha256, sha256_hex(csv.as_bytes()));
+        assert_eq!(
+            cut("h\n", rows(&table), &Known::default()).sha256,
+            inserted.sha256
+        );
     }
 
     #[test]
     fn manifests_list_chunk_keys_and_nothing_else_is_read_back() {
-        let chunked = cut("h\n", rows(&table(2_000)), &Known::new());
+        let chunked = cut("h\n", rows(&table(2_000)), &Known::default());
         let text = manifest(&chunked.chunks);
         let keys = parse_manifest(&text).expect("parsed");
         assert_eq!(keys.len(), chunked.chunks.len());

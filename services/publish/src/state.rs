@@ -55,6 +55,9 @@ struct Situation {
     /// Which render `published` is ([`next_stamp`]), for telling the dataset's chunks that
     /// changed from those that did not ([`crate::chunks::Signature`]).
     stamp: u64,
+    /// Whether its row ends a chunk ([`chunks::ends_chunk`] of its id), kept beside the stamp
+    /// so that cutting the dataset reads neither the id nor the line of an unchanged chunk.
+    ends_chunk: bool,
 }
 
 /// Two situations are equal when their facts are: the stamp says when a row was rendered, not
@@ -285,7 +288,12 @@ impl State {
     pub fn chunked(&self, known: &chunks::Known) -> Chunked {
         let rows = self.situations.iter().filter_map(|(id, situation)| {
             let published = situation.published.as_ref()?;
-            Some((id.as_str(), published.line.as_str(), situation.stamp))
+            Some((
+                id.as_str(),
+                published.line.as_str(),
+                situation.stamp,
+                situation.ends_chunk,
+            ))
         });
         chunks::cut(&dataset::csv_head(), rows, known)
     }
@@ -512,6 +520,7 @@ impl Situation {
     /// Renders the published rows again after a change.
     fn render(&mut self, id: &str) {
         self.stamp = next_stamp();
+        self.ends_chunk = chunks::ends_chunk(id);
         self.published = self.determination.as_ref().map(|determination| {
             let view = determination.view();
             let reports: Vec<tables::Report> = self
@@ -594,6 +603,7 @@ impl Situation {
             determination: message.determination.map(DeterminationFacts::from_message),
             published: None,
             stamp: 0,
+            ends_chunk: false,
         }
     }
 

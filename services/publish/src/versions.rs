@@ -233,6 +233,7 @@ async fn publish_current(
                 .map(|d| (d.version, d.sha256.clone())),
         )
     });
+    stored.chunks.resume(&chunked);
     let sha256 = chunked.sha256.clone();
     if version == 0
         || latest.is_some_and(|(latest_version, latest_sha)| {
@@ -383,6 +384,6 @@ async fn delete_unkept(store: &DataStore, shared: &Shared, stored: &mut Stored) 
     }
     stored
         .chunks
-        .retain(|_, sha256| !deleted.contains(&chunks::chunk_key(sha256)));
+        .forget(|sha256| deleted.contains(&chunks::chunk_key(sha256)));
     shared.write(|state| state.forget_unkept(&done));
 }
