@@ -356,7 +356,12 @@ async fn delete_unkept(store: &DataStore, shared: &Shared, stored: &mut Stored) 
     let mut deleted = HashSet::new();
     let mut done = Vec::new();
     for key in &unkept {
-        let unused: Vec<String> = match stored.chunks_of(store, key).await {
+        let listed = match chunks::is_manifest(key) {
+            true => stored.chunks_of(store, key).await,
+            // A version stored before chunks is one object.
+            false => Ok(None),
+        };
+        let unused: Vec<String> = match listed {
             Ok(chunks) => chunks
                 .into_iter()
                 .flatten()

@@ -585,6 +585,75 @@ async fn a_version_stores_only_the_chunk_that_changed_and_deletion_keeps_shared_
 }
 
 #[tokio::test]
+async fn a_version_stored_before_chunks_is_served_and_deleted_whole() {
+    let (server, js) = server_with_events().await;
+    let version = determine(
+        &js,
+        &determination("OLD-1", 1, &[(PopulationGroup::Idp, 50)]),
+    )
+    .await;
+    // As the service stored versions before chunks: one object holding the CSV, announced.
+    let csv = b"situation_id\n#crisis+code\nOLD-1\n";
+    let sha256 = dataset::sha256_hex(csv);
+    let object_key = format!("situations/{version}.csv");
+    let store =
+        topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, &Default::default())
+            .await
+            .expect("object store");
+    store
+        .put(object_key.as_str(), &mut &csv[..])
+        .await
+        .expect("stored");
+    let old = tandem_proto::v1::DatasetPublished {
+        dataset: "situations".into(),
+        version,
+        rows: 1,
+        sha256: sha256.clone(),
+        object_key: object_key.clone(),
+        published_at: Some(timestamp::now()),
+    };
+    tandem_runtime::envelope::Envelope {
+        service: "publish",
+        event: "data.published",
+        subject: "situations",
+        id: &format!("dataset:situations:{version}:{sha256}"),
+    }
+    .publish(
+        &js,
+        topology::DATA_PUBLISHED_SUBJECT.into(),
+        prost::Message::encode_to_vec(&old).into(),
+    )
+    .await
+    .expect("announced");
+
+    let publish = Publish::start_configured(&server, Duration::from_millis(200), |config| {
+        config.versions_kept = 1;
+    })
+    .await;
+    wait_listed(&publish).await;
+    let served = publish.body(&format!("/v1/datasets/{version}.csv")).await;
+    assert_eq!(served.as_bytes(), csv);
+
+    // A new version, in chunks, replaces it: the old object is deleted whole.
+    determine(
+        &js,
+        &determination("OLD-1", 2, &[(PopulationGroup::Idp, 60)]),
+    )
+    .await;
+    let new = wait_announcements(&js, 2).await.remove(1).0;
+    assert!(new.object_key.ends_with(".manifest"), "{}", new.object_key);
+    eventually(
+        "the old version's object to be deleted",
+        DEADLINE,
+        || async { !is_stored(&js, &object_key).await },
+    )
+    .await;
+    let stored = stored_version(&js, &new.object_key).await;
+    assert_eq!(dataset::sha256_hex(&stored), new.sha256);
+    publish.stop().await;
+}
+
+#[tokio::test]
 async fn two_instances_serve_the_same_data_and_announce_a_version_once() {
     let (server, js) = server_with_events().await;
     let interval = Duration::from_millis(1000);
