@@ -35,7 +35,7 @@ use tracing::Instrument as _;
 use crate::{SERVICE, Shared, chunks, dataset};
 
 /// Chunks of one version read at once.
-const READS_AT_ONCE: usize = 8;
+const READS_AT_ONCE: usize = 32;
 
 /// Object store `tandem-data` and the stream under it, which its objects are read from.
 ///
@@ -96,7 +96,7 @@ impl DataStore {
             .manifest(key)
             .await?
             .ok_or_else(|| anyhow::anyhow!("manifest {key} was deleted"))?;
-        // A few at a time: each read is two round trips, and a version has hundreds of chunks.
+        // Many at a time: each read is two round trips, and a version has hundreds of chunks.
         let parts: Vec<Vec<u8>> = futures::stream::iter(chunks)
             .map(|chunk| async move { self.read(&chunk).await })
             .buffered(READS_AT_ONCE)
