@@ -82,6 +82,9 @@ pub struct EventRun {
     pub cpu_ms: f64,
     /// Median time from the event stored to its version announced, milliseconds.
     pub wall_ms: f64,
+    /// Time to download the last version, read from the object store (not yet cached),
+    /// milliseconds.
+    pub version_read_ms: f64,
 }
 
 /// What the data service scenario measured (`--start-events`, `--situations`; 0 skips).
@@ -122,6 +125,7 @@ impl PublishResults {
                 ),
                 Figure::new("publish_one_event_cpu_ms", event.cpu_ms, "ms"),
                 Figure::new("publish_one_event_to_version_ms", event.wall_ms, "ms"),
+                Figure::new("publish_version_read_ms", event.version_read_ms, "ms"),
             ]);
         }
         figures

@@ -7,7 +7,8 @@
 //! - **one event**: with that many situations published, the processor time of the service and
 //!   the wall time from storing one determination to the dataset version that holds it being
 //!   announced (versions at most every millisecond, snapshots off): the processor time over
-//!   [`EVENTS`] events one after the other, and their median wall time.
+//!   [`EVENTS`] events one after the other, and their median wall time; then the time to
+//!   download the last version, which the service reads from the object store.
 
 use std::{
     net::TcpListener,
@@ -253,6 +254,7 @@ pub async fn one_event(config: &NatsConfig, situations: usize) -> anyhow::Result
     }
     let mut wall_ms = Vec::new();
     let meter = CpuMeter::start(vec![publish.process()]);
+    let mut last = first;
     for sequence in 2..=EVENTS + 1 {
         let started = Instant::now();
         let determination = determination(situations / 2, sequence);
@@ -263,14 +265,30 @@ pub async fn one_event(config: &NatsConfig, situations: usize) -> anyhow::Result
             )
             .await?
             .await?;
-        announced(&mut announcements, stored.sequence).await?;
+        last = announced(&mut announcements, stored.sequence).await?;
         wall_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let cpu_ms = meter.per_item(EVENTS as usize)[0].value / 1e3;
+    let started = Instant::now();
+    let url = format!("{}/v1/datasets/{}.csv", publish.base, last.version);
+    let csv = publish
+        .http
+        .get(&url)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let version_read_ms = started.elapsed().as_secs_f64() * 1e3;
+    if tandem_publish::dataset::sha256_hex(&csv) != last.sha256 {
+        bail!("{url} does not match its announced SHA-256");
     }
     Ok(EventRun {
         situations: situations as f64,
         // Over all of them: the processor time is counted in hundredths of a second.
-        cpu_ms: meter.per_item(EVENTS as usize)[0].value / 1e3,
+        cpu_ms,
         wall_ms: median(wall_ms),
+        version_read_ms,
     })
 }
 

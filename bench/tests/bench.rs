@@ -106,6 +106,7 @@ fn reports_every_figure_as_json_lines() {
         "publish_start_full_rebuild_s",
         "publish_start_from_snapshot_s",
         "publish_one_event_to_version_ms",
+        "publish_version_read_ms",
     ] {
         assert!(value(name) > 0.0, "{name}: {stdout}");
     }

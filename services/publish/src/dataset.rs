@@ -166,11 +166,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The object-store key of dataset version `version`.
-pub fn object_key(version: u64) -> String {
-    format!("{DATASET}/{version}.csv")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

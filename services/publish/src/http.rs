@@ -5,8 +5,9 @@
 //!   strong `ETag` (the SHA-256 of the body) and `Cache-Control: public, no-cache`: caches keep
 //!   it but ask again each time, and an unchanged dataset costs a `304`.
 //! - Stored versions never change, so they are cacheable for a year. Their ETag is their
-//!   announced SHA-256, known in memory, so a `304` costs no NATS I/O; their bytes are read
-//!   from the object store once and kept in a bounded LRU cache ([`VersionCache`]).
+//!   announced SHA-256, known in memory, so a `304` costs no NATS I/O; their bytes (the
+//!   chunks their manifest lists, [`crate::chunks`]) are read from the object store once,
+//!   checked against that SHA-256 and kept in a bounded LRU cache ([`VersionCache`]).
 //! - Every error is JSON `{"error": code, "message": text}`; unknown or malformed query
 //!   parameters are `400`, never silently ignored, so a typo in `?contry=` does not return
 //!   every country. A `500` says only that something failed: the detail (object keys, NATS
@@ -550,7 +551,7 @@ async fn dataset_file(
                 ApiError::internal(format!("version {version} is not readable: {e}"))
             };
             let bytes = store
-                .read(&published.object_key)
+                .read_version(&published.object_key)
                 .await
                 .map_err(|e| not_readable(&e))?;
             // Serve only what was announced: a replaced or damaged object must not pass for it.

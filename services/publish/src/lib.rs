@@ -6,6 +6,8 @@
 //! - [`config`]: [`PublishConfig`]: the HTTP address, the version interval and cache.
 //! - [`disclosure`]: the one small-count suppression rule every output goes through, pure.
 //! - [`dataset`]: the situations' rows, their CSV and JSON renderings, pure.
+//! - [`chunks`]: how a version is stored: its CSV cut into content-defined chunks named by
+//!   their SHA-256 and a manifest listing them, pure.
 //! - [`tables`]: every published table's columns (types, HXL hashtags) and the analyst tables
 //!   (operations, figures, solutions, series) with the disclosure of a whole situation, pure.
 //! - [`datapackage`]: `/v1/datapackage.json`, the tables as a Frictionless Data Package.
@@ -16,7 +18,8 @@
 //! - `follow`: rebuilds the state and the histories from the latest snapshot and the events
 //!   after it on `TANDEM_EVENTS` (and the notification statuses of `TANDEM_NOTIFY`), or from
 //!   their start without one, and keeps them current.
-//! - `versions`: stores and announces a new version at most once per interval.
+//! - `versions`: stores and announces a new version at most once per interval, writing only
+//!   the chunks that changed, and deletes the versions no longer kept.
 //! - `http`: the HTTP API (axum), with ETags, JSON errors and the stored versions cached;
 //!   `openapi.json` describes it.
 //! - `board`: the public situation board, HTML pages at `/` and `/situations/{id}` made
@@ -25,6 +28,7 @@
 //! - [`run`] / [`serve`]: ties them together until shutdown.
 
 mod board;
+pub mod chunks;
 pub mod client;
 pub mod config;
 pub mod datapackage;

@@ -9,7 +9,10 @@
 //! kept, so that a new dataset version costs the situations that changed, not all of them. The state converts to and from the messages of a
 //! snapshot ([`crate::snapshot`]) field by field.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use tandem_proto::{
     Timestamp,
@@ -18,6 +21,7 @@ use tandem_proto::{
 use tandem_runtime::topology;
 
 use crate::{
+    chunks::{self, Chunked},
     dataset::{self, Row},
     snapshot::{
         AreaFigureMessage, DeterminationMessage, FigureMessage, OperationMessage, ReportMessage,
@@ -40,7 +44,7 @@ pub struct State {
 
 /// One situation: the latest accepted report of each organisation in each country, and the
 /// current determination.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 struct Situation {
     /// By (organisation, country).
     reports: BTreeMap<(String, String), ReportFacts>,
@@ -48,6 +52,29 @@ struct Situation {
     /// The rows as published once the situation has a determination: rendered again only when
     /// the situation changes.
     published: Option<Published>,
+    /// Which render `published` is ([`next_stamp`]), for telling the dataset's chunks that
+    /// changed from those that did not ([`crate::chunks::Signature`]).
+    stamp: u64,
+    /// Whether its row ends a chunk ([`chunks::ends_chunk`] of its id), kept beside the stamp
+    /// so that cutting the dataset reads neither the id nor the line of an unchanged chunk.
+    ends_chunk: bool,
+}
+
+/// Two situations are equal when their facts are: the stamp says when a row was rendered, not
+/// what it is.
+impl PartialEq for Situation {
+    fn eq(&self, other: &Self) -> bool {
+        self.reports == other.reports
+            && self.determination == other.determination
+            && self.published == other.published
+    }
+}
+
+/// A stamp no render in this process had before, so that a chunk's newest stamp changes with
+/// any of its rows, whichever state rendered it.
+fn next_stamp() -> u64 {
+    static STAMPS: AtomicU64 = AtomicU64::new(1);
+    STAMPS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A situation's rows in every table, rendered.
@@ -202,11 +229,16 @@ impl State {
         }
     }
 
-    /// The object keys of the versions dropped since the last call: each instance learns of
+    /// The object keys of the versions dropped and not yet deleted: each instance learns of
     /// them from the announcements, so whichever stores the next version deletes them (the
     /// others' deletions then find nothing to do).
-    pub fn take_unkept(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.unkept)
+    pub fn unkept(&self) -> &[String] {
+        &self.unkept
+    }
+
+    /// Forgets the dropped versions `deleted`, now deleted.
+    pub fn forget_unkept(&mut self, deleted: &[String]) {
+        self.unkept.retain(|key| !deleted.contains(key));
     }
 
     /// Records an announced dataset version; the copy the stream stored replaces one recorded
@@ -249,6 +281,21 @@ impl State {
         self.published(country)
             .map(|(row, _)| row.clone())
             .collect()
+    }
+
+    /// The CSV of [`State::csv`] for every country, cut into chunks ([`crate::chunks`]):
+    /// only the chunks not in `known` are rendered.
+    pub fn chunked(&self, known: &chunks::Known) -> Chunked {
+        let rows = self.situations.iter().filter_map(|(id, situation)| {
+            let published = situation.published.as_ref()?;
+            Some((
+                id.as_str(),
+                published.line.as_str(),
+                situation.stamp,
+                situation.ends_chunk,
+            ))
+        });
+        chunks::cut(&dataset::csv_head(), rows, known)
     }
 
     /// The rows of [`State::rows`] as HXL-tagged CSV ([`dataset::to_csv`]), from the lines
@@ -482,6 +529,8 @@ impl DeterminationFacts {
 impl Situation {
     /// Renders the published rows again after a change.
     fn render(&mut self, id: &str) {
+        self.stamp = next_stamp();
+        self.ends_chunk = chunks::ends_chunk(id);
         self.published = self.determination.as_ref().map(|determination| {
             let view = determination.view();
             let reports: Vec<tables::Report> = self
@@ -563,6 +612,8 @@ impl Situation {
                 .collect(),
             determination: message.determination.map(DeterminationFacts::from_message),
             published: None,
+            stamp: 0,
+            ends_chunk: false,
         }
     }
 

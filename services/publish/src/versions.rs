@@ -1,5 +1,11 @@
-//! Dataset versions: each change of the dataset is stored in object store `tandem-data` as CSV
-//! and announced with `DatasetPublished` on `tandem.data.published`, at most once per interval.
+//! Dataset versions: each change of the dataset is stored in object store `tandem-data` and
+//! announced with `DatasetPublished` on `tandem.data.published`, at most once per interval.
+//!
+//! A version is stored as chunks of its CSV and a manifest listing them ([`crate::chunks`]):
+//! the publisher remembers which chunks it knows stored, so a new version renders, hashes and
+//! writes only the chunks that changed, plus its manifest; only the SHA-256 of the whole CSV,
+//! which the announcement carries, still reads every row. Deleting a version no longer kept
+//! deletes its manifest and the chunks no kept version lists.
 //!
 //! A change opens a window of one interval; every change within it goes into the one version
 //! published when it closes. The version number is the stream sequence of the last event that
@@ -8,20 +14,28 @@
 //! deduplicates. A version whose CSV equals the last announced one is not published again
 //! (after a restart, for instance).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use async_nats::jetstream::{
     self,
-    object_store::{ObjectMetadata, ObjectStore},
+    object_store::{InfoErrorKind, ObjectMetadata, ObjectStore},
     stream::Stream,
 };
 use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _};
 use prost::Message as _;
 use tandem_proto::v1::DatasetPublished;
 use tandem_runtime::{Shutdown, envelope::Envelope, topology};
 use tracing::Instrument as _;
 
-use crate::{SERVICE, Shared, dataset};
+use crate::{SERVICE, Shared, chunks, dataset};
+
+/// Chunks of one version read at once.
+const READS_AT_ONCE: usize = 32;
 
 /// Object store `tandem-data` and the stream under it, which its objects are read from.
 ///
@@ -71,6 +85,93 @@ impl DataStore {
         }
         Ok(bytes)
     }
+
+    /// The CSV of the version stored under `key`: its manifest's chunks in order, or the one
+    /// object of a version stored before chunks.
+    pub(crate) async fn read_version(&self, key: &str) -> anyhow::Result<Vec<u8>> {
+        if !chunks::is_manifest(key) {
+            return self.read(key).await;
+        }
+        let chunks = self
+            .manifest(key)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("manifest {key} was deleted"))?;
+        // Many at a time: each read is two round trips, and a version has hundreds of chunks.
+        let parts: Vec<Vec<u8>> = futures::stream::iter(chunks)
+            .map(|chunk| async move { self.read(&chunk).await })
+            .buffered(READS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(parts.concat())
+    }
+
+    /// The chunk keys listed by manifest `key`, `None` if it is not stored (any more).
+    async fn manifest(&self, key: &str) -> anyhow::Result<Option<Vec<String>>> {
+        if !self.exists(key).await? {
+            return Ok(None);
+        }
+        let text = String::from_utf8(self.read(key).await?)
+            .map_err(|_| anyhow::anyhow!("manifest {key} is not UTF-8"))?;
+        let chunks =
+            chunks::parse_manifest(&text).map_err(|e| anyhow::anyhow!("manifest {key}: {e}"))?;
+        Ok(Some(chunks))
+    }
+
+    /// Whether object `key` is stored and not deleted.
+    async fn exists(&self, key: &str) -> anyhow::Result<bool> {
+        match self.objects.info(key).await {
+            Ok(info) => Ok(!info.deleted),
+            Err(e) if e.kind() == InfoErrorKind::NotFound => Ok(false),
+            Err(e) => Err(anyhow::anyhow!("cannot look up {key}: {e}")),
+        }
+    }
+
+    /// Stores `bytes` under `key`.
+    async fn put(
+        &self,
+        key: &str,
+        description: Option<String>,
+        bytes: &[u8],
+    ) -> anyhow::Result<()> {
+        let metadata = ObjectMetadata {
+            name: key.to_string(),
+            description,
+            ..Default::default()
+        };
+        self.objects
+            .put(metadata, &mut &bytes[..])
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot store {key}: {e}"))?;
+        Ok(())
+    }
+}
+
+/// What the publisher knows of the store, so that a version costs the chunks that changed.
+#[derive(Default)]
+struct Stored {
+    /// The chunks known stored, by signature.
+    chunks: chunks::Known,
+    /// The chunk keys of the manifests written or read so far, by manifest key.
+    manifests: HashMap<String, Vec<String>>,
+}
+
+impl Stored {
+    /// The chunk keys of manifest `key`, read once; `None` if it is not stored.
+    async fn chunks_of(
+        &mut self,
+        store: &DataStore,
+        key: &str,
+    ) -> anyhow::Result<Option<&Vec<String>>> {
+        if !self.manifests.contains_key(key) {
+            match store.manifest(key).await? {
+                Some(chunks) => {
+                    self.manifests.insert(key.to_string(), chunks);
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(self.manifests.get(key))
+    }
 }
 
 /// Publishes versions until `shutdown`. Waits for the state to be rebuilt first: a half-built
@@ -86,6 +187,7 @@ pub(crate) async fn run(
         _ = shutdown.triggered() => return Ok(()),
         result = ready.wait_for(|ready| *ready) => { result?; }
     }
+    let mut stored = Stored::default();
     let mut changes = shared.changed.subscribe();
     // The rebuilt state may hold changes no instance announced yet (a stop within a window).
     changes.mark_changed();
@@ -100,7 +202,7 @@ pub(crate) async fn run(
         changes.mark_unchanged();
         let mut backoff = Duration::from_millis(200);
         loop {
-            match publish_current(&js, &shared).await {
+            match publish_current(&js, &shared, &mut stored).await {
                 Ok(()) => break,
                 Err(error) => {
                     tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "storing a dataset version failed; retrying");
@@ -115,10 +217,21 @@ pub(crate) async fn run(
 }
 
 /// Stores and announces the current dataset, unless it is already the last announced one.
-async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Result<()> {
-    let (csv, version, rows, latest) = shared.read(|state| {
+async fn publish_current(
+    js: &jetstream::Context,
+    shared: &Shared,
+    stored: &mut Stored,
+) -> anyhow::Result<()> {
+    let store = shared
+        .store
+        .get()
+        .ok_or_else(|| anyhow::anyhow!("object store {} not open", topology::DATA_OBJECT_STORE))?;
+    // Versions another instance dropped are deleted first: a chunk it deleted with them must
+    // not be taken for stored by the version written next.
+    delete_unkept(store, shared, stored).await;
+    let (chunked, version, rows, latest) = shared.read(|state| {
         (
-            state.csv(None),
+            state.chunked(&stored.chunks),
             state.version(),
             state.row_count(),
             state
@@ -126,7 +239,8 @@ async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Re
                 .map(|d| (d.version, d.sha256.clone())),
         )
     });
-    let sha256 = dataset::sha256_hex(csv.as_bytes());
+    stored.chunks.resume(&chunked);
+    let sha256 = chunked.sha256.clone();
     if version == 0
         || latest.is_some_and(|(latest_version, latest_sha)| {
             latest_sha == sha256 || latest_version >= version
@@ -142,31 +256,44 @@ async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Re
         dataset.sha256 = %sha256,
     );
     async {
-        let object_key = dataset::object_key(version);
+        let mut written = 0;
+        for chunk in &chunked.chunks {
+            let Some(bytes) = &chunk.bytes else { continue };
+            let key = chunks::chunk_key(&chunk.sha256);
+            // Named by its content: a chunk stored already (by another instance, or before a
+            // restart) holds these very bytes.
+            if !store.exists(&key).await? {
+                store.put(&key, None, bytes.as_bytes()).await?;
+                written += 1;
+            }
+            stored
+                .chunks
+                .insert(chunk.signature.clone(), chunk.sha256.clone());
+        }
+        let object_key = chunks::manifest_key(version);
         let description = format!(
             "tandem {} dataset version {version}, SHA-256 {sha256}",
             dataset::DATASET
         );
-        let store = shared.store.get().ok_or_else(|| {
-            anyhow::anyhow!("object store {} not open", topology::DATA_OBJECT_STORE)
-        })?;
         // Another instance may have stored this very version already; writing it again would
         // replace the object under readers' feet for nothing.
-        let stored = store.objects.info(&object_key).await.is_ok_and(|info| {
+        let manifest_stored = store.objects.info(&object_key).await.is_ok_and(|info| {
             !info.deleted && info.description.as_deref() == Some(description.as_str())
         });
-        if !stored {
-            let metadata = ObjectMetadata {
-                name: object_key.clone(),
-                description: Some(description),
-                ..Default::default()
-            };
+        if !manifest_stored {
+            let manifest = chunks::manifest(&chunked.chunks);
             store
-                .objects
-                .put(metadata, &mut csv.as_bytes())
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot store {object_key}: {e}"))?;
+                .put(&object_key, Some(description), manifest.as_bytes())
+                .await?;
         }
+        stored.manifests.insert(
+            object_key.clone(),
+            chunked
+                .chunks
+                .iter()
+                .map(|c| chunks::chunk_key(&c.sha256))
+                .collect(),
+        );
         let event = DatasetPublished {
             dataset: dataset::DATASET.into(),
             version,
@@ -190,19 +317,84 @@ async fn publish_current(js: &jetstream::Context, shared: &Shared) -> anyhow::Re
         .await?;
         // Known at once, so the next window compares against it even before the follower
         // reads the announcement back.
-        let unkept = shared.write(|state| {
-            state.apply_published(&event);
-            state.take_unkept()
-        });
-        for key in unkept {
-            // Another instance may have deleted it first: nothing is lost if this one fails.
-            if let Err(error) = store.objects.delete(&key).await {
-                tracing::debug!(object = key, error = %error, "old version not deleted");
-            }
-        }
-        tracing::info!(version, rows, sha256, "dataset version published");
+        shared.write(|state| state.apply_published(&event));
+        delete_unkept(store, shared, stored).await;
+        tracing::info!(
+            version,
+            rows,
+            sha256,
+            chunks = chunked.chunks.len(),
+            chunks_written = written,
+            "dataset version published"
+        );
         Ok(())
     }
     .instrument(span)
     .await
+}
+
+/// Deletes the versions no longer kept: their manifests, and the chunks no kept version lists.
+/// Each instance learns of them from the announcements, so whichever stores the next version
+/// deletes them and the others find nothing left to do. A failure is not fatal: the versions
+/// stay to be deleted with the next one, and a deletion that failed leaves only an unused
+/// object behind.
+async fn delete_unkept(store: &DataStore, shared: &Shared, stored: &mut Stored) {
+    let (unkept, kept): (Vec<String>, Vec<String>) = shared.read(|state| {
+        (
+            state.unkept().to_vec(),
+            state.datasets().map(|d| d.object_key.clone()).collect(),
+        )
+    });
+    if unkept.is_empty() {
+        return;
+    }
+    let mut in_use = HashSet::new();
+    for key in kept.iter().filter(|key| chunks::is_manifest(key)) {
+        match stored.chunks_of(store, key).await {
+            Ok(chunks) => in_use.extend(chunks.into_iter().flatten().cloned()),
+            // Without every kept version's chunks, none can be known unused.
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "old versions not deleted");
+                return;
+            }
+        }
+    }
+    let mut deleted = HashSet::new();
+    let mut done = Vec::new();
+    for key in &unkept {
+        let listed = match chunks::is_manifest(key) {
+            true => stored.chunks_of(store, key).await,
+            // A version stored before chunks is one object.
+            false => Ok(None),
+        };
+        let unused: Vec<String> = match listed {
+            Ok(chunks) => chunks
+                .into_iter()
+                .flatten()
+                .filter(|chunk| !in_use.contains(*chunk))
+                .cloned()
+                .collect(),
+            Err(error) => {
+                tracing::warn!(
+                    object = key,
+                    error = format!("{error:#}"),
+                    "old version not deleted"
+                );
+                break;
+            }
+        };
+        // The chunks first: a manifest gone means its chunks were dealt with.
+        for object in unused.iter().chain(std::iter::once(key)) {
+            if let Err(error) = store.objects.delete(object).await {
+                tracing::debug!(object, error = %error, "old object not deleted");
+            }
+        }
+        deleted.extend(unused);
+        stored.manifests.remove(key);
+        done.push(key.clone());
+    }
+    stored
+        .chunks
+        .forget(|sha256| deleted.contains(&chunks::chunk_key(sha256)));
+    shared.write(|state| state.forget_unkept(&done));
 }

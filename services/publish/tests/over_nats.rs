@@ -11,7 +11,7 @@ use tandem_proto::{
     timestamp,
     v1::{Agency, Discrepancy, PopulationGroup, RationaleEntry, ReportRef},
 };
-use tandem_publish::{client, dataset};
+use tandem_publish::{chunks, client, dataset};
 use tandem_runtime::topology;
 
 const FAST: Duration = Duration::from_millis(300);
@@ -170,7 +170,7 @@ async fn counts_of_one_to_four_are_suppressed_in_every_output_and_left_out_of_to
     }
     let announced = wait_announcements(&js, 1).await;
     let version = &announced[0].0;
-    check_csv(&String::from_utf8(stored_object(&js, &version.object_key).await).expect("UTF-8"));
+    check_csv(&String::from_utf8(stored_version(&js, &version.object_key).await).expect("UTF-8"));
     check_csv(
         &publish
             .body(&format!("/v1/datasets/{}.csv", version.version))
@@ -233,7 +233,7 @@ async fn notes_internal_ids_and_reporter_names_never_appear_in_any_output() {
         publish
             .body(&format!("/v1/datasets/{}.csv", version.version))
             .await,
-        String::from_utf8(stored_object(&js, &version.object_key).await).expect("UTF-8"),
+        String::from_utf8(stored_version(&js, &version.object_key).await).expect("UTF-8"),
     ];
     outputs.extend(announced.iter().map(|(_, raw)| raw.clone()));
     for (index, output) in outputs.iter().enumerate() {
@@ -348,7 +348,7 @@ async fn a_version_is_stored_with_its_sha256_and_announced_once_per_change_windo
         "the version is the last change's stream sequence"
     );
     assert_eq!(first.rows, 5);
-    let stored = stored_object(&js, &first.object_key).await;
+    let stored = stored_version(&js, &first.object_key).await;
     assert_eq!(dataset::sha256_hex(&stored), first.sha256);
     let current = publish.body("/v1/situations.csv").await;
     assert_eq!(
@@ -444,9 +444,212 @@ async fn storing_a_version_deletes_the_oldest_beyond_the_retention() {
         "the oldest object is deleted: {oldest:?}"
     );
     for (kept, _) in &announced[1..] {
-        let stored = stored_object(&js, &kept.object_key).await;
+        let stored = stored_version(&js, &kept.object_key).await;
         assert_eq!(dataset::sha256_hex(&stored), kept.sha256);
     }
+    publish.stop().await;
+}
+
+/// Situations enough for several chunks of the dataset's CSV.
+const MANY: usize = 1_500;
+
+fn many_id(n: usize) -> String {
+    format!("MANY-{n:05}")
+}
+
+#[tokio::test]
+async fn a_version_stores_only_the_chunk_that_changed_and_deletion_keeps_shared_chunks() {
+    let (server, js) = server_with_events().await;
+    // Stored before the service starts, so that its first version holds them all.
+    for n in 0..MANY {
+        determine(
+            &js,
+            &determination(&many_id(n), 1, &[(PopulationGroup::Idp, 100 + n as u64)]),
+        )
+        .await;
+    }
+    let publish = Publish::start_configured(&server, Duration::from_millis(200), |config| {
+        config.versions_kept = 2;
+    })
+    .await;
+    let first = wait_announcements(&js, 1).await.remove(0).0;
+    assert_eq!(first.rows, MANY as u64);
+    // The header rows, then a chunk ending after each row whose id ends one (and the rest).
+    let ends = (0..MANY)
+        .filter(|&n| chunks::ends_chunk(&many_id(n)))
+        .count();
+    let tail = usize::from(!chunks::ends_chunk(&many_id(MANY - 1)));
+    let first_chunks = manifest(&js, &first.object_key).await;
+    assert_eq!(first_chunks.len(), 1 + ends + tail);
+    assert!(first_chunks.len() >= 3, "{first_chunks:?}");
+    let stored_chunks = || async {
+        let store = js
+            .get_object_store(topology::DATA_OBJECT_STORE)
+            .await
+            .expect("object store");
+        let mut names = Vec::new();
+        let mut list = store.list().await.expect("list");
+        while let Some(info) = futures::StreamExt::next(&mut list).await {
+            let info = info.expect("object info");
+            if info.name.starts_with("situations/chunks/") && !info.deleted {
+                names.push(info.name);
+            }
+        }
+        names.sort();
+        names
+    };
+    assert_eq!(stored_chunks().await.len(), first_chunks.len());
+
+    // One situation changes at a time, the first one and then the last: each version lists
+    // the same chunks but that situation's, and stores that one alone.
+    let mut versions = vec![first];
+    let mut manifests = vec![first_chunks];
+    for (changes, n) in [0, MANY - 1].into_iter().enumerate() {
+        determine(
+            &js,
+            &determination(&many_id(n), 2, &[(PopulationGroup::Idp, 7)]),
+        )
+        .await;
+        let version = wait_announcements(&js, changes + 2)
+            .await
+            .remove(changes + 1)
+            .0;
+        let chunks = manifest(&js, &version.object_key).await;
+        let previous = manifests.last().expect("a manifest");
+        let differing: Vec<usize> = (0..chunks.len())
+            .filter(|&i| chunks[i] != previous[i])
+            .collect();
+        assert_eq!(chunks.len(), previous.len());
+        assert_eq!(differing.len(), 1, "one chunk changed: {differing:?}");
+        let csv = publish
+            .body(&format!("/v1/datasets/{}.csv", version.version))
+            .await;
+        assert_eq!(dataset::sha256_hex(csv.as_bytes()), version.sha256);
+        assert!(csv.contains(&format!("{},COL,", many_id(n))));
+        versions.push(version);
+        manifests.push(chunks);
+    }
+
+    // Two versions kept: the first one's manifest and the chunk only it listed are deleted,
+    // the chunks it shared with the kept ones stay, and the kept ones read back intact.
+    let listed = publish.json("/v1/datasets").await;
+    let listed: Vec<u64> = listed["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(listed, [versions[1].version, versions[2].version]);
+    eventually(
+        "the first version's manifest to be deleted",
+        DEADLINE,
+        || async { !is_stored(&js, &versions[0].object_key).await },
+    )
+    .await;
+    let kept: std::collections::BTreeSet<&String> = manifests[1..].iter().flatten().collect();
+    for chunk in &manifests[0] {
+        assert_eq!(
+            is_stored(&js, chunk).await,
+            kept.contains(chunk),
+            "{chunk} is stored exactly when a kept version lists it"
+        );
+    }
+    assert_eq!(stored_chunks().await.len(), kept.len());
+    for version in &versions[1..] {
+        let csv = stored_version(&js, &version.object_key).await;
+        assert_eq!(dataset::sha256_hex(&csv), version.sha256);
+    }
+    publish.stop().await;
+
+    // Started again, with nothing in memory, it serves the kept versions from the store.
+    let restarted = Publish::start_configured(&server, Duration::from_millis(200), |config| {
+        config.versions_kept = 2;
+    })
+    .await;
+    for version in &versions[1..] {
+        let (status, headers, csv) = restarted
+            .get(&format!("/v1/datasets/{}.csv", version.version))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(dataset::sha256_hex(csv.as_bytes()), version.sha256);
+        assert_eq!(
+            headers["etag"].to_str().ok(),
+            Some(format!("\"{}\"", version.sha256).as_str())
+        );
+    }
+    let (status, _, _) = restarted
+        .get(&format!("/v1/datasets/{}.csv", versions[0].version))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    restarted.stop().await;
+}
+
+#[tokio::test]
+async fn a_version_stored_before_chunks_is_served_and_deleted_whole() {
+    let (server, js) = server_with_events().await;
+    let version = determine(
+        &js,
+        &determination("OLD-1", 1, &[(PopulationGroup::Idp, 50)]),
+    )
+    .await;
+    // As the service stored versions before chunks: one object holding the CSV, announced.
+    let csv = b"situation_id\n#crisis+code\nOLD-1\n";
+    let sha256 = dataset::sha256_hex(csv);
+    let object_key = format!("situations/{version}.csv");
+    let store =
+        topology::ensure_object_store(&js, topology::DATA_OBJECT_STORE, &Default::default())
+            .await
+            .expect("object store");
+    store
+        .put(object_key.as_str(), &mut &csv[..])
+        .await
+        .expect("stored");
+    let old = tandem_proto::v1::DatasetPublished {
+        dataset: "situations".into(),
+        version,
+        rows: 1,
+        sha256: sha256.clone(),
+        object_key: object_key.clone(),
+        published_at: Some(timestamp::now()),
+    };
+    tandem_runtime::envelope::Envelope {
+        service: "publish",
+        event: "data.published",
+        subject: "situations",
+        id: &format!("dataset:situations:{version}:{sha256}"),
+    }
+    .publish(
+        &js,
+        topology::DATA_PUBLISHED_SUBJECT.into(),
+        prost::Message::encode_to_vec(&old).into(),
+    )
+    .await
+    .expect("announced");
+
+    let publish = Publish::start_configured(&server, Duration::from_millis(200), |config| {
+        config.versions_kept = 1;
+    })
+    .await;
+    wait_listed(&publish).await;
+    let served = publish.body(&format!("/v1/datasets/{version}.csv")).await;
+    assert_eq!(served.as_bytes(), csv);
+
+    // A new version, in chunks, replaces it: the old object is deleted whole.
+    determine(
+        &js,
+        &determination("OLD-1", 2, &[(PopulationGroup::Idp, 60)]),
+    )
+    .await;
+    let new = wait_announcements(&js, 2).await.remove(1).0;
+    assert!(new.object_key.ends_with(".manifest"), "{}", new.object_key);
+    eventually(
+        "the old version's object to be deleted",
+        DEADLINE,
+        || async { !is_stored(&js, &object_key).await },
+    )
+    .await;
+    let stored = stored_version(&js, &new.object_key).await;
+    assert_eq!(dataset::sha256_hex(&stored), new.sha256);
     publish.stop().await;
 }
 
@@ -753,7 +956,7 @@ async fn a_stored_version_is_answered_304_and_from_memory_while_nats_is_down() {
     .await;
     publish.wait_applied(first).await;
     let version = wait_announcements(&js, 1).await.remove(0).0;
-    let stored = stored_object(&js, &version.object_key).await;
+    let stored = stored_version(&js, &version.object_key).await;
     wait_listed(&publish).await;
     let path = format!("/v1/datasets/{}.csv", version.version);
     let etag = format!("\"{}\"", version.sha256);
@@ -793,14 +996,16 @@ async fn a_failure_inside_the_service_is_a_generic_500_with_the_detail_only_in_t
     publish.wait_applied(first).await;
     let version = wait_announcements(&js, 1).await.remove(0).0;
     wait_listed(&publish).await;
-    // The stored object replaced behind the service's back: it no longer matches the
+    // A stored chunk replaced behind the service's back: the version no longer matches the
     // announced SHA-256, which the service must not serve.
     let store = js
         .get_object_store(tandem_runtime::topology::DATA_OBJECT_STORE)
         .await
         .expect("object store");
+    let chunks = manifest(&js, &version.object_key).await;
+    let chunk = chunks.last().expect("a chunk");
     store
-        .put(version.object_key.as_str(), &mut &b"forged,data\n"[..])
+        .put(chunk.as_str(), &mut &b"forged,data\n"[..])
         .await
         .expect("replaced");
 
@@ -814,6 +1019,7 @@ async fn a_failure_inside_the_service_is_a_generic_500_with_the_detail_only_in_t
     let message = error["message"].as_str().expect("message");
     for detail in [
         version.object_key.as_str(),
+        chunk.as_str(),
         version.sha256.as_str(),
         "SHA-256",
         "forged",

@@ -201,6 +201,17 @@ async fn a_restart_after_a_snapshot_reads_only_the_events_after_it_and_serves_th
             == Some(2)
     })
     .await;
+    // Both versions, the one stored before the stop too, read back from the store as announced.
+    for (version, _) in wait_announcements(&js, 2).await {
+        let (status, _, csv) = restarted
+            .get(&format!("/v1/datasets/{}.csv", version.version))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{csv}");
+        assert_eq!(
+            tandem_publish::dataset::sha256_hex(csv.as_bytes()),
+            version.sha256
+        );
+    }
     let from_snapshot = everything(&restarted).await;
     restarted.stop().await;
 

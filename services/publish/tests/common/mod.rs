@@ -286,6 +286,34 @@ pub async fn stored_object(js: &jetstream::Context, key: &str) -> Vec<u8> {
     bytes
 }
 
+/// The chunk keys manifest `key` (a `DatasetPublished.object_key`) lists, in order.
+pub async fn manifest(js: &jetstream::Context, key: &str) -> Vec<String> {
+    String::from_utf8(stored_object(js, key).await)
+        .expect("UTF-8 manifest")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// The CSV of the version whose manifest is `key`, read as a reader with access to the object
+/// store would: every chunk it lists, concatenated.
+pub async fn stored_version(js: &jetstream::Context, key: &str) -> Vec<u8> {
+    let mut csv = Vec::new();
+    for chunk in manifest(js, key).await {
+        csv.extend(stored_object(js, &chunk).await);
+    }
+    csv
+}
+
+/// Whether object `key` is stored (and not deleted) in `tandem-data`.
+pub async fn is_stored(js: &jetstream::Context, key: &str) -> bool {
+    let store = js
+        .get_object_store(topology::DATA_OBJECT_STORE)
+        .await
+        .expect("object store");
+    store.info(key).await.is_ok_and(|info| !info.deleted)
+}
+
 /// CSV text as records (header and hashtag rows included).
 pub fn records(csv_text: &str) -> Vec<Vec<String>> {
     csv::ReaderBuilder::new()
