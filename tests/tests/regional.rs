@@ -147,24 +147,7 @@ async fn a_situation_with_reports_from_col_ecu_and_per_gets_one_regional_determi
     assert!(published.iter().all(|d| d.country == "COL" && d.regional));
 
     // What a script reads from the CLI: the whole's fields, and "operations".
-    let output = std::process::Command::new(binary("tandem"))
-        .args([
-            "situation",
-            "get",
-            SITUATION,
-            "--json",
-            "--nats-url",
-            &stack.server.url(),
-        ])
-        .output()
-        .expect("tandem runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("situation get --json prints JSON");
+    let json = situation_json(&stack, SITUATION);
     assert_eq!(json["classification"], "CLASSIFICATION_MIXED_MOVEMENT");
     let operations = json["operations"].as_array().expect("an operations array");
     let countries: Vec<&str> = operations

@@ -418,13 +418,7 @@ async fn storing_a_version_deletes_the_oldest_beyond_the_retention() {
         announced = wait_announcements(&js, n as usize).await;
     }
     let versions: Vec<u64> = announced.iter().map(|(d, _)| d.version).collect();
-    let listed = publish.json("/v1/datasets").await;
-    let listed: Vec<u64> = listed["versions"]
-        .as_array()
-        .expect("versions")
-        .iter()
-        .filter_map(|v| v["version"].as_u64())
-        .collect();
+    let listed = listed_versions(&publish).await;
     assert_eq!(listed, versions[1..], "the two newest are listed");
     let (status, _, _) = publish
         .get(&format!("/v1/datasets/{}.csv", versions[0]))
@@ -532,13 +526,7 @@ async fn a_version_stores_only_the_chunk_that_changed_and_deletion_keeps_shared_
 
     // Two versions kept: the first one's manifest and the chunk only it listed are deleted,
     // the chunks it shared with the kept ones stay, and the kept ones read back intact.
-    let listed = publish.json("/v1/datasets").await;
-    let listed: Vec<u64> = listed["versions"]
-        .as_array()
-        .expect("versions")
-        .iter()
-        .filter_map(|v| v["version"].as_u64())
-        .collect();
+    let listed = listed_versions(&publish).await;
     assert_eq!(listed, [versions[1].version, versions[2].version]);
     eventually(
         "the first version's manifest to be deleted",
@@ -933,6 +921,16 @@ async fn a_long_stream_is_rebuilt_in_order() {
         started.elapsed()
     );
     publish.stop().await;
+}
+
+/// The versions `/v1/datasets` lists, in its order.
+async fn listed_versions(publish: &Publish) -> Vec<u64> {
+    publish.json("/v1/datasets").await["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect()
 }
 
 /// Waits until the instance lists at least one stored version.
