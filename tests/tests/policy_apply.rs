@@ -259,6 +259,9 @@ async fn reports_flowing_through_a_rollout_and_apply_are_each_determined_by_one_
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     stop.send(true).expect("the publisher runs");
     let sent = publisher.await.expect("publisher");
+    // Intake first: until it has accepted the last reports, leadership has nothing pending.
+    let (intake_stream, _, intake_durable) = topology::INTAKE_STREAMS[0];
+    tandem_testkit::wait_until_consumed(&js, intake_stream, intake_durable, WAIT).await;
     tandem_testkit::wait_until_consumed(&js, topology::EVENTS_STREAM, "tandem-leadership", WAIT)
         .await;
 
