@@ -290,6 +290,20 @@ pub async fn wait_until_consumed(
     .await;
 }
 
+/// Waits until each of `services` answers `$SRV.PING` on `client`: a service registers once
+/// its streams, buckets and consumers exist, so after this it takes what is sent to it.
+pub async fn wait_registered(client: &async_nats::Client, services: &[&str]) {
+    for service in services {
+        eventually(format!("{service} registers"), DEADLINE, || async {
+            client
+                .request(format!("$SRV.PING.{service}"), "".into())
+                .await
+                .is_ok()
+        })
+        .await;
+    }
+}
+
 /// `GET path` on `127.0.0.1:port` over HTTP/1.0: the whole response, status line and headers
 /// included.
 pub async fn http_get(port: u16, path: &str) -> std::io::Result<String> {

@@ -144,22 +144,15 @@ impl World {
             addresses.push(format!("http://127.0.0.1:{port}"));
         }
         let client = server.client().await;
-        for service in [
-            "tandem-leadership",
-            "tandem-notify-iom",
-            "tandem-notify-unhcr",
-        ] {
-            eventually(format!("{service} registers"), DEADLINE, || {
-                let client = client.clone();
-                async move {
-                    client
-                        .request(format!("$SRV.PING.{service}"), "".into())
-                        .await
-                        .is_ok()
-                }
-            })
-            .await;
-        }
+        tandem_testkit::wait_registered(
+            &client,
+            &[
+                "tandem-leadership",
+                "tandem-notify-iom",
+                "tandem-notify-unhcr",
+            ],
+        )
+        .await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -132,23 +132,16 @@ impl World {
                 shutdown.clone(),
             )),
         ));
-        for service in [
-            "tandem-leadership",
-            "tandem-notify-iom",
-            "tandem-notify-unhcr",
-            "tandem-publish",
-        ] {
-            eventually(format!("{service} registers"), DEADLINE, || {
-                let admin = admin.clone();
-                async move {
-                    admin
-                        .request(format!("$SRV.PING.{service}"), "".into())
-                        .await
-                        .is_ok()
-                }
-            })
-            .await;
-        }
+        tandem_testkit::wait_registered(
+            &admin,
+            &[
+                "tandem-leadership",
+                "tandem-notify-iom",
+                "tandem-notify-unhcr",
+                "tandem-publish",
+            ],
+        )
+        .await;
         let iom = server.connect("iom", "iom-dev-password", None).await;
         let unhcr = server.connect("unhcr", "unhcr-dev-password", None).await;
         Self {
