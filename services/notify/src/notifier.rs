@@ -20,8 +20,8 @@ use prost::Message as _;
 use tandem_proto::{
     subjects, timestamp,
     v1::{
-        Channel, DeterminationReview, LeadershipDetermination, Notification, NotificationKind,
-        NotificationState, NotificationStatus, Role,
+        Channel, DeterminationReview, Discrepancy, LeadershipDetermination, Notification,
+        NotificationKind, NotificationState, NotificationStatus, Role,
     },
 };
 use tandem_runtime::{
@@ -117,43 +117,38 @@ impl Notifier {
         if determination.regional {
             if determination.changed {
                 due = true;
-                for entry in rules::regional_recipients(&directory, determination) {
-                    let sla = self.sla.for_role(entry.role.0);
-                    notifications.push((
-                        rules::first_notification(
-                            determination,
-                            "",
-                            NotificationKind::DeterminationChanged,
-                            &[],
-                            entry,
-                            trace_id,
-                            now,
-                            sla,
-                        ),
-                        entry,
-                    ));
-                }
-            }
-            for operation in &determination.operations {
-                let view = rules::operation_view(determination, operation);
-                due |= self.first_line(
-                    &directory,
-                    &view,
-                    &operation.country,
+                let whole = Occasion {
+                    determination,
+                    operation: "",
                     trace_id,
                     now,
+                };
+                self.tell(
+                    &whole,
+                    NotificationKind::DeterminationChanged,
+                    &[],
+                    rules::regional_recipients(&directory, determination),
                     &mut notifications,
                 );
             }
+            for operation in &determination.operations {
+                let view = rules::operation_view(determination, operation);
+                let occasion = Occasion {
+                    determination: &view,
+                    operation: &operation.country,
+                    trace_id,
+                    now,
+                };
+                due |= self.first_line(&directory, &occasion, &mut notifications);
+            }
         } else {
-            due = self.first_line(
-                &directory,
+            let occasion = Occasion {
                 determination,
-                "",
+                operation: "",
                 trace_id,
                 now,
-                &mut notifications,
-            );
+            };
+            due = self.first_line(&directory, &occasion, &mut notifications);
         }
         if notifications.is_empty() && due {
             tracing::warn!(
@@ -180,36 +175,25 @@ impl Notifier {
         )
     }
 
-    /// The first-line notifications of `determination` (a country operation's view when
-    /// `operation` names its country): country coordinators when it changed, data focal points
-    /// of new discrepancies. Whether anything was due, told or not.
+    /// The first-line notifications of the occasion's determination (a country operation's
+    /// view when its `operation` names the country): country coordinators when it changed,
+    /// data focal points of new discrepancies. Whether anything was due, told or not.
     fn first_line<'a>(
         &self,
         directory: &'a [DirectoryEntry],
-        determination: &LeadershipDetermination,
-        operation: &str,
-        trace_id: &str,
-        now: std::time::SystemTime,
+        occasion: &Occasion,
         notifications: &mut Vec<(Notification, &'a DirectoryEntry)>,
     ) -> bool {
+        let determination = occasion.determination;
         let country = &determination.country;
         if determination.changed {
-            for entry in rules::recipients(directory, Role::CountryCoordinator, country) {
-                let sla = self.sla.for_role(entry.role.0);
-                notifications.push((
-                    rules::first_notification(
-                        determination,
-                        operation,
-                        NotificationKind::DeterminationChanged,
-                        &[],
-                        entry,
-                        trace_id,
-                        now,
-                        sla,
-                    ),
-                    entry,
-                ));
-            }
+            self.tell(
+                occasion,
+                NotificationKind::DeterminationChanged,
+                &[],
+                rules::recipients(directory, Role::CountryCoordinator, country),
+                notifications,
+            );
         }
         // Leadership marks the discrepancies its previous determination did not have.
         let discrepancies: Vec<_> = determination
@@ -218,24 +202,40 @@ impl Notifier {
             .filter(|d| d.new)
             .collect();
         if !discrepancies.is_empty() {
-            for entry in rules::recipients(directory, Role::DataFocalPoint, country) {
-                let sla = self.sla.for_role(entry.role.0);
-                notifications.push((
-                    rules::first_notification(
-                        determination,
-                        operation,
-                        NotificationKind::Discrepancy,
-                        &discrepancies,
-                        entry,
-                        trace_id,
-                        now,
-                        sla,
-                    ),
-                    entry,
-                ));
-            }
+            self.tell(
+                occasion,
+                NotificationKind::Discrepancy,
+                &discrepancies,
+                rules::recipients(directory, Role::DataFocalPoint, country),
+                notifications,
+            );
         }
         determination.changed || !discrepancies.is_empty()
+    }
+
+    /// Adds a first notification of `kind` for each of `recipients`, due within their role's
+    /// acknowledgement time.
+    fn tell<'a>(
+        &self,
+        occasion: &Occasion,
+        kind: NotificationKind,
+        discrepancies: &[&Discrepancy],
+        recipients: Vec<&'a DirectoryEntry>,
+        notifications: &mut Vec<(Notification, &'a DirectoryEntry)>,
+    ) {
+        for entry in recipients {
+            let notification = rules::first_notification(
+                occasion.determination,
+                occasion.operation,
+                kind,
+                discrepancies,
+                entry,
+                occasion.trace_id,
+                occasion.now,
+                self.sla.for_role(entry.role.0),
+            );
+            notifications.push((notification, entry));
+        }
     }
 
     /// Tells this agency's regional coordinators covering the country (HQ where there are none)
@@ -742,4 +742,14 @@ pub(crate) fn acked_id(subject: &str) -> anyhow::Result<&str> {
     subjects::acknowledged_id(subject)
         .filter(|id| crate::rules::is_notification_id(id))
         .ok_or_else(|| anyhow!("{subject} does not name a notification"))
+}
+
+/// What a determination's first notifications are about: the determination (or a country
+/// operation's view of it, `operation` naming the country; empty for the situation itself),
+/// its trace and when it was handled.
+struct Occasion<'d> {
+    determination: &'d LeadershipDetermination,
+    operation: &'d str,
+    trace_id: &'d str,
+    now: std::time::SystemTime,
 }
